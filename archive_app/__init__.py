@@ -1,0 +1,103 @@
+"""The archive application: ``create_app`` builds it from defaults, the environment and overrides."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from storage import BlobStore, make_store
+
+from .config import load_config
+from .extensions import csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = ROOT / "migrations"
+
+
+def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
+    """Build the application: defaults -> ARCHIVE_* environment -> ``config`` overrides."""
+    app = Flask(__name__, template_folder=str(ROOT / "templates"))
+    app.config.update(load_config(environ, config))
+    register_data_dir(app)
+    register_extensions(app)
+    register_storage(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_data_dir(app: Flask) -> None:
+    """Make sure the embedded default's folders exist (the SQLite file needs its folder)."""
+    Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    if app.config.get("STORAGE_BACKEND") == "fs":
+        Path(app.config["STORAGE_DIR"]).mkdir(parents=True, exist_ok=True)
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the unbound extension objects to this app."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    from . import auth  # noqa: F401  (registers the user and request loaders)
+
+
+def register_storage(app: Flask) -> None:
+    """Pick the blob store backend from the config (fs or s3)."""
+    app.extensions["blob_store"] = make_store(app.config)
+
+
+def get_store() -> BlobStore:
+    """The current app's blob store."""
+    return current_app.extensions["blob_store"]
+
+
+def register_blueprints(app: Flask) -> None:
+    """The web pages and the JSON API."""
+    from .api import bp as api_bp
+    from .web import register as register_web
+
+    register_web(app)
+    app.register_blueprint(api_bp)
+    # The API authenticates with tokens or checks the CSRF header itself (see api/auth).
+    csrf.exempt(api_bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Domain errors become JSON under /api and a Chinese error page elsewhere."""
+    from .errors_http import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Vocabulary and the policy, available in every template."""
+    from . import domain
+    from .services import policy
+    from .timefmt import local_time
+
+    app.jinja_env.globals.update(domain=domain, can=policy.can, local_time=local_time)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_on_connect(dbapi_connection, connection_record) -> None:
+    # SQLite: WAL lets readers run beside the writer; every transaction starts IMMEDIATE so two
+    # writers queue on the busy timeout instead of one failing on a lock upgrade.
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_on_begin(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,179 @@
+"""API endpoints. Each declares its OpenAPI entry; a test checks none is missing."""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Callable
+
+from flask import jsonify, request
+from flask_login import current_user
+from flask_wtf.csrf import ValidationError, validate_csrf
+
+from .. import get_store
+from ..errors import DomainError, ValidationFailed
+from ..errors_http import error_response
+from ..extensions import db
+from ..services import customers as customer_svc
+from ..services import records as record_svc
+from ..web.helpers import actor, client_ip, page_arg
+from ..web.uploads import archive_settings, incoming_files, stream_response
+from . import bp
+from .openapi import build_document, document
+
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def api_auth(fn: Callable) -> Callable:
+    """Require a token or a session; session writes must also carry the X-CSRFToken header."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return error_response(401, "unauthorized", "请先登录或提供有效的 API 令牌")
+        if request.method in UNSAFE and not request.environ.get("archive.token_auth"):
+            try:
+                validate_csrf(request.headers.get("X-CSRFToken", ""))
+            except ValidationError:
+                return error_response(400, "csrf_failed", "缺少或无效的 X-CSRFToken 请求头")
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _json_body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationFailed("请求体须为 JSON 对象", code="invalid_json")
+    return data
+
+
+@bp.get("/openapi.json")
+@document("/openapi.json", "get", "This OpenAPI document")
+@api_auth
+def openapi():
+    from flask import current_app
+
+    rules = [(r.rule, r.methods or set()) for r in current_app.url_map.iter_rules() if r.endpoint.startswith("api.")]
+    return jsonify(build_document(rules))
+
+
+@bp.get("/me")
+@document("/me", "get", "The authenticated user")
+@api_auth
+def me():
+    u = actor(current_user)
+    return jsonify({"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
+                    "department": u.department.name if u.department else None, "clearance": u.clearance})
+
+
+@bp.get("/customers")
+@document("/customers", "get", "Search customers (q, business_type, grade, project, page)")
+@api_auth
+def list_customers():
+    filters = {k: request.args.get(k, "") for k in ("q", "business_type", "grade", "project")}
+    rows, total = customer_svc.search_customers(db.session, actor(current_user), page=page_arg(), **filters)
+    return jsonify({"total": total, "page": page_arg(), "items": [customer_svc.customer_dict(c) for c in rows]})
+
+
+@bp.post("/customers")
+@document("/customers", "post", "Open a customer file", body="CustomerInput", responses={201: "created"})
+@api_auth
+def create_customer():
+    c = customer_svc.create_customer(db.session, actor(current_user), _json_body(), ip=client_ip())
+    return jsonify(customer_svc.customer_dict(c)), 201
+
+
+@bp.get("/customers/<int:customer_id>")
+@document("/customers/<int:customer_id>", "get", "One customer")
+@api_auth
+def get_customer(customer_id: int):
+    return jsonify(customer_svc.customer_dict(customer_svc.get_customer(db.session, actor(current_user), customer_id)))
+
+
+@bp.patch("/customers/<int:customer_id>")
+@document("/customers/<int:customer_id>", "patch", "Change a customer (audited)", body="CustomerInput")
+@api_auth
+def update_customer(customer_id: int):
+    c = customer_svc.update_customer(db.session, actor(current_user), customer_id, _json_body(), ip=client_ip())
+    return jsonify(customer_svc.customer_dict(c))
+
+
+@bp.get("/customers/<int:customer_id>/records")
+@document("/customers/<int:customer_id>/records", "get", "The records of a customer's file the caller may see")
+@api_auth
+def list_records(customer_id: int):
+    user = actor(current_user)
+    customer = customer_svc.get_customer(db.session, user, customer_id)
+    return jsonify({"items": [record_svc.record_dict(r) for r in record_svc.customer_records(db.session, user, customer)]})
+
+
+@bp.post("/customers/<int:customer_id>/records")
+@document("/customers/<int:customer_id>/records", "post", "Upload a record with one or more files",
+          body="multipart", responses={201: "created", 409: "duplicate_file", 413: "too_large",
+                                       415: "unsupported_type", 422: "bad_file"})
+@api_auth
+def create_record(customer_id: int):
+    values = {k: v for k, v in request.form.items() if k != "confirm_duplicate"}
+    record = record_svc.create_record(db.session, get_store(), archive_settings(), actor(current_user), customer_id,
+                                      values, incoming_files(),
+                                      confirm_duplicate=request.form.get("confirm_duplicate") == "1", ip=client_ip())
+    return jsonify(record_svc.record_dict(record)), 201
+
+
+@bp.get("/records/<int:record_id>")
+@document("/records/<int:record_id>", "get", "One record with its files (the view is audited)")
+@api_auth
+def get_record(record_id: int):
+    return jsonify(record_svc.record_dict(record_svc.view_record(db.session, actor(current_user), record_id,
+                                                                 ip=client_ip())))
+
+
+@bp.patch("/records/<int:record_id>")
+@document("/records/<int:record_id>", "patch", "Change a draft record's metadata (never its 档号)",
+          body="RecordInput")
+@api_auth
+def update_record(record_id: int):
+    r = record_svc.update_record(db.session, actor(current_user), record_id, _json_body(), ip=client_ip())
+    return jsonify(record_svc.record_dict(r))
+
+
+@bp.post("/records/<int:record_id>/files")
+@document("/records/<int:record_id>/files", "post", "Add files to a draft record", body="multipart",
+          responses={201: "created"})
+@api_auth
+def add_files(record_id: int):
+    record_svc.add_files(db.session, get_store(), archive_settings(), actor(current_user), record_id,
+                         incoming_files(), confirm_duplicate=request.form.get("confirm_duplicate") == "1",
+                         ip=client_ip())
+    record = record_svc.get_record(db.session, actor(current_user), record_id)
+    return jsonify(record_svc.record_dict(record)), 201
+
+
+@bp.get("/records/<int:record_id>/files/<int:file_id>/content")
+@document("/records/<int:record_id>/files/<int:file_id>/content", "get", "Download a file's exact bytes")
+@api_auth
+def download(record_id: int, file_id: int):
+    row, stream = record_svc.open_file(db.session, get_store(), actor(current_user), record_id, file_id,
+                                       ip=client_ip())
+    return stream_response(row, stream)
+
+
+@bp.post("/records/<int:record_id>/review")
+@document("/records/<int:record_id>/review", "post", "Reviewer marks a draft filed (not the uploader)")
+@api_auth
+def review(record_id: int):
+    return jsonify(record_svc.record_dict(record_svc.review_record(db.session, actor(current_user), record_id,
+                                                                   ip=client_ip())))
+
+
+@bp.get("/review-queue")
+@document("/review-queue", "get", "Drafts waiting for this reviewer")
+@api_auth
+def review_queue():
+    return jsonify({"items": [record_svc.record_dict(r, files=False)
+                              for r in record_svc.review_queue(db.session, actor(current_user))]})
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    db.session.rollback()
+    return error_response(exc.status, exc.code, exc.message, exc.details)

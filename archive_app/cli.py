@@ -1,0 +1,152 @@
+"""The ``archive`` command: init, serve, create-user, create-token, verify-audit, sweep-orphans, db …"""
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from datetime import timedelta
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from .config import ensure_secret_key
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def cli() -> None:
+    """客户档案系统 — customer-records archive."""
+
+
+def upgrade_database() -> None:
+    """Apply every Alembic migration (from empty or from any earlier revision)."""
+    from flask_migrate import upgrade
+
+    upgrade(directory=current_app.extensions["migrate"].directory)
+
+
+@cli.command("init", with_appcontext=False)
+@click.option("--admin-username", default="admin", show_default=True)
+def init_command(admin_username: str) -> None:
+    """Set up the embedded default under ARCHIVE_DATA_DIR: secret key, database, folders, first admin."""
+    from . import create_app
+    from .extensions import db
+    from .models import User
+    from .services import accounts
+
+    data_dir = os.path.abspath(os.environ.get("ARCHIVE_DATA_DIR") or "./var")
+    os.makedirs(data_dir, exist_ok=True)
+    if not os.environ.get("ARCHIVE_SECRET_KEY"):
+        ensure_secret_key(data_dir)
+    app = create_app()
+    with app.app_context():
+        upgrade_database()
+        os.makedirs(app.config["INDEX_DIR"], exist_ok=True)
+        if db.session.scalar(select(User).where(User.role == "admin")) is None:
+            password = app.config.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+            accounts.create_user(db.session, username=admin_username, password=password, role="admin",
+                                 display_name="系统管理员")
+            db.session.commit()
+            if app.config.get("ADMIN_PASSWORD"):
+                click.echo(f"Created admin user '{admin_username}' with the password from ARCHIVE_ADMIN_PASSWORD.")
+            else:
+                click.echo(f"Created admin user '{admin_username}'. Password (shown once): {password}")
+        click.echo(f"Data dir ready: {data_dir}")
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@with_appcontext
+def serve_command(host: str, port: int, threads: int) -> None:
+    """Serve the application with waitress (a production WSGI server)."""
+    from waitress import serve
+
+    app = current_app._get_current_object()
+    click.echo(f"Serving on http://{host}:{port}")
+    # Request bodies above 1 MiB are spooled to disk by waitress, so uploads are not held in memory.
+    serve(app, host=host, port=port, threads=threads, max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024,
+          inbuf_overflow=1024 * 1024, ident="archive")
+
+
+@cli.command("create-user")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(
+    ["archivist", "reviewer", "staff", "dept_head", "general_manager", "auditor", "admin"]))
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--display-name", default="")
+@click.option("--department", default=None)
+@click.option("--clearance", type=click.IntRange(0, 3), default=None, help="0 公开 1 内部 2 秘密 3 机密")
+@with_appcontext
+def create_user_command(username: str, role: str, password: str, display_name: str, department: str | None,
+                        clearance: int | None) -> None:
+    """Create a user."""
+    from .errors import DomainError
+    from .extensions import db
+    from .services import accounts
+
+    try:
+        user = accounts.create_user(db.session, username=username, password=password, role=role,
+                                    display_name=display_name, department=department, clearance=clearance)
+        db.session.commit()
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    click.echo(f"Created user {user.username} (id {user.id}, role {user.role}).")
+
+
+@cli.command("create-token")
+@click.argument("username")
+@click.option("--name", default="cli")
+@with_appcontext
+def create_token_command(username: str, name: str) -> None:
+    """Create a personal API token for a user and print it once."""
+    from .extensions import db
+    from .models import User
+    from .services import accounts
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"no such user: {username}")
+    token = accounts.create_api_token(db.session, user, name)
+    db.session.commit()
+    click.echo(token)
+
+
+@cli.command("verify-audit")
+@with_appcontext
+def verify_audit_command() -> None:
+    """Check the audit log's hash chain; exit 1 and list every break found."""
+    from .extensions import db
+    from .services.audit import verify_chain
+
+    problems = verify_chain(db.session)
+    if problems:
+        for p in problems:
+            click.echo(f"entry {p.seq}: {p.problem}", err=True)
+        click.echo(f"AUDIT LOG DAMAGED: {len(problems)} problem(s)", err=True)
+        sys.exit(1)
+    click.echo("audit log intact")
+
+
+@cli.command("sweep-orphans")
+@click.option("--grace-hours", default=24, show_default=True, type=int)
+@with_appcontext
+def sweep_orphans_command(grace_hours: int) -> None:
+    """Remove stored blobs that no record points to and that are older than the grace period."""
+    from . import get_store
+    from .extensions import db
+    from .models.base import utcnow
+    from .services.records import sweep_orphans
+
+    removed = sweep_orphans(db.session, get_store(), utcnow() - timedelta(hours=grace_hours))
+    for key in removed:
+        click.echo(f"removed {key}")
+    click.echo(f"{len(removed)} orphan blob(s) removed")

@@ -1,0 +1,105 @@
+"""Every setting of the application, read from ARCHIVE_* environment variables.
+
+This module is the one place settings are documented; the README's table is generated from
+``SETTINGS`` below by hand and a test checks the two agree.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .errors import ConfigError
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its name, the config key it fills, a default and a parser."""
+
+    env: str
+    key: str
+    default: str | None
+    parse: Callable[[str], Any]
+    doc: str
+
+
+# Defaults that depend on the data dir are written with {data_dir}.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ARCHIVE_DATA_DIR", "DATA_DIR", "./var", str,
+            "Folder of the embedded default: SQLite file, file store, search index, secret key."),
+    Setting("ARCHIVE_DATABASE_URL", "SQLALCHEMY_DATABASE_URI", "sqlite:///{data_dir}/archive.db", str,
+            "SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db."),
+    Setting("ARCHIVE_SECRET_KEY", "SECRET_KEY", None, str,
+            "Session signing key. No built-in fallback: if unset, read from {data_dir}/secret_key, "
+            "which `archive init` creates."),
+    Setting("ARCHIVE_STORAGE_BACKEND", "STORAGE_BACKEND", "fs", str, "fs (local folder) or s3 (MinIO)."),
+    Setting("ARCHIVE_STORAGE_DIR", "STORAGE_DIR", "{data_dir}/blobs", str, "Root folder of the fs backend."),
+    Setting("ARCHIVE_S3_ENDPOINT", "S3_ENDPOINT", "127.0.0.1:9000", str, "MinIO host:port."),
+    Setting("ARCHIVE_S3_ACCESS_KEY", "S3_ACCESS_KEY", "", str, "MinIO access key."),
+    Setting("ARCHIVE_S3_SECRET_KEY", "S3_SECRET_KEY", "", str, "MinIO secret key."),
+    Setting("ARCHIVE_S3_BUCKET", "S3_BUCKET", "archive", str, "Bucket holding every record's bytes."),
+    Setting("ARCHIVE_S3_SECURE", "S3_SECURE", "true", _bool, "Use TLS to reach MinIO."),
+    Setting("ARCHIVE_S3_REGION", "S3_REGION", "us-east-1", str, "Region name sent to MinIO."),
+    Setting("ARCHIVE_S3_OBJECT_LOCK", "S3_OBJECT_LOCK", "false", _bool,
+            "Create the bucket with S3 Object Lock (needed for retention enforcement)."),
+    Setting("ARCHIVE_INDEX_DIR", "INDEX_DIR", "{data_dir}/index", str, "Search index folder (derived data)."),
+    Setting("ARCHIVE_MAX_UPLOAD_MB", "MAX_UPLOAD_MB", "1024", int, "Largest accepted request body, in MiB."),
+    Setting("ARCHIVE_TIMEZONE", "TIMEZONE", "Asia/Shanghai", str, "Time zone for dates shown and due dates."),
+    Setting("ARCHIVE_FONDS_CODE", "FONDS_CODE", "0001", str, "全宗号: first part of every 档号."),
+    Setting("ARCHIVE_SESSION_COOKIE_SECURE", "SESSION_COOKIE_SECURE", "false", _bool,
+            "Send the session cookie over HTTPS only (turn on behind TLS)."),
+    Setting("ARCHIVE_ADMIN_PASSWORD", "ADMIN_PASSWORD", "", str,
+            "Password of the first admin made by `archive init`; generated and printed once if unset."),
+)
+
+
+def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> dict:
+    """Build the Flask config: defaults, then the environment, then explicit overrides (tests)."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    data_dir = str(overrides.get("DATA_DIR") or environ.get("ARCHIVE_DATA_DIR") or "./var")
+    data_dir = str(Path(data_dir).expanduser().absolute())
+    config: dict[str, Any] = {}
+    for s in SETTINGS:
+        raw = environ.get(s.env)
+        if raw is None or raw == "":
+            if s.default is None:
+                continue
+            raw = s.default.replace("{data_dir}", data_dir)
+        config[s.key] = s.parse(raw)
+    config["DATA_DIR"] = data_dir
+    config.update(overrides)
+    if not config.get("SECRET_KEY"):
+        key_file = Path(config["DATA_DIR"]) / "secret_key"
+        if key_file.exists():
+            config["SECRET_KEY"] = key_file.read_text().strip()
+    if not config.get("SECRET_KEY"):
+        raise ConfigError(
+            "ARCHIVE_SECRET_KEY is not set and no secret_key file exists in the data dir; "
+            "run `archive init` first (the README's run command does)."
+        )
+    config["MAX_CONTENT_LENGTH"] = int(config["MAX_UPLOAD_MB"]) * 1024 * 1024
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["REMEMBER_COOKIE_HTTPONLY"] = True
+    config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
+    config["WTF_CSRF_TIME_LIMIT"] = None
+    return config
+
+
+def ensure_secret_key(data_dir: str) -> str:
+    """Create {data_dir}/secret_key once (mode 600) and return the key."""
+    path = Path(data_dir) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

@@ -1,0 +1,66 @@
+"""Domain errors. Services raise them; the web and API layers turn them into 4xx responses.
+
+Each error has a stable ``code`` (used by the API) and a Chinese ``message`` (shown in the UI).
+"""
+from __future__ import annotations
+
+
+class ConfigError(RuntimeError):
+    """The application is misconfigured (raised at start-up, never per request)."""
+
+
+class DomainError(Exception):
+    """Base of every error a user can cause; carries an HTTP status, a stable code and a message."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
+                 details: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+        self.details = details or {}
+
+
+class ValidationFailed(DomainError):
+    status = 400
+    code = "validation_failed"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class UnsupportedType(DomainError):
+    status = 415
+    code = "unsupported_type"
+
+
+class TooLarge(DomainError):
+    status = 413
+    code = "too_large"
+
+
+class BadFile(DomainError):
+    status = 422
+    code = "bad_file"
+
+
+class StorageFailed(DomainError):
+    status = 503
+    code = "storage_unavailable"

@@ -1,0 +1,105 @@
+"""Customers (one file each), records (件) in the four parts, and the files of each record."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (CheckConstraint, Date, ForeignKey, Integer, BigInteger, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import UTCDateTime, utcnow
+from .people import Department, User
+
+
+class Customer(db.Model):
+    """A person or company; the archive holds exactly one file (一户一档) for each."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        CheckConstraint("kind IN ('person', 'company')", name="kind"),
+        CheckConstraint("grade IS NULL OR grade IN ('A', 'B', 'C', 'D')", name="grade"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # 客户号, set right after the first flush from the id and never changed.
+    customer_no: Mapped[str | None] = mapped_column(String(16), unique=True, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), default="person")
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    # Comma-separated, digits only; searched with LIKE.
+    phones: Mapped[str] = mapped_column(String(200), default="")
+    # 身份证号 for a person, 统一社会信用代码 for a company.
+    id_number: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    business_type: Mapped[str] = mapped_column(String(8), default="购房")
+    grade: Mapped[str | None] = mapped_column(String(1), nullable=True)
+    consultant_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), nullable=True)
+    project: Mapped[str] = mapped_column(String(100), default="")
+    unit: Mapped[str] = mapped_column(String(100), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+    consultant: Mapped[User | None] = relationship(foreign_keys=[consultant_id])
+    department: Mapped[Department | None] = relationship()
+    records: Mapped[list["Record"]] = relationship(back_populates="customer", order_by="Record.part, Record.item_no")
+
+
+class Record(db.Model):
+    """One record (件) in a customer's file; its 档号 is given once and never changes."""
+
+    __tablename__ = "records"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "part", "item_no"),
+        CheckConstraint("part BETWEEN 1 AND 4", name="part"),
+        CheckConstraint("secrecy BETWEEN 0 AND 3", name="secrecy"),
+        CheckConstraint("status IN ('draft', 'filed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    part: Mapped[int] = mapped_column(Integer)
+    item_no: Mapped[int] = mapped_column(Integer)
+    archival_code: Mapped[str] = mapped_column(String(64), unique=True)
+    record_type: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(300))
+    doc_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    year: Mapped[int] = mapped_column(Integer)
+    retention_code: Mapped[str] = mapped_column(String(8))
+    secrecy: Mapped[int] = mapped_column(Integer, default=1)
+    location_room: Mapped[str] = mapped_column(String(50), default="")
+    location_cabinet: Mapped[str] = mapped_column(String(50), default="")
+    location_shelf: Mapped[str] = mapped_column(String(50), default="")
+    location_box: Mapped[str] = mapped_column(String(50), default="")
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    customer: Mapped[Customer] = relationship(back_populates="records")
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+    files: Mapped[list["RecordFile"]] = relationship(back_populates="record", order_by="RecordFile.id")
+
+
+class RecordFile(db.Model):
+    """The stored bytes of a record: which object holds them and the SHA-256 they must have."""
+
+    __tablename__ = "record_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
+    object_key: Mapped[str] = mapped_column(String(200), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime_type: Mapped[str] = mapped_column(String(64))
+    original_name: Mapped[str] = mapped_column(String(255))
+    page_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    record: Mapped[Record] = relationship(back_populates="files")

@@ -1,0 +1,114 @@
+"""The one access policy: may user U do action A on object O?
+
+Every view, download, API call (and later search hit, thumbnail and loan) asks ``can``/``require``.
+Until the borrowing workflow lands, business staff may open files of their own department up to
+their clearance; archive staff (archivist, reviewer, admin) may open any file up to theirs.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, false, or_, true
+
+from ..errors import Forbidden, NotFound
+from ..models import Customer, Record, Role, User
+
+# Roles that keep the catalogue and therefore see every customer's file.
+ARCHIVE_ROLES = {Role.ARCHIVIST, Role.REVIEWER, Role.ADMIN}
+# Roles that see every customer's file but do not manage it.
+COMPANY_WIDE_ROLES = ARCHIVE_ROLES | {Role.GENERAL_MANAGER, Role.AUDITOR}
+
+ACTIONS = {
+    "customer.list", "customer.view", "customer.create", "customer.edit",
+    "record.view", "record.upload", "record.edit", "record.download", "record.review",
+    "review.queue", "user.manage", "audit.view", "token.manage",
+}
+
+
+def _role(user: User | None) -> Role | None:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    return Role(user.role)
+
+
+def _same_department(user: User, customer: Customer) -> bool:
+    return user.department_id is not None and user.department_id == customer.department_id
+
+
+def _sees_customer(user: User, role: Role, customer: Customer) -> bool:
+    return role in COMPANY_WIDE_ROLES or _same_department(user, customer)
+
+
+def can(user: User | None, action: str, obj: Any = None) -> bool:
+    """Decide one action. ``obj`` is a Customer or Record where the action concerns one."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    role = _role(user)
+    if role is None:
+        return False
+    if action in {"token.manage", "customer.list"}:
+        return True
+    if action == "user.manage":
+        return role is Role.ADMIN
+    if action == "audit.view":
+        return role in {Role.ADMIN, Role.AUDITOR}
+    if action == "review.queue":
+        return role in {Role.REVIEWER, Role.ADMIN}
+    if action == "customer.create":
+        return role in {Role.ARCHIVIST, Role.ADMIN}
+    if action == "customer.view":
+        return _sees_customer(user, role, obj)
+    if action == "customer.edit":
+        return role in {Role.ARCHIVIST, Role.ADMIN}
+    if action == "record.upload":
+        # obj is the customer receiving the record
+        return role in {Role.ARCHIVIST, Role.ADMIN}
+    record: Record = obj
+    if record.secrecy > user.clearance or not _sees_customer(user, role, record.customer):
+        return False
+    if action == "record.view":
+        return True
+    if action == "record.edit":
+        return role in {Role.ARCHIVIST, Role.ADMIN} and record.status == "draft"
+    if action == "record.review":
+        # Four eyes: whoever filed the record cannot be the one who checks it.
+        return role in {Role.REVIEWER, Role.ADMIN} and record.created_by_id != user.id
+    if action == "record.download":
+        return role is not Role.AUDITOR
+    return False
+
+
+def require(user: User | None, action: str, obj: Any = None) -> None:
+    """Raise Forbidden unless ``can``; hide existence (NotFound) when the object itself is invisible."""
+    if can(user, action, obj):
+        return
+    if isinstance(obj, Record) and action != "record.view" and can(user, "record.view", obj):
+        raise Forbidden("您没有权限执行此操作", code="forbidden")
+    if isinstance(obj, Customer) and action != "customer.view" and can(user, "customer.view", obj):
+        raise Forbidden("您没有权限执行此操作", code="forbidden")
+    if obj is not None:
+        raise NotFound("档案不存在或无权查看", code="not_found")
+    raise Forbidden("您没有权限执行此操作", code="forbidden")
+
+
+def visible_customers(user: User, stmt: Select) -> Select:
+    """Restrict a query over Customer to what the user may see (filter in SQL, before paging)."""
+    role = _role(user)
+    if role is None:
+        return stmt.where(false())
+    if role in COMPANY_WIDE_ROLES:
+        return stmt.where(true())
+    return stmt.where(Customer.department_id == user.department_id) if user.department_id else stmt.where(false())
+
+
+def visible_records(user: User, stmt: Select) -> Select:
+    """Restrict a query that joins Record and Customer to the records the user may see."""
+    role = _role(user)
+    if role is None:
+        return stmt.where(false())
+    stmt = stmt.where(Record.secrecy <= user.clearance)
+    if role in COMPANY_WIDE_ROLES:
+        return stmt
+    if not user.department_id:
+        return stmt.where(false())
+    return stmt.where(Customer.department_id == user.department_id)

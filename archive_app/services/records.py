@@ -1,0 +1,408 @@
+"""File records (件) into a customer's file: upload, number, review, download.
+
+Consistency rule: every blob is written before the row that points to it commits; if the commit
+fails the blobs are removed; if storage fails no row is written. ``archive sweep-orphans`` removes
+anything a crash between the two steps could still leave behind.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, BinaryIO, Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from storage import BlobStore, BlobTooLarge, StorageError
+
+from ..domain import PARTS, RECORD_TYPES, SECRECY_LEVELS, archival_code
+from ..errors import Conflict, DomainError, Forbidden, NotFound, StorageFailed, TooLarge, ValidationFailed
+from ..models import Customer, Record, RecordFile, User
+from ..models.base import utcnow
+from . import audit, filetypes, policy
+
+log = logging.getLogger(__name__)
+
+LOCATION_FIELDS = ("location_room", "location_cabinet", "location_shelf", "location_box")
+
+
+@dataclass
+class IncomingFile:
+    """An uploaded file: its client-side name and a seekable stream (a spooled temp file)."""
+
+    filename: str
+    stream: BinaryIO
+
+
+@dataclass(frozen=True)
+class ArchiveSettings:
+    """The settings record filing depends on."""
+
+    fonds_code: str
+    timezone: str
+    max_file_size: int
+
+
+def parse_record_fields(data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    """Validate record metadata from a form or JSON body; Chinese messages, stable codes."""
+    out: dict[str, Any] = {}
+    allowed = {"part", "record_type", "title", "doc_date", "secrecy", *LOCATION_FIELDS}
+    for key in data:
+        if key not in allowed:
+            raise ValidationFailed(f"未知字段：{key}", code="unknown_field")
+    if not partial or "record_type" in data:
+        rtype = str(data.get("record_type") or "").strip()
+        if rtype not in RECORD_TYPES:
+            raise ValidationFailed("请选择有效的档案类型", code="invalid_record_type")
+        out["record_type"] = rtype
+    if not partial or "part" in data:
+        raw = data.get("part") or (RECORD_TYPES[out["record_type"]][0] if "record_type" in out else None)
+        try:
+            part = int(raw)
+        except (TypeError, ValueError):
+            part = 0
+        if part not in PARTS:
+            raise ValidationFailed("部分须为 1–4", code="invalid_part")
+        out["part"] = part
+    if not partial or "title" in data:
+        title = str(data.get("title") or "").strip() or out.get("record_type", "")
+        if not title or len(title) > 300:
+            raise ValidationFailed("请填写题名（不超过 300 字）", code="invalid_title")
+        out["title"] = title
+    if not partial or "doc_date" in data:
+        raw = data.get("doc_date")
+        if raw in (None, ""):
+            out["doc_date"] = None
+        else:
+            try:
+                out["doc_date"] = raw if isinstance(raw, date) else date.fromisoformat(str(raw))
+            except ValueError:
+                raise ValidationFailed("文件日期格式应为 YYYY-MM-DD", code="invalid_date") from None
+    if not partial or "secrecy" in data:
+        try:
+            secrecy = int(data.get("secrecy", 1) if data.get("secrecy") not in (None, "") else 1)
+        except (TypeError, ValueError):
+            secrecy = -1
+        if secrecy not in SECRECY_LEVELS:
+            raise ValidationFailed("密级须为 0 公开、1 内部、2 秘密、3 机密", code="invalid_secrecy")
+        out["secrecy"] = secrecy
+    for key in LOCATION_FIELDS:
+        if not partial or key in data:
+            out[key] = str(data.get(key) or "").strip()[:50]
+    return out
+
+
+def _inspect_all(files: Sequence[IncomingFile], max_size: int) -> list[tuple[IncomingFile, str, int | None]]:
+    if not files:
+        raise ValidationFailed("请至少选择一个文件", code="no_files")
+    checked = []
+    for f in files:
+        mime, pages = filetypes.inspect(f.stream, f.filename)
+        f.stream.seek(0, 2)
+        size = f.stream.tell()
+        f.stream.seek(0)
+        if size > max_size:
+            raise TooLarge(f"文件过大：{f.filename}（上限 {max_size // (1024 * 1024)} MB）", code="file_too_large")
+        checked.append((f, mime, pages))
+    return checked
+
+
+def _put_all(store: BlobStore, customer_no: str, checked, max_size: int) -> list[tuple[Any, str, int | None, Any]]:
+    """Write every file to storage; on any failure remove what was written and raise."""
+    written = []
+    try:
+        for f, mime, pages in checked:
+            key = f"records/{customer_no}/{uuid.uuid4().hex}"
+            result = store.put(key, f.stream, max_size=max_size, content_type=mime)
+            written.append((f, mime, pages, result))
+    except BlobTooLarge:
+        _remove_blobs(store, [w[3].key for w in written])
+        raise TooLarge(f"文件过大（上限 {max_size // (1024 * 1024)} MB）", code="file_too_large") from None
+    except StorageError as exc:
+        _remove_blobs(store, [w[3].key for w in written])
+        log.error("storage write failed: %s", exc)
+        raise StorageFailed("存储服务不可用，文件未保存，请稍后重试", code="storage_unavailable") from None
+    return written
+
+
+def _remove_blobs(store: BlobStore, keys: Sequence[str]) -> None:
+    for key in keys:
+        try:
+            store.delete(key)
+        except StorageError:
+            # The orphan sweep will get it; the row was never written, so nothing points at it.
+            log.exception("could not remove blob %s after a failed upload", key)
+
+
+def _duplicates(session: Session, customer_id: int, written) -> list[dict[str, str]]:
+    hashes = [w[3].sha256 for w in written]
+    found = []
+    seen: set[str] = set()
+    for w in written:
+        if w[3].sha256 in seen:
+            found.append({"file": w[0].filename, "archival_code": "（本次上传中重复）"})
+        seen.add(w[3].sha256)
+    rows = session.execute(
+        select(RecordFile.sha256, RecordFile.original_name, Record.archival_code)
+        .join(Record, RecordFile.record_id == Record.id)
+        .where(Record.customer_id == customer_id, RecordFile.sha256.in_(hashes))
+    ).all()
+    for sha, name, code in rows:
+        for w in written:
+            if w[3].sha256 == sha:
+                found.append({"file": w[0].filename, "archival_code": code, "existing_name": name})
+    return found
+
+
+def _commit_or_clean(session: Session, store: BlobStore, keys: Sequence[str]) -> None:
+    try:
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        _remove_blobs(store, keys)
+        log.error("database commit failed, blobs removed: %s", exc)
+        raise StorageFailed("数据库暂时不可用，文件未保存，请稍后重试", code="database_error") from None
+
+
+def _lock_customer(session: Session, customer_id: int) -> Customer:
+    # FOR UPDATE serialises item numbering per customer on PostgreSQL; SQLite transactions are
+    # already serialised (BEGIN IMMEDIATE, see extensions setup).
+    customer = session.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
+    if customer is None:
+        raise NotFound("客户档案不存在", code="customer_not_found")
+    return customer
+
+
+def _file_rows(record: Record, actor: User, written) -> list[RecordFile]:
+    return [RecordFile(record=record, object_key=res.key, sha256=res.sha256, size=res.size, mime_type=mime,
+                       original_name=(f.filename or "file")[-255:], page_count=pages, uploaded_by_id=actor.id)
+            for f, mime, pages, res in written]
+
+
+def _audit_files(session: Session, actor: User, record: Record, rows: list[RecordFile], ip: str) -> None:
+    for row in rows:
+        audit.record_event(session, "file.upload", actor=actor, object_type="record", object_id=record.id, ip=ip,
+                           details={"archival_code": record.archival_code, "file": row.original_name,
+                                    "sha256": row.sha256, "size": row.size, "mime": row.mime_type})
+
+
+def create_record(session: Session, store: BlobStore, settings: ArchiveSettings, actor: User, customer_id: int,
+                  data: Mapping[str, Any], files: Sequence[IncomingFile], *, confirm_duplicate: bool = False,
+                  ip: str = "", now: datetime | None = None) -> Record:
+    """File a new record with its files into a customer's file and commit; returns the draft record."""
+    now = now or utcnow()
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound("客户档案不存在", code="customer_not_found")
+    policy.require(actor, "record.upload", customer)
+    values = parse_record_fields(data)
+    checked = _inspect_all(files, settings.max_file_size)
+    customer_no = customer.customer_no
+    # Release the database (and SQLite's write lock) while bytes stream into storage.
+    session.commit()
+    written = _put_all(store, customer_no, checked, settings.max_file_size)
+    keys = [w[3].key for w in written]
+    try:
+        dups = _duplicates(session, customer_id, written)
+        if dups and not confirm_duplicate:
+            raise Conflict("该客户档案中已有相同内容的文件；如确需重复保存，请确认后再次提交",
+                           code="duplicate_file", details={"duplicates": dups})
+        customer = _lock_customer(session, customer_id)
+        item_no = (session.scalar(select(func.max(Record.item_no))
+                                  .where(Record.customer_id == customer_id, Record.part == values["part"])) or 0) + 1
+        year = (values["doc_date"] or now.astimezone(ZoneInfo(settings.timezone)).date()).year
+        retention = RECORD_TYPES[values["record_type"]][1]
+        record = Record(customer=customer, item_no=item_no, year=year, retention_code=retention,
+                        archival_code=archival_code(settings.fonds_code, year, retention, customer_no,
+                                                    values["part"], item_no),
+                        status="draft", created_by_id=actor.id, created_at=now, updated_at=now, **values)
+        session.add(record)
+        rows = _file_rows(record, actor, written)
+        session.add_all(rows)
+        session.flush()
+        audit.record_event(session, "record.create", actor=actor, object_type="record", object_id=record.id, ip=ip,
+                           now=now, details={"after": record_snapshot(record)})
+        _audit_files(session, actor, record, rows, ip)
+    except DomainError:
+        session.rollback()
+        _remove_blobs(store, keys)
+        raise
+    except SQLAlchemyError as exc:
+        session.rollback()
+        _remove_blobs(store, keys)
+        log.error("database error while filing, blobs removed: %s", exc)
+        raise StorageFailed("数据库暂时不可用，文件未保存，请稍后重试", code="database_error") from None
+    _commit_or_clean(session, store, keys)
+    return record
+
+
+def add_files(session: Session, store: BlobStore, settings: ArchiveSettings, actor: User, record_id: int,
+              files: Sequence[IncomingFile], *, confirm_duplicate: bool = False, ip: str = "") -> list[RecordFile]:
+    """Add more files (pages) to a draft record and commit."""
+    record = get_record(session, actor, record_id, "record.edit")
+    checked = _inspect_all(files, settings.max_file_size)
+    customer_no, customer_id = record.customer.customer_no, record.customer_id
+    session.commit()
+    written = _put_all(store, customer_no, checked, settings.max_file_size)
+    keys = [w[3].key for w in written]
+    try:
+        dups = _duplicates(session, customer_id, written)
+        if dups and not confirm_duplicate:
+            raise Conflict("该客户档案中已有相同内容的文件；如确需重复保存，请确认后再次提交",
+                           code="duplicate_file", details={"duplicates": dups})
+        record = session.get(Record, record_id)
+        rows = _file_rows(record, actor, written)
+        session.add_all(rows)
+        session.flush()
+        _audit_files(session, actor, record, rows, ip)
+    except DomainError:
+        session.rollback()
+        _remove_blobs(store, keys)
+        raise
+    except SQLAlchemyError:
+        session.rollback()
+        _remove_blobs(store, keys)
+        raise StorageFailed("数据库暂时不可用，文件未保存，请稍后重试", code="database_error") from None
+    _commit_or_clean(session, store, keys)
+    return rows
+
+
+def get_record(session: Session, actor: User, record_id: int, action: str = "record.view") -> Record:
+    """Load a record the actor may act on, or raise NotFound/Forbidden (NotFound if it is invisible)."""
+    record = session.get(Record, record_id)
+    if record is None:
+        raise NotFound("档案不存在或无权查看", code="not_found")
+    policy.require(actor, action, record)
+    return record
+
+
+def view_record(session: Session, actor: User, record_id: int, ip: str = "") -> Record:
+    """Load a record for display and write the view to the audit log."""
+    record = get_record(session, actor, record_id)
+    audit.record_event(session, "record.view", actor=actor, object_type="record", object_id=record.id, ip=ip,
+                       details={"archival_code": record.archival_code})
+    session.commit()
+    return record
+
+
+def update_record(session: Session, actor: User, record_id: int, data: Mapping[str, Any], ip: str = "") -> Record:
+    """Change a draft record's metadata (never its 档号); before/after values go to the audit log."""
+    record = get_record(session, actor, record_id, "record.edit")
+    values = parse_record_fields(data, partial=True)
+    values.pop("part", None)  # the part is part of the 档号, which never changes
+    before = record_snapshot(record)
+    for key, value in values.items():
+        setattr(record, key, value)
+    after = record_snapshot(record)
+    changed = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
+    if changed:
+        audit.record_event(session, "record.update", actor=actor, object_type="record", object_id=record.id,
+                           ip=ip, details={"archival_code": record.archival_code, "changes": changed})
+    session.commit()
+    return record
+
+
+def review_record(session: Session, actor: User, record_id: int, ip: str = "", now: datetime | None = None) -> Record:
+    """A reviewer who did not upload the record checks it against paper and marks it filed."""
+    record = get_record(session, actor, record_id)
+    if record.status != "draft":
+        raise Conflict("该档案已归档，无需重复审核", code="already_filed")
+    if record.created_by_id == actor.id:
+        raise Forbidden("审核人不能审核自己上传的档案", code="reviewer_is_uploader")
+    policy.require(actor, "record.review", record)
+    if not record.files:
+        raise Conflict("档案没有任何文件，不能归档", code="no_files")
+    record.status = "filed"
+    record.reviewed_by_id = actor.id
+    record.reviewed_at = now or utcnow()
+    audit.record_event(session, "record.review", actor=actor, object_type="record", object_id=record.id, ip=ip,
+                       details={"archival_code": record.archival_code, "before": "draft", "after": "filed"})
+    session.commit()
+    return record
+
+
+def review_queue(session: Session, actor: User, limit: int = 200) -> list[Record]:
+    """Drafts waiting for a check that this actor is allowed to do (never their own uploads)."""
+    policy.require(actor, "review.queue")
+    stmt = policy.visible_records(actor, select(Record).join(Customer)).where(
+        Record.status == "draft", Record.created_by_id != actor.id).order_by(Record.created_at).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def open_file(session: Session, store: BlobStore, actor: User, record_id: int, file_id: int,
+              ip: str = "") -> tuple[RecordFile, BinaryIO]:
+    """Check the policy, write the download to the audit log, and return the row and a byte stream."""
+    record = get_record(session, actor, record_id, "record.download")
+    row = session.get(RecordFile, file_id)
+    if row is None or row.record_id != record.id:
+        raise NotFound("文件不存在", code="file_not_found")
+    try:
+        stream = store.open(row.object_key)
+    except StorageError:
+        raise StorageFailed("存储服务不可用，暂时无法下载", code="storage_unavailable") from None
+    audit.record_event(session, "file.download", actor=actor, object_type="record", object_id=record.id, ip=ip,
+                       details={"archival_code": record.archival_code, "file_id": row.id, "sha256": row.sha256})
+    try:
+        session.commit()
+    except SQLAlchemyError:
+        stream.close()
+        session.rollback()
+        raise StorageFailed("数据库暂时不可用，请稍后重试", code="database_error") from None
+    return row, stream
+
+
+def record_snapshot(r: Record) -> dict[str, Any]:
+    """The record's metadata as plain values (for audit before/after)."""
+    return {"archival_code": r.archival_code, "customer_id": r.customer_id, "part": r.part,
+            "record_type": r.record_type, "title": r.title,
+            "doc_date": r.doc_date.isoformat() if r.doc_date else None, "secrecy": r.secrecy,
+            "status": r.status, **{k: getattr(r, k) for k in LOCATION_FIELDS}}
+
+
+def record_dict(r: Record, *, files: bool = True) -> dict[str, Any]:
+    """The API representation of a record."""
+    out = {"id": r.id, **record_snapshot(r), "item_no": r.item_no, "year": r.year,
+           "retention_code": r.retention_code, "created_at": r.created_at.isoformat(),
+           "created_by": r.created_by_id, "reviewed_by": r.reviewed_by_id,
+           "reviewed_at": r.reviewed_at.isoformat() if r.reviewed_at else None}
+    if files:
+        out["files"] = [{"id": f.id, "original_name": f.original_name, "sha256": f.sha256, "size": f.size,
+                         "mime_type": f.mime_type, "page_count": f.page_count} for f in r.files]
+    return out
+
+
+def customer_records(session: Session, actor: User, customer: Customer) -> list[Record]:
+    """The records of one customer's file that the actor may see, by part and item number."""
+    stmt = policy.visible_records(actor, select(Record).join(Customer)).where(
+        Record.customer_id == customer.id).order_by(Record.part, Record.item_no)
+    return list(session.scalars(stmt))
+
+
+def sweep_orphans(session: Session, store: BlobStore, older_than: datetime) -> list[str]:
+    """Delete blobs under records/ that no row points to (left by a crash between write and commit).
+
+    ``older_than`` protects uploads in flight: only blobs whose key is unknown *and* which were not
+    seen referenced are removed; callers pass a time well before any running upload started.
+    """
+    known = set(session.scalars(select(RecordFile.object_key)))
+    removed = []
+    for key in store.keys("records/"):
+        if key not in known and _blob_older_than(store, key, older_than):
+            store.delete(key)
+            removed.append(key)
+    return removed
+
+
+def _blob_older_than(store: BlobStore, key: str, cutoff: datetime) -> bool:
+    stat = store.stat(key)
+    modified = getattr(stat, "modified", None)
+    return modified is not None and modified < cutoff
+
+
+__all__ = ["IncomingFile", "ArchiveSettings", "create_record", "add_files", "get_record", "view_record",
+           "update_record", "review_record", "review_queue", "open_file", "record_dict", "customer_records",
+           "sweep_orphans", "parse_record_fields"]

@@ -1,0 +1,12 @@
+"""Blueprints for the Jinja pages. Views parse the request, call a service, render."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    """Register every web blueprint."""
+    from . import admin, auth, customers, records
+
+    for module in (auth, customers, records, admin):
+        app.register_blueprint(module.bp)

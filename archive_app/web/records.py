@@ -1,0 +1,70 @@
+"""Upload into a customer's file, the record page, download, and the reviewer's queue."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from .. import get_store
+from ..errors import DomainError
+from ..extensions import db
+from ..services import customers as customer_svc
+from ..services import records as svc
+from .helpers import actor, client_ip
+from .uploads import archive_settings, incoming_files, stream_response
+
+bp = Blueprint("records", __name__)
+
+
+@bp.route("/customers/<int:customer_id>/upload", methods=["GET", "POST"])
+@login_required
+def upload(customer_id: int):
+    user = actor(current_user)
+    customer = customer_svc.get_customer(db.session, user, customer_id, "record.upload")
+    if request.method == "GET":
+        return render_template("records/upload.html", customer=customer, values={})
+    values = {k: v for k, v in request.form.items() if k not in ("csrf_token", "confirm_duplicate")}
+    try:
+        record = svc.create_record(db.session, get_store(), archive_settings(), user, customer_id, values,
+                                   incoming_files(), confirm_duplicate=request.form.get("confirm_duplicate") == "1",
+                                   ip=client_ip())
+    except DomainError as exc:
+        db.session.rollback()
+        if request.headers.get("X-Requested-With") == "fetch":
+            return jsonify({"error": {"code": exc.code, "message": exc.message, "details": exc.details}}), exc.status
+        flash(exc.message, "error")
+        return render_template("records/upload.html", customer=customer, values=values,
+                               error=exc), exc.status
+    url = url_for("records.show", record_id=record.id)
+    if request.headers.get("X-Requested-With") == "fetch":
+        return jsonify({"id": record.id, "archival_code": record.archival_code, "url": url}), 201
+    flash(f"已上传：{record.archival_code}", "success")
+    return redirect(url)
+
+
+@bp.route("/records/<int:record_id>")
+@login_required
+def show(record_id: int):
+    record = svc.view_record(db.session, actor(current_user), record_id, ip=client_ip())
+    return render_template("records/show.html", record=record)
+
+
+@bp.route("/records/<int:record_id>/files/<int:file_id>")
+@login_required
+def download(record_id: int, file_id: int) -> Response:
+    row, stream = svc.open_file(db.session, get_store(), actor(current_user), record_id, file_id, ip=client_ip())
+    return stream_response(row, stream, inline=request.args.get("inline") == "1")
+
+
+@bp.route("/review")
+@login_required
+def queue():
+    return render_template("records/queue.html", records=svc.review_queue(db.session, actor(current_user)))
+
+
+@bp.route("/records/<int:record_id>/review", methods=["POST"])
+@login_required
+def review(record_id: int):
+    record = svc.review_record(db.session, actor(current_user), record_id, ip=client_ip())
+    flash(f"已审核归档：{record.archival_code}", "success")
+    return redirect(request.form.get("back") == "queue" and url_for("records.queue")
+                    or url_for("records.show", record_id=record_id))

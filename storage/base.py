@@ -1,0 +1,300 @@
+"""The blob-store interface shared by every storage backend.
+
+A blob store maps *keys* (``customer/42/contract.pdf``) to immutable byte
+strings.  Keys are write-once: a stored blob is never overwritten, only
+deleted.  Backends stream data in bounded chunks, so a multi-gigabyte scan
+never has to fit in memory, and they compute the SHA-256 and size of what they
+store while writing it, so callers can record both without a second pass.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO, Iterator
+
+__all__ = [
+    "CHUNK_SIZE",
+    "MAX_KEY_LENGTH",
+    "MAX_SEGMENT_LENGTH",
+    "BlobExists",
+    "BlobNotFound",
+    "BlobStat",
+    "BlobStore",
+    "BlobTooLarge",
+    "HashingReader",
+    "InvalidKey",
+    "PutResult",
+    "StorageError",
+    "StorageUnavailable",
+    "validate_key",
+    "validate_prefix",
+]
+
+#: Size of the chunks read from an input stream (1 MiB).
+CHUNK_SIZE = 1024 * 1024
+
+#: Longest key accepted by :func:`validate_key`.
+MAX_KEY_LENGTH = 512
+
+#: Longest key segment: NAME_MAX of common filesystems, so every valid key is
+#: storable by the filesystem backend too.
+MAX_SEGMENT_LENGTH = 255
+
+# One key segment: letters, digits, dot, underscore, dash.  Deliberately ASCII
+# only so a key means the same thing on every filesystem and in every S3 URL.
+_SEGMENT_RE = re.compile(r"[A-Za-z0-9._-]+")
+_PREFIX_RE = re.compile(r"[A-Za-z0-9._/-]*")
+
+# The filesystem backend stages uploads under ``<root>/.tmp``; reserving that
+# first segment for every backend keeps the contract identical across them.
+RESERVED_FIRST_SEGMENT = ".tmp"
+
+
+# --------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """What :meth:`BlobStore.put` stored: the key, hex SHA-256 and byte size."""
+
+    key: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class BlobStat:
+    """Metadata of a stored blob. ``modified`` (UTC) lets the orphan sweep spare uploads in flight."""
+
+    key: str
+    size: int
+    modified: datetime | None = None
+
+
+# --------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------
+
+
+class StorageError(Exception):
+    """Base class of every error raised by a blob store."""
+
+
+class BlobNotFound(StorageError):
+    """The key does not name a stored blob."""
+
+
+class BlobExists(StorageError):
+    """A blob is already stored under the key; keys are write-once."""
+
+
+class InvalidKey(StorageError, ValueError):
+    """The key is malformed or would resolve outside the store."""
+
+
+class StorageUnavailable(StorageError):
+    """The backend is unreachable or failed an I/O operation.
+
+    Also raised when the *input* stream given to :meth:`BlobStore.put` fails
+    while being read: from the caller's point of view the upload failed and
+    nothing was stored, which is the same situation.
+    """
+
+
+class BlobTooLarge(StorageError):
+    """More than ``limit`` bytes arrived for one blob; nothing was stored."""
+
+    def __init__(self, limit: int, message: str | None = None) -> None:
+        self.limit = limit
+        super().__init__(message or f"blob exceeds the size limit of {limit} bytes")
+
+
+# --------------------------------------------------------------------------
+# Key validation
+# --------------------------------------------------------------------------
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` unchanged if it is a valid blob key, else raise InvalidKey.
+
+    A key is 1..512 characters of ``/``-separated segments, each made of
+    1..255 characters of ``[A-Za-z0-9._-]``; no empty, ``.`` or ``..`` segment, no leading or
+    trailing ``/``, no backslash or NUL, and the first segment may not be the
+    reserved ``.tmp``.
+    """
+    if not isinstance(key, str):
+        raise InvalidKey(f"key must be a str, not {type(key).__name__}")
+    if not key:
+        raise InvalidKey("key must not be empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidKey(f"key is longer than {MAX_KEY_LENGTH} characters")
+    # Checked explicitly (the regex would reject them too) so the message
+    # names the real problem: these are the classic traversal/injection bytes.
+    if "\x00" in key:
+        raise InvalidKey("key must not contain NUL")
+    if "\\" in key:
+        raise InvalidKey("key must not contain a backslash")
+    if key.startswith("/"):
+        raise InvalidKey("key must not start with '/'")
+    segments = key.split("/")
+    for segment in segments:
+        if not segment:
+            raise InvalidKey(f"key has an empty segment: {key!r}")
+        if segment in (".", ".."):
+            raise InvalidKey(f"key has a {segment!r} segment: {key!r}")
+        if len(segment) > MAX_SEGMENT_LENGTH:
+            raise InvalidKey(f"key segment is longer than {MAX_SEGMENT_LENGTH} characters")
+        if not _SEGMENT_RE.fullmatch(segment):
+            raise InvalidKey(f"key segment {segment!r} has characters outside [A-Za-z0-9._-]")
+    if segments[0] == RESERVED_FIRST_SEGMENT:
+        raise InvalidKey(f"keys may not start with the reserved segment {RESERVED_FIRST_SEGMENT!r}")
+    return key
+
+
+def validate_prefix(prefix: str) -> str:
+    """Return ``prefix`` if it is usable for :meth:`BlobStore.keys`, else raise InvalidKey.
+
+    A prefix is a plain string prefix of keys (``"cust/1"`` matches
+    ``cust/1/a`` and ``cust/10/b``), so it may end in ``/`` or mid-segment;
+    it is still limited to key characters and may not start with ``/``.
+    """
+    if not isinstance(prefix, str):
+        raise InvalidKey(f"prefix must be a str, not {type(prefix).__name__}")
+    if len(prefix) > MAX_KEY_LENGTH:
+        raise InvalidKey(f"prefix is longer than {MAX_KEY_LENGTH} characters")
+    if prefix.startswith("/") or not _PREFIX_RE.fullmatch(prefix):
+        raise InvalidKey(f"invalid key prefix: {prefix!r}")
+    return prefix
+
+
+# --------------------------------------------------------------------------
+# Streaming helper shared by the backends
+# --------------------------------------------------------------------------
+
+
+class HashingReader:
+    """Read-only wrapper that hashes and counts bytes as they are read.
+
+    Both backends pull the upload through this object (the filesystem store
+    in its copy loop, the MinIO SDK via ``put_object``), so the SHA-256, the
+    size and the size limit are implemented once.  Reading more than
+    ``max_size`` bytes raises :class:`BlobTooLarge`; an ``OSError`` from the
+    wrapped stream becomes :class:`StorageUnavailable`.
+    """
+
+    def __init__(self, raw: BinaryIO, max_size: int | None = None) -> None:
+        if max_size is not None and max_size < 0:
+            raise ValueError("max_size must be >= 0")
+        self._raw = raw
+        self._max_size = max_size
+        self._hash = hashlib.sha256()
+        self._size = 0
+
+    @property
+    def size(self) -> int:
+        """Number of bytes read so far."""
+        return self._size
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the bytes read so far."""
+        return self._hash.hexdigest()
+
+    def readable(self) -> bool:
+        """Always True: this is a readable stream."""
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        """Read up to ``n`` bytes (all remaining bytes when ``n`` < 0)."""
+        if n is None or n < 0:
+            # Honour "read everything" without one unbounded raw.read(): the
+            # size limit must trip before an oversized blob is fully buffered.
+            parts = []
+            while chunk := self.read(CHUNK_SIZE):
+                parts.append(chunk)
+            return b"".join(parts)
+        if n == 0:
+            return b""
+        if self._max_size is not None:
+            # Never ask for more than one byte past the limit: that byte is
+            # enough to know the blob is too large.
+            n = min(n, self._max_size - self._size + 1)
+        try:
+            data = self._raw.read(n)
+        except OSError as exc:
+            raise StorageUnavailable(f"reading the input stream failed: {exc}") from exc
+        if not data:
+            return b""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"input stream returned {type(data).__name__}, expected bytes")
+        data = bytes(data)
+        self._size += len(data)
+        if self._max_size is not None and self._size > self._max_size:
+            raise BlobTooLarge(self._max_size)
+        self._hash.update(data)
+        return data
+
+    def result(self, key: str) -> PutResult:
+        """The :class:`PutResult` for everything read so far."""
+        return PutResult(key=key, sha256=self.sha256, size=self._size)
+
+
+# --------------------------------------------------------------------------
+# The interface
+# --------------------------------------------------------------------------
+
+
+class BlobStore(abc.ABC):
+    """Write-once blob storage addressed by validated keys.
+
+    Every method validates its key with :func:`validate_key` (raising
+    :class:`InvalidKey`) before touching the backend.  Backend failures are
+    reported as :class:`StorageUnavailable`.
+    """
+
+    @abc.abstractmethod
+    def put(
+        self,
+        key: str,
+        stream: BinaryIO,
+        *,
+        max_size: int | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> PutResult:
+        """Store everything readable from ``stream`` under ``key``.
+
+        The stream is read in bounded chunks and hashed while being written.
+        Raises :class:`BlobExists` if the key is already stored,
+        :class:`BlobTooLarge` if more than ``max_size`` bytes arrive and
+        :class:`StorageUnavailable` if the backend (or the input stream)
+        fails.  On every failure nothing is left stored under ``key``.
+        """
+
+    @abc.abstractmethod
+    def open(self, key: str) -> BinaryIO:
+        """Return a readable binary stream of the blob; close it when done.
+
+        Raises :class:`BlobNotFound` if there is no such blob.
+        """
+
+    @abc.abstractmethod
+    def stat(self, key: str) -> BlobStat:
+        """Return the blob's metadata; raises :class:`BlobNotFound` if missing."""
+
+    @abc.abstractmethod
+    def exists(self, key: str) -> bool:
+        """Return True if a blob is stored under ``key``."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the blob; deleting a missing key is not an error."""
+
+    @abc.abstractmethod
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Yield every stored key starting with ``prefix`` (string prefix, recursive)."""

@@ -1,0 +1,262 @@
+"""Blob store on a local (or mounted) filesystem directory."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import errno
+import os
+import stat as stat_mod
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from .base import (
+    CHUNK_SIZE,
+    RESERVED_FIRST_SEGMENT,
+    BlobExists,
+    BlobNotFound,
+    BlobStat,
+    BlobStore,
+    HashingReader,
+    InvalidKey,
+    PutResult,
+    StorageError,
+    StorageUnavailable,
+    validate_key,
+    validate_prefix,
+)
+
+__all__ = ["FilesystemStore"]
+
+
+def _fsync_dir(path: Path) -> None:
+    """Flush a directory entry change (create/rename/link) to disk."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FilesystemStore(BlobStore):
+    """Blobs as files under ``root``; key ``a/b/c.pdf`` is ``root/a/b/c.pdf``.
+
+    Uploads are staged in ``root/.tmp/`` (same filesystem, so the final step
+    is atomic), fsynced, then hard-linked into place.  ``os.link`` fails if
+    the destination exists, which makes write-once atomic even between
+    concurrent writers; ``os.replace`` would silently overwrite.  The
+    filesystem must therefore support hard links (any POSIX local FS does).
+
+    ``content_type`` is accepted for interface compatibility and not stored.
+    A file and a directory cannot share a name, so unlike S3 the keys ``a``
+    and ``a/b`` cannot both exist; such a put raises :class:`StorageError`.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        try:
+            os.makedirs(root, exist_ok=True)
+            # Resolved once so containment checks compare canonical paths even
+            # when root itself is reached through a symlink.
+            self._root = Path(root).resolve(strict=True)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot create storage root {root!s}: {exc}") from exc
+        self._tmp = self._root / RESERVED_FIRST_SEGMENT
+
+    @property
+    def root(self) -> Path:
+        """The resolved root directory."""
+        return self._root
+
+    def __repr__(self) -> str:
+        return f"FilesystemStore({str(self._root)!r})"
+
+    # -- paths ---------------------------------------------------------------
+
+    def _path(self, key: str) -> Path:
+        """Map a key to its path, refusing anything that resolves outside root."""
+        validate_key(key)
+        path = self._root.joinpath(*key.split("/"))
+        # The key grammar already forbids '..'; this catches symlinks planted
+        # inside root (e.g. root/evil -> /etc) that would otherwise be followed.
+        resolved = Path(os.path.realpath(path))
+        if not resolved.is_relative_to(self._root) or resolved == self._root:
+            raise InvalidKey(f"key {key!r} resolves outside the storage root")
+        return path
+
+    def _makedirs(self, directory: Path) -> None:
+        """Create ``directory`` and missing parents, fsyncing each new entry."""
+        missing = []
+        d = directory
+        while d != self._root and not d.is_dir():
+            missing.append(d)
+            d = d.parent
+        for d in reversed(missing):
+            try:
+                d.mkdir()
+            except FileExistsError:
+                if not d.is_dir():
+                    rel = d.relative_to(self._root).as_posix()
+                    raise StorageError(f"key {rel!r} is stored as a blob, so it cannot also be a key prefix") from None
+                continue  # a concurrent put created it
+            _fsync_dir(d.parent)
+
+    # -- interface -------------------------------------------------------------
+
+    def put(
+        self,
+        key: str,
+        stream: BinaryIO,
+        *,
+        max_size: int | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> PutResult:
+        """Stream ``stream`` into a new file for ``key``; see :meth:`BlobStore.put`."""
+        path = self._path(key)
+        # Cheap early refusal so a large upload is not streamed only to be
+        # rejected at the end; the os.link below is the authoritative check.
+        if os.path.lexists(path):
+            raise BlobExists(f"key already exists: {key!r}")
+        reader = HashingReader(stream, max_size)
+        tmp_name: str | None = None
+        try:
+            os.makedirs(self._tmp, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-", suffix=".part")
+            with os.fdopen(fd, "wb") as out:
+                while chunk := reader.read(CHUNK_SIZE):
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            self._makedirs(path.parent)
+            try:
+                os.link(tmp_name, path)
+            except FileExistsError:
+                raise BlobExists(f"key already exists: {key!r}") from None
+            except (NotADirectoryError, IsADirectoryError) as exc:
+                raise StorageError(
+                    f"key {key!r} collides with an existing key used as a directory "
+                    f"(or the other way round): {exc}"
+                ) from exc
+            _fsync_dir(path.parent)
+        except StorageError:
+            raise
+        except OSError as exc:
+            if exc.errno == errno.EEXIST and os.path.lexists(path):
+                raise BlobExists(f"key already exists: {key!r}") from exc
+            raise StorageUnavailable(f"writing {key!r} failed: {exc}") from exc
+        finally:
+            # The temp file is never the stored blob (the blob is a hard link),
+            # so it is removed on success and failure alike.
+            if tmp_name is not None:
+                try:
+                    os.unlink(tmp_name)
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    pass  # never mask the real outcome; a stale .part is harmless
+        return reader.result(key)
+
+    def open(self, key: str) -> BinaryIO:
+        """Open the blob's file for binary reading."""
+        path = self._path(key)
+        try:
+            # O_NOFOLLOW: the final component must be the regular file we
+            # wrote, never a symlink swapped in after the containment check.
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise BlobNotFound(key) from exc
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise BlobNotFound(key) from exc
+            raise StorageUnavailable(f"opening {key!r} failed: {exc}") from exc
+        try:
+            if not stat_mod.S_ISREG(os.fstat(fd).st_mode):
+                raise BlobNotFound(key)
+            return os.fdopen(fd, "rb", buffering=CHUNK_SIZE)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def stat(self, key: str) -> BlobStat:
+        """Size of the blob's file; raises BlobNotFound if missing."""
+        path = self._path(key)
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise BlobNotFound(key) from exc
+        except OSError as exc:
+            raise StorageUnavailable(f"stat of {key!r} failed: {exc}") from exc
+        if not stat_mod.S_ISREG(st.st_mode):
+            raise BlobNotFound(key)
+        return BlobStat(key=key, size=st.st_size,
+                        modified=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc))
+
+    def exists(self, key: str) -> bool:
+        """True if a regular file is stored for ``key``."""
+        try:
+            self.stat(key)
+        except BlobNotFound:
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        """Unlink the blob's file; a missing key (or a directory) is a no-op.
+
+        Empty parent directories are left in place: removing them would race
+        with a concurrent put creating a sibling key.
+        """
+        path = self._path(key)
+        try:
+            os.unlink(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except IsADirectoryError:
+            return  # "a" when only "a/b" exists: there is no blob "a"
+        except OSError as exc:
+            if exc.errno in (errno.EISDIR, errno.EPERM) and path.is_dir():
+                return  # Linux reports unlink(dir) as EISDIR, macOS as EPERM
+            raise StorageUnavailable(f"deleting {key!r} failed: {exc}") from exc
+        try:
+            _fsync_dir(path.parent)
+        except OSError as exc:
+            raise StorageUnavailable(f"deleting {key!r} failed: {exc}") from exc
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Yield stored keys starting with ``prefix``, in sorted order.
+
+        Symlinks are skipped: the store never creates them, so any found are
+        foreign and could point outside the root.
+        """
+        # Validate before returning the generator so a bad prefix fails at the
+        # call, not at the first next().
+        validate_prefix(prefix)
+        # Walk only the deepest directory the prefix pins down.
+        base_dir = prefix.rpartition("/")[0]
+        if base_dir:
+            try:
+                start = self._path(base_dir)
+            except InvalidKey:
+                return iter(())  # e.g. "a//" or a symlinked dir: no stored key can match
+        else:
+            start = self._root
+        return self._walk(start, prefix)
+
+    def _walk(self, directory: Path, prefix: str) -> Iterator[str]:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as exc:
+            raise StorageUnavailable(f"listing {directory} failed: {exc}") from exc
+        for entry in entries:
+            if directory == self._root and entry.name == RESERVED_FIRST_SEGMENT:
+                continue
+            if entry.is_symlink():
+                continue
+            rel = Path(entry.path).relative_to(self._root).as_posix()
+            if entry.is_dir(follow_symlinks=False):
+                # Prune subtrees that cannot contain a match.
+                if (rel + "/").startswith(prefix) or prefix.startswith(rel + "/"):
+                    yield from self._walk(Path(entry.path), prefix)
+            elif entry.is_file(follow_symlinks=False) and rel.startswith(prefix):
+                yield rel
