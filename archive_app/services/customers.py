@@ -94,7 +94,7 @@ def _optional_int(value: Any, label: str) -> int | None:
 
 
 def _normalise_phones(value: Any) -> str:
-    items = value if isinstance(value, list) else re.split(r"[,，;；\s]+", str(value or ""))
+    items = value if isinstance(value, list) else re.split(r"[,，;；\n]+", str(value or ""))
     phones = []
     for item in items:
         digits = re.sub(r"[\s-]", "", str(item))

@@ -90,5 +90,7 @@ def _image_pages(stream: BinaryIO, filename: str) -> int:
                 return getattr(img, "n_frames", 1) or 1
         except BadFile:
             raise
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        except Image.DecompressionBombError:
+            raise BadFile(f"图像尺寸过大，疑似压缩炸弹：{filename}", code="image_too_large") from None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
             raise BadFile(f"图像文件已损坏，无法读取：{filename}", code="corrupt_image") from None

@@ -1,0 +1,37 @@
+# Production image of the customer-records archive (waitress on port 5000).
+# Used by docker-compose.yml; configuration comes from ARCHIVE_* environment variables
+# (archive_app/config.py).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    ARCHIVE_DATA_DIR=/data
+
+RUN groupadd --system --gid 10001 archive \
+ && useradd --system --uid 10001 --gid archive --home-dir /app --no-create-home --shell /usr/sbin/nologin archive \
+ && mkdir -p /data \
+ && chown archive:archive /data
+
+WORKDIR /app
+
+# Only what the application needs at run time (there is no .dockerignore, so no `COPY . .`).
+COPY pyproject.toml ./
+COPY archive_app ./archive_app
+COPY storage ./storage
+COPY search_index ./search_index
+COPY migrations ./migrations
+COPY templates ./templates
+
+# Installed in place (-e): the app finds migrations/ and templates/ next to the archive_app
+# package (ROOT in archive_app/__init__.py), and those two folders are not part of the wheel
+# a plain `pip install .` would build.
+RUN pip install -e .
+
+USER archive
+
+EXPOSE 5000
+
+# Migrate the database (idempotent), then replace the shell with waitress so it gets SIGTERM.
+CMD ["sh", "-c", "archive db upgrade && exec archive serve --host 0.0.0.0 --port 5000"]

@@ -1,0 +1,197 @@
+"""Fixtures: the app over two stacks (SQLite + file store, PostgreSQL + S3 server), clients, users.
+
+Like Flask-Security's datastore fixtures, ``app`` is parametrized so every app-level test runs on
+both stacks in one pytest run. PostgreSQL is required: if it is unreachable the tests fail (CI
+must never skip them).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from archive_app import create_app
+from archive_app.cli import upgrade_database
+from archive_app.extensions import db
+
+pytest_plugins = ["tests.s3server"]
+
+PG_BASE_URL = os.environ.get("ARCHIVE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+TESTDATA = SHARED / "testdata"
+PASSWORD = "correct-horse-9"
+
+
+def _with_db(url: str, name: str) -> str:
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session, migrated to head; dropped at the end."""
+    name = f"archive_test_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_BASE_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = _with_db(PG_BASE_URL, name)
+    app = create_app({"SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": url, "DATA_DIR": "/tmp",
+                      "STORAGE_BACKEND": "fs", "STORAGE_DIR": "/tmp/archive-test-unused"})
+    with app.app_context():
+        upgrade_database()
+        db.engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file; each test gets a copy (migrating once keeps the suite fast)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "archive.db"
+    app = create_app({"SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+                      "DATA_DIR": str(path.parent), "STORAGE_BACKEND": "fs", "STORAGE_DIR": str(path.parent / "b")})
+    with app.app_context():
+        upgrade_database()
+        db.engine.dispose()
+    return path
+
+
+def _truncate_all(app) -> None:
+    with app.app_context():
+        names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            conn.exec_driver_sql("INSERT INTO audit_head (id, seq, last_hash) VALUES (1, 0, '" + "0" * 64 + "')")
+        db.engine.dispose()
+
+
+STACKS = ["sqlite-fs", "postgresql-s3"]
+
+
+def make_app(stack: str, tmp_path: Path, request, extra: dict[str, Any] | None = None):
+    """Build an app on the named stack with a clean database and an empty store."""
+    config: dict[str, Any] = {"SECRET_KEY": "test-secret", "TESTING": True, "WTF_CSRF_ENABLED": False,
+                              "DATA_DIR": str(tmp_path / "data"), "FONDS_CODE": "0001"}
+    if stack.startswith("sqlite"):
+        db_path = tmp_path / "archive.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), db_path)
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
+    else:
+        config["SQLALCHEMY_DATABASE_URI"] = request.getfixturevalue("pg_url")
+    if stack.endswith("s3"):
+        config.update(request.getfixturevalue("s3_settings"))
+    else:
+        config.update({"STORAGE_BACKEND": "fs", "STORAGE_DIR": str(tmp_path / "blobs")})
+    config.update(extra or {})
+    return create_app(config)
+
+
+@pytest.fixture(params=STACKS)
+def app(request, tmp_path):
+    """The application on each stack in turn."""
+    application = make_app(request.param, tmp_path, request)
+    application.config["STACK"] = request.param
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    if request.param.startswith("postgresql"):
+        _truncate_all(application)
+
+
+@pytest.fixture
+def store(app):
+    """The app's blob store."""
+    return app.extensions["blob_store"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def create_users(app) -> dict[str, int]:
+    """One user per role; staff in two departments, with different clearances."""
+    from archive_app.services import accounts
+
+    spec = {
+        "admin": ("admin", None, None), "archivist": ("archivist", "档案室", None),
+        "archivist2": ("archivist", "档案室", None), "reviewer": ("reviewer", "档案室", None),
+        "staff": ("staff", "销售一部", 1), "staff_secret": ("staff", "销售一部", 2),
+        "staff_other": ("staff", "销售二部", 3), "head": ("dept_head", "销售一部", None),
+        "gm": ("general_manager", None, None), "auditor": ("auditor", None, None),
+    }
+    out = {}
+    with app.app_context():
+        for username, (role, dept, clearance) in spec.items():
+            u = accounts.create_user(db.session, username=username, password=PASSWORD, role=role,
+                                     display_name=username, department=dept, clearance=clearance)
+            out[username] = u.id
+        db.session.commit()
+    return out
+
+
+@pytest.fixture
+def users(app) -> dict[str, int]:
+    """The role users in the current app."""
+    return create_users(app)
+
+
+@pytest.fixture
+def users_factory(request):
+    """Create the role users in an app a test built itself; its PostgreSQL rows are cleaned after."""
+    built = []
+
+    def factory(application):
+        built.append(application)
+        return create_users(application)
+
+    yield factory
+    for application in built:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        if application.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+            _truncate_all(application)
+
+
+class AuthActions:
+    """Log a test client in and out through the real login form."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, username: str, password: str = PASSWORD):
+        return self._client.post("/login", data={"username": username, "password": password})
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    return AuthActions(client)
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token embedded in a rendered form."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def shared_file(rel: str) -> Path:
+    """A file from ../shared/testdata (read-only, never edited)."""
+    path = TESTDATA / rel
+    assert path.exists(), f"missing shared test file {path}"
+    return path

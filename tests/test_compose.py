@@ -1,0 +1,178 @@
+"""The production docker-compose.yml wires the app to PostgreSQL and object-locked MinIO correctly.
+
+No Docker engine is needed: the file is parsed with PyYAML and checked against the settings the
+app actually reads (archive_app.config.SETTINGS).
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from archive_app.config import SETTINGS
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = ROOT / "docker-compose.yml"
+
+# ${NAME} / ${NAME:?message} / ${NAME?message}: a value the operator must supply.
+REQUIRED_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:?\?[^}]*\}$")
+ANY_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}")
+SECRET_NAMES = ("PASSWORD", "SECRET", "ACCESS_KEY", "ROOT_USER")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return compose["services"]
+
+
+def _env(service: dict) -> dict[str, str]:
+    """A service's environment as a dict, whether written as a mapping or a list of NAME=value."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
+    return {k: (None if v is None else str(v)) for k, v in env.items()}
+
+
+@pytest.fixture(scope="module")
+def app_env(services) -> dict[str, str]:
+    return _env(services["app"])
+
+
+def _host_port(value: str) -> tuple[str, int | None]:
+    parsed = urlsplit(value if "://" in value else f"//{value}")
+    return parsed.hostname or "", parsed.port
+
+
+def test_has_every_service(services):
+    assert {"app", "db", "minio", "minio-init", "redis"} <= set(services)
+
+
+def test_app_env_names_are_settings_the_app_reads(app_env):
+    known = {s.env for s in SETTINGS}
+    archive_vars = {name for name in app_env if name.startswith("ARCHIVE_")}
+    assert archive_vars, "the app service sets no ARCHIVE_* variable"
+    assert archive_vars <= known, f"not read by the app: {sorted(archive_vars - known)}"
+    assert all(name.startswith("ARCHIVE_") for name in app_env), "the app reads only ARCHIVE_* variables"
+
+
+def test_app_sets_what_production_needs(app_env):
+    for name in ("ARCHIVE_DATABASE_URL", "ARCHIVE_STORAGE_BACKEND", "ARCHIVE_S3_ENDPOINT", "ARCHIVE_S3_ACCESS_KEY",
+                 "ARCHIVE_S3_SECRET_KEY", "ARCHIVE_S3_BUCKET", "ARCHIVE_S3_OBJECT_LOCK", "ARCHIVE_SECRET_KEY"):
+        assert app_env.get(name), f"{name} is not set for the app"
+    assert app_env["ARCHIVE_STORAGE_BACKEND"] == "s3"
+    setting = {s.env: s for s in SETTINGS}
+    assert setting["ARCHIVE_S3_OBJECT_LOCK"].parse(app_env["ARCHIVE_S3_OBJECT_LOCK"]) is True
+    # The compose network has no TLS between app and MinIO; the app's default (true) would fail.
+    assert setting["ARCHIVE_S3_SECURE"].parse(app_env["ARCHIVE_S3_SECURE"]) is False
+
+
+def test_database_url_is_psycopg_on_the_db_service(app_env, services):
+    url = app_env["ARCHIVE_DATABASE_URL"]
+    assert url.startswith("postgresql+psycopg://")
+    # The password is a ${...} reference, which may contain characters urlsplit dislikes: drop it first.
+    netloc = url.split("://", 1)[1].split("/", 1)[0]
+    user_pw, _, host_port = netloc.rpartition("@")
+    host, _, port = host_port.partition(":")
+    assert host == "db"
+    assert port in ("", "5432")
+    db_env = _env(services["db"])
+    assert user_pw.split(":", 1)[0] == db_env["POSTGRES_USER"]
+    assert url.rsplit("/", 1)[1] == db_env["POSTGRES_DB"]
+    password = user_pw.split(":", 1)[1]
+    assert REQUIRED_REF.match(password), f"database password is not a required ${{...}} reference: {password}"
+    # The app and the database read the same variable.
+    assert ANY_REF.match(password).group(1) == ANY_REF.match(db_env["POSTGRES_PASSWORD"]).group(1)
+
+
+def test_s3_endpoint_is_the_minio_service(app_env, services):
+    host, port = _host_port(app_env["ARCHIVE_S3_ENDPOINT"])
+    assert host == "minio"
+    assert port == 9000  # MinIO's S3 API port (the console is on 9001)
+
+
+def test_s3_credentials_match_minio(app_env, services):
+    minio_env = _env(services["minio"])
+    for app_name, minio_name in (("ARCHIVE_S3_ACCESS_KEY", "MINIO_ROOT_USER"),
+                                 ("ARCHIVE_S3_SECRET_KEY", "MINIO_ROOT_PASSWORD")):
+        app_ref = ANY_REF.fullmatch(app_env[app_name])
+        minio_ref = ANY_REF.fullmatch(minio_env[minio_name])
+        assert app_ref and minio_ref
+        assert app_ref.group(1) == minio_ref.group(1), f"{app_name} and MinIO's {minio_name} differ"
+
+
+def _secret_values(services) -> list[tuple[str, str, str | None]]:
+    found = []
+    for svc_name, svc in services.items():
+        for name, value in _env(svc).items():
+            if any(part in name for part in SECRET_NAMES):
+                found.append((svc_name, name, value))
+    return found
+
+
+def test_no_secret_is_a_literal(services, app_env):
+    secrets = _secret_values(services)
+    names = {(svc, name) for svc, name, _ in secrets}
+    assert {("app", "ARCHIVE_SECRET_KEY"), ("app", "ARCHIVE_S3_SECRET_KEY"), ("app", "ARCHIVE_S3_ACCESS_KEY"),
+            ("db", "POSTGRES_PASSWORD"), ("minio", "MINIO_ROOT_PASSWORD")} <= names
+    for svc, name, value in secrets:
+        assert value is not None and REQUIRED_REF.match(value), \
+            f"{svc}.{name} must be a ${{NAME:?message}} reference, not {value!r}"
+
+
+def test_no_password_anywhere_in_the_file_is_hard_coded():
+    text = COMPOSE.read_text(encoding="utf-8")
+    for ref in ANY_REF.finditer(text):
+        name, rest = ref.groups()
+        if any(part in name for part in SECRET_NAMES):
+            assert rest.startswith(":?") or rest.startswith("?"), f"${{{name}{rest}}} has a default value"
+
+
+def _shell_words(command) -> list[list[str]]:
+    """Every shell command line of a compose `command` (list or string), split into words."""
+    text = "\n".join(command) if isinstance(command, list) else str(command)
+    lines = []
+    for line in re.split(r"[\n;]|&&", text):
+        line = line.strip()
+        if line:
+            lines.append(shlex.split(line, comments=True))
+    return lines
+
+
+def test_minio_init_creates_the_bucket_with_object_lock(services, app_env):
+    init = services["minio-init"]
+    bucket = app_env["ARCHIVE_S3_BUCKET"]
+    words = _shell_words(init.get("command", "")) + _shell_words(init.get("entrypoint", ""))
+    mb = [w for w in words if w[:2] == ["mc", "mb"]]
+    assert mb, "minio-init never runs `mc mb`"
+    targets = []
+    for w in mb:
+        assert "--with-lock" in w, f"bucket created without object lock: {w}"
+        targets += [arg.split("/", 1)[1] for arg in w[2:] if not arg.startswith("-") and "/" in arg]
+    assert bucket in targets, f"minio-init creates {targets}, the app uses {bucket!r}"
+    assert init["depends_on"]["minio"]["condition"] == "service_healthy"
+
+
+def test_app_waits_for_its_dependencies(services):
+    deps = services["app"]["depends_on"]
+    assert deps["db"]["condition"] == "service_healthy"
+    assert deps["minio"]["condition"] == "service_healthy"
+    assert deps["minio-init"]["condition"] == "service_completed_successfully"
+    assert "pg_isready" in str(services["db"]["healthcheck"]["test"])
+    assert services["minio"]["healthcheck"]["test"]
+
+
+def test_app_is_built_here_and_keeps_its_data_dir(services, app_env):
+    app = services["app"]
+    assert app["build"] in (".", {"context": "."})
+    assert any(str(p).endswith(":5000") or str(p) == "5000" for p in app["ports"])
+    data_dir = app_env["ARCHIVE_DATA_DIR"]
+    assert any(str(v).split(":")[1] == data_dir for v in app.get("volumes", []))

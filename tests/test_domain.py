@@ -1,0 +1,84 @@
+"""Pure domain functions: 档号, ID numbers, content sniffing."""
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from archive_app.domain import RECORD_TYPES, archival_code, customer_no_for
+from archive_app.errors import BadFile, UnsupportedType
+from archive_app.services import filetypes
+from archive_app.services.customers import CustomerInput, id_card_valid
+from archive_app.errors import ValidationFailed
+
+from .conftest import shared_file
+from .helpers import PDF_MIN, tiny_png
+
+
+def test_archival_code_format():
+    assert archival_code("0001", 2026, "D30", customer_no_for(42), 3, 7) == "0001-2026-D30-C000042-3-0007"
+
+
+def test_every_record_type_has_a_part_and_retention():
+    for rtype, (part, retention) in RECORD_TYPES.items():
+        assert part in (1, 2, 3, 4), rtype
+        assert retention in ("Y", "D30", "D10", "D3"), rtype
+
+
+@pytest.mark.parametrize("number,ok", [
+    ("11010519491231002X", True), ("110105194912310021", False), ("1101051949123100", False), ("", False)])
+def test_id_card_check_digit(number, ok):
+    assert id_card_valid(number) is ok
+
+
+def test_customer_input_rejects_bad_values():
+    with pytest.raises(ValidationFailed) as e:
+        CustomerInput.parse({"name": "张三", "id_number": "110105194912310021"})
+    assert e.value.code == "invalid_id_number"
+    with pytest.raises(ValidationFailed) as e:
+        CustomerInput.parse({"name": "张三", "phones": "12ab"})
+    assert e.value.code == "invalid_phone"
+    with pytest.raises(ValidationFailed) as e:
+        CustomerInput.parse({"name": ""})
+    assert e.value.code == "name_required"
+    assert CustomerInput.parse({"name": "张三", "phones": "138 0013 8000，13900000000"})["phones"] == \
+        "13800138000,13900000000"
+
+
+@pytest.mark.parametrize("content,mime", [
+    (PDF_MIN, "application/pdf"), (tiny_png(), "image/png"),
+])
+def test_inspect_by_content_not_name(content, mime):
+    assert filetypes.inspect(io.BytesIO(content), "whatever.txt") == (mime, 1)
+
+
+def test_inspect_refuses_wrong_content_with_right_name():
+    with pytest.raises(UnsupportedType):
+        filetypes.inspect(io.BytesIO(b"PK\x03\x04 a zip file"), "scan.pdf")
+
+
+def test_inspect_real_files():
+    with open(shared_file("ocrmypdf/multipage.pdf"), "rb") as fh:
+        mime, pages = filetypes.inspect(fh, "multipage.pdf")
+    assert mime == "application/pdf" and pages > 1
+    with open(shared_file("cnocr/chn-00199980.jpg"), "rb") as fh:
+        assert filetypes.inspect(fh, "x.jpg") == ("image/jpeg", 1)
+    with open(shared_file("ocrmypdf/invalid.pdf"), "rb") as fh, pytest.raises(BadFile) as e:
+        filetypes.inspect(fh, "invalid.pdf")
+    assert e.value.code == "corrupt_pdf"
+
+
+def test_inspect_refuses_pixel_bomb_header():
+    # A PNG header claiming 100000 x 100000 pixels: refused before any pixel is decoded.
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+           + chunk(b"IEND", b""))
+    with pytest.raises(BadFile) as e:
+        filetypes.inspect(io.BytesIO(png), "bomb.png")
+    assert e.value.code == "image_too_large"
