@@ -28,6 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     register_blueprints(app)
     register_error_handlers(app)
     register_template_helpers(app)
+    register_commands(app)
     return app
 
 
@@ -71,6 +72,13 @@ def register_blueprints(app: Flask) -> None:
 def register_error_handlers(app: Flask) -> None:
     """Domain errors become JSON under /api and a Chinese error page elsewhere."""
     from .errors_http import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """The ``archive`` sub-commands that need an application."""
+    from .cli import register_commands as register
 
     register(app)
 

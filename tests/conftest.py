@@ -6,6 +6,7 @@ must never skip them).
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -122,6 +123,13 @@ def runner(app):
     return app.test_cli_runner()
 
 
+@functools.cache
+def _password_hash() -> str:
+    from archive_app.services.accounts import hash_password
+
+    return hash_password(PASSWORD)  # argon2 costs ~0.1 s: hash once per session
+
+
 def create_users(app) -> dict[str, int]:
     """One user per role; staff in two departments, with different clearances."""
     from archive_app.services import accounts
@@ -134,10 +142,12 @@ def create_users(app) -> dict[str, int]:
         "gm": ("general_manager", None, None), "auditor": ("auditor", None, None),
     }
     out = {}
+    hashed = _password_hash()
     with app.app_context():
         for username, (role, dept, clearance) in spec.items():
             u = accounts.create_user(db.session, username=username, password=PASSWORD, role=role,
-                                     display_name=username, department=dept, clearance=clearance)
+                                     display_name=username, department=dept, clearance=clearance,
+                                     password_hash=hashed)
             out[username] = u.id
         db.session.commit()
     return out

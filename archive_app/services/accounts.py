@@ -50,8 +50,11 @@ def get_or_create_department(session: Session, name: str) -> Department:
 
 def create_user(session: Session, *, username: str, password: str, role: str, display_name: str = "",
                 department: str | None = None, clearance: int | None = None,
-                actor: User | None = None) -> User:
-    """Create a user (not committed). Raises ValidationFailed or Conflict."""
+                actor: User | None = None, password_hash: str | None = None) -> User:
+    """Create a user (not committed). Raises ValidationFailed or Conflict.
+
+    ``password_hash`` takes an existing argon2 hash instead of a password (importing accounts).
+    """
     username = username.strip()
     if not username or len(username) > 64:
         raise ValidationFailed("用户名不能为空，且不超过 64 个字符", code="invalid_username")
@@ -59,7 +62,7 @@ def create_user(session: Session, *, username: str, password: str, role: str, di
         role_enum = Role(role)
     except ValueError:
         raise ValidationFailed(f"未知角色：{role}", code="invalid_role") from None
-    if len(password) < 8:
+    if password_hash is None and len(password) < 8:
         raise ValidationFailed("密码至少 8 位", code="weak_password")
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict("用户名已存在", code="username_taken")
@@ -68,7 +71,7 @@ def create_user(session: Session, *, username: str, password: str, role: str, di
     if not 0 <= clearance <= 3:
         raise ValidationFailed("密级权限须在 0–3 之间", code="invalid_clearance")
     dept = get_or_create_department(session, department) if department else None
-    user = User(username=username, display_name=display_name or username, password_hash=hash_password(password),
+    user = User(username=username, display_name=display_name or username, password_hash=password_hash or hash_password(password),
                 role=role_enum.value, department=dept, clearance=clearance, is_active_flag=True)
     session.add(user)
     session.flush()

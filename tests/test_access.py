@@ -1,0 +1,116 @@
+"""One access policy, asked everywhere: anonymous users get nothing; clearance and department hold."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from archive_app.services import policy
+
+from .helpers import PDF_MIN, login, make_pdf, new_customer, upload
+
+PUBLIC_ENDPOINTS = {"auth.login", "static"}
+
+
+def _fill(rule) -> str:
+    return re.sub(r"<(?:int:)?[a-z_]+>", "1", rule.rule)
+
+
+def test_every_route_refuses_anonymous_users(app, client, users):
+    # Seed data so guessed ids (1) exist and a leak would show.
+    login(client, "archivist")
+    c = new_customer(client)
+    upload(client, c["id"], [(PDF_MIN, "a.pdf")])
+    client.post("/logout")
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        url = _fill(rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            resp = client.open(url, method=method)
+            checked += 1
+            if url.startswith("/api/"):
+                assert resp.status_code == 401, (method, url, resp.status_code)
+                assert resp.json["error"]["code"] == "unauthorized"
+            else:
+                assert resp.status_code in (302, 400), (method, url, resp.status_code)
+                if resp.status_code == 302:
+                    assert "/login" in resp.location
+            assert "王小明" not in resp.get_data(as_text=True)
+    assert checked >= 25
+
+
+def test_login_page_is_public_but_shows_no_data(client, users):
+    resp = client.get("/login")
+    assert resp.status_code == 200 and "登录" in resp.text
+
+
+def test_staff_cannot_download_above_clearance(app, client, users):
+    login(client, "archivist")
+    c = new_customer(client, department="销售一部")
+    internal = upload(client, c["id"], [(PDF_MIN, "a.pdf")], secrecy=1).json
+    secret = upload(client, c["id"], [(make_pdf(marker="s"), "s.pdf")], secrecy=2).json
+    client.post("/logout")
+
+    login(client, "staff")  # 销售一部, clearance 内部
+    ok = client.get(f"/api/v1/records/{internal['id']}/files/{internal['files'][0]['id']}/content")
+    assert ok.status_code == 200 and ok.data == PDF_MIN
+    for url in (f"/api/v1/records/{secret['id']}/files/{secret['files'][0]['id']}/content",
+                f"/records/{secret['id']}/files/{secret['files'][0]['id']}",
+                f"/api/v1/records/{secret['id']}", f"/records/{secret['id']}"):
+        resp = client.get(url)
+        assert resp.status_code == 404, url  # not even its existence is confirmed
+    listing = client.get(f"/api/v1/customers/{c['id']}/records").json["items"]
+    assert [r["id"] for r in listing] == [internal["id"]]
+    page = client.get(f"/customers/{c['id']}").text
+    assert internal["archival_code"] in page and secret["archival_code"] not in page
+    client.post("/logout")
+
+    login(client, "staff_secret")  # same department, clearance 秘密
+    resp = client.get(f"/api/v1/records/{secret['id']}/files/{secret['files'][0]['id']}/content")
+    assert resp.status_code == 200
+
+
+def test_other_department_sees_nothing(app, client, users):
+    login(client, "archivist")
+    c = new_customer(client, department="销售一部")
+    rec = upload(client, c["id"], [(PDF_MIN, "a.pdf")], secrecy=0).json
+    client.post("/logout")
+    login(client, "staff_other")  # 销售二部, clearance 机密
+    assert client.get(f"/api/v1/customers/{c['id']}").status_code == 404
+    assert client.get(f"/customers/{c['id']}").status_code == 404
+    assert client.get(f"/api/v1/records/{rec['id']}").status_code == 404
+    assert client.get("/api/v1/customers").json["total"] == 0
+    assert client.get("/api/v1/customers?q=王").json["items"] == []
+
+
+@pytest.mark.parametrize("username,allowed", [
+    ("staff", False), ("head", False), ("auditor", False), ("reviewer", False), ("archivist", True), ("admin", True)])
+def test_who_may_open_a_customer_file(app, client, users, username, allowed):
+    login(client, username)
+    resp = client.post("/api/v1/customers", json={"name": "赵六"})
+    assert (resp.status_code == 201) is allowed, resp.json
+
+
+def test_auditor_sees_catalogue_but_cannot_download(app, client, users):
+    login(client, "archivist")
+    c = new_customer(client)
+    rec = upload(client, c["id"], [(PDF_MIN, "a.pdf")]).json
+    client.post("/logout")
+    login(client, "auditor")
+    assert client.get(f"/api/v1/records/{rec['id']}").status_code == 200
+    resp = client.get(f"/api/v1/records/{rec['id']}/files/{rec['files'][0]['id']}/content")
+    assert resp.status_code == 403 and resp.json["error"]["code"] == "forbidden"
+
+
+def test_inactive_user_has_no_rights():
+    class Ghost:
+        is_authenticated = True
+        is_active = False
+        role = "admin"
+
+    assert not policy.can(Ghost(), "user.manage")
+    assert not policy.can(None, "customer.list")
+    with pytest.raises(ValueError):
+        policy.can(None, "no.such.action")
