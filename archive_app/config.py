@@ -34,7 +34,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_DATA_DIR", "DATA_DIR", "./var", str,
             "Folder of the embedded default: SQLite file, file store, search index, secret key."),
     Setting("ARCHIVE_DATABASE_URL", "SQLALCHEMY_DATABASE_URI", "sqlite:///{data_dir}/archive.db", str,
-            "SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db."),
+            "SQLAlchemy URL, e.g. postgresql+pg8000://user:pw@host/db."),
     Setting("ARCHIVE_SECRET_KEY", "SECRET_KEY", None, str,
             "Session signing key. No built-in fallback: if unset, read from {data_dir}/secret_key, "
             "which `archive init` creates."),

@@ -23,7 +23,7 @@ from archive_app.extensions import db
 
 pytest_plugins = ["tests.s3server"]
 
-PG_BASE_URL = os.environ.get("ARCHIVE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_BASE_URL = os.environ.get("ARCHIVE_TEST_PG_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/test")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TESTDATA = SHARED / "testdata"
 PASSWORD = "correct-horse-9"
