@@ -21,7 +21,6 @@ import pytest
 from storage import (
     BlobExists,
     BlobNotFound,
-    BlobStat,
     BlobStore,
     BlobTooLarge,
     FilesystemStore,

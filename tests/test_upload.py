@@ -32,7 +32,7 @@ def test_contract_and_id_copy_round_trip(app, client, users, store):
     assert r2.json["archival_code"].endswith(f"{c['customer_no']}-1-0001")
     assert r2.json["part"] == 1 and len(r2.json["files"]) == 2
     for rec, expected in ((r1.json, [contract]), (r2.json, [id_copy, tiny_png(1)])):
-        for f, content in zip(rec["files"], expected):
+        for f, content in zip(rec["files"], expected, strict=True):
             assert f["sha256"] == hashlib.sha256(content).hexdigest()
             got = client.get(f"/api/v1/records/{rec['id']}/files/{f['id']}/content")
             assert got.status_code == 200

@@ -23,7 +23,7 @@ def id_card_valid(number: str) -> bool:
     """Check an 18-digit 居民身份证号码 including its ISO 7064 check digit."""
     if not _ID_CARD.match(number):
         return False
-    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
     return "10X98765432"[total % 11] == number[17].upper()
 
 

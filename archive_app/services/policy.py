@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, false, or_, true
+from sqlalchemy import Select, false, true
 
 from ..errors import Forbidden, NotFound
 from ..models import Customer, Record, Role, User
