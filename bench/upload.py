@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Upload benchmark: HTTP API (`archive serve`, waitress) against writing straight into the file store.
 
 Run from the project's virtualenv:
@@ -35,9 +34,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
 
 import requests
 from PIL import Image
@@ -45,7 +44,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from storage import FilesystemStore  # noqa: E402
+from storage import FilesystemStore
 
 MB = 1024 * 1024
 CHUNK = 1024 * 1024
@@ -89,8 +88,7 @@ def write_big_pdf(path: Path, size_mb: int) -> int:
         xref = fh.tell()
         fh.write(b"xref\n0 %d\n" % (len(offsets) + 1))
         fh.write(b"0000000000 65535 f \n")
-        for off in offsets:
-            fh.write(b"%010d 00000 n \n" % off)
+        fh.writelines(b"%010d 00000 n \n" % off for off in offsets)
         fh.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref))
         return fh.tell()
 
@@ -251,7 +249,7 @@ def archive_cmd() -> str:
 
 
 def run_archive(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run([archive_cmd(), *args], env=env, capture_output=True, text=True)
+    proc = subprocess.run([archive_cmd(), *args], env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"archive {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout
@@ -318,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
 
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        log = open(tmp / "server.log", "wb")
+        log = open(tmp / "server.log", "wb")  # noqa: SIM115 (closed in the finally below, after the server)
         server = subprocess.Popen([archive_cmd(), "serve", "--host", "127.0.0.1", "--port", str(port)],
                                   env=env, stdout=log, stderr=subprocess.STDOUT)
         wait_ready(base, token, server)
@@ -393,7 +391,9 @@ def main(argv: list[str] | None = None) -> int:
         direct_fps = len(scans) / direct_scans_s
         ratio_big = http_big / direct_big
         ratio_scans = http_fps / direct_fps
-        growth = lambda peak: max(0, peak - baseline) / MB  # noqa: E731
+        def growth(peak: int) -> float:
+            return max(0, peak - baseline) / MB
+
 
         print()
         print(f"server pid(s): {server_pids}; {os.cpu_count()} CPU(s); client threads for scans: {args.workers}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -75,9 +76,17 @@ def test_app_sets_what_production_needs(app_env):
     assert setting["ARCHIVE_S3_SECURE"].parse(app_env["ARCHIVE_S3_SECURE"]) is False
 
 
-def test_database_url_is_psycopg_on_the_db_service(app_env, services):
+def _dependency_names() -> set[str]:
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    return {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower().replace("_", "-") for d in deps}
+
+
+def test_database_url_is_postgresql_on_the_db_service(app_env, services):
     url = app_env["ARCHIVE_DATABASE_URL"]
-    assert url.startswith("postgresql+psycopg://")
+    scheme = url.split("://", 1)[0]
+    assert scheme == "postgresql+pg8000"
+    # The driver must be one the image installs (pip install of this project), or the app cannot start.
+    assert scheme.split("+", 1)[1] in _dependency_names()
     # The password is a ${...} reference, which may contain characters urlsplit dislikes: drop it first.
     netloc = url.split("://", 1)[1].split("/", 1)[0]
     user_pw, _, host_port = netloc.rpartition("@")
@@ -133,7 +142,7 @@ def test_no_password_anywhere_in_the_file_is_hard_coded():
     for ref in ANY_REF.finditer(text):
         name, rest = ref.groups()
         if any(part in name for part in SECRET_NAMES):
-            assert rest.startswith(":?") or rest.startswith("?"), f"${{{name}{rest}}} has a default value"
+            assert rest.startswith((":?", "?")), f"${{{name}{rest}}} has a default value"
 
 
 def _shell_words(command) -> list[list[str]]:
