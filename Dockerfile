@@ -1,4 +1,4 @@
-# Production image of the customer-records archive (waitress on port 5000).
+# Production image of the customer-records archive (gunicorn on port 5000).
 # Used by docker-compose.yml; configuration comes from ARCHIVE_* environment variables
 # (archive_app/config.py).
 FROM python:3.11-slim
@@ -33,5 +33,5 @@ USER archive
 
 EXPOSE 5000
 
-# Migrate the database (idempotent), then replace the shell with waitress so it gets SIGTERM.
+# Migrate the database (idempotent), then replace the shell with the server so it gets SIGTERM.
 CMD ["sh", "-c", "archive db upgrade && exec archive serve --host 0.0.0.0 --port 5000"]

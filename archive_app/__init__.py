@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from storage import BlobStore, make_store
 
 from .config import load_config
+from .uploads import ArchiveRequest
 from .extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +22,7 @@ MIGRATIONS_DIR = ROOT / "migrations"
 def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
     """Build the application: defaults -> ARCHIVE_* environment -> ``config`` overrides."""
     app = Flask(__name__, template_folder=str(ROOT / "templates"))
+    app.request_class = ArchiveRequest
     app.config.update(load_config(environ, config))
     register_data_dir(app)
     register_extensions(app)
@@ -35,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
 def register_data_dir(app: Flask) -> None:
     """Make sure the embedded default's folders exist (the SQLite file needs its folder)."""
     Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    Path(app.config["UPLOAD_TMP_DIR"]).mkdir(parents=True, exist_ok=True)
     if app.config.get("STORAGE_BACKEND") == "fs":
         Path(app.config["STORAGE_DIR"]).mkdir(parents=True, exist_ok=True)
 

@@ -64,17 +64,15 @@ def init_command(admin_username: str) -> None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="worker processes")
+@click.option("--threads", default=8, show_default=True, type=int, help="threads per worker")
 @with_appcontext
-def serve_command(host: str, port: int, threads: int) -> None:
-    """Serve the application with waitress (a production WSGI server)."""
-    from waitress import serve
+def serve_command(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the application with gunicorn (a production WSGI server, threaded workers)."""
+    from .server import serve
 
-    app = current_app._get_current_object()
     click.echo(f"Serving on http://{host}:{port}")
-    # Request bodies above 1 MiB are spooled to disk by waitress, so uploads are not held in memory.
-    serve(app, host=host, port=port, threads=threads, max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024,
-          inbuf_overflow=1024 * 1024, ident="archive")
+    serve(current_app._get_current_object(), host=host, port=port, workers=workers, threads=threads)
 
 
 @click.command("create-user")

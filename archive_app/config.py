@@ -48,6 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_S3_REGION", "S3_REGION", "us-east-1", str, "Region name sent to MinIO."),
     Setting("ARCHIVE_S3_OBJECT_LOCK", "S3_OBJECT_LOCK", "false", _bool,
             "Create the bucket with S3 Object Lock (needed for retention enforcement)."),
+    Setting("ARCHIVE_UPLOAD_TMP_DIR", "UPLOAD_TMP_DIR", "{data_dir}/tmp", str,
+            "Where uploaded files are spooled; on the file store's filesystem they are linked, not copied."),
     Setting("ARCHIVE_INDEX_DIR", "INDEX_DIR", "{data_dir}/index", str, "Search index folder (derived data)."),
     Setting("ARCHIVE_MAX_UPLOAD_MB", "MAX_UPLOAD_MB", "1024", int, "Largest accepted request body, in MiB."),
     Setting("ARCHIVE_TIMEZONE", "TIMEZONE", "Asia/Shanghai", str, "Time zone for dates shown and due dates."),

@@ -1,4 +1,4 @@
-"""Upload benchmark: HTTP API (`archive serve`, waitress) against writing straight into the file store.
+"""Upload benchmark: HTTP API (`archive serve`, gunicorn) against writing straight into the file store.
 
 Run from the project's virtualenv:
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -275,6 +276,27 @@ class BlobStore(abc.ABC):
         :class:`StorageUnavailable` if the backend (or the input stream)
         fails.  On every failure nothing is left stored under ``key``.
         """
+
+    def put_file(
+        self,
+        key: str,
+        path: str | os.PathLike[str],
+        *,
+        max_size: int | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> PutResult:
+        """Store a complete local file under ``key`` (same guarantees as :meth:`put`).
+
+        The default streams the file through :meth:`put`; a store on the same disk may instead
+        adopt the file without copying it (an upload spooled to disk is then written only once).
+        The caller must not modify the file afterwards.
+        """
+        try:
+            fh = open(path, "rb")
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read {path}: {exc}") from exc
+        with fh:
+            return self.put(key, fh, max_size=max_size, content_type=content_type)
 
     @abc.abstractmethod
     def open(self, key: str) -> BinaryIO:

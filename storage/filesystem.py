@@ -156,6 +156,48 @@ class FilesystemStore(BlobStore):
                     pass  # never mask the real outcome; a stale .part is harmless
         return reader.result(key)
 
+    def put_file(
+        self,
+        key: str,
+        path: str | os.PathLike[str],
+        *,
+        max_size: int | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> PutResult:
+        """Adopt a complete local file by hard-linking it into place (no copy).
+
+        An upload spooled to disk on the same filesystem is thus written once. The file is hashed
+        and fsynced first; on another filesystem it is copied through :meth:`put`.
+        """
+        dest = self._path(key)
+        if os.path.lexists(dest):
+            raise BlobExists(f"key already exists: {key!r}")
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read {path}: {exc}") from exc
+        with os.fdopen(fd, "rb") as fh:
+            reader = HashingReader(fh, max_size)
+            try:
+                while reader.read(CHUNK_SIZE):
+                    pass
+                os.fsync(fh.fileno())
+                self._makedirs(dest.parent)
+                os.link(path, dest)
+            except FileExistsError:
+                raise BlobExists(f"key already exists: {key!r}") from None
+            except OSError as exc:
+                if exc.errno == errno.EXDEV:
+                    fh.seek(0)
+                    return self.put(key, fh, max_size=max_size, content_type=content_type)
+                raise StorageUnavailable(f"writing {key!r} failed: {exc}") from exc
+        try:
+            _fsync_dir(dest.parent)
+        except OSError as exc:
+            self.delete(key)
+            raise StorageUnavailable(f"writing {key!r} failed: {exc}") from exc
+        return reader.result(key)
+
     def open(self, key: str) -> BinaryIO:
         """Open the blob's file for binary reading."""
         path = self._path(key)

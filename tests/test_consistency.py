@@ -22,13 +22,13 @@ def _row_count(app) -> tuple[int, int]:
 
 @pytest.mark.parametrize("stack", ["sqlite-fs", "postgresql-s3"])
 def test_storage_failure_writes_no_row(stack, tmp_path, request, users_factory):
-    """Storage that really fails: a file store whose temp folder is a file, an S3 port nobody serves."""
+    """Storage that really fails: a file store whose records folder is a file, an S3 port nobody serves."""
     from .s3server import free_port
 
     if stack == "sqlite-fs":
         blobs = tmp_path / "blobs"
         blobs.mkdir()
-        (blobs / ".tmp").write_text("not a folder")  # the store cannot stage any upload
+        (blobs / "records").write_text("not a folder")  # no blob can be written under records/
         extra = {"STORAGE_DIR": str(blobs)}
     else:
         extra = {"S3_ENDPOINT": f"127.0.0.1:{free_port()}"}  # nothing listens there

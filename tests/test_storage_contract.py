@@ -479,3 +479,35 @@ def test_make_store_missing_settings() -> None:
                 "S3_SECURE": "maybe",
             }
         )
+
+
+# --------------------------------------------------------------------------
+# put_file: storing a complete local file (an upload spooled to disk)
+# --------------------------------------------------------------------------
+
+
+def test_put_file_round_trip(store, tmp_path):
+    src = tmp_path / "spooled.bin"
+    payload = os.urandom(3 * 1024 * 1024 + 17)
+    src.write_bytes(payload)
+    result = store.put_file("spool/a.bin", src)
+    assert result.sha256 == hashlib.sha256(payload).hexdigest() and result.size == len(payload)
+    with store.open("spool/a.bin") as fh:
+        assert fh.read() == payload
+    with pytest.raises(StorageError):
+        store.put_file("spool/a.bin", src)
+    with pytest.raises(BlobTooLarge):
+        store.put_file("spool/b.bin", src, max_size=1024)
+    assert not store.exists("spool/b.bin")
+
+
+def test_filesystem_put_file_links_instead_of_copying(tmp_path):
+    store = FilesystemStore(tmp_path / "root")
+    src = tmp_path / "root-sibling.bin"
+    src.write_bytes(b"scan bytes")
+    store.put_file("x/y.bin", src)
+    stored = tmp_path / "root" / "x" / "y.bin"
+    assert os.stat(stored).st_ino == os.stat(src).st_ino  # one copy on disk
+    src.unlink()  # the spool file goes away after the request; the blob stays
+    with store.open("x/y.bin") as fh:
+        assert fh.read() == b"scan bytes"

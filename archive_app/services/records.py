@@ -32,10 +32,11 @@ LOCATION_FIELDS = ("location_room", "location_cabinet", "location_shelf", "locat
 
 @dataclass
 class IncomingFile:
-    """An uploaded file: its client-side name and a seekable stream (a spooled temp file)."""
+    """An uploaded file: its client-side name, a seekable stream and, if spooled to disk, its path."""
 
     filename: str
     stream: BinaryIO
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,12 @@ def _put_all(store: BlobStore, customer_no: str, checked, max_size: int) -> list
     try:
         for f, mime, pages in checked:
             key = f"records/{customer_no}/{uuid.uuid4().hex}"
-            result = store.put(key, f.stream, max_size=max_size, content_type=mime)
+            if f.path:
+                # A complete file on disk: the store may adopt it instead of copying it.
+                f.stream.flush()
+                result = store.put_file(key, f.path, max_size=max_size, content_type=mime)
+            else:
+                result = store.put(key, f.stream, max_size=max_size, content_type=mime)
             written.append((f, mime, pages, result))
     except BlobTooLarge:
         _remove_blobs(store, [w[3].key for w in written])

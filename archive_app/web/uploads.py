@@ -21,8 +21,14 @@ def archive_settings() -> ArchiveSettings:
 
 def incoming_files(field: str = "files") -> list[IncomingFile]:
     """The uploaded files of a multipart request; werkzeug has spooled big ones to disk already."""
-    return [IncomingFile(filename=f.filename or "file", stream=f.stream)
+    return [IncomingFile(filename=f.filename or "file", stream=f.stream, path=_spool_path(f.stream))
             for f in request.files.getlist(field) if f is not None and (f.filename or f.content_length)]
+
+
+def _spool_path(stream) -> str | None:
+    # ArchiveRequest spools to NamedTemporaryFile; anything else (tests' BytesIO) has no path.
+    name = getattr(stream, "name", None)
+    return name if isinstance(name, str) else None
 
 
 def stream_response(row: RecordFile, stream: BinaryIO, inline: bool = False) -> Response:
