@@ -87,6 +87,8 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
             "run `archive init` first (the README's run command does)."
         )
     config["MAX_CONTENT_LENGTH"] = int(config["MAX_UPLOAD_MB"]) * 1024 * 1024
+    # Non-file form fields held in memory; must exceed the 1 MiB multipart read size (uploads.py).
+    config["MAX_FORM_MEMORY_SIZE"] = 4 * 1024 * 1024
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"

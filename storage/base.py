@@ -284,12 +284,15 @@ class BlobStore(abc.ABC):
         *,
         max_size: int | None = None,
         content_type: str = "application/octet-stream",
+        sha256: str | None = None,
     ) -> PutResult:
         """Store a complete local file under ``key`` (same guarantees as :meth:`put`).
 
         The default streams the file through :meth:`put`; a store on the same disk may instead
         adopt the file without copying it (an upload spooled to disk is then written only once).
-        The caller must not modify the file afterwards.
+        ``sha256``, if given, is the digest the caller computed while writing the file; a store
+        that adopts the file uses it instead of reading the file again. The caller must not
+        modify the file afterwards.
         """
         try:
             fh = open(path, "rb")

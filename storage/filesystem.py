@@ -15,6 +15,7 @@ from .base import (
     CHUNK_SIZE,
     RESERVED_FIRST_SEGMENT,
     BlobExists,
+    BlobTooLarge,
     BlobNotFound,
     BlobStat,
     BlobStore,
@@ -163,6 +164,7 @@ class FilesystemStore(BlobStore):
         *,
         max_size: int | None = None,
         content_type: str = "application/octet-stream",
+        sha256: str | None = None,
     ) -> PutResult:
         """Adopt a complete local file by hard-linking it into place (no copy).
 
@@ -177,10 +179,15 @@ class FilesystemStore(BlobStore):
         except OSError as exc:
             raise StorageUnavailable(f"cannot read {path}: {exc}") from exc
         with os.fdopen(fd, "rb") as fh:
-            reader = HashingReader(fh, max_size)
             try:
-                while reader.read(CHUNK_SIZE):
-                    pass
+                size = os.fstat(fh.fileno()).st_size
+                if max_size is not None and size > max_size:
+                    raise BlobTooLarge(max_size)
+                if sha256 is None:
+                    reader = HashingReader(fh, max_size)
+                    while reader.read(CHUNK_SIZE):
+                        pass
+                    sha256 = reader.sha256
                 os.fsync(fh.fileno())
                 self._makedirs(dest.parent)
                 os.link(path, dest)
@@ -196,7 +203,7 @@ class FilesystemStore(BlobStore):
         except OSError as exc:
             self.delete(key)
             raise StorageUnavailable(f"writing {key!r} failed: {exc}") from exc
-        return reader.result(key)
+        return PutResult(key=key, sha256=sha256, size=size)
 
     def open(self, key: str) -> BinaryIO:
         """Open the blob's file for binary reading."""

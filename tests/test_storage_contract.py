@@ -499,6 +499,9 @@ def test_put_file_round_trip(store, tmp_path):
     with pytest.raises(BlobTooLarge):
         store.put_file("spool/b.bin", src, max_size=1024)
     assert not store.exists("spool/b.bin")
+    # a digest computed while the caller spooled the file is kept as the blob's digest
+    digest = hashlib.sha256(payload).hexdigest()
+    assert store.put_file("spool/c.bin", src, sha256=digest).sha256 == digest
 
 
 def test_filesystem_put_file_links_instead_of_copying(tmp_path):

@@ -37,6 +37,7 @@ class IncomingFile:
     filename: str
     stream: BinaryIO
     path: str | None = None
+    sha256: str | None = None  # computed while the file was spooled, when it was
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def _put_all(store: BlobStore, customer_no: str, checked, max_size: int) -> list
             if f.path:
                 # A complete file on disk: the store may adopt it instead of copying it.
                 f.stream.flush()
-                result = store.put_file(key, f.path, max_size=max_size, content_type=mime)
+                result = store.put_file(key, f.path, max_size=max_size, content_type=mime, sha256=f.sha256)
             else:
                 result = store.put(key, f.stream, max_size=max_size, content_type=mime)
             written.append((f, mime, pages, result))

@@ -8,6 +8,7 @@ from flask import Response, current_app, request
 
 from ..models import RecordFile
 from ..services.records import ArchiveSettings, IncomingFile
+from ..uploads import HashingSpool
 
 CHUNK = 1024 * 1024
 
@@ -21,14 +22,17 @@ def archive_settings() -> ArchiveSettings:
 
 def incoming_files(field: str = "files") -> list[IncomingFile]:
     """The uploaded files of a multipart request; werkzeug has spooled big ones to disk already."""
-    return [IncomingFile(filename=f.filename or "file", stream=f.stream, path=_spool_path(f.stream))
-            for f in request.files.getlist(field) if f is not None and (f.filename or f.content_length)]
+    return [_incoming(f) for f in request.files.getlist(field)
+            if f is not None and (f.filename or f.content_length)]
 
 
-def _spool_path(stream) -> str | None:
-    # ArchiveRequest spools to NamedTemporaryFile; anything else (tests' BytesIO) has no path.
-    name = getattr(stream, "name", None)
-    return name if isinstance(name, str) else None
+def _incoming(f) -> IncomingFile:
+    # ArchiveRequest spools every file to a HashingSpool; keep its path and digest so the store
+    # can adopt the file without copying or re-reading it.
+    if isinstance(f.stream, HashingSpool):
+        return IncomingFile(filename=f.filename or "file", stream=f.stream, path=f.stream.name,
+                            sha256=f.stream.sha256)
+    return IncomingFile(filename=f.filename or "file", stream=f.stream)
 
 
 def stream_response(row: RecordFile, stream: BinaryIO, inline: bool = False) -> Response:
