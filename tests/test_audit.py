@@ -22,6 +22,7 @@ def _exercise(client) -> dict:
     c = new_customer(client)
     client.patch(f"/api/v1/customers/{c['id']}", json={"grade": "B", "phones": "13800000000"})
     rec = upload(client, c["id"], [(PDF_MIN, "a.pdf")]).json
+    client.get(f"/customers/{c['id']}")
     client.get(f"/records/{rec['id']}")
     client.get(f"/api/v1/records/{rec['id']}/files/{rec['files'][0]['id']}/content")
     client.post("/logout")
@@ -33,7 +34,7 @@ def test_events_are_recorded_with_before_and_after(app, client, users):
     entries = _entries(app)
     actions = [e.action for e in entries]
     for expected in ("login.failure", "login.success", "customer.create", "customer.update", "record.create",
-                     "file.upload", "record.view", "file.download", "logout"):
+                     "file.upload", "customer.view", "record.view", "file.download", "logout"):
         assert expected in actions, expected
     update = next(e for e in entries if e.action == "customer.update")
     changes = json.loads(update.details)["changes"]

@@ -82,10 +82,11 @@ def create_customer():
 
 
 @bp.get("/customers/<int:customer_id>")
-@document("/customers/<int:customer_id>", "get", "One customer")
+@document("/customers/<int:customer_id>", "get", "One customer (the view is audited)")
 @api_auth
 def get_customer(customer_id: int):
-    return jsonify(customer_svc.customer_dict(customer_svc.get_customer(db.session, actor(current_user), customer_id)))
+    customer = customer_svc.view_customer(db.session, actor(current_user), customer_id, ip=client_ip())
+    return jsonify(customer_svc.customer_dict(customer))
 
 
 @bp.patch("/customers/<int:customer_id>")

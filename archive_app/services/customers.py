@@ -147,6 +147,15 @@ def get_customer(session: Session, actor: User, customer_id: int, action: str = 
     return customer
 
 
+def view_customer(session: Session, actor: User, customer_id: int, ip: str = "") -> Customer:
+    """Load a customer's file for display and write the view to the audit log."""
+    customer = get_customer(session, actor, customer_id)
+    audit.record_event(session, "customer.view", actor=actor, object_type="customer", object_id=customer.id, ip=ip,
+                       details={"customer_no": customer.customer_no})
+    session.commit()
+    return customer
+
+
 def update_customer(session: Session, actor: User, customer_id: int, data: Mapping[str, Any],
                     ip: str = "") -> Customer:
     """Change a customer's data; the audit entry keeps the before and after values of what changed."""
@@ -200,5 +209,5 @@ def customer_dict(c: Customer) -> dict[str, Any]:
             "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat()}
 
 
-__all__ = ["CustomerInput", "create_customer", "update_customer", "get_customer", "search_customers",
+__all__ = ["CustomerInput", "create_customer", "update_customer", "get_customer", "view_customer", "search_customers",
            "customer_dict", "id_card_valid"]

@@ -57,7 +57,7 @@ def new():
 @login_required
 def show(customer_id: int):
     user = actor(current_user)
-    customer = svc.get_customer(db.session, user, customer_id)
+    customer = svc.view_customer(db.session, user, customer_id, ip=client_ip())
     records = customer_records(db.session, user, customer)
     by_part = {part: [r for r in records if r.part == part] for part in (1, 2, 3, 4)}
     return render_template("customers/show.html", customer=customer, by_part=by_part)
