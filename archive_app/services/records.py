@@ -10,7 +10,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, BinaryIO, Mapping, Sequence
+from typing import Any, BinaryIO, Callable, Mapping, Sequence, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -24,8 +24,10 @@ from ..errors import Conflict, DomainError, Forbidden, NotFound, StorageFailed, 
 from ..models import Customer, Record, RecordFile, User
 from ..models.base import utcnow
 from . import audit, filetypes, policy
+from .customers import get_customer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LOCATION_FIELDS = ("location_room", "location_cabinet", "location_shelf", "location_box")
 
@@ -197,18 +199,13 @@ def _audit_files(session: Session, actor: User, record: Record, rows: list[Recor
                                     "sha256": row.sha256, "size": row.size, "mime": row.mime_type})
 
 
-def create_record(session: Session, store: BlobStore, settings: ArchiveSettings, actor: User, customer_id: int,
-                  data: Mapping[str, Any], files: Sequence[IncomingFile], *, confirm_duplicate: bool = False,
-                  ip: str = "", now: datetime | None = None) -> Record:
-    """File a new record with its files into a customer's file and commit; returns the draft record."""
-    now = now or utcnow()
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise NotFound("客户档案不存在", code="customer_not_found")
-    policy.require(actor, "record.upload", customer)
-    values = parse_record_fields(data)
-    checked = _inspect_all(files, settings.max_file_size)
-    customer_no = customer.customer_no
+def _store_then_commit(session: Session, store: BlobStore, settings: ArchiveSettings, customer_id: int,
+                       customer_no: str, checked, confirm_duplicate: bool,
+                       build: Callable[[list], T]) -> T:
+    """Write the blobs, then let ``build`` add the rows; commit, or remove the blobs on any failure.
+
+    This is the one place the rule "no row without its file, no file without its row" lives.
+    """
     # Release the database (and SQLite's write lock) while bytes stream into storage.
     session.commit()
     written = _put_all(store, customer_no, checked, settings.max_file_size)
@@ -218,22 +215,8 @@ def create_record(session: Session, store: BlobStore, settings: ArchiveSettings,
         if dups and not confirm_duplicate:
             raise Conflict("该客户档案中已有相同内容的文件；如确需重复保存，请确认后再次提交",
                            code="duplicate_file", details={"duplicates": dups})
-        customer = _lock_customer(session, customer_id)
-        item_no = (session.scalar(select(func.max(Record.item_no))
-                                  .where(Record.customer_id == customer_id, Record.part == values["part"])) or 0) + 1
-        year = (values["doc_date"] or now.astimezone(ZoneInfo(settings.timezone)).date()).year
-        retention = RECORD_TYPES[values["record_type"]][1]
-        record = Record(customer=customer, item_no=item_no, year=year, retention_code=retention,
-                        archival_code=archival_code(settings.fonds_code, year, retention, customer_no,
-                                                    values["part"], item_no),
-                        status="draft", created_by_id=actor.id, created_at=now, updated_at=now, **values)
-        session.add(record)
-        rows = _file_rows(record, actor, written)
-        session.add_all(rows)
+        result = build(written)
         session.flush()
-        audit.record_event(session, "record.create", actor=actor, object_type="record", object_id=record.id, ip=ip,
-                           now=now, details={"after": record_snapshot(record)})
-        _audit_files(session, actor, record, rows, ip)
     except DomainError:
         session.rollback()
         _remove_blobs(store, keys)
@@ -244,7 +227,39 @@ def create_record(session: Session, store: BlobStore, settings: ArchiveSettings,
         log.error("database error while filing, blobs removed: %s", exc)
         raise StorageFailed("数据库暂时不可用，文件未保存，请稍后重试", code="database_error") from None
     _commit_or_clean(session, store, keys)
-    return record
+    return result
+
+
+def create_record(session: Session, store: BlobStore, settings: ArchiveSettings, actor: User, customer_id: int,
+                  data: Mapping[str, Any], files: Sequence[IncomingFile], *, confirm_duplicate: bool = False,
+                  ip: str = "", now: datetime | None = None) -> Record:
+    """File a new record with its files into a customer's file and commit; returns the draft record."""
+    now = now or utcnow()
+    customer = get_customer(session, actor, customer_id, "record.upload")
+    values = parse_record_fields(data)
+    checked = _inspect_all(files, settings.max_file_size)
+    customer_no = customer.customer_no
+
+    def build(written) -> Record:
+        locked = _lock_customer(session, customer_id)
+        item_no = (session.scalar(select(func.max(Record.item_no))
+                                  .where(Record.customer_id == customer_id, Record.part == values["part"])) or 0) + 1
+        year = (values["doc_date"] or now.astimezone(ZoneInfo(settings.timezone)).date()).year
+        retention = RECORD_TYPES[values["record_type"]][1]
+        record = Record(customer=locked, item_no=item_no, year=year, retention_code=retention,
+                        archival_code=archival_code(settings.fonds_code, year, retention, customer_no,
+                                                    values["part"], item_no),
+                        status="draft", created_by_id=actor.id, created_at=now, updated_at=now, **values)
+        session.add(record)
+        rows = _file_rows(record, actor, written)
+        session.add_all(rows)
+        session.flush()
+        audit.record_event(session, "record.create", actor=actor, object_type="record", object_id=record.id, ip=ip,
+                           now=now, details={"after": record_snapshot(record)})
+        _audit_files(session, actor, record, rows, ip)
+        return record
+
+    return _store_then_commit(session, store, settings, customer_id, customer_no, checked, confirm_duplicate, build)
 
 
 def add_files(session: Session, store: BlobStore, settings: ArchiveSettings, actor: User, record_id: int,
@@ -252,30 +267,17 @@ def add_files(session: Session, store: BlobStore, settings: ArchiveSettings, act
     """Add more files (pages) to a draft record and commit."""
     record = get_record(session, actor, record_id, "record.edit")
     checked = _inspect_all(files, settings.max_file_size)
-    customer_no, customer_id = record.customer.customer_no, record.customer_id
-    session.commit()
-    written = _put_all(store, customer_no, checked, settings.max_file_size)
-    keys = [w[3].key for w in written]
-    try:
-        dups = _duplicates(session, customer_id, written)
-        if dups and not confirm_duplicate:
-            raise Conflict("该客户档案中已有相同内容的文件；如确需重复保存，请确认后再次提交",
-                           code="duplicate_file", details={"duplicates": dups})
-        record = session.get(Record, record_id)
-        rows = _file_rows(record, actor, written)
+
+    def build(written) -> list[RecordFile]:
+        target = session.get(Record, record_id)
+        rows = _file_rows(target, actor, written)
         session.add_all(rows)
         session.flush()
-        _audit_files(session, actor, record, rows, ip)
-    except DomainError:
-        session.rollback()
-        _remove_blobs(store, keys)
-        raise
-    except SQLAlchemyError:
-        session.rollback()
-        _remove_blobs(store, keys)
-        raise StorageFailed("数据库暂时不可用，文件未保存，请稍后重试", code="database_error") from None
-    _commit_or_clean(session, store, keys)
-    return rows
+        _audit_files(session, actor, target, rows, ip)
+        return rows
+
+    return _store_then_commit(session, store, settings, record.customer_id, record.customer.customer_no, checked,
+                              confirm_duplicate, build)
 
 
 def get_record(session: Session, actor: User, record_id: int, action: str = "record.view") -> Record:
