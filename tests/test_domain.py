@@ -82,3 +82,32 @@ def test_inspect_refuses_pixel_bomb_header():
     with pytest.raises(BadFile) as e:
         filetypes.inspect(io.BytesIO(png), "bomb.png")
     assert e.value.code == "image_too_large"
+
+
+def test_encrypted_pdf_refused_unless_it_opens_without_a_password():
+    from pypdf import PdfReader, PdfWriter
+
+    def encrypted(user_password: str) -> bytes:
+        writer = PdfWriter(clone_from=PdfReader(io.BytesIO(PDF_MIN)))
+        writer.encrypt(user_password=user_password, owner_password="owner-secret", algorithm="AES-128")
+        buf = io.BytesIO()
+        writer.write(buf)
+        return buf.getvalue()
+
+    with pytest.raises(BadFile) as e:
+        filetypes.inspect(io.BytesIO(encrypted("s3cret")), "locked.pdf")
+    assert e.value.code == "encrypted_pdf" and "加密" in e.value.message
+    # owner-password-only PDFs (print/copy restrictions) open for reading and are accepted
+    assert filetypes.inspect(io.BytesIO(encrypted("")), "restricted.pdf") == ("application/pdf", 1)
+
+
+def test_cmyk_and_tiff_images_are_accepted():
+    from PIL import Image
+
+    cmyk = io.BytesIO()
+    Image.new("CMYK", (16, 16), (0, 50, 100, 0)).save(cmyk, format="JPEG")
+    assert filetypes.inspect(cmyk, "cmyk.jpg") == ("image/jpeg", 1)
+    tiff = io.BytesIO()
+    frames = [Image.new("L", (8, 8), v) for v in (0, 128, 255)]
+    frames[0].save(tiff, format="TIFF", save_all=True, append_images=frames[1:])
+    assert filetypes.inspect(tiff, "scan.tif") == ("image/tiff", 3)

@@ -61,7 +61,7 @@ def _pdf_pages(stream: BinaryIO, filename: str) -> int:
         warnings.simplefilter("ignore")
         try:
             reader = PdfReader(stream, strict=False)
-            if reader.is_encrypted and not reader.decrypt(""):
+            if reader.is_encrypted and not _opens_without_password(reader):
                 raise BadFile(f"PDF 已加密，无法读取：{filename}。请上传未加密的文件", code="encrypted_pdf")
             count = len(reader.pages)
         except BadFile:
@@ -74,6 +74,14 @@ def _pdf_pages(stream: BinaryIO, filename: str) -> int:
     if count < 1:
         raise BadFile(f"PDF 没有任何页面：{filename}", code="corrupt_pdf")
     return count
+
+
+def _opens_without_password(reader) -> bool:
+    # Owner-password-only PDFs (print/copy restrictions) decrypt with an empty user password.
+    try:
+        return bool(reader.decrypt(""))
+    except Exception:  # noqa: BLE001 - pypdf raises many kinds here (unsupported cipher, missing crypto lib)
+        return False
 
 
 def _image_pages(stream: BinaryIO, filename: str) -> int:
