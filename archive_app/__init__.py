@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     register_data_dir(app)
     register_extensions(app)
     register_storage(app)
+    register_queue(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_template_helpers(app)
@@ -54,6 +55,13 @@ def register_extensions(app: Flask) -> None:
 def register_storage(app: Flask) -> None:
     """Pick the blob store backend from the config (fs or s3)."""
     app.extensions["blob_store"] = make_store(app.config)
+
+
+def register_queue(app: Flask) -> None:
+    """The background-job queue (Huey on SQLite or Redis) and its tasks."""
+    from .jobs import register_jobs
+
+    register_jobs(app)
 
 
 def get_store() -> BlobStore:

@@ -1,4 +1,4 @@
 """SQLAlchemy models, one module per domain. Importing this package registers them all."""
 from .people import ApiToken, Department, Role, User  # noqa: F401
-from .records import Customer, Record, RecordFile  # noqa: F401
+from .records import Customer, FilePage, Record, RecordFile  # noqa: F401
 from .audit import AuditEntry, AuditHead  # noqa: F401

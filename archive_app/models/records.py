@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (CheckConstraint, Date, ForeignKey, Integer, BigInteger, String, Text,
+from sqlalchemy import (BigInteger, CheckConstraint, Date, Float, ForeignKey, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -101,5 +101,34 @@ class RecordFile(db.Model):
     page_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Text extraction (background job): queued -> processing -> done | failed (with the reason).
+    extract_status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    extract_error: Mapped[str] = mapped_column(Text, default="")
+    pages_done: Mapped[int] = mapped_column(Integer, default=0)
+    extract_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    extract_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     record: Mapped[Record] = relationship(back_populates="files")
+    pages: Mapped[list["FilePage"]] = relationship(back_populates="file", order_by="FilePage.page_no",
+                                                   cascade="all, delete-orphan")
+
+
+class FilePage(db.Model):
+    """One page of a stored file: its extracted text and its derived images (thumbnail, view)."""
+
+    __tablename__ = "file_pages"
+    __table_args__ = (UniqueConstraint("file_id", "page_no"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("record_files.id"), index=True)
+    page_no: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text, default="")
+    # "text" (the PDF's own text layer), "ocr", or "none" (nothing readable on the page)
+    source: Mapped[str] = mapped_column(String(8), default="none")
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    width: Mapped[int] = mapped_column(Integer, default=0)
+    height: Mapped[int] = mapped_column(Integer, default=0)
+    thumb_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    view_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    file: Mapped[RecordFile] = relationship(back_populates="pages")

@@ -49,6 +49,8 @@ class ArchiveSettings:
     fonds_code: str
     timezone: str
     max_file_size: int
+    # Called with the ids of newly stored files after their rows commit (queues text extraction).
+    on_files_stored: Callable[[list[int]], None] | None = None
 
 
 def parse_record_fields(data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
@@ -187,8 +189,10 @@ def _lock_customer(session: Session, customer_id: int) -> Customer:
 
 
 def _file_rows(record: Record, actor: User, written) -> list[RecordFile]:
+    now = utcnow()
     return [RecordFile(record=record, object_key=res.key, sha256=res.sha256, size=res.size, mime_type=mime,
-                       original_name=(f.filename or "file")[-255:], page_count=pages, uploaded_by_id=actor.id)
+                       original_name=(f.filename or "file")[-255:], page_count=pages, uploaded_by_id=actor.id,
+                       extract_status="queued", extract_updated_at=now)
             for f, mime, pages, res in written]
 
 
@@ -227,6 +231,9 @@ def _store_then_commit(session: Session, store: BlobStore, settings: ArchiveSett
         log.error("database error while filing, blobs removed: %s", exc)
         raise StorageFailed("数据库暂时不可用，文件未保存，请稍后重试", code="database_error") from None
     _commit_or_clean(session, store, keys)
+    if settings.on_files_stored is not None:
+        stored = result if isinstance(result, list) else result.files
+        settings.on_files_stored([f.id for f in stored])
     return result
 
 

@@ -15,9 +15,12 @@ CHUNK = 1024 * 1024
 
 def archive_settings() -> ArchiveSettings:
     """The settings filing needs, from the app config."""
+    from ..jobs import enqueue_extraction
+
     cfg = current_app.config
     return ArchiveSettings(fonds_code=cfg["FONDS_CODE"], timezone=cfg["TIMEZONE"],
-                           max_file_size=int(cfg["MAX_UPLOAD_MB"]) * 1024 * 1024)
+                           max_file_size=int(cfg["MAX_UPLOAD_MB"]) * 1024 * 1024,
+                           on_files_stored=enqueue_extraction)
 
 
 def incoming_files(field: str = "files") -> list[IncomingFile]:
