@@ -66,13 +66,49 @@ def init_command(admin_username: str) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="worker processes")
 @click.option("--threads", default=8, show_default=True, type=int, help="threads per worker")
+@click.option("--worker/--no-worker", "with_worker", default=True, show_default=True,
+              help="also start `archive worker` (background jobs) beside the web server")
 @with_appcontext
-def serve_command(host: str, port: int, workers: int, threads: int) -> None:
+def serve_command(host: str, port: int, workers: int, threads: int, with_worker: bool) -> None:
     """Serve the application with gunicorn (a production WSGI server, threaded workers)."""
+    import subprocess
+
     from .server import serve
 
+    worker = None
+    if with_worker:
+        # Same executable, same environment: the worker builds the same app from ARCHIVE_*.
+        worker = subprocess.Popen([sys.argv[0], "worker"])
+        click.echo(f"Background worker started (pid {worker.pid})")
     click.echo(f"Serving on http://{host}:{port}")
-    serve(current_app._get_current_object(), host=host, port=port, workers=workers, threads=threads)
+    try:
+        serve(current_app._get_current_object(), host=host, port=port, workers=workers, threads=threads)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+@click.command("worker")
+@click.option("--workers", type=int, default=None, help="worker processes (default ARCHIVE_WORKERS)")
+@click.option("--drain", is_flag=True, help="run what is queued now in this process, then exit")
+@with_appcontext
+def worker_command(workers: int | None, drain: bool) -> None:
+    """Run background jobs (text extraction, indexing, stale-job sweep) from the queue."""
+    from .extensions import db
+    from .jobs import get_queue, run_pending
+
+    if drain:
+        click.echo(f"{run_pending()} job(s) run")
+        return
+    app = current_app._get_current_object()
+    db.engine.dispose()  # forked worker processes open their own connections
+    consumer = get_queue().create_consumer(workers=workers or app.config["WORKERS"], worker_type="process",
+                                           periodic=True, backoff=1.15, max_delay=2.0, check_worker_health=True)
+    consumer.run()
 
 
 @click.command("create-user")
@@ -150,7 +186,7 @@ def sweep_orphans_command(grace_hours: int) -> None:
     click.echo(f"{len(removed)} orphan blob(s) removed")
 
 
-APP_COMMANDS = (serve_command, create_user_command, create_token_command, verify_audit_command,
+APP_COMMANDS = (serve_command, worker_command, create_user_command, create_token_command, verify_audit_command,
                 sweep_orphans_command)
 
 

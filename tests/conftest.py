@@ -27,6 +27,7 @@ PG_BASE_URL = os.environ.get("ARCHIVE_TEST_PG_URL", "postgresql+pg8000://postgre
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TESTDATA = SHARED / "testdata"
 PASSWORD = "correct-horse-9"
+REDIS_URL = os.environ.get("ARCHIVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def _with_db(url: str, name: str) -> str:
@@ -86,6 +87,8 @@ def make_app(stack: str, tmp_path: Path, request, extra: dict[str, Any] | None =
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
     else:
         config["SQLALCHEMY_DATABASE_URI"] = request.getfixturevalue("pg_url")
+        # The PostgreSQL stack also runs its background jobs through Redis (127.0.0.1:6379).
+        config.update({"QUEUE_BACKEND": "redis", "REDIS_URL": REDIS_URL, "QUEUE_NAME": f"test-{uuid.uuid4().hex[:8]}"})
     if stack.endswith("s3"):
         config.update(request.getfixturevalue("s3_settings"))
     else:
@@ -100,10 +103,15 @@ def app(request, tmp_path):
     application = make_app(request.param, tmp_path, request)
     application.config["STACK"] = request.param
     yield application
+    _cleanup(application)
+
+
+def _cleanup(application) -> None:
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
-    if request.param.startswith("postgresql"):
+    application.extensions["queue"].flush()
+    if application.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         _truncate_all(application)
 
 
@@ -170,11 +178,7 @@ def users_factory(request):
 
     yield factory
     for application in built:
-        with application.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if application.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-            _truncate_all(application)
+        _cleanup(application)
 
 
 class AuthActions:
