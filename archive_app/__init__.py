@@ -59,9 +59,13 @@ def register_storage(app: Flask) -> None:
 
 def register_queue(app: Flask) -> None:
     """The background-job queue (Huey on SQLite or Redis) and its tasks."""
+    from flask_sqlalchemy.session import Session
+
     from .jobs import register_jobs
+    from .services import index_sync
 
     register_jobs(app)
+    index_sync.install(Session)
 
 
 def get_store() -> BlobStore:

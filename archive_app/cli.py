@@ -186,7 +186,23 @@ def sweep_orphans_command(grace_hours: int) -> None:
     click.echo(f"{len(removed)} orphan blob(s) removed")
 
 
-APP_COMMANDS = (serve_command, worker_command, create_user_command, create_token_command, verify_audit_command,
+@click.command("reindex")
+@click.option("--batch", default=500, show_default=True, type=int, help="records per batch (bounds memory)")
+@click.option("--resume", is_flag=True, help="continue an interrupted rebuild from its checkpoint")
+@with_appcontext
+def reindex_command(batch: int, resume: bool) -> None:
+    """Rebuild the search index from the database (the index is derived data)."""
+    from .extensions import db
+    from .services.search import get_index, rebuild_index
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"\r{done}/{total} records indexed", nl=False)
+
+    count = rebuild_index(db.session, get_index(), batch=batch, resume=resume, progress=progress)
+    click.echo(f"\nindex rebuilt: {count} records")
+
+
+APP_COMMANDS = (serve_command, worker_command, reindex_command, create_user_command, create_token_command, verify_audit_command,
                 sweep_orphans_command)
 
 

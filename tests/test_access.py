@@ -13,7 +13,8 @@ PUBLIC_ENDPOINTS = {"auth.login", "static"}
 
 
 def _fill(rule) -> str:
-    return re.sub(r"<(?:int:)?[a-z_]+>", "1", rule.rule)
+    url = re.sub(r"<any\(([a-z_]+)[^)]*\):[a-z_]+>", r"\1", rule.rule)
+    return re.sub(r"<(?:int:)?[a-z_]+>", "1", url)
 
 
 def test_every_route_refuses_anonymous_users(app, client, users):

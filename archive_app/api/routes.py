@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_wtf.csrf import ValidationError, validate_csrf
 
 from .. import get_store
-from ..errors import DomainError, ValidationFailed
+from ..errors import DomainError, NotFound, ValidationFailed
 from ..errors_http import error_response
 from ..extensions import db
 from ..services import customers as customer_svc
@@ -125,6 +125,42 @@ def create_record(customer_id: int):
 def get_record(record_id: int):
     return jsonify(record_svc.record_dict(record_svc.view_record(db.session, actor(current_user), record_id,
                                                                  ip=client_ip())))
+
+
+@bp.get("/records/<int:record_id>/status")
+@document("/records/<int:record_id>/status", "get", "Text-extraction status of a record's files (排队/处理中/完成/失败)")
+@api_auth
+def get_record_status(record_id: int):
+    record = record_svc.get_record(db.session, actor(current_user), record_id)
+    data = record_svc.record_dict(record)
+    return jsonify({"id": record.id, "text_status": data["text_status"], "files": data["files"]})
+
+
+@bp.get("/records/<int:record_id>/files/<int:file_id>/pages")
+@document("/records/<int:record_id>/files/<int:file_id>/pages", "get", "Extracted text of each page of a file")
+@api_auth
+def get_pages(record_id: int, file_id: int):
+    record = record_svc.get_record(db.session, actor(current_user), record_id, "record.download")
+    file = next((f for f in record.files if f.id == file_id), None)
+    if file is None:
+        raise NotFound("文件不存在", code="file_not_found")
+    return jsonify({"file_id": file.id, "text_status": file.extract_status, "pages": [
+        {"page_no": p.page_no, "text": p.text, "source": p.source, "confidence": p.confidence} for p in file.pages]})
+
+
+@bp.get("/search")
+@document("/search", "get", "Full-text search (q, record_type, part, year_from, year_to, grade, secrecy, "
+          "customer_id, project, status, sort=relevance|date, page, per_page); permission-filtered")
+@api_auth
+def search():
+    from ..services import search as search_svc
+    from ..web.search import search_request_from
+
+    req = search_request_from(request.args)
+    found = search_svc.search_records(db.session, search_svc.get_index(), actor(current_user), req)
+    return jsonify({"total": found.result.total, "page": found.result.page, "per_page": found.result.per_page,
+                    "items": [{"record": record_svc.record_dict(found.records[h.record_id], files=False),
+                               "score": h.score, "snippet": h.snippet} for h in found.result.hits]})
 
 
 @bp.patch("/records/<int:record_id>")

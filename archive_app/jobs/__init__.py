@@ -49,6 +49,21 @@ def register_jobs(app: Flask) -> None:
                 log.warning("file %s: transient failure, will retry: %s", file_id, exc)
                 raise
 
+    @queue.task(retries=RETRIES, retry_delay=RETRY_DELAY, retry_backoff=2, name="index_records")
+    def index_records(record_ids: list[int], customer_ids: list[int]) -> None:
+        from ..services import search
+
+        with app.app_context():
+            search.refresh(record_ids, customer_ids)
+
+    @queue.task(name="reindex_all")
+    def reindex_all() -> None:
+        from ..extensions import db
+        from ..services import search
+
+        with app.app_context():
+            search.rebuild_index(db.session, search.get_index(), resume=True)
+
     @queue.periodic_task(crontab(minute="*/5"), name="requeue_stale")
     def requeue_stale() -> None:
         # A worker killed mid-job leaves its file "processing"; an enqueue lost with Redis down
@@ -58,8 +73,8 @@ def register_jobs(app: Flask) -> None:
         with app.app_context():
             extraction.requeue_stale(STALE_AFTER)
 
-    tasks["extract_file"] = extract_file
-    tasks["requeue_stale"] = requeue_stale
+    tasks.update(extract_file=extract_file, index_records=index_records, reindex_all=reindex_all,
+                 requeue_stale=requeue_stale)
     app.extensions["queue"] = queue
     app.extensions["tasks"] = tasks
 
@@ -87,7 +102,10 @@ def run_pending(limit: int = 1000) -> int:
         task = queue.dequeue()
         if task is None:
             break
-        queue.execute(task)
+        try:
+            queue.execute(task)
+        except Exception:  # noqa: BLE001 - like the consumer: one failing task does not stop the others
+            log.exception("task %s failed", task)
         done += 1
     return done
 

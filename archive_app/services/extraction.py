@@ -92,7 +92,7 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
                                render_thumbnail(path, row.mime_type, page.page_no, max_side=THUMB_SIDE),
                                render_page_image(path, row.mime_type, page.page_no, max_side=VIEW_SIDE)))
         except ExtractionError as exc:
-            _set_status(session, file_id, extract_status="failed", extract_error=f"{exc.code}: {exc.message}")
+            _set_status(session, file_id, extract_status="failed", extract_error=f"{exc.code}: {exc.message_zh}")
             return "failed"
         try:
             for page_no, thumb, view in images:
@@ -112,6 +112,14 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
     except (OperationalError, InterfaceError) as exc:
         session.rollback()
         raise TransientError(f"database: {exc}") from exc
+    except TransientError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug or a library crash fails this file, not the worker
+        log.exception("extraction of file %s failed unexpectedly", file_id)
+        session.rollback()
+        _set_status(session, file_id, extract_status="failed",
+                    extract_error=f"internal_error: 处理时发生内部错误（{type(exc).__name__}），请联系管理员")
+        return "failed"
     finally:
         if path:
             os.unlink(path)

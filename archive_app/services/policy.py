@@ -91,6 +91,22 @@ def require(user: User | None, action: str, obj: Any = None) -> None:
     raise Forbidden("您没有权限执行此操作", code="forbidden")
 
 
+def record_scope(user: User | None) -> tuple[int, frozenset[int] | None] | None:
+    """What records a user may see, as data for filters outside SQL (the search index).
+
+    Returns (highest 密级, department ids or None for every department), or None for nothing.
+    Must agree with ``can(user, "record.view", r)`` and ``visible_records``.
+    """
+    role = _role(user)
+    if role is None:
+        return None
+    if role in COMPANY_WIDE_ROLES:
+        return user.clearance, None
+    if not user.department_id:
+        return None
+    return user.clearance, frozenset({user.department_id})
+
+
 def visible_customers(user: User, stmt: Select) -> Select:
     """Restrict a query over Customer to what the user may see (filter in SQL, before paging)."""
     role = _role(user)

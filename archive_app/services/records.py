@@ -21,10 +21,11 @@ from storage import BlobStore, BlobTooLarge, StorageError
 
 from ..domain import PARTS, RECORD_TYPES, SECRECY_LEVELS, archival_code
 from ..errors import Conflict, DomainError, Forbidden, NotFound, StorageFailed, TooLarge, ValidationFailed
-from ..models import Customer, Record, RecordFile, User
+from ..models import Customer, FilePage, Record, RecordFile, User
 from ..models.base import utcnow
 from . import audit, filetypes, policy
 from .customers import get_customer
+from .extraction import record_status
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -371,6 +372,29 @@ def open_file(session: Session, store: BlobStore, actor: User, record_id: int, f
     return row, stream
 
 
+def open_page_image(session: Session, store: BlobStore, actor: User, record_id: int, file_id: int, page_no: int,
+                    kind: str, ip: str = "") -> tuple[FilePage, BinaryIO]:
+    """A page's derived image (``thumb`` or ``view``) for someone allowed to read the record's content.
+
+    Full page views are written to the audit log; thumbnails ride on the logged record view.
+    """
+    record = get_record(session, actor, record_id, "record.download")
+    page = session.scalar(select(FilePage).join(RecordFile).where(
+        RecordFile.id == file_id, RecordFile.record_id == record.id, FilePage.page_no == page_no))
+    key = page and (page.thumb_key if kind == "thumb" else page.view_key)
+    if not key:
+        raise NotFound("页面不存在或尚未处理完成", code="page_not_found")
+    try:
+        stream = store.open(key)
+    except StorageError:
+        raise StorageFailed("存储服务不可用，暂时无法显示页面", code="storage_unavailable") from None
+    if kind != "thumb":
+        audit.record_event(session, "page.view", actor=actor, object_type="record", object_id=record.id, ip=ip,
+                           details={"archival_code": record.archival_code, "file_id": file_id, "page": page_no})
+        session.commit()
+    return page, stream
+
+
 def record_snapshot(r: Record) -> dict[str, Any]:
     """The record's metadata as plain values (for audit before/after)."""
     return {"archival_code": r.archival_code, "customer_id": r.customer_id, "part": r.part,
@@ -387,7 +411,10 @@ def record_dict(r: Record, *, files: bool = True) -> dict[str, Any]:
            "reviewed_at": r.reviewed_at.isoformat() if r.reviewed_at else None}
     if files:
         out["files"] = [{"id": f.id, "original_name": f.original_name, "sha256": f.sha256, "size": f.size,
-                         "mime_type": f.mime_type, "page_count": f.page_count} for f in r.files]
+                         "mime_type": f.mime_type, "page_count": f.page_count,
+                         "text_status": f.extract_status, "text_error": f.extract_error or None,
+                         "pages_done": f.pages_done} for f in r.files]
+        out["text_status"] = record_status(r.files)
     return out
 
 

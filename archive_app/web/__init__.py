@@ -6,7 +6,7 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Register every web blueprint."""
-    from . import admin, auth, customers, records
+    from . import admin, auth, customers, records, search
 
-    for module in (auth, customers, records, admin):
+    for module in (auth, customers, records, search, admin):
         app.register_blueprint(module.bp)

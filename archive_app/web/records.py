@@ -5,7 +5,7 @@ from flask import Blueprint, Response, flash, jsonify, redirect, render_template
 from flask_login import current_user, login_required
 
 from .. import get_store
-from ..errors import DomainError
+from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..services import customers as customer_svc
 from ..services import records as svc
@@ -53,6 +53,36 @@ def show(record_id: int):
 def download(record_id: int, file_id: int) -> Response:
     row, stream = svc.open_file(db.session, get_store(), actor(current_user), record_id, file_id, ip=client_ip())
     return stream_response(row, stream, inline=request.args.get("inline") == "1")
+
+
+@bp.route("/records/<int:record_id>/files/<int:file_id>/pages/<int:page_no>/<any(thumb, image):kind>")
+@login_required
+def page_image(record_id: int, file_id: int, page_no: int, kind: str) -> Response:
+    page, stream = svc.open_page_image(db.session, get_store(), actor(current_user), record_id, file_id, page_no,
+                                       "thumb" if kind == "thumb" else "view", ip=client_ip())
+
+    def generate():
+        try:
+            while chunk := stream.read(256 * 1024):
+                yield chunk
+        finally:
+            stream.close()
+
+    resp = Response(generate(), mimetype="image/jpeg")
+    resp.headers["Cache-Control"] = "private, no-store"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+@bp.route("/records/<int:record_id>/files/<int:file_id>/pages/<int:page_no>")
+@login_required
+def page_view(record_id: int, file_id: int, page_no: int):
+    record = svc.get_record(db.session, actor(current_user), record_id, "record.download")
+    file = next((f for f in record.files if f.id == file_id), None)
+    page = file and next((p for p in file.pages if p.page_no == page_no), None)
+    if page is None:
+        raise NotFound("页面不存在或尚未处理完成", code="page_not_found")
+    return render_template("records/page.html", record=record, file=file, page=page)
 
 
 @bp.route("/review")

@@ -1,0 +1,149 @@
+"""Keep the search index in step with the database and answer searches with the access policy.
+
+The index is derived: every document is built from database rows (record, customer, extracted
+page text), written after the database commit, and can be rebuilt at any time (`archive reindex`).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from search_index import Access, IndexDoc, SearchIndex, SearchRequest, SearchResult  # noqa: F401 (re-exported)
+
+from ..extensions import db
+from ..models import Customer, Record, RecordFile, User
+from . import policy
+
+log = logging.getLogger(__name__)
+
+
+def get_index() -> SearchIndex:
+    """This process's handle on the index (opened once; a damaged index raises IndexDamaged)."""
+    index = current_app.extensions.get("search_index")
+    if index is None:
+        index = SearchIndex.open(current_app.config["INDEX_DIR"])
+        current_app.extensions["search_index"] = index
+        if getattr(index, "needs_rebuild", False):
+            log.warning("search index schema changed: a full reindex is queued")
+            current_app.extensions["tasks"]["reindex_all"]()
+    return index
+
+
+def _content(record: Record) -> str:
+    pages = [p.text for f in record.files for p in f.pages if p.text]
+    return "\f".join(pages)
+
+
+def index_doc(record: Record) -> IndexDoc:
+    """The index document of a record, from its rows."""
+    c: Customer = record.customer
+    return IndexDoc(
+        record_id=record.id, customer_id=c.id, archival_code=record.archival_code, customer_no=c.customer_no or "",
+        customer_name=c.name, customer_kind=c.kind, phones=[p for p in c.phones.split(",") if p],
+        id_number=c.id_number, project=c.project, unit=c.unit, address=c.address, title=record.title,
+        record_type=record.record_type, part=record.part, year=record.year, doc_date=record.doc_date,
+        grade=c.grade, secrecy=record.secrecy, department_id=c.department_id, status=record.status,
+        content=_content(record), updated_at=record.updated_at)
+
+
+def _load(session: Session, record_ids: Iterable[int]) -> list[Record]:
+    stmt = (select(Record).where(Record.id.in_(list(record_ids)))
+            .options(selectinload(Record.customer), selectinload(Record.files).selectinload(RecordFile.pages))
+            .order_by(Record.id))
+    return list(session.scalars(stmt))
+
+
+def reindex_records(session: Session, index: SearchIndex, record_ids: Iterable[int]) -> int:
+    """Write the current state of these records to the index; records gone are removed."""
+    ids = list(record_ids)
+    records = _load(session, ids)
+    index.add_or_update(index_doc(r) for r in records)
+    missing = set(ids) - {r.id for r in records}
+    if missing:
+        index.delete(missing)
+    return len(records)
+
+
+def reindex_record(record_id: int) -> None:
+    """Index one record now (called after its text or metadata committed)."""
+    reindex_records(db.session, get_index(), [record_id])
+
+
+def reindex_customer(session: Session, index: SearchIndex, customer_id: int) -> int:
+    """Customer fields are in every record's document: refresh them all after a customer change."""
+    ids = list(session.scalars(select(Record.id).where(Record.customer_id == customer_id)))
+    return reindex_records(session, index, ids) if ids else 0
+
+
+def refresh(record_ids: Iterable[int], customer_ids: Iterable[int]) -> int:
+    """Re-index records and every record of the given customers (the index job's body)."""
+    ids = set(record_ids)
+    if customer_ids:
+        ids |= set(db.session.scalars(select(Record.id).where(Record.customer_id.in_(list(customer_ids)))))
+    return reindex_records(db.session, get_index(), sorted(ids)) if ids else 0
+
+
+def access_for(user: User) -> Access | None:
+    """The search filter for a user, from the one access policy (None: sees nothing)."""
+    scope = policy.record_scope(user)
+    if scope is None:
+        return None
+    max_secrecy, departments = scope
+    return Access(max_secrecy=max_secrecy, department_ids=departments)
+
+
+@dataclass
+class Found:
+    """A page of search results with the rows the hits point to."""
+
+    result: SearchResult
+    records: dict[int, Record]
+
+
+def search_records(session: Session, index: SearchIndex, user: User, request: SearchRequest) -> Found:
+    """Search as a user: the permission filter is part of the index query (counts and pages too)."""
+    access = access_for(user)
+    if access is None:
+        return Found(SearchResult(total=0, page=request.page, per_page=request.per_page, hits=[]), {})
+    result = index.search(request, access)
+    rows = _load(session, [h.record_id for h in result.hits])
+    # Belt and braces: the database decides again; a stale index entry never shows a record.
+    records = {r.id: r for r in rows if policy.can(user, "record.view", r)}
+    result.hits = [h for h in result.hits if h.record_id in records]
+    return Found(result, records)
+
+
+def rebuild_index(session: Session, index: SearchIndex, *, batch: int = 500, resume: bool = False,
+                  progress: Callable[[int, int], None] | None = None) -> int:
+    """Rebuild every record's document in id order, batch by batch (bounded memory).
+
+    The index writer commits every few thousand documents and records a checkpoint; with
+    ``resume`` an interrupted rebuild continues after it instead of starting again.
+    """
+    last = index.reindex_checkpoint() if resume else None
+    if last is None:
+        index.clear()
+        last = 0
+    total = session.scalar(select(db.func.count(Record.id))) or 0
+    done = session.scalar(select(db.func.count(Record.id)).where(Record.id <= last)) or 0
+    with index.bulk_writer(commit_every=max(batch * 10, 5000)) as writer:
+        while True:
+            ids = list(session.scalars(select(Record.id).where(Record.id > last).order_by(Record.id).limit(batch)))
+            if not ids:
+                break
+            writer.add(index_doc(r) for r in _load(session, ids))
+            session.expunge_all()  # forget the batch's rows
+            last = ids[-1]
+            done += len(ids)
+            if progress:
+                progress(done, total)
+    return done
+
+
+__all__ = ["get_index", "index_doc", "reindex_records", "reindex_record", "reindex_customer", "refresh",
+           "access_for", "search_records", "rebuild_index", "Found"]

@@ -1,0 +1,266 @@
+"""Chinese text analysis for the search index: pure functions, no Whoosh imports.
+
+Pipeline (the same at index and query time):
+
+1. :func:`normalise` -- NFKC (full-width forms, Kangxi radicals, circled numbers), lower case,
+   OpenCC ``t2s`` (Traditional -> Simplified, so a query in either script matches text in either),
+   and whitespace between two Han characters removed (OCR output puts spaces inside words).
+2. :func:`runs` -- the normalised text is cut into *runs*: maximal sequences of Han characters and
+   digits together (``3栋2单元``), or Latin words (``crm``, ``d30``).
+3. :func:`bigram_tokens` -- every Han/digit run gives its overlapping bigrams, plus one *tail
+   unigram* (the run's last character) at the position of the last bigram; a one-character run
+   gives that character. Latin words are kept whole. A gap of one position separates runs so that a
+   phrase never spans punctuation.
+
+A multi-character query run becomes a phrase of its bigrams (exact substring), a one-character run
+a prefix (it is the first character of some bigram, or a tail unigram). See :func:`query_terms`.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+import opencc
+
+# Han ideographs (CJK unified + extension A + compatibility; NFKC already folds most of the latter).
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HAN_SPACE_RE = re.compile(rf"(?<=[{_HAN}])\s+(?=[{_HAN}])")
+_RUN_RE = re.compile(rf"[{_HAN}0-9]+|[a-z][a-z0-9]*")
+_HAN_RE = re.compile(rf"[{_HAN}]")
+_ONLY_HAN_RE = re.compile(rf"^[{_HAN}]+$")
+
+_local = threading.local()
+
+
+def _converter() -> opencc.OpenCC:
+    # One converter per thread: the C++ object is not documented as thread-safe.
+    conv = getattr(_local, "t2s", None)
+    if conv is None:
+        conv = _local.t2s = opencc.OpenCC("t2s")
+    return conv
+
+
+def t2s(text: str) -> str:
+    """Traditional -> Simplified Chinese with OpenCC (phrase-aware)."""
+    if not text:
+        return ""
+    return _converter().convert(text)
+
+
+def normalise(text: str | None) -> str:
+    """NFKC, lower case, Traditional -> Simplified, no whitespace between Han characters."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = t2s(text)
+    return _HAN_SPACE_RE.sub("", text)
+
+
+def runs(normalised: str) -> list[str]:
+    """Han+digit runs and Latin words of an already normalised text, in order."""
+    return _RUN_RE.findall(normalised)
+
+
+def is_latin(run: str) -> bool:
+    return "a" <= run[0] <= "z"
+
+
+def bigram_tokens(normalised: str) -> list[tuple[str, int]]:
+    """``(term, position)`` pairs of an already normalised text (see module docstring)."""
+    out: list[tuple[str, int]] = []
+    append = out.append
+    pos = 0
+    for run in _RUN_RE.findall(normalised):
+        n = len(run)
+        if n == 1 or "a" <= run[0] <= "z":
+            append((run, pos))
+            pos += 2
+            continue
+        for i in range(n - 1):
+            append((run[i:i + 2], pos + i))
+        append((run[-1], pos + n - 2))  # tail unigram shares the last bigram's position
+        pos += n  # last bigram at pos+n-2, one free position as a gap between runs
+    return out
+
+
+def term_positions(normalised: str) -> dict[str, list[int]]:
+    """term -> positions, the hot path of indexing (no per-token objects)."""
+    poses: dict[str, list[int]] = {}
+    pos = 0
+    for run in _RUN_RE.findall(normalised):
+        n = len(run)
+        if n == 1 or "a" <= run[0] <= "z":
+            lst = poses.get(run)
+            if lst is None:
+                poses[run] = [pos]
+            else:
+                lst.append(pos)
+            pos += 2
+            continue
+        for i in range(n - 1):
+            t = run[i:i + 2]
+            lst = poses.get(t)
+            if lst is None:
+                poses[t] = [pos + i]
+            else:
+                lst.append(pos + i)
+        t = run[-1]
+        lst = poses.get(t)
+        if lst is None:
+            poses[t] = [pos + n - 2]
+        else:
+            lst.append(pos + n - 2)
+        pos += n
+    return poses
+
+
+def tokenize(text: str) -> list[str]:
+    """Terms of a raw text (normalised first), in order; handy for tests and debugging."""
+    return [t for t, _ in bigram_tokens(normalise(text))]
+
+
+@dataclass(frozen=True)
+class QueryPart:
+    """One part of a planned text query.
+
+    kind: ``"phrase"`` (terms = consecutive bigrams, an exact substring), ``"prefix"`` (one Han
+    character or digit), or ``"word"`` (one Latin word).
+    """
+
+    kind: str
+    terms: tuple[str, ...]
+    text: str  # the normalised run, for highlighting
+
+
+def query_terms(text: str) -> list[QueryPart]:
+    """Plan a free-text query: one :class:`QueryPart` per run of the normalised input."""
+    parts: list[QueryPart] = []
+    for run in runs(normalise(text)):
+        if is_latin(run):
+            parts.append(QueryPart("word", (run,), run))
+        elif len(run) == 1:
+            parts.append(QueryPart("prefix", (run,), run))
+        else:
+            parts.append(QueryPart("phrase", tuple(run[i:i + 2] for i in range(len(run) - 1)), run))
+    return parts
+
+
+# ---------------------------------------------------------------------------------------------
+# Pinyin keys for names
+
+#: Surnames whose reading differs from the most common reading of the character.
+SURNAME_PINYIN: dict[str, str] = {
+    "曾": "zeng", "单": "shan", "解": "xie", "区": "ou", "仇": "qiu", "查": "zha", "朴": "piao",
+    "覃": "qin", "翟": "zhai", "尉": "yu", "乐": "yue", "缪": "miao", "盖": "ge", "种": "chong",
+    "秘": "bi", "隗": "wei", "召": "shao", "繁": "po", "员": "yun", "黑": "he", "柏": "bai",
+    "沈": "shen", "重": "chong", "薄": "bo", "句": "gou", "莘": "shen", "贾": "jia", "藏": "zang",
+    "任": "ren", "华": "hua", "纪": "ji", "燕": "yan", "冼": "xian", "那": "na", "牟": "mou",
+    "瞿": "qu", "宿": "su", "车": "che", "祭": "zhai", "长": "chang", "都": "du",
+    "令": "ling", "石": "shi", "万": "wan", "折": "she", "阚": "kan", "佴": "nai", "能": "nai",
+    "过": "guo", "殷": "yin", "叶": "ye", "曲": "qu", "传": "chuan", "应": "ying", "尹": "yin",
+    "朝": "chao", "卜": "bu", "阿": "a", "禚": "zhuo", "眭": "sui", "郇": "huan", "蕃": "pi",
+}
+
+#: Compound (two-character) surnames and their readings.
+COMPOUND_SURNAMES: dict[str, str] = {
+    "欧阳": "ouyang", "司马": "sima", "诸葛": "zhuge", "上官": "shangguan", "东方": "dongfang",
+    "皇甫": "huangfu", "尉迟": "yuchi", "公孙": "gongsun", "令狐": "linghu", "慕容": "murong",
+    "夏侯": "xiahou", "长孙": "zhangsun", "宇文": "yuwen", "司徒": "situ", "澹台": "tantai",
+    "万俟": "moqi", "单于": "chanyu", "呼延": "huyan", "端木": "duanmu", "轩辕": "xuanyuan",
+    "独孤": "dugu", "南宫": "nangong", "闻人": "wenren", "东郭": "dongguo", "百里": "baili",
+    "钟离": "zhongli", "宗政": "zongzheng", "濮阳": "puyang", "公冶": "gongye", "太叔": "taishu",
+    "申屠": "shentu", "西门": "ximen", "第五": "diwu", "司空": "sikong", "赫连": "helian",
+    "拓跋": "tuoba", "左丘": "zuoqiu", "公羊": "gongyang", "乐正": "yuezheng", "仲孙": "zhongsun",
+}
+
+MAX_PINYIN_COMBINATIONS = 16
+
+
+def _syllables(ch: str) -> list[str]:
+    from pypinyin import Style, pinyin
+
+    readings = pinyin(ch, style=Style.NORMAL, heteronym=True, errors="ignore")
+    out: list[str] = []
+    for group in readings:
+        for r in group:
+            r = r.replace("ü", "v")
+            if r.isalpha() and r.isascii() and r not in out:
+                out.append(r)
+    return out[:4]
+
+
+def _split_surname(name: str) -> tuple[list[list[str]], str]:
+    """Per-syllable reading choices for the surname, and the rest of the name."""
+    if name[:2] in COMPOUND_SURNAMES:
+        full = COMPOUND_SURNAMES[name[:2]]
+        # split the compound reading into its two syllables (for initials): use pypinyin for the
+        # boundary when it agrees, else the table reading as one block plus its two initials.
+        for cut in range(1, len(full)):
+            a, b = full[:cut], full[cut:]
+            if a in _syllables(name[0]) and b in _syllables(name[1]):
+                return [[a], [b]], name[2:]
+        return [[full]], name[2:]
+    if name[0] in SURNAME_PINYIN:
+        return [[SURNAME_PINYIN[name[0]]]], name[1:]
+    return [], name
+
+
+def pinyin_keys(name: str | None) -> set[str]:
+    """Full pinyin (no spaces) and initials of a Chinese name, over heteronym combinations.
+
+    The surname table fixes the reading of the first character (or the first two for compound
+    surnames such as 欧阳 / 司马 / 诸葛). At most ``MAX_PINYIN_COMBINATIONS`` combinations.
+    Non-Han names (companies with Latin names) give their normalised Latin words.
+    """
+    norm = normalise(name)
+    han = "".join(_HAN_RE.findall(norm))
+    keys: set[str] = set()
+    if not han:
+        return {w for w in runs(norm) if is_latin(w)}
+    choices, rest = _split_surname(han)
+    for ch in rest:
+        syl = _syllables(ch)
+        if syl:
+            choices.append(syl)
+    if not choices:
+        return keys
+    for combo in itertools.islice(itertools.product(*choices), MAX_PINYIN_COMBINATIONS):
+        keys.add("".join(combo))
+        keys.add("".join(s[0] for s in combo))
+    return keys
+
+
+# ---------------------------------------------------------------------------------------------
+# Phone and ID numbers
+
+_NUM_CLEAN_RE = re.compile(r"[^0-9x]")
+
+
+def clean_number(number: str | None) -> str:
+    """Digits (and a trailing ID check letter x) of a phone or ID number; +86/0086 dropped."""
+    if not number:
+        return ""
+    s = _NUM_CLEAN_RE.sub("", unicodedata.normalize("NFKC", number).lower())
+    if len(s) == 13 and s.startswith("86"):
+        s = s[2:]
+    elif len(s) == 15 and s.startswith("0086"):
+        s = s[4:]
+    return s
+
+
+def digit_tail_keys(number: str | None) -> set[str]:
+    """Exact number, last 4 and last 6 characters (lengths tell the kinds apart)."""
+    s = clean_number(number)
+    if len(s) < 4:
+        return set()
+    keys = {s, s[-4:]}
+    if len(s) >= 6:
+        keys.add(s[-6:])
+    return keys
+
+
+def looks_han(text: str) -> bool:
+    return bool(_ONLY_HAN_RE.match(text))

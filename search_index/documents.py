@@ -1,0 +1,84 @@
+"""What the app hands to the index: one :class:`IndexDoc` per record, filled from the database."""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from .analysis import clean_number, digit_tail_keys, normalise, pinyin_keys
+
+
+@dataclass
+class IndexDoc:
+    record_id: int
+    customer_id: int
+    archival_code: str
+    customer_no: str
+    customer_name: str
+    customer_kind: str
+    phones: list[str]
+    id_number: str | None
+    project: str
+    unit: str
+    address: str
+    title: str
+    record_type: str
+    part: int
+    year: int
+    doc_date: date | None
+    grade: str | None
+    secrecy: int
+    department_id: int | None
+    status: str
+    content: str
+    updated_at: datetime
+
+
+def _key(value: object) -> str:
+    return normalise(str(value)).strip() if value is not None else ""
+
+
+def sort_timestamp(doc: IndexDoc) -> int:
+    when = doc.doc_date
+    if when is not None:
+        return int(datetime.combine(when, time()).timestamp()) if not isinstance(when, datetime) \
+            else int(when.timestamp())
+    return int(doc.updated_at.timestamp())
+
+
+def to_fields(doc: IndexDoc) -> dict:
+    """The Whoosh document (field name -> value) of one record."""
+    nums: set[str] = set()
+    for phone in doc.phones or ():
+        nums |= digit_tail_keys(phone)
+    if doc.id_number:
+        nums |= digit_tail_keys(doc.id_number)
+    codes = {c for c in (_key(doc.archival_code), _key(doc.customer_no)) if c}
+    content = doc.content or ""
+    fields = {
+        "rid": str(doc.record_id),
+        "name": doc.customer_name or "",
+        "title": doc.title or "",
+        "address": doc.address or "",
+        "project": doc.project or "",
+        "unit": doc.unit or "",
+        "content": content,
+        "content_z": zlib.compress(content.encode("utf-8"), 1) if content else b"",
+        "name_py": " ".join(sorted(pinyin_keys(doc.customer_name))),
+        "nums": " ".join(sorted(nums)),
+        "code": " ".join(sorted(codes)),
+        "record_type": _key(doc.record_type),
+        "part": str(doc.part),
+        "year": int(doc.year),
+        "grade": _key(doc.grade),
+        "secrecy": str(int(doc.secrecy)),
+        "dept": "none" if doc.department_id is None else str(int(doc.department_id)),
+        "customer_id": str(doc.customer_id),
+        "project_key": _key(doc.project),
+        "status": _key(doc.status),
+        "sort_date": sort_timestamp(doc),
+    }
+    return {k: v for k, v in fields.items() if v != ""}
+
+
+__all__ = ["IndexDoc", "to_fields", "clean_number"]

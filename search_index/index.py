@@ -1,0 +1,485 @@
+"""The search index: a Whoosh index folder derived from the database.
+
+Concurrency
+-----------
+* Writes go through Whoosh's file lock (one writer at a time across processes). A busy lock is
+  retried with exponential back-off for ``lock_timeout`` seconds, then :class:`IndexBusy` is raised.
+  Inside one process a ``threading.Lock`` also serialises writers.
+* Searches run concurrently with a writer: every thread keeps its own Whoosh ``Searcher`` (Whoosh
+  searchers share file handles and are not safe to use from two threads at once) and refreshes it
+  before each search, so a search sees the last committed state. A ``SearchIndex`` object is safe
+  to share between threads.
+* The permission filter is a set of document numbers computed once per (searcher, access) and
+  passed to Whoosh as ``filter=``: totals, pages and snippets never include a forbidden record.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import html
+import json
+import os
+import random
+import re
+import threading
+import time
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from whoosh import index as windex
+from whoosh import query as wq
+from whoosh import writing
+from whoosh.sorting import FieldFacet
+
+from .analysis import _HAN_SPACE_RE, normalise
+from .documents import IndexDoc, to_fields
+from .query import Access, SearchRequest, filter_query, permission_query, plan_text
+from .schema import SCHEMA_VERSION, make_schema
+
+VERSION_FILE = "SCHEMA_VERSION"
+CHECKPOINT_FILE = "reindex_checkpoint.json"
+INDEX_NAME = "MAIN"
+
+
+class IndexDamaged(Exception):
+    """The index folder exists but cannot be read. Nothing has been deleted."""
+
+
+class IndexBusy(Exception):
+    """Another writer held the index lock for longer than the timeout."""
+
+
+@dataclass
+class Hit:
+    record_id: int
+    score: float
+    snippet: str
+
+
+@dataclass
+class SearchResult:
+    total: int
+    page: int
+    per_page: int
+    hits: list[Hit] = field(default_factory=list)
+
+
+def _has_index_files(path: Path) -> bool:
+    return any(p.suffix in (".toc", ".seg", ".trm", ".pst", ".fdt") for p in path.iterdir())
+
+
+class SearchIndex:
+    def __init__(self, path: Path, ix, needs_rebuild: bool, lock_timeout: float):
+        self.path = path
+        self._ix = ix
+        self.needs_rebuild = needs_rebuild
+        self.lock_timeout = lock_timeout
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._searchers: dict[int, object] = {}  # thread id -> its searcher, for close()
+        self._searchers_lock = threading.Lock()
+
+    # -- opening --------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, lock_timeout: float = 30.0) -> "SearchIndex":
+        """Open or create the index in ``path``.
+
+        A folder with another schema version gets a new empty index and ``needs_rebuild=True``.
+        An unreadable index raises :class:`IndexDamaged`; its files are left as they are.
+        """
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        vfile = path / VERSION_FILE
+        stored = None
+        if vfile.exists():
+            try:
+                stored = int(vfile.read_text().strip())
+            except ValueError as exc:
+                raise IndexDamaged(f"{vfile}: unreadable schema version: {exc}") from exc
+        exists = windex.exists_in(str(path), indexname=INDEX_NAME)
+        if stored is None and not exists and not _has_index_files(path):
+            ix = cls._create(path)
+            return cls(path, ix, needs_rebuild=False, lock_timeout=lock_timeout)
+        if stored != SCHEMA_VERSION:
+            # derived data of an older (or unknown) schema: start empty, let the app reindex
+            ix = cls._create(path)
+            return cls(path, ix, needs_rebuild=True, lock_timeout=lock_timeout)
+        if not exists:
+            raise IndexDamaged(f"{path}: schema version {stored} recorded but no readable table "
+                               "of contents (index files missing or damaged)")
+        reason = None
+        # Whoosh leaves file objects open when it fails on a damaged segment: they are closed
+        # (silently) when the failure's traceback is dropped, inside this block.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            try:
+                ix = windex.open_dir(str(path), indexname=INDEX_NAME)
+                cls._check(ix)
+            except IndexDamaged:
+                raise
+            except Exception as exc:  # Whoosh raises many kinds on corrupt files
+                reason = f"{path}: {type(exc).__name__}: {exc}"
+            if reason is not None:
+                gc.collect()
+        if reason is not None:
+            raise IndexDamaged(reason)
+        return cls(path, ix, needs_rebuild=False, lock_timeout=lock_timeout)
+
+    @staticmethod
+    def _create(path: Path):
+        ix = windex.create_in(str(path), make_schema(), indexname=INDEX_NAME)
+        tmp = path / (VERSION_FILE + ".tmp")
+        tmp.write_text(f"{SCHEMA_VERSION}\n")
+        os.replace(tmp, path / VERSION_FILE)
+        return ix
+
+    @staticmethod
+    def _check(ix) -> None:
+        """Read every segment's directory, term index and last stored document."""
+        if ix.schema.names() != make_schema().names():
+            raise IndexDamaged("schema in the index does not match the code")
+        with ix.reader() as reader:
+            n = reader.doc_count_all()
+            for fname in ("rid", "content", "nums"):
+                if fname in reader.schema:
+                    for _ in zip(range(3), reader.lexicon(fname)):
+                        pass
+            if n:
+                for sub, offset in reader.leaf_readers():
+                    last = sub.doc_count_all() - 1
+                    if last >= 0:
+                        sub.stored_fields(last)
+                        sub.stored_fields(0)
+
+    # -- searchers ------------------------------------------------------------------------
+
+    def _searcher(self):
+        loc = self._local
+        s = getattr(loc, "searcher", None)
+        if s is not None and self._ix.latest_generation() != s.reader().generation():
+            # a new commit: open a new searcher. (Whoosh's refresh() reuses segment readers and
+            # can keep a segment's old deletions, so it is not used.)
+            s.close()
+            s = None
+        if s is None:
+            s = loc.searcher = self._ix.searcher()
+            loc.allowed = {}
+            with self._searchers_lock:
+                old = self._searchers.get(threading.get_ident())
+                self._searchers[threading.get_ident()] = s
+            if old is not None and old is not s and not old.is_closed:
+                # a finished thread whose id was reused left its searcher behind
+                with contextlib.suppress(Exception):
+                    old.close()
+        return s
+
+    def _allowed(self, searcher, access: Access) -> set[int]:
+        cache = self._local.allowed
+        key = access.key()
+        docs = cache.get(key)
+        if docs is None:
+            docs = set(searcher.docs_for_query(permission_query(access)))
+            if len(cache) > 64:
+                cache.clear()
+            cache[key] = docs
+        return docs
+
+    def close(self) -> None:
+        """Close the searchers of every thread (call at shutdown; the object stays usable)."""
+        with self._searchers_lock:
+            searchers, self._searchers = list(self._searchers.values()), {}
+        for s in searchers:
+            with contextlib.suppress(Exception):
+                s.close()
+        self._local = threading.local()
+
+    def doc_count(self) -> int:
+        return self._searcher().doc_count()
+
+    # -- writing --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _writer(self, **kwargs) -> Iterator[writing.IndexWriter]:
+        with self._write_lock:
+            deadline = time.monotonic() + self.lock_timeout
+            delay = 0.02
+            while True:
+                try:
+                    w = self._ix.writer(**kwargs)
+                    break
+                except windex.LockError:
+                    if time.monotonic() >= deadline:
+                        raise IndexBusy(f"{self.path}: another writer holds the index lock "
+                                        f"(waited {self.lock_timeout:.0f} s)") from None
+                    time.sleep(delay * (0.5 + random.random()))
+                    delay = min(delay * 2, 1.0)
+            try:
+                yield w
+            except BaseException:
+                w.cancel()
+                raise
+
+    def add_or_update(self, docs: Iterable[IndexDoc]) -> int:
+        """Index (or replace) records by record_id. Idempotent. Returns how many."""
+        latest: dict[int, IndexDoc] = {}
+        for d in docs:
+            latest[d.record_id] = d
+        if not latest:
+            return 0
+        with self._writer() as w:
+            for d in latest.values():
+                w.update_document(**to_fields(d))
+            w.commit()
+        return len(latest)
+
+    def delete(self, record_ids: Iterable[int]) -> int:
+        ids = {int(r) for r in record_ids}
+        if not ids:
+            return 0
+        with self._writer() as w:
+            n = 0
+            for r in ids:
+                n += w.delete_by_term("rid", str(r)) or 0
+            w.commit()
+        return n
+
+    def clear(self) -> None:
+        """Remove every document (under the writer lock) and the reindex checkpoint."""
+        with self._writer() as w:
+            w.commit(mergetype=writing.CLEAR)
+        with contextlib.suppress(FileNotFoundError):
+            (self.path / CHECKPOINT_FILE).unlink()
+
+    def optimize(self) -> None:
+        with self._writer() as w:
+            w.commit(optimize=True)
+
+    @contextlib.contextmanager
+    def bulk_writer(self, limitmb: int = 256, commit_every: int = 50_000, update: bool = False,
+                    procs: int = 1, optimize: bool = False) -> Iterator["BulkWriter"]:
+        """A batched writer for rebuilds, holding the lock for its whole life.
+
+        Memory is bounded by ``limitmb`` (Whoosh spills sorted runs to disk). Every
+        ``commit_every`` documents it commits (without merging) and records the highest committed
+        record_id in a checkpoint, so an interrupted ``archive reindex`` resumes from
+        :meth:`reindex_checkpoint`. With ``update=False`` documents are added without looking for
+        older versions (fast; for an empty index, or when resuming past the checkpoint).
+        """
+        bw = BulkWriter(self, limitmb, commit_every, update, procs, optimize)
+        try:
+            yield bw
+            bw.finish()
+        except BaseException:
+            bw.abort()
+            raise
+
+    def reindex_checkpoint(self) -> int | None:
+        """Highest record_id committed by an unfinished bulk rebuild, or None."""
+        try:
+            return int(json.loads((self.path / CHECKPOINT_FILE).read_text())["last_record_id"])
+        except (FileNotFoundError, KeyError, ValueError):
+            return None
+
+    def _write_checkpoint(self, last: int | None) -> None:
+        f = self.path / CHECKPOINT_FILE
+        if last is None:
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+            return
+        tmp = f.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"last_record_id": last}))
+        os.replace(tmp, f)
+
+    # -- searching ------------------------------------------------------------------------
+
+    def search(self, req: SearchRequest, access: Access) -> SearchResult:
+        page = max(1, int(req.page))
+        per_page = max(1, min(int(req.per_page), 200))
+        result = SearchResult(total=0, page=page, per_page=per_page)
+        s = self._searcher()
+        allowed = self._allowed(s, access)
+        if not allowed:
+            return result
+        plan = plan_text(req.text)
+        parts = [q for q in (plan.query, filter_query(req)) if q is not None]
+        if any(q is wq.NullQuery for q in parts):
+            return result
+        q = wq.And(parts) if len(parts) > 1 else (parts[0] if parts else wq.Every())
+        limit = page * per_page
+        kwargs = {}
+        if req.sort == "date":
+            kwargs["sortedby"] = FieldFacet("sort_date", reverse=True)
+        results = s.search(q, limit=limit, filter=allowed, terms=False, **kwargs)
+        if results.has_exact_length():
+            total = len(results)
+        else:  # block-quality skipping: count the matches ourselves, within the allowed set
+            total = sum(1 for d in s.docs_for_query(q) if d in allowed)
+        result.total = total
+        start = (page - 1) * per_page
+        for score, docnum in results.top_n[start:limit]:
+            stored = s.stored_fields(docnum)
+            result.hits.append(Hit(record_id=int(stored["rid"]), score=float(score or 0.0),
+                                   snippet=make_snippet(stored, plan.needles)))
+        return result
+
+
+class BulkWriter:
+    def __init__(self, index: SearchIndex, limitmb: int, commit_every: int, update: bool,
+                 procs: int = 1, optimize: bool = False):
+        self._index = index
+        self._limitmb = limitmb
+        self._optimize = optimize
+        self._wargs = {"limitmb": limitmb}
+        if procs > 1:
+            self._wargs.update(procs=procs, multisegment=True)
+        self._commit_every = commit_every
+        self._update = update
+        self._cm = index._writer(**self._wargs)
+        self._w = self._cm.__enter__()
+        self._pending = 0
+        self._last: int | None = None
+        self.added = 0
+
+    def add(self, docs: Iterable[IndexDoc]) -> None:
+        for d in docs:
+            f = to_fields(d)
+            if self._update:
+                self._w.update_document(**f)
+            else:
+                self._w.add_document(**f)
+            self._last = d.record_id if self._last is None else max(self._last, d.record_id)
+            self._pending += 1
+            self.added += 1
+            if self._pending >= self._commit_every:
+                self._commit(checkpoint=True)
+
+    def _commit(self, checkpoint: bool) -> None:
+        self._w.commit(merge=False)
+        self._cm.__exit__(None, None, None)  # releases the in-process lock
+        self._cm = None
+        self._pending = 0
+        if checkpoint:
+            self._index._write_checkpoint(self._last)
+        # commit() released Whoosh's lock too: take a new writer (and the locks) for the rest
+        self._cm = self._index._writer(**self._wargs)
+        self._w = self._cm.__enter__()
+
+    def finish(self) -> None:
+        """Commit what is left, merge the segments into one, drop the checkpoint."""
+        self._w.commit(merge=False)
+        self._cm.__exit__(None, None, None)
+        self._cm = None
+        if self._optimize:
+            with self._index._writer() as w:
+                w.commit(optimize=True)
+        self._index._write_checkpoint(None)
+
+    def abort(self) -> None:
+        if self._cm is not None:
+            with contextlib.suppress(Exception):
+                self._w.cancel()
+            with contextlib.suppress(Exception):
+                self._cm.__exit__(None, None, None)
+            self._cm = None
+
+
+# -- snippets -------------------------------------------------------------------------------
+
+SNIPPET_CHARS = 120
+
+
+def _normalise_with_map(text: str) -> tuple[str, list[int] | None]:
+    """Normalised text and, per normalised char, its index in ``text`` (None = identity)."""
+    import unicodedata
+
+    from .analysis import t2s
+
+    a = unicodedata.normalize("NFKC", text).lower()
+    if len(a) == len(text):
+        amap = None
+    else:
+        chars, amap = [], []
+        for i, ch in enumerate(text):
+            n = unicodedata.normalize("NFKC", ch).lower()
+            chars.append(n)
+            amap.extend([i] * len(n))
+        a = "".join(chars)
+    b = t2s(a)
+    if len(b) != len(a):  # a phrase conversion changed the length: convert char by char
+        b = "".join(t2s(ch) if len(t2s(ch)) == 1 else ch for ch in a)
+    drops = [(m.start(), m.end()) for m in _HAN_SPACE_RE.finditer(b)]
+    if not drops:
+        return b, amap
+    base = amap if amap is not None else list(range(len(b)))
+    keep_chars, keep_map, prev = [], [], 0
+    for s, e in drops:
+        keep_chars.append(b[prev:s])
+        keep_map.extend(base[prev:s])
+        prev = e
+    keep_chars.append(b[prev:])
+    keep_map.extend(base[prev:])
+    return "".join(keep_chars), keep_map
+
+
+def _highlight(text: str, needles: list[str], width: int = SNIPPET_CHARS) -> str | None:
+    norm, nmap = _normalise_with_map(text)
+    spans: list[tuple[int, int]] = []
+    for needle in {n for n in needles if n}:
+        pat = re.escape(needle)
+        for m in re.finditer(pat, norm):
+            spans.append((m.start(), m.end()))
+            if len(spans) > 200:
+                break
+    if not spans:
+        return None
+    spans.sort()
+
+    def orig(i: int) -> int:
+        return nmap[i] if nmap is not None else i
+
+    ospans = [(orig(s), orig(e - 1) + 1) for s, e in spans]
+    merged: list[list[int]] = []
+    for s, e in ospans:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    first = merged[0][0]
+    start = max(0, first - width // 3)
+    end = min(len(text), start + width)
+    out = ["…" if start > 0 else ""]
+    pos = start
+    for s, e in merged:
+        if e <= start or s >= end:
+            continue
+        s, e = max(s, start), min(e, end)
+        out.append(html.escape(text[pos:s]))
+        out.append("<mark>" + html.escape(text[s:e]) + "</mark>")
+        pos = e
+    out.append(html.escape(text[pos:end]))
+    if end < len(text):
+        out.append("…")
+    return "".join(out).replace("\f", " ").replace("\n", " ")
+
+
+def make_snippet(stored: dict, needles: list[str]) -> str:
+    """HTML-safe snippet: content around the first match, else title, else the name."""
+    blob = stored.get("content_z")
+    content = zlib.decompress(blob).decode("utf-8") if blob else ""
+    if needles:
+        for text in (content, stored.get("title") or "", stored.get("name") or ""):
+            if text:
+                snip = _highlight(text, needles)
+                if snip is not None:
+                    return snip
+    for text in (stored.get("title"), content[:SNIPPET_CHARS], stored.get("name")):
+        if text:
+            return html.escape(text).replace("\f", " ").replace("\n", " ")
+    return ""
+
+
+__all__ = ["SearchIndex", "SearchResult", "Hit", "IndexDamaged", "IndexBusy", "normalise"]

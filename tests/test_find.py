@@ -1,0 +1,134 @@
+"""Find: uploads are read in the background (never in the request), indexed, and found by the people allowed."""
+from __future__ import annotations
+
+
+from sqlalchemy import func, select
+
+from archive_app.extensions import db
+from archive_app.jobs import run_pending
+from archive_app.models import FilePage
+from archive_app.services.search import get_index
+
+from .conftest import shared_file
+from .helpers import login, make_pdf, new_customer, upload
+
+CN_IMAGE = "cnocr/multi-line_cn2.png"
+
+
+def _drain(app) -> int:
+    with app.app_context():
+        return run_pending()
+
+
+def test_upload_is_read_in_the_background_then_found(app, client, users):
+    login(client, "archivist")
+    c = new_customer(client, name="欧阳明华", phones="13812345678", project="阳光花园", unit="3栋1201室",
+                     address="广州市天河区体育西路100号")
+    rec = upload(client, c["id"], [(shared_file(CN_IMAGE).read_bytes(), "温馨卡.png")], record_type="温馨卡",
+                 secrecy=1).json
+    # the request returned before any text was read
+    status = client.get(f"/api/v1/records/{rec['id']}/status").json
+    assert status["text_status"] == "queued" and status["files"][0]["pages_done"] == 0
+    assert _drain(app) >= 1
+    status = client.get(f"/api/v1/records/{rec['id']}/status").json
+    assert status["text_status"] == "done", status
+    pages = client.get(f"/api/v1/records/{rec['id']}/files/{rec['files'][0]['id']}/pages").json["pages"]
+    assert "媒介越来越多" in pages[0]["text"] and pages[0]["source"] == "ocr"
+
+    def hits(q: str, who=client) -> list[int]:
+        body = who.get("/api/v1/search", query_string={"q": q}).json
+        return [item["record"]["id"] for item in body["items"]]
+
+    for q in ("媒介越来越多", "媒介越來越多", "明华", "欧阳明华", "ouyangminghua", "oymh", "5678", "13812345678",
+              "阳光花园 3栋", "体育西", rec["archival_code"]):
+        assert hits(q)[:1] == [rec["id"]], q
+    body = client.get("/api/v1/search", query_string={"q": "传播方式"}).json
+    assert "<mark>" in body["items"][0]["snippet"]
+    assert hits("量子纠缠") == [] and hits("9999") == []
+    # the page's thumbnail and viewer image exist for someone allowed to read the content
+    thumb = client.get(f"/records/{rec['id']}/files/{rec['files'][0]['id']}/pages/1/thumb")
+    assert thumb.status_code == 200 and thumb.data[:3] == b"\xff\xd8\xff"
+    page = client.get(f"/records/{rec['id']}/files/{rec['files'][0]['id']}/pages/1")
+    assert page.status_code == 200 and "媒介" in page.text
+    search_page = client.get("/search", query_string={"q": "传播方式"})
+    assert search_page.status_code == 200 and rec["archival_code"] in search_page.text
+    client.post("/logout")
+
+    # a colleague of another department never learns it exists: no hit, no count, no thumbnail
+    login(client, "staff_other")
+    body = client.get("/api/v1/search", query_string={"q": "媒介越来越多"}).json
+    assert body["total"] == 0 and body["items"] == []
+    assert client.get(f"/records/{rec['id']}/files/{rec['files'][0]['id']}/pages/1/thumb").status_code == 404
+    page = client.get("/search", query_string={"q": "媒介"}).text
+    assert "共找到 0 件" in page and rec["archival_code"] not in page and "传播" not in page
+
+
+def test_clearance_is_inside_the_search(app, client, users):
+    login(client, "archivist")
+    c = new_customer(client, name="司马光", department="销售一部")
+    secret = upload(client, c["id"], [(make_pdf(marker="s"), "s.pdf")], secrecy=2, title="保密协议 司马光").json
+    internal = upload(client, c["id"], [(make_pdf(marker="i"), "i.pdf")], secrecy=1, title="认购书 司马光").json
+    _drain(app)
+    client.post("/logout")
+    login(client, "staff")  # 内部 clearance, same department
+    body = client.get("/api/v1/search", query_string={"q": "司马光"}).json
+    assert body["total"] == 1 and [i["record"]["id"] for i in body["items"]] == [internal["id"]]
+    client.post("/logout")
+    login(client, "staff_secret")
+    body = client.get("/api/v1/search", query_string={"q": "司马光", "sort": "date"}).json
+    assert body["total"] == 2
+    assert {i["record"]["id"] for i in body["items"]} == {secret["id"], internal["id"]}
+    only = client.get("/api/v1/search", query_string={"q": "司马光", "secrecy": 2}).json
+    assert [i["record"]["id"] for i in only["items"]] == [secret["id"]]
+
+
+def test_jobs_are_idempotent_and_a_broken_file_fails_alone(app, client, users):
+    from archive_app.services.extraction import run_extraction_job
+
+    login(client, "archivist")
+    c = new_customer(client, name="测试客户")
+    good = upload(client, c["id"], [(shared_file("cnocr/chn-00199985.jpg").read_bytes(), "a.jpg")]).json
+    bomb = upload(client, c["id"], [(shared_file("ocrmypdf/hugemono.pdf").read_bytes(), "hugemono.pdf")]).json
+    _drain(app)
+    statuses = {r["id"]: client.get(f"/api/v1/records/{r['id']}/status").json for r in (good, bomb)}
+    assert statuses[good["id"]]["text_status"] == "done"
+    bomb_file = statuses[bomb["id"]]["files"][0]
+    assert bomb_file["text_status"] in ("done", "failed")
+    if bomb_file["text_status"] == "failed":
+        assert bomb_file["text_error"]  # a reason a person can read
+    with app.app_context():
+        fid = good["files"][0]["id"]
+        before = db.session.scalar(select(func.count(FilePage.id)).where(FilePage.file_id == fid))
+        run_extraction_job(fid)
+        run_extraction_job(fid)
+        after = db.session.scalar(select(func.count(FilePage.id)).where(FilePage.file_id == fid))
+        assert before == after == 1
+        index = get_index()
+        assert index.doc_count() == 2
+
+
+def test_reindex_rebuilds_from_the_database(app, client, runner, users):
+    login(client, "archivist")
+    c = new_customer(client, name="诸葛亮", project="卧龙苑")
+    rec = upload(client, c["id"], [(make_pdf(marker="z"), "z.pdf")], title="购房合同 卧龙苑").json
+    _drain(app)
+    with app.app_context():
+        get_index().clear()
+    assert client.get("/api/v1/search", query_string={"q": "诸葛亮"}).json["total"] == 0
+    result = runner.invoke(args=["reindex", "--batch", "1"])
+    assert result.exit_code == 0, result.output
+    assert "1 records" in result.output
+    body = client.get("/api/v1/search", query_string={"q": "卧龙苑"}).json
+    assert [i["record"]["id"] for i in body["items"]] == [rec["id"]]
+
+
+def test_customer_change_reaches_the_index(app, client, users):
+    login(client, "archivist")
+    c = new_customer(client, name="单雄信")
+    rec = upload(client, c["id"], [(make_pdf(marker="d"), "d.pdf")]).json
+    _drain(app)
+    assert client.get("/api/v1/search", query_string={"q": "shanxiongxin"}).json["total"] == 1
+    client.patch(f"/api/v1/customers/{c['id']}", json={"phones": "13700001111", "project": "翠湖山庄"})
+    _drain(app)
+    body = client.get("/api/v1/search", query_string={"q": "翠湖山庄 1111"}).json
+    assert [i["record"]["id"] for i in body["items"]] == [rec["id"]]
