@@ -54,7 +54,7 @@ def _host_port(value: str) -> tuple[str, int | None]:
 
 
 def test_has_every_service(services):
-    assert {"app", "db", "minio", "minio-init", "redis"} <= set(services)
+    assert {"app", "worker", "db", "minio", "minio-init", "redis"} <= set(services)
 
 
 def test_app_env_names_are_settings_the_app_reads(app_env):
@@ -185,3 +185,15 @@ def test_app_is_built_here_and_keeps_its_data_dir(services, app_env):
     assert any(str(p).endswith(":5000") or str(p) == "5000" for p in app["ports"])
     data_dir = app_env["ARCHIVE_DATA_DIR"]
     assert any(str(v).split(":")[1] == data_dir for v in app.get("volumes", []))
+
+
+def test_worker_shares_the_app_settings_and_queues_through_redis(services, app_env):
+    worker = services["worker"]
+    assert _env(worker) == app_env  # one anchor: the worker builds the very same app
+    assert worker["command"] == ["archive", "worker"]
+    assert "--no-worker" in " ".join(services["app"]["command"])  # the app leaves jobs to the worker
+    assert app_env["ARCHIVE_QUEUE_BACKEND"] == "redis"
+    host, port = _host_port(app_env["ARCHIVE_REDIS_URL"])
+    assert host == "redis" and port == 6379
+    # the worker writes the search index the app reads: the same volume at the same data dir
+    assert services["app"]["volumes"] == worker["volumes"]
