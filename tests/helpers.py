@@ -57,3 +57,13 @@ def tiny_png(seed: int = 0) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (8, 8), (seed % 256, 10, 20)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def truncated_png() -> bytes:
+    """A PNG with a valid header and half its pixel data: accepted at upload, unreadable later."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (400, 300), (200, 10, 20)).save(buf, format="PNG")
+    data = buf.getvalue()
+    return data[: len(data) // 2]

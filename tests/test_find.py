@@ -10,7 +10,7 @@ from archive_app.models import FilePage
 from archive_app.services.search import get_index
 
 from .conftest import shared_file
-from .helpers import login, make_pdf, new_customer, upload
+from .helpers import login, make_pdf, new_customer, truncated_png, upload
 
 CN_IMAGE = "cnocr/multi-line_cn2.png"
 
@@ -88,14 +88,15 @@ def test_jobs_are_idempotent_and_a_broken_file_fails_alone(app, client, users):
     login(client, "archivist")
     c = new_customer(client, name="测试客户")
     good = upload(client, c["id"], [(shared_file("cnocr/chn-00199985.jpg").read_bytes(), "a.jpg")]).json
-    bomb = upload(client, c["id"], [(shared_file("ocrmypdf/hugemono.pdf").read_bytes(), "hugemono.pdf")]).json
+    broken = upload(client, c["id"], [(truncated_png(), "cut.png")]).json
     _drain(app)
-    statuses = {r["id"]: client.get(f"/api/v1/records/{r['id']}/status").json for r in (good, bomb)}
+    statuses = {r["id"]: client.get(f"/api/v1/records/{r['id']}/status").json for r in (good, broken)}
     assert statuses[good["id"]]["text_status"] == "done"
-    bomb_file = statuses[bomb["id"]]["files"][0]
-    assert bomb_file["text_status"] in ("done", "failed")
-    if bomb_file["text_status"] == "failed":
-        assert bomb_file["text_error"]  # a reason a person can read
+    broken_file = statuses[broken["id"]]["files"][0]
+    assert broken_file["text_status"] == "failed"
+    assert broken_file["text_error"].startswith("corrupt_file: ") and "损坏" in broken_file["text_error"]
+    page = client.get(f"/records/{broken['id']}").text
+    assert "失败" in page and "损坏" in page
     with app.app_context():
         fid = good["files"][0]["id"]
         before = db.session.scalar(select(func.count(FilePage.id)).where(FilePage.file_id == fid))

@@ -149,7 +149,9 @@ def requeue_stale(older_than: timedelta, now: datetime | None = None) -> list[in
     if ids:
         db.session.execute(update(RecordFile).where(RecordFile.id.in_(ids))
                            .values(extract_status="queued", extract_updated_at=utcnow()))
-        db.session.commit()
+    # End the transaction either way: on SQLite an open one holds the write lock.
+    db.session.commit()
+    if ids:
         enqueue_extraction(ids)
     return ids
 

@@ -1,0 +1,91 @@
+"""The real thing: `archive worker` processes on the Redis queue read uploads while the app serves."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+
+from archive_app.extensions import db
+from archive_app.jobs import run_pending
+from archive_app.models import RecordFile
+from archive_app.models.base import utcnow
+from archive_app.services.extraction import requeue_stale
+
+from .conftest import make_app, shared_file
+from .helpers import login, new_customer, truncated_png, upload
+
+ARCHIVE = str(Path(sys.executable).with_name("archive"))
+
+
+def _worker_env(app) -> dict[str, str]:
+    cfg = app.config
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
+    env.update(ARCHIVE_DATA_DIR=cfg["DATA_DIR"], ARCHIVE_SECRET_KEY=cfg["SECRET_KEY"],
+               ARCHIVE_DATABASE_URL=cfg["SQLALCHEMY_DATABASE_URI"], ARCHIVE_STORAGE_BACKEND="fs",
+               ARCHIVE_STORAGE_DIR=cfg["STORAGE_DIR"], ARCHIVE_QUEUE_BACKEND="redis",
+               ARCHIVE_REDIS_URL=cfg["REDIS_URL"], ARCHIVE_QUEUE_NAME=cfg["QUEUE_NAME"])
+    return env
+
+
+def _statuses(client, records) -> dict[int, dict]:
+    return {r["id"]: client.get(f"/api/v1/records/{r['id']}/status").json for r in records}
+
+
+def test_worker_processes_on_redis(tmp_path, request, users_factory):
+    app = make_app("postgresql-fs", tmp_path, request)
+    users_factory(app)
+    client = app.test_client()
+    login(client, "archivist")
+    c = new_customer(client, name="覃小雨")
+    images = ["cnocr/chn-00199980.jpg", "cnocr/chn-00199985.jpg"]
+    good = [upload(client, c["id"], [(shared_file(p).read_bytes(), Path(p).name)], record_type="温馨卡").json
+            for p in images]
+    # a PNG whose header is fine (so it is accepted) but whose pixels are cut off (so reading fails)
+    bad = upload(client, c["id"], [(truncated_png(), "cut.png")]).json
+    assert all(s["text_status"] == "queued" for s in _statuses(client, good + [bad]).values())
+
+    log = open(tmp_path / "worker.log", "wb")
+    worker = subprocess.Popen([ARCHIVE, "worker", "--workers", "2"], env=_worker_env(app), stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            states = _statuses(client, good + [bad])
+            if all(s["text_status"] in ("done", "failed") for s in states.values()):
+                break
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"jobs not finished: {states}\n{(tmp_path / 'worker.log').read_text()}")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        log.close()
+    assert [states[r["id"]]["text_status"] for r in good] == ["done", "done"]
+    # the broken file failed its own job with a reason, and did not block the others
+    assert states[bad["id"]]["text_status"] == "failed"
+    assert "corrupt_file" in states[bad["id"]]["files"][0]["text_error"]
+    found = client.get("/api/v1/search", query_string={"q": "覃小雨"}).json
+    assert {i["record"]["id"] for i in found["items"]} == {r["id"] for r in good + [bad]}
+    assert "worker" in (tmp_path / "worker.log").read_text().lower()
+
+
+def test_a_job_lost_with_its_worker_is_requeued(app, client, users):
+    login(client, "archivist")
+    c = new_customer(client, name="翟志刚")
+    rec = upload(client, c["id"], [(shared_file("cnocr/chn-00199985.jpg").read_bytes(), "a.jpg")]).json
+    fid = rec["files"][0]["id"]
+    with app.app_context():
+        app.extensions["queue"].flush()  # the job vanished with a killed worker ...
+        db.session.execute(update(RecordFile).where(RecordFile.id == fid).values(
+            extract_status="processing", extract_updated_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+        assert requeue_stale(timedelta(minutes=15)) == [fid]  # ... the periodic sweep puts it back
+        assert requeue_stale(timedelta(minutes=15)) == []  # fresh again: not requeued twice
+        run_pending()
+    assert client.get(f"/api/v1/records/{rec['id']}/status").json["text_status"] == "done"
