@@ -104,6 +104,9 @@ def worker_command(workers: int | None, drain: bool) -> None:
     if drain:
         click.echo(f"{run_pending()} job(s) run")
         return
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s")
     app = current_app._get_current_object()
     db.engine.dispose()  # forked worker processes open their own connections
     consumer = get_queue().create_consumer(workers=workers or app.config["WORKERS"], worker_type="process",

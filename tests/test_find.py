@@ -133,3 +133,22 @@ def test_customer_change_reaches_the_index(app, client, users):
     _drain(app)
     body = client.get("/api/v1/search", query_string={"q": "翠湖山庄 1111"}).json
     assert [i["record"]["id"] for i in body["items"]] == [rec["id"]]
+
+
+def test_damaged_index_is_reported_not_deleted(app, client, users):
+    from pathlib import Path
+
+    login(client, "archivist")
+    c = new_customer(client, name="解晓东")
+    upload(client, c["id"], [(make_pdf(marker="x"), "x.pdf")])
+    _drain(app)
+    index_dir = Path(app.config["INDEX_DIR"])
+    segments = sorted(p for p in index_dir.iterdir() if p.suffix == ".seg")
+    assert segments
+    for seg in segments:
+        seg.write_bytes(seg.read_bytes()[:64])  # a disk fault cut the segment files short
+    app.extensions.pop("search_index").close()  # a fresh process opens the index again
+    resp = client.get("/api/v1/search", query_string={"q": "解晓东"})
+    assert resp.status_code == 503 and resp.json["error"]["code"] == "index_damaged"
+    assert "archive reindex" in resp.json["error"]["message"]
+    assert all(seg.exists() for seg in segments)  # reported, never silently deleted

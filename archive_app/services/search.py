@@ -13,7 +13,10 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from search_index import Access, IndexDoc, SearchIndex, SearchRequest, SearchResult  # noqa: F401 (re-exported)
+from search_index import (Access, IndexBusy, IndexDamaged, IndexDoc, SearchIndex, SearchRequest,  # noqa: F401
+                          SearchResult)
+
+from ..errors import StorageFailed
 
 from ..extensions import db
 from ..models import Customer, Record, RecordFile, User
@@ -26,7 +29,13 @@ def get_index() -> SearchIndex:
     """This process's handle on the index (opened once; a damaged index raises IndexDamaged)."""
     index = current_app.extensions.get("search_index")
     if index is None:
-        index = SearchIndex.open(current_app.config["INDEX_DIR"])
+        try:
+            index = SearchIndex.open(current_app.config["INDEX_DIR"])
+        except IndexDamaged as exc:
+            # Never deleted automatically: an administrator decides (archive reindex rebuilds it).
+            log.error("search index damaged: %s", exc)
+            raise StorageFailed("搜索索引已损坏，请联系管理员运行 archive reindex 重建索引",
+                                code="index_damaged") from None
         current_app.extensions["search_index"] = index
         if getattr(index, "needs_rebuild", False):
             log.warning("search index schema changed: a full reindex is queued")
@@ -110,7 +119,11 @@ def search_records(session: Session, index: SearchIndex, user: User, request: Se
     access = access_for(user)
     if access is None:
         return Found(SearchResult(total=0, page=request.page, per_page=request.per_page, hits=[]), {})
-    result = index.search(request, access)
+    try:
+        result = index.search(request, access)
+    except IndexDamaged as exc:
+        log.error("search index damaged: %s", exc)
+        raise StorageFailed("搜索索引已损坏，请联系管理员运行 archive reindex 重建索引", code="index_damaged") from None
     rows = _load(session, [h.record_id for h in result.hits])
     # Belt and braces: the database decides again; a stale index entry never shows a record.
     records = {r.id: r for r in rows if policy.can(user, "record.view", r)}
