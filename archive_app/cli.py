@@ -48,7 +48,9 @@ def init_command(admin_username: str) -> None:
     app = create_app()
     with app.app_context():
         upgrade_database()
-        os.makedirs(app.config["INDEX_DIR"], exist_ok=True)
+        from .services.search import get_index
+
+        get_index()  # create the search index now, not in a race between the server and the worker
         if db.session.scalar(select(User).where(User.role == "admin")) is None:
             password = app.config.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
             accounts.create_user(db.session, username=admin_username, password=password, role="admin",

@@ -117,6 +117,64 @@ def term_positions(normalised: str) -> dict[str, list[int]]:
     return poses
 
 
+FIELD_SEPARATOR = "|"  # joins the fields of the combined ``all`` field: breaks runs, never removed
+
+
+def gram_positions(normalised: str) -> dict[str, list[int]]:
+    """term -> positions for the ``all`` field and the short boost fields (index hot path).
+
+    Positions are character offsets: a Han/digit run of n >= 2 characters gives its n-1 bigrams,
+    each at the offset of its first character; runs are separated by one unused offset, so that
+    two bigrams at offsets p and p+2 both present means the four characters p..p+3 are one
+    substring of one run (see :func:`bigram_cover`). One-character runs give nothing (single
+    characters are searched in the ``uni`` field), Latin words are kept whole.
+    """
+    poses: dict[str, list[int]] = {}
+    get = poses.get
+    pos = 0
+    for run in _RUN_RE.findall(normalised):
+        n = len(run)
+        if "a" <= run[0] <= "z":
+            lst = get(run)
+            if lst is None:
+                poses[run] = [pos]
+            else:
+                lst.append(pos)
+            pos += 2
+            continue
+        for i in range(n - 1):
+            t = run[i:i + 2]
+            lst = get(t)
+            if lst is None:
+                poses[t] = [pos + i]
+            else:
+                lst.append(pos + i)
+        pos += n + 1
+    return poses
+
+
+def run_chars(normalised: str) -> set[str]:
+    """The characters of the Han/digit runs (what a one-character query looks for)."""
+    out: set[str] = set()
+    for run in _RUN_RE.findall(normalised):
+        if not ("a" <= run[0] <= "z"):
+            out.update(run)
+    return out
+
+
+def bigram_cover(run: str) -> list[tuple[int, str]]:
+    """(offset, bigram) pairs whose bigrams cover every character of ``run`` (len >= 2).
+
+    Offsets 0, 2, 4 ... and len-2: consecutive chosen bigrams overlap or touch, so with the
+    position gap between runs their presence at start+offset proves ``run`` is a substring.
+    """
+    n = len(run)
+    offs = list(range(0, n - 1, 2))
+    if offs[-1] != n - 2:
+        offs.append(n - 2)
+    return [(o, run[o:o + 2]) for o in offs]
+
+
 def tokenize(text: str) -> list[str]:
     """Terms of a raw text (normalised first), in order; handy for tests and debugging."""
     return [t for t, _ in bigram_tokens(normalise(text))]
