@@ -5,7 +5,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from .analysis import clean_number, digit_tail_keys, normalise, pinyin_keys
+from .analysis import FIELD_SEPARATOR, clean_number, digit_tail_keys, normalise, pinyin_keys
 
 
 @dataclass
@@ -55,14 +55,17 @@ def to_fields(doc: IndexDoc) -> dict:
         nums |= digit_tail_keys(doc.id_number)
     codes = {c for c in (_key(doc.archival_code), _key(doc.customer_no)) if c}
     content = doc.content or ""
+    short = [doc.customer_name or "", doc.project or "", doc.unit or "", doc.address or "",
+             doc.title or ""]
     fields = {
         "rid": str(doc.record_id),
-        "name": doc.customer_name or "",
-        "title": doc.title or "",
-        "address": doc.address or "",
-        "project": doc.project or "",
-        "unit": doc.unit or "",
-        "content": content,
+        "all": FIELD_SEPARATOR.join(short + [content]),
+        "uni": FIELD_SEPARATOR.join(short),
+        "name": short[0],
+        "project": short[1],
+        "unit": short[2],
+        "address": short[3],
+        "title": short[4],
         "content_z": zlib.compress(content.encode("utf-8"), 1) if content else b"",
         "name_py": " ".join(sorted(pinyin_keys(doc.customer_name))),
         "nums": " ".join(sorted(nums)),

@@ -18,6 +18,7 @@ import contextlib
 import gc
 import html
 import json
+import mmap
 import os
 import random
 import re
@@ -30,10 +31,13 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from whoosh import index as windex
+from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.structfile import StructFile
 from whoosh import query as wq
 from whoosh import writing
 from whoosh.sorting import FieldFacet
 
+from . import fastwrite
 from .analysis import _HAN_SPACE_RE, normalise
 from .documents import IndexDoc, to_fields
 from .query import Access, SearchRequest, filter_query, permission_query, plan_text
@@ -65,6 +69,31 @@ class SearchResult:
     page: int
     per_page: int
     hits: list[Hit] = field(default_factory=list)
+
+
+class _MmapStructFile(StructFile):
+    """A read-only index file over ``mmap``: reads are memory copies, not seek+read syscalls,
+    and the pages are the OS page cache, shared by every searcher (no per-searcher copy)."""
+
+    def get(self, position, length):
+        return self.file[position:position + length]
+
+
+class MmapFileStorage(FileStorage):
+    """Whoosh's FileStorage, opening the files it reads through :class:`_MmapStructFile`.
+
+    (Whoosh's own mmap path exists only for compound segment files, and there it copies every
+    sub-file into a BytesIO.) Segment files are immutable once committed; the TOC is replaced
+    by rename, so a map never sees a file change under it.
+    """
+
+    def open_file(self, name, **kwargs):
+        with open(self._fpath(name), "rb") as f:
+            try:
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            except (ValueError, OSError):  # empty file (or no mmap): plain reads
+                return super().open_file(name, **kwargs)
+        return _MmapStructFile(mm, name=name, **kwargs)
 
 
 def _has_index_files(path: Path) -> bool:
@@ -100,7 +129,7 @@ class SearchIndex:
                 stored = int(vfile.read_text().strip())
             except ValueError as exc:
                 raise IndexDamaged(f"{vfile}: unreadable schema version: {exc}") from exc
-        exists = windex.exists_in(str(path), indexname=INDEX_NAME)
+        exists = windex.exists_in(str(path), indexname=INDEX_NAME)  # (plain reads: a probe)
         if stored is None and not exists and not _has_index_files(path):
             ix = cls._create(path)
             return cls(path, ix, needs_rebuild=False, lock_timeout=lock_timeout)
@@ -117,7 +146,7 @@ class SearchIndex:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             try:
-                ix = windex.open_dir(str(path), indexname=INDEX_NAME)
+                ix = MmapFileStorage(str(path)).open_index(indexname=INDEX_NAME)
                 cls._check(ix)
             except IndexDamaged:
                 raise
@@ -131,7 +160,7 @@ class SearchIndex:
 
     @staticmethod
     def _create(path: Path):
-        ix = windex.create_in(str(path), make_schema(), indexname=INDEX_NAME)
+        ix = MmapFileStorage(str(path)).create_index(make_schema(), indexname=INDEX_NAME)
         tmp = path / (VERSION_FILE + ".tmp")
         tmp.write_text(f"{SCHEMA_VERSION}\n")
         os.replace(tmp, path / VERSION_FILE)
@@ -144,7 +173,7 @@ class SearchIndex:
             raise IndexDamaged("schema in the index does not match the code")
         with ix.reader() as reader:
             n = reader.doc_count_all()
-            for fname in ("rid", "content", "nums"):
+            for fname in ("rid", "all", "nums"):
                 if fname in reader.schema:
                     for _ in zip(range(3), reader.lexicon(fname)):
                         pass
@@ -204,6 +233,10 @@ class SearchIndex:
 
     @contextlib.contextmanager
     def _writer(self, **kwargs) -> Iterator[writing.IndexWriter]:
+        # Separate segment files, not one compound file: Whoosh reads a compound segment through
+        # mmap + BytesIO, i.e. it COPIES every sub-file into memory for every searcher (per
+        # thread): RSS grew by the index size per searching thread.
+        kwargs.setdefault("compound", False)
         with self._write_lock:
             deadline = time.monotonic() + self.lock_timeout
             delay = 0.02
@@ -309,16 +342,23 @@ class SearchIndex:
         if any(q is wq.NullQuery for q in parts):
             return result
         q = wq.And(parts) if len(parts) > 1 else (parts[0] if parts else wq.Every())
+        if plan.boost is not None and req.sort != "date":
+            q = wq.AndMaybe(q, plan.boost)  # boosts looked at only on the documents that match
         limit = page * per_page
         kwargs = {}
         if req.sort == "date":
             kwargs["sortedby"] = FieldFacet("sort_date", reverse=True)
-        results = s.search(q, limit=limit, filter=allowed, terms=False, **kwargs)
-        if results.has_exact_length():
-            total = len(results)
-        else:  # block-quality skipping: count the matches ourselves, within the allowed set
-            total = sum(1 for d in s.docs_for_query(q) if d in allowed)
-        result.total = total
+        # optimize=False and no matcher "replacement": no block-quality skipping or pruning, so
+        # the collector sees every match once and the total is exact without a second pass
+        collector = s.collector(limit=limit, filter=allowed, terms=False, optimize=False, **kwargs)
+        inner = collector
+        while hasattr(inner, "child"):
+            inner = inner.child
+        if hasattr(inner, "replace"):
+            inner.replace = 0
+        s.search_with_collector(q, collector)
+        results = collector.results()
+        result.total = len(results)
         start = (page - 1) * per_page
         for score, docnum in results.top_n[start:limit]:
             stored = s.stored_fields(docnum)
@@ -335,11 +375,18 @@ class BulkWriter:
         self._optimize = optimize
         self._wargs = {"limitmb": limitmb}
         if procs > 1:
-            self._wargs.update(procs=procs, multisegment=True)
+            # Whoosh's multiprocessing writer, each child with the fast pool and its own segment;
+            # children cannot report their pool size, so commit often enough to bound it
+            fastwrite.patch_multiproc()
+            self._wargs.update(procs=procs, multisegment=True, search_index_fast_pool=True)
+            per_proc = max(1000, limitmb * 1024 * 1024 // fastwrite.POOL_BYTES_PER_DOC)
+            commit_every = min(commit_every, per_proc * procs)
         self._commit_every = commit_every
         self._update = update
-        self._cm = index._writer(**self._wargs)
-        self._w = self._cm.__enter__()
+        # single process: the fast in-memory pool (fastwrite), flushed as a segment whenever it
+        # holds about limitmb of postings
+        self._limit_bytes = limitmb * 1024 * 1024
+        self._open()
         self._pending = 0
         self._last: int | None = None
         self.added = 0
@@ -354,8 +401,14 @@ class BulkWriter:
             self._last = d.record_id if self._last is None else max(self._last, d.record_id)
             self._pending += 1
             self.added += 1
-            if self._pending >= self._commit_every:
+            if self._pending >= self._commit_every or \
+                    (self._fast and self._w.pool.nbytes > self._limit_bytes):
                 self._commit(checkpoint=True)
+
+    def _open(self) -> None:
+        self._cm = self._index._writer(**self._wargs)
+        self._w = self._cm.__enter__()
+        self._fast = fastwrite.install(self._w)
 
     def _commit(self, checkpoint: bool) -> None:
         self._w.commit(merge=False)
@@ -365,8 +418,7 @@ class BulkWriter:
         if checkpoint:
             self._index._write_checkpoint(self._last)
         # commit() released Whoosh's lock too: take a new writer (and the locks) for the rest
-        self._cm = self._index._writer(**self._wargs)
-        self._w = self._cm.__enter__()
+        self._open()
 
     def finish(self) -> None:
         """Commit what is left, merge the segments into one, drop the checkpoint."""

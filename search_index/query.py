@@ -9,10 +9,13 @@ Planning, per whitespace-separated chunk of the input (chunks are AND-ed):
 * 档号-looking input (``0001-2026-D30-C000042-3-0007`` or a prefix such as ``0001-2026-D30``),
   or a customer number (``C000042``) -> prefix on the ``code`` field.
 * Latin letters only -> pinyin keys (full and initials, prefix allowed) OR the word in the text.
-* anything else -> each Han/digit run a phrase of bigrams (an exact substring) over name, title,
-  address, project, unit and content with boosts (name highest); a single character is a prefix
-  over the short fields (name, title, address, project, unit) -- not over the content, where one
-  character would expand to thousands of bigrams and match nearly every record.
+* anything else -> each Han/digit run of two or more characters must be a substring of one of
+  name, project, unit, address, title, content: ONE :class:`Substring` query on the combined
+  ``all`` field (bigrams; positions checked on a cover of the run, rarest bigram first). Field
+  boosts (name highest) come from an optional side (``AndMaybe``) evaluated only on the documents
+  that matched. A single character must occur in one of the short fields (name, title, address,
+  project, unit -- not the content, where it would match nearly every record): one term of the
+  ``uni`` field.
 """
 from __future__ import annotations
 
@@ -20,14 +23,371 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from whoosh import query as wq
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict
 
-from .analysis import QueryPart, clean_number, normalise, query_terms
+from whoosh import query as wq
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching import mcore
+
+from .analysis import QueryPart, bigram_cover, clean_number, normalise, query_terms
 
 TEXT_FIELDS: dict[str, float] = {
     "name": 6.0, "project": 3.0, "unit": 2.5, "address": 2.0, "title": 2.0, "content": 1.0,
 }
 SHORT_FIELDS = ("name", "project", "unit", "address", "title")
+ALL_FIELD = "all"
+UNI_FIELD = "uni"
+
+
+# ---------------------------------------------------------------------------------------------
+# Substring query: a run of >= 2 Han/digit characters as an exact substring of a GramText field
+
+
+def _skip_to(m, target: int) -> None:
+    """``m.skip_to(target)``, with a binary search inside the block for Whoosh's leaf matcher."""
+    if type(m) is not W3LeafMatcher:
+        m.skip_to(target)
+        return
+    if m._atend or m._i >= m._blocklength:
+        return
+    while target > m._maxid:
+        m._next_block()
+        if m._atend or m._i >= m._blocklength:
+            return
+    if m._ids is None:
+        m._read_ids()
+    ids = m._ids
+    i = m._i
+    if ids[i] >= target:
+        return
+    i = bisect_left(ids, target, i)
+    m._i = i
+    if i == m._blocklength:  # cannot happen (target <= block max id), kept for safety
+        m._next_block()
+
+
+class SubstringMatcher(mcore.Matcher):
+    """Documents where every bigram is present and the cover bigrams sit at the right offsets.
+
+    ``ms`` are leaf matchers ordered rarest first (the first one leads the intersection);
+    ``checks`` has one group per text (texts of two characters need none), each a list of
+    (index into ms, offsets) for the text's cover bigrams. Positions are only read for
+    documents holding every bigram of every text. Constant score.
+    """
+
+    def __init__(self, ms, checks, score, _find=True):
+        self._ms = ms
+        self._checks = checks
+        self._score = score
+        self._id = -1
+        self._active = True
+        if _find:
+            self._find()
+
+    def _find(self) -> None:
+        ms = self._ms
+        lead = ms[0]
+        rest = ms[1:]
+        checks = self._checks
+        while True:
+            if not lead.is_active():
+                self._active = False
+                return
+            d = lead.id()
+            aligned = True
+            for m in rest:
+                if m.id() < d:
+                    _skip_to(m, d)
+                    if not m.is_active():
+                        self._active = False
+                        return
+                md = m.id()
+                if md > d:
+                    _skip_to(lead, md)
+                    aligned = False
+                    break
+            if not aligned:
+                continue
+            if not checks or self._positions_ok():
+                self._id = d
+                return
+            lead.next()
+
+    def _positions_ok(self) -> bool:
+        """Every group (one per text) has a start where all its cover bigrams sit."""
+        ms = self._ms
+        for group in self._checks:
+            i0, offs0 = group[0]
+            o0 = offs0[0]
+            have = ms[i0].value_as("positions")
+            starts = [p - o0 for p in have]
+            if len(offs0) > 1:
+                have = set(have)
+                starts = [s for s in starts if all(s + o in have for o in offs0[1:])]
+            for i, offs in group[1:]:
+                if not starts:
+                    return False
+                have = set(ms[i].value_as("positions"))
+                starts = [s for s in starts if all(s + o in have for o in offs)]
+            if not starts:
+                return False
+        return True
+
+    # -- Matcher interface
+    def is_active(self):
+        return self._active
+
+    def id(self):
+        return self._id
+
+    def next(self):
+        if not self._active:
+            raise mcore.ReadTooFar
+        self._ms[0].next()
+        self._find()
+
+    def skip_to(self, id):
+        if not self._active:
+            raise mcore.ReadTooFar
+        if id <= self._id:
+            return
+        _skip_to(self._ms[0], id)
+        self._find()
+
+    def all_ids(self):
+        while self._active:
+            yield self._id
+            self._ms[0].next()
+            self._find()
+
+    def reset(self):
+        for m in self._ms:
+            m.reset()
+        self._active = True
+        self._id = -1
+        self._find()
+
+    def copy(self):
+        c = SubstringMatcher([m.copy() for m in self._ms], self._checks, self._score, _find=False)
+        c._id, c._active = self._id, self._active
+        return c
+
+    def replace(self, minquality=0):
+        return self if self._active else mcore.NullMatcher()
+
+    def supports_block_quality(self):
+        return False
+
+    def max_quality(self):
+        return self._score
+
+    def block_quality(self):
+        return self._score
+
+    def weight(self):
+        return 1.0
+
+    def score(self):
+        return self._score
+
+    def term_matchers(self):
+        return iter(())
+
+
+class DocArrayMatcher(mcore.Matcher):
+    """Constant-score matcher over a sorted array of document numbers (a cached result)."""
+
+    def __init__(self, ids, score, i=0):
+        self._ids = ids
+        self._n = len(ids)
+        self._i = i
+        self._score = score
+
+    def is_active(self):
+        return self._i < self._n
+
+    def id(self):
+        return self._ids[self._i]
+
+    def next(self):
+        if self._i >= self._n:
+            raise mcore.ReadTooFar
+        self._i += 1
+
+    def skip_to(self, id):
+        if self._i >= self._n:
+            raise mcore.ReadTooFar
+        if self._ids[self._i] < id:
+            self._i = bisect_left(self._ids, id, self._i)
+
+    def all_ids(self):
+        ids, i = self._ids, self._i
+        self._i = self._n
+        return iter(ids[i:])
+
+    def reset(self):
+        self._i = 0
+
+    def copy(self):
+        return DocArrayMatcher(self._ids, self._score, self._i)
+
+    def replace(self, minquality=0):
+        return self if self.is_active() else mcore.NullMatcher()
+
+    def supports_block_quality(self):
+        return False
+
+    def max_quality(self):
+        return self._score
+
+    def block_quality(self):
+        return self._score
+
+    def weight(self):
+        return 1.0
+
+    def score(self):
+        return self._score
+
+    def term_matchers(self):
+        return iter(())
+
+
+#: Results of common substrings (a bigram of "客户" matches nearly every record) are kept as
+#: sorted doc-number arrays on each (per-thread, per-commit) leaf searcher, so that the next
+#: query with the same common part skips through an array instead of decoding every posting
+#: block again. A substring is materialised the second time it is asked for. Only substrings whose rarest bigram is in >= 1/COMMON_FRACTION of the documents
+#: (and >= COMMON_MIN_DOCS) are cached; at most CACHE_BYTES per leaf searcher (LRU).
+COMMON_FRACTION = 20
+COMMON_MIN_DOCS = 1000
+CACHE_BYTES = 32 * 1024 * 1024
+
+
+class _ResultCache:
+    def __init__(self) -> None:
+        self._d: OrderedDict = OrderedDict()
+        self._bytes = 0
+        self._seen: set = set()
+
+    def seen_before(self, key) -> bool:
+        """True from the second time a key is asked about (materialise only what recurs: the
+        first time, a rare partner in an AND may let the matcher skip most postings)."""
+        if key in self._seen:
+            return True
+        if len(self._seen) > 10_000:
+            self._seen.clear()
+        self._seen.add(key)
+        return False
+
+    def get(self, key):
+        ids = self._d.get(key)
+        if ids is not None:
+            self._d.move_to_end(key)
+        return ids
+
+    def put(self, key, ids) -> None:
+        size = ids.itemsize * len(ids) + 100
+        if size > CACHE_BYTES:
+            return
+        self._d[key] = ids
+        self._bytes += size
+        while self._bytes > CACHE_BYTES:
+            _, old = self._d.popitem(last=False)
+            self._bytes -= old.itemsize * len(old) + 100
+
+
+def _leaf_cache(searcher) -> _ResultCache:
+    cache = getattr(searcher, "_search_index_cache", None)
+    if cache is None:
+        cache = _ResultCache()
+        searcher._search_index_cache = cache
+    return cache
+
+
+class Substring(wq.Query):
+    """Each of ``text`` (normalised Han/digit runs of >= 2 characters; one string or a tuple
+    of them, all required) is a substring of ``fieldname``.
+
+    Two characters: one bigram term. Longer: the intersection of its distinct bigrams, rarest
+    first, then a position check on :func:`analysis.bigram_cover` (offsets 0, 2, 4 ... len-2),
+    which proves the exact substring because runs are separated by an unused position. Several
+    texts share one intersection over all their bigrams (query planning: positions are read only
+    for documents that hold every bigram of every part).
+    """
+
+    def __init__(self, fieldname: str, text, boost: float = 1.0):
+        self.fieldname = fieldname
+        self.texts: tuple[str, ...] = (text,) if isinstance(text, str) else tuple(text)
+        self.text = " ".join(self.texts)
+        self.boost = boost
+
+    def __repr__(self):
+        return f"Substring({self.fieldname!r}, {self.texts!r}, boost={self.boost})"
+
+    def __eq__(self, other):
+        return (other.__class__ is self.__class__ and self.fieldname == other.fieldname
+                and self.texts == other.texts and self.boost == other.boost)
+
+    def __hash__(self):
+        return hash((self.fieldname, self.texts, self.boost))
+
+    def is_leaf(self):
+        return True
+
+    def _bigrams(self) -> list[bytes]:
+        return list(dict.fromkeys(t[i:i + 2].encode("utf-8")
+                                  for t in self.texts for i in range(len(t) - 1)))
+
+    def terms(self, phrases=False):
+        for b in self._bigrams():
+            yield (self.fieldname, b)
+
+    def estimate_size(self, ixreader):
+        fn = self.fieldname
+        return min((ixreader.doc_frequency(fn, b) for b in self._bigrams()), default=0)
+
+    def matcher(self, searcher, context=None):
+        reader = searcher.reader()
+        fn = self.fieldname
+        if fn not in searcher.schema:
+            return mcore.NullMatcher()
+        dfs = []
+        for b in self._bigrams():
+            if (fn, b) not in reader:
+                return mcore.NullMatcher()
+            dfs.append((reader.doc_frequency(fn, b), b))
+        dfs.sort()
+        common = dfs[0][0] >= COMMON_MIN_DOCS and \
+            dfs[0][0] * COMMON_FRACTION >= reader.doc_count_all()
+        if common:
+            cache = _leaf_cache(searcher)
+            key = (fn, self.texts)
+            ids = cache.get(key)
+            if ids is None and cache.seen_before(key):
+                m = self._matcher(reader, fn, dfs)
+                ids = array("i", m.all_ids()) if m.is_active() else array("i")
+                cache.put(key, ids)
+            if ids is not None:
+                return DocArrayMatcher(ids, self.boost) if ids else mcore.NullMatcher()
+        m = self._matcher(reader, fn, dfs)
+        return m if m.is_active() else mcore.NullMatcher()
+
+    def _matcher(self, reader, fn, dfs):
+        order = [b for _, b in dfs]
+        ms = [reader.postings(fn, b) for b in order]
+        if not all(m.is_active() for m in ms):
+            return mcore.NullMatcher()
+        checks: list[list[tuple[int, list[int]]]] = []
+        for text in dict.fromkeys(self.texts):
+            if len(text) > 2:
+                by_term: dict[bytes, list[int]] = {}
+                for off, bg in bigram_cover(text):
+                    by_term.setdefault(bg.encode("utf-8"), []).append(off)
+                checks.append(sorted(((order.index(b), offs) for b, offs in by_term.items()),
+                                     key=lambda c: c[0]))
+        return SubstringMatcher(ms, checks, self.boost)
 
 _CODE_RE = re.compile(r"^\d{4}-[0-9a-z][0-9a-z\-]*$|^\d{4}-$")
 _CUSTNO_RE = re.compile(r"^[a-z]\d{4,}$")
@@ -72,6 +432,7 @@ class Access:
 class Plan:
     query: wq.Query | None  # None: the text asked for nothing (match all)
     needles: list[str]  # normalised strings to highlight
+    boost: wq.Query | None = None  # optional: field boosts, scored on the matches only
 
 
 def _or(qs: list[wq.Query]) -> wq.Query:
@@ -82,32 +443,53 @@ def _and(qs: list[wq.Query]) -> wq.Query:
     return qs[0] if len(qs) == 1 else wq.And(qs)
 
 
-def _text_part(part: QueryPart, needles: list[str]) -> wq.Query:
+class LazyOr(wq.Or):
+    """An Or that never pre-loads its matches (Whoosh does on small segments): used for the
+    optional boost side of ``AndMaybe``, which is only ever skipped to the required matches."""
+
+    matcher_type = wq.Or.DEFAULT_MATCHER
+
+
+def _word_query(w: str) -> wq.Query:
+    """A Latin word: a pinyin key prefix, or the whole word in the text (name boosted)."""
+    return wq.Or([wq.Prefix("name_py", w, boost=4.0),
+                  wq.AndMaybe(wq.Term(ALL_FIELD, w), wq.Term("name", w, boost=TEXT_FIELDS["name"]))])
+
+
+def _text_part(part: QueryPart, needles: list[str], boosts: list[wq.Query],
+               runs: list[str]) -> wq.Query | None:
+    """The query a part must match; its field boosts go to ``boosts`` (scored on matches only).
+    A run of >= 2 characters goes to ``runs`` (one Substring for all of them) and gives None."""
     needles.append(part.text)
     if part.kind == "word":
-        w = part.terms[0]
-        return wq.Or([wq.Prefix("name_py", w, boost=4.0)]
-                     + [wq.Term(f, w, boost=b) for f, b in TEXT_FIELDS.items()])
+        return _word_query(part.terms[0])
     if part.kind == "prefix":
         c = part.terms[0]
-        return wq.Or([wq.Prefix(f, c, boost=TEXT_FIELDS[f]) for f in SHORT_FIELDS])
-    terms = list(part.terms)
-    if len(terms) == 1:
-        return wq.Or([wq.Term(f, terms[0], boost=b) for f, b in TEXT_FIELDS.items()])
-    return wq.Or([wq.Phrase(f, terms, boost=b) for f, b in TEXT_FIELDS.items()])
+        boosts.append(wq.Term(UNI_FIELD, "n" + c, boost=TEXT_FIELDS["name"]))
+        return wq.Term(UNI_FIELD, c)
+    run = part.text
+    boosts.extend(Substring(f, run, boost=TEXT_FIELDS[f]) for f in SHORT_FIELDS)
+    runs.append(run)
+    return None
 
 
-def _text_query(text: str, needles: list[str]) -> wq.Query | None:
-    parts = query_terms(text)
-    if not parts:
-        return None
-    return _and([_text_part(p, needles) for p in parts])
+def _text_query(text: str, needles: list[str], boosts: list[wq.Query],
+                runs: list[str] | None = None) -> wq.Query | None:
+    """The parts of ``text``; with ``runs`` given, multi-character runs are left there for the
+    caller's single Substring, else one is made here."""
+    own = runs is None
+    runs = [] if own else runs
+    qs = [q for q in (_text_part(p, needles, boosts, runs) for p in query_terms(text))
+          if q is not None]
+    if own and runs:
+        qs.append(Substring(ALL_FIELD, tuple(runs)))
+    return _and(qs) if qs else None
 
 
-def _number_query(num: str, needles: list[str]) -> wq.Query:
+def _number_query(num: str, needles: list[str], boosts: list[wq.Query]) -> wq.Query:
     q: wq.Query = wq.Term("nums", num, boost=10.0)
     if len(num) not in (4, 6, 11, 18) and num.isdigit():
-        tq = _text_query(num, needles)
+        tq = _text_query(num, needles, boosts)
         if tq is not None:
             q = wq.Or([q, tq])
     return q
@@ -115,32 +497,39 @@ def _number_query(num: str, needles: list[str]) -> wq.Query:
 
 def plan_text(text: str) -> Plan:
     needles: list[str] = []
+    boosts: list[wq.Query] = []
     text = unicodedata.normalize("NFKC", text or "").strip()
     if not text:
         return Plan(None, needles)
     if _WHOLE_NUMBER_RE.match(text):
         num = clean_number(text)
         if len(num) >= 4:
-            return Plan(_number_query(num, needles), needles)
+            return Plan(_number_query(num, needles, boosts), needles, _boost(boosts))
     qs: list[wq.Query] = []
+    runs: list[str] = []  # every multi-character run of every text chunk: ONE Substring
     for chunk in text.split():
         low = chunk.lower()
         num = clean_number(low) if re.fullmatch(r"\d+x?", low) else ""
         if len(num) >= 4:
-            qs.append(_number_query(num, needles))
+            qs.append(_number_query(num, needles, boosts))
         elif _CODE_RE.match(low) or _CUSTNO_RE.match(low):
             qs.append(wq.Prefix("code", normalise(low)))
         elif _LATIN_RE.match(low):
             needles.append(low)
-            qs.append(wq.Or([wq.Prefix("name_py", low, boost=4.0)]
-                            + [wq.Term(f, low, boost=b) for f, b in TEXT_FIELDS.items()]))
+            qs.append(_word_query(low))
         else:
-            tq = _text_query(chunk, needles)
+            tq = _text_query(chunk, needles, boosts, runs)
             if tq is not None:
                 qs.append(tq)
+    if runs:
+        qs.insert(0, Substring(ALL_FIELD, tuple(runs)))
     if not qs:
         return Plan(wq.NullQuery, needles)  # only punctuation: nothing can match
-    return Plan(_and(qs), needles)
+    return Plan(_and(qs), needles, _boost(boosts))
+
+
+def _boost(boosts: list[wq.Query]) -> wq.Query | None:
+    return LazyOr(boosts) if boosts else None
 
 
 def filter_query(req: SearchRequest) -> wq.Query | None:

@@ -107,6 +107,9 @@ def app(request, tmp_path):
 
 
 def _cleanup(application) -> None:
+    index = application.extensions.pop("search_index", None)
+    if index is not None:
+        index.close()  # closes every thread's searcher and its open segment files
     with application.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -138,7 +138,8 @@ def test_damaged_index_is_reported_not_deleted(tmp_path):
     ix = SearchIndex.open(path)
     ix.add_or_update([blank_doc(i, f"第{i}份档案内容") for i in range(1, 50)])
     ix.close()
-    segs = sorted(path.glob("*.seg"))
+    # segments are written as separate files (no compound .seg): damage the term index
+    segs = sorted(path.glob("*.trm")) + sorted(path.glob("*.seg"))
     assert segs
     before = sorted(p.name for p in path.iterdir())
     with open(segs[0], "r+b") as f:
@@ -208,3 +209,26 @@ def test_concurrent_searches_while_writing(small_index):
             t.join(30)
     assert not errors, errors[:1]
     assert small_index.search(SearchRequest(text="阳光花园"), ALL).total == 62
+
+
+def test_substring_is_exact_across_fields_runs_and_segments(small_index):
+    """A multi-character query is an exact substring of ONE field: never across a field
+    boundary, punctuation or a run gap; repeated bigrams need the right offsets."""
+    small_index.add_or_update([
+        blank_doc(1, "", customer_name="王伟", project="阳光花园"),   # 王伟|阳光: not 伟阳
+        blank_doc(2, "哈哈哈 哈哈，哈哈"),                               # runs of 3 (spaces join Han) then 2
+        blank_doc(3, "客户，档案 规范"),                                 # 客户 / 档案规范
+        blank_doc(4, "一二三四五六七八九十"),
+    ])
+    with small_index.bulk_writer() as bw:                                  # a second segment
+        bw.add([blank_doc(5, "一二三四五六七八九", title="哈哈哈哈哈")])
+    small_index.delete([4])
+    q = lambda t: {h.record_id for h in small_index.search(SearchRequest(text=t, per_page=50), ALL).hits}  # noqa: E731
+    assert q("伟阳") == set() and q("王伟") == {1} and q("阳光花园") == {1}
+    assert q("哈哈哈哈哈") == {2, 5}        # "哈哈哈 哈哈" normalises to one run of five
+    assert q("哈哈哈哈哈哈") == set()
+    assert q("客户档案") == set() and q("档案规范") == {3}
+    assert q("一二三四五六七八九") == {5}    # record 4 deleted
+    assert q("二三四五六七八九十") == set()
+    assert q("三四五") == {5} and q("八九") == {5}
+    assert q("伟") == {1} and q("园") == {1} and q("哈") == {5}   # one char: short fields only

@@ -235,3 +235,57 @@ def test_controls_return_nothing(quality_index, corpus):
 @pytest.mark.parametrize("text", ["客户", "档案管理", "阳光花园"])
 def test_common_terms_exact_totals(quality_index, corpus, text):
     assert search(quality_index, text).total == len(oracle_text(corpus, text))
+
+
+def test_random_substrings_match_the_oracle_exactly(quality_index, corpus):
+    """Random 2-9 character slices of every text field: totals and hits equal brute force."""
+    rng = random.Random(11)
+    docs = all_docs(corpus)
+    checked = 0
+    while checked < 120:
+        d = rng.choice(docs)
+        text = normalise(getattr(d, rng.choice(TEXT_FIELDS)))
+        if len(text) < 2:
+            continue
+        start = rng.randrange(len(text) - 1)
+        piece = text[start:start + rng.randint(2, 9)]
+        if len(piece) < 2 or not looks_han_digits(piece) or (piece.isdigit() and len(piece) >= 4):
+            continue  # (4+ digits alone are phone/ID keys, not text)
+        expected = oracle_text(corpus, piece)
+        r = search(quality_index, piece, per_page=200)
+        assert r.total == len(expected), (piece, r.total, len(expected))
+        if len(expected) <= 200:
+            assert set(ids(r)) == expected, piece
+        checked += 1
+
+
+def looks_han_digits(s: str) -> bool:
+    return all(ch.isdigit() or "\u3400" <= ch <= "\u9fff" for ch in s)
+
+
+def test_cached_common_substrings_give_the_same_answers(quality_index, corpus, monkeypatch):
+    """Force the doc-array cache of common substrings on (the corpus is too small to reach the
+    thresholds) and check exact totals/hits when filling the cache and when using it."""
+    import search_index.query as query_mod
+
+    monkeypatch.setattr(query_mod, "COMMON_MIN_DOCS", 0)
+    monkeypatch.setattr(query_mod, "COMMON_FRACTION", 10**9)
+    quality_index.close()  # fresh searchers: nothing cached yet
+    rng = random.Random(5)
+    docs = all_docs(corpus)
+    pieces = ["客户", "档案管理", "阳光花园", "客户关系管理"]
+    while len(pieces) < 40:
+        text = normalise(rng.choice(docs).content)
+        start = rng.randrange(max(1, len(text) - 1))
+        piece = text[start:start + rng.randint(2, 6)]
+        if len(piece) >= 2 and looks_han_digits(piece) and not piece.isdigit():
+            pieces.append(piece)
+    for _ in range(3):  # plain, materialised (second sighting), from the cache
+        for piece in pieces:
+            expected = oracle_text(corpus, piece)
+            r = search(quality_index, piece, per_page=200)
+            assert r.total == len(expected), piece
+            assert set(ids(r)) == set(sorted(expected)[:200]) or len(expected) > 200, piece
+        two = f"{pieces[0]} {pieces[2]}"
+        assert search(quality_index, two).total == len(oracle_text(corpus, two))
+    quality_index.close()

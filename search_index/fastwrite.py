@@ -1,0 +1,217 @@
+"""A faster posting pool for bulk (re)indexing with one Whoosh ``SegmentWriter``.
+
+Whoosh's ``PostingPool`` keeps one Python tuple per posting, sorts ALL postings at commit and
+spills sorted runs to disk (pickled) when ``limitmb`` is exceeded, then merges them -- that, and
+the generic ``FieldWriter.add_postings`` loop, is most of the indexing time. Bulk indexing adds
+documents in increasing document number, so each term's postings arrive already sorted: this
+pool keeps, per (field, term), compact arrays (doc numbers, weights, value lengths) and one
+bytearray of values, sorts only the distinct terms at flush, and feeds the codec's postings
+writer directly. Postings out of document order (merging other segments into the writer) are
+detected and sorted, so the result is the same as Whoosh's.
+
+:func:`install` replaces the pool and the segment flush of one writer; the on-disk format is
+Whoosh's own (W3 codec), readable by any Whoosh reader.
+"""
+from __future__ import annotations
+
+import types
+from array import array
+
+from whoosh import writing
+
+
+class InvertedPool:
+    """Drop-in for ``whoosh.writing.PostingPool`` inside one ``SegmentWriter``."""
+
+    def __init__(self) -> None:
+        self.fieldnames: set[str] = set()
+        self._fields: dict[str, dict[bytes, list]] = {}
+        self.nbytes = 0  # rough memory estimate of the pooled postings
+
+    def add(self, item) -> None:
+        fieldname, tbytes, docnum, weight, vbytes = item
+        terms = self._fields.get(fieldname)
+        if terms is None:
+            terms = self._fields[fieldname] = {}
+            self.fieldnames.add(fieldname)
+        p = terms.get(tbytes)
+        if p is None:
+            p = terms[tbytes] = [array("I"), array("f"), array("I"), bytearray()]
+            self.nbytes += 400 + len(tbytes)
+        p[0].append(docnum)
+        p[1].append(weight)
+        if vbytes:
+            p[2].append(len(vbytes))
+            p[3] += vbytes
+            self.nbytes += 20 + len(vbytes)
+        else:
+            p[2].append(0)
+            self.nbytes += 20
+
+    def add_positions(self, fieldname, docnum, poses, encode) -> None:
+        """All postings of one document's positional field: {term: positions} (no tuples)."""
+        terms = self._fields.get(fieldname)
+        if terms is None:
+            terms = self._fields[fieldname] = {}
+            self.fieldnames.add(fieldname)
+        get = terms.get
+        nbytes = 0
+        for term, poslist in poses.items():
+            tbytes = term.encode("utf-8")
+            p = get(tbytes)
+            if p is None:
+                p = terms[tbytes] = [array("I"), array("f"), array("I"), bytearray()]
+                nbytes += 400 + len(tbytes)
+            v = encode(poslist)
+            p[0].append(docnum)
+            p[1].append(len(poslist))
+            p[2].append(len(v))
+            p[3] += v
+            nbytes += 20 + len(v)
+        self.nbytes += nbytes
+
+    def iter_postings(self):
+        """(fieldname, tbytes, docnum, weight, vbytes) in Whoosh's sorted order (for merges)."""
+        for fieldname, tbytes, ids, weights, values in self._sorted():
+            for i in range(len(ids)):
+                yield fieldname, tbytes, ids[i], weights[i], values[i]
+
+    def _sorted(self):
+        for fieldname in sorted(self._fields):
+            terms = self._fields[fieldname]
+            for tbytes in sorted(terms):
+                ids, weights, lens, blob = terms[tbytes]
+                values = []
+                pos = 0
+                for n in lens:
+                    values.append(bytes(blob[pos:pos + n]))
+                    pos += n
+                if len(ids) > 1 and ids != array("I", sorted(ids)):
+                    order = sorted(range(len(ids)), key=ids.__getitem__)
+                    ids = array("I", [ids[i] for i in order])
+                    weights = array("f", [weights[i] for i in order])
+                    values = [values[i] for i in order]
+                yield fieldname, tbytes, ids, weights, values
+
+    def save(self) -> None:  # PostingPool API (multiprocessing writers only)
+        raise NotImplementedError("InvertedPool is for single-process writers")
+
+    def cleanup(self) -> None:
+        self._fields = {}
+        self.nbytes = 0
+
+
+def _add_many(pw, ids, weights, values) -> None:
+    """``W3PostingsWriter.add_posting`` for a whole term without lengths, block by block."""
+    blocklimit = pw._blocklimit
+    n = len(ids)
+    i = 0
+    while i < n:
+        room = blocklimit - len(pw._ids)
+        if room <= 0:
+            pw._write_block()
+            continue
+        j = min(n, i + room)
+        pw._ids.extend(ids[i:j])
+        w = weights[i:j]
+        pw._weights.extend(w)
+        mw = max(w)
+        if mw > pw._maxweight:
+            pw._maxweight = mw
+        pw._values.extend(v for v in values[i:j] if v)
+        i = j
+
+
+def _flush_segment(self) -> None:
+    """``SegmentWriter._flush_segment`` writing straight from the :class:`InvertedPool`."""
+    self.perdocwriter.close()
+    pdr = self.per_document_reader() if self.codec.length_stats else None
+    fw = self.fieldwriter
+    schema = self.schema
+    lastfn = None
+    dfl = None
+    for fieldname, tbytes, ids, weights, values in self.pool._sorted():
+        if fieldname != lastfn:
+            if lastfn is not None:
+                fw.finish_field()
+            fieldobj = schema[fieldname]
+            fw.start_field(fieldname, fieldobj)
+            dfl = pdr.doc_field_length if (pdr is not None and fieldobj.scorable) else None
+            lastfn = fieldname
+        fw.start_term(tbytes)
+        pw = fw._postwriter
+        add = pw.add_posting
+        if dfl is None:
+            _add_many(pw, ids, weights, values)
+        else:
+            for i in range(len(ids)):
+                d = ids[i]
+                add(d, weights[i], values[i], dfl(d, fieldname))
+        fw.finish_term()
+    if lastfn is not None:
+        fw.finish_field()
+    fw.close()
+    if pdr is not None:
+        pdr.close()
+
+
+#: Rough pool bytes per indexed record (1.5 KB of text): sizes the batches of parallel writers.
+POOL_BYTES_PER_DOC = 16 * 1024
+
+
+class FastSegmentWriter(writing.SegmentWriter):
+    """``SegmentWriter`` with the fast pool when created with ``search_index_fast_pool=True``.
+
+    Whoosh's multiprocessing writer creates its sub-writers (in the child processes) through the
+    module global ``whoosh.multiproc.SegmentWriter``; :func:`patch_multiproc` points it here, so
+    ``ix.writer(procs=N, multisegment=True, search_index_fast_pool=True)`` gives every child the
+    fast pool. Without the keyword it is a plain ``SegmentWriter``.
+    """
+
+    def __init__(self, ix, search_index_fast_pool=False, **kwargs):
+        # not super(): MpWriter.__init__ calls ``SegmentWriter.__init__(self, ...)`` by the
+        # patched global name with an MpWriter instance
+        writing.SegmentWriter.__init__(self, ix, **kwargs)
+        if search_index_fast_pool and type(self) is FastSegmentWriter:
+            install(self)
+
+
+def patch_multiproc() -> None:
+    from whoosh import multiproc
+
+    multiproc.SegmentWriter = FastSegmentWriter
+
+
+def install(writer) -> bool:
+    """Give a plain ``SegmentWriter`` the fast pool; returns False (and changes nothing) else."""
+    if type(writer) not in (writing.SegmentWriter, FastSegmentWriter) or \
+            not hasattr(writer, "_flush_segment"):
+        return False
+    if not hasattr(writer.fieldwriter, "_postwriter"):  # not the W3 codec
+        return False
+    writer.pool.cleanup()
+    writer.pool = InvertedPool()
+    writer._flush_segment = types.MethodType(_flush_segment, writer)
+    # fields that give their postings as {term: positions} and need nothing else from the
+    # writer (not stored, not scorable, no vectors, no columns) skip Whoosh's per-posting loop
+    direct = [(name, f) for name, f in writer.schema.items()
+              if hasattr(f, "term_positions") and not f.stored and not f.scorable
+              and not f.vector and not f.column_type and not f.separate_spelling()]
+    if direct:
+        writer._si_add_document = writer.add_document
+        writer._si_direct = direct
+        writer.add_document = types.MethodType(_add_document, writer)
+    return True
+
+
+def _add_document(self, **fields) -> None:
+    docnum = self.docnum
+    todo = []
+    for name, f in self._si_direct:
+        value = fields.pop(name, None)
+        if value:
+            todo.append((name, f, value))
+    self._si_add_document(**fields)  # stored fields, columns, the other postings; docnum += 1
+    pool = self.pool
+    for name, f, value in todo:
+        pool.add_positions(name, docnum, f.term_positions(value), f.format.encode)
