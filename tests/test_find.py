@@ -153,3 +153,47 @@ def test_damaged_index_is_reported_not_deleted(app, client, users):
     assert resp.status_code == 503 and resp.json["error"]["code"] == "index_damaged"
     assert "archive reindex" in resp.json["error"]["message"]
     assert all(seg.exists() for seg in segments)  # reported, never silently deleted
+
+
+def _three_records(app, client) -> list[dict]:
+    login(client, "archivist")
+    c = new_customer(client, name="上官婉儿", project="长安城")
+    recs = [upload(client, c["id"], [(make_pdf(marker=str(i)), f"{i}.pdf")], title=f"往来函件 第{i}号",
+                   record_type="往来函件").json for i in range(3)]
+    _drain(app)
+    return recs
+
+
+def test_interrupted_reindex_resumes(app, client, users):
+    from archive_app.services.search import rebuild_index
+
+    recs = _three_records(app, client)
+
+    def crash_after_first_batch(done: int, total: int) -> None:
+        raise KeyboardInterrupt("power cut")  # the process dies after one committed batch
+
+    with app.app_context():
+        index = get_index()
+        try:
+            rebuild_index(db.session, index, batch=1, commit_every=1, progress=crash_after_first_batch)
+        except KeyboardInterrupt:
+            pass
+        resumed_from = index.reindex_checkpoint()  # the first batch was committed and checkpointed
+        assert resumed_from == recs[0]["id"] and index.doc_count() == 1
+        count = rebuild_index(db.session, index, batch=1, commit_every=1, resume=True)
+        assert count == 3 and index.doc_count() == 3 and index.reindex_checkpoint() is None
+    body = client.get("/api/v1/search", query_string={"q": "上官婉儿"}).json
+    assert body["total"] == 3
+
+
+def test_schema_change_rebuilds_the_index_by_itself(app, client, users):
+    from pathlib import Path
+
+    _three_records(app, client)
+    app.extensions.pop("search_index").close()
+    version = Path(app.config["INDEX_DIR"]) / "SCHEMA_VERSION"
+    version.write_text("1\n")  # an index written by an older release
+    # the next use opens a fresh index and queues a full rebuild from the database
+    assert client.get("/api/v1/search", query_string={"q": "长安城"}).json["total"] == 0
+    _drain(app)
+    assert client.get("/api/v1/search", query_string={"q": "长安城"}).json["total"] == 3

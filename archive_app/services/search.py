@@ -132,7 +132,7 @@ def search_records(session: Session, index: SearchIndex, user: User, request: Se
 
 
 def rebuild_index(session: Session, index: SearchIndex, *, batch: int = 500, resume: bool = False,
-                  progress: Callable[[int, int], None] | None = None) -> int:
+                  progress: Callable[[int, int], None] | None = None, commit_every: int | None = None) -> int:
     """Rebuild every record's document in id order, batch by batch (bounded memory).
 
     The index writer commits every few thousand documents and records a checkpoint; with
@@ -144,7 +144,7 @@ def rebuild_index(session: Session, index: SearchIndex, *, batch: int = 500, res
         last = 0
     total = session.scalar(select(db.func.count(Record.id))) or 0
     done = session.scalar(select(db.func.count(Record.id)).where(Record.id <= last)) or 0
-    with index.bulk_writer(commit_every=max(batch * 10, 5000)) as writer:
+    with index.bulk_writer(commit_every=commit_every or max(batch * 10, 5000)) as writer:
         while True:
             ids = list(session.scalars(select(Record.id).where(Record.id > last).order_by(Record.id).limit(batch)))
             if not ids:
