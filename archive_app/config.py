@@ -57,6 +57,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_REDIS_URL", "REDIS_URL", "redis://127.0.0.1:6379/0", str, "Redis URL of the redis queue."),
     Setting("ARCHIVE_QUEUE_NAME", "QUEUE_NAME", "archive", str, "Queue name (separates several archives on one Redis)."),
     Setting("ARCHIVE_WORKERS", "WORKERS", "2", int, "Worker processes started by `archive worker`."),
+    Setting("ARCHIVE_JOB_TIMEOUT", "JOB_TIMEOUT", "600", int,
+            "Seconds one file's extraction may take before it is stopped and marked failed (0: no limit)."),
     Setting("ARCHIVE_MAX_UPLOAD_MB", "MAX_UPLOAD_MB", "1024", int, "Largest accepted request body, in MiB."),
     Setting("ARCHIVE_TIMEZONE", "TIMEZONE", "Asia/Shanghai", str, "Time zone for dates shown and due dates."),
     Setting("ARCHIVE_FONDS_CODE", "FONDS_CODE", "0001", str, "全宗号: first part of every 档号."),

@@ -14,6 +14,12 @@ Pipeline (the same at index and query time):
 
 A multi-character query run becomes a phrase of its bigrams (exact substring), a one-character run
 a prefix (it is the first character of some bigram, or a tail unigram). See :func:`query_terms`.
+
+The index (schema version 2) uses :func:`gram_positions` -- the same bigrams without the tail
+unigram, positions = character offsets, one unused offset between runs -- for the combined
+``all`` field and the short boost fields, and :func:`run_chars` for one-character queries;
+:func:`bigram_cover` is what a multi-character query checks positions on. :func:`bigram_tokens`
+and :func:`term_positions` remain the reference tokenisation (tests, highlighting tools).
 """
 from __future__ import annotations
 

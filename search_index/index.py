@@ -11,6 +11,16 @@ Concurrency
   to share between threads.
 * The permission filter is a set of document numbers computed once per (searcher, access) and
   passed to Whoosh as ``filter=``: totals, pages and snippets never include a forbidden record.
+
+Performance notes (schema version 2)
+------------------------------------
+* Files: segments are written as separate files (no compound ``.seg``) and read through
+  ``mmap`` (:class:`MmapFileStorage`): Whoosh reads a compound segment by copying each of its
+  sub-files into a BytesIO, i.e. one full copy of the index in RAM per searcher (per thread).
+* Totals: the collector runs without block-quality skipping and without matcher "replacement"
+  (both prune documents), so the total is exact in one pass, never recounted.
+* Bulk writes: :mod:`search_index.fastwrite` (in-memory inverted pool, direct segment flush);
+  with ``procs > 1`` Whoosh's multiprocessing writer gives each child the same pool.
 """
 from __future__ import annotations
 
@@ -40,7 +50,7 @@ from whoosh.sorting import FieldFacet
 from . import fastwrite
 from .analysis import _HAN_SPACE_RE, normalise
 from .documents import IndexDoc, to_fields
-from .query import Access, SearchRequest, filter_query, permission_query, plan_text
+from .query import Access, Boosted, SearchRequest, filter_query, permission_query, plan_text
 from .schema import SCHEMA_VERSION, make_schema
 
 VERSION_FILE = "SCHEMA_VERSION"
@@ -343,7 +353,7 @@ class SearchIndex:
             return result
         q = wq.And(parts) if len(parts) > 1 else (parts[0] if parts else wq.Every())
         if plan.boost is not None and req.sort != "date":
-            q = wq.AndMaybe(q, plan.boost)  # boosts looked at only on the documents that match
+            q = Boosted(q, plan.boost)  # boosts looked at only on the documents that match
         limit = page * per_page
         kwargs = {}
         if req.sort == "date":

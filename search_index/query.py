@@ -12,7 +12,7 @@ Planning, per whitespace-separated chunk of the input (chunks are AND-ed):
 * anything else -> each Han/digit run of two or more characters must be a substring of one of
   name, project, unit, address, title, content: ONE :class:`Substring` query on the combined
   ``all`` field (bigrams; positions checked on a cover of the run, rarest bigram first). Field
-  boosts (name highest) come from an optional side (``AndMaybe``) evaluated only on the documents
+  boosts (name highest) come from an optional side (:class:`Boosted`) evaluated only on the documents
   that matched. A single character must occur in one of the short fields (name, title, address,
   project, unit -- not the content, where it would match nearly every record): one term of the
   ``uni`` field.
@@ -317,21 +317,23 @@ class Substring(wq.Query):
     for documents that hold every bigram of every part).
     """
 
-    def __init__(self, fieldname: str, text, boost: float = 1.0):
+    def __init__(self, fieldname: str, text, boost: float = 1.0, exact: bool = True):
         self.fieldname = fieldname
         self.texts: tuple[str, ...] = (text,) if isinstance(text, str) else tuple(text)
         self.text = " ".join(self.texts)
         self.boost = boost
+        self.exact = exact  # False: every bigram present, positions not checked (boosts only)
 
     def __repr__(self):
         return f"Substring({self.fieldname!r}, {self.texts!r}, boost={self.boost})"
 
     def __eq__(self, other):
         return (other.__class__ is self.__class__ and self.fieldname == other.fieldname
-                and self.texts == other.texts and self.boost == other.boost)
+                and self.texts == other.texts and self.boost == other.boost
+                and self.exact == other.exact)
 
     def __hash__(self):
-        return hash((self.fieldname, self.texts, self.boost))
+        return hash((self.fieldname, self.texts, self.boost, self.exact))
 
     def is_leaf(self):
         return True
@@ -363,7 +365,7 @@ class Substring(wq.Query):
             dfs[0][0] * COMMON_FRACTION >= reader.doc_count_all()
         if common:
             cache = _leaf_cache(searcher)
-            key = (fn, self.texts)
+            key = (fn, self.texts, self.exact)
             ids = cache.get(key)
             if ids is None and cache.seen_before(key):
                 m = self._matcher(reader, fn, dfs)
@@ -381,7 +383,7 @@ class Substring(wq.Query):
             return mcore.NullMatcher()
         checks: list[list[tuple[int, list[int]]]] = []
         for text in dict.fromkeys(self.texts):
-            if len(text) > 2:
+            if len(text) > 2 and self.exact:
                 by_term: dict[bytes, list[int]] = {}
                 for off, bg in bigram_cover(text):
                     by_term.setdefault(bg.encode("utf-8"), []).append(off)
@@ -432,7 +434,7 @@ class Access:
 class Plan:
     query: wq.Query | None  # None: the text asked for nothing (match all)
     needles: list[str]  # normalised strings to highlight
-    boost: wq.Query | None = None  # optional: field boosts, scored on the matches only
+    boost: list[wq.Query] | None = None  # optional field boosts, scored on the matches only
 
 
 def _or(qs: list[wq.Query]) -> wq.Query:
@@ -443,11 +445,102 @@ def _and(qs: list[wq.Query]) -> wq.Query:
     return qs[0] if len(qs) == 1 else wq.And(qs)
 
 
-class LazyOr(wq.Or):
-    """An Or that never pre-loads its matches (Whoosh does on small segments): used for the
-    optional boost side of ``AndMaybe``, which is only ever skipped to the required matches."""
+class BoostMatcher(mcore.Matcher):
+    """The required matcher's documents; ``score()`` adds the boost matchers that hold the
+    current document (each skipped forward only when a score is asked for, i.e. only for
+    allowed matches). Flat and lazy, unlike AndMaybe(Or(...)) which moves a tree of unions on
+    every step."""
 
-    matcher_type = wq.Or.DEFAULT_MATCHER
+    def __init__(self, child, boosts):
+        self.child = child
+        self.boosts = boosts
+
+    def is_active(self):
+        return self.child.is_active()
+
+    def id(self):
+        return self.child.id()
+
+    def next(self):
+        return self.child.next()
+
+    def skip_to(self, id):
+        return self.child.skip_to(id)
+
+    def all_ids(self):
+        return self.child.all_ids()
+
+    def reset(self):
+        self.child.reset()
+        for m in self.boosts:
+            m.reset()
+
+    def copy(self):
+        return BoostMatcher(self.child.copy(), [m.copy() for m in self.boosts])
+
+    def replace(self, minquality=0):
+        return self if self.child.is_active() else mcore.NullMatcher()
+
+    def supports_block_quality(self):
+        return False
+
+    def max_quality(self):
+        return self.child.max_quality() + sum(m.max_quality() for m in self.boosts)
+
+    def weight(self):
+        return self.child.weight()
+
+    def score(self):
+        d = self.child.id()
+        s = self.child.score()
+        for m in self.boosts:
+            if m.is_active():
+                if m.id() < d:
+                    m.skip_to(d)
+                    if not m.is_active():
+                        continue
+                if m.id() == d:
+                    s += m.score()
+        return s
+
+    def term_matchers(self):
+        return iter(())
+
+
+class Boosted(wq.Query):
+    """``required``, scored with the optional ``boosts`` (see :class:`BoostMatcher`)."""
+
+    def __init__(self, required: wq.Query, boosts: list[wq.Query]):
+        self.required = required
+        self.boosts = list(boosts)
+        self.boost = 1.0
+
+    def __repr__(self):
+        return f"Boosted({self.required!r}, {self.boosts!r})"
+
+    def __eq__(self, other):
+        return (other.__class__ is self.__class__ and self.required == other.required
+                and self.boosts == other.boosts)
+
+    def __hash__(self):
+        return hash((self.required, tuple(self.boosts)))
+
+    def is_leaf(self):
+        return False
+
+    def children(self):
+        return [self.required] + self.boosts
+
+    def estimate_size(self, ixreader):
+        return self.required.estimate_size(ixreader)
+
+    def matcher(self, searcher, context=None):
+        m = self.required.matcher(searcher, context)
+        if not m.is_active():
+            return mcore.NullMatcher()
+        bms = [b.matcher(searcher, context) for b in self.boosts]
+        bms = [b for b in bms if b.is_active()]
+        return BoostMatcher(m, bms) if bms else m
 
 
 def _word_query(w: str) -> wq.Query:
@@ -468,7 +561,9 @@ def _text_part(part: QueryPart, needles: list[str], boosts: list[wq.Query],
         boosts.append(wq.Term(UNI_FIELD, "n" + c, boost=TEXT_FIELDS["name"]))
         return wq.Term(UNI_FIELD, c)
     run = part.text
-    boosts.extend(Substring(f, run, boost=TEXT_FIELDS[f]) for f in SHORT_FIELDS)
+    # boosts only order the matches: "all bigrams in the field" is close enough and skips the
+    # position checks
+    boosts.extend(Substring(f, run, boost=TEXT_FIELDS[f], exact=False) for f in SHORT_FIELDS)
     runs.append(run)
     return None
 
@@ -528,8 +623,8 @@ def plan_text(text: str) -> Plan:
     return Plan(_and(qs), needles, _boost(boosts))
 
 
-def _boost(boosts: list[wq.Query]) -> wq.Query | None:
-    return LazyOr(boosts) if boosts else None
+def _boost(boosts: list[wq.Query]) -> list[wq.Query] | None:
+    return boosts or None
 
 
 def filter_query(req: SearchRequest) -> wq.Query | None:

@@ -131,7 +131,7 @@ class CharSet(fields.FieldType):
         self.spelling_prefix = "spell_"
 
     def index(self, value, **kwargs):
-        name, _, rest = value.partition("|")
+        name = value.partition("|")[0]
         chars = run_chars(normalise(value))
         terms = {c.encode("utf-8") for c in chars}
         terms.update(("n" + c).encode("utf-8") for c in run_chars(normalise(name)))

@@ -89,3 +89,28 @@ def test_a_job_lost_with_its_worker_is_requeued(app, client, users):
         assert requeue_stale(timedelta(minutes=15)) == []  # fresh again: not requeued twice
         run_pending()
     assert client.get(f"/api/v1/records/{rec['id']}/status").json["text_status"] == "done"
+
+
+def test_a_file_that_keeps_killing_its_worker_is_failed_not_requeued(app, client, users):
+    login(client, "archivist")
+    c = new_customer(client, name="仇天")
+    rec = upload(client, c["id"], [(shared_file("cnocr/chn-00199985.jpg").read_bytes(), "a.jpg")]).json
+    fid = rec["files"][0]["id"]
+    with app.app_context():
+        db.session.execute(update(RecordFile).where(RecordFile.id == fid).values(
+            extract_status="processing", extract_attempts=3, extract_updated_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+        assert requeue_stale(timedelta(minutes=15)) == []
+    status = client.get(f"/api/v1/records/{rec['id']}/status").json["files"][0]
+    assert status["text_status"] == "failed" and status["text_error"].startswith("worker_crashed")
+
+
+def test_a_job_that_runs_too_long_is_stopped():
+    from archive_app.services.extraction import JobTimeout, time_limit
+
+    with time_limit(1):
+        try:
+            time.sleep(3)
+            raise AssertionError("not interrupted")
+        except JobTimeout:
+            pass

@@ -6,10 +6,13 @@ database hiccups raise TransientError so the queue retries with back-off.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -31,8 +34,40 @@ THUMB_SIDE = 240
 VIEW_SIDE = 1600
 
 
+# A file whose job was started this many times without finishing (each time its worker died)
+# is failed instead of queued again: it is probably what kills the worker.
+MAX_ATTEMPTS = 3
+
+
 class TransientError(RuntimeError):
     """Storage or database unavailable: the job should be retried later."""
+
+
+class JobTimeout(Exception):
+    """The job ran longer than ARCHIVE_JOB_TIMEOUT seconds."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int):
+    """Raise JobTimeout in this (main) thread after ``seconds``; a no-op elsewhere or for 0.
+
+    A worker process runs one job at a time in its main thread, so an alarm is enough to stop a
+    page that would hang the renderer or the OCR engine without stalling the queue.
+    """
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise JobTimeout(f"job exceeded {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def derived_key(row: RecordFile, page_no: int, kind: str) -> str:
@@ -62,7 +97,7 @@ def _put_replacing(store: BlobStore, key: str, data: bytes) -> None:
 
 
 def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
-                 reindex: Callable[[int], None] | None = None) -> str:
+                 reindex: Callable[[int], None] | None = None, timeout: int = 0) -> str:
     """Extract one file's pages (text, thumbnails, page images), store them, update the index.
 
     Returns the final status. Raises TransientError when it should be retried.
@@ -85,14 +120,20 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
             _set_status(session, file_id, pages_done=done)
 
         try:
-            pages = extract(path, row.mime_type, on_page=progress)
-            images = []
-            for page in pages:
-                images.append((page.page_no,
-                               render_thumbnail(path, row.mime_type, page.page_no, max_side=THUMB_SIDE),
-                               render_page_image(path, row.mime_type, page.page_no, max_side=VIEW_SIDE)))
+            with time_limit(timeout):
+                pages = extract(path, row.mime_type, on_page=progress)
+                images = []
+                for page in pages:
+                    images.append((page.page_no,
+                                   render_thumbnail(path, row.mime_type, page.page_no, max_side=THUMB_SIDE),
+                                   render_page_image(path, row.mime_type, page.page_no, max_side=VIEW_SIDE)))
         except ExtractionError as exc:
             _set_status(session, file_id, extract_status="failed", extract_error=f"{exc.code}: {exc.message_zh}")
+            return "failed"
+        except JobTimeout:
+            session.rollback()
+            _set_status(session, file_id, extract_status="failed",
+                        extract_error=f"timeout: 处理超过 {timeout} 秒仍未完成，已停止（文件可能过于复杂或已损坏）")
             return "failed"
         try:
             for page_no, thumb, view in images:
@@ -134,7 +175,7 @@ def run_extraction_job(file_id: int) -> str:
     from .search import reindex_record
 
     return extract_file(db.session, get_store(), file_id, current_app.config["UPLOAD_TMP_DIR"],
-                        reindex=reindex_record)
+                        reindex=reindex_record, timeout=current_app.config["JOB_TIMEOUT"])
 
 
 def requeue_stale(older_than: timedelta, now: datetime | None = None) -> list[int]:
@@ -145,7 +186,13 @@ def requeue_stale(older_than: timedelta, now: datetime | None = None) -> list[in
     stmt = select(RecordFile.id).where(
         RecordFile.extract_status.in_(["queued", "processing"]),
         or_(RecordFile.extract_updated_at.is_(None), RecordFile.extract_updated_at < cutoff))
-    ids = list(db.session.scalars(stmt))
+    rows = db.session.execute(stmt.add_columns(RecordFile.extract_attempts)).all()
+    doomed = [fid for fid, attempts in rows if attempts >= MAX_ATTEMPTS]
+    ids = [fid for fid, attempts in rows if attempts < MAX_ATTEMPTS]
+    if doomed:
+        db.session.execute(update(RecordFile).where(RecordFile.id.in_(doomed)).values(
+            extract_status="failed", extract_updated_at=utcnow(),
+            extract_error=f"worker_crashed: 已尝试 {MAX_ATTEMPTS} 次，处理进程每次都中断，文件可能有问题"))
     if ids:
         db.session.execute(update(RecordFile).where(RecordFile.id.in_(ids))
                            .values(extract_status="queued", extract_updated_at=utcnow()))

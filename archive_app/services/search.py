@@ -135,8 +135,9 @@ def rebuild_index(session: Session, index: SearchIndex, *, batch: int = 500, res
                   progress: Callable[[int, int], None] | None = None, commit_every: int | None = None) -> int:
     """Rebuild every record's document in id order, batch by batch (bounded memory).
 
-    The index writer commits every few thousand documents and records a checkpoint; with
-    ``resume`` an interrupted rebuild continues after it instead of starting again.
+    The index writer commits every ``commit_every`` documents (default 100,000: few segments keep
+    queries fast) and records a checkpoint; with ``resume`` an interrupted rebuild continues
+    after it instead of starting again. Memory stays bounded by the writer's pool size.
     """
     last = index.reindex_checkpoint() if resume else None
     if last is None:
@@ -144,7 +145,7 @@ def rebuild_index(session: Session, index: SearchIndex, *, batch: int = 500, res
         last = 0
     total = session.scalar(select(db.func.count(Record.id))) or 0
     done = session.scalar(select(db.func.count(Record.id)).where(Record.id <= last)) or 0
-    with index.bulk_writer(commit_every=commit_every or max(batch * 10, 5000)) as writer:
+    with index.bulk_writer(commit_every=commit_every or 100_000) as writer:
         while True:
             ids = list(session.scalars(select(Record.id).where(Record.id > last).order_by(Record.id).limit(batch)))
             if not ids:
