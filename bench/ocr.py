@@ -20,7 +20,6 @@ the direct call (target: overhead <= 10 %). Benchmark, not a test: always exits 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from archive_app.extraction import extract  # noqa: E402
 from archive_app.extraction.ocr_rapid import get_engine, to_rgb_array  # noqa: E402
+from archive_app.extraction.text import char_accuracy  # noqa: E402
 
 TESTDATA = ROOT.parent / "shared" / "testdata"
 
@@ -48,20 +48,8 @@ CASES = [
 ]
 
 
-def levenshtein(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
 def accuracy(ref: str, hyp: str, cjk: bool) -> float:
-    norm = (lambda s: re.sub(r"\s+", "", s)) if cjk else (lambda s: re.sub(r"\s+", " ", s).strip())
-    ref, hyp = norm(ref), norm(hyp)
-    return max(0.0, 1 - levenshtein(ref, hyp) / len(ref))
+    return char_accuracy(ref, hyp, drop_space=cjk)
 
 
 def best_of(n: int, fn):

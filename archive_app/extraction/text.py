@@ -26,3 +26,21 @@ def clean_ocr_text(s: str) -> str:
     s = _SPACE_BETWEEN_CJK.sub("", s)
     lines = [line.strip() for line in s.split("\n")]
     return "\n".join(line for line in lines if line)
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance between two strings (insertions, deletions, substitutions)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def char_accuracy(ref: str, hyp: str, *, drop_space: bool = False) -> float:
+    """1 - edit distance / reference length, whitespace runs collapsed (or dropped, for Chinese)."""
+    norm = (lambda s: re.sub(r"\s+", "", s)) if drop_space else (lambda s: re.sub(r"\s+", " ", s).strip())
+    ref, hyp = norm(ref), norm(hyp)
+    return max(0.0, 1 - levenshtein(ref, hyp) / len(ref))

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pypdf
 import pytest
+
+from archive_app.extraction.text import char_accuracy
 from PIL import Image, ImageDraw, ImageFont
 
 from archive_app.extraction import (
@@ -34,16 +36,6 @@ PDF = "application/pdf"
 LINN_MIN_ACCURACY = 0.96
 
 
-def levenshtein(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
 def words_found(ref: str, hyp: str) -> float:
     """Share of the reference's words (4+ letters) found in the hypothesis, ignoring order and spaces."""
     words = set(re.findall(r"[A-Za-z]{4,}", ref))
@@ -52,9 +44,7 @@ def words_found(ref: str, hyp: str) -> float:
 
 
 def accuracy(ref: str, hyp: str, *, drop_space: bool = False) -> float:
-    norm = (lambda s: re.sub(r"\s+", "", s)) if drop_space else (lambda s: re.sub(r"\s+", " ", s).strip())
-    ref, hyp = norm(ref), norm(hyp)
-    return max(0.0, 1 - levenshtein(ref, hyp) / len(ref))
+    return char_accuracy(ref, hyp, drop_space=drop_space)
 
 
 @pytest.fixture(scope="module")
