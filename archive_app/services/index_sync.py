@@ -12,7 +12,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from ..models import Customer, FilePage, Record, RecordFile
+from ..models import Customer, Record, RecordFile
 
 log = logging.getLogger(__name__)
 _KEY = "archive.reindex"
@@ -27,8 +27,7 @@ def _note(session: Session, flush_context) -> None:
             customers.add(obj.id)
         elif isinstance(obj, RecordFile) and obj.record_id is not None:
             records.add(obj.record_id)
-        elif isinstance(obj, FilePage) and obj.file is not None:
-            records.add(obj.file.record_id)
+        # FilePage rows are written by the extraction job, which re-indexes their record itself.
 
 
 def _after_flush(session: Session, flush_context) -> None:
