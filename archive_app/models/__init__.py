@@ -2,3 +2,4 @@
 from .people import ApiToken, Department, Role, User  # noqa: F401
 from .records import Customer, FilePage, Record, RecordFile  # noqa: F401
 from .audit import AuditEntry, AuditHead  # noqa: F401
+from .loans import Handover, LoanApproval, LoanItem, LoanRequest, PaperLoan  # noqa: F401
