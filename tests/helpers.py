@@ -67,3 +67,27 @@ def truncated_png() -> bytes:
     Image.new("RGB", (400, 300), (200, 10, 20)).save(buf, format="PNG")
     data = buf.getvalue()
     return data[: len(data) // 2]
+
+
+def borrow(client: FlaskClient, username: str, record_ids: list[int], kind: str = "download",
+           approvers: tuple[str, ...] = ("head", "gm"), purpose: str = "核对合同") -> dict:
+    """``username`` asks to borrow the records, each approver approves in turn; ends logged in as ``username``.
+
+    Downloads always need the department head and the general manager; a view of 内部 records
+    needs the head only (pass ``approvers=("head",)``).
+    """
+    login(client, username)
+    resp = client.post("/api/v1/loans", json={"kind": kind, "purpose": purpose, "record_ids": record_ids},
+                       headers=_csrf_headers(client))
+    assert resp.status_code == 201, resp.json
+    loan = resp.json
+    client.post("/logout")
+    for approver in approvers:
+        login(client, approver)
+        resp = client.post(f"/api/v1/loans/{loan['id']}/approve", headers=_csrf_headers(client))
+        assert resp.status_code == 200, resp.json
+        loan = resp.json
+        client.post("/logout")
+    assert loan["status"] == "approved", loan
+    login(client, username)
+    return loan

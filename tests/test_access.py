@@ -7,7 +7,7 @@ import pytest
 
 from archive_app.services import policy
 
-from .helpers import PDF_MIN, login, make_pdf, new_customer, upload
+from .helpers import PDF_MIN, borrow, login, make_pdf, new_customer, upload
 
 PUBLIC_ENDPOINTS = {"auth.login", "static"}
 
@@ -54,7 +54,7 @@ def test_staff_cannot_download_above_clearance(app, client, users):
     secret = upload(client, c["id"], [(make_pdf(marker="s"), "s.pdf")], secrecy=2).json
     client.post("/logout")
 
-    login(client, "staff")  # 销售一部, clearance 内部
+    borrow(client, "staff", [internal["id"]])  # 销售一部, clearance 内部; approved download loan
     ok = client.get(f"/api/v1/records/{internal['id']}/files/{internal['files'][0]['id']}/content")
     assert ok.status_code == 200 and ok.data == PDF_MIN
     for url in (f"/api/v1/records/{secret['id']}/files/{secret['files'][0]['id']}/content",
@@ -68,7 +68,11 @@ def test_staff_cannot_download_above_clearance(app, client, users):
     assert internal["archival_code"] in page and secret["archival_code"] not in page
     client.post("/logout")
 
-    login(client, "staff_secret")  # same department, clearance 秘密
+    login(client, "staff_secret")  # same department, clearance 秘密: sees it, but needs a loan to download
+    resp = client.get(f"/api/v1/records/{secret['id']}/files/{secret['files'][0]['id']}/content")
+    assert resp.status_code == 403 and resp.json["error"]["code"] == "no_loan"
+    client.post("/logout")
+    borrow(client, "staff_secret", [secret["id"]])
     resp = client.get(f"/api/v1/records/{secret['id']}/files/{secret['files'][0]['id']}/content")
     assert resp.status_code == 200
 

@@ -61,6 +61,20 @@ SCHEMAS: dict[str, Any] = {
         "secrecy": {"type": "integer", "enum": list(SECRECY_LEVELS)},
         "location_room": {"type": "string"}, "location_cabinet": {"type": "string"},
         "location_shelf": {"type": "string"}, "location_box": {"type": "string"}}},
+    "LoanInput": {"type": "object", "required": ["kind", "purpose"], "properties": {
+        "kind": {"type": "string", "enum": ["view", "download", "original"],
+                 "description": "查阅 / 复制调用 / 借出原件"},
+        "purpose": {"type": "string"},
+        "record_ids": {"type": "array", "items": {"type": "integer"}},
+        "customer_id": {"type": "integer", "description": "a whole customer file instead of record_ids"},
+        "window_end": {"type": "string", "description": "ISO date (end of that local day) or date-time; "
+                                                        "past the request day needs reason"},
+        "reason": {"type": "string"}}},
+    "LoanDecision": {"type": "object", "properties": {"reason": {"type": "string"}}},
+    "PaperHandOut": {"type": "object", "required": ["request_id", "record_id", "pages"], "properties": {
+        "request_id": {"type": "integer"}, "record_id": {"type": "integer"}, "pages": {"type": "integer"}}},
+    "PaperReturn": {"type": "object", "required": ["pages_back"], "properties": {
+        "pages_back": {"type": "integer"}, "condition_note": {"type": "string"}}},
 }
 
 

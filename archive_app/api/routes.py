@@ -14,6 +14,7 @@ from ..errors_http import error_response
 from ..extensions import db
 from ..services import customers as customer_svc
 from ..services import records as record_svc
+from ..web import loans as loan_web
 from ..web.helpers import actor, client_ip, page_arg
 from ..web.uploads import archive_settings, incoming_files, stream_response
 from . import bp
@@ -140,7 +141,7 @@ def get_record_status(record_id: int):
 @document("/records/<int:record_id>/files/<int:file_id>/pages", "get", "Extracted text of each page of a file")
 @api_auth
 def get_pages(record_id: int, file_id: int):
-    record = record_svc.get_record(db.session, actor(current_user), record_id, "record.download")
+    record = record_svc.get_record(db.session, actor(current_user), record_id, "record.read")
     file = next((f for f in record.files if f.id == file_id), None)
     if file is None:
         raise NotFound("文件不存在", code="file_not_found")
@@ -207,6 +208,84 @@ def review(record_id: int):
 def review_queue():
     return jsonify({"items": [record_svc.record_dict(r, files=False)
                               for r in record_svc.review_queue(db.session, actor(current_user))]})
+
+
+def _optional_body() -> dict:
+    """A JSON object body, or {} when none was sent."""
+    if not request.get_data(cache=True):
+        return {}
+    return _json_body()
+
+
+@bp.post("/loans")
+@document("/loans", "post", "Ask to borrow records (kind view|download|original, purpose, record_ids or "
+          "customer_id, optional window_end + reason)", body="LoanInput", responses={201: "created"})
+@api_auth
+def create_loan():
+    req = loan_web.create_loan(actor(current_user), _json_body())
+    return jsonify(loan_web.loan_dict(req)), 201
+
+
+@bp.get("/loans")
+@document("/loans", "get", "My borrowing requests, newest first")
+@api_auth
+def list_loans():
+    return jsonify({"items": [loan_web.loan_dict(r) for r in loan_web.my_loans(actor(current_user))]})
+
+
+@bp.get("/loans/queue")
+@document("/loans/queue", "get", "Borrowing requests waiting for my decision (department head / general manager)")
+@api_auth
+def loan_queue():
+    return jsonify({"items": [loan_web.loan_dict(r) for r in loan_web.queue_for(actor(current_user))]})
+
+
+@bp.post("/loans/<int:loan_id>/approve")
+@document("/loans/<int:loan_id>/approve", "post", "Approve the current step of a request", body="LoanDecision")
+@api_auth
+def approve_loan(loan_id: int):
+    reason = str(_optional_body().get("reason") or "")
+    return jsonify(loan_web.loan_dict(loan_web.approve_loan(actor(current_user), loan_id, reason)))
+
+
+@bp.post("/loans/<int:loan_id>/reject")
+@document("/loans/<int:loan_id>/reject", "post", "Reject a request (reason required)", body="LoanDecision")
+@api_auth
+def reject_loan(loan_id: int):
+    reason = str(_optional_body().get("reason") or "")
+    return jsonify(loan_web.loan_dict(loan_web.reject_loan(actor(current_user), loan_id, reason)))
+
+
+@bp.post("/loans/<int:loan_id>/revoke")
+@document("/loans/<int:loan_id>/revoke", "post", "Withdraw a pending or approved request (requester or admin)",
+          body="LoanDecision")
+@api_auth
+def revoke_loan(loan_id: int):
+    reason = str(_optional_body().get("reason") or "")
+    return jsonify(loan_web.loan_dict(loan_web.revoke_loan(actor(current_user), loan_id, reason)))
+
+
+@bp.post("/paper-loans")
+@document("/paper-loans", "post", "Archivist hands a paper original out under an approved request",
+          body="PaperHandOut", responses={201: "created", 409: "already_out"})
+@api_auth
+def hand_out_paper():
+    return jsonify(loan_web.paper_dict(loan_web.hand_out(actor(current_user), _json_body()))), 201
+
+
+@bp.post("/paper-loans/<int:record_id>/return")
+@document("/paper-loans/<int:record_id>/return", "post", "Archivist takes a paper original back",
+          body="PaperReturn")
+@api_auth
+def return_paper(record_id: int):
+    return jsonify(loan_web.paper_dict(loan_web.return_paper(actor(current_user), record_id, _json_body())))
+
+
+@bp.get("/paper-loans/overdue")
+@document("/paper-loans/overdue", "get", "Paper originals still out after their due time (archivists)")
+@api_auth
+def overdue_paper():
+    return jsonify({"items": [loan_web.paper_dict(p) for p in loan_web.overdue(actor(current_user))]})
 
 
 @bp.errorhandler(DomainError)

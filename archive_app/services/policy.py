@@ -1,11 +1,19 @@
 """The one access policy: may user U do action A on object O?
 
-Every view, download, API call (and later search hit, thumbnail and loan) asks ``can``/``require``.
-Until the borrowing workflow lands, business staff may open files of their own department up to
-their clearance; archive staff (archivist, reviewer, admin) may open any file up to theirs.
+Every view, download, API call, search hit, thumbnail and loan asks ``can``/``require``.
+Business staff (staff, department heads, the general manager) see the catalogue of their own
+department's files (the general manager: every file) up to their clearance, but read a record's
+pages (``record.read``) or download it (``record.download``) only under an approved borrowing
+request whose window is open now. Archive staff (archivist, reviewer, admin) keep the catalogue
+and may open any file up to their clearance; auditors see the catalogue and never read or download.
+
+``can`` stays pure: whether a borrowing grant is active is asked through an injected
+``grant_checker(record, "view" | "download") -> bool`` (``services.records.grant_checker`` builds
+one over a session and a time). Without a checker, no grant is assumed.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Select, false, true
@@ -17,12 +25,19 @@ from ..models import Customer, Record, Role, User
 ARCHIVE_ROLES = {Role.ARCHIVIST, Role.REVIEWER, Role.ADMIN}
 # Roles that see every customer's file but do not manage it.
 COMPANY_WIDE_ROLES = ARCHIVE_ROLES | {Role.GENERAL_MANAGER, Role.AUDITOR}
+# Roles that use records for business: their reading and downloading go through borrowing.
+BUSINESS_ROLES = {Role.STAFF, Role.DEPT_HEAD, Role.GENERAL_MANAGER}
 
 ACTIONS = {
     "customer.list", "customer.view", "customer.create", "customer.edit",
-    "record.view", "record.upload", "record.edit", "record.download", "record.review",
+    "record.view", "record.upload", "record.edit", "record.read", "record.download", "record.review",
     "review.queue", "user.manage", "audit.view", "token.manage",
+    "loan.request", "loan.approve", "paper.manage",
 }
+# Content actions and the borrowing grant a business user needs for them.
+GRANT_FOR = {"record.read": "view", "record.download": "download"}
+
+GrantChecker = Callable[[Record, str], bool]
 
 
 def _role(user: User | None) -> Role | None:
@@ -39,8 +54,12 @@ def _sees_customer(user: User, role: Role, customer: Customer) -> bool:
     return role in COMPANY_WIDE_ROLES or _same_department(user, customer)
 
 
-def can(user: User | None, action: str, obj: Any = None) -> bool:
-    """Decide one action. ``obj`` is a Customer or Record where the action concerns one."""
+def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChecker | None = None) -> bool:
+    """Decide one action. ``obj`` is a Customer or Record where the action concerns one.
+
+    ``grant_checker(record, "view" | "download")`` answers whether the user holds an active
+    borrowing grant; it is asked only for business roles' ``record.read`` / ``record.download``.
+    """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     role = _role(user)
@@ -63,6 +82,19 @@ def can(user: User | None, action: str, obj: Any = None) -> bool:
     if action == "record.upload":
         # obj is the customer receiving the record
         return role in {Role.ARCHIVIST, Role.ADMIN}
+    if action == "loan.approve":
+        return role in {Role.DEPT_HEAD, Role.GENERAL_MANAGER}
+    if action == "paper.manage":
+        return role in {Role.ARCHIVIST, Role.ADMIN}
+    if action == "loan.request":
+        # Business users with a department (its head approves); obj, if given, must be visible to them.
+        if role not in BUSINESS_ROLES or user.department_id is None:
+            return False
+        if isinstance(obj, Customer):
+            return _sees_customer(user, role, obj)
+        if isinstance(obj, Record):
+            return obj.secrecy <= user.clearance and _sees_customer(user, role, obj.customer)
+        return True
     record: Record = obj
     if record.secrecy > user.clearance or not _sees_customer(user, role, record.customer):
         return False
@@ -73,14 +105,31 @@ def can(user: User | None, action: str, obj: Any = None) -> bool:
     if action == "record.review":
         # Four eyes: whoever filed the record cannot be the one who checks it.
         return role in {Role.REVIEWER, Role.ADMIN} and record.created_by_id != user.id
-    if action == "record.download":
-        return role is not Role.AUDITOR
+    if action in GRANT_FOR:
+        if role is Role.AUDITOR:
+            return False
+        if role in BUSINESS_ROLES:
+            return grant_checker is not None and bool(grant_checker(record, GRANT_FOR[action]))
+        return True
     return False
 
 
-def require(user: User | None, action: str, obj: Any = None) -> None:
+def needs_grant(user: User | None, action: str, record: Record) -> str | None:
+    """The loan action ("view" | "download") that alone decides ``action`` on ``record``, else None.
+
+    Set when the user is a business user who sees the record (clearance, department) and the
+    action is a content action: then a refusal is explained by the borrowing state.
+    """
+    role = _role(user)
+    if (role not in BUSINESS_ROLES or action not in GRANT_FOR or not isinstance(record, Record)
+            or not can(user, "record.view", record)):
+        return None
+    return GRANT_FOR[action]
+
+
+def require(user: User | None, action: str, obj: Any = None, grant_checker: GrantChecker | None = None) -> None:
     """Raise Forbidden unless ``can``; hide existence (NotFound) when the object itself is invisible."""
-    if can(user, action, obj):
+    if can(user, action, obj, grant_checker):
         return
     if isinstance(obj, Record) and action != "record.view" and can(user, "record.view", obj):
         raise Forbidden("您没有权限执行此操作", code="forbidden")

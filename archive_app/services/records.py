@@ -23,7 +23,7 @@ from ..domain import PARTS, RECORD_TYPES, SECRECY_LEVELS, archival_code
 from ..errors import Conflict, DomainError, Forbidden, NotFound, StorageFailed, TooLarge, ValidationFailed
 from ..models import Customer, FilePage, Record, RecordFile, User
 from ..models.base import utcnow
-from . import audit, filetypes, policy
+from . import audit, filetypes, loans, policy
 from .customers import get_customer
 from .extraction import record_status
 
@@ -288,13 +288,40 @@ def add_files(session: Session, store: BlobStore, settings: ArchiveSettings, act
                               confirm_duplicate, build)
 
 
-def get_record(session: Session, actor: User, record_id: int, action: str = "record.view") -> Record:
-    """Load a record the actor may act on, or raise NotFound/Forbidden (NotFound if it is invisible)."""
+def grant_checker(session: Session, actor: User, now: datetime) -> policy.GrantChecker:
+    """The policy's borrowing question over this session at ``now``: does ``actor`` hold an active grant?"""
+
+    def check(record: Record, loan_action: str) -> bool:
+        return loans.active_grant(session, actor, record, loan_action, now) is not None
+
+    return check
+
+
+def get_record(session: Session, actor: User, record_id: int, action: str = "record.view",
+               now: datetime | None = None) -> Record:
+    """Load a record the actor may act on, or raise NotFound/Forbidden (NotFound if it is invisible).
+
+    For content actions of business users the refusal names the borrowing state: ``no_loan``,
+    ``outside_window`` or ``view_only_loan`` (403).
+    """
     record = session.get(Record, record_id)
     if record is None:
         raise NotFound("档案不存在或无权查看", code="not_found")
-    policy.require(actor, action, record)
+    now = now or utcnow()
+    checker = grant_checker(session, actor, now)
+    if not policy.can(actor, action, record, checker):
+        loan_action = policy.needs_grant(actor, action, record)
+        if loan_action is not None:
+            loans.require_grant(session, actor, record, loan_action, now)  # raises the explained refusal
+    policy.require(actor, action, record, checker)
     return record
+
+
+def content_rights(session: Session, actor: User, record: Record, now: datetime | None = None) -> dict[str, bool]:
+    """What the record page may offer: reading pages and downloading files, at ``now``."""
+    checker = grant_checker(session, actor, now or utcnow())
+    return {"read": policy.can(actor, "record.read", record, checker),
+            "download": policy.can(actor, "record.download", record, checker)}
 
 
 def view_record(session: Session, actor: User, record_id: int, ip: str = "") -> Record:
@@ -351,9 +378,9 @@ def review_queue(session: Session, actor: User, limit: int = 200) -> list[Record
 
 
 def open_file(session: Session, store: BlobStore, actor: User, record_id: int, file_id: int,
-              ip: str = "") -> tuple[RecordFile, BinaryIO]:
+              ip: str = "", now: datetime | None = None) -> tuple[RecordFile, BinaryIO]:
     """Check the policy, write the download to the audit log, and return the row and a byte stream."""
-    record = get_record(session, actor, record_id, "record.download")
+    record = get_record(session, actor, record_id, "record.download", now=now)
     row = session.get(RecordFile, file_id)
     if row is None or row.record_id != record.id:
         raise NotFound("文件不存在", code="file_not_found")
@@ -373,12 +400,12 @@ def open_file(session: Session, store: BlobStore, actor: User, record_id: int, f
 
 
 def open_page_image(session: Session, store: BlobStore, actor: User, record_id: int, file_id: int, page_no: int,
-                    kind: str, ip: str = "") -> tuple[FilePage, BinaryIO]:
+                    kind: str, ip: str = "", now: datetime | None = None) -> tuple[FilePage, BinaryIO]:
     """A page's derived image (``thumb`` or ``view``) for someone allowed to read the record's content.
 
     Full page views are written to the audit log; thumbnails ride on the logged record view.
     """
-    record = get_record(session, actor, record_id, "record.download")
+    record = get_record(session, actor, record_id, "record.read", now=now)
     page = session.scalar(select(FilePage).join(RecordFile).where(
         RecordFile.id == file_id, RecordFile.record_id == record.id, FilePage.page_no == page_no))
     key = page and (page.thumb_key if kind == "thumb" else page.view_key)

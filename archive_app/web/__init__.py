@@ -6,7 +6,7 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Register every web blueprint."""
-    from . import admin, auth, customers, records, search
+    from . import admin, auth, customers, loans, records, search
 
-    for module in (auth, customers, records, search, admin):
+    for module in (auth, customers, records, search, loans, admin):
         app.register_blueprint(module.bp)

@@ -44,8 +44,9 @@ def upload(customer_id: int):
 @bp.route("/records/<int:record_id>")
 @login_required
 def show(record_id: int):
-    record = svc.view_record(db.session, actor(current_user), record_id, ip=client_ip())
-    return render_template("records/show.html", record=record)
+    user = actor(current_user)
+    record = svc.view_record(db.session, user, record_id, ip=client_ip())
+    return render_template("records/show.html", record=record, rights=svc.content_rights(db.session, user, record))
 
 
 @bp.route("/records/<int:record_id>/files/<int:file_id>")
@@ -77,7 +78,7 @@ def page_image(record_id: int, file_id: int, page_no: int, kind: str) -> Respons
 @bp.route("/records/<int:record_id>/files/<int:file_id>/pages/<int:page_no>")
 @login_required
 def page_view(record_id: int, file_id: int, page_no: int):
-    record = svc.get_record(db.session, actor(current_user), record_id, "record.download")
+    record = svc.get_record(db.session, actor(current_user), record_id, "record.read")
     file = next((f for f in record.files if f.id == file_id), None)
     page = file and next((p for p in file.pages if p.page_no == page_no), None)
     if page is None:
