@@ -335,3 +335,36 @@ def test_borrowing_pages_and_nav_by_role(app, client, users):
     client.post("/logout")
     login(client, "staff_other")  # another department: no form for a file they cannot see
     assert client.get("/loans/new", query_string={"record_ids": rec["id"]}).status_code == 404
+
+
+def test_periodic_job_expires_undecided_requests(app, users):
+    """The worker's five-minute job ages pending requests out (the service decides what is stale)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from archive_app.extensions import db
+    from archive_app.models import User
+    from archive_app.models.base import utcnow
+    from archive_app.models.loans import LoanRequest
+    from archive_app.services import loans
+
+    from .helpers import login, make_pdf, new_customer, upload
+
+    client = app.test_client()
+    login(client, "archivist")
+    c = new_customer(client, department="销售一部")
+    rec = upload(client, c["id"], [(make_pdf(marker="exp"), "e.pdf")]).json
+    with app.app_context():
+        settings = loans.LoanSettings.from_config(app.config)
+        staff = db.session.get(User, users["staff"])
+        req = loans.create_request(db.session, staff, kind="view", purpose="核对合同", settings=settings,
+                                   now=utcnow(), record_ids=[rec["id"]])
+        db.session.execute(update(LoanRequest).where(LoanRequest.id == req.id)
+                           .values(created_at=utcnow() - timedelta(hours=settings.decision_hours + 1)))
+        db.session.commit()
+        req_id = req.id
+    result = app.extensions["tasks"]["expire_loans"].call_local()
+    assert result["expired"] == 1
+    with app.app_context():
+        assert db.session.scalar(select(LoanRequest.status).where(LoanRequest.id == req_id)) == "expired"

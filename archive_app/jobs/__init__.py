@@ -73,8 +73,18 @@ def register_jobs(app: Flask) -> None:
         with app.app_context():
             extraction.requeue_stale(STALE_AFTER)
 
+    @queue.periodic_task(crontab(minute="*/5"), name="expire_loans")
+    def expire_loans() -> dict[str, int]:
+        # Undecided requests expire and finished windows close without anyone having to look.
+        from ..extensions import db
+        from ..models.base import utcnow
+        from ..services import loans
+
+        with app.app_context():
+            return loans.expire_stale(db.session, loans.LoanSettings.from_config(app.config), utcnow())
+
     tasks.update(extract_file=extract_file, index_records=index_records, reindex_all=reindex_all,
-                 requeue_stale=requeue_stale)
+                 requeue_stale=requeue_stale, expire_loans=expire_loans)
     app.extensions["queue"] = queue
     app.extensions["tasks"] = tasks
 
