@@ -15,11 +15,12 @@ Pipeline (the same at index and query time):
 A multi-character query run becomes a phrase of its bigrams (exact substring), a one-character run
 a prefix (it is the first character of some bigram, or a tail unigram). See :func:`query_terms`.
 
-The index (schema version 2) uses :func:`gram_positions` -- the same bigrams without the tail
-unigram, positions = character offsets, one unused offset between runs -- for the combined
-``all`` field and the short boost fields, and :func:`run_chars` for one-character queries;
-:func:`bigram_cover` is what a multi-character query checks positions on. :func:`bigram_tokens`
-and :func:`term_positions` remain the reference tokenisation (tests, highlighting tools).
+The index (schema version 3) uses :func:`gram_terms` -- the distinct bigrams of the Han/digit
+runs (no positions) and the Latin words -- for the combined ``all`` field and the short boost
+fields, :func:`run_text` (the runs joined by ``|``) for the exact-substring check of
+multi-character queries, and :func:`run_chars` for one-character queries. :func:`gram_positions`
+and :func:`bigram_cover` (schema version 2, positions) and :func:`bigram_tokens` /
+:func:`term_positions` remain as reference tokenisations (tests, highlighting tools).
 """
 from __future__ import annotations
 
@@ -157,6 +158,30 @@ def gram_positions(normalised: str) -> dict[str, list[int]]:
                 lst.append(pos + i)
         pos += n + 1
     return poses
+
+
+def gram_terms(normalised: str) -> tuple[set[str], dict[str, int], list[str]]:
+    """The index hot path of schema version 3: (bigrams, {latin word: count}, Han/digit runs).
+
+    The bigrams are those of :func:`gram_positions` without positions (every bigram of every
+    Han/digit run); the runs (in order) are what a multi-character query is checked against
+    (joined by :data:`FIELD_SEPARATOR`, see :func:`run_text`).
+    """
+    words: dict[str, int] = {}
+    han: list[str] = []
+    for run in _RUN_RE.findall(normalised):
+        if "a" <= run[0] <= "z":
+            words[run] = words.get(run, 0) + 1
+        else:
+            han.append(run)
+    grams = {r[i:i + 2] for r in han for i in range(len(r) - 1)}
+    return grams, words, han
+
+
+def run_text(runs_: list[str]) -> str:
+    """The Han/digit runs joined by the field separator: a Han/digit string ``s`` is a substring
+    of one run iff ``s in run_text(...)`` (exact substring check of a query part)."""
+    return FIELD_SEPARATOR.join(runs_)
 
 
 def run_chars(normalised: str) -> set[str]:

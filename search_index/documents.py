@@ -57,9 +57,11 @@ def to_fields(doc: IndexDoc) -> dict:
     content = doc.content or ""
     short = [doc.customer_name or "", doc.project or "", doc.unit or "", doc.address or "",
              doc.title or ""]
+    joined = FIELD_SEPARATOR.join(short + [content])
     fields = {
         "rid": str(doc.record_id),
-        "all": FIELD_SEPARATOR.join(short + [content]),
+        "all": joined,
+        "all_runs": joined,  # the same object: analysed once (schema.analyse_grams), sent once
         "uni": FIELD_SEPARATOR.join(short),
         "name": short[0],
         "project": short[1],

@@ -70,9 +70,47 @@ class InvertedPool:
             nbytes += 20 + len(v)
         self.nbytes += nbytes
 
+    def add_sets(self, fieldname, docnum, grams, words) -> None:
+        """All postings of one document's :class:`~search_index.schema.GramSet` field: bigrams
+        (weight 1.0, no value: only the document number is kept) and Latin words (weight =
+        count)."""
+        terms = self._fields.get(fieldname)
+        if terms is None:
+            terms = self._fields[fieldname] = {}
+            self.fieldnames.add(fieldname)
+        get = terms.get
+        nbytes = 0
+        for g in grams:
+            tbytes = g.encode("utf-8")
+            p = get(tbytes)
+            if p is None:
+                p = terms[tbytes] = [array("I"), None, None, None]
+                nbytes += 300 + len(tbytes)
+            p[0].append(docnum)
+        nbytes += 4 * len(grams)
+        for w, n in words.items():
+            tbytes = w.encode("utf-8")
+            p = get(tbytes)
+            if p is None:
+                p = terms[tbytes] = [array("I"), array("f"), array("I"), bytearray()]
+                nbytes += 400 + len(tbytes)
+            elif p[1] is None:  # cannot happen (a word is never a bigram), kept for safety
+                p[1] = array("f", [1.0]) * len(p[0])
+                p[2] = array("I", [0]) * len(p[0])
+                p[3] = bytearray()
+            p[0].append(docnum)
+            p[1].append(float(n))
+            p[2].append(0)
+            nbytes += 20
+        self.nbytes += nbytes
+
     def iter_postings(self):
         """(fieldname, tbytes, docnum, weight, vbytes) in Whoosh's sorted order (for merges)."""
         for fieldname, tbytes, ids, weights, values in self._sorted():
+            if weights is None:
+                for d in ids:
+                    yield fieldname, tbytes, d, 1.0, b""
+                continue
             for i in range(len(ids)):
                 yield fieldname, tbytes, ids[i], weights[i], values[i]
 
@@ -81,6 +119,11 @@ class InvertedPool:
             terms = self._fields[fieldname]
             for tbytes in sorted(terms):
                 ids, weights, lens, blob = terms[tbytes]
+                if weights is None:  # ids only (GramSet bigram): weight 1.0, no values
+                    if len(ids) > 1 and ids != array("I", sorted(ids)):
+                        ids = array("I", sorted(ids))
+                    yield fieldname, tbytes, ids, None, None
+                    continue
                 values = []
                 pos = 0
                 for n in lens:
@@ -101,6 +144,9 @@ class InvertedPool:
         self.nbytes = 0
 
 
+_ONES = array("f", [1.0]) * 4096
+
+
 def _add_many(pw, ids, weights, values) -> None:
     """``W3PostingsWriter.add_posting`` for a whole term without lengths, block by block."""
     blocklimit = pw._blocklimit
@@ -113,6 +159,12 @@ def _add_many(pw, ids, weights, values) -> None:
             continue
         j = min(n, i + room)
         pw._ids.extend(ids[i:j])
+        if weights is None:  # ids only: weight 1.0, no values
+            pw._weights.extend(_ONES[:j - i])
+            if pw._maxweight < 1.0:
+                pw._maxweight = 1.0
+            i = j
+            continue
         w = weights[i:j]
         pw._weights.extend(w)
         mw = max(w)
@@ -141,7 +193,7 @@ def _flush_segment(self) -> None:
         fw.start_term(tbytes)
         pw = fw._postwriter
         add = pw.add_posting
-        if dfl is None:
+        if dfl is None or weights is None:
             _add_many(pw, ids, weights, values)
         else:
             for i in range(len(ids)):
@@ -195,7 +247,8 @@ def install(writer) -> bool:
     # fields that give their postings as {term: positions} and need nothing else from the
     # writer (not stored, not scorable, no vectors, no columns) skip Whoosh's per-posting loop
     direct = [(name, f) for name, f in writer.schema.items()
-              if hasattr(f, "term_positions") and not f.stored and not f.scorable
+              if (hasattr(f, "term_positions") or hasattr(f, "term_sets"))
+              and not f.stored and not f.scorable
               and not f.vector and not f.column_type and not f.separate_spelling()]
     if direct:
         writer._si_add_document = writer.add_document
@@ -214,4 +267,7 @@ def _add_document(self, **fields) -> None:
     self._si_add_document(**fields)  # stored fields, columns, the other postings; docnum += 1
     pool = self.pool
     for name, f, value in todo:
-        pool.add_positions(name, docnum, f.term_positions(value), f.format.encode)
+        if hasattr(f, "term_sets"):
+            pool.add_sets(name, docnum, *f.term_sets(value))
+        else:
+            pool.add_positions(name, docnum, f.term_positions(value), f.format.encode)

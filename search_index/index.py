@@ -12,13 +12,16 @@ Concurrency
 * The permission filter is a set of document numbers computed once per (searcher, access) and
   passed to Whoosh as ``filter=``: totals, pages and snippets never include a forbidden record.
 
-Performance notes (schema version 2)
+Performance notes (schema version 3)
 ------------------------------------
 * Files: segments are written as separate files (no compound ``.seg``) and read through
   ``mmap`` (:class:`MmapFileStorage`): Whoosh reads a compound segment by copying each of its
   sub-files into a BytesIO, i.e. one full copy of the index in RAM per searcher (per thread).
 * Totals: the collector runs without block-quality skipping and without matcher "replacement"
   (both prune documents), so the total is exact in one pass, never recounted.
+* Text fields hold bigrams without positions (posting blocks of document numbers only); exact
+  substrings are checked on the ``all_runs`` column (zlib of the record's Han/digit runs) for
+  the documents holding every bigram. Filters are cached document arrays (query.CachedFilter).
 * Bulk writes: :mod:`search_index.fastwrite` (in-memory inverted pool, direct segment flush);
   with ``procs > 1`` Whoosh's multiprocessing writer gives each child the same pool.
 """
@@ -50,7 +53,8 @@ from whoosh.sorting import FieldFacet
 from . import fastwrite
 from .analysis import _HAN_SPACE_RE, normalise
 from .documents import IndexDoc, to_fields
-from .query import Access, Boosted, SearchRequest, filter_query, permission_query, plan_text
+from .query import (Access, Boosted, SearchRequest, Verified, filter_query, permission_query,
+                    plan_text)
 from .schema import SCHEMA_VERSION, make_schema
 
 VERSION_FILE = "SCHEMA_VERSION"
@@ -352,6 +356,8 @@ class SearchIndex:
         if any(q is wq.NullQuery for q in parts):
             return result
         q = wq.And(parts) if len(parts) > 1 else (parts[0] if parts else wq.Every())
+        if plan.verify:
+            q = Verified(q, plan.verify)  # exact substrings, checked last (after the filters)
         if plan.boost is not None and req.sort != "date":
             q = Boosted(q, plan.boost)  # boosts looked at only on the documents that match
         limit = page * per_page

@@ -11,11 +11,15 @@ Planning, per whitespace-separated chunk of the input (chunks are AND-ed):
 * Latin letters only -> pinyin keys (full and initials, prefix allowed) OR the word in the text.
 * anything else -> each Han/digit run of two or more characters must be a substring of one of
   name, project, unit, address, title, content: ONE :class:`Substring` query on the combined
-  ``all`` field (bigrams; positions checked on a cover of the run, rarest bigram first). Field
+  ``all`` field (bigrams without positions, rarest first; a document holding every bigram is
+  then checked with ``run in runs`` on its ``all_runs`` column value: exact). Field
   boosts (name highest) come from an optional side (:class:`Boosted`) evaluated only on the documents
   that matched. A single character must occur in one of the short fields (name, title, address,
   project, unit -- not the content, where it would match nearly every record): one term of the
   ``uni`` field.
+
+Filters (record type, year range, ...) are one :class:`CachedFilter`: a sorted array of the
+matching document numbers per leaf searcher, each filter's documents cached per commit.
 """
 from __future__ import annotations
 
@@ -31,18 +35,19 @@ from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching import mcore
 
-from .analysis import QueryPart, bigram_cover, clean_number, normalise, query_terms
+from .analysis import QueryPart, clean_number, normalise, query_terms
 
 TEXT_FIELDS: dict[str, float] = {
     "name": 6.0, "project": 3.0, "unit": 2.5, "address": 2.0, "title": 2.0, "content": 1.0,
 }
 SHORT_FIELDS = ("name", "project", "unit", "address", "title")
 ALL_FIELD = "all"
+RUNS_FIELD = "all_runs"
 UNI_FIELD = "uni"
 
 
 # ---------------------------------------------------------------------------------------------
-# Substring query: a run of >= 2 Han/digit characters as an exact substring of a GramText field
+# Substring query: a run of >= 2 Han/digit characters as an exact substring of a GramSet field
 
 
 def _skip_to(m, target: int) -> None:
@@ -69,17 +74,19 @@ def _skip_to(m, target: int) -> None:
 
 
 class SubstringMatcher(mcore.Matcher):
-    """Documents where every bigram is present and the cover bigrams sit at the right offsets.
+    """Documents where every bigram is present and every text is a substring of the runs.
 
     ``ms`` are leaf matchers ordered rarest first (the first one leads the intersection);
-    ``checks`` has one group per text (texts of two characters need none), each a list of
-    (index into ms, offsets) for the text's cover bigrams. Positions are only read for
-    documents holding every bigram of every text. Constant score.
+    ``checks`` are the UTF-8 texts of three or more characters (two characters are one bigram:
+    no check), looked for in the document's ``all_runs`` column value (``runs[d]``: the Han/digit
+    runs joined by ``|``, so ``text in runs`` iff ``text`` is a substring of one run). The column
+    is only read for documents holding every bigram of every text. Constant score.
     """
 
-    def __init__(self, ms, checks, score, _find=True):
+    def __init__(self, ms, checks, score, runs=None, _find=True):
         self._ms = ms
         self._checks = checks
+        self._runs = runs
         self._score = score
         self._id = -1
         self._active = True
@@ -91,6 +98,7 @@ class SubstringMatcher(mcore.Matcher):
         lead = ms[0]
         rest = ms[1:]
         checks = self._checks
+        runs = self._runs
         while True:
             if not lead.is_active():
                 self._active = False
@@ -110,30 +118,17 @@ class SubstringMatcher(mcore.Matcher):
                     break
             if not aligned:
                 continue
-            if not checks or self._positions_ok():
+            if not checks:
+                self._id = d
+                return
+            text = runs[d]
+            for c in checks:
+                if c not in text:
+                    break
+            else:
                 self._id = d
                 return
             lead.next()
-
-    def _positions_ok(self) -> bool:
-        """Every group (one per text) has a start where all its cover bigrams sit."""
-        ms = self._ms
-        for group in self._checks:
-            i0, offs0 = group[0]
-            o0 = offs0[0]
-            have = ms[i0].value_as("positions")
-            starts = [p - o0 for p in have]
-            if len(offs0) > 1:
-                have = set(have)
-                starts = [s for s in starts if all(s + o in have for o in offs0[1:])]
-            for i, offs in group[1:]:
-                if not starts:
-                    return False
-                have = set(ms[i].value_as("positions"))
-                starts = [s for s in starts if all(s + o in have for o in offs)]
-            if not starts:
-                return False
-        return True
 
     # -- Matcher interface
     def is_active(self):
@@ -170,7 +165,8 @@ class SubstringMatcher(mcore.Matcher):
         self._find()
 
     def copy(self):
-        c = SubstringMatcher([m.copy() for m in self._ms], self._checks, self._score, _find=False)
+        c = SubstringMatcher([m.copy() for m in self._ms], self._checks, self._score, self._runs,
+                             _find=False)
         c._id, c._active = self._id, self._active
         return c
 
@@ -261,6 +257,9 @@ class DocArrayMatcher(mcore.Matcher):
 #: block again. A substring is materialised the second time it is asked for. Only substrings whose rarest bigram is in >= 1/COMMON_FRACTION of the documents
 #: (and >= COMMON_MIN_DOCS) are cached; at most CACHE_BYTES per leaf searcher (LRU).
 COMMON_FRACTION = 20
+#: Substring(prefilter=True): a posting block decode costs about this many ``all_runs`` reads
+#: (see Substring._selective).
+PREFILTER_BLOCK_COST = 3.0
 COMMON_MIN_DOCS = 1000
 CACHE_BYTES = 32 * 1024 * 1024
 
@@ -270,6 +269,7 @@ class _ResultCache:
         self._d: OrderedDict = OrderedDict()
         self._bytes = 0
         self._seen: set = set()
+        self.runs = None  # the leaf's ``all_runs`` column reader
 
     def seen_before(self, key) -> bool:
         """True from the second time a key is asked about (materialise only what recurs: the
@@ -298,6 +298,15 @@ class _ResultCache:
             self._bytes -= old.itemsize * len(old) + 100
 
 
+def _runs_reader(searcher, reader):
+    """The ``all_runs`` column reader of a leaf searcher (opened once per searcher)."""
+    cache = _leaf_cache(searcher)
+    r = cache.runs
+    if r is None:
+        r = cache.runs = reader.column_reader(RUNS_FIELD, translate=False)
+    return r
+
+
 def _leaf_cache(searcher) -> _ResultCache:
     cache = getattr(searcher, "_search_index_cache", None)
     if cache is None:
@@ -311,18 +320,22 @@ class Substring(wq.Query):
     of them, all required) is a substring of ``fieldname``.
 
     Two characters: one bigram term. Longer: the intersection of its distinct bigrams, rarest
-    first, then a position check on :func:`analysis.bigram_cover` (offsets 0, 2, 4 ... len-2),
-    which proves the exact substring because runs are separated by an unused position. Several
-    texts share one intersection over all their bigrams (query planning: positions are read only
-    for documents that hold every bigram of every part).
+    first, then ``text in runs`` on the document's ``all_runs`` column (the Han/digit runs of
+    the six fields joined by ``|``: exact). Several texts share one intersection over all their
+    bigrams (the column is only read for documents that hold every bigram of every part).
+    ``exact=False`` (boosts only): every bigram present, no check; any GramSet field.
     """
 
-    def __init__(self, fieldname: str, text, boost: float = 1.0, exact: bool = True):
+    def __init__(self, fieldname: str, text, boost: float = 1.0, exact: bool = True,
+                 prefilter: bool = False):
         self.fieldname = fieldname
         self.texts: tuple[str, ...] = (text,) if isinstance(text, str) else tuple(text)
         self.text = " ".join(self.texts)
         self.boost = boost
-        self.exact = exact  # False: every bigram present, positions not checked (boosts only)
+        self.exact = exact  # False: every bigram present, no substring check (boosts only)
+        # True (with exact=False): the caller checks every text of >= 3 characters exactly
+        # (Verified), so only a few selective bigrams are intersected (see PREFILTER_*)
+        self.prefilter = prefilter and not exact
 
     def __repr__(self):
         return f"Substring({self.fieldname!r}, {self.texts!r}, boost={self.boost})"
@@ -330,10 +343,10 @@ class Substring(wq.Query):
     def __eq__(self, other):
         return (other.__class__ is self.__class__ and self.fieldname == other.fieldname
                 and self.texts == other.texts and self.boost == other.boost
-                and self.exact == other.exact)
+                and self.exact == other.exact and self.prefilter == other.prefilter)
 
     def __hash__(self):
-        return hash((self.fieldname, self.texts, self.boost, self.exact))
+        return hash((self.fieldname, self.texts, self.boost, self.exact, self.prefilter))
 
     def is_leaf(self):
         return True
@@ -361,35 +374,53 @@ class Substring(wq.Query):
                 return mcore.NullMatcher()
             dfs.append((reader.doc_frequency(fn, b), b))
         dfs.sort()
+        if self.prefilter and len(dfs) > 1:
+            dfs = self._selective(dfs, reader.doc_count_all())
         common = dfs[0][0] >= COMMON_MIN_DOCS and \
             dfs[0][0] * COMMON_FRACTION >= reader.doc_count_all()
         if common:
             cache = _leaf_cache(searcher)
-            key = (fn, self.texts, self.exact)
+            key = (fn, self.texts, self.exact, self.prefilter)
             ids = cache.get(key)
             if ids is None and cache.seen_before(key):
-                m = self._matcher(reader, fn, dfs)
+                m = self._matcher(searcher, reader, fn, dfs)
                 ids = array("i", m.all_ids()) if m.is_active() else array("i")
                 cache.put(key, ids)
             if ids is not None:
                 return DocArrayMatcher(ids, self.boost) if ids else mcore.NullMatcher()
-        m = self._matcher(reader, fn, dfs)
+        m = self._matcher(searcher, reader, fn, dfs)
         return m if m.is_active() else mcore.NullMatcher()
 
-    def _matcher(self, reader, fn, dfs):
+    def _selective(self, dfs, ndocs):
+        """The bigrams worth intersecting before the exact check: the rarest, every bigram of a
+        two-character text (it is its own check), and each further one (rarest first) whose
+        cost -- skipping into its posting blocks, at most one block decode per candidate --
+        is below what it saves in candidates' runs read (PREFILTER_BLOCK_COST reads per
+        block; the candidates estimated by the rarest bigram's frequency: the bigrams of a
+        phrase are far from independent)."""
+        must = {t.encode("utf-8") for t in self.texts if len(t) == 2}
+        keep = [dfs[0]]
+        cand = float(dfs[0][0])
+        for df, b in dfs[1:]:
+            frac = df / ndocs if ndocs else 1.0
+            if b in must or \
+                    min(cand, df / 128.0) * PREFILTER_BLOCK_COST < cand * (1.0 - frac):
+                keep.append((df, b))  # cand kept: bigrams of one text are far from independent
+        return keep
+
+    def _matcher(self, searcher, reader, fn, dfs):
         order = [b for _, b in dfs]
         ms = [reader.postings(fn, b) for b in order]
         if not all(m.is_active() for m in ms):
             return mcore.NullMatcher()
-        checks: list[list[tuple[int, list[int]]]] = []
-        for text in dict.fromkeys(self.texts):
-            if len(text) > 2 and self.exact:
-                by_term: dict[bytes, list[int]] = {}
-                for off, bg in bigram_cover(text):
-                    by_term.setdefault(bg.encode("utf-8"), []).append(off)
-                checks.append(sorted(((order.index(b), offs) for b, offs in by_term.items()),
-                                     key=lambda c: c[0]))
-        return SubstringMatcher(ms, checks, self.boost)
+        checks = [t.encode("utf-8") for t in dict.fromkeys(self.texts)
+                  if len(t) > 2] if self.exact else []
+        runs = None
+        if checks:
+            if fn != ALL_FIELD:
+                raise ValueError(f"exact Substring needs the {ALL_FIELD!r} field, not {fn!r}")
+            runs = _runs_reader(searcher, reader)
+        return SubstringMatcher(ms, checks, self.boost, runs)
 
 _CODE_RE = re.compile(r"^\d{4}-[0-9a-z][0-9a-z\-]*$|^\d{4}-$")
 _CUSTNO_RE = re.compile(r"^[a-z]\d{4,}$")
@@ -435,6 +466,121 @@ class Plan:
     query: wq.Query | None  # None: the text asked for nothing (match all)
     needles: list[str]  # normalised strings to highlight
     boost: list[wq.Query] | None = None  # optional field boosts, scored on the matches only
+    #: texts of >= 3 characters the ``all`` Substring of ``query`` did NOT check (it gives every
+    #: document holding their bigrams): the caller wraps the final query (with its filters) in
+    #: :class:`Verified`, so only documents matching everything else are checked
+    verify: tuple[str, ...] = ()
+
+
+class VerifiedMatcher(mcore.Matcher):
+    """The child's documents whose ``all_runs`` value holds every text (see :class:`Verified`).
+    Scores are the child's."""
+
+    def __init__(self, child, runs, checks):
+        self.child = child
+        self._runs = runs
+        self._checks = checks
+        self._settle()
+
+    def _settle(self) -> None:
+        child = self.child
+        runs = self._runs
+        checks = self._checks
+        while child.is_active():
+            text = runs[child.id()]
+            for c in checks:
+                if c not in text:
+                    break
+            else:
+                return
+            child.next()
+
+    def is_active(self):
+        return self.child.is_active()
+
+    def id(self):
+        return self.child.id()
+
+    def next(self):
+        self.child.next()
+        self._settle()
+
+    def skip_to(self, id):
+        if id <= self.child.id():
+            return
+        self.child.skip_to(id)
+        self._settle()
+
+    def all_ids(self):
+        while self.child.is_active():
+            yield self.child.id()
+            self.next()
+
+    def reset(self):
+        self.child.reset()
+        self._settle()
+
+    def copy(self):
+        c = VerifiedMatcher.__new__(VerifiedMatcher)
+        c.child, c._runs, c._checks = self.child.copy(), self._runs, self._checks
+        return c
+
+    def replace(self, minquality=0):
+        return self if self.child.is_active() else mcore.NullMatcher()
+
+    def supports_block_quality(self):
+        return False
+
+    def max_quality(self):
+        return self.child.max_quality()
+
+    def weight(self):
+        return self.child.weight()
+
+    def score(self):
+        return self.child.score()
+
+    def term_matchers(self):
+        return iter(())
+
+
+class Verified(wq.Query):
+    """``required``, keeping the documents whose ``all_runs`` column value holds every one of
+    ``texts`` (exact substrings of one run; see :class:`Substring`). Put outermost (around the
+    filters too): the column is only read for documents that match everything else."""
+
+    def __init__(self, required: wq.Query, texts):
+        self.required = required
+        self.texts = tuple(texts)
+        self.boost = 1.0
+
+    def __repr__(self):
+        return f"Verified({self.required!r}, {self.texts!r})"
+
+    def __eq__(self, other):
+        return (other.__class__ is self.__class__ and self.required == other.required
+                and self.texts == other.texts)
+
+    def __hash__(self):
+        return hash((self.required, self.texts))
+
+    def is_leaf(self):
+        return False
+
+    def children(self):
+        return [self.required]
+
+    def estimate_size(self, ixreader):
+        return self.required.estimate_size(ixreader)
+
+    def matcher(self, searcher, context=None):
+        m = self.required.matcher(searcher, context)
+        if not m.is_active():
+            return mcore.NullMatcher()
+        if not self.texts:
+            return m
+        checks = [t.encode("utf-8") for t in dict.fromkeys(self.texts)]
+        return VerifiedMatcher(m, _runs_reader(searcher, searcher.reader()), checks)
 
 
 def _or(qs: list[wq.Query]) -> wq.Query:
@@ -616,15 +762,76 @@ def plan_text(text: str) -> Plan:
             tq = _text_query(chunk, needles, boosts, runs)
             if tq is not None:
                 qs.append(tq)
+    verify: tuple[str, ...] = ()
     if runs:
-        qs.insert(0, Substring(ALL_FIELD, tuple(runs)))
+        # bigrams only here; the exact check is left to the caller's Verified (outermost)
+        qs.insert(0, Substring(ALL_FIELD, tuple(runs), exact=False, prefilter=True))
+        verify = tuple(dict.fromkeys(r for r in runs if len(r) > 2))
     if not qs:
         return Plan(wq.NullQuery, needles)  # only punctuation: nothing can match
-    return Plan(_and(qs), needles, _boost(boosts))
+    return Plan(_and(qs), needles, _boost(boosts), verify)
 
 
 def _boost(boosts: list[wq.Query]) -> list[wq.Query] | None:
     return boosts or None
+
+
+class CachedFilter(wq.Query):
+    """All of ``qs`` (exact-term filters, numeric ranges), as a sorted array of document
+    numbers per leaf searcher: each filter's documents are computed once per leaf searcher (one
+    commit) and kept in its result cache, their intersection too, so a query with filters walks
+    an array (a few hundred documents) instead of intersecting posting lists and range unions
+    document by document."""
+
+    def __init__(self, qs: list[wq.Query]):
+        self.qs = list(qs)
+        self.boost = 1.0
+        self._key = ("filter",) + tuple(repr(q) for q in self.qs)
+
+    def __repr__(self):
+        return f"CachedFilter({self.qs!r})"
+
+    def __eq__(self, other):
+        return other.__class__ is self.__class__ and self.qs == other.qs
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def is_leaf(self):
+        return True
+
+    def terms(self, phrases=False):
+        return iter(())
+
+    def estimate_size(self, ixreader):
+        return min(q.estimate_size(ixreader) for q in self.qs)
+
+    def _ids(self, searcher, cache, key, q):
+        ids = cache.get(key)
+        if ids is None:
+            m = q.matcher(searcher)
+            ids = array("i", sorted(m.all_ids())) if m.is_active() else array("i")
+            cache.put(key, ids)
+        return ids
+
+    def matcher(self, searcher, context=None):
+        cache = _leaf_cache(searcher)
+        ids = cache.get(self._key)
+        if ids is None:
+            parts = sorted((self._ids(searcher, cache, ("filter", repr(q)), q) for q in self.qs),
+                           key=len)
+            if len(parts) == 1:
+                ids = parts[0]
+            else:
+                common = set(parts[0])
+                for p in parts[1:]:
+                    common.intersection_update(p)
+                    if not common:
+                        break
+                ids = array("i", sorted(common))
+            cache.put(self._key, ids)
+        # each filter scored 1.0 as a Whoosh query (unscorable ID terms, constant-score range)
+        return DocArrayMatcher(ids, float(len(self.qs))) if ids else mcore.NullMatcher()
 
 
 def filter_query(req: SearchRequest) -> wq.Query | None:
@@ -645,7 +852,7 @@ def filter_query(req: SearchRequest) -> wq.Query | None:
         qs.append(wq.Term("project_key", normalise(req.project).strip()))
     if req.status:
         qs.append(wq.Term("status", normalise(req.status).strip()))
-    return _and(qs) if qs else None
+    return CachedFilter(qs) if qs else None
 
 
 def permission_query(access: Access) -> wq.Query:

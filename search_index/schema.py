@@ -7,13 +7,12 @@ reported as ``needs_rebuild`` so that the app reindexes from the database.
 from __future__ import annotations
 
 from whoosh import analysis as wanalysis
-from whoosh import fields, formats
+from whoosh import columns, fields, formats
+from whoosh.util.numlists import GrowableArray
 
-from array import array
+from .analysis import bigram_tokens, gram_terms, normalise, run_chars, run_text
 
-from .analysis import bigram_tokens, gram_positions, normalise, run_chars
-
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _patch_whoosh_length_lookup() -> None:
@@ -49,7 +48,7 @@ _patch_whoosh_length_lookup()
 class BigramTokenizer(wanalysis.Tokenizer):
     """Whoosh tokenizer over :func:`search_index.analysis.bigram_tokens` (query side/highlight).
 
-    Indexing does not go through it: :class:`GramText.index` builds postings directly, which is
+    Indexing does not go through it: :class:`GramSet.index` builds postings directly, which is
     several times faster than creating a Token object per bigram.
     """
 
@@ -70,52 +69,73 @@ class BigramTokenizer(wanalysis.Tokenizer):
             yield t
 
 
-class FastPositions(formats.Positions):
-    """Positions stored as a little uint32 array instead of a pickled delta list.
-
-    Whoosh's :class:`~whoosh.formats.Positions` pickles every posting's position list (slow to
-    write and to read); here one ``array.tobytes()`` / ``frombytes()`` does it. The posting
-    blocks are still zlib-compressed by the codec.
-    """
-
-    def encode(self, poslist):
-        a = array("I", poslist)
-        return len(a).to_bytes(4, "big") + a.tobytes()
-
-    def decode_positions(self, valuestring):
-        a = array("I")
-        a.frombytes(valuestring[4:])
-        return a
-
-    def decode_frequency(self, valuestring):
-        return int.from_bytes(valuestring[:4], "big")
-
-    def decode_weight(self, valuestring):
-        return float(self.decode_frequency(valuestring)) * self.field_boost
+#: (raw value, (bigrams, latin words, runs)) of the last value analysed: the ``all`` field and
+#: its ``all_runs`` column analyse the same value once (replaced atomically, thread-safe).
+_LAST: tuple = (None, None)
 
 
-class GramText(fields.FieldType):
-    """Positional bigram field without scoring columns (see :func:`analysis.gram_positions`).
+def analyse_grams(value: str):
+    """:func:`analysis.gram_terms` of ``normalise(value)``, memoised for the last value."""
+    global _LAST
+    last = _LAST
+    if last[0] is value or (last[0] is not None and last[0] == value):
+        return last[1]
+    res = gram_terms(normalise(value))
+    _LAST = (value, res)
+    return res
 
-    Queries on it are planned by :mod:`search_index.query` (bigram terms and
-    :class:`~search_index.query.Substring`), not by Whoosh's parser. ``index`` builds postings
-    directly from the normalised value: no Token object per bigram.
+
+class GramSet(fields.FieldType):
+    """Bigram field without positions (schema version 3): one posting per distinct bigram.
+
+    Posting blocks hold document numbers only (weight 1.0, no values), several times cheaper to
+    write and to read than positions. Latin words keep their count as the weight (as before).
+    Exact substrings are checked on the ``all_runs`` column (see :class:`RunsColumn`), not on
+    positions. :meth:`term_sets` is the bulk writer's fast path (see fastwrite).
     """
 
     def __init__(self, stored=False):
-        super().__init__(FastPositions(), BigramTokenizer(), scorable=False, stored=stored)
+        super().__init__(formats.Existence(), BigramTokenizer(), scorable=False, stored=stored)
         self.spelling = False
         self.spelling_prefix = "spell_"
 
-    def term_positions(self, value) -> dict[str, list[int]]:
-        """{term: positions} of a raw value (the bulk writer's fast path, see fastwrite)."""
-        return gram_positions(normalise(value))
+    def term_sets(self, value):
+        grams, words, _ = analyse_grams(value)
+        return grams, words
 
     def index(self, value, **kwargs):
-        encode = self.format.encode
-        for term, poslist in gram_positions(normalise(value)).items():
-            n = len(poslist)
-            yield term.encode("utf-8"), n, float(n), encode(poslist)
+        grams, words, _ = analyse_grams(value)
+        for g in grams:
+            yield g.encode("utf-8"), 1, 1.0, b""
+        for w, n in words.items():
+            yield w.encode("utf-8"), n, float(n), b""
+
+
+class RunsColumn(columns.CompressedBytesColumn):
+    """zlib (level 1) of the UTF-8 Han/digit runs joined by ``|``; 64-bit offsets (a 1M-record
+    segment holds more than 2 GB of values)."""
+
+    def __init__(self):
+        super().__init__(level=1)
+
+    class Writer(columns.CompressedBytesColumn.Writer):
+        def __init__(self, dbfile, level, module):
+            super().__init__(dbfile, level, module)
+            self._lengths = GrowableArray(allow_longs=True)
+            self._offsets = GrowableArray(allow_longs=True)
+
+
+class RunsField(fields.COLUMN):
+    """Column of the ``all`` value's runs (:func:`analysis.run_text`), given the raw value."""
+
+    def __init__(self):
+        super().__init__(RunsColumn())
+
+    def to_column_value(self, value):
+        return run_text(analyse_grams(value)[2]).encode("utf-8")
+
+    def to_bytes(self, value):
+        return self.to_column_value(value)
 
 
 class CharSet(fields.FieldType):
@@ -145,14 +165,15 @@ def make_schema() -> fields.Schema:
         # free text
         # the six text fields joined (name|project|unit|address|title|content): every
         # multi-character query part is matched here, once
-        all=GramText(),
+        all=GramSet(),
+        all_runs=RunsField(),                              # exact-substring checks of ``all``
         uni=CharSet(),                                     # one-character queries
         # short fields again, for boosts only (looked at on documents that matched ``all``)
-        name=GramText(stored=True),
-        title=GramText(stored=True),
-        address=GramText(),
-        project=GramText(),
-        unit=GramText(),
+        name=GramSet(stored=True),
+        title=GramSet(stored=True),
+        address=GramSet(),
+        project=GramSet(),
+        unit=GramSet(),
         content_z=fields.STORED(),                         # zlib(content) for snippets
         # dedicated keys
         name_py=fields.KEYWORD(lowercase=False, commas=False, scorable=True),

@@ -232,3 +232,20 @@ def test_substring_is_exact_across_fields_runs_and_segments(small_index):
     assert q("二三四五六七八九十") == set()
     assert q("三四五") == {5} and q("八九") == {5}
     assert q("伟") == {1} and q("园") == {1} and q("哈") == {5}   # one char: short fields only
+
+
+def test_substring_check_respects_latin_words_and_filter_cache(small_index):
+    """Digits glued to a Latin word belong to the word (``d30``), so ``30栋`` is not in
+    ``d30栋``; cached filter arrays follow new commits."""
+    small_index.add_or_update([
+        blank_doc(1, "档号d30栋二单元", year=2020),
+        blank_doc(2, "位于30栋二单元", year=2021),
+    ])
+    q = lambda t, **kw: {h.record_id for h in small_index.search(  # noqa: E731
+        SearchRequest(text=t, per_page=50, **kw), ALL).hits}
+    assert q("30栋") == {2} and q("栋二单元") == {1, 2} and q("30栋二") == {2}
+    assert q("栋二单元", year_from=2021) == {2} and q("", year_from=2020, year_to=2020) == {1}
+    small_index.add_or_update([blank_doc(3, "位于30栋二单元", year=2020)])
+    assert q("30栋二", year_from=2020, year_to=2020) == {3}
+    small_index.delete([2])
+    assert q("30栋二") == {3}
