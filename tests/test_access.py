@@ -1,9 +1,11 @@
 """One access policy, asked everywhere: anonymous users get nothing; clearance and department hold."""
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
+from pypdf import PdfReader
 
 from archive_app.services import policy
 
@@ -54,9 +56,11 @@ def test_staff_cannot_download_above_clearance(app, client, users):
     secret = upload(client, c["id"], [(make_pdf(marker="s"), "s.pdf")], secrecy=2).json
     client.post("/logout")
 
-    borrow(client, "staff", [internal["id"]])  # 销售一部, clearance 内部; approved download loan
+    loan = borrow(client, "staff", [internal["id"]])  # 销售一部, clearance 内部; approved download loan
     ok = client.get(f"/api/v1/records/{internal['id']}/files/{internal['files'][0]['id']}/content")
-    assert ok.status_code == 200 and ok.data == PDF_MIN
+    # a borrower's copy is watermarked with the request number (tests/test_watermark.py)
+    assert ok.status_code == 200 and ok.data.startswith(b"%PDF-") and ok.data != PDF_MIN
+    assert loan["request_no"] in PdfReader(io.BytesIO(ok.data)).pages[0].extract_text()
     for url in (f"/api/v1/records/{secret['id']}/files/{secret['files'][0]['id']}/content",
                 f"/records/{secret['id']}/files/{secret['files'][0]['id']}",
                 f"/api/v1/records/{secret['id']}", f"/records/{secret['id']}"):

@@ -5,10 +5,12 @@ runs, and a loan whose window already ended is made by calling the services with
 """
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from archive_app.errors import DomainError
@@ -152,7 +154,9 @@ def test_staff_download_over_http_needs_an_approved_loan(app, client, users):
     loan = borrow(client, "staff", [rec["id"]])
     assert loan["needs_gm"] and [a["step"] for a in loan["approvals"]] == ["head", "gm"]
     got = client.get(_content(rec))
-    assert got.status_code == 200 and got.data == PDF_MIN
+    # the borrower gets a watermarked copy under the request number, not the stored bytes
+    assert got.status_code == 200 and got.data.startswith(b"%PDF-") and got.data != PDF_MIN
+    assert loan["request_no"] in PdfReader(io.BytesIO(got.data)).pages[0].extract_text()
     assert 'class="button" href="/records/' in client.get(f"/records/{rec['id']}").text  # the 下载 button
     client.post("/logout")
     with app.app_context():

@@ -186,12 +186,12 @@ def add_files(record_id: int):
 
 
 @bp.get("/records/<int:record_id>/files/<int:file_id>/content")
-@document("/records/<int:record_id>/files/<int:file_id>/content", "get", "Download a file's exact bytes")
+@document("/records/<int:record_id>/files/<int:file_id>/content", "get",
+          "Download a file: the exact bytes for archive staff, a watermarked copy under a borrowing request")
 @api_auth
 def download(record_id: int, file_id: int):
-    row, stream = record_svc.open_file(db.session, get_store(), actor(current_user), record_id, file_id,
-                                       ip=client_ip())
-    return stream_response(row, stream)
+    return stream_response(record_svc.open_file(db.session, get_store(), archive_settings(), actor(current_user),
+                                                record_id, file_id, ip=client_ip()))
 
 
 @bp.post("/records/<int:record_id>/review")

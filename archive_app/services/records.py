@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from storage import BlobStore, BlobTooLarge, StorageError
 
 from ..domain import PARTS, RECORD_TYPES, SECRECY_LEVELS, archival_code
-from ..errors import Conflict, DomainError, Forbidden, NotFound, StorageFailed, TooLarge, ValidationFailed
-from ..models import Customer, FilePage, Record, RecordFile, User
+from ..errors import BadFile, Conflict, DomainError, Forbidden, NotFound, StorageFailed, TooLarge, ValidationFailed
+from ..models import Customer, FilePage, LoanRequest, Record, RecordFile, User
 from ..models.base import utcnow
-from . import audit, filetypes, loans, policy
+from . import audit, filetypes, loans, policy, watermark
 from .customers import get_customer
 from .extraction import record_status
 
@@ -52,6 +52,24 @@ class ArchiveSettings:
     max_file_size: int
     # Called with the ids of newly stored files after their rows commit (queues text extraction).
     on_files_stored: Callable[[list[int]], None] | None = None
+    # Where watermarked copies are written while they are served (None: the system's temp folder).
+    tmp_dir: str | None = None
+
+
+@dataclass
+class Download:
+    """Bytes to hand out: the stored original, or a watermarked copy made for a borrower.
+
+    ``stream`` is open at offset 0 and must be closed by whoever sends it. ``size`` is the exact
+    length of what ``stream`` yields (None when unknown); ``etag`` is set for originals only.
+    """
+
+    name: str
+    mime_type: str
+    stream: BinaryIO
+    size: int | None
+    etag: str | None = None
+    request_no: str | None = None  # the loan a watermarked copy was made under
 
 
 def parse_record_fields(data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
@@ -297,6 +315,32 @@ def grant_checker(session: Session, actor: User, now: datetime) -> policy.GrantC
     return check
 
 
+def authorize(session: Session, actor: User, record_id: int, action: str = "record.view",
+              now: datetime | None = None) -> tuple[Record, LoanRequest | None]:
+    """Load a record the actor may act on, with the borrowing grant that allowed it (None if none was needed).
+
+    Raises NotFound/Forbidden like ``get_record``. The grant is the one the policy was shown, not
+    looked up again: a business user's read or download is always under exactly that request.
+    """
+    record = session.get(Record, record_id)
+    if record is None:
+        raise NotFound("档案不存在或无权查看", code="not_found")
+    now = now or utcnow()
+    asked: list[LoanRequest | None] = []
+
+    def check(rec: Record, loan_action: str) -> bool:
+        asked.append(loans.active_grant(session, actor, rec, loan_action, now))
+        return asked[-1] is not None
+
+    if policy.can(actor, action, record, check):
+        return record, (asked[-1] if asked else None)
+    loan_action = policy.needs_grant(actor, action, record)
+    if loan_action is not None:
+        loans.require_grant(session, actor, record, loan_action, now)  # raises the explained refusal
+    policy.require(actor, action, record, check)
+    raise Forbidden("您没有权限执行此操作", code="forbidden")  # not reached: require raised
+
+
 def get_record(session: Session, actor: User, record_id: int, action: str = "record.view",
                now: datetime | None = None) -> Record:
     """Load a record the actor may act on, or raise NotFound/Forbidden (NotFound if it is invisible).
@@ -304,17 +348,7 @@ def get_record(session: Session, actor: User, record_id: int, action: str = "rec
     For content actions of business users the refusal names the borrowing state: ``no_loan``,
     ``outside_window`` or ``view_only_loan`` (403).
     """
-    record = session.get(Record, record_id)
-    if record is None:
-        raise NotFound("档案不存在或无权查看", code="not_found")
-    now = now or utcnow()
-    checker = grant_checker(session, actor, now)
-    if not policy.can(actor, action, record, checker):
-        loan_action = policy.needs_grant(actor, action, record)
-        if loan_action is not None:
-            loans.require_grant(session, actor, record, loan_action, now)  # raises the explained refusal
-    policy.require(actor, action, record, checker)
-    return record
+    return authorize(session, actor, record_id, action, now)[0]
 
 
 def content_rights(session: Session, actor: User, record: Record, now: datetime | None = None) -> dict[str, bool]:
@@ -377,49 +411,107 @@ def review_queue(session: Session, actor: User, limit: int = 200) -> list[Record
     return list(session.scalars(stmt))
 
 
-def open_file(session: Session, store: BlobStore, actor: User, record_id: int, file_id: int,
-              ip: str = "", now: datetime | None = None) -> tuple[RecordFile, BinaryIO]:
-    """Check the policy, write the download to the audit log, and return the row and a byte stream."""
-    record = get_record(session, actor, record_id, "record.download", now=now)
-    row = session.get(RecordFile, file_id)
-    if row is None or row.record_id != record.id:
-        raise NotFound("文件不存在", code="file_not_found")
+def watermark_lines(actor: User, grant: LoanRequest, moment: datetime, timezone: str) -> list[str]:
+    """What a borrower's copy shows: who, which department, when (local time), under which request.
+
+    The username, time and request number are ASCII, so they survive a missing CJK font.
+    """
+    department = grant.department or actor.department
+    local = moment.astimezone(ZoneInfo(timezone))
+    return [f"借阅人 {actor.display_name} ({actor.username})",
+            f"部门 {department.name if department else '-'}",
+            f"时间 {local:%Y-%m-%d %H:%M:%S}",
+            f"借阅单 {grant.request_no}"]
+
+
+def _open_blob(store: BlobStore, key: str, message: str) -> BinaryIO:
     try:
-        stream = store.open(row.object_key)
+        return store.open(key)
+    except StorageError:
+        raise StorageFailed(message, code="storage_unavailable") from None
+
+
+def _watermarked(stream: BinaryIO, name: str, mime: str, lines: list[str], grant: LoanRequest,
+                 settings: ArchiveSettings) -> Download:
+    """A marked copy of ``stream`` (closed here); never the unmarked bytes if marking fails."""
+    try:
+        marked = watermark.watermark_file(stream, mime, lines, settings.tmp_dir)
+    except watermark.WatermarkError as exc:
+        log.error("watermarking %s for %s failed: %s", name, grant.request_no, exc)
+        raise BadFile("无法为该文件生成借阅水印，暂不能提供，请联系档案管理员", code="watermark_failed") from None
     except StorageError:
         raise StorageFailed("存储服务不可用，暂时无法下载", code="storage_unavailable") from None
-    audit.record_event(session, "file.download", actor=actor, object_type="record", object_id=record.id, ip=ip,
-                       details={"archival_code": record.archival_code, "file_id": row.id, "sha256": row.sha256})
+    finally:
+        stream.close()
+    return Download(name=name, mime_type=mime, stream=marked, size=watermark.stream_size(marked),
+                    request_no=grant.request_no)
+
+
+def _commit_serving(session: Session, download: Download) -> Download:
     try:
         session.commit()
     except SQLAlchemyError:
-        stream.close()
+        download.stream.close()
         session.rollback()
         raise StorageFailed("数据库暂时不可用，请稍后重试", code="database_error") from None
-    return row, stream
+    return download
 
 
-def open_page_image(session: Session, store: BlobStore, actor: User, record_id: int, file_id: int, page_no: int,
-                    kind: str, ip: str = "", now: datetime | None = None) -> tuple[FilePage, BinaryIO]:
+def open_file(session: Session, store: BlobStore, settings: ArchiveSettings, actor: User, record_id: int,
+              file_id: int, ip: str = "", now: datetime | None = None) -> Download:
+    """Check the policy, write the download to the audit log, and return what to send.
+
+    Archive staff get the stored bytes. A business user, allowed only through an approved loan,
+    gets a copy watermarked with their name, department, the local time and the request number;
+    the stored blob is never changed, and the audit entry names the request.
+    """
+    now = now or utcnow()
+    record, grant = authorize(session, actor, record_id, "record.download", now)
+    row = session.get(RecordFile, file_id)
+    if row is None or row.record_id != record.id:
+        raise NotFound("文件不存在", code="file_not_found")
+    stream = _open_blob(store, row.object_key, "存储服务不可用，暂时无法下载")
+    details: dict[str, Any] = {"archival_code": record.archival_code, "file_id": row.id, "sha256": row.sha256}
+    if grant is None:
+        download = Download(name=row.original_name, mime_type=row.mime_type, stream=stream, size=row.size,
+                            etag=row.sha256)
+    else:
+        lines = watermark_lines(actor, grant, now, settings.timezone)
+        download = _watermarked(stream, row.original_name, row.mime_type, lines, grant, settings)
+        details |= {"request_no": grant.request_no, "watermarked": True, "served_size": download.size}
+    audit.record_event(session, "file.download", actor=actor, object_type="record", object_id=record.id, ip=ip,
+                       details=details)
+    return _commit_serving(session, download)
+
+
+def open_page_image(session: Session, store: BlobStore, settings: ArchiveSettings, actor: User, record_id: int,
+                    file_id: int, page_no: int, kind: str, ip: str = "", now: datetime | None = None) -> Download:
     """A page's derived image (``thumb`` or ``view``) for someone allowed to read the record's content.
 
-    Full page views are written to the audit log; thumbnails ride on the logged record view.
+    Full page views are written to the audit log and, for a borrower, watermarked like downloads;
+    thumbnails are too small to carry a legible mark and ride on the logged record view, unmarked.
     """
-    record = get_record(session, actor, record_id, "record.read", now=now)
+    now = now or utcnow()
+    record, grant = authorize(session, actor, record_id, "record.read", now)
     page = session.scalar(select(FilePage).join(RecordFile).where(
         RecordFile.id == file_id, RecordFile.record_id == record.id, FilePage.page_no == page_no))
     key = page and (page.thumb_key if kind == "thumb" else page.view_key)
     if not key:
         raise NotFound("页面不存在或尚未处理完成", code="page_not_found")
-    try:
-        stream = store.open(key)
-    except StorageError:
-        raise StorageFailed("存储服务不可用，暂时无法显示页面", code="storage_unavailable") from None
-    if kind != "thumb":
-        audit.record_event(session, "page.view", actor=actor, object_type="record", object_id=record.id, ip=ip,
-                           details={"archival_code": record.archival_code, "file_id": file_id, "page": page_no})
-        session.commit()
-    return page, stream
+    stream = _open_blob(store, key, "存储服务不可用，暂时无法显示页面")
+    name = f"{file_id}-{page_no}{'-thumb' if kind == 'thumb' else ''}.jpg"
+    if kind == "thumb":
+        return Download(name=name, mime_type="image/jpeg", stream=stream, size=None)
+    details: dict[str, Any] = {"archival_code": record.archival_code, "file_id": file_id, "page": page_no}
+    if grant is None:
+        download = Download(name=name, mime_type="image/jpeg", stream=stream, size=None)
+    else:
+        lines = watermark_lines(actor, grant, now, settings.timezone)
+        download = _watermarked(stream, name, "image/jpeg", lines, grant, settings)
+        details |= {"request_no": grant.request_no, "watermarked": True}
+    audit.record_event(session, "page.view", actor=actor, object_type="record", object_id=record.id, ip=ip,
+                       details=details)
+    return _commit_serving(session, download)
 
 
 def record_snapshot(r: Record) -> dict[str, Any]:
@@ -473,6 +565,7 @@ def _blob_older_than(store: BlobStore, key: str, cutoff: datetime) -> bool:
     return modified is not None and modified < cutoff
 
 
-__all__ = ["IncomingFile", "ArchiveSettings", "create_record", "add_files", "get_record", "view_record",
-           "update_record", "review_record", "review_queue", "open_file", "record_dict", "customer_records",
+__all__ = ["IncomingFile", "ArchiveSettings", "Download", "create_record", "add_files", "authorize", "get_record",
+           "view_record", "update_record", "review_record", "review_queue", "open_file", "open_page_image",
+           "watermark_lines", "record_dict", "customer_records",
            "sweep_orphans", "parse_record_fields"]

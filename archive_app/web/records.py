@@ -52,27 +52,17 @@ def show(record_id: int):
 @bp.route("/records/<int:record_id>/files/<int:file_id>")
 @login_required
 def download(record_id: int, file_id: int) -> Response:
-    row, stream = svc.open_file(db.session, get_store(), actor(current_user), record_id, file_id, ip=client_ip())
-    return stream_response(row, stream, inline=request.args.get("inline") == "1")
+    got = svc.open_file(db.session, get_store(), archive_settings(), actor(current_user), record_id, file_id,
+                        ip=client_ip())
+    return stream_response(got, inline=request.args.get("inline") == "1")
 
 
 @bp.route("/records/<int:record_id>/files/<int:file_id>/pages/<int:page_no>/<any(thumb, image):kind>")
 @login_required
 def page_image(record_id: int, file_id: int, page_no: int, kind: str) -> Response:
-    page, stream = svc.open_page_image(db.session, get_store(), actor(current_user), record_id, file_id, page_no,
-                                       "thumb" if kind == "thumb" else "view", ip=client_ip())
-
-    def generate():
-        try:
-            while chunk := stream.read(256 * 1024):
-                yield chunk
-        finally:
-            stream.close()
-
-    resp = Response(generate(), mimetype="image/jpeg")
-    resp.headers["Cache-Control"] = "private, no-store"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    return resp
+    got = svc.open_page_image(db.session, get_store(), archive_settings(), actor(current_user), record_id, file_id,
+                              page_no, "thumb" if kind == "thumb" else "view", ip=client_ip())
+    return stream_response(got, inline=True)
 
 
 @bp.route("/records/<int:record_id>/files/<int:file_id>/pages/<int:page_no>")

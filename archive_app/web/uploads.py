@@ -1,13 +1,11 @@
 """Request plumbing shared by the web and API upload/download endpoints."""
 from __future__ import annotations
 
-from typing import BinaryIO
 from urllib.parse import quote
 
 from flask import Response, current_app, request
 
-from ..models import RecordFile
-from ..services.records import ArchiveSettings, IncomingFile
+from ..services.records import ArchiveSettings, Download, IncomingFile
 from ..uploads import HashingSpool
 
 CHUNK = 1024 * 1024
@@ -20,7 +18,7 @@ def archive_settings() -> ArchiveSettings:
     cfg = current_app.config
     return ArchiveSettings(fonds_code=cfg["FONDS_CODE"], timezone=cfg["TIMEZONE"],
                            max_file_size=int(cfg["MAX_UPLOAD_MB"]) * 1024 * 1024,
-                           on_files_stored=enqueue_extraction)
+                           on_files_stored=enqueue_extraction, tmp_dir=cfg["UPLOAD_TMP_DIR"])
 
 
 def incoming_files(field: str = "files") -> list[IncomingFile]:
@@ -38,8 +36,12 @@ def _incoming(f) -> IncomingFile:
     return IncomingFile(filename=f.filename or "file", stream=f.stream)
 
 
-def stream_response(row: RecordFile, stream: BinaryIO, inline: bool = False) -> Response:
-    """Stream stored bytes to the client in chunks, closing the store's stream at the end."""
+def stream_response(download: Download, inline: bool = False) -> Response:
+    """Stream a download (stored bytes or a watermarked copy) in chunks, closing its stream at the end.
+
+    The file keeps its name; Content-Length is the length of what is actually sent.
+    """
+    stream = download.stream
 
     def generate():
         try:
@@ -49,10 +51,12 @@ def stream_response(row: RecordFile, stream: BinaryIO, inline: bool = False) -> 
             stream.close()
 
     disposition = "inline" if inline else "attachment"
-    resp = Response(generate(), mimetype=row.mime_type, direct_passthrough=True)
-    resp.headers["Content-Length"] = str(row.size)
-    resp.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(row.original_name)}"
+    resp = Response(generate(), mimetype=download.mime_type, direct_passthrough=True)
+    if download.size is not None:
+        resp.headers["Content-Length"] = str(download.size)
+    resp.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(download.name)}"
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Cache-Control"] = "private, no-store"
-    resp.headers["ETag"] = f'"{row.sha256}"'
+    if download.etag:
+        resp.headers["ETag"] = f'"{download.etag}"'
     return resp
