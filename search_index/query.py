@@ -73,7 +73,29 @@ def _skip_to(m, target: int) -> None:
         m._next_block()
 
 
-class SubstringMatcher(mcore.Matcher):
+class _ConstantScore:
+    """Matcher methods shared by matchers that give every match the same score (``self._score``)."""
+
+    def supports_block_quality(self):
+        return False
+
+    def max_quality(self):
+        return self._score
+
+    def block_quality(self):
+        return self._score
+
+    def weight(self):
+        return 1.0
+
+    def score(self):
+        return self._score
+
+    def term_matchers(self):
+        return iter(())
+
+
+class SubstringMatcher(_ConstantScore, mcore.Matcher):
     """Documents where every bigram is present and every text is a substring of the runs.
 
     ``ms`` are leaf matchers ordered rarest first (the first one leads the intersection);
@@ -173,26 +195,9 @@ class SubstringMatcher(mcore.Matcher):
     def replace(self, minquality=0):
         return self if self._active else mcore.NullMatcher()
 
-    def supports_block_quality(self):
-        return False
-
-    def max_quality(self):
-        return self._score
-
-    def block_quality(self):
-        return self._score
-
-    def weight(self):
-        return 1.0
-
-    def score(self):
-        return self._score
-
-    def term_matchers(self):
-        return iter(())
 
 
-class DocArrayMatcher(mcore.Matcher):
+class DocArrayMatcher(_ConstantScore, mcore.Matcher):
     """Constant-score matcher over a sorted array of document numbers (a cached result)."""
 
     def __init__(self, ids, score, i=0):
@@ -232,23 +237,6 @@ class DocArrayMatcher(mcore.Matcher):
     def replace(self, minquality=0):
         return self if self.is_active() else mcore.NullMatcher()
 
-    def supports_block_quality(self):
-        return False
-
-    def max_quality(self):
-        return self._score
-
-    def block_quality(self):
-        return self._score
-
-    def weight(self):
-        return 1.0
-
-    def score(self):
-        return self._score
-
-    def term_matchers(self):
-        return iter(())
 
 
 #: Results of common substrings (a bigram of "客户" matches nearly every record) are kept as
