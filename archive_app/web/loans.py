@@ -4,7 +4,7 @@ Views parse the request, ask the policy, call ``services.loans`` with the real t
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -228,17 +228,24 @@ def queue():
                            labels=svc.STATUS_LABELS)
 
 
+def _act(action: Callable[[], Any], success: Callable[[Any], str]) -> None:
+    """Run one loan action: flash its success message, or roll back and flash the domain error."""
+    try:
+        result = action()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(success(result), "success")
+
+
 @bp.route("/loans/<int:loan_id>/approve", methods=["POST"])
 @login_required
 def approve(loan_id: int):
     user = actor(current_user)
     policy.require(user, "loan.approve")
-    try:
-        req = approve_loan(user, loan_id, request.form.get("reason", ""))
-        flash(f"已批准 {req.request_no}（{svc.STATUS_LABELS[req.status]}）", "success")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    _act(lambda: approve_loan(user, loan_id, request.form.get("reason", "")),
+         lambda req: f"已批准 {req.request_no}（{svc.STATUS_LABELS[req.status]}）")
     return redirect(url_for("loans.queue"))
 
 
@@ -247,12 +254,8 @@ def approve(loan_id: int):
 def reject(loan_id: int):
     user = actor(current_user)
     policy.require(user, "loan.approve")
-    try:
-        req = reject_loan(user, loan_id, request.form.get("reason", ""))
-        flash(f"已驳回 {req.request_no}", "success")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    _act(lambda: reject_loan(user, loan_id, request.form.get("reason", "")),
+         lambda req: f"已驳回 {req.request_no}")
     return redirect(url_for("loans.queue"))
 
 
@@ -276,12 +279,8 @@ def paper():
 def paper_hand_out():
     user = actor(current_user)
     policy.require(user, "paper.manage")
-    try:
-        loan = hand_out(user, _form())
-        flash(f"已借出原件 {loan.record.archival_code}（{loan.pages_out} 页）", "success")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    _act(lambda: hand_out(user, _form()),
+         lambda loan: f"已借出原件 {loan.record.archival_code}（{loan.pages_out} 页）")
     return redirect(url_for("loans.paper"))
 
 
@@ -290,12 +289,7 @@ def paper_hand_out():
 def paper_return(record_id: int):
     user = actor(current_user)
     policy.require(user, "paper.manage")
-    try:
-        loan = return_paper(user, record_id, _form())
-        flash(f"已归还原件 {loan.record.archival_code}", "success")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    _act(lambda: return_paper(user, record_id, _form()), lambda loan: f"已归还原件 {loan.record.archival_code}")
     return redirect(request.form.get("back") == "overdue" and url_for("loans.paper_overdue")
                     or url_for("loans.paper"))
 
