@@ -9,6 +9,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     ARCHIVE_DATA_DIR=/data
 
+# libgl1 + libglib2.0-0: opencv-python (pulled in by the OCR engine) needs them to import;
+# fonts-noto-cjk: the Chinese font the watermarks on borrowed pages are drawn with.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 fonts-noto-cjk \
+ && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 archive \
  && useradd --system --uid 10001 --gid archive --home-dir /app --no-create-home --shell /usr/sbin/nologin archive \
  && mkdir -p /data \
