@@ -193,7 +193,7 @@ def test_request_validation(w):
            record_ids=[999999])
     # above the requester's 密级: answered like a missing record
     raises("not_found", req, w, records=[w.secret])
-    raises("no_department", req, w, who="gm")
+    raises("no_department", req, w, who="admin")
     assert w.s.scalar(select(LoanRequest.id)) is None
 
 
@@ -279,11 +279,29 @@ def test_approve_twice_is_refused(w):
 
 
 def test_nobody_approves_their_own_request(w):
+    # a department head's own request goes to the general manager, never to the head
     r = req(w, who="head")
+    assert (r.status, r.needs_gm) == ("pending_gm", True)
     raises("self_approval", approve, w, r, "head")
     assert L.approval_queue(w.s, w.u["head"], SETTINGS, NOW) == []
-    r2 = req(w, who="head", kind="download")
-    assert r2.status == "pending_head"
+    assert L.approval_queue(w.s, w.u["gm"], SETTINGS, NOW) == [r]
+    approve(w, r, "gm")
+    assert r.status == "approved" and [a.step for a in r.approvals] == ["gm"]
+
+
+def test_the_general_managers_own_request_needs_another_general_manager(w):
+    # the general manager has no department: the request waits at the general manager step
+    r = req(w, who="gm", records=[w.secret])
+    assert (r.status, r.department_id) == ("pending_gm", None)
+    raises("self_approval", approve, w, r, "gm")
+    assert L.approval_queue(w.s, w.u["gm"], SETTINGS, NOW) == []
+    deputy = accounts.create_user(w.s, username="deputy_gm", password="Deputy-Pw-12345", role="general_manager",
+                                  display_name="副总经理")
+    w.s.commit()
+    assert L.approval_queue(w.s, deputy, SETTINGS, NOW) == [r]
+    L.approve(w.s, deputy, r.id, settings=SETTINGS, now=NOW)
+    assert r.status == "approved"
+    assert L.active_grant(w.s, w.u["gm"], w.secret, "view", NOW) == r
 
 
 def test_wrong_department_and_wrong_role_are_refused(w):

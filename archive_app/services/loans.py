@@ -14,7 +14,9 @@ Rules (DOMAIN.md, "Rules the company already has", and the borrowing issue):
   anything longer needs a reason and may not exceed ``max_days``.
 * approvals: the requester's department head always; the general manager as well for downloads,
   for records of 密级 秘密 (2) or above, and for paper originals of 交易状况 (part 3) records.
-  Nobody approves their own request. Undecided requests expire after ``decision_hours``.
+  Nobody approves their own request: a department head's own request, and the general manager's
+  (who has no department), go to the general manager step alone (so another general manager or
+  deputy holding that role decides the general manager's own). Undecided requests expire after ``decision_hours``.
 * a grant covers only the records named in the request, only inside its window, and only the
   actions its kind permits (view-only never permits download; a paper original never does either).
 * one holder per paper original, guaranteed by a partial unique index on ``paper_loans``.
@@ -188,7 +190,7 @@ def create_request(session: Session, actor: User, *, kind: str, purpose: str, se
     now = _aware(now)
     if not _active(actor):
         raise Forbidden("账号已停用", code="inactive_user")
-    if actor.department_id is None:
+    if actor.department_id is None and _role(actor) is not Role.GENERAL_MANAGER:
         raise ValidationFailed("申请人没有所属部门，无法确定审批的部门负责人", code="no_department")
     if kind not in LOAN_KINDS:
         raise ValidationFailed("借阅方式须为 查阅、复制/调用 或 借出原件", code="invalid_kind")
@@ -215,9 +217,13 @@ def create_request(session: Session, actor: User, *, kind: str, purpose: str, se
 
     needs_gm = (kind == "download" or any(r.secrecy >= GM_SECRECY for r in records)
                 or (kind == "original" and any(r.part == GM_ORIGINAL_PART for r in records)))
+    # Whoever has no department head above them (a head, the general manager) goes straight to
+    # the general manager's step; the general manager's own requests need another general manager.
+    skips_head = _role(actor) in {Role.DEPT_HEAD, Role.GENERAL_MANAGER}
     req = LoanRequest(requester_id=actor.id, department_id=actor.department_id, customer_id=customer_id,
                       kind=kind, purpose=purpose, reason_for_long_window=reason if end > same_day_end else "",
-                      window_start=start, window_end=end, status="pending_head", needs_gm=needs_gm,
+                      window_start=start, window_end=end, status="pending_gm" if skips_head else "pending_head",
+                      needs_gm=needs_gm or skips_head,
                       created_at=now, status_reason="")
     req.items = [LoanItem(record_id=r.id) for r in records]
     session.add(req)

@@ -87,8 +87,9 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
     if action == "paper.manage":
         return role in {Role.ARCHIVIST, Role.ADMIN}
     if action == "loan.request":
-        # Business users with a department (its head approves); obj, if given, must be visible to them.
-        if role not in BUSINESS_ROLES or user.department_id is None:
+        # Business users with a department (its head approves) or the general manager (another
+        # general manager approves); obj, if given, must be visible to them.
+        if role not in BUSINESS_ROLES or (user.department_id is None and role is not Role.GENERAL_MANAGER):
             return False
         if isinstance(obj, Customer):
             return _sees_customer(user, role, obj)
