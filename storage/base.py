@@ -14,7 +14,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import BinaryIO, Iterator
 
 __all__ = [
@@ -28,9 +28,14 @@ __all__ = [
     "BlobTooLarge",
     "HashingReader",
     "InvalidKey",
+    "LockNotSupported",
+    "ObjectLocked",
     "PutResult",
+    "RetentionInfo",
+    "RetentionViolation",
     "StorageError",
     "StorageUnavailable",
+    "normalize_retain_until",
     "validate_key",
     "validate_prefix",
 ]
@@ -78,6 +83,29 @@ class BlobStat:
     modified: datetime | None = None
 
 
+@dataclass(frozen=True)
+class RetentionInfo:
+    """Object-lock state of a stored blob, as returned by :meth:`BlobStore.retention`.
+
+    ``until`` is the retain-until date (aware, UTC, whole seconds) or None when
+    none was ever set; it is reported even once it has passed, so use
+    :meth:`locked` to ask whether it still protects the blob.  On a versioned
+    S3 bucket both fields summarise every stored version of the key: the
+    latest ``until`` of any version, and ``legal_hold`` if any version is held.
+    """
+
+    until: datetime | None = None
+    legal_hold: bool = False
+
+    def locked(self, now: datetime | None = None) -> bool:
+        """True if a legal hold is on or the retention date is after ``now`` (default: current time)."""
+        if self.legal_hold:
+            return True
+        if self.until is None:
+            return False
+        return self.until > (now or datetime.now(timezone.utc))
+
+
 # --------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------
@@ -108,12 +136,69 @@ class StorageUnavailable(StorageError):
     """
 
 
+class ObjectLocked(StorageError):
+    """The blob is protected by a retention date in the future or a legal hold.
+
+    Raised by :meth:`BlobStore.delete` and :meth:`BlobStore.destroy` (a legal
+    hold even when governance is bypassed).  Nothing was removed when the
+    store could tell in advance; on S3 a refusal by the server itself (403
+    AccessDenied on a delete) is reported the same way, and the object is then
+    left as the server kept it.
+    """
+
+    def __init__(self, key: str, reason: str, info: "RetentionInfo | None" = None) -> None:
+        self.key = key
+        self.reason = reason
+        self.info = info
+        super().__init__(f"{key!r} is locked: {reason}")
+
+
+class RetentionViolation(StorageError, ValueError):
+    """:meth:`BlobStore.set_retention` was asked to shorten an existing retention date.
+
+    Retention can only be extended.  ``current`` is the stored date,
+    ``requested`` the refused one.  A blob locked longer than its disposal date
+    needs no shortening: the destruction step bypasses governance retention.
+    """
+
+    def __init__(self, key: str, current: datetime, requested: datetime) -> None:
+        self.key = key
+        self.current = current
+        self.requested = requested
+        super().__init__(
+            f"retention of {key!r} can only be extended: it is locked until "
+            f"{current.isoformat()}, {requested.isoformat()} would shorten it"
+        )
+
+
+class LockNotSupported(StorageError):
+    """The backend cannot lock objects (an S3 bucket created without Object Lock)."""
+
+
 class BlobTooLarge(StorageError):
     """More than ``limit`` bytes arrived for one blob; nothing was stored."""
 
     def __init__(self, limit: int, message: str | None = None) -> None:
         self.limit = limit
         super().__init__(message or f"blob exceeds the size limit of {limit} bytes")
+
+
+def normalize_retain_until(until: datetime) -> datetime:
+    """Return ``until`` as an aware UTC datetime rounded *up* to a whole second.
+
+    Both backends store retention dates with one-second precision (S3 keeps at
+    most milliseconds); rounding up never makes a lock shorter than asked.
+    Naive datetimes are refused (TypeError): a retention date must not depend
+    on the server's local time zone.
+    """
+    if not isinstance(until, datetime):
+        raise TypeError(f"retention date must be a datetime, not {type(until).__name__}")
+    if until.tzinfo is None or until.utcoffset() is None:
+        raise TypeError("retention date must be timezone-aware (use UTC)")
+    until = until.astimezone(timezone.utc)
+    if until.microsecond:
+        until = until.replace(microsecond=0) + timedelta(seconds=1)
+    return until
 
 
 # --------------------------------------------------------------------------
@@ -256,7 +341,8 @@ class BlobStore(abc.ABC):
 
     Every method validates its key with :func:`validate_key` (raising
     :class:`InvalidKey`) before touching the backend.  Backend failures are
-    reported as :class:`StorageUnavailable`.
+    reported as :class:`StorageUnavailable`; a delete refused because of a
+    retention date or legal hold as :class:`ObjectLocked`.
     """
 
     @abc.abstractmethod
@@ -318,8 +404,76 @@ class BlobStore(abc.ABC):
 
     @abc.abstractmethod
     def delete(self, key: str) -> None:
-        """Remove the blob; deleting a missing key is not an error."""
+        """Remove the blob (every stored version of it); deleting a missing key is not an error.
+
+        Raises :class:`ObjectLocked` and removes nothing if the blob has a
+        retention date in the future or a legal hold (see :meth:`retention`).
+        """
 
     @abc.abstractmethod
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Yield every stored key starting with ``prefix`` (string prefix, recursive)."""
+
+    # -- retention and legal hold ---------------------------------------------
+    #
+    # The lock model is S3 Object Lock in governance mode, which the S3 store
+    # delegates to the server and the filesystem store enforces itself:
+    #   * a retention date in the future or a legal hold makes delete() and
+    #     destroy() refuse with ObjectLocked;
+    #   * retention can only be extended (RetentionViolation otherwise);
+    #   * only destroy(bypass_governance=True) gets past a retention date, and
+    #     nothing gets past a legal hold: it has to be lifted first.
+
+    @abc.abstractmethod
+    def lock_supported(self) -> bool:
+        """True if this store really enforces retention and legal holds.
+
+        The filesystem store always does (in the application); the S3 store
+        only if its bucket has Object Lock enabled, which is read from the
+        server (the bucket is created first if missing).  Callers that require
+        storage-level locking should refuse to run when this is False.
+        """
+
+    @abc.abstractmethod
+    def set_retention(self, key: str, until: datetime) -> None:
+        """Keep the blob (every stored version) undeletable until ``until``, governance mode.
+
+        ``until`` must be timezone-aware; it is stored in UTC, rounded up to a
+        whole second (:func:`normalize_retain_until`).  Retention only ever
+        grows: a date later than the current one extends it, the same date is
+        a no-op, an earlier one raises :class:`RetentionViolation` and changes
+        nothing.  A date that is not in the future sets nothing (S3 refuses
+        past dates, and it would not protect anything); it still raises
+        :class:`RetentionViolation` if the current date is later.
+
+        Raises :class:`BlobNotFound` if the key is not stored and
+        :class:`LockNotSupported` if the backend cannot lock objects.
+        """
+
+    @abc.abstractmethod
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        """Place (``on=True``) or lift (``on=False``) a legal hold on the blob (every stored version).
+
+        A held blob cannot be deleted or destroyed by any path, governance
+        bypass included, whatever its retention date.  Idempotent.  Raises
+        :class:`BlobNotFound` if the key is not stored and
+        :class:`LockNotSupported` if the backend cannot lock objects.
+        """
+
+    @abc.abstractmethod
+    def retention(self, key: str) -> RetentionInfo:
+        """Return the blob's :class:`RetentionInfo`; raises :class:`BlobNotFound` if missing."""
+
+    @abc.abstractmethod
+    def destroy(self, key: str, *, bypass_governance: bool) -> None:
+        """Remove every byte stored for ``key``: the blob, every stored version and its lock metadata.
+
+        With ``bypass_governance=True`` a retention date does not stop it (S3:
+        ``x-amz-bypass-governance-retention``); a legal hold always does, and
+        raises :class:`ObjectLocked`.  Without the bypass it refuses exactly
+        when :meth:`delete` would.  Destroying a key with nothing stored is not
+        an error, so an interrupted destruction run can simply be repeated.
+        If the backend does not confirm that nothing is left, it raises
+        (:class:`ObjectLocked` or :class:`StorageUnavailable`); it never
+        returns normally while a version of the blob remains.
+        """

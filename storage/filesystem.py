@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import errno
+import fcntl
+import json
 import os
 import stat as stat_mod
 import tempfile
@@ -21,14 +24,27 @@ from .base import (
     BlobStore,
     HashingReader,
     InvalidKey,
+    ObjectLocked,
     PutResult,
+    RetentionInfo,
+    RetentionViolation,
     StorageError,
     StorageUnavailable,
+    normalize_retain_until,
     validate_key,
     validate_prefix,
 )
 
-__all__ = ["FilesystemStore"]
+__all__ = ["FilesystemStore", "META_DIR"]
+
+#: Directory under the root holding one JSON lock-metadata file per locked
+#: blob, at the blob's relative path.  ``~`` is not a key character, so the
+#: name can never be a key (and :meth:`FilesystemStore.keys` skips it).
+META_DIR = ".meta~"
+
+# Lock file (inside META_DIR) serialising metadata changes with delete/destroy
+# across threads and processes; ``#`` keeps it out of the key namespace too.
+_LOCK_FILE = "#lock"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -63,6 +79,7 @@ class FilesystemStore(BlobStore):
         except OSError as exc:
             raise StorageUnavailable(f"cannot create storage root {root!s}: {exc}") from exc
         self._tmp = self._root / RESERVED_FIRST_SEGMENT
+        self._meta = self._root / META_DIR
 
     @property
     def root(self) -> Path:
@@ -118,6 +135,7 @@ class FilesystemStore(BlobStore):
         # rejected at the end; the os.link below is the authoritative check.
         if os.path.lexists(path):
             raise BlobExists(f"key already exists: {key!r}")
+        self._drop_stale_meta(key)
         reader = HashingReader(stream, max_size)
         tmp_name: str | None = None
         try:
@@ -174,6 +192,7 @@ class FilesystemStore(BlobStore):
         dest = self._path(key)
         if os.path.lexists(dest):
             raise BlobExists(f"key already exists: {key!r}")
+        self._drop_stale_meta(key)
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError as exc:
@@ -249,12 +268,23 @@ class FilesystemStore(BlobStore):
         return True
 
     def delete(self, key: str) -> None:
-        """Unlink the blob's file; a missing key (or a directory) is a no-op.
+        """Unlink the blob's file and its lock metadata; a missing key (or a directory) is a no-op.
 
-        Empty parent directories are left in place: removing them would race
-        with a concurrent put creating a sibling key.
+        Raises :class:`ObjectLocked` (and removes nothing) while the blob has a
+        legal hold or a retention date in the future.  Empty parent
+        directories are left in place: removing them would race with a
+        concurrent put creating a sibling key.
         """
         path = self._path(key)
+        with self._locked():
+            info = self._read_meta(key)
+            if self.exists(key):
+                if info.locked():
+                    raise ObjectLocked(key, _lock_reason(info), info)
+                self._unlink_blob(key, path)
+            self._remove_meta(key)
+
+    def _unlink_blob(self, key: str, path: Path) -> None:
         try:
             os.unlink(path)
         except (FileNotFoundError, NotADirectoryError):
@@ -269,6 +299,218 @@ class FilesystemStore(BlobStore):
             _fsync_dir(path.parent)
         except OSError as exc:
             raise StorageUnavailable(f"deleting {key!r} failed: {exc}") from exc
+
+    # -- retention and legal hold ----------------------------------------------
+    #
+    # The same rules as S3 Object Lock in governance mode, enforced here: the
+    # lock state of blob ``a/b.pdf`` is the JSON file ``.meta~/a/b.pdf``
+    # (absent = not locked), written to .tmp, fsynced and renamed into place.
+    # Every read-check-write (set_*, delete, destroy) runs under an exclusive
+    # flock on ``.meta~/#lock``, so a hold placed by one process cannot slip
+    # past a delete running in another.
+
+    def lock_supported(self) -> bool:
+        """Always True: this store enforces retention and legal holds itself."""
+        return True
+
+    def retention(self, key: str) -> RetentionInfo:
+        """The blob's retention date and legal hold; raises BlobNotFound if missing."""
+        self._path(key)
+        if not self.exists(key):
+            raise BlobNotFound(key)
+        return self._read_meta(key)
+
+    def set_retention(self, key: str, until: datetime) -> None:
+        """Extend the blob's retention to ``until``; see :meth:`BlobStore.set_retention`."""
+        self._path(key)
+        until = normalize_retain_until(until)
+        with self._locked():
+            if not self.exists(key):
+                raise BlobNotFound(key)
+            info = self._read_meta(key)
+            if info.until is not None and until < info.until:
+                raise RetentionViolation(key, info.until, until)
+            if info.until == until or until <= datetime.now(timezone.utc):
+                return
+            self._write_meta(key, RetentionInfo(until=until, legal_hold=info.legal_hold))
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        """Place or lift the blob's legal hold; see :meth:`BlobStore.set_legal_hold`."""
+        self._path(key)
+        with self._locked():
+            if not self.exists(key):
+                raise BlobNotFound(key)
+            info = self._read_meta(key)
+            if info.legal_hold == bool(on):
+                return
+            new = RetentionInfo(until=info.until, legal_hold=bool(on))
+            if new == RetentionInfo():
+                self._remove_meta(key)
+            else:
+                self._write_meta(key, new)
+
+    def destroy(self, key: str, *, bypass_governance: bool) -> None:
+        """Remove the blob's bytes and its lock metadata for good; see :meth:`BlobStore.destroy`.
+
+        If other hard links share the blob's inode (the spooled upload adopted
+        by :meth:`put_file`, or a staging file left in ``.tmp`` by a crash),
+        the file is truncated to zero bytes first, so no other name keeps the
+        content.  Blob first, metadata second: a crash in between leaves only
+        the metadata file, which a repeated destroy (or a new put) removes.
+        """
+        path = self._path(key)
+        with self._locked():
+            info = self._read_meta(key)
+            if self.exists(key):
+                if info.legal_hold or (not bypass_governance and info.locked()):
+                    raise ObjectLocked(key, _lock_reason(info), info)
+                self._truncate_shared(key, path)
+                self._unlink_blob(key, path)
+            self._remove_meta(key)
+        meta = self._meta_path(key)
+        if any(os.path.lexists(p) and not os.path.isdir(p) for p in (path, meta)):
+            raise StorageUnavailable(f"destroying {key!r} failed: something is still stored")
+
+    def _truncate_shared(self, key: str, path: Path) -> None:
+        try:
+            st = os.lstat(path)
+            if st.st_nlink <= 1 or st.st_size == 0:
+                return
+            if not st.st_mode & stat_mod.S_IWUSR:
+                os.chmod(path, stat_mod.S_IMODE(st.st_mode) | stat_mod.S_IWUSR)
+            fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
+            try:
+                os.ftruncate(fd, 0)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StorageUnavailable(f"destroying {key!r} failed: {exc}") from exc
+
+    # -- lock metadata -----------------------------------------------------------
+
+    def _meta_path(self, key: str) -> Path:
+        validate_key(key)
+        path = self._meta.joinpath(*key.split("/"))
+        resolved = Path(os.path.realpath(path))
+        if not resolved.is_relative_to(self._meta) or resolved == self._meta:
+            raise InvalidKey(f"lock metadata of {key!r} resolves outside the metadata directory")
+        return path
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self._makedirs(self._meta)
+            fd = os.open(
+                self._meta / _LOCK_FILE,
+                os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0),
+                0o600,
+            )
+        except StorageError as exc:
+            raise StorageUnavailable(f"cannot use the lock metadata directory {self._meta}: {exc}") from exc
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot open the lock file in {self._meta}: {exc}") from exc
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as exc:
+                raise StorageUnavailable(f"cannot lock {self._meta / _LOCK_FILE}: {exc}") from exc
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
+    def _read_meta(self, key: str) -> RetentionInfo:
+        path = self._meta_path(key)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except (FileNotFoundError, NotADirectoryError):
+            return RetentionInfo()
+        except OSError as exc:
+            raise StorageUnavailable(f"reading lock metadata of {key!r} failed: {exc}") from exc
+        try:
+            with os.fdopen(fd, "rb") as fh:
+                doc = json.loads(fh.read())
+            until = doc["retain_until"]
+            hold = doc["legal_hold"]
+            if not isinstance(hold, bool) or not (until is None or isinstance(until, str)):
+                raise ValueError("bad field types")
+            return RetentionInfo(
+                until=None if until is None else datetime.fromisoformat(until).astimezone(timezone.utc),
+                legal_hold=hold,
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # Fail closed: unreadable lock state must stop delete/destroy, not wave them through.
+            raise StorageUnavailable(f"lock metadata of {key!r} is unreadable: {exc}") from exc
+
+    def _write_meta(self, key: str, info: RetentionInfo) -> None:
+        path = self._meta_path(key)
+        data = json.dumps(
+            {
+                "key": key,
+                "retain_until": None if info.until is None else info.until.isoformat(),
+                "legal_hold": info.legal_hold,
+            },
+            sort_keys=True,
+        ).encode()
+        tmp_name: str | None = None
+        try:
+            self._clear_stale_meta_parents(path)
+            self._makedirs(path.parent)
+            os.makedirs(self._tmp, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="meta-", suffix=".part")
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp_name, path)
+            tmp_name = None
+            _fsync_dir(path.parent)
+        except StorageError as exc:
+            raise StorageUnavailable(f"writing lock metadata of {key!r} failed: {exc}") from exc
+        except OSError as exc:
+            raise StorageUnavailable(f"writing lock metadata of {key!r} failed: {exc}") from exc
+        finally:
+            if tmp_name is not None:
+                try:
+                    os.unlink(tmp_name)
+                except OSError:
+                    pass
+
+    def _clear_stale_meta_parents(self, path: Path) -> None:
+        # The metadata tree mirrors blob paths, and blobs "a" and "a/b" cannot
+        # coexist; so a *file* at a parent of this key's metadata path belongs
+        # to a blob that no longer exists (a crash between unlinking a blob
+        # and its metadata).  Remove it so this key's metadata can be written.
+        d = path.parent
+        while d != self._meta:
+            if os.path.isfile(d) and not os.path.islink(d):
+                os.unlink(d)
+                _fsync_dir(d.parent)
+                break
+            d = d.parent
+
+    def _remove_meta(self, key: str) -> None:
+        path = self._meta_path(key)
+        try:
+            os.unlink(path)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return
+        except OSError as exc:
+            if exc.errno in (errno.EISDIR, errno.EPERM) and path.is_dir():
+                return
+            raise StorageUnavailable(f"removing lock metadata of {key!r} failed: {exc}") from exc
+        try:
+            _fsync_dir(path.parent)
+        except OSError as exc:
+            raise StorageUnavailable(f"removing lock metadata of {key!r} failed: {exc}") from exc
+
+    def _drop_stale_meta(self, key: str) -> None:
+        """Before a put: remove lock metadata left behind for a blob that no longer exists."""
+        if not os.path.lexists(self._meta_path(key)):
+            return
+        with self._locked():
+            if not os.path.lexists(self._path(key)):
+                self._remove_meta(key)
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Yield stored keys starting with ``prefix``, in sorted order.
@@ -298,7 +540,7 @@ class FilesystemStore(BlobStore):
         except OSError as exc:
             raise StorageUnavailable(f"listing {directory} failed: {exc}") from exc
         for entry in entries:
-            if directory == self._root and entry.name == RESERVED_FIRST_SEGMENT:
+            if directory == self._root and entry.name in (RESERVED_FIRST_SEGMENT, META_DIR):
                 continue
             if entry.is_symlink():
                 continue
@@ -309,3 +551,9 @@ class FilesystemStore(BlobStore):
                     yield from self._walk(Path(entry.path), prefix)
             elif entry.is_file(follow_symlinks=False) and rel.startswith(prefix):
                 yield rel
+
+
+def _lock_reason(info: RetentionInfo) -> str:
+    if info.legal_hold:
+        return "under legal hold"
+    return f"retained until {info.until.isoformat() if info.until else '?'}"

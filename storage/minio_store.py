@@ -9,13 +9,18 @@ import io
 import os
 import threading
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import BinaryIO, Iterator
 
 import certifi
 import urllib3
 from minio import Minio
+from minio.commonconfig import GOVERNANCE
+from minio.datatypes import Object
+from minio.deleteobjects import DeleteObject
 from minio.error import MinioException, S3Error
 from minio.helpers import check_bucket_name
+from minio.retention import Retention
 from urllib3.util import Retry, Timeout
 
 from .base import (
@@ -25,9 +30,14 @@ from .base import (
     BlobStat,
     BlobStore,
     HashingReader,
+    LockNotSupported,
+    ObjectLocked,
     PutResult,
+    RetentionInfo,
+    RetentionViolation,
     StorageError,
     StorageUnavailable,
+    normalize_retain_until,
     validate_key,
     validate_prefix,
 )
@@ -40,6 +50,44 @@ PART_SIZE = 16 * 1024 * 1024
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchObject", "NoSuchVersion"})
 _BUCKET_EXISTS_CODES = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
+_NO_LOCK_CONFIG_CODES = frozenset({"ObjectLockConfigurationNotFoundError", "ObjectLockConfigurationNotFound"})
+
+# Object-lock state of one object version, as HEAD reports it.  Read from the
+# headers rather than GET ?retention / ?legal-hold: one request per version,
+# and moto's server answers GET ?retention with the object body.
+_H_RETAIN_UNTIL = "x-amz-object-lock-retain-until-date"
+_H_LEGAL_HOLD = "x-amz-object-lock-legal-hold"
+
+
+def _version_id(obj: Object) -> str | None:
+    # An unversioned bucket lists its single version as "null"; addressing
+    # the object without a version id is the same thing and portable.
+    return None if obj.version_id in (None, "null") else obj.version_id
+
+
+def _parse_lock_headers(headers) -> RetentionInfo:
+    until = headers.get(_H_RETAIN_UNTIL)
+    hold = (headers.get(_H_LEGAL_HOLD) or "").strip().upper() == "ON"
+    if not until:
+        return RetentionInfo(until=None, legal_hold=hold)
+    try:
+        parsed = datetime.fromisoformat(until.strip())
+    except ValueError as exc:
+        raise StorageUnavailable(f"unreadable {_H_RETAIN_UNTIL} header: {until!r}") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return RetentionInfo(until=parsed.astimezone(timezone.utc), legal_hold=hold)
+
+
+def _merge(infos: list[RetentionInfo]) -> RetentionInfo:
+    dates = [i.until for i in infos if i.until is not None]
+    return RetentionInfo(until=max(dates) if dates else None, legal_hold=any(i.legal_hold for i in infos))
+
+
+def _lock_reason(info: RetentionInfo) -> str:
+    if info.legal_hold:
+        return "under legal hold"
+    return f"retained until {info.until.isoformat() if info.until else '?'}"
 
 
 def _http_client(secure: bool, connect_timeout: float, read_timeout: float) -> urllib3.PoolManager:
@@ -161,8 +209,12 @@ class MinioStore(BlobStore):
     # -- helpers ---------------------------------------------------------------
 
     @contextmanager
-    def _errors(self, key: str | None = None) -> Iterator[None]:
-        """Translate SDK / transport exceptions into the storage error types."""
+    def _errors(self, key: str | None = None, *, locking: bool = False) -> Iterator[None]:
+        """Translate SDK / transport exceptions into the storage error types.
+
+        ``locking``: the block sets retention or legal holds, so S3's refusal
+        on a bucket without Object Lock becomes :class:`LockNotSupported`.
+        """
         try:
             yield
         except StorageError:
@@ -170,6 +222,13 @@ class MinioStore(BlobStore):
         except S3Error as exc:
             if exc.code in _NOT_FOUND_CODES:
                 raise BlobNotFound(key or "") from exc
+            if locking and (
+                exc.code in _NO_LOCK_CONFIG_CODES
+                or (exc.code == "InvalidRequest" and "lock" in (exc.message or "").lower())
+            ):
+                raise LockNotSupported(
+                    f"bucket {self._bucket!r} has no Object Lock; cannot lock {key!r}: {exc.message}"
+                ) from exc
             if exc.code == "NoSuchBucket":
                 # Deleted behind our back: re-check (and recreate) next time.
                 self._bucket_ready = False
@@ -192,18 +251,70 @@ class MinioStore(BlobStore):
                         raise
             self._bucket_ready = True
 
-    def _remove_all_versions(self, key: str) -> None:
+    def _versions(self, key: str) -> list[Object]:
+        """Every stored version of ``key``, delete markers included (newest first)."""
         # A versioned bucket (always the case with Object Lock) keeps old
-        # versions and turns a plain DELETE into a delete marker; removing
+        # versions and turns a plain DELETE into a delete marker; only removing
         # every version id really deletes the blob.  On an unversioned bucket
         # the single listed version ("null") is the object itself.
-        versions = [
+        return [
             obj
             for obj in self._client.list_objects(self._bucket, prefix=key, include_version=True)
             if obj.object_name == key
         ]
+
+    def _lock_states(self, key: str, versions: list[Object]) -> list[tuple[Object, RetentionInfo]]:
+        """Retention/hold of each data version (delete markers cannot be locked)."""
+        out = []
         for obj in versions:
-            self._client.remove_object(self._bucket, key, version_id=obj.version_id)
+            if obj.is_delete_marker:
+                continue
+            info = self._client.stat_object(self._bucket, key, version_id=_version_id(obj))
+            out.append((obj, _parse_lock_headers(info.metadata)))
+        return out
+
+    def _remove_versions(self, key: str, versions: list[Object], *, bypass_governance: bool) -> None:
+        """Delete the given versions in one DeleteObjects call; a refusal raises ObjectLocked."""
+        if not versions:
+            return
+        targets = [DeleteObject(key, _version_id(obj)) for obj in versions]
+        try:
+            # remove_objects is lazy: list() sends the request(s).
+            errors = list(self._client.remove_objects(self._bucket, targets, bypass_governance_mode=bypass_governance))
+        except S3Error as exc:
+            if exc.code == "AccessDenied":
+                raise ObjectLocked(key, f"the server refused the delete: {exc.message}") from exc
+            raise
+        if not errors:
+            return
+        detail = "; ".join(f"{e.code}: {e.message}" for e in errors)
+        if any(e.code == "AccessDenied" for e in errors):
+            # S3 answers 403 AccessDenied for a version protected by Object Lock.
+            raise ObjectLocked(key, f"the server refused to delete a version: {detail}")
+        raise StorageUnavailable(f"deleting versions of {key!r} failed: {detail}")
+
+    def _remove_all_versions(self, key: str) -> None:
+        self._remove_versions(key, self._versions(key), bypass_governance=False)
+
+    def _abort_uploads(self, key: str) -> None:
+        """Abort unfinished multipart uploads of ``key``: their parts are stored bytes too."""
+        # minio-py has no public call for this (7.2); the private helpers are
+        # thin wrappers over ListMultipartUploads / AbortMultipartUpload.
+        key_marker = upload_id_marker = None
+        while True:
+            result = self._client._list_multipart_uploads(
+                self._bucket, prefix=key, key_marker=key_marker, upload_id_marker=upload_id_marker
+            )
+            for upload in result.uploads:
+                if upload.object_name == key and upload.upload_id:
+                    try:
+                        self._client._abort_multipart_upload(self._bucket, key, upload.upload_id)
+                    except S3Error as exc:
+                        if exc.code != "NoSuchUpload":  # finished or aborted meanwhile
+                            raise
+            if not result.is_truncated:
+                return
+            key_marker, upload_id_marker = result.next_key_marker, result.next_upload_id_marker
 
     # -- interface -------------------------------------------------------------
 
@@ -276,11 +387,109 @@ class MinioStore(BlobStore):
         return True
 
     def delete(self, key: str) -> None:
-        """Remove the object and, in a versioned bucket, all its versions."""
+        """Remove the object and, in a versioned bucket, all its versions.
+
+        Refuses with :class:`ObjectLocked`, removing nothing, if any version
+        is under legal hold or retained until a future date; the server's own
+        refusal (AccessDenied) is reported the same way.
+        """
         validate_key(key)
         self._ensure_bucket()
         with self._errors(key):
-            self._remove_all_versions(key)
+            versions = self._versions(key)
+            if not versions:
+                return
+            info = _merge([i for _, i in self._lock_states(key, versions)])
+            if info.locked():
+                raise ObjectLocked(key, _lock_reason(info), info)
+            self._remove_versions(key, versions, bypass_governance=False)
+
+    # -- retention and legal hold ----------------------------------------------
+
+    def lock_supported(self) -> bool:
+        """True if the bucket has Object Lock enabled (asks the server; creates the bucket if missing)."""
+        self._ensure_bucket()
+        with self._errors():
+            try:
+                self._client.get_object_lock_config(self._bucket)
+            except S3Error as exc:
+                if exc.code in _NO_LOCK_CONFIG_CODES:
+                    return False
+                raise
+        return True
+
+    def retention(self, key: str) -> RetentionInfo:
+        """Latest retain-until date and legal hold over every stored version; BlobNotFound if none."""
+        validate_key(key)
+        self._ensure_bucket()
+        with self._errors(key):
+            states = self._lock_states(key, self._versions(key))
+        if not states:
+            raise BlobNotFound(key)
+        return _merge([i for _, i in states])
+
+    def set_retention(self, key: str, until: datetime) -> None:
+        """Governance-mode retention until ``until`` on every stored version; see :meth:`BlobStore.set_retention`.
+
+        The extend-only rule is checked here, for every version, before
+        anything is changed: S3 itself refuses to shorten governance retention
+        without the bypass header, but moto does not check it.
+        """
+        validate_key(key)
+        until = normalize_retain_until(until)
+        self._ensure_bucket()
+        with self._errors(key, locking=True):
+            states = self._lock_states(key, self._versions(key))
+            if not states:
+                raise BlobNotFound(key)
+            for _, info in states:
+                if info.until is not None and until < info.until:
+                    raise RetentionViolation(key, info.until, until)
+            if until <= datetime.now(timezone.utc):
+                return
+            config = Retention(GOVERNANCE, until)
+            for obj, info in states:
+                if info.until != until:
+                    self._client.set_object_retention(self._bucket, key, config, version_id=_version_id(obj))
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        """Turn S3 legal hold on/off for every stored version; see :meth:`BlobStore.set_legal_hold`."""
+        validate_key(key)
+        self._ensure_bucket()
+        with self._errors(key, locking=True):
+            versions = [v for v in self._versions(key) if not v.is_delete_marker]
+            if not versions:
+                raise BlobNotFound(key)
+            for obj in versions:
+                if on:
+                    self._client.enable_object_legal_hold(self._bucket, key, version_id=_version_id(obj))
+                else:
+                    self._client.disable_object_legal_hold(self._bucket, key, version_id=_version_id(obj))
+
+    def destroy(self, key: str, *, bypass_governance: bool) -> None:
+        """Delete every version, delete marker and unfinished upload of ``key``; see :meth:`BlobStore.destroy`.
+
+        Checks holds and retention first (nothing is removed if any version
+        is held, or retained without ``bypass_governance``), deletes all
+        versions in one DeleteObjects request with
+        ``x-amz-bypass-governance-retention`` when bypassing, then lists the
+        versions again and raises unless none is left.
+        """
+        validate_key(key)
+        self._ensure_bucket()
+        with self._errors(key):
+            self._abort_uploads(key)
+            versions = self._versions(key)
+            if versions:
+                info = _merge([i for _, i in self._lock_states(key, versions)])
+                if info.legal_hold or (not bypass_governance and info.locked()):
+                    raise ObjectLocked(key, _lock_reason(info), info)
+                self._remove_versions(key, versions, bypass_governance=bypass_governance)
+            left = self._versions(key)
+        if left:
+            raise StorageUnavailable(
+                f"destroying {key!r} failed: {len(left)} version(s) still stored after the delete"
+            )
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Yield object names starting with ``prefix`` (recursive listing)."""
