@@ -117,6 +117,8 @@ def _sqlite_on_connect(dbapi_connection, connection_record) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
+        # Deleted rows are overwritten with zeros: destroyed records' text must not linger in free pages.
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
 

@@ -43,7 +43,7 @@ CUSTOMER_KINDS = {"person": "个人客户", "company": "企业客户"}
 BUSINESS_TYPES = ("购房", "租赁", "投资")
 GRADES = ("A", "B", "C", "D")
 
-RECORD_STATUSES = {"draft": "待审核", "filed": "已归档"}
+RECORD_STATUSES = {"draft": "待审核", "filed": "已归档", "destroyed": "已销毁"}
 
 
 def archival_code(fonds: str, year: int, retention: str, customer_no: str, part: int, item_no: int) -> str:

@@ -114,6 +114,21 @@ def _has_index_files(path: Path) -> bool:
     return any(p.suffix in (".toc", ".seg", ".trm", ".pst", ".fdt") for p in path.iterdir())
 
 
+def _merge_segments_with_deletions(writer, segments):
+    """Whoosh merge policy: copy the live documents of segments with deletions into the new one."""
+    from whoosh.reading import SegmentReader
+
+    keep = []
+    for seg in segments:
+        if seg.has_deletions():
+            reader = SegmentReader(writer.storage, writer.schema, seg)
+            writer.add_reader(reader)
+            reader.close()
+        else:
+            keep.append(seg)
+    return keep
+
+
 class SearchIndex:
     def __init__(self, path: Path, ix, needs_rebuild: bool, lock_timeout: float):
         self.path = path
@@ -304,6 +319,19 @@ class SearchIndex:
     def optimize(self) -> None:
         with self._writer() as w:
             w.commit(optimize=True)
+
+    def purge(self, record_ids: Iterable[int]) -> int:
+        """Delete records and rewrite every segment that holds deleted documents.
+
+        A plain delete only marks documents deleted: their terms and stored text stay in the
+        segment files until a merge. Destruction must leave no byte behind, so the segments
+        with deletions are rewritten (cost: the size of those segments) and their files removed.
+        """
+        ids = {int(r) for r in record_ids}
+        with self._writer() as w:
+            n = sum(w.delete_by_term("rid", str(r)) or 0 for r in ids)
+            w.commit(mergetype=_merge_segments_with_deletions)
+        return n
 
     @contextlib.contextmanager
     def bulk_writer(self, limitmb: int = 256, commit_every: int = 50_000, update: bool = False,

@@ -3,3 +3,12 @@ from .people import ApiToken, Department, Role, User  # noqa: F401
 from .records import Customer, FilePage, Record, RecordFile  # noqa: F401
 from .audit import AuditEntry, AuditHead  # noqa: F401
 from .loans import Handover, LoanApproval, LoanItem, LoanRequest, PaperLoan  # noqa: F401
+from .retention import (  # noqa: F401
+    DestructionEntry,
+    DisposalBatch,
+    DisposalItem,
+    DisposalSupervisor,
+    LegalHold,
+    RetentionRule,
+    ScheduleVersion,
+)

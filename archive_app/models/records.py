@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (BigInteger, CheckConstraint, Date, Float, ForeignKey, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -38,6 +38,10 @@ class Customer(db.Model):
     unit: Mapped[str] = mapped_column(String(100), default="")
     address: Mapped[str] = mapped_column(String(300), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The events retention periods count from (成交, 合同终止, 最后联系); unknown until entered.
+    deal_closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    contract_ended_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    last_contact_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
@@ -55,7 +59,11 @@ class Record(db.Model):
         UniqueConstraint("customer_id", "part", "item_no"),
         CheckConstraint("part BETWEEN 1 AND 4", name="part"),
         CheckConstraint("secrecy BETWEEN 0 AND 3", name="secrecy"),
-        CheckConstraint("status IN ('draft', 'filed')", name="status"),
+        CheckConstraint("status IN ('draft', 'filed', 'destroyed')", name="status"),
+        CheckConstraint("disposal_state IN ('scheduled', 'permanent', 'awaiting_event', 'held')",
+                        name="disposal_state"),
+        # The due list: filed, not held, disposal date up to a day.
+        Index("ix_records_due", "status", "on_hold", "disposal_date"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -79,6 +87,16 @@ class Record(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Retention, derived by services.retention.disposal_for and stored so the due list is a query.
+    disposal_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    disposal_state: Mapped[str] = mapped_column(String(16), default="awaiting_event")
+    disposal_basis: Mapped[str] = mapped_column(String(300), default="")
+    # Mirrors an active legal hold on the record or its customer (kept in step by services.holds).
+    on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A disposal review's decision to keep the record longer (keep_until) or for good.
+    keep_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    keep_permanent: Mapped[bool] = mapped_column(Boolean, default=False)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     customer: Mapped[Customer] = relationship(back_populates="records")
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])

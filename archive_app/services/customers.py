@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
+from datetime import date
 from typing import Any, Mapping
 
 from sqlalchemy import func, or_, select
@@ -11,7 +12,8 @@ from sqlalchemy.orm import Session
 from ..domain import BUSINESS_TYPES, CUSTOMER_KINDS, GRADES, customer_no_for
 from ..errors import NotFound, ValidationFailed
 from ..models import Customer, User
-from . import accounts, audit, policy
+from ..models.base import utcnow
+from . import accounts, audit, policy, retention
 
 _PHONE = re.compile(r"^\+?\d{5,20}$")
 _ID_CARD = re.compile(r"^\d{17}[\dXx]$")
@@ -43,6 +45,10 @@ class CustomerInput:
     unit: str = ""
     address: str = ""
     notes: str = ""
+    # Retention clocks start from these (成交日期, 合同终止日期, 最后联系日期).
+    deal_closed_on: date | None = None
+    contract_ended_on: date | None = None
+    last_contact_on: date | None = None
 
     @classmethod
     def parse(cls, data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
@@ -75,6 +81,9 @@ class CustomerInput:
             out["consultant_id"] = _optional_int(out["consultant_id"], "置业顾问")
         if "id_number" in out:
             out["id_number"] = (out["id_number"] or None) and str(out["id_number"]).upper()
+        for key, label in EVENT_FIELDS.items():
+            if key in out:
+                out[key] = _optional_date(out[key], label)
         kind = out.get("kind", "person")
         idn = out.get("id_number")
         if idn and kind == "person" and not id_card_valid(idn):
@@ -82,6 +91,20 @@ class CustomerInput:
         if idn and kind == "company" and not _USCC.match(idn):
             raise ValidationFailed("统一社会信用代码无效（须为 18 位）", code="invalid_credit_code")
         return out
+
+
+EVENT_FIELDS = {"deal_closed_on": "成交日期", "contract_ended_on": "合同终止日期", "last_contact_on": "最后联系日期"}
+
+
+def _optional_date(value: Any, label: str) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValidationFailed(f"{label}格式不正确（例如 2026-11-25）", code="invalid_date") from None
 
 
 def _optional_int(value: Any, label: str) -> int | None:
@@ -173,6 +196,8 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
     if changed:
         audit.record_event(session, "customer.update", actor=actor, object_type="customer",
                            object_id=customer.id, ip=ip, details={"changes": changed})
+    if changed.keys() & EVENT_FIELDS.keys():
+        retention.recompute_customers(session, [customer.id], utcnow().date())
     session.commit()
     return customer
 
@@ -205,7 +230,8 @@ def _escape_like(text: str) -> str:
 
 def customer_dict(c: Customer) -> dict[str, Any]:
     """The API representation of a customer."""
-    return {"id": c.id, "customer_no": c.customer_no, **_snapshot(c),
+    snap = {k: v.isoformat() if isinstance(v, date) else v for k, v in _snapshot(c).items()}
+    return {"id": c.id, "customer_no": c.customer_no, **snap,
             "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat()}
 
 

@@ -23,7 +23,7 @@ from ..domain import PARTS, RECORD_TYPES, SECRECY_LEVELS, archival_code
 from ..errors import BadFile, Conflict, DomainError, Forbidden, NotFound, StorageFailed, TooLarge, ValidationFailed
 from ..models import Customer, FilePage, LoanRequest, Record, RecordFile, User
 from ..models.base import utcnow
-from . import audit, filetypes, loans, policy, watermark
+from . import audit, filetypes, holds, loans, object_lock, policy, retention, watermark
 from .customers import get_customer
 from .extraction import record_status
 
@@ -250,8 +250,10 @@ def _store_then_commit(session: Session, store: BlobStore, settings: ArchiveSett
         log.error("database error while filing, blobs removed: %s", exc)
         raise StorageFailed("数据库暂时不可用，文件未保存，请稍后重试", code="database_error") from None
     _commit_or_clean(session, store, keys)
+    stored = result if isinstance(result, list) else result.files
+    # The storage keeps the originals as long as the record's disposal date says (S3 Object Lock).
+    object_lock.apply_locks(session, store, {f.record_id for f in stored}, utcnow())
     if settings.on_files_stored is not None:
-        stored = result if isinstance(result, list) else result.files
         settings.on_files_stored([f.id for f in stored])
     return result
 
@@ -271,15 +273,16 @@ def create_record(session: Session, store: BlobStore, settings: ArchiveSettings,
         item_no = (session.scalar(select(func.max(Record.item_no))
                                   .where(Record.customer_id == customer_id, Record.part == values["part"])) or 0) + 1
         year = (values["doc_date"] or now.astimezone(ZoneInfo(settings.timezone)).date()).year
-        retention = RECORD_TYPES[values["record_type"]][1]
-        record = Record(customer=locked, item_no=item_no, year=year, retention_code=retention,
-                        archival_code=archival_code(settings.fonds_code, year, retention, customer_no,
+        code = RECORD_TYPES[values["record_type"]][1]
+        record = Record(customer=locked, item_no=item_no, year=year, retention_code=code,
+                        archival_code=archival_code(settings.fonds_code, year, code, customer_no,
                                                     values["part"], item_no),
                         status="draft", created_by_id=actor.id, created_at=now, updated_at=now, **values)
         session.add(record)
         rows = _file_rows(record, actor, written)
         session.add_all(rows)
         session.flush()
+        retention.recompute_customers(session, [customer_id], now.date())
         audit.record_event(session, "record.create", actor=actor, object_type="record", object_id=record.id, ip=ip,
                            now=now, details={"after": record_snapshot(record)})
         _audit_files(session, actor, record, rows, ip)
@@ -292,6 +295,7 @@ def add_files(session: Session, store: BlobStore, settings: ArchiveSettings, act
               files: Sequence[IncomingFile], *, confirm_duplicate: bool = False, ip: str = "") -> list[RecordFile]:
     """Add more files (pages) to a draft record and commit."""
     record = get_record(session, actor, record_id, "record.edit")
+    holds.require_not_held(session, record, "补充文件")
     checked = _inspect_all(files, settings.max_file_size)
 
     def build(written) -> list[RecordFile]:
@@ -370,6 +374,7 @@ def view_record(session: Session, actor: User, record_id: int, ip: str = "") -> 
 def update_record(session: Session, actor: User, record_id: int, data: Mapping[str, Any], ip: str = "") -> Record:
     """Change a draft record's metadata (never its 档号); before/after values go to the audit log."""
     record = get_record(session, actor, record_id, "record.edit")
+    holds.require_not_held(session, record, "修改")
     values = parse_record_fields(data, partial=True)
     values.pop("part", None)  # the part is part of the 档号, which never changes
     before = record_snapshot(record)
@@ -378,6 +383,7 @@ def update_record(session: Session, actor: User, record_id: int, data: Mapping[s
     after = record_snapshot(record)
     changed = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
     if changed:
+        retention.recompute_customers(session, [record.customer_id], utcnow().date())
         audit.record_event(session, "record.update", actor=actor, object_type="record", object_id=record.id,
                            ip=ip, details={"archival_code": record.archival_code, "changes": changed})
     session.commit()

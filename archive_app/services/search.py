@@ -61,7 +61,8 @@ def index_doc(record: Record) -> IndexDoc:
 
 
 def _load(session: Session, record_ids: Iterable[int]) -> list[Record]:
-    stmt = (select(Record).where(Record.id.in_(list(record_ids)))
+    # Destroyed records (tombstones) leave the index: they count as gone.
+    stmt = (select(Record).where(Record.id.in_(list(record_ids)), Record.status != "destroyed")
             .options(selectinload(Record.customer), selectinload(Record.files).selectinload(RecordFile.pages))
             .order_by(Record.id))
     return list(session.scalars(stmt))
