@@ -207,7 +207,26 @@ def reindex_command(batch: int, resume: bool) -> None:
     click.echo(f"\nindex rebuilt: {count} records")
 
 
-APP_COMMANDS = (serve_command, worker_command, reindex_command, create_user_command, create_token_command, verify_audit_command,
+@click.command("retention-sync")
+@with_appcontext
+def retention_sync_command() -> None:
+    """Recompute every record's disposal date and re-apply the storage locks (also run nightly)."""
+    from . import get_store
+    from .extensions import db
+    from .models.base import utcnow
+    from .services import object_lock, retention
+
+    now = utcnow()
+    moved = retention.recompute_all(db.session, now.date())
+    report = object_lock.apply_all(db.session, get_store(), now)
+    click.echo(f"{moved} disposal date(s) moved; {report.locked} object(s) locked")
+    for key, error in report.failed:
+        click.echo(f"could not lock {key}: {error}", err=True)
+    if report.failed:
+        sys.exit(1)
+
+
+APP_COMMANDS = (retention_sync_command, serve_command, worker_command, reindex_command, create_user_command, create_token_command, verify_audit_command,
                 sweep_orphans_command)
 
 

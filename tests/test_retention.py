@@ -434,3 +434,19 @@ def test_a_hold_placed_before_execution_wins(app, client, users):
         item = s.scalar(select(DisposalItem).where(DisposalItem.batch_id == batch.id))
         assert item.state == "skipped" and "冻结" in item.error
         assert s.get(Record, rid).status == "filed" and s.get(Record, rid).files
+
+
+def test_retention_sync_recomputes_and_relocks(app, client, runner, users):
+    cid, rid = _visitor_card(app, client, last_contact="2025-06-01")
+    store = app.extensions["blob_store"]
+    with app.app_context():
+        # an event written behind the services' back (an import, say) is picked up by the sync
+        db.session.get(Customer, cid).last_contact_on = date(2026, 6, 1)
+        db.session.commit()
+        key = db.session.scalar(select(RecordFile.object_key).where(RecordFile.record_id == rid))
+    result = runner.invoke(args=["retention-sync"])
+    assert result.exit_code == 0, result.output
+    assert "1 disposal date(s) moved" in result.output
+    with app.app_context():
+        assert db.session.get(Record, rid).disposal_date == date(2030, 1, 1)
+        assert store.retention(key).until == datetime(2030, 1, 1, tzinfo=UTC)

@@ -83,8 +83,23 @@ def register_jobs(app: Flask) -> None:
         with app.app_context():
             return loans.expire_stale(db.session, loans.LoanSettings.from_config(app.config), utcnow())
 
+    @queue.periodic_task(crontab(minute="30", hour="2"), name="sync_retention")
+    def sync_retention() -> dict[str, int]:
+        # Nightly: dates follow events and schedule changes made since, and the storage's own
+        # locks (retention, legal holds) follow the dates. Idempotent.
+        from .. import get_store
+        from ..extensions import db
+        from ..models.base import utcnow
+        from ..services import object_lock, retention
+
+        with app.app_context():
+            now = utcnow()
+            moved = retention.recompute_all(db.session, now.date())
+            report = object_lock.apply_all(db.session, get_store(), now)
+            return {"moved": moved, "locked": report.locked, "failed": len(report.failed)}
+
     tasks.update(extract_file=extract_file, index_records=index_records, reindex_all=reindex_all,
-                 requeue_stale=requeue_stale, expire_loans=expire_loans)
+                 requeue_stale=requeue_stale, expire_loans=expire_loans, sync_retention=sync_retention)
     app.extensions["queue"] = queue
     app.extensions["tasks"] = tasks
 
