@@ -372,3 +372,46 @@ def test_periodic_job_expires_undecided_requests(app, users):
     assert result["expired"] == 1
     with app.app_context():
         assert db.session.scalar(select(LoanRequest.status).where(LoanRequest.id == req_id)) == "expired"
+
+
+def test_inbox_tells_borrower_archivist_and_approvers_what_waits(app, users):
+    """Overdue originals reach the borrower's and the archivist's inbox; pending requests the head's."""
+    from archive_app.models import Record, User
+    from archive_app.services import customers, loans, notices
+
+    now = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+    settings = loans.LoanSettings()
+    with app.app_context():
+        s = db.session
+        u = {n: s.get(User, i) for n, i in users.items()}
+        c = customers.create_customer(s, u["archivist"], {"name": "赵六", "department": "销售一部"})
+        rec = Record(customer=c, part=3, item_no=1, record_type="购房合同", title="合同", year=2026,
+                     archival_code=f"0001-2026-D30-{c.customer_no}-3-0001", retention_code="D30", secrecy=1,
+                     status="filed", created_by_id=u["archivist"].id)
+        s.add(rec)
+        s.commit()
+        req = loans.create_request(s, u["staff"], kind="original", purpose="核对原件", settings=settings, now=now,
+                                   record_ids=[rec.id])
+        head_box = notices.inbox(s, u["head"], settings, now)
+        assert [n.text for n in head_box] == ["有 1 件借阅申请待您审批"]
+        loans.approve(s, u["head"], req.id, settings=settings, now=now)
+        loans.approve(s, u["gm"], req.id, settings=settings, now=now)  # part 3 original: the GM too
+        assert any("原件借阅待办理借出" in n.text for n in notices.inbox(s, u["archivist"], settings, now))
+        loans.hand_out(s, u["archivist"], req.id, rec.id, pages=5, now=now)
+        late = now + timedelta(days=1)
+        mine = [n for n in notices.inbox(s, u["staff"], settings, late) if n.level == "urgent"]
+        assert len(mine) == 1 and rec.archival_code in mine[0].text and "已逾期" in mine[0].text
+        theirs = [n for n in notices.inbox(s, u["archivist"], settings, late) if n.level == "urgent"]
+        assert len(theirs) == 1 and "staff 借出的原件" in theirs[0].text
+        loans.return_paper(s, u["archivist"], rec.id, pages_back=5, now=late)
+        assert not [n for n in notices.inbox(s, u["staff"], settings, late) if n.level == "urgent"]
+
+
+def test_inbox_page_renders_for_every_role(app, client, users):
+    from .helpers import login
+
+    for name in ("staff", "head", "gm", "archivist", "auditor", "admin"):
+        login(client, name)
+        page = client.get("/inbox")
+        assert page.status_code == 200 and "消息" in page.text, name
+        client.post("/logout")
