@@ -13,6 +13,7 @@ from ..errors import DomainError, NotFound, ValidationFailed
 from ..errors_http import error_response
 from ..extensions import db
 from ..services import customers as customer_svc
+from ..services import loan_register as register_svc
 from ..services import records as record_svc
 from ..web import loans as loan_web
 from ..web.helpers import actor, client_ip, page_arg
@@ -286,6 +287,43 @@ def return_paper(record_id: int):
 @api_auth
 def overdue_paper():
     return jsonify({"items": [loan_web.paper_dict(p) for p in loan_web.overdue(actor(current_user))]})
+
+
+REGISTER_FILTERS = ("date_from, date_to (local dates, both included, on the request's 申请时间), requester "
+                    "(part of 姓名 or username), department_id, customer (part of name or 客户号), record_id")
+
+
+@bp.get("/loan-register")
+@document("/loan-register", "get", "查阅登记表: one line per (borrowing request, record), newest first, as far as "
+          f"the caller may see it (all / own department / own requests); filters {REGISTER_FILTERS}; page, "
+          "per_page (≤ 200)")
+@api_auth
+def loan_register():
+    user = actor(current_user)
+    try:
+        per_page = int(request.args.get("per_page") or register_svc.PER_PAGE)
+    except ValueError:
+        raise ValidationFailed("per_page 须为整数", code="invalid_number") from None
+    found = register_svc.register_page(db.session, user, register_svc.parse_filter(request.args),
+                                       tz=current_app.config["TIMEZONE"], page=page_arg(), per_page=per_page)
+    return jsonify({"total": found.total, "page": found.page, "per_page": found.per_page, "pages": found.pages,
+                    "items": [row.to_dict() for row in found.rows]})
+
+
+@bp.get("/loan-register.xlsx")
+@document("/loan-register.xlsx", "get", "The 查阅登记表 as an Excel workbook (Chinese headers, every matching "
+          f"line, no paging; audited); filters {REGISTER_FILTERS}")
+@api_auth
+def loan_register_xlsx():
+    return loan_web.register_download(actor(current_user), "xlsx")
+
+
+@bp.get("/loan-register.csv")
+@document("/loan-register.csv", "get", "The 查阅登记表 as CSV (UTF-8 with BOM, CRLF, every matching line, no "
+          f"paging; audited); filters {REGISTER_FILTERS}")
+@api_auth
+def loan_register_csv():
+    return loan_web.register_download(actor(current_user), "csv")
 
 
 @bp.errorhandler(DomainError)

@@ -6,7 +6,7 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Register every web blueprint."""
-    from . import admin, auth, customers, loans, records, search
+    from . import admin, auth, customers, inbox, loans, records, retention, search
 
-    for module in (auth, customers, records, search, loans, admin):
+    for module in (auth, customers, records, search, loans, retention, inbox, admin):
         app.register_blueprint(module.bp)

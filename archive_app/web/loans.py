@@ -1,4 +1,4 @@
-"""Borrowing pages (申请查阅, 我的申请, 待我审批, 原件借还, 逾期未还) and the request parsing the API shares.
+"""Borrowing pages (申请查阅, 我的申请, 待我审批, 原件借还, 逾期未还, 查阅登记表) and the request parsing the API shares.
 
 Views parse the request, ask the policy, call ``services.loans`` with the real time, render.
 """
@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     redirect,
@@ -25,9 +26,11 @@ from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import Customer, Record, User
 from ..models.loans import LoanRequest, PaperLoan
+from ..services import exports
+from ..services import loan_register as register_svc
 from ..services import loans as svc
 from ..services import policy
-from .helpers import actor
+from .helpers import actor, client_ip, page_arg
 
 bp = Blueprint("loans", __name__)
 
@@ -299,3 +302,46 @@ def paper_return(record_id: int):
 def paper_overdue():
     user = actor(current_user)
     return render_template("loans/overdue.html", loans=overdue(user), now=utc_now())
+
+
+# ---------------------------------------------------------------------------------------------- register
+
+
+def register_download(user: User, fmt: str) -> Response:
+    """The 查阅登记表 export for the current query string (web and API share it); the service audits it."""
+    export = register_svc.export_register(db.session, user, register_svc.parse_filter(request.args), fmt,
+                                          tz=current_app.config["TIMEZONE"], now=utc_now(), ip=client_ip())
+    # content_type, not mimetype: the CSV type already names its charset.
+    resp = Response(export.content, content_type=export.mimetype)
+    resp.headers["Content-Disposition"] = exports.content_disposition(export.filename, export.ascii_filename)
+    # Customer data: no browser or proxy cache keeps a copy.
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.route("/loans/register")
+@login_required
+def register():
+    user = actor(current_user)
+    register_svc.require_register(user)
+    tz = current_app.config["TIMEZONE"]
+    status = 200
+    try:
+        filters = register_svc.parse_filter(request.args)
+    except ValidationFailed as exc:
+        # Keep the form on screen with what was typed; show no lines rather than unfiltered ones.
+        flash(exc.message, "error")
+        filters, status = None, exc.status
+    page = (register_svc.register_page(db.session, user, filters, tz=tz, page=page_arg()) if filters is not None
+            else register_svc.RegisterPage([], 0, 1, register_svc.PER_PAGE))
+    args = filters.as_args() if filters is not None else {}
+    return render_template("loans/register.html", page=page, args=args, form=request.args,
+                           departments=register_svc.departments(db.session, user),
+                           scope=register_svc.register_scope(user), now=utc_now(),
+                           described=register_svc.describe_filter(db.session, filters) if filters is not None else ""), status
+
+
+@bp.route("/loans/register.<any(xlsx, csv):fmt>")
+@login_required
+def register_export(fmt: str):
+    return register_download(actor(current_user), fmt)

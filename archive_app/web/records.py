@@ -1,13 +1,14 @@
 """Upload into a customer's file, the record page, download, and the reviewer's queue."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import get_store
 from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..services import customers as customer_svc
+from ..services import loan_register
 from ..services import records as svc
 from .helpers import actor, client_ip
 from .uploads import archive_settings, incoming_files, stream_response
@@ -46,7 +47,10 @@ def upload(customer_id: int):
 def show(record_id: int):
     user = actor(current_user)
     record = svc.view_record(db.session, user, record_id, ip=client_ip())
-    return render_template("records/show.html", record=record, rights=svc.content_rights(db.session, user, record))
+    # 借阅记录: this record's lines of the 查阅登记表, as far as the user may see the register.
+    history = loan_register.record_history(db.session, user, record.id, tz=current_app.config["TIMEZONE"])
+    return render_template("records/show.html", record=record, rights=svc.content_rights(db.session, user, record),
+                           history=history)
 
 
 @bp.route("/records/<int:record_id>/files/<int:file_id>")

@@ -1,0 +1,154 @@
+"""The destruction certificate (档案销毁证明书): a Chinese PDF that says what was destroyed, by whom, when.
+
+Built once when a disposal batch has been executed (``web.retention`` stores it in the blob store
+under ``certificates/<batch_no>.pdf`` with a far retention date: it is kept permanently). Drawn with
+reportlab's built-in CID font ``STSong-Light`` (as ``services.watermark`` does), so no font file is
+needed and the text stays extractable (pypdf reads it back). Output is deterministic for the same
+inputs (reportlab's invariant mode: no creation date or random document id).
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+from xml.sax.saxutils import escape
+
+FONT = "STSong-Light"
+TITLE = "档案销毁证明书"
+SHA_PREFIX = 16
+
+
+@lru_cache(maxsize=1)
+def _font() -> str:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    return FONT
+
+
+def _local(value: datetime | None, zone: ZoneInfo) -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _name(user: Any) -> str:
+    return getattr(user, "display_name", None) or "—"
+
+
+def _sha_cell(sha256s: str) -> str:
+    hashes = [h for h in (sha256s or "").split() if h]
+    if not hashes:
+        return "—"
+    cell = "<br/>".join(h[:SHA_PREFIX] + "…" for h in hashes[:3])
+    if len(hashes) > 3:
+        cell += f"<br/>等 {len(hashes)} 个文件"
+    return cell
+
+
+def certificate_pdf(batch: Any, entries: Sequence[Any], supervisors: Sequence[Any], timezone: str, *,
+                    finished_at: datetime | None = None) -> bytes:
+    """The certificate of ``batch`` (a DisposalBatch) listing ``entries`` (its DestructionEntry rows).
+
+    ``supervisors`` are the batch's DisposalSupervisor rows (``.user``, ``.signed_at``);
+    ``finished_at`` stands in for ``batch.finished_at`` while the execution is being completed.
+    """
+    from reportlab.lib import colors
+    from reportlab.lib.enums import TA_CENTER
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    font = _font()
+    zone = ZoneInfo(timezone)
+    base = ParagraphStyle("base", fontName=font, fontSize=10, leading=14, wordWrap="CJK")
+    small = ParagraphStyle("small", parent=base, fontSize=8.5, leading=11)
+    title = ParagraphStyle("title", parent=base, fontSize=20, leading=26, alignment=TA_CENTER, spaceAfter=4 * mm)
+    head = ParagraphStyle("head", parent=base, fontSize=12, leading=16, spaceBefore=4 * mm, spaceAfter=2 * mm)
+
+    def p(text: str, style: ParagraphStyle = base) -> Paragraph:
+        return Paragraph(text, style)
+
+    def t(text: Any) -> str:
+        return escape(str(text if text not in (None, "") else "—"))
+
+    finished = finished_at or batch.finished_at
+    signed = "<br/>".join(f"{t(_name(s.user))}（确认于 {_local(s.signed_at, zone)}）" for s in supervisors) or "—"
+    approved = (f"{t(_name(batch.approved_by))}（批准于 {_local(batch.approved_at, zone)}）"
+                if batch.approved_by is not None else "—")
+    facts = [
+        ("销毁批次号", t(batch.batch_no)),
+        ("鉴定截止日期", t(batch.due_by.isoformat() if batch.due_by else "")),
+        ("发起鉴定", f"{t(_name(batch.created_by))}（{_local(batch.created_at, zone)}）"),
+        ("总经理批准", approved),
+        ("审批意见", t(batch.decision_note)),
+        ("监销人", signed),
+        ("执行人", t(_name(batch.executed_by))),
+        ("开始时间", _local(batch.started_at, zone)),
+        ("完成时间", _local(finished, zone)),
+        ("销毁方式", t(batch.method)),
+    ]
+    width = A4[0] - 36 * mm
+    grid = TableStyle([("FONTNAME", (0, 0), (-1, -1), font), ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+                       ("VALIGN", (0, 0), (-1, -1), "TOP"), ("BACKGROUND", (0, 0), (0, -1), colors.whitesmoke)])
+    facts_table = Table([[p(k), p(v)] for k, v in facts], colWidths=[32 * mm, width - 32 * mm])
+    facts_table.setStyle(grid)
+
+    rows: list[list[Any]] = [[p("序号", small), p("档号", small), p("题名", small), p("页数", small),
+                              p("SHA-256（前16位）", small)]]
+    pages = files = size = 0
+    for i, e in enumerate(entries, start=1):
+        rows.append([p(str(i), small), p(t(e.archival_code), small), p(t(e.title), small),
+                     p(str(e.page_count or 0), small), p(_sha_cell(e.sha256s), small)])
+        pages += e.page_count or 0
+        files += e.file_count or 0
+        size += e.total_bytes or 0
+    list_table = Table(rows, colWidths=[12 * mm, 58 * mm, width - 12 * mm - 58 * mm - 14 * mm - 40 * mm,
+                                        14 * mm, 40 * mm], repeatRows=1)
+    list_table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), font),
+                                    ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+                                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                    ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke)]))
+
+    story: list[Any] = [
+        p(TITLE, title),
+        facts_table,
+        p("销毁档案清单", head),
+        list_table,
+        Spacer(1, 3 * mm),
+        p(f"合计：销毁档案 {len(entries)} 件，文件 {files} 个，共 {pages} 页，{size} 字节。"),
+        Spacer(1, 3 * mm),
+        p("上列档案经鉴定小组鉴定、总经理批准，已在监销人监督下采用上述方式彻底销毁"
+          "（原件全部存储版本、提取文本、缩略图、检索索引），详细记录见同批次销毁清册。"
+          "本证明书永久保存。"),
+        Spacer(1, 10 * mm),
+    ]
+    sign_rows = [[p("执行人（签字）：______________"), p("日期：______________")]]
+    for s in list(supervisors) or [None, None]:
+        label = f"监销人 {t(_name(s.user))}（签字）：" if s is not None else "监销人（签字）："
+        sign_rows.append([p(label + "______________"), p("日期：______________")])
+    sign_rows.append([p("总经理（签字）：______________"), p("日期：______________")])
+    signatures = Table(sign_rows, colWidths=[width * 0.6, width * 0.4], rowHeights=12 * mm)
+    signatures.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), font), ("VALIGN", (0, 0), (-1, -1), "BOTTOM")]))
+    story.append(signatures)
+
+    batch_no = str(batch.batch_no or "")
+
+    def footer(canvas, doc) -> None:
+        canvas.saveState()
+        canvas.setFont(font, 8)
+        canvas.drawString(18 * mm, 10 * mm, f"{TITLE} {batch_no}")
+        canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, f"第 {doc.page} 页")
+        canvas.restoreState()
+
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=18 * mm,
+                            bottomMargin=18 * mm, title=f"{TITLE} {batch_no}", author="客户档案管理系统",
+                            subject=batch_no, creator="客户档案管理系统", invariant=1)
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return buf.getvalue()
