@@ -347,6 +347,13 @@ def test_destruction_leaves_no_byte_behind(app, client, users):
         # running it again destroys nothing twice
         again = _execute(app, u, batch)
         assert again.destroyed == 0 and s.scalar(select(func.count()).select_from(DestructionEntry)) == 1
+        # nothing left to lend
+        from archive_app.services import loans
+
+        with pytest.raises(DomainError) as exc:
+            loans.create_request(s, u["staff"], kind="view", purpose="核对", settings=loans.LoanSettings(), now=NOW,
+                                 record_ids=[rid])
+        assert exc.value.code == "record_destroyed"
     # over HTTP the record answers as destroyed, its file is gone
     login(client, "archivist")
     page = client.get(f"/records/{rid}")

@@ -248,7 +248,8 @@ def _requested_records(session: Session, actor: User, record_ids: Iterable[int],
             raise NotFound("客户档案不存在", code="customer_not_found")
         # A whole file means the records it holds now that the requester's 密级 allows.
         records = list(session.scalars(select(Record).where(Record.customer_id == customer_id,
-                                                            Record.secrecy <= actor.clearance)
+                                                            Record.secrecy <= actor.clearance,
+                                                            Record.status != "destroyed")
                                        .order_by(Record.part, Record.item_no)))
         if not records:
             raise ValidationFailed("该客户档案中没有可借阅的档案", code="no_records")
@@ -257,6 +258,8 @@ def _requested_records(session: Session, actor: User, record_ids: Iterable[int],
     # Records above the requester's 密级 answer like missing ones: their existence is not revealed.
     if len(records) != len(ids) or any(r.secrecy > actor.clearance for r in records):
         raise NotFound("档案不存在或无权查看", code="not_found")
+    if any(r.status == "destroyed" for r in records):
+        raise Conflict("档案已销毁，不能借阅", code="record_destroyed")
     return records
 
 

@@ -94,7 +94,9 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
         if isinstance(obj, Customer):
             return _sees_customer(user, role, obj)
         if isinstance(obj, Record):
-            return obj.secrecy <= user.clearance and _sees_customer(user, role, obj.customer)
+            # A destroyed record is a tombstone: nothing left to lend.
+            return (obj.status != "destroyed" and obj.secrecy <= user.clearance
+                    and _sees_customer(user, role, obj.customer))
         return True
     record: Record = obj
     if record.secrecy > user.clearance or not _sees_customer(user, role, record.customer):
