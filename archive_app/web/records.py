@@ -72,12 +72,12 @@ def page_image(record_id: int, file_id: int, page_no: int, kind: str) -> Respons
 @bp.route("/records/<int:record_id>/files/<int:file_id>/pages/<int:page_no>")
 @login_required
 def page_view(record_id: int, file_id: int, page_no: int):
-    record = svc.get_record(db.session, actor(current_user), record_id, "record.read")
+    record, grant = svc.authorize(db.session, actor(current_user), record_id, "record.read")
     file = next((f for f in record.files if f.id == file_id), None)
     page = file and next((p for p in file.pages if p.page_no == page_no), None)
     if page is None:
         raise NotFound("页面不存在或尚未处理完成", code="page_not_found")
-    return render_template("records/page.html", record=record, file=file, page=page)
+    return render_template("records/page.html", record=record, file=file, page=page, grant=grant)
 
 
 @bp.route("/review")
