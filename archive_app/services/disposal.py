@@ -347,12 +347,15 @@ def _erase_customers_without_records(session: Session, batch: DisposalBatch, exe
 
 
 def execute(session: Session, store: BlobStore, executor: User, batch_id: int, *, now: datetime,
-            remove_from_index: IndexRemover, certify: Callable[[DisposalBatch], None] | None = None
-            ) -> ExecutionResult:
+            remove_from_index: IndexRemover, purge_index: Callable[[], None] | None = None,
+            certify: Callable[[DisposalBatch], None] | None = None) -> ExecutionResult:
     """Destroy every record of an approved batch decided 销毁, re-checking each; resumable; commits.
 
-    Needs two supervisors who signed and an executor who is neither of them. ``certify`` is called
-    once every record is done (it writes the certificate) before the batch is marked executed.
+    Needs two supervisors who signed and an executor who is neither of them. Each record leaves
+    the index through ``remove_from_index`` (no hit from then on); ``purge_index`` then rewrites
+    the index segments that still hold deleted documents, once per run (it costs the size of
+    those segments). ``certify`` writes the certificate; both run before the batch is marked
+    executed, so a crash before them is repaired by running again.
     """
     _role_in(executor, EXECUTOR_ROLES, "只有档案管理员可以执行销毁")
     batch = _batch(session, batch_id, lock=True)
@@ -386,6 +389,8 @@ def execute(session: Session, store: BlobStore, executor: User, batch_id: int, *
     batch = _batch(session, batch_id, lock=True)
     _erase_customers_without_records(session, batch, executor, now)
     session.commit()
+    if purge_index is not None:
+        purge_index()
     if certify is not None:
         certify(batch)
     batch = _batch(session, batch_id, lock=True)

@@ -525,6 +525,7 @@ def batch_execute(batch_id: int):
     def run():
         return disposal.execute(db.session, store, user, batch_id, now=now,
                                 remove_from_index=lambda ids: search_service.get_index().delete(ids),
+                                purge_index=lambda: search_service.get_index().purge([]),
                                 certify=certifier(store, now))
 
     def message(result: disposal.ExecutionResult) -> str:
