@@ -139,10 +139,17 @@ def test_records_get_their_date_when_filed_and_when_events_change(app, client, u
         r = db.session.get(Record, rid)
         assert (r.disposal_state, r.disposal_date) == ("awaiting_event", None)
         u = _users(users)
+        store = app.extensions["blob_store"]
+        key = r.files[0].object_key
+        far = store.retention(key).until
         customers.update_customer(db.session, u["archivist"], cid, {"last_contact_on": "2019-03-01"})
         db.session.refresh(r)
         assert (r.disposal_state, r.disposal_date) == ("scheduled", date(2023, 1, 1))
         assert "最后联系日期 2019-03-01" in r.disposal_basis
+        # a later event moves the date beyond the lock: given the store, the lock follows at once
+        customers.update_customer(db.session, u["archivist"], cid, {"last_contact_on": "2026-01-01"}, store=store)
+        assert db.session.get(Record, rid).disposal_date == date(2030, 1, 1)
+        assert far.year >= 2100 and store.retention(key).until == far  # already longer: kept, never shortened
 
 
 def test_schedule_changes_are_versioned_audited_and_move_dates(app, client, users):

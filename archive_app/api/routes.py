@@ -95,7 +95,8 @@ def get_customer(customer_id: int):
 @document("/customers/<int:customer_id>", "patch", "Change a customer (audited)", body="CustomerInput")
 @api_auth
 def update_customer(customer_id: int):
-    c = customer_svc.update_customer(db.session, actor(current_user), customer_id, _json_body(), ip=client_ip())
+    c = customer_svc.update_customer(db.session, actor(current_user), customer_id, _json_body(), ip=client_ip(),
+                                     store=get_store())
     return jsonify(customer_svc.customer_dict(c))
 
 

@@ -9,11 +9,13 @@ from typing import Any, Mapping
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from storage.base import BlobStore
+
 from ..domain import BUSINESS_TYPES, CUSTOMER_KINDS, GRADES, customer_no_for
 from ..errors import NotFound, ValidationFailed
 from ..models import Customer, User
 from ..models.base import utcnow
-from . import accounts, audit, policy, retention
+from . import accounts, audit, object_lock, policy, retention
 
 _PHONE = re.compile(r"^\+?\d{5,20}$")
 _ID_CARD = re.compile(r"^\d{17}[\dXx]$")
@@ -180,8 +182,12 @@ def view_customer(session: Session, actor: User, customer_id: int, ip: str = "")
 
 
 def update_customer(session: Session, actor: User, customer_id: int, data: Mapping[str, Any],
-                    ip: str = "") -> Customer:
-    """Change a customer's data; the audit entry keeps the before and after values of what changed."""
+                    ip: str = "", store: BlobStore | None = None) -> Customer:
+    """Change a customer's data; the audit entry keeps the before and after values of what changed.
+
+    When an event date changes, the records' disposal dates are recomputed and, given the
+    ``store``, its locks on their files follow after the commit.
+    """
     customer = get_customer(session, actor, customer_id, "customer.edit")
     values = CustomerInput.parse(data, partial=True)
     if "id_number" in values or "kind" in values:
@@ -196,9 +202,12 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
     if changed:
         audit.record_event(session, "customer.update", actor=actor, object_type="customer",
                            object_id=customer.id, ip=ip, details={"changes": changed})
+    moved = []
     if changed.keys() & EVENT_FIELDS.keys():
-        retention.recompute_customers(session, [customer.id], utcnow().date())
+        moved = retention.recompute_customers(session, [customer.id], utcnow().date())
     session.commit()
+    if moved and store is not None:
+        object_lock.apply_locks(session, store, [m.record_id for m in moved], utcnow())
     return customer
 
 

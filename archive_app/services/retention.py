@@ -241,10 +241,10 @@ def _holds_by(session: Session, customer_ids: Sequence[int]) -> tuple[dict, dict
     by_customer: dict[int, list[HoldSpan]] = {}
     by_record: dict[int, list[HoldSpan]] = {}
     rows = session.execute(
-        select(LegalHold.customer_id, LegalHold.record_id, LegalHold.placed_at, LegalHold.lifted_at, Record.customer_id)
+        select(LegalHold.customer_id, LegalHold.record_id, LegalHold.placed_at, LegalHold.lifted_at)
         .outerjoin(Record, Record.id == LegalHold.record_id)
         .where((LegalHold.customer_id.in_(customer_ids)) | (Record.customer_id.in_(customer_ids))))
-    for cust, rec, placed, lifted, rec_cust in rows:
+    for cust, rec, placed, lifted in rows:
         span = HoldSpan(placed.date(), lifted.date() if lifted else None)
         if rec is not None:
             by_record.setdefault(rec, []).append(span)

@@ -5,6 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from .. import get_store
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Role, User
@@ -71,7 +72,7 @@ def edit(customer_id: int):
     if request.method == "POST":
         values = form_dict()
         try:
-            svc.update_customer(db.session, user, customer_id, values, ip=client_ip())
+            svc.update_customer(db.session, user, customer_id, values, ip=client_ip(), store=get_store())
         except DomainError as exc:
             db.session.rollback()
             flash(exc.message, "error")
