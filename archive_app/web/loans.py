@@ -26,11 +26,10 @@ from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import Customer, Record, User
 from ..models.loans import LoanRequest, PaperLoan
-from ..services import exports
 from ..services import loan_register as register_svc
 from ..services import loans as svc
 from ..services import policy
-from .helpers import actor, client_ip, page_arg
+from .helpers import actor, attachment, client_ip, page_arg
 
 bp = Blueprint("loans", __name__)
 
@@ -311,12 +310,7 @@ def register_download(user: User, fmt: str) -> Response:
     """The 查阅登记表 export for the current query string (web and API share it); the service audits it."""
     export = register_svc.export_register(db.session, user, register_svc.parse_filter(request.args), fmt,
                                           tz=current_app.config["TIMEZONE"], now=utc_now(), ip=client_ip())
-    # content_type, not mimetype: the CSV type already names its charset.
-    resp = Response(export.content, content_type=export.mimetype)
-    resp.headers["Content-Disposition"] = exports.content_disposition(export.filename, export.ascii_filename)
-    # Customer data: no browser or proxy cache keeps a copy.
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return attachment(export.content, export.mimetype, export.filename, export.ascii_filename)
 
 
 @bp.route("/loans/register")

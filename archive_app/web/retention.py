@@ -38,7 +38,7 @@ from ..models.retention import (
 )
 from ..services import audit, certificates, disposal, exports, holds, object_lock, retention
 from ..services import search as search_service
-from .helpers import actor, client_ip, page_arg
+from .helpers import actor, attachment, client_ip, page_arg
 
 bp = Blueprint("retention", __name__)
 
@@ -575,10 +575,7 @@ def register_xlsx(batch_id: int | None) -> Response:
                        details={"batch_no": b.batch_no if b else None, "rows": len(entries)})
     db.session.commit()
     name = f"销毁清册-{b.batch_no}.xlsx" if b else f"销毁清册-{local_today().isoformat()}.xlsx"
-    resp = Response(content, mimetype=exports.XLSX_MIMETYPE)
-    resp.headers["Content-Disposition"] = exports.content_disposition(name, name.replace("销毁清册", "register"))
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return attachment(content, exports.XLSX_MIMETYPE, name, name.replace("销毁清册", "register"))
 
 
 @bp.route("/disposal/batches/<int:batch_id>/register.xlsx")
@@ -601,10 +598,7 @@ def batch_certificate(batch_id: int):
                        object_id=b.id, ip=client_ip(), details={"batch_no": b.batch_no})
     db.session.commit()
     name = f"销毁证明-{b.batch_no}.pdf"
-    resp = Response(data, mimetype="application/pdf")
-    resp.headers["Content-Disposition"] = exports.content_disposition(name, f"certificate-{b.batch_no}.pdf")
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return attachment(data, "application/pdf", name, f"certificate-{b.batch_no}.pdf")
 
 
 @bp.route("/disposal/register")
