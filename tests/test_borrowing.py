@@ -415,3 +415,21 @@ def test_inbox_page_renders_for_every_role(app, client, users):
         page = client.get("/inbox")
         assert page.status_code == 200 and "消息" in page.text, name
         client.post("/logout")
+    # a request waiting for the head shows as a badge on the head's pages
+    from archive_app.models import Record, User
+    from archive_app.services import customers, loans
+
+    with app.app_context():
+        s = db.session
+        archivist, staff = s.get(User, users["archivist"]), s.get(User, users["staff"])
+        c = customers.create_customer(s, archivist, {"name": "钱七", "department": "销售一部"})
+        rec = Record(customer=c, part=1, item_no=1, record_type="温馨卡", title="卡", year=2026, secrecy=1,
+                     archival_code=f"0001-2026-D3-{c.customer_no}-1-0001", retention_code="D3", status="filed",
+                     created_by_id=archivist.id)
+        s.add(rec)
+        s.commit()
+        loans.create_request(s, staff, kind="view", purpose="回访", settings=loans.LoanSettings(),
+                             now=datetime.now(UTC), record_ids=[rec.id])
+    login(client, "head")
+    assert '<span class="badge" title="待办">1</span>' in client.get("/customers").text
+    assert "有 1 件借阅申请待您审批" in client.get("/inbox").text

@@ -19,6 +19,14 @@ def inbox_for_current_user() -> list[notices.Notice]:
     return notices.inbox(db.session, actor(current_user), loan_settings(), datetime.now(UTC))
 
 
+@bp.app_template_global("inbox_urgent_count")
+def inbox_urgent_count() -> int:
+    """How many urgent notices wait (the badge in the navigation bar); 0 when signed out."""
+    if not current_user.is_authenticated:
+        return 0
+    return sum(1 for n in inbox_for_current_user() if n.level == "urgent")
+
+
 @bp.route("/inbox")
 @login_required
 def index():
