@@ -62,8 +62,8 @@ class Record(db.Model):
         CheckConstraint("status IN ('draft', 'filed', 'destroyed')", name="status"),
         CheckConstraint("disposal_state IN ('scheduled', 'permanent', 'awaiting_event', 'held')",
                         name="disposal_state"),
-        # The due list: filed, not held, disposal date up to a day.
-        Index("ix_records_due", "status", "on_hold", "disposal_date"),
+        # The due list (filed, not held, scheduled, dated up to a day) read from the index alone.
+        Index("ix_records_due", "status", "on_hold", "disposal_state", "disposal_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -134,7 +134,9 @@ class DisposalBatch(db.Model):
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
     executed_by: Mapped[User | None] = relationship(foreign_keys=[executed_by_id])
-    items: Mapped[list[DisposalItem]] = relationship(back_populates="batch", order_by="DisposalItem.id")
+    items: Mapped[list[DisposalItem]] = relationship(
+        back_populates="batch", order_by="DisposalItem.id",
+        primaryjoin="DisposalBatch.id == foreign(DisposalItem.batch_id)")
     supervisors: Mapped[list[DisposalSupervisor]] = relationship(back_populates="batch",
                                                                  order_by="DisposalSupervisor.id")
 
@@ -155,7 +157,12 @@ class DisposalSupervisor(db.Model):
 
 
 class DisposalItem(db.Model):
-    """One record in a batch: the reviewers' decision, then the destruction's progress."""
+    """One record in a batch: the reviewers' decision, then the destruction's progress.
+
+    No foreign keys (see migration 0004): a batch inserts every due record in one statement and
+    per-row FK checks cost PostgreSQL 6 s of 10 at 1M records. The ids come from ``records``
+    (never deleted) and from the batch being created.
+    """
 
     __tablename__ = "disposal_items"
     __table_args__ = (
@@ -165,22 +172,24 @@ class DisposalItem(db.Model):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("disposal_batches.id"), index=True)
-    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
+    # Leads the unique (batch_id, record_id) index, which serves lookups by batch too.
+    batch_id: Mapped[int] = mapped_column(Integer)
+    record_id: Mapped[int] = mapped_column(Integer, index=True)
     # The disposal date that brought the record into the batch.
     due_on: Mapped[date] = mapped_column(Date)
     decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
     keep_years: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reason: Mapped[str] = mapped_column(Text, default="")
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    decided_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # pending -> destroying (storage being removed) -> destroyed; kept / skipped (hold or no longer due)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     error: Mapped[str] = mapped_column(Text, default="")
 
-    batch: Mapped[DisposalBatch] = relationship(back_populates="items")
-    record: Mapped[Record] = relationship()
-    decided_by: Mapped[User | None] = relationship()
+    batch: Mapped[DisposalBatch] = relationship(back_populates="items",
+                                                primaryjoin="foreign(DisposalItem.batch_id) == DisposalBatch.id")
+    record: Mapped[Record] = relationship(primaryjoin="foreign(DisposalItem.record_id) == Record.id")
+    decided_by: Mapped[User | None] = relationship(primaryjoin="foreign(DisposalItem.decided_by_id) == User.id")
 
 
 class DestructionEntry(db.Model):

@@ -99,10 +99,11 @@ def create_batch(session: Session, actor: User, due_by: date, *, now: datetime, 
     session.add(batch)
     session.flush()
     batch.batch_no = f"XH-{now.astimezone(ZoneInfo(tz)).year}-{batch.id:04d}"
+    # In record order: the unique (batch_id, record_id) index then grows at its end.
     src = select(literal(batch.id), Record.id, Record.disposal_date, literal("pending"), literal("")) \
-        .where(*due_filter(due_by))
-    session.execute(insert(DisposalItem).from_select(["batch_id", "record_id", "due_on", "state", "reason"], src))
-    count = session.scalar(select(func.count()).where(DisposalItem.batch_id == batch.id))
+        .where(*due_filter(due_by)).order_by(Record.id)
+    count = session.execute(insert(DisposalItem).from_select(["batch_id", "record_id", "due_on", "state", "reason"],
+                                                             src)).rowcount
     if not count:
         session.rollback()
         raise ValidationFailed(f"截至 {due_by.isoformat()} 没有到期待鉴定的档案", code="nothing_due")
