@@ -9,19 +9,22 @@ Concurrency
   searchers share file handles and are not safe to use from two threads at once) and refreshes it
   before each search, so a search sees the last committed state. A ``SearchIndex`` object is safe
   to share between threads.
-* The permission filter is a set of document numbers computed once per (searcher, access) and
-  passed to Whoosh as ``filter=``: totals, pages and snippets never include a forbidden record.
+* The permission filter is a set of document numbers per leaf (segment), computed once per
+  (searcher, access); every query is evaluated *within* it: totals, pages and snippets never
+  include a forbidden record, and no forbidden record is ever checked or scored.
 
-Performance notes (schema version 3)
+Performance notes (schema version 4)
 ------------------------------------
-* Files: segments are written as separate files (no compound ``.seg``) and read through
-  ``mmap`` (:class:`MmapFileStorage`): Whoosh reads a compound segment by copying each of its
+* Files: segments are written as separate files (no compound ``.seg``); posting and term files
+  are read through ``mmap``, the big per-document columns (stored fields, ``all_runs``) through
+  ``pread`` (:class:`MmapFileStorage`): Whoosh reads a compound segment by copying each of its
   sub-files into a BytesIO, i.e. one full copy of the index in RAM per searcher (per thread).
-* Totals: the collector runs without block-quality skipping and without matcher "replacement"
-  (both prune documents), so the total is exact in one pass, never recounted.
+* Execution: set-at-a-time (:mod:`search_index.execute`), not Whoosh's collector, which moved
+  and scored every match one document at a time; the total is exact.
 * Text fields hold bigrams without positions (posting blocks of document numbers only); exact
-  substrings are checked on the ``all_runs`` column (zlib of the record's Han/digit runs) for
-  the documents holding every bigram. Filters are cached document arrays (query.CachedFilter).
+  substrings are checked on the ``all_runs`` column (the record's Han/digit runs in UTF-16, not
+  compressed) for the documents holding the selective bigrams. Filters are cached document
+  arrays (query.CachedFilter).
 * Bulk writes: :mod:`search_index.fastwrite` (in-memory inverted pool, direct segment flush);
   with ``procs > 1`` Whoosh's multiprocessing writer gives each child the same pool.
 """
@@ -48,13 +51,13 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
 from whoosh import query as wq
 from whoosh import writing
-from whoosh.sorting import FieldFacet
 
-from . import fastwrite
+from . import execute, fastwrite
 from .analysis import _HAN_SPACE_RE, normalise
 from .documents import IndexDoc, to_fields
-from .query import (Access, Boosted, SearchRequest, Verified, filter_query, permission_query,
-                    plan_text)
+from .execute import Leaf
+from .query import (Access, Boosted, SearchRequest, Verified, _leaf_cache, filter_query,
+                    permission_query, plan_text)
 from .schema import SCHEMA_VERSION, make_schema
 
 VERSION_FILE = "SCHEMA_VERSION"
@@ -93,8 +96,31 @@ class _MmapStructFile(StructFile):
         return self.file[position:position + length]
 
 
+class _PreadStructFile(StructFile):
+    """A read-only index file read with ``os.pread`` (one positionless syscall, thread-safe).
+
+    For the big per-document columns (stored fields, ``all_runs``): a query reads a few
+    scattered values of them, and mapping them would count every page ever touched in the
+    process's RSS (2.1 GB of mapped index files after the 1M benchmark); read this way the
+    pages stay in the OS page cache, shared and reclaimable, outside the RSS.
+    """
+
+    def get(self, position, length):
+        return os.pread(self._fd, length, position)
+
+    def get_array(self, position, typecode, length):
+        self.seek(position)  # once per column reader (its lengths/offsets): plain read
+        return self.read_array(typecode, length)
+
+
+#: Index files read with ``pread`` instead of ``mmap`` (see :class:`_PreadStructFile`).
+PREAD_SUFFIXES = ("._stored.col", ".all_runs.col")
+
+
 class MmapFileStorage(FileStorage):
-    """Whoosh's FileStorage, opening the files it reads through :class:`_MmapStructFile`.
+    """Whoosh's FileStorage, opening the files it reads through :class:`_MmapStructFile`
+    (posting and term files: read all over by every query) or :class:`_PreadStructFile`
+    (the big per-document columns, see :data:`PREAD_SUFFIXES`).
 
     (Whoosh's own mmap path exists only for compound segment files, and there it copies every
     sub-file into a BytesIO.) Segment files are immutable once committed; the TOC is replaced
@@ -102,6 +128,11 @@ class MmapFileStorage(FileStorage):
     """
 
     def open_file(self, name, **kwargs):
+        if name.endswith(PREAD_SUFFIXES):
+            f = open(self._fpath(name), "rb")
+            sf = _PreadStructFile(f, name=name, **kwargs)
+            sf._fd = f.fileno()
+            return sf
         with open(self._fpath(name), "rb") as f:
             try:
                 mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
@@ -235,16 +266,25 @@ class SearchIndex:
                     old.close()
         return s
 
-    def _allowed(self, searcher, access: Access) -> set[int]:
+    def _allowed(self, searcher, access: Access) -> list[tuple[Leaf, int, set[int]]]:
+        """Per leaf (segment): the leaf, its document offset and the leaf's document numbers
+        the user may see (computed once per searcher and access; deleted documents excluded)."""
         cache = self._local.allowed
         key = access.key()
-        docs = cache.get(key)
-        if docs is None:
-            docs = set(searcher.docs_for_query(permission_query(access)))
+        leaves = cache.get(key)
+        if leaves is None:
+            pq = permission_query(access)
+            leaves = []
+            for sub, offset in searcher.leaf_searchers():
+                leaf = Leaf(sub, sub.reader(), _leaf_cache(sub))
+                ids = execute.evaluate(pq, leaf, None).ids if pq is not wq.NullQuery else set()
+                if ids and sub.reader().has_deletions():  # postings still list deleted docs
+                    ids = {d for d in ids if not sub.reader().is_deleted(d)}
+                leaves.append((leaf, offset, ids))
             if len(cache) > 64:
                 cache.clear()
-            cache[key] = docs
-        return docs
+            cache[key] = leaves
+        return leaves
 
     def close(self) -> None:
         """Close the searchers of every thread (call at shutdown; the object stays usable)."""
@@ -376,8 +416,8 @@ class SearchIndex:
         per_page = max(1, min(int(req.per_page), 200))
         result = SearchResult(total=0, page=page, per_page=per_page)
         s = self._searcher()
-        allowed = self._allowed(s, access)
-        if not allowed:
+        leaves = self._allowed(s, access)
+        if not any(ids for _, _, ids in leaves):
             return result
         plan = plan_text(req.text)
         parts = [q for q in (plan.query, filter_query(req)) if q is not None]
@@ -386,27 +426,30 @@ class SearchIndex:
         q = wq.And(parts) if len(parts) > 1 else (parts[0] if parts else wq.Every())
         if plan.verify:
             q = Verified(q, plan.verify)  # exact substrings, checked last (after the filters)
-        if plan.boost is not None and req.sort != "date":
+        by_date = req.sort == "date"
+        if plan.boost is not None and not by_date:
             q = Boosted(q, plan.boost)  # boosts looked at only on the documents that match
         limit = page * per_page
-        kwargs = {}
-        if req.sort == "date":
-            kwargs["sortedby"] = FieldFacet("sort_date", reverse=True)
-        # optimize=False and no matcher "replacement": no block-quality skipping or pruning, so
-        # the collector sees every match once and the total is exact without a second pass
-        collector = s.collector(limit=limit, filter=allowed, terms=False, optimize=False, **kwargs)
-        inner = collector
-        while hasattr(inner, "child"):
-            inner = inner.child
-        if hasattr(inner, "replace"):
-            inner.replace = 0
-        s.search_with_collector(q, collector)
-        results = collector.results()
-        result.total = len(results)
+        # set-at-a-time, leaf by leaf, within the user's documents: the total is exact and no
+        # forbidden record is ever looked at (see execute)
+        best: list[tuple[float, int]] = []
+        for leaf, offset, allowed in leaves:
+            if not allowed:
+                continue
+            r = execute.evaluate(q, leaf, allowed)
+            if not r.ids:
+                continue
+            result.total += len(r.ids)
+            if by_date:
+                best.extend(execute.top_by_date(r, leaf, offset, limit))
+            else:
+                best.extend((-score, d) for score, d in execute.top_by_score(r, offset, limit))
+        best.sort()
         start = (page - 1) * per_page
-        for score, docnum in results.top_n[start:limit]:
+        for key, docnum in best[start:limit]:
             stored = s.stored_fields(docnum)
-            result.hits.append(Hit(record_id=int(stored["rid"]), score=float(score or 0.0),
+            score = 0.0 if by_date else -key
+            result.hits.append(Hit(record_id=int(stored["rid"]), score=float(score),
                                    snippet=make_snippet(stored, plan.needles)))
         return result
 

@@ -12,7 +12,7 @@ Planning, per whitespace-separated chunk of the input (chunks are AND-ed):
 * anything else -> each Han/digit run of two or more characters must be a substring of one of
   name, project, unit, address, title, content: ONE :class:`Substring` query on the combined
   ``all`` field (bigrams without positions, rarest first; a document holding every bigram is
-  then checked with ``run in runs`` on its ``all_runs`` column value: exact). Field
+  then checked with :func:`schema.holds` on its ``all_runs`` column value: exact). Field
   boosts (name highest) come from an optional side (:class:`Boosted`) evaluated only on the documents
   that matched. A single character must occur in one of the short fields (name, title, address,
   project, unit -- not the content, where it would match nearly every record): one term of the
@@ -36,6 +36,7 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching import mcore
 
 from .analysis import QueryPart, clean_number, normalise, query_terms
+from .schema import encode_check, holds_all
 
 TEXT_FIELDS: dict[str, float] = {
     "name": 6.0, "project": 3.0, "unit": 2.5, "address": 2.0, "title": 2.0, "content": 1.0,
@@ -143,11 +144,7 @@ class SubstringMatcher(_ConstantScore, mcore.Matcher):
             if not checks:
                 self._id = d
                 return
-            text = runs[d]
-            for c in checks:
-                if c not in text:
-                    break
-            else:
+            if holds_all(runs[d], checks):
                 self._id = d
                 return
             lead.next()
@@ -245,9 +242,10 @@ class DocArrayMatcher(_ConstantScore, mcore.Matcher):
 #: block again. A substring is materialised the second time it is asked for. Only substrings whose rarest bigram is in >= 1/COMMON_FRACTION of the documents
 #: (and >= COMMON_MIN_DOCS) are cached; at most CACHE_BYTES per leaf searcher (LRU).
 COMMON_FRACTION = 20
-#: Substring(prefilter=True): a posting block decode costs about this many ``all_runs`` reads
-#: (see Substring._selective).
-PREFILTER_BLOCK_COST = 3.0
+#: Substring(prefilter=True): a posting block decode costs about this many ``all_runs`` checks
+#: (see Substring._selective). Measured: a block ~30 us, a check ~4 us (schema 4: raw UTF-16
+#: runs read with pread; it was 3.0 when a check decompressed zlib).
+PREFILTER_BLOCK_COST = 7.0
 COMMON_MIN_DOCS = 1000
 CACHE_BYTES = 32 * 1024 * 1024
 
@@ -276,14 +274,23 @@ class _ResultCache:
         return ids
 
     def put(self, key, ids) -> None:
-        size = ids.itemsize * len(ids) + 100
+        """Keep an array (or bytearray bitmap) under ``key``, dropping the least recently used
+        beyond CACHE_BYTES."""
+        size = _nbytes(ids)
         if size > CACHE_BYTES:
             return
+        old = self._d.pop(key, None)
+        if old is not None:
+            self._bytes -= _nbytes(old)
         self._d[key] = ids
         self._bytes += size
         while self._bytes > CACHE_BYTES:
             _, old = self._d.popitem(last=False)
-            self._bytes -= old.itemsize * len(old) + 100
+            self._bytes -= _nbytes(old)
+
+
+def _nbytes(ids) -> int:
+    return getattr(ids, "itemsize", 1) * len(ids) + 100
 
 
 def _runs_reader(searcher, reader):
@@ -401,7 +408,7 @@ class Substring(wq.Query):
         ms = [reader.postings(fn, b) for b in order]
         if not all(m.is_active() for m in ms):
             return mcore.NullMatcher()
-        checks = [t.encode("utf-8") for t in dict.fromkeys(self.texts)
+        checks = [encode_check(t) for t in dict.fromkeys(self.texts)
                   if len(t) > 2] if self.exact else []
         runs = None
         if checks:
@@ -475,11 +482,7 @@ class VerifiedMatcher(mcore.Matcher):
         runs = self._runs
         checks = self._checks
         while child.is_active():
-            text = runs[child.id()]
-            for c in checks:
-                if c not in text:
-                    break
-            else:
+            if holds_all(runs[child.id()], checks):
                 return
             child.next()
 
@@ -567,7 +570,7 @@ class Verified(wq.Query):
             return mcore.NullMatcher()
         if not self.texts:
             return m
-        checks = [t.encode("utf-8") for t in dict.fromkeys(self.texts)]
+        checks = [encode_check(t) for t in dict.fromkeys(self.texts)]
         return VerifiedMatcher(m, _runs_reader(searcher, searcher.reader()), checks)
 
 
@@ -797,12 +800,14 @@ class CachedFilter(wq.Query):
     def _ids(self, searcher, cache, key, q):
         ids = cache.get(key)
         if ids is None:
-            m = q.matcher(searcher)
-            ids = array("i", sorted(m.all_ids())) if m.is_active() else array("i")
+            from .execute import filter_ids  # (execute builds on this module)
+
+            ids = array("i", filter_ids(q, searcher))
             cache.put(key, ids)
         return ids
 
-    def matcher(self, searcher, context=None):
+    def doc_ids(self, searcher) -> array:
+        """The sorted documents of a leaf searcher matching every filter (cached)."""
         cache = _leaf_cache(searcher)
         ids = cache.get(self._key)
         if ids is None:
@@ -818,6 +823,10 @@ class CachedFilter(wq.Query):
                         break
                 ids = array("i", sorted(common))
             cache.put(self._key, ids)
+        return ids
+
+    def matcher(self, searcher, context=None):
+        ids = self.doc_ids(searcher)
         # each filter scored 1.0 as a Whoosh query (unscorable ID terms, constant-score range)
         return DocArrayMatcher(ids, float(len(self.qs))) if ids else mcore.NullMatcher()
 
