@@ -192,10 +192,12 @@ def sweep_orphans_command(grace_hours: int) -> None:
 
 
 @click.command("reindex")
-@click.option("--batch", default=500, show_default=True, type=int, help="records per batch (bounds memory)")
+@click.option("--batch", default=1000, show_default=True, type=int, help="records per batch (bounds memory)")
 @click.option("--resume", is_flag=True, help="continue an interrupted rebuild from its checkpoint")
+@click.option("--procs", default=1, show_default=True, type=int,
+              help="indexing processes besides the one reading the database (2 on a 2-core machine)")
 @with_appcontext
-def reindex_command(batch: int, resume: bool) -> None:
+def reindex_command(batch: int, resume: bool, procs: int) -> None:
     """Rebuild the search index from the database (the index is derived data)."""
     from .extensions import db
     from .services.search import get_index, rebuild_index
@@ -203,7 +205,7 @@ def reindex_command(batch: int, resume: bool) -> None:
     def progress(done: int, total: int) -> None:
         click.echo(f"\r{done}/{total} records indexed", nl=False)
 
-    count = rebuild_index(db.session, get_index(), batch=batch, resume=resume, progress=progress)
+    count = rebuild_index(db.session, get_index(), batch=batch, resume=resume, progress=progress, procs=procs)
     click.echo(f"\nindex rebuilt: {count} records")
 
 
