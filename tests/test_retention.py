@@ -354,8 +354,13 @@ def test_destruction_leaves_no_byte_behind(app, client, users):
         # running it again destroys nothing twice
         again = _execute(app, u, batch)
         assert again.destroyed == 0 and s.scalar(select(func.count()).select_from(DestructionEntry)) == 1
+        # the department whose customer it was is told
+        from archive_app.services import loans, notices
+
+        told = [n.text for n in notices.inbox(s, u["head"], loans.LoanSettings(), NOW)]
+        assert f"销毁批次 {batch.batch_no} 已销毁本部门客户档案 1 件" in told
+        assert not [t for t in notices.inbox(s, u["staff_other"], loans.LoanSettings(), NOW) if "销毁" in t.text]
         # nothing left to lend
-        from archive_app.services import loans
 
         with pytest.raises(DomainError) as exc:
             loans.create_request(s, u["staff"], kind="view", purpose="核对", settings=loans.LoanSettings(), now=NOW,

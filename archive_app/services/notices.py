@@ -14,13 +14,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import Role, User
+from ..models import Customer, Record, Role, User
 from ..models.loans import LoanRequest, PaperLoan
-from ..models.retention import DisposalBatch, DisposalSupervisor
+from ..models.retention import DestructionEntry, DisposalBatch, DisposalSupervisor
 from . import disposal, loans
 
 # How long a decided request stays in its requester's inbox.
 RECENT = timedelta(days=7)
+# How long a department head is told of a destruction that concerned their department.
+NOTICE_DAYS = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,19 @@ def _archive(session: Session, settings: loans.LoanSettings, now: datetime) -> l
     return out
 
 
-def _disposal(session: Session, user: User) -> list[Notice]:
+def _disposal(session: Session, user: User, now: datetime) -> list[Notice]:
     role = Role(user.role)
     out = []
+    if role is Role.DEPT_HEAD and user.department_id is not None:
+        # The business departments are told what of theirs was destroyed (DOMAIN.md, 销毁).
+        told = session.execute(
+            select(DisposalBatch.batch_no, func.count())
+            .join(DestructionEntry, DestructionEntry.batch_id == DisposalBatch.id)
+            .join(Record, Record.id == DestructionEntry.record_id).join(Customer, Customer.id == Record.customer_id)
+            .where(Customer.department_id == user.department_id, DisposalBatch.finished_at >= now - NOTICE_DAYS)
+            .group_by(DisposalBatch.batch_no).order_by(DisposalBatch.batch_no))
+        out += [Notice("info", f"销毁批次 {no} 已销毁本部门客户档案 {n} 件", ("retention.register", {}))
+                for no, n in told]
     if role is Role.GENERAL_MANAGER:
         n = session.scalar(select(func.count()).where(DisposalBatch.status == "submitted"))
         if n:
@@ -98,5 +110,5 @@ def inbox(session: Session, user: User, settings: loans.LoanSettings, now: datet
         out.append(Notice("urgent", f"有 {len(queue)} 件借阅申请待您审批", ("loans.queue", {})))
     if role in {Role.ARCHIVIST, Role.ADMIN}:
         out += _archive(session, settings, now)
-    out += _disposal(session, user)
+    out += _disposal(session, user, now)
     return sorted(out, key=lambda n: n.level != "urgent")
