@@ -1,6 +1,7 @@
 """Shared column helpers."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime
@@ -29,3 +30,8 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return value
+
+
+def in_values(column: str, values: Iterable[str]) -> str:
+    """SQL for a CHECK constraint: ``column`` holds one of ``values`` (fixed vocabulary, not user input)."""
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .base import UTCDateTime, utcnow
+from .base import UTCDateTime, in_values, utcnow
 from .people import Department, User
 from .records import Customer, Record
 
@@ -31,17 +31,13 @@ LOAN_STATUSES = ("pending_head", "pending_gm", "approved", "rejected", "expired"
 PAPER_STATUSES = ("out", "returned")
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
 class LoanRequest(db.Model):
     """One request to use named records for a purpose, inside a time window."""
 
     __tablename__ = "loan_requests"
     __table_args__ = (
-        CheckConstraint(_in("kind", LOAN_KINDS), name="kind"),
-        CheckConstraint(_in("status", LOAN_STATUSES), name="status"),
+        CheckConstraint(in_values("kind", LOAN_KINDS), name="kind"),
+        CheckConstraint(in_values("status", LOAN_STATUSES), name="status"),
         CheckConstraint("window_end > window_start", name="window"),
     )
 
@@ -121,7 +117,7 @@ class PaperLoan(db.Model):
 
     __tablename__ = "paper_loans"
     __table_args__ = (
-        CheckConstraint(_in("status", PAPER_STATUSES), name="status"),
+        CheckConstraint(in_values("status", PAPER_STATUSES), name="status"),
         CheckConstraint("pages_out > 0", name="pages_out"),
         # One holder at a time, enforced by the database on SQLite and PostgreSQL alike.
         Index("uq_paper_loans_open_record", "record_id", unique=True,

@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .base import UTCDateTime, utcnow
+from .base import UTCDateTime, in_values, utcnow
 from .people import User
 from .records import Customer, Record
 
@@ -37,10 +37,6 @@ BATCH_STATUSES = {"reviewing": "鉴定中", "submitted": "待总经理审批", "
                   "executing": "销毁执行中", "executed": "已销毁", "rejected": "已退回"}
 DECISIONS = {"destroy": "销毁", "extend": "延长保管", "permanent": "永久保存"}
 ITEM_STATES = ("pending", "destroying", "destroyed", "kept", "skipped")
-
-
-def _in(column: str, values) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 class ScheduleVersion(db.Model):
@@ -65,7 +61,7 @@ class RetentionRule(db.Model):
     __tablename__ = "retention_rules"
     __table_args__ = (
         UniqueConstraint("schedule_id", "record_type"),
-        CheckConstraint(_in("trigger", TRIGGERS), name="trigger"),
+        CheckConstraint(in_values("trigger", TRIGGERS), name="trigger"),
         CheckConstraint("years IS NULL OR years > 0", name="years"),
     )
 
@@ -84,7 +80,7 @@ class LegalHold(db.Model):
     __tablename__ = "legal_holds"
     __table_args__ = (
         CheckConstraint("(customer_id IS NULL) <> (record_id IS NULL)", name="target"),
-        CheckConstraint(_in("kind", HOLD_KINDS), name="kind"),
+        CheckConstraint(in_values("kind", HOLD_KINDS), name="kind"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -110,7 +106,7 @@ class DisposalBatch(db.Model):
     """A review batch (鉴定批次): the records due up to a date, decided one by one, then destroyed."""
 
     __tablename__ = "disposal_batches"
-    __table_args__ = (CheckConstraint(_in("status", BATCH_STATUSES), name="status"),)
+    __table_args__ = (CheckConstraint(in_values("status", BATCH_STATUSES), name="status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # 销毁批次号 XH-年-id, set right after the first flush.
@@ -167,8 +163,8 @@ class DisposalItem(db.Model):
     __tablename__ = "disposal_items"
     __table_args__ = (
         UniqueConstraint("batch_id", "record_id"),
-        CheckConstraint(f"decision IS NULL OR {_in('decision', DECISIONS)}", name="decision"),
-        CheckConstraint(_in("state", ITEM_STATES), name="state"),
+        CheckConstraint(f"decision IS NULL OR {in_values('decision', DECISIONS)}", name="decision"),
+        CheckConstraint(in_values("state", ITEM_STATES), name="state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
