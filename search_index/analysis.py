@@ -24,6 +24,7 @@ and :func:`bigram_cover` (schema version 2, positions) and :func:`bigram_tokens`
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import threading
@@ -167,6 +168,12 @@ def gram_terms(normalised: str) -> tuple[set[str], dict[str, int], list[str]]:
     Han/digit run); the runs (in order) are what a multi-character query is checked against
     (joined by :data:`FIELD_SEPARATOR`, see :func:`run_text`).
     """
+    han, words = split_runs(normalised)
+    return run_bigrams(han), words, han
+
+
+def split_runs(normalised: str) -> tuple[list[str], dict[str, int]]:
+    """(Han/digit runs in order, {latin word: count}) of an already normalised text."""
     words: dict[str, int] = {}
     han: list[str] = []
     for run in _RUN_RE.findall(normalised):
@@ -174,8 +181,12 @@ def gram_terms(normalised: str) -> tuple[set[str], dict[str, int], list[str]]:
             words[run] = words.get(run, 0) + 1
         else:
             han.append(run)
-    grams = {r[i:i + 2] for r in han for i in range(len(r) - 1)}
-    return grams, words, han
+    return han, words
+
+
+def run_bigrams(han: list[str]) -> set[str]:
+    """The distinct bigrams of Han/digit runs."""
+    return {r[i:i + 2] for r in han for i in range(len(r) - 1)}
 
 
 def run_text(runs_: list[str]) -> str:
@@ -304,6 +315,17 @@ def pinyin_keys(name: str | None) -> set[str]:
     surnames such as 欧阳 / 司马 / 诸葛). At most ``MAX_PINYIN_COMBINATIONS`` combinations.
     Non-Han names (companies with Latin names) give their normalised Latin words.
     """
+    return set(_pinyin_keys(name or ""))
+
+
+# a customer has several records (a rebuild meets each name ~7 times) and pypinyin costs
+# ~0.1 ms a name: remember the last names
+@functools.lru_cache(maxsize=32_768)
+def _pinyin_keys(name: str) -> frozenset[str]:
+    return frozenset(_compute_pinyin_keys(name))
+
+
+def _compute_pinyin_keys(name: str) -> set[str]:
     norm = normalise(name)
     han = "".join(_HAN_RE.findall(norm))
     keys: set[str] = set()

@@ -61,7 +61,7 @@ def to_fields(doc: IndexDoc) -> dict:
     fields = {
         "rid": str(doc.record_id),
         "all": joined,
-        "all_runs": joined,  # the same object: analysed once (schema.analyse_grams), sent once
+        "all_runs": joined,  # the same object: analysed once (schema.analyse), sent once
         "uni": FIELD_SEPARATOR.join(short),
         "name": short[0],
         "project": short[1],

@@ -14,10 +14,23 @@ Whoosh's own (W3 codec), readable by any Whoosh reader.
 """
 from __future__ import annotations
 
+import heapq
 import types
+import zlib
 from array import array
+from pickle import dumps
 
+import numpy as np
 from whoosh import writing
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
+from whoosh.util.numeric import length_to_byte
+
+from .documents import to_fields
+from .schema import gram_key_bytes
+
+#: ``add_document(**{DOC_KEYWORD: index_doc})``: the writer turns the IndexDoc into fields itself
+#: (with parallel writers: in the child process, not in the one feeding them)
+DOC_KEYWORD = "_si_doc"
 
 
 class InvertedPool:
@@ -26,6 +39,9 @@ class InvertedPool:
     def __init__(self) -> None:
         self.fieldnames: set[str] = set()
         self._fields: dict[str, dict[bytes, list]] = {}
+        # fields given as packed bigram keys (add_keys): per field, the documents' key arrays
+        # and their document numbers
+        self._keyed: dict[str, tuple[list[np.ndarray], array]] = {}
         self.nbytes = 0  # rough memory estimate of the pooled postings
 
     def add(self, item) -> None:
@@ -104,44 +120,152 @@ class InvertedPool:
             nbytes += 20
         self.nbytes += nbytes
 
+    def add_keys(self, fieldname, docnum, keys: np.ndarray, words) -> None:
+        """All postings of one document's ``bulk_keys`` :class:`~search_index.schema.GramSet`
+        field: its distinct bigrams as packed keys (inverted at flush, see :func:`_invert`)
+        and its Latin words."""
+        if len(keys):
+            kd = self._keyed.get(fieldname)
+            if kd is None:
+                kd = self._keyed[fieldname] = ([], array("I"))
+                self.fieldnames.add(fieldname)
+            kd[0].append(keys)
+            kd[1].append(docnum)
+            # the keys, and at flush their document numbers and the sort's 8-byte pairs
+            self.nbytes += 8 * len(keys) + 112
+        if words:
+            self.add_sets(fieldname, docnum, (), words)
+
     def iter_postings(self):
         """(fieldname, tbytes, docnum, weight, vbytes) in Whoosh's sorted order (for merges)."""
         for fieldname, tbytes, ids, weights, values in self._sorted():
             if weights is None:
-                for d in ids:
+                for d in (ids.tolist() if isinstance(ids, np.ndarray) else ids):
                     yield fieldname, tbytes, d, 1.0, b""
                 continue
             for i in range(len(ids)):
                 yield fieldname, tbytes, ids[i], weights[i], values[i]
 
     def _sorted(self):
-        for fieldname in sorted(self._fields):
-            terms = self._fields[fieldname]
-            for tbytes in sorted(terms):
-                ids, weights, lens, blob = terms[tbytes]
-                if weights is None:  # ids only (GramSet bigram): weight 1.0, no values
-                    if len(ids) > 1 and ids != array("I", sorted(ids)):
-                        ids = array("I", sorted(ids))
-                    yield fieldname, tbytes, ids, None, None
-                    continue
-                values = []
-                pos = 0
-                for n in lens:
-                    values.append(bytes(blob[pos:pos + n]))
-                    pos += n
-                if len(ids) > 1 and ids != array("I", sorted(ids)):
-                    order = sorted(range(len(ids)), key=ids.__getitem__)
-                    ids = array("I", [ids[i] for i in order])
-                    weights = array("f", [weights[i] for i in order])
-                    values = [values[i] for i in order]
+        for fieldname in sorted(self.fieldnames):
+            terms = self._fields.get(fieldname, {})
+            listed = self._listed(terms)
+            keyed = self._keyed.pop(fieldname, None)
+            if keyed is not None:
+                # bigram keys (Han/digit) and words (Latin) never share a term: merge by bytes
+                listed = heapq.merge(listed, _invert(*keyed), key=lambda t: t[0])
+            for tbytes, ids, weights, values in listed:
                 yield fieldname, tbytes, ids, weights, values
+
+    @staticmethod
+    def _listed(terms):
+        for tbytes in sorted(terms):
+            ids, weights, lens, blob = terms[tbytes]
+            if weights is None:  # ids only (GramSet bigram): weight 1.0, no values
+                if len(ids) > 1 and ids != array("I", sorted(ids)):
+                    ids = array("I", sorted(ids))
+                yield tbytes, ids, None, None
+                continue
+            values = []
+            pos = 0
+            for n in lens:
+                values.append(bytes(blob[pos:pos + n]))
+                pos += n
+            if len(ids) > 1 and ids != array("I", sorted(ids)):
+                order = sorted(range(len(ids)), key=ids.__getitem__)
+                ids = array("I", [ids[i] for i in order])
+                weights = array("f", [weights[i] for i in order])
+                values = [values[i] for i in order]
+            yield tbytes, ids, weights, values
 
     def save(self) -> None:  # PostingPool API (multiprocessing writers only)
         raise NotImplementedError("InvertedPool is for single-process writers")
 
     def cleanup(self) -> None:
         self._fields = {}
+        self._keyed = {}
         self.nbytes = 0
+
+
+#: Postings sorted at once by :func:`_invert` (at most): bounds the sort's temporary memory
+#: (16 bytes a posting) whatever the pool's size.
+INVERT_CHUNK = 8_000_000
+
+
+def _invert(chunks: list[np.ndarray], docnums: array):
+    """(term bytes, sorted uint32 document numbers, None, None) of pooled packed keys, in term
+    order. The pairs (key << 32 | docnum) are sorted with numpy, a range of keys at a time."""
+    counts = np.fromiter((len(c) for c in chunks), dtype=np.int64, count=len(chunks))
+    keys = np.concatenate(chunks)
+    chunks.clear()
+    docs = np.repeat(np.frombuffer(docnums, dtype=np.uint32), counts)
+    total = len(keys)
+    if not total:
+        return
+    # key ranges of about INVERT_CHUNK postings each, from a sample's quantiles
+    parts = max(1, -(-total // INVERT_CHUNK))
+    if parts > 1:
+        sample = np.sort(keys[:: max(1, total // 100_000)])
+        cuts = np.unique(sample[(np.arange(1, parts) * len(sample)) // parts])
+    else:
+        cuts = np.zeros(0, dtype=np.uint32)
+    lows = [0] + cuts.tolist()
+    highs = cuts.tolist() + [1 << 32]
+    for lo, hi in zip(lows, highs, strict=True):
+        if parts > 1:
+            sel = (keys >= lo) & (keys < hi)
+            pairs = (keys[sel].astype(np.uint64) << np.uint64(32)) | docs[sel]
+            del sel
+        else:
+            pairs = (keys.astype(np.uint64) << np.uint64(32)) | docs
+        pairs.sort()
+        k = (pairs >> np.uint64(32)).astype(np.uint32)
+        ids = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        del pairs
+        starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+        ends = np.append(starts[1:], len(k))
+        for key, a, b in zip(k[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
+            yield gram_key_bytes(key), ids[a:b], None, None
+
+
+_NO_LENGTHS = (length_to_byte(None), length_to_byte(0))
+
+
+def _write_id_blocks(pw, ids: np.ndarray) -> None:
+    """A whole ids-only term (weight 1.0, no values, no lengths) into a fresh
+    ``W3PostingsWriter`` term: the blocks Whoosh's ``_write_block`` makes (pickled delta ids,
+    zlib, block info), without its per-posting Python. ``finish_term`` then records the extent."""
+    n = len(ids)
+    lim = pw._blocklimit
+    comp = pw._compression
+    pf = pw._postfile
+    ids64 = ids.astype(np.int64)
+    deltas = np.diff(ids64, prepend=0)
+    deltas[lim::lim] = ids64[lim::lim]  # each block starts from an absolute number
+    d = deltas.tolist()
+    lasts = ids64[np.minimum(np.arange(lim - 1, n + lim - 1, lim), n - 1)].tolist()
+    if not pw._blockcount:
+        pf.write(WHOOSH3_HEADER_MAGIC)
+    minl, maxl = _NO_LENGTHS
+    for b, s in enumerate(range(0, n, lim)):
+        e = min(n, s + lim)
+        data = dumps((tuple(d[s:e]), None, None), 2)
+        if comp:
+            data = zlib.compress(data, comp)
+        info = dumps((e - s, lasts[b], 1.0, comp, minl, maxl), 2)
+        length = len(info) + len(data)
+        pf.write_int(-length if e == n else length)
+        pf.write(info)
+        pf.write(data)
+    pw._blockcount += len(lasts)
+    ti = pw._terminfo
+    ti._weight += float(n)
+    ti._df += n
+    if ti._maxweight < 1.0:
+        ti._maxweight = 1.0
+    if ti._minid is None:
+        ti._minid = int(ids64[0])
+    ti._maxid = lasts[-1]
 
 
 _ONES = array("f", [1.0]) * 4096
@@ -193,7 +317,9 @@ def _flush_segment(self) -> None:
         fw.start_term(tbytes)
         pw = fw._postwriter
         add = pw.add_posting
-        if dfl is None or weights is None:
+        if weights is None and isinstance(ids, np.ndarray):
+            _write_id_blocks(pw, ids)
+        elif dfl is None or weights is None:
             _add_many(pw, ids, weights, values)
         else:
             for i in range(len(ids)):
@@ -208,7 +334,7 @@ def _flush_segment(self) -> None:
 
 
 #: Rough pool bytes per indexed record (1.5 KB of text): sizes the batches of parallel writers.
-POOL_BYTES_PER_DOC = 16 * 1024
+POOL_BYTES_PER_DOC = 8 * 1024
 
 
 class FastSegmentWriter(writing.SegmentWriter):
@@ -258,6 +384,9 @@ def install(writer) -> bool:
 
 
 def _add_document(self, **fields) -> None:
+    doc = fields.pop(DOC_KEYWORD, None)
+    if doc is not None:  # an IndexDoc sent as is: analysed here, in the writer process
+        fields = to_fields(doc)
     docnum = self.docnum
     todo = []
     for name, f in self._si_direct:
@@ -267,7 +396,9 @@ def _add_document(self, **fields) -> None:
     self._si_add_document(**fields)  # stored fields, columns, the other postings; docnum += 1
     pool = self.pool
     for name, f, value in todo:
-        if hasattr(f, "term_sets"):
+        if getattr(f, "bulk_keys", False):
+            pool.add_keys(name, docnum, *f.term_keys(value))
+        elif hasattr(f, "term_sets"):
             pool.add_sets(name, docnum, *f.term_sets(value))
         else:
             pool.add_positions(name, docnum, f.term_positions(value), f.format.encode)

@@ -235,10 +235,10 @@ class SearchIndex:
             n = reader.doc_count_all()
             for fname in ("rid", "all", "nums"):
                 if fname in reader.schema:
-                    for _ in zip(range(3), reader.lexicon(fname)):
+                    for _ in zip(range(3), reader.lexicon(fname), strict=False):
                         pass
             if n:
-                for sub, offset in reader.leaf_readers():
+                for sub, _offset in reader.leaf_readers():
                     last = sub.doc_count_all() - 1
                     if last >= 0:
                         sub.stored_fields(last)
@@ -469,6 +469,7 @@ class BulkWriter:
             per_proc = max(1000, limitmb * 1024 * 1024 // fastwrite.POOL_BYTES_PER_DOC)
             commit_every = min(commit_every, per_proc * procs)
         self._commit_every = commit_every
+        self._procs = procs
         self._update = update
         # single process: the fast in-memory pool (fastwrite), flushed as a segment whenever it
         # holds about limitmb of postings
@@ -480,22 +481,24 @@ class BulkWriter:
 
     def add(self, docs: Iterable[IndexDoc]) -> None:
         for d in docs:
-            f = to_fields(d)
             if self._update:
-                self._w.update_document(**f)
+                self._w.update_document(**to_fields(d))
+            elif self._fast:
+                self._w.add_document(**{fastwrite.DOC_KEYWORD: d})
             else:
-                self._w.add_document(**f)
+                self._w.add_document(**to_fields(d))
             self._last = d.record_id if self._last is None else max(self._last, d.record_id)
             self._pending += 1
             self.added += 1
             if self._pending >= self._commit_every or \
-                    (self._fast and self._w.pool.nbytes > self._limit_bytes):
+                    (self._procs == 1 and self._fast and self._w.pool.nbytes > self._limit_bytes):
                 self._commit(checkpoint=True)
 
     def _open(self) -> None:
         self._cm = self._index._writer(**self._wargs)
         self._w = self._cm.__enter__()
-        self._fast = fastwrite.install(self._w)
+        # every writer process has the fast pool (it also takes IndexDocs as they are)
+        self._fast = fastwrite.install(self._w) or self._procs > 1
 
     def _commit(self, checkpoint: bool) -> None:
         self._w.commit(merge=False)

@@ -10,7 +10,17 @@ from whoosh import analysis as wanalysis
 from whoosh import columns, fields, formats
 from whoosh.util.numlists import GrowableArray
 
-from .analysis import bigram_tokens, gram_terms, normalise, run_chars, run_text
+import numpy as np
+
+from .analysis import (
+    FIELD_SEPARATOR,
+    bigram_tokens,
+    normalise,
+    run_bigrams,
+    run_chars,
+    run_text,
+    split_runs,
+)
 
 SCHEMA_VERSION = 4
 
@@ -94,22 +104,67 @@ class BigramTokenizer(wanalysis.Tokenizer):
             yield t
 
 
-#: raw value -> (bigrams, latin words, runs) of the values of the last document(s): the ``all``
-#: field and its ``all_runs`` column analyse the same value once. The writer handles ``all``
-#: AFTER the short fields and the column (see fastwrite), so the memo must hold a document's
-#: seven values, not just the last one (one entry: the 1.5 KB ``all`` text was analysed twice).
-#: Replaced atomically (thread-safe: a lost entry is only recomputed).
+class Analysed:
+    """One field value, analysed: its Han/digit runs and Latin words; its bigrams (as strings,
+    or packed as integer keys for the bulk writer) and its ``all_runs`` column bytes are
+    computed on first use."""
+
+    __slots__ = ("runs", "words", "_grams", "_runs16", "_keys")
+
+    def __init__(self, value: str):
+        self.runs, self.words = split_runs(normalise(value))
+        self._grams = self._runs16 = self._keys = None
+
+    @property
+    def grams(self) -> set[str]:
+        if self._grams is None:
+            self._grams = run_bigrams(self.runs)
+        return self._grams
+
+    @property
+    def runs16(self) -> bytes:
+        """The runs joined by the field separator, in :data:`RUNS_ENCODING`."""
+        if self._runs16 is None:
+            self._runs16 = run_text(self.runs).encode(RUNS_ENCODING)
+        return self._runs16
+
+    def keys(self) -> np.ndarray:
+        """The distinct bigrams as sorted ``uint32`` keys (:func:`gram_key`)."""
+        if self._keys is None:
+            # every run character is in the BMP (see analysis._HAN): one UTF-16 unit each
+            a = np.frombuffer(self.runs16, dtype="<u2")
+            if len(a) < 2:
+                self._keys = np.zeros(0, dtype=np.uint32)
+            else:
+                keys = (a[:-1].astype(np.uint32) << 16) | a[1:]
+                sep = a == _SEP16
+                self._keys = np.unique(keys[~(sep[:-1] | sep[1:])])
+        return self._keys
+
+
+_SEP16 = ord(FIELD_SEPARATOR)
+
+
+def gram_key_bytes(key: int) -> bytes:
+    """The term (UTF-8 bytes) of a packed bigram key; key order is the terms' byte order."""
+    return (chr(key >> 16) + chr(key & 0xFFFF)).encode("utf-8")
+
+
+#: raw value -> :class:`Analysed` of the values of the last document(s): the ``all`` field and
+#: its ``all_runs`` column analyse the same value once. The writer handles ``all`` AFTER the
+#: short fields and the column (see fastwrite), so the memo must hold a document's seven values,
+#: not just the last one. Replaced atomically (thread-safe: a lost entry is only recomputed).
 _MEMO: dict = {}
 MEMO_ENTRIES = 16
 
 
-def analyse_grams(value: str):
-    """:func:`analysis.gram_terms` of ``normalise(value)``, memoised for the last few values."""
+def analyse(value: str) -> Analysed:
+    """:class:`Analysed` of a raw value, memoised for the last few values."""
     global _MEMO
     memo = _MEMO
     res = memo.get(value)
     if res is None:
-        res = gram_terms(normalise(value))
+        res = Analysed(value)
         if len(memo) >= MEMO_ENTRIES:
             memo = _MEMO = {}
         memo[value] = res
@@ -122,23 +177,30 @@ class GramSet(fields.FieldType):
     Posting blocks hold document numbers only (weight 1.0, no values), several times cheaper to
     write and to read than positions. Latin words keep their count as the weight (as before).
     Exact substrings are checked on the ``all_runs`` column (see :class:`RunsColumn`), not on
-    positions. :meth:`term_sets` is the bulk writer's fast path (see fastwrite).
+    positions. :meth:`term_sets` and :meth:`term_keys` are the bulk writer's fast paths (see
+    fastwrite); ``bulk_keys`` chooses the second (packed keys, inverted with numpy: for long
+    values, where a per-bigram Python loop is most of the indexing time).
     """
 
-    def __init__(self, stored=False):
+    def __init__(self, stored=False, bulk_keys=False):
         super().__init__(formats.Existence(), BigramTokenizer(), scorable=False, stored=stored)
         self.spelling = False
         self.spelling_prefix = "spell_"
+        self.bulk_keys = bulk_keys
 
     def term_sets(self, value):
-        grams, words, _ = analyse_grams(value)
-        return grams, words
+        a = analyse(value)
+        return a.grams, a.words
+
+    def term_keys(self, value):
+        a = analyse(value)
+        return a.keys(), a.words
 
     def index(self, value, **kwargs):
-        grams, words, _ = analyse_grams(value)
-        for g in grams:
+        a = analyse(value)
+        for g in a.grams:
             yield g.encode("utf-8"), 1, 1.0, b""
-        for w, n in words.items():
+        for w, n in a.words.items():
             yield w.encode("utf-8"), n, float(n), b""
 
 
@@ -196,7 +258,7 @@ class RunsField(fields.COLUMN):
         super().__init__(RunsColumn())
 
     def to_column_value(self, value):
-        return run_text(analyse_grams(value)[2]).encode(RUNS_ENCODING)
+        return analyse(value).runs16
 
     def to_bytes(self, value):
         return self.to_column_value(value)
@@ -214,13 +276,16 @@ class CharSet(fields.FieldType):
         self.spelling = False
         self.spelling_prefix = "spell_"
 
-    def index(self, value, **kwargs):
+    def term_sets(self, value):
+        """The bulk writer's fast path (see fastwrite): (terms, no words)."""
         name = value.partition("|")[0]
-        chars = run_chars(normalise(value))
-        terms = {c.encode("utf-8") for c in chars}
-        terms.update(("n" + c).encode("utf-8") for c in run_chars(normalise(name)))
-        for t in terms:
-            yield t, 1, 1.0, b""
+        terms = run_chars(normalise(value))
+        terms.update("n" + c for c in run_chars(normalise(name)))
+        return terms, {}
+
+    def index(self, value, **kwargs):
+        for t in self.term_sets(value)[0]:
+            yield t.encode("utf-8"), 1, 1.0, b""
 
 
 def make_schema() -> fields.Schema:
@@ -229,7 +294,7 @@ def make_schema() -> fields.Schema:
         # free text
         # the six text fields joined (name|project|unit|address|title|content): every
         # multi-character query part is matched here, once
-        all=GramSet(),
+        all=GramSet(bulk_keys=True),
         all_runs=RunsField(),                              # exact-substring checks of ``all``
         uni=CharSet(),                                     # one-character queries
         # short fields again, for boosts only (looked at on documents that matched ``all``)

@@ -1,0 +1,73 @@
+"""The bulk writer's fast paths (search_index.fastwrite) write what Whoosh's own writer writes:
+the same terms with the same postings, field by field, in segments any Whoosh reader reads."""
+from __future__ import annotations
+
+import pytest
+
+from bench.corpus import iter_records
+from search_index import SearchIndex, fastwrite
+
+from .conftest import blank_doc
+
+
+def _postings(ix: SearchIndex) -> dict[tuple[str, bytes], list[tuple[str, float]]]:
+    """(field, term) -> [(record id, weight)] over every segment, in record-id order."""
+    out: dict = {}
+    s = ix._searcher()
+    for sub, _offset in s.leaf_searchers():
+        r = sub.reader()
+        rid = {d: int(sub.stored_fields(d)["rid"]) for d in r.all_doc_ids()}
+        for fieldname, tbytes in r.all_terms():
+            if fieldname == "rid":
+                continue
+            m = r.postings(fieldname, tbytes)
+            got = out.setdefault((fieldname, tbytes), [])
+            while m.is_active():
+                got.append((rid[m.id()], round(m.weight(), 4)))
+                m.next()
+    return {k: sorted(v) for k, v in out.items()}
+
+
+@pytest.fixture(scope="module")
+def docs():
+    recs = [d for d, _ in iter_records(400, seed=7, chars=300)]
+    # one bigram in every document (several posting blocks), Latin words next to bigrams that
+    # sort before (digits) and after (Han) them, a value without any bigram
+    recs[0].content += " abc 12 甲乙 zzz"
+    recs[1].content = "x"
+    recs[2].content = ""
+    for d in recs:
+        d.content += " 档案"
+    return recs + [blank_doc(10_000, "ABC 123 丙丁 丙")]
+
+
+def test_bulk_writer_writes_what_whoosh_writes(tmp_path, docs, monkeypatch):
+    plain = SearchIndex.open(tmp_path / "plain")
+    plain.add_or_update(docs)  # Whoosh's writer and its posting pool
+    # the fast pool; small sort chunks so that the key-range split is exercised
+    monkeypatch.setattr(fastwrite, "INVERT_CHUNK", 5_000)
+    fast = SearchIndex.open(tmp_path / "fast")
+    with fast.bulk_writer(commit_every=150) as bw:  # three segments
+        bw.add(docs)
+    a, b = _postings(plain), _postings(fast)
+    assert len(a) > 10_000
+    assert a.keys() == b.keys()
+    diff = [k for k in a if a[k] != b[k]]
+    assert not diff, diff[:5]
+    # a term spanning several posting blocks, read back whole through Whoosh's own matcher
+    assert len(b[("all", "档案".encode())]) == len(docs) - 1
+    plain.close()
+    fast.close()
+
+
+def test_fast_pool_feeds_merges_in_order(tmp_path, docs):
+    """A bulk writer that must merge (optimize) reads the pool back through iter_postings."""
+    ix = SearchIndex.open(tmp_path / "ix")
+    with ix.bulk_writer(commit_every=200, optimize=True) as bw:
+        bw.add(docs)
+    assert len(ix._searcher().leaf_searchers()) == 1
+    plain = SearchIndex.open(tmp_path / "plain")
+    plain.add_or_update(docs)
+    assert _postings(ix) == _postings(plain)
+    ix.close()
+    plain.close()
