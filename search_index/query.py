@@ -681,9 +681,15 @@ class Boosted(wq.Query):
 
 
 def _word_query(w: str) -> wq.Query:
-    """A Latin word: a pinyin key prefix, or the whole word in the text (name boosted)."""
-    return wq.Or([wq.Prefix("name_py", w, boost=4.0),
-                  wq.AndMaybe(wq.Term(ALL_FIELD, w), wq.Term("name", w, boost=TEXT_FIELDS["name"]))])
+    """A Latin word: a pinyin key prefix, or the whole word in the text (name boosted).
+
+    One letter is not a prefix: a twentieth of all names start with it (thousands of keys to
+    expand in every segment, a second at 1M records, for hits nobody reads); it still matches a
+    one-letter key or word exactly."""
+    text = wq.AndMaybe(wq.Term(ALL_FIELD, w), wq.Term("name", w, boost=TEXT_FIELDS["name"]))
+    if len(w) == 1:
+        return wq.Or([wq.Term("name_py", w, boost=4.0), text])
+    return wq.Or([wq.Prefix("name_py", w, boost=4.0), text])
 
 
 def _text_part(part: QueryPart, needles: list[str], boosts: list[wq.Query],

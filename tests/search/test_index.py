@@ -249,3 +249,13 @@ def test_substring_check_respects_latin_words_and_filter_cache(small_index):
     assert q("30栋二", year_from=2020, year_to=2020) == {3}
     small_index.delete([2])
     assert q("30栋二") == {3}
+
+
+def test_one_latin_letter_is_not_a_pinyin_prefix(small_index):
+    small_index.add_or_update([blank_doc(1, "合同", customer_name="张三", customer_kind="person"),
+                               blank_doc(2, "x 型号合同")])
+    hits = lambda text: {h.record_id for h in small_index.search(SearchRequest(text=text), ALL).hits}  # noqa: E731
+    assert hits("zs") == {1}   # initials: a prefix of the pinyin keys
+    assert hits("zha") == {1}
+    assert hits("z") == set()  # one letter: no prefix expansion
+    assert hits("x") == {2}    # but the letter as a word
