@@ -26,7 +26,7 @@ from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.util.numeric import length_to_byte
 
 from .documents import to_fields
-from .schema import gram_key_bytes
+from .schema import BULK_BLOCK_LIMIT, gram_key_bytes
 
 #: ``add_document(**{DOC_KEYWORD: index_doc})``: the writer turns the IndexDoc into fields itself
 #: (with parallel writers: in the child process, not in the one feeding them)
@@ -39,9 +39,8 @@ class InvertedPool:
     def __init__(self) -> None:
         self.fieldnames: set[str] = set()
         self._fields: dict[str, dict[bytes, list]] = {}
-        # fields given as packed bigram keys (add_keys): per field, the documents' key arrays
-        # and their document numbers
-        self._keyed: dict[str, tuple[list[np.ndarray], array]] = {}
+        # fields given as packed bigram keys (add_keys): per field, its (key, docnum) pairs
+        self._keyed: dict[str, PairBuffer] = {}
         self.nbytes = 0  # rough memory estimate of the pooled postings
 
     def add(self, item) -> None:
@@ -127,12 +126,10 @@ class InvertedPool:
         if len(keys):
             kd = self._keyed.get(fieldname)
             if kd is None:
-                kd = self._keyed[fieldname] = ([], array("I"))
+                kd = self._keyed[fieldname] = PairBuffer()
                 self.fieldnames.add(fieldname)
-            kd[0].append(keys)
-            kd[1].append(docnum)
-            # the keys, and at flush their document numbers and the sort's 8-byte pairs
-            self.nbytes += 8 * len(keys) + 112
+            kd.add(keys, docnum)
+            self.nbytes += 8 * len(keys)
         if words:
             self.add_sets(fieldname, docnum, (), words)
 
@@ -153,7 +150,7 @@ class InvertedPool:
             keyed = self._keyed.pop(fieldname, None)
             if keyed is not None:
                 # bigram keys (Han/digit) and words (Latin) never share a term: merge by bytes
-                listed = heapq.merge(listed, _invert(*keyed), key=lambda t: t[0])
+                listed = heapq.merge(listed, keyed.terms(), key=lambda t: t[0])
             for tbytes, ids, weights, values in listed:
                 yield fieldname, tbytes, ids, weights, values
 
@@ -187,56 +184,79 @@ class InvertedPool:
         self.nbytes = 0
 
 
-#: Postings sorted at once by :func:`_invert` (at most): bounds the sort's temporary memory
-#: (16 bytes a posting) whatever the pool's size.
-INVERT_CHUNK = 8_000_000
+class PairBuffer:
+    """The postings of one packed-key field as ``key << 32 | docnum`` (uint64, 8 bytes a
+    posting: a tenth of a Python posting), inverted by one in-place numpy sort at flush."""
 
+    #: pairs gathered per block (8 MB): documents' small arrays are joined into blocks as they
+    #: come, so that the flush never holds the pairs twice
+    BLOCK = 1 << 20
+    #: postings turned into terms at once after the sort (bounds the temporary arrays)
+    WINDOW = 1 << 20
 
-def _invert(chunks: list[np.ndarray], docnums: array):
-    """(term bytes, sorted uint32 document numbers, None, None) of pooled packed keys, in term
-    order. The pairs (key << 32 | docnum) are sorted with numpy, a range of keys at a time."""
-    counts = np.fromiter((len(c) for c in chunks), dtype=np.int64, count=len(chunks))
-    keys = np.concatenate(chunks)
-    chunks.clear()
-    docs = np.repeat(np.frombuffer(docnums, dtype=np.uint32), counts)
-    total = len(keys)
-    if not total:
-        return
-    # key ranges of about INVERT_CHUNK postings each, from a sample's quantiles
-    parts = max(1, -(-total // INVERT_CHUNK))
-    if parts > 1:
-        sample = np.sort(keys[:: max(1, total // 100_000)])
-        cuts = np.unique(sample[(np.arange(1, parts) * len(sample)) // parts])
-    else:
-        cuts = np.zeros(0, dtype=np.uint32)
-    lows = [0] + cuts.tolist()
-    highs = cuts.tolist() + [1 << 32]
-    for lo, hi in zip(lows, highs, strict=True):
-        if parts > 1:
-            sel = (keys >= lo) & (keys < hi)
-            pairs = (keys[sel].astype(np.uint64) << np.uint64(32)) | docs[sel]
-            del sel
-        else:
-            pairs = (keys.astype(np.uint64) << np.uint64(32)) | docs
-        pairs.sort()
-        k = (pairs >> np.uint64(32)).astype(np.uint32)
-        ids = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        del pairs
-        starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
-        ends = np.append(starts[1:], len(k))
-        for key, a, b in zip(k[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
-            yield gram_key_bytes(key), ids[a:b], None, None
+    def __init__(self) -> None:
+        self._blocks: list[np.ndarray] = []
+        self._pending: list[np.ndarray] = []
+        self._npending = 0
+        self.count = 0
+
+    def add(self, keys: np.ndarray, docnum: int) -> None:
+        pairs = keys.astype(np.uint64)
+        pairs <<= np.uint64(32)
+        pairs |= np.uint64(docnum)
+        self._pending.append(pairs)
+        self._npending += len(pairs)
+        self.count += len(pairs)
+        if self._npending >= self.BLOCK:
+            self._blocks.append(np.concatenate(self._pending))
+            self._pending = []
+            self._npending = 0
+
+    def _sorted_pairs(self) -> np.ndarray:
+        if self._pending:
+            self._blocks.append(np.concatenate(self._pending))
+            self._pending = []
+        out = np.empty(self.count, dtype=np.uint64)
+        i = 0
+        while self._blocks:  # copy and free block by block
+            b = self._blocks.pop(0)
+            out[i:i + len(b)] = b
+            i += len(b)
+        out.sort()
+        return out
+
+    def terms(self):
+        """(term bytes, sorted uint32 document numbers, None, None) in term order."""
+        pairs = self._sorted_pairs()
+        n = len(pairs)
+        i = 0
+        mask = np.uint64(0xFFFFFFFF)
+        shift = np.uint64(32)
+        while i < n:
+            j = min(n, i + self.WINDOW)
+            if j < n:  # end the window with a whole term
+                last = int(pairs[j - 1] >> shift)
+                j = n if last == 0xFFFFFFFF else \
+                    int(np.searchsorted(pairs, np.uint64((last + 1) << 32)))
+            win = pairs[i:j]
+            k = (win >> shift).astype(np.uint32)
+            ids = (win & mask).astype(np.uint32)
+            starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+            ends = np.append(starts[1:], len(k))
+            for key, a, b in zip(k[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
+                yield gram_key_bytes(key), ids[a:b], None, None
+            i = j
 
 
 _NO_LENGTHS = (length_to_byte(None), length_to_byte(0))
 
 
-def _write_id_blocks(pw, ids: np.ndarray) -> None:
+def _write_id_blocks(pw, ids: np.ndarray, lim: int) -> None:
     """A whole ids-only term (weight 1.0, no values, no lengths) into a fresh
-    ``W3PostingsWriter`` term: the blocks Whoosh's ``_write_block`` makes (pickled delta ids,
-    zlib, block info), without its per-posting Python. ``finish_term`` then records the extent."""
+    ``W3PostingsWriter`` term: blocks as Whoosh's ``_write_block`` makes them (pickled delta ids,
+    zlib, block info) of ``lim`` postings, without its per-posting Python. ``finish_term`` then
+    records the extent."""
     n = len(ids)
-    lim = pw._blocklimit
     comp = pw._compression
     pf = pw._postfile
     ids64 = ids.astype(np.int64)
@@ -318,7 +338,7 @@ def _flush_segment(self) -> None:
         pw = fw._postwriter
         add = pw.add_posting
         if weights is None and isinstance(ids, np.ndarray):
-            _write_id_blocks(pw, ids)
+            _write_id_blocks(pw, ids, BULK_BLOCK_LIMIT)
         elif dfl is None or weights is None:
             _add_many(pw, ids, weights, values)
         else:

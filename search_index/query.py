@@ -36,7 +36,7 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching import mcore
 
 from .analysis import QueryPart, clean_number, normalise, query_terms
-from .schema import encode_check, holds_all
+from .schema import BULK_BLOCK_LIMIT, encode_check, holds_all
 
 TEXT_FIELDS: dict[str, float] = {
     "name": 6.0, "project": 3.0, "unit": 2.5, "address": 2.0, "title": 2.0, "content": 1.0,
@@ -243,9 +243,9 @@ class DocArrayMatcher(_ConstantScore, mcore.Matcher):
 #: (and >= COMMON_MIN_DOCS) are cached; at most CACHE_BYTES per leaf searcher (LRU).
 COMMON_FRACTION = 20
 #: Substring(prefilter=True): a posting block decode costs about this many ``all_runs`` checks
-#: (see Substring._selective). Measured: a block ~30 us, a check ~4 us (schema 4: raw UTF-16
-#: runs read with pread; it was 3.0 when a check decompressed zlib).
-PREFILTER_BLOCK_COST = 7.0
+#: (see Substring._selective). Measured: a block of 128 postings ~30 us, of 1,024 (bulk-written,
+#: schema.BULK_BLOCK_LIMIT) ~50 us, a check ~4 us (raw UTF-16 runs read with pread).
+PREFILTER_BLOCK_COST = 12.0
 COMMON_MIN_DOCS = 1000
 CACHE_BYTES = 32 * 1024 * 1024
 
@@ -399,7 +399,7 @@ class Substring(wq.Query):
         for df, b in dfs[1:]:
             frac = df / ndocs if ndocs else 1.0
             if b in must or \
-                    min(cand, df / 128.0) * PREFILTER_BLOCK_COST < cand * (1.0 - frac):
+                    min(cand, df / BULK_BLOCK_LIMIT) * PREFILTER_BLOCK_COST < cand * (1.0 - frac):
                 keep.append((df, b))  # cand kept: bigrams of one text are far from independent
         return keep
 

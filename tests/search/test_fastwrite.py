@@ -44,8 +44,10 @@ def docs():
 def test_bulk_writer_writes_what_whoosh_writes(tmp_path, docs, monkeypatch):
     plain = SearchIndex.open(tmp_path / "plain")
     plain.add_or_update(docs)  # Whoosh's writer and its posting pool
-    # the fast pool; small sort chunks so that the key-range split is exercised
-    monkeypatch.setattr(fastwrite, "INVERT_CHUNK", 5_000)
+    # the fast pool; small blocks and windows so that joining and splitting are exercised
+    monkeypatch.setattr(fastwrite.PairBuffer, "BLOCK", 3_000)
+    monkeypatch.setattr(fastwrite.PairBuffer, "WINDOW", 700)
+    monkeypatch.setattr(fastwrite, "BULK_BLOCK_LIMIT", 64)  # several blocks per common term
     fast = SearchIndex.open(tmp_path / "fast")
     with fast.bulk_writer(commit_every=150) as bw:  # three segments
         bw.add(docs)
