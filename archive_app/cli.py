@@ -194,8 +194,8 @@ def sweep_orphans_command(grace_hours: int) -> None:
 @click.command("reindex")
 @click.option("--batch", default=1000, show_default=True, type=int, help="records per batch (bounds memory)")
 @click.option("--resume", is_flag=True, help="continue an interrupted rebuild from its checkpoint")
-@click.option("--procs", default=1, show_default=True, type=int,
-              help="indexing processes besides the one reading the database (2 on a 2-core machine)")
+@click.option("--procs", default=min(2, os.cpu_count() or 1), show_default=True, type=int,
+              help="indexing processes besides the one reading the database (1: index in this one)")
 @with_appcontext
 def reindex_command(batch: int, resume: bool, procs: int) -> None:
     """Rebuild the search index from the database (the index is derived data)."""

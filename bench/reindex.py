@@ -183,7 +183,7 @@ def main() -> None:
     ap.add_argument("--reuse-db", action="store_true", help="keep the database already in --dir")
     ap.add_argument("--batch", type=int, default=1000, help="records read per batch")
     ap.add_argument("--procs", type=int, default=2, help="index writer processes")
-    ap.add_argument("--limitmb", type=int, default=256, help="posting pool per writer process")
+    ap.add_argument("--limitmb", type=int, default=400, help="posting pool per writer process")
     ap.add_argument("--seed", type=int, default=20260101)
     ap.add_argument("--reindex-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()

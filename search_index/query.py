@@ -243,9 +243,9 @@ class DocArrayMatcher(_ConstantScore, mcore.Matcher):
 #: (and >= COMMON_MIN_DOCS) are cached; at most CACHE_BYTES per leaf searcher (LRU).
 COMMON_FRACTION = 20
 #: Substring(prefilter=True): a posting block decode costs about this many ``all_runs`` checks
-#: (see Substring._selective). Measured: a block of 128 postings ~30 us, of 1,024 (bulk-written,
-#: schema.BULK_BLOCK_LIMIT) ~50 us, a check ~4 us (raw UTF-16 runs read with pread).
-PREFILTER_BLOCK_COST = 12.0
+#: (see Substring._selective). Measured: a block of 128 postings ~30 us, a check ~4 us (raw
+#: UTF-16 runs read with pread).
+PREFILTER_BLOCK_COST = 7.0
 COMMON_MIN_DOCS = 1000
 CACHE_BYTES = 32 * 1024 * 1024
 

@@ -144,11 +144,10 @@ class Analysed:
 
 _SEP16 = ord(FIELD_SEPARATOR)
 
-#: Postings per block of the bulk-written ``bulk_keys`` field (Whoosh writes 128): its common
-#: bigrams have hundreds of thousands of postings at 1M records and a block costs ~15 us to
-#: open whatever its size, so reading a long list whole is ~3x faster; a probe for one
-#: candidate decodes a larger block (~45 instead of ~17 us). Readers take any block size.
-BULK_BLOCK_LIMIT = 1024
+#: Postings per block of the bulk-written ``bulk_keys`` field, as Whoosh writes them. Measured
+#: at 1M records: 1,024-posting blocks made long lists ~3x cheaper to read whole but probes
+#: (one candidate, one decode) dearer -- p95 266 ms against 222 ms with 128.
+BULK_BLOCK_LIMIT = 128
 
 
 def gram_key_bytes(key: int) -> bytes:

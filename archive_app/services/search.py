@@ -170,14 +170,14 @@ def load_index_docs(session: Session, after: int, limit: int) -> tuple[list[Inde
 
 def rebuild_index(session: Session, index: SearchIndex, *, batch: int = 1000, resume: bool = False,
                   progress: Callable[[int, int], None] | None = None, commit_every: int | None = None,
-                  procs: int = 1, limitmb: int = 256) -> int:
+                  procs: int = 1, limitmb: int = 400) -> int:
     """Rebuild every record's document in id order, batch by batch (bounded memory).
 
     The index writer commits every ``commit_every`` documents (default 100,000: few segments keep
     queries fast) and records a checkpoint; with ``resume`` an interrupted rebuild continues
     after it instead of starting again. Memory stays bounded by the writer's pool size
-    (``limitmb`` per writer process; ``procs`` > 1 indexes in that many child processes while
-    this one reads the database).
+    (``limitmb`` per writer process -- 400 MB: ~50,000 records a segment, ~500 MB RSS per writer;
+    ``procs`` > 1 indexes in that many child processes while this one reads the database).
     """
     last = index.reindex_checkpoint() if resume else None
     if last is None:
