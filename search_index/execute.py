@@ -25,10 +25,12 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching import wrappers
 
+from . import idlists
 from . import query as sq
 from .schema import encode_check, holds_all
 
@@ -127,11 +129,38 @@ def _has(ids: array, d: int) -> bool:
     return i < len(ids) and ids[i] == d
 
 
+def _lists(leaf: Leaf, fieldname: str) -> idlists.IdLists | None:
+    """The leaf's plain document lists of a field (bulk-written segments), opened once."""
+    d = leaf.cache.idlists
+    if fieldname not in d:
+        d[fieldname] = idlists.open_lists(leaf.reader, fieldname)
+    return d[fieldname]
+
+
+def _sorted_array(ids: set[int]) -> np.ndarray:
+    a = np.fromiter(ids, dtype=np.uint32, count=len(ids))
+    a.sort()
+    return a
+
+
+def _array_within(arr: np.ndarray, within: set[int] | None) -> set[int]:
+    if within is None:
+        return set(arr.tolist())
+    if len(within) * 16 < len(arr):  # a few candidates: binary searches
+        return set(idlists.contains(arr, _sorted_array(within)).tolist())
+    return within.intersection(arr.tolist())
+
+
 def term_ids(leaf: Leaf, fieldname: str, tbytes: bytes, df: int,
              within: set[int] | None) -> set[int]:
     """Documents holding a term, restricted to ``within`` (None: no restriction)."""
     if within is not None and not within:
         return set()
+    lists = _lists(leaf, fieldname)
+    if lists is not None:
+        arr = lists.get(tbytes)
+        if arr is not None:
+            return _array_within(arr, within)
     ndocs = leaf.reader.doc_count_all()
     key = ("common", fieldname, tbytes)
     if ndocs and df >= COMMON_FRACTION * ndocs and \
@@ -154,11 +183,44 @@ def term_ids(leaf: Leaf, fieldname: str, tbytes: bytes, df: int,
 # nodes
 
 
+def _list_substring(lists: idlists.IdLists, q: sq.Substring,
+                    within: set[int] | None) -> set[int] | None:
+    """The documents holding every bigram of ``q`` (within ``within``), intersected as numpy
+    arrays, rarest first; None if a bigram is not in the lists."""
+    arrs = []
+    for b in dict.fromkeys(q._bigrams()):
+        a = lists.get(b)
+        if a is None:
+            return None
+        if not len(a):
+            return set()
+        arrs.append(a)
+    arrs.sort(key=len)
+    cur = arrs[0]
+    if within is not None and len(within) * 4 < len(cur):  # the rights (or filters) first
+        cur = idlists.contains(cur, _sorted_array(within))
+        within = None
+    for a in arrs[1:]:
+        if not len(cur):
+            return set()
+        cur = idlists.intersect(cur, a)
+    ids = set(cur.tolist())
+    return ids if within is None else ids & within
+
+
 def _substring(q: sq.Substring, leaf: Leaf, within: set[int] | None) -> Res:
     reader = leaf.reader
     fn = q.fieldname
     if fn not in reader.schema:
         return EMPTY
+    lists = _lists(leaf, fn)
+    ids = _list_substring(lists, q, within) if lists is not None else None
+    if ids is not None:
+        if ids and q.exact:
+            checks = [t for t in q.texts if len(t) > 2]
+            if checks:
+                ids = verify(leaf, ids, checks)
+        return Res(ids, q.boost) if ids else EMPTY
     dfs = []
     for b in q._bigrams():
         if (fn, b) not in reader:

@@ -25,6 +25,7 @@ from whoosh import writing
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.util.numeric import length_to_byte
 
+from . import idlists
 from .documents import to_fields
 from .schema import BULK_BLOCK_LIMIT, gram_key_bytes
 
@@ -143,14 +144,20 @@ class InvertedPool:
             for i in range(len(ids)):
                 yield fieldname, tbytes, ids[i], weights[i], values[i]
 
-    def _sorted(self):
+    def _sorted(self, sink_for=None):
+        """Every (field, term, ids, weights, values) in Whoosh's order. ``sink_for(fieldname)``
+        gives an :class:`~search_index.idlists.IdListWriter` for a packed-key field's lists
+        (or None)."""
         for fieldname in sorted(self.fieldnames):
             terms = self._fields.get(fieldname, {})
             listed = self._listed(terms)
             keyed = self._keyed.pop(fieldname, None)
             if keyed is not None:
-                # bigram keys (Han/digit) and words (Latin) never share a term: merge by bytes
-                listed = heapq.merge(listed, keyed.terms(), key=lambda t: t[0])
+                # bigram keys (Han/digit) and words (Latin) never share a term, unless
+                # postings of this field also came the generic way (a merge): then no lists
+                mixed = any(idlists.term_key(t) is not None for t in terms)
+                sink = sink_for(fieldname) if sink_for is not None and not mixed else None
+                listed = _combine(heapq.merge(listed, keyed.terms(sink), key=lambda t: t[0]))
             for tbytes, ids, weights, values in listed:
                 yield fieldname, tbytes, ids, weights, values
 
@@ -182,6 +189,23 @@ class InvertedPool:
         self._fields = {}
         self._keyed = {}
         self.nbytes = 0
+
+
+def _combine(items):
+    """Terms from two sorted sources, one item per term (a term in both: its postings
+    joined; ids-only only, the only kind two sources can share)."""
+    prev = None
+    for item in items:
+        if prev is not None and prev[0] == item[0]:
+            ids = np.union1d(np.asarray(prev[1], dtype=np.uint32),
+                             np.asarray(item[1], dtype=np.uint32)).astype(np.uint32)
+            prev = (item[0], ids, None, None)
+            continue
+        if prev is not None:
+            yield prev
+        prev = item
+    if prev is not None:
+        yield prev
 
 
 class PairBuffer:
@@ -225,8 +249,9 @@ class PairBuffer:
         out.sort()
         return out
 
-    def terms(self):
-        """(term bytes, sorted uint32 document numbers, None, None) in term order."""
+    def terms(self, sink=None):
+        """(term bytes, sorted uint32 document numbers, None, None) in term order; the same
+        into ``sink`` (an :class:`~search_index.idlists.IdListWriter`), closed at the end."""
         pairs = self._sorted_pairs()
         n = len(pairs)
         i = 0
@@ -243,9 +268,13 @@ class PairBuffer:
             ids = (win & mask).astype(np.uint32)
             starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
             ends = np.append(starts[1:], len(k))
+            if sink is not None:
+                sink.add(k[starts], starts, ids)
             for key, a, b in zip(k[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
                 yield gram_key_bytes(key), ids[a:b], None, None
             i = j
+        if sink is not None:
+            sink.close()
 
 
 _NO_LENGTHS = (length_to_byte(None), length_to_byte(0))
@@ -326,7 +355,11 @@ def _flush_segment(self) -> None:
     schema = self.schema
     lastfn = None
     dfl = None
-    for fieldname, tbytes, ids, weights, values in self.pool._sorted():
+    def sink_for(fieldname):
+        return idlists.IdListWriter(
+            self.newsegment.create_file(self.storage, idlists.extension(fieldname)))
+
+    for fieldname, tbytes, ids, weights, values in self.pool._sorted(sink_for):
         if fieldname != lastfn:
             if lastfn is not None:
                 fw.finish_field()

@@ -256,6 +256,7 @@ class _ResultCache:
         self._bytes = 0
         self._seen: set = set()
         self.runs = None  # the leaf's ``all_runs`` column reader
+        self.idlists: dict = {}  # field -> the leaf's idlists.IdLists (None: it has none)
 
     def seen_before(self, key) -> bool:
         """True from the second time a key is asked about (materialise only what recurs: the

@@ -73,3 +73,46 @@ def test_fast_pool_feeds_merges_in_order(tmp_path, docs):
     assert _postings(ix) == _postings(plain)
     ix.close()
     plain.close()
+
+
+def test_bulk_segments_carry_plain_lists_equal_to_their_postings(tmp_path, docs):
+    from search_index import idlists
+
+    ix = SearchIndex.open(tmp_path / "ix")
+    with ix.bulk_writer(commit_every=250) as bw:  # two bulk segments
+        bw.add(docs)
+    s = ix._searcher()
+    with_lists = 0
+    for sub, _offset in s.leaf_searchers():
+        r = sub.reader()
+        lists = idlists.open_lists(r, "all")
+        assert lists is not None
+        with_lists += 1
+        bigrams = 0
+        for fieldname, tbytes in r.all_terms():
+            if fieldname != "all":
+                continue
+            got = lists.get(tbytes)
+            if idlists.term_key(tbytes) is None:  # Latin words: Whoosh's postings only
+                assert got is None
+                continue
+            bigrams += 1
+            assert got.tolist() == list(r.postings("all", tbytes).all_ids()), tbytes
+        assert bigrams > 1000 and len(lists.keys) == bigrams
+        assert lists.get("齉龘".encode()).tolist() == []
+        lists.close()
+    assert with_lists == 2
+    # a segment Whoosh writes itself (an update; it may merge the small bulk ones) has none
+    ix.add_or_update(docs[:3])
+    leaves = [sub.reader() for sub, _ in ix._searcher().leaf_searchers()]
+    assert any(idlists.open_lists(r, "all") is None for r in leaves)
+    ix.close()
+
+
+def test_damaged_lists_are_refused(tmp_path):
+    from search_index import idlists
+
+    f = tmp_path / "x.all.ids"
+    f.write_bytes(b"\0" * 40)
+    with pytest.raises(ValueError):
+        idlists.IdLists(str(f))
