@@ -11,6 +11,12 @@ detected and sorted, so the result is the same as Whoosh's.
 
 :func:`install` replaces the pool and the segment flush of one writer; the on-disk format is
 Whoosh's own (W3 codec), readable by any Whoosh reader.
+
+The big combined text field (``GramSet(bulk_keys=True)``) takes a third path: each document
+gives its distinct bigrams as packed integer keys (numpy), the pool keeps ``key << 32 | docnum``
+pairs and sorts them once at flush, and each term's blocks are written whole
+(:func:`_write_id_blocks`); the same sorted numbers go to the segment's plain lists
+(:mod:`search_index.idlists`), which queries read instead of the blocks.
 """
 from __future__ import annotations
 
@@ -122,7 +128,7 @@ class InvertedPool:
 
     def add_keys(self, fieldname, docnum, keys: np.ndarray, words) -> None:
         """All postings of one document's ``bulk_keys`` :class:`~search_index.schema.GramSet`
-        field: its distinct bigrams as packed keys (inverted at flush, see :func:`_invert`)
+        field: its distinct bigrams as packed keys (inverted at flush, see :class:`PairBuffer`)
         and its Latin words."""
         if len(keys):
             kd = self._keyed.get(fieldname)
@@ -355,6 +361,7 @@ def _flush_segment(self) -> None:
     schema = self.schema
     lastfn = None
     dfl = None
+
     def sink_for(fieldname):
         return idlists.IdListWriter(
             self.newsegment.create_file(self.storage, idlists.extension(fieldname)))

@@ -129,7 +129,8 @@ class Analysed:
         return self._runs16
 
     def keys(self) -> np.ndarray:
-        """The distinct bigrams as sorted ``uint32`` keys (:func:`gram_key`)."""
+        """The distinct bigrams as sorted ``uint32`` keys (first character << 16 | second; see
+        :func:`gram_key_bytes`)."""
         if self._keys is None:
             # every run character is in the BMP (see analysis._HAN): one UTF-16 unit each
             a = np.frombuffer(self.runs16, dtype="<u2")
