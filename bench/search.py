@@ -273,8 +273,9 @@ def main() -> None:
     index_s = time.perf_counter() - t0
     index_cpu = cpu_s() - cpu0
     if not args.reuse:
-        # queries are timed on an index at rest: right after writing 5 GB the kernel is still
-        # writing it back, which doubled p95 at 1M (170 against 91 ms in a second run)
+        # queries are timed on an index at rest, not while the kernel writes 5 GB back (at 1M
+        # the sync takes under a second: that was not why p95 here is ~160 ms against 81-96 ms
+        # when --reuse queries the same index from a new process; see README)
         ts = time.perf_counter()
         os.sync()
         print(f"index written back to disk (sync) in {time.perf_counter() - ts:.1f} s", flush=True)
