@@ -15,9 +15,9 @@ Pipeline (the same at index and query time):
 A multi-character query run becomes a phrase of its bigrams (exact substring), a one-character run
 a prefix (it is the first character of some bigram, or a tail unigram). See :func:`query_terms`.
 
-The index (schema version 3) uses :func:`gram_terms` -- the distinct bigrams of the Han/digit
-runs (no positions) and the Latin words -- for the combined ``all`` field and the short boost
-fields, :func:`run_text` (the runs joined by ``|``) for the exact-substring check of
+The index (schema version 3) uses :func:`split_runs` and :func:`run_bigrams` -- the distinct
+bigrams of the Han/digit runs (no positions) and the Latin words -- for the combined ``all``
+field and the short boost fields, :func:`run_text` (the runs joined by ``|``) for the exact-substring check of
 multi-character queries, and :func:`run_chars` for one-character queries. :func:`gram_positions`
 and :func:`bigram_cover` (schema version 2, positions) and :func:`bigram_tokens` /
 :func:`term_positions` remain as reference tokenisations (tests, highlighting tools).
@@ -159,17 +159,6 @@ def gram_positions(normalised: str) -> dict[str, list[int]]:
                 lst.append(pos + i)
         pos += n + 1
     return poses
-
-
-def gram_terms(normalised: str) -> tuple[set[str], dict[str, int], list[str]]:
-    """The index hot path of schema version 3: (bigrams, {latin word: count}, Han/digit runs).
-
-    The bigrams are those of :func:`gram_positions` without positions (every bigram of every
-    Han/digit run); the runs (in order) are what a multi-character query is checked against
-    (joined by :data:`FIELD_SEPARATOR`, see :func:`run_text`).
-    """
-    han, words = split_runs(normalised)
-    return run_bigrams(han), words, han
 
 
 def split_runs(normalised: str) -> tuple[list[str], dict[str, int]]:
