@@ -188,7 +188,7 @@ def _list_substring(lists: idlists.IdLists, q: sq.Substring,
     """The documents holding every bigram of ``q`` (within ``within``), intersected as numpy
     arrays, rarest first; None if a bigram is not in the lists."""
     arrs = []
-    for b in dict.fromkeys(q._bigrams()):
+    for b in q._bigrams():
         a = lists.get(b)
         if a is None:
             return None
@@ -208,23 +208,14 @@ def _list_substring(lists: idlists.IdLists, q: sq.Substring,
     return ids if within is None else ids & within
 
 
-def _substring(q: sq.Substring, leaf: Leaf, within: set[int] | None) -> Res:
+def _block_substring(q: sq.Substring, leaf: Leaf, within: set[int] | None) -> set[int]:
+    """The documents holding the (selective) bigrams of ``q``, from Whoosh's posting blocks."""
     reader = leaf.reader
     fn = q.fieldname
-    if fn not in reader.schema:
-        return EMPTY
-    lists = _lists(leaf, fn)
-    ids = _list_substring(lists, q, within) if lists is not None else None
-    if ids is not None:
-        if ids and q.exact:
-            checks = [t for t in q.texts if len(t) > 2]
-            if checks:
-                ids = verify(leaf, ids, checks)
-        return Res(ids, q.boost) if ids else EMPTY
     dfs = []
     for b in q._bigrams():
         if (fn, b) not in reader:
-            return EMPTY
+            return set()
         dfs.append((reader.doc_frequency(fn, b), b))
     dfs.sort()
     if q.prefilter and len(dfs) > 1:
@@ -233,8 +224,18 @@ def _substring(q: sq.Substring, leaf: Leaf, within: set[int] | None) -> Res:
     for df, b in dfs:
         ids = term_ids(leaf, fn, b, df, ids)
         if not ids:
-            return EMPTY
-    if q.exact:
+            return set()
+    return ids
+
+
+def _substring(q: sq.Substring, leaf: Leaf, within: set[int] | None) -> Res:
+    if q.fieldname not in leaf.reader.schema:
+        return EMPTY
+    lists = _lists(leaf, q.fieldname)
+    ids = _list_substring(lists, q, within) if lists is not None else None
+    if ids is None:  # a segment Whoosh wrote itself
+        ids = _block_substring(q, leaf, within)
+    if ids and q.exact:
         checks = [t for t in q.texts if len(t) > 2]  # two characters: the bigram said it all
         if checks:
             ids = verify(leaf, ids, checks)

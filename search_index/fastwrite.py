@@ -33,7 +33,6 @@ from whoosh.util.numeric import length_to_byte
 
 from . import idlists
 from .documents import to_fields
-from .schema import BULK_BLOCK_LIMIT, gram_key_bytes
 
 #: ``add_document(**{DOC_KEYWORD: index_doc})``: the writer turns the IndexDoc into fields itself
 #: (with parallel writers: in the child process, not in the one feeding them)
@@ -277,7 +276,7 @@ class PairBuffer:
             if sink is not None:
                 sink.add(k[starts], starts, ids)
             for key, a, b in zip(k[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
-                yield gram_key_bytes(key), ids[a:b], None, None
+                yield idlists.key_term(key), ids[a:b], None, None
             i = j
         if sink is not None:
             sink.close()
@@ -286,12 +285,16 @@ class PairBuffer:
 _NO_LENGTHS = (length_to_byte(None), length_to_byte(0))
 
 
-def _write_id_blocks(pw, ids: np.ndarray, lim: int) -> None:
+def _write_id_blocks(pw, ids: np.ndarray) -> None:
     """A whole ids-only term (weight 1.0, no values, no lengths) into a fresh
-    ``W3PostingsWriter`` term: blocks as Whoosh's ``_write_block`` makes them (pickled delta ids,
-    zlib, block info) of ``lim`` postings, without its per-posting Python. ``finish_term`` then
-    records the extent."""
+    ``W3PostingsWriter`` term: the blocks Whoosh's ``_write_block`` makes (pickled delta ids,
+    zlib, block info, the codec's 128 postings a block), without its per-posting Python.
+    ``finish_term`` then records the extent.
+
+    (Measured at 1M records: 1,024-posting blocks made long lists ~3x cheaper to read whole but
+    probes dearer -- p95 266 against 222 ms; the plain lists of idlists replaced both.)"""
     n = len(ids)
+    lim = pw._blocklimit
     comp = pw._compression
     pf = pw._postfile
     ids64 = ids.astype(np.int64)
@@ -378,7 +381,7 @@ def _flush_segment(self) -> None:
         pw = fw._postwriter
         add = pw.add_posting
         if weights is None and isinstance(ids, np.ndarray):
-            _write_id_blocks(pw, ids, BULK_BLOCK_LIMIT)
+            _write_id_blocks(pw, ids)
         elif dfl is None or weights is None:
             _add_many(pw, ids, weights, values)
         else:

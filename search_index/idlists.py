@@ -32,6 +32,12 @@ def extension(fieldname: str) -> str:
     return f".{fieldname}.ids"
 
 
+def key_term(key: int) -> bytes:
+    """The term (UTF-8 bytes) of a packed bigram key (first character << 16 | second, as
+    ``schema.Analysed.keys`` packs them); key order is the terms' byte order."""
+    return (chr(key >> 16) + chr(key & 0xFFFF)).encode("utf-8")
+
+
 def term_key(tbytes: bytes) -> int | None:
     """The packed key of a bigram term (None for any other term: Latin words, one character)."""
     try:

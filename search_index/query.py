@@ -36,7 +36,7 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching import mcore
 
 from .analysis import QueryPart, clean_number, normalise, query_terms
-from .schema import BULK_BLOCK_LIMIT, encode_check, holds_all
+from .schema import encode_check, holds_all
 
 TEXT_FIELDS: dict[str, float] = {
     "name": 6.0, "project": 3.0, "unit": 2.5, "address": 2.0, "title": 2.0, "content": 1.0,
@@ -400,7 +400,7 @@ class Substring(wq.Query):
         for df, b in dfs[1:]:
             frac = df / ndocs if ndocs else 1.0
             if b in must or \
-                    min(cand, df / BULK_BLOCK_LIMIT) * PREFILTER_BLOCK_COST < cand * (1.0 - frac):
+                    min(cand, df / 128.0) * PREFILTER_BLOCK_COST < cand * (1.0 - frac):
                 keep.append((df, b))  # cand kept: bigrams of one text are far from independent
         return keep
 

@@ -130,7 +130,7 @@ class Analysed:
 
     def keys(self) -> np.ndarray:
         """The distinct bigrams as sorted ``uint32`` keys (first character << 16 | second; see
-        :func:`gram_key_bytes`)."""
+        :func:`search_index.idlists.key_term`)."""
         if self._keys is None:
             # every run character is in the BMP (see analysis._HAN): one UTF-16 unit each
             a = np.frombuffer(self.runs16, dtype="<u2")
@@ -144,17 +144,6 @@ class Analysed:
 
 
 _SEP16 = ord(FIELD_SEPARATOR)
-
-#: Postings per block of the bulk-written ``bulk_keys`` field, as Whoosh writes them. Measured
-#: at 1M records: 1,024-posting blocks made long lists ~3x cheaper to read whole but probes
-#: (one candidate, one decode) dearer -- p95 266 ms against 222 ms with 128.
-BULK_BLOCK_LIMIT = 128
-
-
-def gram_key_bytes(key: int) -> bytes:
-    """The term (UTF-8 bytes) of a packed bigram key; key order is the terms' byte order."""
-    return (chr(key >> 16) + chr(key & 0xFFFF)).encode("utf-8")
-
 
 #: raw value -> :class:`Analysed` of the values of the last document(s): the ``all`` field and
 #: its ``all_runs`` column analyse the same value once. The writer handles ``all`` AFTER the

@@ -47,7 +47,6 @@ def test_bulk_writer_writes_what_whoosh_writes(tmp_path, docs, monkeypatch):
     # the fast pool; small blocks and windows so that joining and splitting are exercised
     monkeypatch.setattr(fastwrite.PairBuffer, "BLOCK", 3_000)
     monkeypatch.setattr(fastwrite.PairBuffer, "WINDOW", 700)
-    monkeypatch.setattr(fastwrite, "BULK_BLOCK_LIMIT", 64)  # several blocks per common term
     fast = SearchIndex.open(tmp_path / "fast")
     with fast.bulk_writer(commit_every=150) as bw:  # three segments
         bw.add(docs)
