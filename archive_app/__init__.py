@@ -5,15 +5,15 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Mapping
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from storage import BlobStore, make_store
+from storage import make_store
 
-from .config import load_config
-from .uploads import ArchiveRequest
-from .extensions import csrf, db, login_manager, migrate
+from archive_app.config import load_config
+from archive_app.http import ArchiveRequest
+from archive_app.extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = ROOT / "migrations"
@@ -49,7 +49,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
-    from . import auth  # noqa: F401  (registers the user and request loaders)
+    from archive_app.accounts import login as auth  # noqa: F401  (registers the user and request loaders)
 
 
 def register_storage(app: Flask) -> None:
@@ -61,24 +61,26 @@ def register_queue(app: Flask) -> None:
     """The background-job queue (Huey on SQLite or Redis) and its tasks."""
     from flask_sqlalchemy.session import Session
 
-    from .jobs import register_jobs
-    from .services import index_sync
+    from archive_app.jobs import register_jobs
+    from archive_app.finding import index_feed as index_sync
 
     register_jobs(app)
     index_sync.install(Session)
 
 
-def get_store() -> BlobStore:
-    """The current app's blob store."""
-    return current_app.extensions["blob_store"]
-
-
 def register_blueprints(app: Flask) -> None:
     """The web pages and the JSON API."""
-    from .api import bp as api_bp
-    from .web import register as register_web
+    from archive_app.accounts import login_views, views as account_views
+    from archive_app.api import bp as api_bp
+    from archive_app.borrowing import views as borrowing_views
+    from archive_app.finding import views as finding_views
+    from archive_app.inbox import views as inbox_views
+    from archive_app.intake import customer_views, record_views
+    from archive_app.retention import views as retention_views
 
-    register_web(app)
+    for module in (login_views, customer_views, record_views, finding_views, borrowing_views, retention_views,
+                   inbox_views, account_views):
+        app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
     # The API authenticates with tokens or checks the CSRF header itself (see api/auth).
     csrf.exempt(api_bp)
@@ -86,23 +88,23 @@ def register_blueprints(app: Flask) -> None:
 
 def register_error_handlers(app: Flask) -> None:
     """Domain errors become JSON under /api and a Chinese error page elsewhere."""
-    from .errors_http import register
+    from archive_app.http import register_error_handlers as register
 
     register(app)
 
 
 def register_commands(app: Flask) -> None:
     """The ``archive`` sub-commands that need an application."""
-    from .cli import register_commands as register
+    from archive_app.cli import register_commands as register
 
     register(app)
 
 
 def register_template_helpers(app: Flask) -> None:
     """Vocabulary and the policy, available in every template."""
-    from . import domain
-    from .services import policy
-    from .timefmt import local_time
+    from archive_app import vocabulary as domain
+    from archive_app import policy
+    from archive_app.http import local_time
 
     app.jinja_env.globals.update(domain=domain, can=policy.can, local_time=local_time)
 

@@ -11,11 +11,11 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
-from .config import ensure_secret_key
+from archive_app.config import ensure_secret_key
 
 
 def _create_app():
-    from . import create_app
+    from archive_app import create_app
 
     return create_app()
 
@@ -36,10 +36,10 @@ def upgrade_database() -> None:
 @click.option("--admin-username", default="admin", show_default=True)
 def init_command(admin_username: str) -> None:
     """Set up the embedded default under ARCHIVE_DATA_DIR: secret key, database, folders, first admin."""
-    from . import create_app
-    from .extensions import db
-    from .models import User
-    from .services import accounts
+    from archive_app import create_app
+    from archive_app.extensions import db
+    from archive_app.accounts.models import User
+    from archive_app.accounts import users as accounts
 
     data_dir = os.path.abspath(os.environ.get("ARCHIVE_DATA_DIR") or "./var")
     os.makedirs(data_dir, exist_ok=True)
@@ -48,7 +48,7 @@ def init_command(admin_username: str) -> None:
     app = create_app()
     with app.app_context():
         upgrade_database()
-        from .services.search import get_index
+        from archive_app.wiring import get_index
 
         get_index()  # create the search index now, not in a race between the server and the worker
         if db.session.scalar(select(User).where(User.role == "admin")) is None:
@@ -75,7 +75,7 @@ def serve_command(host: str, port: int, workers: int, threads: int, with_worker:
     """Serve the application with gunicorn (a production WSGI server, threaded workers)."""
     import subprocess
 
-    from .server import serve
+    from archive_app.server import serve
 
     worker = None
     if with_worker:
@@ -100,8 +100,9 @@ def serve_command(host: str, port: int, workers: int, threads: int, with_worker:
 @with_appcontext
 def worker_command(workers: int | None, drain: bool) -> None:
     """Run background jobs (text extraction, indexing, stale-job sweep) from the queue."""
-    from .extensions import db
-    from .jobs import get_queue, run_pending
+    from archive_app.extensions import db
+    from archive_app.jobs import run_pending
+    from archive_app.wiring import get_queue
 
     if drain:
         click.echo(f"{run_pending()} job(s) run")
@@ -128,9 +129,9 @@ def worker_command(workers: int | None, drain: bool) -> None:
 def create_user_command(username: str, role: str, password: str, display_name: str, department: str | None,
                         clearance: int | None) -> None:
     """Create a user."""
-    from .errors import DomainError
-    from .extensions import db
-    from .services import accounts
+    from archive_app.errors import DomainError
+    from archive_app.extensions import db
+    from archive_app.accounts import users as accounts
 
     try:
         user = accounts.create_user(db.session, username=username, password=password, role=role,
@@ -147,9 +148,9 @@ def create_user_command(username: str, role: str, password: str, display_name: s
 @with_appcontext
 def create_token_command(username: str, name: str) -> None:
     """Create a personal API token for a user and print it once."""
-    from .extensions import db
-    from .models import User
-    from .services import accounts
+    from archive_app.extensions import db
+    from archive_app.accounts.models import User
+    from archive_app.accounts import users as accounts
 
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
@@ -163,8 +164,8 @@ def create_token_command(username: str, name: str) -> None:
 @with_appcontext
 def verify_audit_command() -> None:
     """Check the audit log's hash chain; exit 1 and list every break found."""
-    from .extensions import db
-    from .services.audit import verify_chain
+    from archive_app.extensions import db
+    from archive_app.audit.log import verify_chain
 
     problems = verify_chain(db.session)
     if problems:
@@ -180,10 +181,10 @@ def verify_audit_command() -> None:
 @with_appcontext
 def sweep_orphans_command(grace_hours: int) -> None:
     """Remove stored blobs that no record points to and that are older than the grace period."""
-    from . import get_store
-    from .extensions import db
-    from .models.base import utcnow
-    from .services.records import sweep_orphans
+    from archive_app.wiring import get_store
+    from archive_app.extensions import db
+    from archive_app.clock import utcnow
+    from archive_app.intake.records import sweep_orphans
 
     removed = sweep_orphans(db.session, get_store(), utcnow() - timedelta(hours=grace_hours))
     for key in removed:
@@ -199,8 +200,9 @@ def sweep_orphans_command(grace_hours: int) -> None:
 @with_appcontext
 def reindex_command(batch: int, resume: bool, procs: int) -> None:
     """Rebuild the search index from the database (the index is derived data)."""
-    from .extensions import db
-    from .services.search import get_index, rebuild_index
+    from archive_app.extensions import db
+    from archive_app.finding.search import rebuild_index
+    from archive_app.wiring import get_index
 
     def progress(done: int, total: int) -> None:
         click.echo(f"\r{done}/{total} records indexed", nl=False)
@@ -213,10 +215,11 @@ def reindex_command(batch: int, resume: bool, procs: int) -> None:
 @with_appcontext
 def retention_sync_command() -> None:
     """Recompute every record's disposal date and re-apply the storage locks (also run nightly)."""
-    from . import get_store
-    from .extensions import db
-    from .models.base import utcnow
-    from .services import object_lock, retention
+    from archive_app.wiring import get_store
+    from archive_app.extensions import db
+    from archive_app.clock import utcnow
+    from archive_app.retention import locks as object_lock
+    from archive_app.retention import schedule as retention
 
     now = utcnow()
     moved = retention.recompute_all(db.session, now.date())

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .errors import ConfigError
+from archive_app.errors import ConfigError
 
 
 def _bool(value: str) -> bool:

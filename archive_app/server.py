@@ -30,7 +30,7 @@ def serve(app: Flask, *, host: str, port: int, workers: int = 2, threads: int = 
     """Serve ``app`` until interrupted. Workers fork after the app is built (no import-time app)."""
     # Each forked worker must open its own database connections.
     with app.app_context():
-        from .extensions import db
+        from archive_app.extensions import db
 
         db.engine.dispose()
     _Gunicorn(app, {

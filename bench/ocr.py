@@ -30,9 +30,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from archive_app.extraction import extract  # noqa: E402
-from archive_app.extraction.ocr_rapid import get_engine, to_rgb_array  # noqa: E402
-from archive_app.extraction.text import char_accuracy  # noqa: E402
+from archive_app.reading import extract  # noqa: E402
+from archive_app.reading.ocr import get_engine, to_rgb_array  # noqa: E402
+from archive_app.reading.text import char_accuracy  # noqa: E402
 
 TESTDATA = ROOT.parent / "shared" / "testdata"
 

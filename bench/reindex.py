@@ -9,7 +9,7 @@
    file per record, its pages' text from bench/corpus.py).
 2. In a fresh process (so its peak RSS is the rebuild's alone), creates the app on that database
    (ARCHIVE_* settings, like tests/conftest.py) and times
-   :func:`archive_app.services.search.rebuild_index` into an empty index folder.
+   :func:`archive_app.finding.search.rebuild_index` into an empty index folder.
 
 Prints records/s, wall and CPU time, peak RSS of the rebuilding process and of its writer
 processes, and the index size. Targets (issue 3): 1M records in <= 20 min, peak RSS <= 1.5 GB.
@@ -51,14 +51,8 @@ def build_db(work: Path, n: int, seed: int) -> float:
     from archive_app import create_app
     from archive_app.cli import upgrade_database
     from archive_app.extensions import db
-    from archive_app.models import (
-        Customer,
-        Department,
-        FilePage,
-        Record,
-        RecordFile,
-        User,
-    )
+    from archive_app.intake.models import Customer, FilePage, Record, RecordFile
+    from archive_app.accounts.models import Department, User
     from bench.corpus import iter_records
 
     t0 = time.perf_counter()
@@ -129,7 +123,7 @@ def run_reindex(work: Path, batch: int, procs: int, limitmb: int) -> dict:
     """Time rebuild_index into an empty index folder (run in a fresh process)."""
     from archive_app import create_app
     from archive_app.extensions import db
-    from archive_app.services.search import rebuild_index
+    from archive_app.finding.search import rebuild_index
     from search_index import SearchIndex
 
     ixdir = work / "index"

@@ -64,9 +64,13 @@ from sqlalchemy import delete, event, func, insert, literal, select, update  # n
 from archive_app import create_app  # noqa: E402
 from archive_app.cli import upgrade_database  # noqa: E402
 from archive_app.extensions import db  # noqa: E402
-from archive_app.models import AuditEntry, AuditHead, Customer, Record, User  # noqa: E402
-from archive_app.models.retention import DisposalBatch, DisposalItem  # noqa: E402
-from archive_app.services import accounts, disposal, retention  # noqa: E402
+from archive_app.audit.models import AuditEntry, AuditHead  # noqa: E402
+from archive_app.intake.models import Customer, Record
+from archive_app.accounts.models import User
+from archive_app.retention.models import DisposalBatch, DisposalItem  # noqa: E402
+from archive_app.accounts import users as accounts  # noqa: E402
+from archive_app.retention import disposal
+from archive_app.retention import schedule as retention
 from bench.corpus import (CITIES, PROJECTS, RECORD_TYPES, RETENTION, ROADS, make_id, make_name,  # noqa: E402
                           make_phone)
 

@@ -136,14 +136,14 @@ def runner(app):
 
 @functools.cache
 def _password_hash() -> str:
-    from archive_app.services.accounts import hash_password
+    from archive_app.accounts.users import hash_password
 
     return hash_password(PASSWORD)  # argon2 costs ~0.1 s: hash once per session
 
 
 def create_users(app) -> dict[str, int]:
     """One user per role; staff in two departments, with different clearances."""
-    from archive_app.services import accounts
+    from archive_app.accounts import users as accounts
 
     spec = {
         "admin": ("admin", None, None), "archivist": ("archivist", "档案室", None),

@@ -7,7 +7,7 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from archive_app.services import policy
+from archive_app import policy
 
 from .helpers import PDF_MIN, borrow, login, make_pdf, new_customer, upload
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 
 from archive_app.extensions import db
-from archive_app.models import User
-from archive_app.services import accounts
+from archive_app.accounts.models import User
+from archive_app.accounts import users as accounts
 
 from .conftest import csrf_from, make_app
 from .helpers import PDF_MIN, login, new_customer

@@ -6,7 +6,7 @@ import json
 from sqlalchemy import select, text
 
 from archive_app.extensions import db
-from archive_app.models import AuditEntry
+from archive_app.audit.models import AuditEntry
 
 from .helpers import PDF_MIN, login, new_customer, upload
 

@@ -16,11 +16,13 @@ from sqlalchemy import select
 from archive_app.errors import DomainError
 from archive_app.extensions import db
 from archive_app.jobs import run_pending
-from archive_app.models import AuditEntry, Customer, Record, User
-from archive_app.services import loans as L
-from archive_app.services import policy
-from archive_app.services import records as R
-from archive_app.services.loans import LoanSettings
+from archive_app.audit.models import AuditEntry
+from archive_app.intake.models import Customer, Record
+from archive_app.accounts.models import User
+from archive_app.borrowing import loans as L
+from archive_app import policy
+from archive_app.intake import records as R
+from archive_app.borrowing.loans import LoanSettings
 
 from .helpers import PDF_MIN, borrow, login, make_pdf, new_customer, upload
 
@@ -348,10 +350,10 @@ def test_periodic_job_expires_undecided_requests(app, users):
     from sqlalchemy import select, update
 
     from archive_app.extensions import db
-    from archive_app.models import User
-    from archive_app.models.base import utcnow
-    from archive_app.models.loans import LoanRequest
-    from archive_app.services import loans
+    from archive_app.accounts.models import User
+    from archive_app.clock import utcnow
+    from archive_app.borrowing.models import LoanRequest
+    from archive_app.borrowing import loans
 
     from .helpers import login, make_pdf, new_customer, upload
 
@@ -376,8 +378,11 @@ def test_periodic_job_expires_undecided_requests(app, users):
 
 def test_inbox_tells_borrower_archivist_and_approvers_what_waits(app, users):
     """Overdue originals reach the borrower's and the archivist's inbox; pending requests the head's."""
-    from archive_app.models import Record, User
-    from archive_app.services import customers, loans, notices
+    from archive_app.intake.models import Record
+    from archive_app.accounts.models import User
+    from archive_app.intake import customers
+    from archive_app.borrowing import loans
+    from archive_app.inbox import notices
 
     now = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
     settings = loans.LoanSettings()
@@ -416,8 +421,10 @@ def test_inbox_page_renders_for_every_role(app, client, users):
         assert page.status_code == 200 and "消息" in page.text, name
         client.post("/logout")
     # a request waiting for the head shows as a badge on the head's pages
-    from archive_app.models import Record, User
-    from archive_app.services import customers, loans
+    from archive_app.intake.models import Record
+    from archive_app.accounts.models import User
+    from archive_app.intake import customers
+    from archive_app.borrowing import loans
 
     with app.app_context():
         s = db.session

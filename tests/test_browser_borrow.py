@@ -151,8 +151,8 @@ def _stamped_moment(stored: bytes, served: bytes, request_no: str, t0: datetime,
     same bytes and lines) is replayed for every second the request was in flight: a match proves
     the served page carries exactly the borrower's name, department, the time and the request number.
     """
-    from archive_app.services.records import watermark_lines
-    from archive_app.services.watermark import watermark_image
+    from archive_app.intake.records import watermark_lines
+    from archive_app.borrowing.watermark import watermark_image
 
     department = SimpleNamespace(name=DEPARTMENT)
     borrower = SimpleNamespace(display_name=STAFF.display_name, username=STAFF.username, department=department)

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from archive_app.extensions import db
-from archive_app.models import Record, RecordFile
-from archive_app.services.records import sweep_orphans
+from archive_app.intake.models import Record, RecordFile
+from archive_app.intake.records import sweep_orphans
 
 from .conftest import make_app
 from .helpers import PDF_MIN, login, make_pdf, new_customer, upload

@@ -5,10 +5,11 @@ import io
 
 import pytest
 
-from archive_app.domain import RECORD_TYPES, archival_code, customer_no_for
+from archive_app.vocabulary import RECORD_TYPES
+from archive_app.intake.numbering import archival_code, customer_no_for
 from archive_app.errors import BadFile, UnsupportedType
-from archive_app.services import filetypes
-from archive_app.services.customers import CustomerInput, id_card_valid
+from archive_app.intake import filetypes
+from archive_app.intake.customers import CustomerInput, id_card_valid
 from archive_app.errors import ValidationFailed
 
 from .conftest import shared_file

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from archive_app.extensions import db
 from archive_app.jobs import run_pending
-from archive_app.models import FilePage
-from archive_app.services.search import get_index
+from archive_app.intake.models import FilePage
+from archive_app.wiring import get_index
 
 from .conftest import shared_file
 from .helpers import login, make_pdf, new_customer, truncated_png, upload
@@ -83,7 +83,7 @@ def test_clearance_is_inside_the_search(app, client, users):
 
 
 def test_jobs_are_idempotent_and_a_broken_file_fails_alone(app, client, users):
-    from archive_app.services.extraction import run_extraction_job
+    from archive_app.jobs import extract_one
 
     login(client, "archivist")
     c = new_customer(client, name="测试客户")
@@ -100,8 +100,8 @@ def test_jobs_are_idempotent_and_a_broken_file_fails_alone(app, client, users):
     with app.app_context():
         fid = good["files"][0]["id"]
         before = db.session.scalar(select(func.count(FilePage.id)).where(FilePage.file_id == fid))
-        run_extraction_job(fid)
-        run_extraction_job(fid)
+        extract_one(fid)
+        extract_one(fid)
         after = db.session.scalar(select(func.count(FilePage.id)).where(FilePage.file_id == fid))
         assert before == after == 1
         index = get_index()
@@ -165,7 +165,7 @@ def _three_records(app, client) -> list[dict]:
 
 
 def test_interrupted_reindex_resumes(app, client, users):
-    from archive_app.services.search import rebuild_index
+    from archive_app.finding.search import rebuild_index
 
     recs = _three_records(app, client)
 

@@ -16,12 +16,17 @@ from sqlalchemy import func, select
 from archive_app.errors import DomainError
 from archive_app.extensions import db
 from archive_app.jobs import run_pending
-from archive_app.models import Customer, FilePage, Record, RecordFile, User
-from archive_app.models.retention import DestructionEntry, DisposalItem, LegalHold
-from archive_app.services import customers, disposal, holds, object_lock, retention
-from archive_app.services import records as records_svc
-from archive_app.services.retention import CustomerEvents, HoldSpan, RecordFacts, Rule, disposal_for
-from archive_app.services.search import get_index
+from archive_app.intake.models import Customer, FilePage, Record, RecordFile
+from archive_app.accounts.models import User
+from archive_app.retention.models import DestructionEntry, DisposalItem, LegalHold
+from archive_app.intake import customers
+from archive_app.retention import disposal
+from archive_app.retention import holds
+from archive_app.retention import locks as object_lock
+from archive_app.retention import schedule as retention
+from archive_app.intake import records as records_svc
+from archive_app.retention.schedule import CustomerEvents, HoldSpan, RecordFacts, Rule, disposal_for
+from archive_app.wiring import get_index
 from storage.base import ObjectLocked
 
 from .helpers import login, new_customer, upload
@@ -355,7 +360,8 @@ def test_destruction_leaves_no_byte_behind(app, client, users):
         again = _execute(app, u, batch)
         assert again.destroyed == 0 and s.scalar(select(func.count()).select_from(DestructionEntry)) == 1
         # the department whose customer it was is told
-        from archive_app.services import loans, notices
+        from archive_app.borrowing import loans
+        from archive_app.inbox import notices
 
         told = [n.text for n in notices.inbox(s, u["head"], loans.LoanSettings(), NOW)]
         assert f"销毁批次 {batch.batch_no} 已销毁本部门客户档案 1 件" in told

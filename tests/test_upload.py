@@ -6,7 +6,8 @@ import hashlib
 from sqlalchemy import func, select
 
 from archive_app.extensions import db
-from archive_app.models import AuditEntry, Record, RecordFile
+from archive_app.audit.models import AuditEntry
+from archive_app.intake.models import Record, RecordFile
 
 from .conftest import shared_file
 from .helpers import PDF_MIN, login, make_pdf, new_customer, tiny_png, upload

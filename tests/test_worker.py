@@ -12,9 +12,9 @@ from sqlalchemy import update
 
 from archive_app.extensions import db
 from archive_app.jobs import run_pending
-from archive_app.models import RecordFile
-from archive_app.models.base import utcnow
-from archive_app.services.extraction import requeue_stale
+from archive_app.intake.models import RecordFile
+from archive_app.clock import utcnow
+from archive_app.jobs import requeue_stale
 
 from .conftest import make_app, shared_file
 from .helpers import login, new_customer, truncated_png, upload
@@ -85,8 +85,8 @@ def test_a_job_lost_with_its_worker_is_requeued(app, client, users):
         db.session.execute(update(RecordFile).where(RecordFile.id == fid).values(
             extract_status="processing", extract_updated_at=utcnow() - timedelta(hours=1)))
         db.session.commit()
-        assert requeue_stale(timedelta(minutes=15)) == [fid]  # ... the periodic sweep puts it back
-        assert requeue_stale(timedelta(minutes=15)) == []  # fresh again: not requeued twice
+        assert requeue_stale() == [fid]  # ... the periodic sweep puts it back
+        assert requeue_stale() == []  # fresh again: not requeued twice
         run_pending()
     assert client.get(f"/api/v1/records/{rec['id']}/status").json["text_status"] == "done"
 
@@ -100,13 +100,13 @@ def test_a_file_that_keeps_killing_its_worker_is_failed_not_requeued(app, client
         db.session.execute(update(RecordFile).where(RecordFile.id == fid).values(
             extract_status="processing", extract_attempts=3, extract_updated_at=utcnow() - timedelta(hours=1)))
         db.session.commit()
-        assert requeue_stale(timedelta(minutes=15)) == []
+        assert requeue_stale() == []
     status = client.get(f"/api/v1/records/{rec['id']}/status").json["files"][0]
     assert status["text_status"] == "failed" and status["text_error"].startswith("worker_crashed")
 
 
 def test_a_job_that_runs_too_long_is_stopped():
-    from archive_app.services.extraction import JobTimeout, time_limit
+    from archive_app.reading.extraction_job import JobTimeout, time_limit
 
     with time_limit(1):
         try:

@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import routes  # noqa: E402,F401  (registers the endpoints on bp)
+from archive_app.api import routes  # noqa: E402,F401  (registers the endpoints on bp)

@@ -8,18 +8,18 @@ from flask import current_app, jsonify, request
 from flask_login import current_user
 from flask_wtf.csrf import ValidationError, validate_csrf
 
-from .. import get_store
-from ..errors import DomainError, NotFound, ValidationFailed
-from ..errors_http import error_response
-from ..extensions import db
-from ..services import customers as customer_svc
-from ..services import loan_register as register_svc
-from ..services import records as record_svc
-from ..web import loans as loan_web
-from ..web.helpers import actor, client_ip, page_arg
-from ..web.uploads import archive_settings, incoming_files, stream_response
-from . import bp
-from .openapi import build_document, document
+from archive_app.errors import DomainError, NotFound, ValidationFailed
+from archive_app.http import error_response
+from archive_app.extensions import db
+from archive_app.intake import customers as customer_svc
+from archive_app.borrowing import register as register_svc
+from archive_app.intake import records as record_svc
+from archive_app.borrowing import views as loan_web
+from archive_app.http import actor, client_ip, page_arg
+from archive_app.http import incoming_files, stream_response
+from archive_app.wiring import archive_settings, get_index, get_store
+from archive_app.api import bp
+from archive_app.api.openapi import build_document, document
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -156,11 +156,11 @@ def get_pages(record_id: int, file_id: int):
           "customer_id, project, status, sort=relevance|date, page, per_page); permission-filtered")
 @api_auth
 def search():
-    from ..services import search as search_svc
-    from ..web.search import search_request_from
+    from archive_app.finding import search as search_svc
+    from archive_app.finding.views import search_request_from
 
     req = search_request_from(request.args)
-    found = search_svc.search_records(db.session, search_svc.get_index(), actor(current_user), req)
+    found = search_svc.search_records(db.session, get_index(), actor(current_user), req)
     return jsonify({"total": found.result.total, "page": found.result.page, "per_page": found.result.per_page,
                     "items": [{"record": record_svc.record_dict(found.records[h.record_id], files=False),
                                "score": h.score, "snippet": h.snippet} for h in found.result.hits]})

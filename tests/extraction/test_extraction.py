@@ -9,10 +9,10 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from archive_app.extraction.text import char_accuracy
+from archive_app.reading.text import char_accuracy
 from PIL import Image, ImageDraw, ImageFont
 
-from archive_app.extraction import (
+from archive_app.reading import (
     CORRUPT_FILE,
     ENCRYPTED_PDF,
     UNSUPPORTED_TYPE,

@@ -1,0 +1,1 @@
+"""Accounts: users, departments, roles, clearances, API tokens, log-in and the administrator's pages."""

@@ -1,0 +1,88 @@
+"""Users, their roles and departments, and personal API tokens."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from archive_app.extensions import db
+from archive_app.dbtypes import UTCDateTime
+from archive_app.clock import utcnow
+
+
+class Role(str, enum.Enum):
+    """What a user does in the company (DOMAIN.md, "Who uses it")."""
+
+    ARCHIVIST = "archivist"
+    REVIEWER = "reviewer"
+    STAFF = "staff"
+    DEPT_HEAD = "dept_head"
+    GENERAL_MANAGER = "general_manager"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.ARCHIVIST: "档案管理员",
+    Role.REVIEWER: "审核人",
+    Role.STAFF: "业务人员",
+    Role.DEPT_HEAD: "部门负责人",
+    Role.GENERAL_MANAGER: "总经理",
+    Role.AUDITOR: "审计/鉴定",
+    Role.ADMIN: "系统管理员",
+}
+
+
+class Department(db.Model):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), nullable=True)
+    # Highest 密级 (0 公开 … 3 机密) this user may see.
+    clearance: Mapped[int] = mapped_column(Integer, default=1)
+    is_active_flag: Mapped[bool] = mapped_column("is_active", Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    department: Mapped[Department | None] = relationship()
+
+    @property
+    def is_active(self) -> bool:  # flask-login asks this
+        return bool(self.is_active_flag)
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+
+class ApiToken(db.Model):
+    """A personal API token; only its SHA-256 is stored, the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    user: Mapped[User] = relationship()

@@ -1,0 +1,65 @@
+"""Users (admin), personal API tokens (everyone), and the audit log (admin, auditor)."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from archive_app.errors import DomainError
+from archive_app.extensions import db
+from archive_app.accounts.models import ApiToken, Department, User
+from archive_app.audit.models import AuditEntry
+from archive_app.accounts import users as accounts
+from archive_app import policy
+from archive_app.http import actor, page_arg
+
+bp = Blueprint("admin", __name__)
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@login_required
+def users():
+    user = actor(current_user)
+    policy.require(user, "user.manage")
+    if request.method == "POST":
+        try:
+            created = accounts.create_user(
+                db.session, username=request.form.get("username", ""), password=request.form.get("password", ""),
+                role=request.form.get("role", ""), display_name=request.form.get("display_name", ""),
+                department=request.form.get("department") or None,
+                clearance=int(request.form["clearance"]) if request.form.get("clearance", "").isdigit() else None,
+                actor=user)
+            db.session.commit()
+            flash(f"已创建用户：{created.username}", "success")
+            return redirect(url_for("admin.users"))
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+    rows = db.session.scalars(select(User).order_by(User.id)).all()
+    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
+    return render_template("admin/users.html", users=rows, departments=departments)
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    user = actor(current_user)
+    policy.require(user, "token.manage")
+    new_token = None
+    if request.method == "POST":
+        new_token = accounts.create_api_token(db.session, user, request.form.get("name", "").strip()[:100])
+        db.session.commit()
+    rows = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)).all()
+    return render_template("admin/tokens.html", tokens=rows, new_token=new_token)
+
+
+@bp.route("/audit")
+@login_required
+def audit_log():
+    policy.require(actor(current_user), "audit.view")
+    per_page = 50
+    total = db.session.scalar(select(func.count(AuditEntry.id))) or 0
+    rows = db.session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())
+                              .limit(per_page).offset((page_arg() - 1) * per_page)).all()
+    return render_template("admin/audit.html", entries=rows, page=page_arg(),
+                           pages=max((total + per_page - 1) // per_page, 1))

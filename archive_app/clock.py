@@ -1,0 +1,13 @@
+"""The one clock. Services never read the time themselves: they take ``now`` from their caller,
+which asks here (pages, API, jobs and the CLI), so tests pass any instant they like."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (stored as UTC everywhere)."""
+    return datetime.now(timezone.utc)

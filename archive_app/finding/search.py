@@ -1,0 +1,179 @@
+"""Keep the search index in step with the database and answer searches with the access policy.
+
+The index is derived: every document is built from database rows (record, customer, extracted
+page text), written after the database commit, and can be rebuilt at any time (`archive reindex`).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from search_index import (Access, IndexBusy, IndexDamaged, IndexDoc, SearchIndex, SearchRequest,  # noqa: F401
+                          SearchResult)
+
+from archive_app.errors import StorageFailed
+
+from archive_app.intake.models import Customer, FilePage, Record, RecordFile
+from archive_app.accounts.models import User
+from archive_app import policy
+
+log = logging.getLogger(__name__)
+
+
+def _content(record: Record) -> str:
+    pages = [p.text for f in record.files for p in f.pages if p.text]
+    return "\f".join(pages)
+
+
+def _doc(r, c, content: str) -> IndexDoc:
+    """The index document from a record ``r`` and its customer ``c`` (ORM objects or one joined row)."""
+    return IndexDoc(
+        record_id=r.id, customer_id=r.customer_id, archival_code=r.archival_code, customer_no=c.customer_no or "",
+        customer_name=c.name, customer_kind=c.kind, phones=[p for p in (c.phones or "").split(",") if p],
+        id_number=c.id_number, project=c.project, unit=c.unit, address=c.address, title=r.title,
+        record_type=r.record_type, part=r.part, year=r.year, doc_date=r.doc_date,
+        grade=c.grade, secrecy=r.secrecy, department_id=c.department_id, status=r.status,
+        content=content, updated_at=r.updated_at)
+
+
+def index_doc(record: Record) -> IndexDoc:
+    """The index document of a record, from its rows."""
+    return _doc(record, record.customer, _content(record))
+
+
+def _load(session: Session, record_ids: Iterable[int]) -> list[Record]:
+    # Destroyed records (tombstones) leave the index: they count as gone.
+    stmt = (select(Record).where(Record.id.in_(list(record_ids)), Record.status != "destroyed")
+            .options(selectinload(Record.customer), selectinload(Record.files).selectinload(RecordFile.pages))
+            .order_by(Record.id))
+    return list(session.scalars(stmt))
+
+
+def reindex_records(session: Session, index: SearchIndex, record_ids: Iterable[int]) -> int:
+    """Write the current state of these records to the index; records gone are removed."""
+    ids = list(record_ids)
+    records = _load(session, ids)
+    index.add_or_update(index_doc(r) for r in records)
+    missing = set(ids) - {r.id for r in records}
+    if missing:
+        index.delete(missing)
+    return len(records)
+
+
+def reindex_customer(session: Session, index: SearchIndex, customer_id: int) -> int:
+    """Customer fields are in every record's document: refresh them all after a customer change."""
+    ids = list(session.scalars(select(Record.id).where(Record.customer_id == customer_id)))
+    return reindex_records(session, index, ids) if ids else 0
+
+
+def refresh(session: Session, index: SearchIndex, record_ids: Iterable[int], customer_ids: Iterable[int]) -> int:
+    """Re-index records and every record of the given customers (the index job's body)."""
+    ids = set(record_ids)
+    if customer_ids:
+        ids |= set(session.scalars(select(Record.id).where(Record.customer_id.in_(list(customer_ids)))))
+    return reindex_records(session, index, sorted(ids)) if ids else 0
+
+
+def access_for(user: User) -> Access | None:
+    """The search filter for a user, from the one access policy (None: sees nothing)."""
+    scope = policy.record_scope(user)
+    if scope is None:
+        return None
+    max_secrecy, departments = scope
+    return Access(max_secrecy=max_secrecy, department_ids=departments)
+
+
+@dataclass
+class Found:
+    """A page of search results with the rows the hits point to."""
+
+    result: SearchResult
+    records: dict[int, Record]
+
+
+def search_records(session: Session, index: SearchIndex, user: User, request: SearchRequest) -> Found:
+    """Search as a user: the permission filter is part of the index query (counts and pages too)."""
+    access = access_for(user)
+    if access is None:
+        return Found(SearchResult(total=0, page=request.page, per_page=request.per_page, hits=[]), {})
+    try:
+        result = index.search(request, access)
+    except IndexDamaged as exc:
+        log.error("search index damaged: %s", exc)
+        raise StorageFailed("搜索索引已损坏，请联系管理员运行 archive reindex 重建索引", code="index_damaged") from None
+    rows = _load(session, [h.record_id for h in result.hits])
+    # Belt and braces: the database decides again; a stale index entry never shows a record.
+    records = {r.id: r for r in rows if policy.can(user, "record.view", r)}
+    result.hits = [h for h in result.hits if h.record_id in records]
+    return Found(result, records)
+
+
+def load_index_docs(session: Session, after: int, limit: int) -> tuple[list[IndexDoc], list[int]]:
+    """The index documents of the next ``limit`` records with id > ``after`` (id order), and the
+    ids looked at (empty: no more records).
+
+    The same documents as :func:`index_doc` over :func:`_load` (destroyed records left out,
+    pages joined by form feeds in file then page order), read with plain SELECTs instead of
+    ORM objects and their relationships: a quarter of the CPU per record (measured 0.07 vs
+    0.30 ms), which a million-record rebuild pays a million times.
+    """
+    r, c = Record.__table__, Customer.__table__
+    f, p = RecordFile.__table__, FilePage.__table__
+    ids = list(session.scalars(select(r.c.id).where(r.c.id > after).order_by(r.c.id).limit(limit)))
+    if not ids:
+        return [], ids
+    lo, hi = ids[0], ids[-1]
+    rows = session.execute(
+        select(r.c.id, r.c.customer_id, r.c.archival_code, r.c.title, r.c.record_type, r.c.part,
+               r.c.year, r.c.doc_date, r.c.secrecy, r.c.status, r.c.updated_at, c.c.customer_no,
+               c.c.name, c.c.kind, c.c.phones, c.c.id_number, c.c.project, c.c.unit, c.c.address,
+               c.c.grade, c.c.department_id)
+        .join(c, c.c.id == r.c.customer_id)
+        .where(r.c.id.between(lo, hi), r.c.status != "destroyed").order_by(r.c.id)).all()
+    pages: dict[int, list[str]] = {}
+    for rid, text in session.execute(
+            select(f.c.record_id, p.c.text).join(p, p.c.file_id == f.c.id)
+            .where(f.c.record_id.between(lo, hi))
+            .order_by(f.c.record_id, f.c.id, p.c.page_no)):
+        if text:
+            pages.setdefault(rid, []).append(text)
+    return [_doc(row, row, "\f".join(pages.get(row.id, ()))) for row in rows], ids
+
+
+def rebuild_index(session: Session, index: SearchIndex, *, batch: int = 1000, resume: bool = False,
+                  progress: Callable[[int, int], None] | None = None, commit_every: int | None = None,
+                  procs: int = 1, limitmb: int = 400) -> int:
+    """Rebuild every record's document in id order, batch by batch (bounded memory).
+
+    The index writer commits every ``commit_every`` documents (default 100,000: few segments keep
+    queries fast) and records a checkpoint; with ``resume`` an interrupted rebuild continues
+    after it instead of starting again. Memory stays bounded by the writer's pool size
+    (``limitmb`` per writer process -- 400 MB: ~50,000 records a segment, ~500 MB RSS per writer;
+    ``procs`` > 1 indexes in that many child processes while this one reads the database).
+    """
+    last = index.reindex_checkpoint() if resume else None
+    if last is None:
+        index.clear()
+        last = 0
+    total = session.scalar(select(func.count(Record.id))) or 0
+    done = session.scalar(select(func.count(Record.id)).where(Record.id <= last)) or 0
+    with index.bulk_writer(commit_every=commit_every or 100_000, procs=procs,
+                           limitmb=limitmb) as writer:
+        while True:
+            docs, ids = load_index_docs(session, last, batch)
+            if not ids:
+                break
+            writer.add(docs)
+            done += len(ids)
+            last = ids[-1]
+            if progress:
+                progress(done, total)
+    return done
+
+
+__all__ = ["index_doc", "reindex_records", "reindex_customer", "refresh",
+           "access_for", "search_records", "rebuild_index", "load_index_docs", "Found"]

@@ -1,0 +1,234 @@
+"""HTTP plumbing shared by the pages and the API: request parsing, responses, errors.
+
+Nothing here decides anything about the archive: it reads requests (form fields, ?page=, the
+client address, uploaded files spooled while they arrive) and writes responses (downloads,
+attachments, the one error shape: JSON under /api, a Chinese page elsewhere).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from datetime import datetime
+from typing import IO, Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Request, Response, current_app, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.formparser import FormDataParser, MultiPartParser
+
+from archive_app import exports
+from archive_app.accounts.models import User
+from archive_app.errors import DomainError
+from archive_app.intake.records import Download, IncomingFile
+
+
+# ---------------------------------------------------------------------------------------- errors
+
+
+log = logging.getLogger(__name__)
+
+HTTP_MESSAGES = {
+    400: ("bad_request", "请求无效"),
+    401: ("unauthorized", "请先登录"),
+    403: ("forbidden", "您没有权限执行此操作"),
+    404: ("not_found", "页面或档案不存在"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+    413: ("too_large", "上传内容超过大小上限"),
+    415: ("unsupported_type", "不支持的文件类型"),
+    500: ("internal_error", "系统内部错误，请稍后重试"),
+}
+
+
+def wants_json() -> bool:
+    """API paths and clients that ask for JSON get the JSON error shape."""
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None):
+    """Render one error for the current request."""
+    if wants_json():
+        body = {"error": {"code": code, "message": message}}
+        if details:
+            body["error"]["details"] = details
+        return jsonify(body), status
+    return render_template("error.html", status=status, code=code, message=message, details=details or {}), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers on the app."""
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        return error_response(400, "csrf_failed", "页面已过期或来源不明，请刷新页面后重试")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        code, message = HTTP_MESSAGES.get(exc.code or 500, ("http_error", exc.description or "请求失败"))
+        if exc.code == 413:
+            mb = app.config["MAX_UPLOAD_MB"]
+            message = f"上传内容超过大小上限（{mb} MB）"
+        return error_response(exc.code or 500, code, message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        code, message = HTTP_MESSAGES[500]
+        return error_response(500, code, message)
+
+
+# ------------------------------------------------------------------------------- request helpers
+
+
+def client_ip() -> str:
+    """The client address as the WSGI server saw it (proxies must set REMOTE_ADDR properly)."""
+    return request.remote_addr or ""
+
+
+def form_dict(exclude: tuple[str, ...] = ("csrf_token",)) -> dict[str, str]:
+    """The submitted form fields, minus CSRF and empty buttons."""
+    return {k: v for k, v in request.form.items() if k not in exclude}
+
+
+def page_arg() -> int:
+    """The ?page= argument, at least 1."""
+    try:
+        return max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        return 1
+
+
+def actor(user) -> User:
+    """Unwrap flask-login's proxy into the User row the services expect."""
+    return user._get_current_object() if hasattr(user, "_get_current_object") else user
+
+
+def attachment(content: bytes, content_type: str, filename: str, ascii_filename: str) -> Response:
+    """A file download of customer data: its (Chinese) name kept, and no browser or proxy cache copy."""
+    # content_type, not mimetype: a CSV type already names its charset.
+    resp = Response(content, content_type=content_type)
+    resp.headers["Content-Disposition"] = exports.content_disposition(filename, ascii_filename)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+# ------------------------------------------------------------ uploads: spooled while they arrive
+
+
+# Read the body 1 MiB at a time: with werkzeug's 64 KiB reads, gunicorn's read-ahead buffer is
+# copied around once per read, which halved the throughput of a 500 MB upload.
+READ_SIZE = 1024 * 1024
+
+
+class _LargeReadFormDataParser(FormDataParser):
+    def _parse_multipart(self, stream, mimetype, content_length, options):
+        parser = MultiPartParser(stream_factory=self.stream_factory, max_form_memory_size=self.max_form_memory_size,
+                                 max_form_parts=self.max_form_parts, cls=self.cls, buffer_size=READ_SIZE)
+        boundary = options.get("boundary", "").encode("ascii")
+        if not boundary:
+            raise ValueError("Missing boundary")
+        form, files = parser.parse(stream, boundary, content_length)
+        return stream, form, files
+
+
+class HashingSpool:
+    """A named temp file that computes the SHA-256 of what is written to it, as it is written.
+
+    The store can then adopt the file without reading it again (``put_file(..., sha256=...)``).
+    """
+
+    def __init__(self, directory: str) -> None:
+        self._file = tempfile.NamedTemporaryFile("wb+", dir=directory, prefix="upload-", suffix=".part")
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        self.size += len(data)
+        return self._file.write(data)
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def __getattr__(self, name: str) -> Any:  # read, seek, tell, flush, close, name, fileno …
+        return getattr(self._file, name)
+
+    def __enter__(self) -> "HashingSpool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+
+class ArchiveRequest(Request):
+    """Flask request whose uploaded files land in hashing named temp files (removed when closed)."""
+
+    form_data_parser_class = _LargeReadFormDataParser
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
+        return HashingSpool(current_app.config["UPLOAD_TMP_DIR"])  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------ files in and out
+
+
+CHUNK = 1024 * 1024
+
+
+def incoming_files(field: str = "files") -> list[IncomingFile]:
+    """The uploaded files of a multipart request; werkzeug has spooled big ones to disk already."""
+    return [_incoming(f) for f in request.files.getlist(field)
+            if f is not None and (f.filename or f.content_length)]
+
+
+def _incoming(f) -> IncomingFile:
+    # ArchiveRequest spools every file to a HashingSpool; keep its path and digest so the store
+    # can adopt the file without copying or re-reading it.
+    if isinstance(f.stream, HashingSpool):
+        return IncomingFile(filename=f.filename or "file", stream=f.stream, path=f.stream.name,
+                            sha256=f.stream.sha256)
+    return IncomingFile(filename=f.filename or "file", stream=f.stream)
+
+
+def stream_response(download: Download, inline: bool = False) -> Response:
+    """Stream a download (stored bytes or a watermarked copy) in chunks, closing its stream at the end.
+
+    The file keeps its name; Content-Length is the length of what is actually sent.
+    """
+    stream = download.stream
+
+    def generate():
+        try:
+            while chunk := stream.read(CHUNK):
+                yield chunk
+        finally:
+            stream.close()
+
+    disposition = "inline" if inline else "attachment"
+    resp = Response(generate(), mimetype=download.mime_type, direct_passthrough=True)
+    if download.size is not None:
+        resp.headers["Content-Length"] = str(download.size)
+    resp.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(download.name)}"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Cache-Control"] = "private, no-store"
+    if download.etag:
+        resp.headers["ETag"] = f'"{download.etag}"'
+    return resp
+
+
+# --------------------------------------------------------------------------- time shown in pages
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Format an aware timestamp in ARCHIVE_TIMEZONE (empty string for None)."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt)

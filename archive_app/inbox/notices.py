@@ -1,0 +1,116 @@
+"""The inbox (消息): what needs a user's attention now, computed from the state, never stored.
+
+Borrowers see their overdue originals and the fate of their requests; approvers what waits for
+them; archivists every overdue original and the approved originals still to hand out; leadership
+and the archive the disposal batches waiting for their step. Nothing to mark read: a notice
+disappears when its cause does (the original comes back, the request is decided).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from archive_app.intake.models import Customer, Record
+from archive_app.accounts.models import Role, User
+from archive_app.borrowing.models import LoanRequest, PaperLoan
+from archive_app.retention.models import DestructionEntry, DisposalBatch, DisposalSupervisor
+from archive_app.retention import disposal
+from archive_app.borrowing import loans
+
+# How long a decided request stays in its requester's inbox.
+RECENT = timedelta(days=7)
+# How long a department head is told of a destruction that concerned their department.
+NOTICE_DAYS = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One line of the inbox: ``level`` is "urgent" or "info"; ``link`` an endpoint and its args."""
+
+    level: str
+    text: str
+    link: tuple[str, dict]
+
+
+def _local(moment: datetime, tz: str) -> str:
+    return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def _overdue(loan: PaperLoan, tz: str, mine: bool) -> Notice:
+    who = "您借出的" if mine else f"{loan.holder.display_name} 借出的"
+    return Notice("urgent", f"{who}原件 {loan.record.archival_code} 已逾期未还（应于 {_local(loan.due_at, tz)} 归还）",
+                  ("loans.paper_overdue" if not mine else "loans.mine", {}))
+
+
+def _borrower(session: Session, user: User, settings: loans.LoanSettings, now: datetime) -> list[Notice]:
+    out = [_overdue(p, settings.timezone, True) for p in loans.overdue_paper_loans(session, now) if p.holder_id == user.id]
+    mine = session.scalars(select(LoanRequest).where(LoanRequest.requester_id == user.id,
+                                                     LoanRequest.status.in_(("approved", "rejected", "expired")),
+                                                     LoanRequest.decided_at >= now - RECENT)
+                           .order_by(LoanRequest.decided_at.desc()))
+    for r in mine:
+        if r.status == "approved" and r.window_end > now:
+            out.append(Notice("info", f"借阅申请 {r.request_no} 已批准，可使用至 {_local(r.window_end, settings.timezone)}",
+                              ("loans.mine", {})))
+        elif r.status == "rejected":
+            out.append(Notice("info", f"借阅申请 {r.request_no} 被驳回：{r.status_reason}", ("loans.mine", {})))
+        elif r.status == "expired":
+            out.append(Notice("info", f"借阅申请 {r.request_no} 未在期限内审批，已过期", ("loans.mine", {})))
+    return out
+
+
+def _archive(session: Session, settings: loans.LoanSettings, now: datetime) -> list[Notice]:
+    out = [_overdue(p, settings.timezone, False) for p in loans.overdue_paper_loans(session, now)]
+    waiting = session.scalar(select(func.count()).select_from(LoanRequest).where(
+        LoanRequest.kind == "original", LoanRequest.status == "approved", LoanRequest.window_end > now,
+        ~select(PaperLoan.id).where(PaperLoan.request_id == LoanRequest.id).exists()))
+    if waiting:
+        out.append(Notice("info", f"有 {waiting} 件已批准的原件借阅待办理借出", ("loans.paper", {})))
+    return out
+
+
+def _disposal(session: Session, user: User, now: datetime) -> list[Notice]:
+    role = Role(user.role)
+    out = []
+    if role is Role.DEPT_HEAD and user.department_id is not None:
+        # The business departments are told what of theirs was destroyed (DOMAIN.md, 销毁).
+        told = session.execute(
+            select(DisposalBatch.batch_no, func.count())
+            .join(DestructionEntry, DestructionEntry.batch_id == DisposalBatch.id)
+            .join(Record, Record.id == DestructionEntry.record_id).join(Customer, Customer.id == Record.customer_id)
+            .where(Customer.department_id == user.department_id, DisposalBatch.finished_at >= now - NOTICE_DAYS)
+            .group_by(DisposalBatch.batch_no).order_by(DisposalBatch.batch_no))
+        out += [Notice("info", f"销毁批次 {no} 已销毁本部门客户档案 {n} 件", ("retention.register", {}))
+                for no, n in told]
+    if role is Role.GENERAL_MANAGER:
+        n = session.scalar(select(func.count()).where(DisposalBatch.status == "submitted"))
+        if n:
+            out.append(Notice("info", f"有 {n} 个销毁批次待您审批", ("retention.batches", {})))
+    if role in disposal.SUPERVISOR_ROLES:
+        signed = select(DisposalSupervisor.batch_id).where(DisposalSupervisor.user_id == user.id)
+        n = session.scalar(select(func.count()).where(DisposalBatch.status == "approved",
+                                                      DisposalBatch.id.not_in(signed)))
+        if n:
+            out.append(Notice("info", f"有 {n} 个已批准的销毁批次等待监销确认", ("retention.batches", {})))
+    if role in disposal.EXECUTOR_ROLES:
+        n = session.scalar(select(func.count()).where(DisposalBatch.status.in_(("approved", "executing"))))
+        if n:
+            out.append(Notice("info", f"有 {n} 个销毁批次待执行或未执行完", ("retention.batches", {})))
+    return out
+
+
+def inbox(session: Session, user: User, settings: loans.LoanSettings, now: datetime) -> list[Notice]:
+    """Everything that needs ``user`` now, urgent first."""
+    role = Role(user.role)
+    out = _borrower(session, user, settings, now)
+    queue = loans.approval_queue(session, user, settings, now)
+    if queue:
+        out.append(Notice("urgent", f"有 {len(queue)} 件借阅申请待您审批", ("loans.queue", {})))
+    if role in {Role.ARCHIVIST, Role.ADMIN}:
+        out += _archive(session, settings, now)
+    out += _disposal(session, user, now)
+    return sorted(out, key=lambda n: n.level != "urgent")

@@ -1,0 +1,84 @@
+"""Customer list, the customer's archive file (一户一档), create and edit."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from archive_app.wiring import get_store
+from archive_app.errors import DomainError
+from archive_app.extensions import db
+from archive_app.accounts.models import Role, User
+from archive_app.intake import customers as svc
+from archive_app import policy
+from archive_app.intake.records import customer_records
+from archive_app.http import actor, client_ip, form_dict, page_arg
+
+bp = Blueprint("customers", __name__)
+PER_PAGE = 20
+
+
+@bp.route("/")
+@login_required
+def index():
+    filters = {k: request.args.get(k, "") for k in ("q", "business_type", "grade", "project")}
+    rows, total = svc.search_customers(db.session, actor(current_user), page=page_arg(), per_page=PER_PAGE,
+                                       **filters)
+    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
+    return render_template("customers/index.html", customers=rows, total=total, filters=filters,
+                           page=page_arg(), pages=pages)
+
+
+def _consultants() -> list[User]:
+    return list(db.session.scalars(select(User).where(
+        User.role.in_([Role.STAFF.value, Role.DEPT_HEAD.value]), User.is_active_flag.is_(True))
+        .order_by(User.display_name)))
+
+
+@bp.route("/customers/new", methods=["GET", "POST"])
+@login_required
+def new():
+    user = actor(current_user)
+    policy.require(user, "customer.create")
+    values = form_dict() if request.method == "POST" else {}
+    if request.method == "POST":
+        try:
+            customer = svc.create_customer(db.session, user, values, ip=client_ip())
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return render_template("customers/form.html", values=values, customer=None,
+                                   consultants=_consultants()), exc.status
+        flash(f"已建档：{customer.customer_no} {customer.name}", "success")
+        return redirect(url_for("customers.show", customer_id=customer.id))
+    return render_template("customers/form.html", values=values, customer=None, consultants=_consultants())
+
+
+@bp.route("/customers/<int:customer_id>")
+@login_required
+def show(customer_id: int):
+    user = actor(current_user)
+    customer = svc.view_customer(db.session, user, customer_id, ip=client_ip())
+    records = customer_records(db.session, user, customer)
+    by_part = {part: [r for r in records if r.part == part] for part in (1, 2, 3, 4)}
+    return render_template("customers/show.html", customer=customer, by_part=by_part)
+
+
+@bp.route("/customers/<int:customer_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(customer_id: int):
+    user = actor(current_user)
+    customer = svc.get_customer(db.session, user, customer_id, "customer.edit")
+    if request.method == "POST":
+        values = form_dict()
+        try:
+            svc.update_customer(db.session, user, customer_id, values, ip=client_ip(), store=get_store())
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return render_template("customers/form.html", values=values, customer=customer,
+                                   consultants=_consultants()), exc.status
+        flash("客户资料已更新（变更已记录）", "success")
+        return redirect(url_for("customers.show", customer_id=customer_id))
+    values = svc.customer_dict(customer)
+    return render_template("customers/form.html", values=values, customer=customer, consultants=_consultants())

@@ -1,0 +1,254 @@
+"""Create, change and find customers' files (一户一档)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from datetime import date
+from typing import Any, Mapping
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from storage.base import BlobStore
+
+from archive_app.vocabulary import BUSINESS_TYPES, CUSTOMER_KINDS, GRADES
+from archive_app.intake.numbering import customer_no_for
+from archive_app.errors import NotFound, ValidationFailed
+from archive_app.intake.models import Customer
+from archive_app.accounts.models import User
+from archive_app.clock import utcnow
+from archive_app.accounts import users as accounts
+from archive_app.audit import log as audit
+from archive_app.retention import locks as object_lock
+from archive_app import policy
+from archive_app.retention import schedule as retention
+
+_PHONE = re.compile(r"^\+?\d{5,20}$")
+_ID_CARD = re.compile(r"^\d{17}[\dXx]$")
+_USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def id_card_valid(number: str) -> bool:
+    """Check an 18-digit 居民身份证号码 including its ISO 7064 check digit."""
+    if not _ID_CARD.match(number):
+        return False
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
+    return "10X98765432"[total % 11] == number[17].upper()
+
+
+@dataclass
+class CustomerInput:
+    """Validated customer fields, parsed from a form or a JSON body."""
+
+    kind: str = "person"
+    name: str = ""
+    phones: str = ""
+    id_number: str | None = None
+    business_type: str = "购房"
+    grade: str | None = None
+    consultant_id: int | None = None
+    department: str | None = None
+    project: str = ""
+    unit: str = ""
+    address: str = ""
+    notes: str = ""
+    # Retention clocks start from these (成交日期, 合同终止日期, 最后联系日期).
+    deal_closed_on: date | None = None
+    contract_ended_on: date | None = None
+    last_contact_on: date | None = None
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
+        """Return only the fields present (all of them unless ``partial``), validated and normalised."""
+        out: dict[str, Any] = {}
+        known = {f.name for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ValidationFailed(f"未知字段：{key}", code="unknown_field")
+        for f in fields(cls):
+            if partial and f.name not in data:
+                continue
+            raw = data.get(f.name, f.default)
+            out[f.name] = raw.strip() if isinstance(raw, str) else raw
+        if "kind" in out and out["kind"] not in CUSTOMER_KINDS:
+            raise ValidationFailed("客户类别须为个人或企业", code="invalid_kind")
+        if "name" in out and not out["name"]:
+            raise ValidationFailed("请填写客户名称", code="name_required")
+        if "name" in out and len(out["name"]) > 200:
+            raise ValidationFailed("客户名称过长", code="name_too_long")
+        if "phones" in out:
+            out["phones"] = _normalise_phones(out["phones"])
+        if "business_type" in out and out["business_type"] not in BUSINESS_TYPES:
+            raise ValidationFailed("业务类型须为购房、租赁或投资", code="invalid_business_type")
+        if "grade" in out:
+            out["grade"] = (out["grade"] or None) and str(out["grade"]).upper()
+            if out["grade"] is not None and out["grade"] not in GRADES:
+                raise ValidationFailed("客户等级须为 A/B/C/D", code="invalid_grade")
+        if "consultant_id" in out:
+            out["consultant_id"] = _optional_int(out["consultant_id"], "置业顾问")
+        if "id_number" in out:
+            out["id_number"] = (out["id_number"] or None) and str(out["id_number"]).upper()
+        for key, label in EVENT_FIELDS.items():
+            if key in out:
+                out[key] = _optional_date(out[key], label)
+        kind = out.get("kind", "person")
+        idn = out.get("id_number")
+        if idn and kind == "person" and not id_card_valid(idn):
+            raise ValidationFailed("身份证号码无效（须为 18 位且校验位正确）", code="invalid_id_number")
+        if idn and kind == "company" and not _USCC.match(idn):
+            raise ValidationFailed("统一社会信用代码无效（须为 18 位）", code="invalid_credit_code")
+        return out
+
+
+EVENT_FIELDS = {"deal_closed_on": "成交日期", "contract_ended_on": "合同终止日期", "last_contact_on": "最后联系日期"}
+
+
+def _optional_date(value: Any, label: str) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValidationFailed(f"{label}格式不正确（例如 2026-11-25）", code="invalid_date") from None
+
+
+def _optional_int(value: Any, label: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed(f"{label}格式不正确", code="invalid_number") from None
+
+
+def _normalise_phones(value: Any) -> str:
+    items = value if isinstance(value, list) else re.split(r"[,，;；\n]+", str(value or ""))
+    phones = []
+    for item in items:
+        digits = re.sub(r"[\s-]", "", str(item))
+        if not digits:
+            continue
+        if not _PHONE.match(digits):
+            raise ValidationFailed(f"电话号码格式不正确：{item}", code="invalid_phone")
+        phones.append(digits)
+    return ",".join(dict.fromkeys(phones))
+
+
+def _snapshot(c: Customer) -> dict[str, Any]:
+    return {f.name: getattr(c, f.name) for f in fields(CustomerInput) if f.name != "department"} | {
+        "department": c.department.name if c.department else None}
+
+
+def _apply(session: Session, customer: Customer, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if key == "department":
+            customer.department = accounts.get_or_create_department(session, value) if value else None
+        elif key == "consultant_id" and value is not None and session.get(User, value) is None:
+            raise ValidationFailed("置业顾问不存在", code="unknown_consultant")
+        else:
+            setattr(customer, key, value)
+
+
+def create_customer(session: Session, actor: User, data: Mapping[str, Any], ip: str = "") -> Customer:
+    """Open a new customer file and commit it. The 客户号 is derived from the id, once."""
+    policy.require(actor, "customer.create")
+    values = CustomerInput.parse(data)
+    if not values.get("department") and actor.department is not None:
+        values["department"] = actor.department.name
+    customer = Customer(created_by_id=actor.id)
+    _apply(session, customer, values)
+    session.add(customer)
+    session.flush()
+    customer.customer_no = customer_no_for(customer.id)
+    audit.record_event(session, "customer.create", actor=actor, object_type="customer", object_id=customer.id,
+                       ip=ip, details={"after": _snapshot(customer)})
+    session.commit()
+    return customer
+
+
+def get_customer(session: Session, actor: User, customer_id: int, action: str = "customer.view") -> Customer:
+    """Load a customer the actor may act on, or raise NotFound/Forbidden."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound("客户档案不存在", code="customer_not_found")
+    policy.require(actor, action, customer)
+    return customer
+
+
+def view_customer(session: Session, actor: User, customer_id: int, ip: str = "") -> Customer:
+    """Load a customer's file for display and write the view to the audit log."""
+    customer = get_customer(session, actor, customer_id)
+    audit.record_event(session, "customer.view", actor=actor, object_type="customer", object_id=customer.id, ip=ip,
+                       details={"customer_no": customer.customer_no})
+    session.commit()
+    return customer
+
+
+def update_customer(session: Session, actor: User, customer_id: int, data: Mapping[str, Any],
+                    ip: str = "", store: BlobStore | None = None) -> Customer:
+    """Change a customer's data; the audit entry keeps the before and after values of what changed.
+
+    When an event date changes, the records' disposal dates are recomputed and, given the
+    ``store``, its locks on their files follow after the commit.
+    """
+    customer = get_customer(session, actor, customer_id, "customer.edit")
+    values = CustomerInput.parse(data, partial=True)
+    if "id_number" in values or "kind" in values:
+        # Re-validate the pair together so a kind change cannot leave a mismatched number.
+        CustomerInput.parse({"kind": values.get("kind", customer.kind),
+                             "id_number": values.get("id_number", customer.id_number), "name": customer.name},
+                            partial=True)
+    before = _snapshot(customer)
+    _apply(session, customer, values)
+    after = _snapshot(customer)
+    changed = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
+    if changed:
+        audit.record_event(session, "customer.update", actor=actor, object_type="customer",
+                           object_id=customer.id, ip=ip, details={"changes": changed})
+    moved = []
+    if changed.keys() & EVENT_FIELDS.keys():
+        moved = retention.recompute_customers(session, [customer.id], utcnow().date())
+    session.commit()
+    if moved and store is not None:
+        object_lock.apply_locks(session, store, [m.record_id for m in moved], utcnow())
+    return customer
+
+
+def search_customers(session: Session, actor: User, *, q: str = "", business_type: str = "", grade: str = "",
+                     project: str = "", page: int = 1, per_page: int = 20) -> tuple[list[Customer], int]:
+    """Customers the actor may see, matching name/phone/ID/客户号 text and filters; newest first."""
+    stmt = policy.visible_customers(actor, select(Customer))
+    q = q.strip()
+    if q:
+        like = f"%{_escape_like(q)}%"
+        stmt = stmt.where(or_(Customer.name.like(like, escape="\\"), Customer.phones.like(like, escape="\\"),
+                              Customer.id_number.like(like, escape="\\"),
+                              Customer.customer_no.like(like, escape="\\")))
+    if business_type:
+        stmt = stmt.where(Customer.business_type == business_type)
+    if grade:
+        stmt = stmt.where(Customer.grade == grade)
+    if project:
+        stmt = stmt.where(Customer.project.like(f"%{_escape_like(project)}%", escape="\\"))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    page = max(page, 1)
+    rows = session.scalars(stmt.order_by(Customer.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
+    return list(rows), total
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def customer_dict(c: Customer) -> dict[str, Any]:
+    """The API representation of a customer."""
+    snap = {k: v.isoformat() if isinstance(v, date) else v for k, v in _snapshot(c).items()}
+    return {"id": c.id, "customer_no": c.customer_no, **snap,
+            "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat()}
+
+
+__all__ = ["CustomerInput", "create_customer", "update_customer", "get_customer", "view_customer", "search_customers",
+           "customer_dict", "id_card_valid"]

@@ -1,0 +1,153 @@
+"""Customers (one file each), records (件) in the four parts, and the files of each record."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from archive_app.extensions import db
+from archive_app.dbtypes import UTCDateTime
+from archive_app.clock import utcnow
+from archive_app.accounts.models import Department, User
+
+
+class Customer(db.Model):
+    """A person or company; the archive holds exactly one file (一户一档) for each."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        CheckConstraint("kind IN ('person', 'company')", name="kind"),
+        CheckConstraint("grade IS NULL OR grade IN ('A', 'B', 'C', 'D')", name="grade"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # 客户号, set right after the first flush from the id and never changed.
+    customer_no: Mapped[str | None] = mapped_column(String(16), unique=True, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), default="person")
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    # Comma-separated, digits only; searched with LIKE.
+    phones: Mapped[str] = mapped_column(String(200), default="")
+    # 身份证号 for a person, 统一社会信用代码 for a company.
+    id_number: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    business_type: Mapped[str] = mapped_column(String(8), default="购房")
+    grade: Mapped[str | None] = mapped_column(String(1), nullable=True)
+    consultant_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), nullable=True)
+    project: Mapped[str] = mapped_column(String(100), default="")
+    unit: Mapped[str] = mapped_column(String(100), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    # The events retention periods count from (成交, 合同终止, 最后联系); unknown until entered.
+    deal_closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    contract_ended_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    last_contact_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+    consultant: Mapped[User | None] = relationship(foreign_keys=[consultant_id])
+    department: Mapped[Department | None] = relationship()
+    records: Mapped[list["Record"]] = relationship(back_populates="customer", order_by="Record.part, Record.item_no")
+
+
+class Record(db.Model):
+    """One record (件) in a customer's file; its 档号 is given once and never changes."""
+
+    __tablename__ = "records"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "part", "item_no"),
+        CheckConstraint("part BETWEEN 1 AND 4", name="part"),
+        CheckConstraint("secrecy BETWEEN 0 AND 3", name="secrecy"),
+        CheckConstraint("status IN ('draft', 'filed', 'destroyed')", name="status"),
+        CheckConstraint("disposal_state IN ('scheduled', 'permanent', 'awaiting_event', 'held')",
+                        name="disposal_state"),
+        # The due list (filed, not held, scheduled, dated up to a day) read from the index alone.
+        Index("ix_records_due", "status", "on_hold", "disposal_state", "disposal_date", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    part: Mapped[int] = mapped_column(Integer)
+    item_no: Mapped[int] = mapped_column(Integer)
+    archival_code: Mapped[str] = mapped_column(String(64), unique=True)
+    record_type: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(300))
+    doc_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    year: Mapped[int] = mapped_column(Integer)
+    retention_code: Mapped[str] = mapped_column(String(8))
+    secrecy: Mapped[int] = mapped_column(Integer, default=1)
+    location_room: Mapped[str] = mapped_column(String(50), default="")
+    location_cabinet: Mapped[str] = mapped_column(String(50), default="")
+    location_shelf: Mapped[str] = mapped_column(String(50), default="")
+    location_box: Mapped[str] = mapped_column(String(50), default="")
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Retention, derived by services.retention.disposal_for and stored so the due list is a query.
+    disposal_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    disposal_state: Mapped[str] = mapped_column(String(16), default="awaiting_event")
+    disposal_basis: Mapped[str] = mapped_column(String(300), default="")
+    # Mirrors an active legal hold on the record or its customer (kept in step by services.holds).
+    on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A disposal review's decision to keep the record longer (keep_until) or for good.
+    keep_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    keep_permanent: Mapped[bool] = mapped_column(Boolean, default=False)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    customer: Mapped[Customer] = relationship(back_populates="records")
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+    files: Mapped[list["RecordFile"]] = relationship(back_populates="record", order_by="RecordFile.id")
+
+
+class RecordFile(db.Model):
+    """The stored bytes of a record: which object holds them and the SHA-256 they must have."""
+
+    __tablename__ = "record_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
+    object_key: Mapped[str] = mapped_column(String(200), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime_type: Mapped[str] = mapped_column(String(64))
+    original_name: Mapped[str] = mapped_column(String(255))
+    page_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Text extraction (background job): queued -> processing -> done | failed (with the reason).
+    extract_status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    extract_error: Mapped[str] = mapped_column(Text, default="")
+    pages_done: Mapped[int] = mapped_column(Integer, default=0)
+    extract_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    extract_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    record: Mapped[Record] = relationship(back_populates="files")
+    pages: Mapped[list["FilePage"]] = relationship(back_populates="file", order_by="FilePage.page_no",
+                                                   cascade="all, delete-orphan")
+
+
+class FilePage(db.Model):
+    """One page of a stored file: its extracted text and its derived images (thumbnail, view)."""
+
+    __tablename__ = "file_pages"
+    __table_args__ = (UniqueConstraint("file_id", "page_no"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("record_files.id"), index=True)
+    page_no: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text, default="")
+    # "text" (the PDF's own text layer), "ocr", or "none" (nothing readable on the page)
+    source: Mapped[str] = mapped_column(String(8), default="none")
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    width: Mapped[int] = mapped_column(Integer, default=0)
+    height: Mapped[int] = mapped_column(Integer, default=0)
+    thumb_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    view_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    file: Mapped[RecordFile] = relationship(back_populates="pages")

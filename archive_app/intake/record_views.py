@@ -1,0 +1,95 @@
+"""Upload into a customer's file, the record page, download, and the reviewer's queue."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from archive_app.errors import DomainError, NotFound
+from archive_app.extensions import db
+from archive_app.intake import customers as customer_svc
+from archive_app.borrowing import register as loan_register
+from archive_app.intake import records as svc
+from archive_app.http import actor, client_ip
+from archive_app.http import incoming_files, stream_response
+from archive_app.wiring import archive_settings, get_store
+
+bp = Blueprint("records", __name__)
+
+
+@bp.route("/customers/<int:customer_id>/upload", methods=["GET", "POST"])
+@login_required
+def upload(customer_id: int):
+    user = actor(current_user)
+    customer = customer_svc.get_customer(db.session, user, customer_id, "record.upload")
+    if request.method == "GET":
+        return render_template("records/upload.html", customer=customer, values={})
+    values = {k: v for k, v in request.form.items() if k not in ("csrf_token", "confirm_duplicate")}
+    try:
+        record = svc.create_record(db.session, get_store(), archive_settings(), user, customer_id, values,
+                                   incoming_files(), confirm_duplicate=request.form.get("confirm_duplicate") == "1",
+                                   ip=client_ip())
+    except DomainError as exc:
+        db.session.rollback()
+        if request.headers.get("X-Requested-With") == "fetch":
+            return jsonify({"error": {"code": exc.code, "message": exc.message, "details": exc.details}}), exc.status
+        flash(exc.message, "error")
+        return render_template("records/upload.html", customer=customer, values=values,
+                               error=exc), exc.status
+    url = url_for("records.show", record_id=record.id)
+    if request.headers.get("X-Requested-With") == "fetch":
+        return jsonify({"id": record.id, "archival_code": record.archival_code, "url": url}), 201
+    flash(f"已上传：{record.archival_code}", "success")
+    return redirect(url)
+
+
+@bp.route("/records/<int:record_id>")
+@login_required
+def show(record_id: int):
+    user = actor(current_user)
+    record = svc.view_record(db.session, user, record_id, ip=client_ip())
+    # 借阅记录: this record's lines of the 查阅登记表, as far as the user may see the register.
+    history = loan_register.record_history(db.session, user, record.id, tz=current_app.config["TIMEZONE"])
+    return render_template("records/show.html", record=record, rights=svc.content_rights(db.session, user, record),
+                           history=history)
+
+
+@bp.route("/records/<int:record_id>/files/<int:file_id>")
+@login_required
+def download(record_id: int, file_id: int) -> Response:
+    got = svc.open_file(db.session, get_store(), archive_settings(), actor(current_user), record_id, file_id,
+                        ip=client_ip())
+    return stream_response(got, inline=request.args.get("inline") == "1")
+
+
+@bp.route("/records/<int:record_id>/files/<int:file_id>/pages/<int:page_no>/<any(thumb, image):kind>")
+@login_required
+def page_image(record_id: int, file_id: int, page_no: int, kind: str) -> Response:
+    got = svc.open_page_image(db.session, get_store(), archive_settings(), actor(current_user), record_id, file_id,
+                              page_no, "thumb" if kind == "thumb" else "view", ip=client_ip())
+    return stream_response(got, inline=True)
+
+
+@bp.route("/records/<int:record_id>/files/<int:file_id>/pages/<int:page_no>")
+@login_required
+def page_view(record_id: int, file_id: int, page_no: int):
+    record, grant = svc.authorize(db.session, actor(current_user), record_id, "record.read")
+    file = next((f for f in record.files if f.id == file_id), None)
+    page = file and next((p for p in file.pages if p.page_no == page_no), None)
+    if page is None:
+        raise NotFound("页面不存在或尚未处理完成", code="page_not_found")
+    return render_template("records/page.html", record=record, file=file, page=page, grant=grant)
+
+
+@bp.route("/review")
+@login_required
+def queue():
+    return render_template("records/queue.html", records=svc.review_queue(db.session, actor(current_user)))
+
+
+@bp.route("/records/<int:record_id>/review", methods=["POST"])
+@login_required
+def review(record_id: int):
+    record = svc.review_record(db.session, actor(current_user), record_id, ip=client_ip())
+    flash(f"已审核归档：{record.archival_code}", "success")
+    return redirect(request.form.get("back") == "queue" and url_for("records.queue")
+                    or url_for("records.show", record_id=record_id))

@@ -1,0 +1,144 @@
+"""Background work on Huey: the same task code on an embedded SQLite queue or on Redis.
+
+Huey is the only queue library imported, and only here. Tasks are plain service functions
+from the rooms; this module registers them on the app's queue and runs them inside an
+application context, so a worker process is just ``create_app()`` plus a Huey consumer.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from huey import RedisHuey, SqliteHuey, crontab
+from huey.api import Huey
+from huey.exceptions import RetryTask
+
+from archive_app import wiring
+from archive_app.extensions import db
+
+log = logging.getLogger(__name__)
+
+# Transient failures (storage or database unreachable) are retried with back-off.
+RETRIES = 5
+RETRY_DELAY = 5  # seconds, doubled each time (5, 10, 20, 40, 80)
+STALE_AFTER = timedelta(minutes=15)
+
+
+def make_queue(config: dict[str, Any]) -> Huey:
+    """The Huey instance for this configuration (results are not stored: tasks write to the DB)."""
+    name = config["QUEUE_NAME"]
+    if config["QUEUE_BACKEND"] == "redis":
+        return RedisHuey(name, url=config["REDIS_URL"], results=False, utc=True)
+    if config["QUEUE_BACKEND"] == "sqlite":
+        return SqliteHuey(name, filename=config["QUEUE_PATH"], results=False, utc=True)
+    raise ValueError(f"ARCHIVE_QUEUE_BACKEND must be sqlite or redis, not {config['QUEUE_BACKEND']!r}")
+
+
+# ------------------------------------------------------------------------------------ task bodies
+# Each runs inside an application context and hands the services plain values from the wiring.
+
+
+def extract_one(file_id: int) -> str:
+    """Read one stored file (text layer or OCR, page images), then index its record."""
+    from archive_app.finding import search
+    from archive_app.reading import extraction_job
+
+    def reindex(record_id: int) -> None:
+        search.reindex_records(db.session, wiring.get_index(), [record_id])
+
+    return extraction_job.extract_file(db.session, wiring.get_store(), file_id, wiring.setting("UPLOAD_TMP_DIR"),
+                                       reindex=reindex, timeout=wiring.setting("JOB_TIMEOUT"))
+
+
+def index_records(record_ids: list[int], customer_ids: list[int]) -> int:
+    """Bring these records (and every record of these customers) up to date in the index."""
+    from archive_app.finding import search
+
+    return search.refresh(db.session, wiring.get_index(), record_ids, customer_ids)
+
+
+def reindex_all() -> int:
+    """Rebuild the whole index from the database (after a schema change of the index)."""
+    from archive_app.finding import search
+
+    return search.rebuild_index(db.session, wiring.get_index(), resume=True)
+
+
+def requeue_stale() -> list[int]:
+    """Put back on the queue the files whose job was lost (worker killed, enqueue lost)."""
+    from archive_app.reading import extraction_job
+
+    return extraction_job.requeue_stale(db.session, STALE_AFTER, wiring.now(), wiring.enqueue_extraction)
+
+
+def expire_loans() -> dict[str, int]:
+    """Undecided requests expire and finished windows close without anyone having to look."""
+    from archive_app.borrowing import loans
+
+    return loans.expire_stale(db.session, wiring.loan_settings(), wiring.now())
+
+
+def sync_retention() -> dict[str, int]:
+    """Dates follow events and schedule changes, and the storage's own locks follow the dates."""
+    from archive_app.retention import locks, schedule
+
+    now = wiring.now()
+    moved = schedule.recompute_all(db.session, now.date())
+    report = locks.apply_all(db.session, wiring.get_store(), now)
+    return {"moved": moved, "locked": report.locked, "failed": len(report.failed)}
+
+
+def register_jobs(app: Flask) -> None:
+    """Create the app's queue and register every task on it (app.extensions['queue'])."""
+    from archive_app.reading.extraction_job import TransientError
+
+    queue = make_queue(app.config)
+
+    def in_app(fn):
+        def run(*args):
+            with app.app_context():
+                return fn(*args)
+        return run
+
+    def extract(file_id: int) -> None:
+        try:
+            extract_one(file_id)
+        except TransientError as exc:
+            log.warning("file %s: transient failure, will retry: %s", file_id, exc)
+            raise
+
+    retried = {"retries": RETRIES, "retry_delay": RETRY_DELAY, "retry_backoff": 2}
+    tasks = {
+        "extract_file": queue.task(name="extract_file", **retried)(in_app(extract)),
+        "index_records": queue.task(name="index_records", **retried)(in_app(index_records)),
+        "reindex_all": queue.task(name="reindex_all")(in_app(reindex_all)),
+        # a worker killed mid-job, or an enqueue lost with Redis down: put the file back
+        "requeue_stale": queue.periodic_task(crontab(minute="*/5"), name="requeue_stale")(in_app(requeue_stale)),
+        "expire_loans": queue.periodic_task(crontab(minute="*/5"), name="expire_loans")(in_app(expire_loans)),
+        # nightly and idempotent
+        "sync_retention": queue.periodic_task(crontab(minute="30", hour="2"),
+                                              name="sync_retention")(in_app(sync_retention)),
+    }
+    app.extensions["queue"] = queue
+    app.extensions["tasks"] = tasks
+
+
+def run_pending(limit: int = 1000) -> int:
+    """Execute queued tasks in this process until the queue is empty (tests, `archive worker --drain`)."""
+    queue = wiring.get_queue()
+    done = 0
+    while done < limit:
+        task = queue.dequeue()
+        if task is None:
+            break
+        try:
+            queue.execute(task)
+        except Exception:  # noqa: BLE001 - like the consumer: one failing task does not stop the others
+            log.exception("task %s failed", task)
+        done += 1
+    return done
+
+
+__all__ = ["make_queue", "register_jobs", "run_pending", "RetryTask"]

@@ -1,0 +1,1 @@
+"""Retention: the schedule, disposal dates, legal holds, review batches, destruction, certificates, storage locks."""

@@ -1,0 +1,106 @@
+"""Handles on the running application's parts: store, index, queue, settings and the clock.
+
+The one module outside pages and the API that reads Flask's application context. Pages, API
+routes, jobs and the CLI ask here and pass plain values on; services never import it, so they run
+the same under a request, in a worker or in a test with whatever store, index and time it hands them.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from flask import current_app, has_app_context
+from huey.api import Huey
+
+from search_index import IndexDamaged, SearchIndex
+from storage import BlobStore
+
+from archive_app.borrowing.loans import LoanSettings
+from archive_app.clock import utcnow
+from archive_app.errors import StorageFailed
+from archive_app.intake.records import ArchiveSettings
+
+log = logging.getLogger(__name__)
+
+
+def now() -> datetime:
+    """The current instant, from the application's clock (``app.config['CLOCK']`` in tests)."""
+    clock = current_app.config.get("CLOCK") if has_app_context() else None
+    return clock() if clock else utcnow()
+
+
+def setting(name: str) -> Any:
+    """One configuration value (config.py documents them all)."""
+    return current_app.config[name]
+
+
+def get_store() -> BlobStore:
+    """The current app's blob store."""
+    return current_app.extensions["blob_store"]
+
+
+def get_index() -> SearchIndex:
+    """This process's handle on the index (opened once; a damaged index raises IndexDamaged)."""
+    index = current_app.extensions.get("search_index")
+    if index is None:
+        try:
+            index = SearchIndex.open(current_app.config["INDEX_DIR"])
+        except IndexDamaged as exc:
+            # Never deleted automatically: an administrator decides (archive reindex rebuilds it).
+            log.error("search index damaged: %s", exc)
+            raise StorageFailed("搜索索引已损坏，请联系管理员运行 archive reindex 重建索引",
+                                code="index_damaged") from None
+        current_app.extensions["search_index"] = index
+        if getattr(index, "needs_rebuild", False):
+            log.warning("search index schema changed: a full reindex is queued")
+            enqueue("reindex_all")
+    return index
+
+
+def get_queue() -> Huey:
+    """The current app's Huey instance."""
+    return current_app.extensions["queue"]
+
+
+def enqueue(task: str, *args: Any) -> bool:
+    """Queue one background task by name; False (logged) when there is no app or the queue is down.
+
+    A queue outage only delays work (the periodic sweeps catch up); it must never undo or fail
+    something the database has already committed.
+    """
+    if not has_app_context():
+        return False
+    fn = current_app.extensions.get("tasks", {}).get(task)
+    if fn is None:
+        return False
+    try:
+        fn(*args)
+    except Exception:  # noqa: BLE001 - see above
+        log.exception("could not queue %s%r; the periodic sweep will retry", task, args)
+        return False
+    return True
+
+
+def enqueue_extraction(file_ids: list[int]) -> None:
+    """Queue text extraction for files, one job each."""
+    for file_id in file_ids:
+        enqueue("extract_file", file_id)
+
+
+def archive_settings() -> ArchiveSettings:
+    """The settings filing needs, from the app config."""
+    cfg = current_app.config
+    return ArchiveSettings(fonds_code=cfg["FONDS_CODE"], timezone=cfg["TIMEZONE"],
+                           max_file_size=int(cfg["MAX_UPLOAD_MB"]) * 1024 * 1024,
+                           on_files_stored=enqueue_extraction, tmp_dir=cfg["UPLOAD_TMP_DIR"])
+
+
+def loan_settings() -> LoanSettings:
+    """The settings borrowing needs, from the app config."""
+    return LoanSettings.from_config(current_app.config)
+
+
+def timezone_name() -> str:
+    """ARCHIVE_TIMEZONE: local dates, 年度 and due dates are reckoned in it."""
+    return current_app.config["TIMEZONE"]
