@@ -71,7 +71,7 @@ def register_queue(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """The web pages and the JSON API."""
     from archive_app.accounts import login_views, views as account_views
-    from archive_app.api import bp as api_bp
+    from archive_app.api import bp as api_bp, register_routes
     from archive_app.borrowing import views as borrowing_views
     from archive_app.finding import views as finding_views
     from archive_app.inbox import views as inbox_views
@@ -81,6 +81,7 @@ def register_blueprints(app: Flask) -> None:
     for module in (login_views, customer_views, record_views, finding_views, borrowing_views, retention_views,
                    inbox_views, account_views):
         app.register_blueprint(module.bp)
+    register_routes()
     app.register_blueprint(api_bp)
     # The API authenticates with tokens or checks the CSRF header itself (see api/auth).
     csrf.exempt(api_bp)

@@ -1,8 +1,76 @@
-"""The JSON API under /api/v1: token or session auth, one error shape, an OpenAPI document."""
+"""The JSON API under /api/v1: token or session auth, one error shape, an OpenAPI document.
+
+The routes live in their rooms (``intake/api.py``, ``finding/api.py``, ``borrowing/api.py``,
+``accounts/api.py``) on this one blueprint; each declares its OpenAPI entry next to its code.
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+from functools import wraps
+from typing import Callable
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_login import current_user
+from flask_wtf.csrf import ValidationError, validate_csrf
+
+from archive_app.api.openapi import build_document, document
+from archive_app.errors import DomainError, ValidationFailed
+from archive_app.extensions import db
+from archive_app.http import error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from archive_app.api import routes  # noqa: E402,F401  (registers the endpoints on bp)
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def api_auth(fn: Callable) -> Callable:
+    """Require a token or a session; session writes must also carry the X-CSRFToken header."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return error_response(401, "unauthorized", "请先登录或提供有效的 API 令牌")
+        if (request.method in UNSAFE and not request.environ.get("archive.token_auth")
+                and current_app.config.get("WTF_CSRF_ENABLED", True)):
+            try:
+                validate_csrf(request.headers.get("X-CSRFToken", ""))
+            except ValidationError:
+                return error_response(400, "csrf_failed", "缺少或无效的 X-CSRFToken 请求头")
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def json_body() -> dict:
+    """The request's JSON object body (anything else is refused with ``invalid_json``)."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationFailed("请求体须为 JSON 对象", code="invalid_json")
+    return data
+
+
+def optional_body() -> dict:
+    """A JSON object body, or {} when none was sent."""
+    if not request.get_data(cache=True):
+        return {}
+    return json_body()
+
+
+@bp.get("/openapi.json")
+@document("/openapi.json", "get", "This OpenAPI document")
+@api_auth
+def openapi():
+    rules = [(r.rule, r.methods or set()) for r in current_app.url_map.iter_rules() if r.endpoint.startswith("api.")]
+    return jsonify(build_document(rules))
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    db.session.rollback()
+    return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+def register_routes() -> None:
+    """Import every room's API module so its routes are on ``bp`` before the app registers it."""
+    from archive_app.accounts import api as _accounts  # noqa: F401
+    from archive_app.borrowing import api as _borrowing  # noqa: F401
+    from archive_app.finding import api as _finding  # noqa: F401
+    from archive_app.intake import api as _intake  # noqa: F401

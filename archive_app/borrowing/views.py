@@ -1,18 +1,14 @@
-"""Borrowing pages (申请查阅, 我的申请, 待我审批, 原件借还, 逾期未还, 查阅登记表) and the request parsing the API shares.
+"""Borrowing pages: 申请查阅, 我的申请, 待我审批, 原件借还, 逾期未还, 查阅登记表.
 
-Views parse the request, ask the policy, call ``services.loans`` with the real time, render.
+Each page reads the form, calls one of ``borrowing.actions`` (shared with the API) and renders.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
-    Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -25,145 +21,27 @@ from sqlalchemy import select
 from archive_app.errors import DomainError, NotFound, ValidationFailed
 from archive_app.extensions import db
 from archive_app.intake.models import Customer, Record
-from archive_app.accounts.models import User
 from archive_app.borrowing.models import LoanRequest, PaperLoan
 from archive_app.borrowing import register as register_svc
 from archive_app.borrowing import loans as svc
 from archive_app import policy
-from archive_app.http import actor, attachment, client_ip, page_arg
-from archive_app.wiring import loan_settings
+from archive_app.http import actor, client_ip, page_arg
+from archive_app.borrowing.actions import (
+    approve_loan,
+    create_loan,
+    hand_out,
+    my_loans,
+    overdue,
+    queue_for,
+    register_download,
+    reject_loan,
+    return_paper,
+    revoke_loan,
+)
+from archive_app.wiring import loan_settings, timezone_name
 from archive_app.wiring import now as utc_now
 
 bp = Blueprint("loans", __name__)
-
-
-# ---------------------------------------------------------------------------------------------- shared
-
-
-def _int(value: Any, label: str, code: str = "invalid_number") -> int:
-    if isinstance(value, bool):
-        raise ValidationFailed(f"{label}须为整数", code=code)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValidationFailed(f"{label}须为整数", code=code) from None
-
-
-def _ids(value: Any) -> list[int]:
-    if value in (None, "", []):
-        return []
-    if isinstance(value, str):
-        value = [v for v in value.replace("，", ",").split(",") if v.strip()]
-    if not isinstance(value, (list, tuple)):
-        raise ValidationFailed("record_ids 须为档案编号列表", code="invalid_record_ids")
-    return [_int(v, "档案编号", "invalid_record_ids") for v in value]
-
-
-def parse_window_end(value: Any, tz: str) -> datetime | None:
-    """ISO date (the end of that local day) or ISO datetime (naive = local time); empty = default."""
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise ValidationFailed("借阅期限格式不正确", code="invalid_window")
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            return svc.end_of_day(datetime.combine(date.fromisoformat(text), datetime.min.time(),
-                                                   tzinfo=ZoneInfo(tz)), tz)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValidationFailed("借阅期限格式不正确（例如 2026-11-27 或 2026-11-27T18:00）",
-                               code="invalid_window") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))
-
-
-def create_loan(user: User, data: Mapping[str, Any]) -> LoanRequest:
-    """Check the requester may see what they ask for, then file the request (one path for web and API)."""
-    policy.require(user, "loan.request")
-    record_ids = _ids(data.get("record_ids"))
-    customer_id = data.get("customer_id")
-    customer_id = _int(customer_id, "客户编号") if customer_id not in (None, "") else None
-    for rid in record_ids:
-        record = db.session.get(Record, rid)
-        if record is None or not policy.can(user, "loan.request", record):
-            raise NotFound("档案不存在或无权查看", code="not_found")
-    if customer_id is not None:
-        customer = db.session.get(Customer, customer_id)
-        if customer is None or not policy.can(user, "loan.request", customer):
-            raise NotFound("客户档案不存在", code="customer_not_found")
-    settings = loan_settings()
-    return svc.create_request(db.session, user, kind=str(data.get("kind") or ""),
-                              purpose=str(data.get("purpose") or ""), settings=settings, now=utc_now(),
-                              record_ids=record_ids, customer_id=customer_id,
-                              window_end=parse_window_end(data.get("window_end"), settings.timezone),
-                              reason=str(data.get("reason") or ""))
-
-
-def approve_loan(user: User, loan_id: int, reason: str = "") -> LoanRequest:
-    return svc.approve(db.session, user, loan_id, settings=loan_settings(), now=utc_now(), reason=reason)
-
-
-def reject_loan(user: User, loan_id: int, reason: str) -> LoanRequest:
-    return svc.reject(db.session, user, loan_id, reason=reason, settings=loan_settings(), now=utc_now())
-
-
-def revoke_loan(user: User, loan_id: int, reason: str = "") -> LoanRequest:
-    return svc.revoke(db.session, user, loan_id, reason=reason, now=utc_now())
-
-
-def hand_out(user: User, data: Mapping[str, Any]) -> PaperLoan:
-    policy.require(user, "paper.manage")
-    return svc.hand_out(db.session, user, _int(data.get("request_id"), "借阅申请编号"),
-                        _int(data.get("record_id"), "档案编号"),
-                        pages=_int(data.get("pages"), "借出页数", "invalid_pages"), now=utc_now())
-
-
-def return_paper(user: User, record_id: int, data: Mapping[str, Any]) -> PaperLoan:
-    policy.require(user, "paper.manage")
-    return svc.return_paper(db.session, user, record_id,
-                            pages_back=_int(data.get("pages_back"), "归还页数", "invalid_pages"), now=utc_now(),
-                            condition_note=str(data.get("condition_note") or ""))
-
-
-def my_loans(user: User) -> list[LoanRequest]:
-    return list(db.session.scalars(select(LoanRequest).where(LoanRequest.requester_id == user.id)
-                                   .order_by(LoanRequest.id.desc()).limit(200)))
-
-
-def queue_for(user: User) -> list[LoanRequest]:
-    return svc.approval_queue(db.session, user, loan_settings(), utc_now())
-
-
-def overdue(user: User) -> list[PaperLoan]:
-    policy.require(user, "paper.manage")
-    return svc.overdue_paper_loans(db.session, utc_now())
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
-
-
-def loan_dict(req: LoanRequest) -> dict[str, Any]:
-    return {"id": req.id, "request_no": req.request_no, "kind": req.kind, "kind_label": svc.KIND_LABELS[req.kind],
-            "purpose": req.purpose, "reason": req.reason_for_long_window, "status": req.status,
-            "status_label": svc.STATUS_LABELS[req.status], "status_reason": req.status_reason,
-            "requester": {"id": req.requester_id, "username": req.requester.username,
-                          "display_name": req.requester.display_name},
-            "customer_id": req.customer_id, "needs_gm": req.needs_gm,
-            "window_start": _iso(req.window_start), "window_end": _iso(req.window_end),
-            "created_at": _iso(req.created_at), "decided_at": _iso(req.decided_at),
-            "records": [{"id": i.record_id, "archival_code": i.record.archival_code, "title": i.record.title}
-                        for i in req.items],
-            "approvals": [{"step": a.step, "decision": a.decision, "reason": a.reason,
-                           "approver": a.approver.username, "at": _iso(a.at)} for a in req.approvals]}
-
-
-def paper_dict(p: PaperLoan) -> dict[str, Any]:
-    return {"id": p.id, "record_id": p.record_id, "archival_code": p.record.archival_code,
-            "request_id": p.request_id, "request_no": p.request.request_no, "holder": p.holder.username,
-            "pages_out": p.pages_out, "out_at": _iso(p.out_at), "due_at": _iso(p.due_at),
-            "returned_at": _iso(p.returned_at), "pages_back": p.pages_back, "condition_note": p.condition_note,
-            "status": p.status}
 
 
 # ---------------------------------------------------------------------------------------------- pages
@@ -301,19 +179,12 @@ def paper_overdue():
 # ---------------------------------------------------------------------------------------------- register
 
 
-def register_download(user: User, fmt: str) -> Response:
-    """The 查阅登记表 export for the current query string (web and API share it); the service audits it."""
-    export = register_svc.export_register(db.session, user, register_svc.parse_filter(request.args), fmt,
-                                          tz=current_app.config["TIMEZONE"], now=utc_now(), ip=client_ip())
-    return attachment(export.content, export.mimetype, export.filename, export.ascii_filename)
-
-
 @bp.route("/loans/register")
 @login_required
 def register():
     user = actor(current_user)
     register_svc.require_register(user)
-    tz = current_app.config["TIMEZONE"]
+    tz = timezone_name()
     status = 200
     try:
         filters = register_svc.parse_filter(request.args)
@@ -333,4 +204,4 @@ def register():
 @bp.route("/loans/register.<any(xlsx, csv):fmt>")
 @login_required
 def register_export(fmt: str):
-    return register_download(actor(current_user), fmt)
+    return register_download(actor(current_user), fmt, request.args, client_ip())

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from search_index import (Access, IndexBusy, IndexDamaged, IndexDoc, SearchIndex, SearchRequest,  # noqa: F401
                           SearchResult)
 
-from archive_app.errors import StorageFailed
+from archive_app.errors import StorageFailed, ValidationFailed
 
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile
 from archive_app.accounts.models import User
@@ -76,6 +76,36 @@ def refresh(session: Session, index: SearchIndex, record_ids: Iterable[int], cus
     if customer_ids:
         ids |= set(session.scalars(select(Record.id).where(Record.customer_id.in_(list(customer_ids)))))
     return reindex_records(session, index, sorted(ids)) if ids else 0
+
+
+FILTERS = ("record_type", "part", "year_from", "year_to", "grade", "secrecy", "customer_id", "project", "status")
+INT_FILTERS = {"part", "year_from", "year_to", "secrecy", "customer_id"}
+
+
+def search_request_from(args: Mapping[str, str]) -> SearchRequest:
+    """Build a SearchRequest from query-string arguments (shared by the page and the API)."""
+    values: dict = {}
+    for key in FILTERS:
+        raw = (args.get(key) or "").strip()
+        if not raw:
+            continue
+        if key in INT_FILTERS:
+            try:
+                values[key] = int(raw)
+            except ValueError:
+                raise ValidationFailed(f"筛选条件格式不正确：{key}", code="invalid_filter") from None
+        else:
+            values[key] = raw
+    sort = args.get("sort", "relevance")
+    if sort not in ("relevance", "date"):
+        raise ValidationFailed("排序方式须为 relevance 或 date", code="invalid_sort")
+    try:
+        page = max(int(args.get("page", 1)), 1)
+        per_page = min(max(int(args.get("per_page", 20)), 1), 100)
+    except ValueError:
+        raise ValidationFailed("分页参数格式不正确", code="invalid_page") from None
+    return SearchRequest(text=(args.get("q") or "").strip()[:200], sort=sort, page=page, per_page=per_page,
+                             **values)
 
 
 def access_for(user: User) -> Access | None:
@@ -176,4 +206,4 @@ def rebuild_index(session: Session, index: SearchIndex, *, batch: int = 1000, re
 
 
 __all__ = ["index_doc", "reindex_records", "reindex_customer", "refresh",
-           "access_for", "search_records", "rebuild_index", "load_index_docs", "Found"]
+           "access_for", "search_request_from", "search_records", "rebuild_index", "load_index_docs", "Found"]
