@@ -15,12 +15,12 @@ Pipeline (the same at index and query time):
 A multi-character query run becomes a phrase of its bigrams (exact substring), a one-character run
 a prefix (it is the first character of some bigram, or a tail unigram). See :func:`query_terms`.
 
-The index (schema version 3) uses :func:`split_runs` and :func:`run_bigrams` -- the distinct
+The index (schema version 4) uses :func:`split_runs` and :func:`run_bigrams` -- the distinct
 bigrams of the Han/digit runs (no positions) and the Latin words -- for the combined ``all``
-field and the short boost fields, :func:`run_text` (the runs joined by ``|``) for the exact-substring check of
-multi-character queries, and :func:`run_chars` for one-character queries. :func:`gram_positions`
-and :func:`bigram_cover` (schema version 2, positions) and :func:`bigram_tokens` /
-:func:`term_positions` remain as reference tokenisations (tests, highlighting tools).
+field and the short boost fields, :func:`run_text` (the runs joined by ``|``) for the
+exact-substring check of multi-character queries, and :func:`run_chars` for one-character
+queries. :func:`bigram_tokens` is the tokenisation of the fields' Whoosh analyzer (positions and
+tail unigrams), which the index no longer writes.
 """
 from __future__ import annotations
 
@@ -38,7 +38,6 @@ _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _HAN_SPACE_RE = re.compile(rf"(?<=[{_HAN}])\s+(?=[{_HAN}])")
 _RUN_RE = re.compile(rf"[{_HAN}0-9]+|[a-z][a-z0-9]*")
 _HAN_RE = re.compile(rf"[{_HAN}]")
-_ONLY_HAN_RE = re.compile(rf"^[{_HAN}]+$")
 
 _local = threading.local()
 
@@ -94,71 +93,7 @@ def bigram_tokens(normalised: str) -> list[tuple[str, int]]:
     return out
 
 
-def term_positions(normalised: str) -> dict[str, list[int]]:
-    """term -> positions, the hot path of indexing (no per-token objects)."""
-    poses: dict[str, list[int]] = {}
-    pos = 0
-    for run in _RUN_RE.findall(normalised):
-        n = len(run)
-        if n == 1 or "a" <= run[0] <= "z":
-            lst = poses.get(run)
-            if lst is None:
-                poses[run] = [pos]
-            else:
-                lst.append(pos)
-            pos += 2
-            continue
-        for i in range(n - 1):
-            t = run[i:i + 2]
-            lst = poses.get(t)
-            if lst is None:
-                poses[t] = [pos + i]
-            else:
-                lst.append(pos + i)
-        t = run[-1]
-        lst = poses.get(t)
-        if lst is None:
-            poses[t] = [pos + n - 2]
-        else:
-            lst.append(pos + n - 2)
-        pos += n
-    return poses
-
-
 FIELD_SEPARATOR = "|"  # joins the fields of the combined ``all`` field: breaks runs, never removed
-
-
-def gram_positions(normalised: str) -> dict[str, list[int]]:
-    """term -> positions for the ``all`` field and the short boost fields (index hot path).
-
-    Positions are character offsets: a Han/digit run of n >= 2 characters gives its n-1 bigrams,
-    each at the offset of its first character; runs are separated by one unused offset, so that
-    two bigrams at offsets p and p+2 both present means the four characters p..p+3 are one
-    substring of one run (see :func:`bigram_cover`). One-character runs give nothing (single
-    characters are searched in the ``uni`` field), Latin words are kept whole.
-    """
-    poses: dict[str, list[int]] = {}
-    get = poses.get
-    pos = 0
-    for run in _RUN_RE.findall(normalised):
-        n = len(run)
-        if "a" <= run[0] <= "z":
-            lst = get(run)
-            if lst is None:
-                poses[run] = [pos]
-            else:
-                lst.append(pos)
-            pos += 2
-            continue
-        for i in range(n - 1):
-            t = run[i:i + 2]
-            lst = get(t)
-            if lst is None:
-                poses[t] = [pos + i]
-            else:
-                lst.append(pos + i)
-        pos += n + 1
-    return poses
 
 
 def split_runs(normalised: str) -> tuple[list[str], dict[str, int]]:
@@ -191,19 +126,6 @@ def run_chars(normalised: str) -> set[str]:
         if not ("a" <= run[0] <= "z"):
             out.update(run)
     return out
-
-
-def bigram_cover(run: str) -> list[tuple[int, str]]:
-    """(offset, bigram) pairs whose bigrams cover every character of ``run`` (len >= 2).
-
-    Offsets 0, 2, 4 ... and len-2: consecutive chosen bigrams overlap or touch, so with the
-    position gap between runs their presence at start+offset proves ``run`` is a substring.
-    """
-    n = len(run)
-    offs = list(range(0, n - 1, 2))
-    if offs[-1] != n - 2:
-        offs.append(n - 2)
-    return [(o, run[o:o + 2]) for o in offs]
 
 
 def tokenize(text: str) -> list[str]:
@@ -361,6 +283,3 @@ def digit_tail_keys(number: str | None) -> set[str]:
         keys.add(s[-6:])
     return keys
 
-
-def looks_han(text: str) -> bool:
-    return bool(_ONLY_HAN_RE.match(text))
