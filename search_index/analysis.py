@@ -1,26 +1,23 @@
 """Chinese text analysis for the search index: pure functions, no Whoosh imports.
 
-Pipeline (the same at index and query time):
+The same steps at index and query time:
 
 1. :func:`normalise` -- NFKC (full-width forms, Kangxi radicals, circled numbers), lower case,
    OpenCC ``t2s`` (Traditional -> Simplified, so a query in either script matches text in either),
    and whitespace between two Han characters removed (OCR output puts spaces inside words).
-2. :func:`runs` -- the normalised text is cut into *runs*: maximal sequences of Han characters and
-   digits together (``3栋2单元``), or Latin words (``crm``, ``d30``).
-3. :func:`bigram_tokens` -- every Han/digit run gives its overlapping bigrams, plus one *tail
-   unigram* (the run's last character) at the position of the last bigram; a one-character run
-   gives that character. Latin words are kept whole. A gap of one position separates runs so that a
-   phrase never spans punctuation.
+2. :func:`runs` / :func:`split_runs` -- the normalised text is cut into *runs*: maximal sequences
+   of Han characters and digits together (``3栋2单元``), or Latin words (``crm``, ``d30``).
+3. :func:`bigrams` -- the overlapping two-character terms of one Han/digit run. It is the only
+   place bigrams are made: what the index writes (``schema.Analysed``) and what a query looks up
+   (:func:`query_terms`, ``planning.Substring``) cannot drift apart.
 
-A multi-character query run becomes a phrase of its bigrams (exact substring), a one-character run
-a prefix (it is the first character of some bigram, or a tail unigram). See :func:`query_terms`.
+The index (schema version 4) holds, per text field, the distinct bigrams of its runs and its
+Latin words (no positions); :func:`run_text` (the runs joined by ``|``) for the exact-substring
+check of multi-character queries; :func:`run_chars` for one-character queries.
 
-The index (schema version 4) uses :func:`split_runs` and :func:`run_bigrams` -- the distinct
-bigrams of the Han/digit runs (no positions) and the Latin words -- for the combined ``all``
-field and the short boost fields, :func:`run_text` (the runs joined by ``|``) for the
-exact-substring check of multi-character queries, and :func:`run_chars` for one-character
-queries. :func:`bigram_tokens` is the tokenisation of the fields' Whoosh analyzer (positions and
-tail unigrams), which the index no longer writes.
+:func:`bigram_tokens` (and :func:`tokenize`) is the tokenisation of the text fields' Whoosh
+analyzer: bigrams with positions and a tail unigram per run. The index does not write it; it is
+kept for Whoosh's analyzer protocol and for looking at how a text is cut.
 """
 from __future__ import annotations
 
@@ -75,8 +72,19 @@ def is_latin(run: str) -> bool:
     return "a" <= run[0] <= "z"
 
 
+def bigrams(run: str) -> list[str]:
+    """The overlapping bigrams of one Han/digit run, in order (none for one character).
+
+    ``bigrams("阳光花园") == ["阳光", "光花", "花园"]``. Indexing and query planning both take their
+    bigrams from here (``schema.Analysed.keys`` packs these same bigrams as integers).
+    """
+    return [run[i:i + 2] for i in range(len(run) - 1)]
+
+
 def bigram_tokens(normalised: str) -> list[tuple[str, int]]:
-    """``(term, position)`` pairs of an already normalised text (see module docstring)."""
+    """``(term, position)`` pairs of an already normalised text: each Han/digit run's bigrams,
+    then its last character (a tail unigram) at the last bigram's position; one-character runs
+    and Latin words whole. One free position separates runs, so no phrase spans punctuation."""
     out: list[tuple[str, int]] = []
     append = out.append
     pos = 0
@@ -86,10 +94,10 @@ def bigram_tokens(normalised: str) -> list[tuple[str, int]]:
             append((run, pos))
             pos += 2
             continue
-        for i in range(n - 1):
-            append((run[i:i + 2], pos + i))
-        append((run[-1], pos + n - 2))  # tail unigram shares the last bigram's position
-        pos += n  # last bigram at pos+n-2, one free position as a gap between runs
+        for i, gram in enumerate(bigrams(run)):
+            append((gram, pos + i))
+        append((run[-1], pos + n - 2))
+        pos += n
     return out
 
 
@@ -106,11 +114,6 @@ def split_runs(normalised: str) -> tuple[list[str], dict[str, int]]:
         else:
             han.append(run)
     return han, words
-
-
-def run_bigrams(han: list[str]) -> set[str]:
-    """The distinct bigrams of Han/digit runs."""
-    return {r[i:i + 2] for r in han for i in range(len(r) - 1)}
 
 
 def run_text(runs_: list[str]) -> str:
@@ -155,7 +158,7 @@ def query_terms(text: str) -> list[QueryPart]:
         elif len(run) == 1:
             parts.append(QueryPart("prefix", (run,), run))
         else:
-            parts.append(QueryPart("phrase", tuple(run[i:i + 2] for i in range(len(run) - 1)), run))
+            parts.append(QueryPart("phrase", tuple(bigrams(run)), run))
     return parts
 
 

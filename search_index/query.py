@@ -35,7 +35,7 @@ from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching import mcore
 
-from .analysis import QueryPart, clean_number, normalise, query_terms
+from .analysis import QueryPart, bigrams, clean_number, normalise, query_terms
 from .schema import encode_check, holds_all
 
 TEXT_FIELDS: dict[str, float] = {
@@ -348,8 +348,7 @@ class Substring(wq.Query):
         return True
 
     def _bigrams(self) -> list[bytes]:
-        return list(dict.fromkeys(t[i:i + 2].encode("utf-8")
-                                  for t in self.texts for i in range(len(t) - 1)))
+        return list(dict.fromkeys(g.encode("utf-8") for t in self.texts for g in bigrams(t)))
 
     def terms(self, phrases=False):
         for b in self._bigrams():

@@ -15,8 +15,8 @@ import numpy as np
 from .analysis import (
     FIELD_SEPARATOR,
     bigram_tokens,
+    bigrams,
     normalise,
-    run_bigrams,
     run_chars,
     run_text,
     split_runs,
@@ -118,7 +118,7 @@ class Analysed:
     @property
     def grams(self) -> set[str]:
         if self._grams is None:
-            self._grams = run_bigrams(self.runs)
+            self._grams = {g for run in self.runs for g in bigrams(run)}
         return self._grams
 
     @property
@@ -130,7 +130,11 @@ class Analysed:
 
     def keys(self) -> np.ndarray:
         """The distinct bigrams as sorted ``uint32`` keys (first character << 16 | second; see
-        :func:`search_index.idlists.key_term`)."""
+        :func:`search_index.idlists.key_term`): :attr:`grams`, packed.
+
+        Computed from the UTF-16 runs with numpy rather than from :attr:`grams`: for the long
+        ``all`` value a Python step per bigram is most of the indexing time. A test holds the
+        two equal."""
         if self._keys is None:
             # every run character is in the BMP (see analysis._HAN): one UTF-16 unit each
             a = np.frombuffer(self.runs16, dtype="<u2")
