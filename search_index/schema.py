@@ -25,61 +25,6 @@ from .analysis import (
 SCHEMA_VERSION = 4
 
 
-def _patch_whoosh_length_lookup() -> None:
-    """Remember that a field has no length column (Whoosh 2.7 looks again, with an ``os.stat``).
-
-    When a segment is written, Whoosh asks ``doc_field_length`` for EVERY posting; for a field
-    without lengths (not scorable, like our big ``all`` field) ``_cached_reader`` does not cache
-    the negative answer and stats the column file each time -- a third of the indexing time. A
-    segment's columns never change, so caching "no column" is safe.
-    """
-    from whoosh.codec import whoosh3
-
-    cls = whoosh3.W3PerDocReader
-    if getattr(cls, "_search_index_patched", False):
-        return
-    orig = cls._cached_reader
-    missing = object()
-
-    def _cached_reader(self, fieldname, column):
-        readers = self._readers
-        r = readers.get(fieldname, missing)
-        if r is missing:
-            r = readers[fieldname] = orig(self, fieldname, column)
-        return r
-
-    cls._cached_reader = _cached_reader
-    cls._search_index_patched = True
-
-
-_patch_whoosh_length_lookup()
-
-
-def _patch_whoosh_block_ids() -> None:
-    """Decode a posting block's document numbers with ``itertools.accumulate`` (C) instead of
-    Whoosh's ``delta_decode`` generator (Python, one step per id): same numbers, a third of the
-    time of a query that reads long posting lists."""
-    from itertools import accumulate
-
-    from whoosh.codec import whoosh3
-
-    cls = whoosh3.W3LeafMatcher
-    if getattr(cls, "_search_index_patched", False):
-        return
-
-    def _read_ids(self):
-        if self._data is None:
-            self._read_data()
-        ids = self._data[0]
-        self._ids = ids if self._byteids else tuple(accumulate(ids))
-
-    cls._read_ids = _read_ids
-    cls._search_index_patched = True
-
-
-_patch_whoosh_block_ids()
-
-
 class BigramTokenizer(wanalysis.Tokenizer):
     """Whoosh tokenizer over :func:`search_index.analysis.bigram_tokens` (query side/highlight).
 
