@@ -28,15 +28,11 @@ import unicodedata
 from dataclasses import dataclass
 
 from array import array
-from bisect import bisect_left
 from collections import OrderedDict
 
 from whoosh import query as wq
-from whoosh.codec.whoosh3 import W3LeafMatcher
-from whoosh.matching import mcore
 
 from .analysis import QueryPart, bigrams, clean_number, normalise, query_terms
-from .schema import encode_check, holds_all
 
 TEXT_FIELDS: dict[str, float] = {
     "name": 6.0, "project": 3.0, "unit": 2.5, "address": 2.0, "title": 2.0, "content": 1.0,
@@ -47,206 +43,11 @@ RUNS_FIELD = "all_runs"
 UNI_FIELD = "uni"
 
 
-# ---------------------------------------------------------------------------------------------
-# Substring query: a run of >= 2 Han/digit characters as an exact substring of a GramSet field
-
-
-def _skip_to(m, target: int) -> None:
-    """``m.skip_to(target)``, with a binary search inside the block for Whoosh's leaf matcher."""
-    if type(m) is not W3LeafMatcher:
-        m.skip_to(target)
-        return
-    if m._atend or m._i >= m._blocklength:
-        return
-    while target > m._maxid:
-        m._next_block()
-        if m._atend or m._i >= m._blocklength:
-            return
-    if m._ids is None:
-        m._read_ids()
-    ids = m._ids
-    i = m._i
-    if ids[i] >= target:
-        return
-    i = bisect_left(ids, target, i)
-    m._i = i
-    if i == m._blocklength:  # cannot happen (target <= block max id), kept for safety
-        m._next_block()
-
-
-class _ConstantScore:
-    """Matcher methods shared by matchers that give every match the same score (``self._score``)."""
-
-    def supports_block_quality(self):
-        return False
-
-    def max_quality(self):
-        return self._score
-
-    def block_quality(self):
-        return self._score
-
-    def weight(self):
-        return 1.0
-
-    def score(self):
-        return self._score
-
-    def term_matchers(self):
-        return iter(())
-
-
-class SubstringMatcher(_ConstantScore, mcore.Matcher):
-    """Documents where every bigram is present and every text is a substring of the runs.
-
-    ``ms`` are leaf matchers ordered rarest first (the first one leads the intersection);
-    ``checks`` are the UTF-8 texts of three or more characters (two characters are one bigram:
-    no check), looked for in the document's ``all_runs`` column value (``runs[d]``: the Han/digit
-    runs joined by ``|``, so ``text in runs`` iff ``text`` is a substring of one run). The column
-    is only read for documents holding every bigram of every text. Constant score.
-    """
-
-    def __init__(self, ms, checks, score, runs=None, _find=True):
-        self._ms = ms
-        self._checks = checks
-        self._runs = runs
-        self._score = score
-        self._id = -1
-        self._active = True
-        if _find:
-            self._find()
-
-    def _find(self) -> None:
-        ms = self._ms
-        lead = ms[0]
-        rest = ms[1:]
-        checks = self._checks
-        runs = self._runs
-        while True:
-            if not lead.is_active():
-                self._active = False
-                return
-            d = lead.id()
-            aligned = True
-            for m in rest:
-                if m.id() < d:
-                    _skip_to(m, d)
-                    if not m.is_active():
-                        self._active = False
-                        return
-                md = m.id()
-                if md > d:
-                    _skip_to(lead, md)
-                    aligned = False
-                    break
-            if not aligned:
-                continue
-            if not checks:
-                self._id = d
-                return
-            if holds_all(runs[d], checks):
-                self._id = d
-                return
-            lead.next()
-
-    # -- Matcher interface
-    def is_active(self):
-        return self._active
-
-    def id(self):
-        return self._id
-
-    def next(self):
-        if not self._active:
-            raise mcore.ReadTooFar
-        self._ms[0].next()
-        self._find()
-
-    def skip_to(self, id):
-        if not self._active:
-            raise mcore.ReadTooFar
-        if id <= self._id:
-            return
-        _skip_to(self._ms[0], id)
-        self._find()
-
-    def all_ids(self):
-        while self._active:
-            yield self._id
-            self._ms[0].next()
-            self._find()
-
-    def reset(self):
-        for m in self._ms:
-            m.reset()
-        self._active = True
-        self._id = -1
-        self._find()
-
-    def copy(self):
-        c = SubstringMatcher([m.copy() for m in self._ms], self._checks, self._score, self._runs,
-                             _find=False)
-        c._id, c._active = self._id, self._active
-        return c
-
-    def replace(self, minquality=0):
-        return self if self._active else mcore.NullMatcher()
-
-
-
-class DocArrayMatcher(_ConstantScore, mcore.Matcher):
-    """Constant-score matcher over a sorted array of document numbers (a cached result)."""
-
-    def __init__(self, ids, score, i=0):
-        self._ids = ids
-        self._n = len(ids)
-        self._i = i
-        self._score = score
-
-    def is_active(self):
-        return self._i < self._n
-
-    def id(self):
-        return self._ids[self._i]
-
-    def next(self):
-        if self._i >= self._n:
-            raise mcore.ReadTooFar
-        self._i += 1
-
-    def skip_to(self, id):
-        if self._i >= self._n:
-            raise mcore.ReadTooFar
-        if self._ids[self._i] < id:
-            self._i = bisect_left(self._ids, id, self._i)
-
-    def all_ids(self):
-        ids, i = self._ids, self._i
-        self._i = self._n
-        return iter(ids[i:])
-
-    def reset(self):
-        self._i = 0
-
-    def copy(self):
-        return DocArrayMatcher(self._ids, self._score, self._i)
-
-    def replace(self, minquality=0):
-        return self if self.is_active() else mcore.NullMatcher()
-
-
-
-#: Results of common substrings (a bigram of "客户" matches nearly every record) are kept as
-#: sorted doc-number arrays on each (per-thread, per-commit) leaf searcher, so that the next
-#: query with the same common part skips through an array instead of decoding every posting
-#: block again. A substring is materialised the second time it is asked for. Only substrings whose rarest bigram is in >= 1/COMMON_FRACTION of the documents
-#: (and >= COMMON_MIN_DOCS) are cached; at most CACHE_BYTES per leaf searcher (LRU).
-COMMON_FRACTION = 20
 #: Substring(prefilter=True): a posting block decode costs about this many ``all_runs`` checks
 #: (see Substring._selective). Measured: a block of 128 postings ~30 us, a check ~4 us (raw
 #: UTF-16 runs read with pread).
 PREFILTER_BLOCK_COST = 7.0
-COMMON_MIN_DOCS = 1000
+#: What a leaf searcher's result cache may hold (LRU beyond).
 CACHE_BYTES = 32 * 1024 * 1024
 
 
@@ -350,41 +151,9 @@ class Substring(wq.Query):
     def _bigrams(self) -> list[bytes]:
         return list(dict.fromkeys(g.encode("utf-8") for t in self.texts for g in bigrams(t)))
 
-    def terms(self, phrases=False):
-        for b in self._bigrams():
-            yield (self.fieldname, b)
-
     def estimate_size(self, ixreader):
         fn = self.fieldname
         return min((ixreader.doc_frequency(fn, b) for b in self._bigrams()), default=0)
-
-    def matcher(self, searcher, context=None):
-        reader = searcher.reader()
-        fn = self.fieldname
-        if fn not in searcher.schema:
-            return mcore.NullMatcher()
-        dfs = []
-        for b in self._bigrams():
-            if (fn, b) not in reader:
-                return mcore.NullMatcher()
-            dfs.append((reader.doc_frequency(fn, b), b))
-        dfs.sort()
-        if self.prefilter and len(dfs) > 1:
-            dfs = self._selective(dfs, reader.doc_count_all())
-        common = dfs[0][0] >= COMMON_MIN_DOCS and \
-            dfs[0][0] * COMMON_FRACTION >= reader.doc_count_all()
-        if common:
-            cache = _leaf_cache(searcher)
-            key = (fn, self.texts, self.exact, self.prefilter)
-            ids = cache.get(key)
-            if ids is None and cache.seen_before(key):
-                m = self._matcher(searcher, reader, fn, dfs)
-                ids = array("i", m.all_ids()) if m.is_active() else array("i")
-                cache.put(key, ids)
-            if ids is not None:
-                return DocArrayMatcher(ids, self.boost) if ids else mcore.NullMatcher()
-        m = self._matcher(searcher, reader, fn, dfs)
-        return m if m.is_active() else mcore.NullMatcher()
 
     def _selective(self, dfs, ndocs):
         """The bigrams worth intersecting before the exact check: the rarest, every bigram of a
@@ -403,19 +172,6 @@ class Substring(wq.Query):
                 keep.append((df, b))  # cand kept: bigrams of one text are far from independent
         return keep
 
-    def _matcher(self, searcher, reader, fn, dfs):
-        order = [b for _, b in dfs]
-        ms = [reader.postings(fn, b) for b in order]
-        if not all(m.is_active() for m in ms):
-            return mcore.NullMatcher()
-        checks = [encode_check(t) for t in dict.fromkeys(self.texts)
-                  if len(t) > 2] if self.exact else []
-        runs = None
-        if checks:
-            if fn != ALL_FIELD:
-                raise ValueError(f"exact Substring needs the {ALL_FIELD!r} field, not {fn!r}")
-            runs = _runs_reader(searcher, reader)
-        return SubstringMatcher(ms, checks, self.boost, runs)
 
 _CODE_RE = re.compile(r"^\d{4}-[0-9a-z][0-9a-z\-]*$|^\d{4}-$")
 _CUSTNO_RE = re.compile(r"^[a-z]\d{4,}$")
@@ -467,74 +223,6 @@ class Plan:
     verify: tuple[str, ...] = ()
 
 
-class VerifiedMatcher(mcore.Matcher):
-    """The child's documents whose ``all_runs`` value holds every text (see :class:`Verified`).
-    Scores are the child's."""
-
-    def __init__(self, child, runs, checks):
-        self.child = child
-        self._runs = runs
-        self._checks = checks
-        self._settle()
-
-    def _settle(self) -> None:
-        child = self.child
-        runs = self._runs
-        checks = self._checks
-        while child.is_active():
-            if holds_all(runs[child.id()], checks):
-                return
-            child.next()
-
-    def is_active(self):
-        return self.child.is_active()
-
-    def id(self):
-        return self.child.id()
-
-    def next(self):
-        self.child.next()
-        self._settle()
-
-    def skip_to(self, id):
-        if id <= self.child.id():
-            return
-        self.child.skip_to(id)
-        self._settle()
-
-    def all_ids(self):
-        while self.child.is_active():
-            yield self.child.id()
-            self.next()
-
-    def reset(self):
-        self.child.reset()
-        self._settle()
-
-    def copy(self):
-        c = VerifiedMatcher.__new__(VerifiedMatcher)
-        c.child, c._runs, c._checks = self.child.copy(), self._runs, self._checks
-        return c
-
-    def replace(self, minquality=0):
-        return self if self.child.is_active() else mcore.NullMatcher()
-
-    def supports_block_quality(self):
-        return False
-
-    def max_quality(self):
-        return self.child.max_quality()
-
-    def weight(self):
-        return self.child.weight()
-
-    def score(self):
-        return self.child.score()
-
-    def term_matchers(self):
-        return iter(())
-
-
 class Verified(wq.Query):
     """``required``, keeping the documents whose ``all_runs`` column value holds every one of
     ``texts`` (exact substrings of one run; see :class:`Substring`). Put outermost (around the
@@ -564,15 +252,6 @@ class Verified(wq.Query):
     def estimate_size(self, ixreader):
         return self.required.estimate_size(ixreader)
 
-    def matcher(self, searcher, context=None):
-        m = self.required.matcher(searcher, context)
-        if not m.is_active():
-            return mcore.NullMatcher()
-        if not self.texts:
-            return m
-        checks = [encode_check(t) for t in dict.fromkeys(self.texts)]
-        return VerifiedMatcher(m, _runs_reader(searcher, searcher.reader()), checks)
-
 
 def _or(qs: list[wq.Query]) -> wq.Query:
     return qs[0] if len(qs) == 1 else wq.Or(qs)
@@ -582,70 +261,8 @@ def _and(qs: list[wq.Query]) -> wq.Query:
     return qs[0] if len(qs) == 1 else wq.And(qs)
 
 
-class BoostMatcher(mcore.Matcher):
-    """The required matcher's documents; ``score()`` adds the boost matchers that hold the
-    current document (each skipped forward only when a score is asked for, i.e. only for
-    allowed matches). Flat and lazy, unlike AndMaybe(Or(...)) which moves a tree of unions on
-    every step."""
-
-    def __init__(self, child, boosts):
-        self.child = child
-        self.boosts = boosts
-
-    def is_active(self):
-        return self.child.is_active()
-
-    def id(self):
-        return self.child.id()
-
-    def next(self):
-        return self.child.next()
-
-    def skip_to(self, id):
-        return self.child.skip_to(id)
-
-    def all_ids(self):
-        return self.child.all_ids()
-
-    def reset(self):
-        self.child.reset()
-        for m in self.boosts:
-            m.reset()
-
-    def copy(self):
-        return BoostMatcher(self.child.copy(), [m.copy() for m in self.boosts])
-
-    def replace(self, minquality=0):
-        return self if self.child.is_active() else mcore.NullMatcher()
-
-    def supports_block_quality(self):
-        return False
-
-    def max_quality(self):
-        return self.child.max_quality() + sum(m.max_quality() for m in self.boosts)
-
-    def weight(self):
-        return self.child.weight()
-
-    def score(self):
-        d = self.child.id()
-        s = self.child.score()
-        for m in self.boosts:
-            if m.is_active():
-                if m.id() < d:
-                    m.skip_to(d)
-                    if not m.is_active():
-                        continue
-                if m.id() == d:
-                    s += m.score()
-        return s
-
-    def term_matchers(self):
-        return iter(())
-
-
 class Boosted(wq.Query):
-    """``required``, scored with the optional ``boosts`` (see :class:`BoostMatcher`)."""
+    """``required``, scored with the optional ``boosts`` (each boost looked at only on the documents of ``required``)."""
 
     def __init__(self, required: wq.Query, boosts: list[wq.Query]):
         self.required = required
@@ -670,14 +287,6 @@ class Boosted(wq.Query):
 
     def estimate_size(self, ixreader):
         return self.required.estimate_size(ixreader)
-
-    def matcher(self, searcher, context=None):
-        m = self.required.matcher(searcher, context)
-        if not m.is_active():
-            return mcore.NullMatcher()
-        bms = [b.matcher(searcher, context) for b in self.boosts]
-        bms = [b for b in bms if b.is_active()]
-        return BoostMatcher(m, bms) if bms else m
 
 
 def _word_query(w: str) -> wq.Query:
@@ -797,9 +406,6 @@ class CachedFilter(wq.Query):
     def is_leaf(self):
         return True
 
-    def terms(self, phrases=False):
-        return iter(())
-
     def estimate_size(self, ixreader):
         return min(q.estimate_size(ixreader) for q in self.qs)
 
@@ -830,11 +436,6 @@ class CachedFilter(wq.Query):
                 ids = array("i", sorted(common))
             cache.put(self._key, ids)
         return ids
-
-    def matcher(self, searcher, context=None):
-        ids = self.doc_ids(searcher)
-        # each filter scored 1.0 as a Whoosh query (unscorable ID terms, constant-score range)
-        return DocArrayMatcher(ids, float(len(self.qs))) if ids else mcore.NullMatcher()
 
 
 def filter_query(req: SearchRequest) -> wq.Query | None:
