@@ -23,7 +23,7 @@ from bisect import bisect_left
 from whoosh import query as wq
 from whoosh.matching import mcore
 
-from search_index.query import Boosted, CachedFilter, Substring, Verified
+from search_index.planning import Boosted, CachedFilter, Substring, Verified
 from search_index.schema import RUNS_ENCODING
 
 RUNS_FIELD = "all_runs"

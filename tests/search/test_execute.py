@@ -8,7 +8,7 @@ from whoosh.sorting import FieldFacet
 
 from bench.corpus import iter_records
 from search_index import Access, SearchIndex, SearchRequest
-from search_index.query import (
+from search_index.planning import (
     Boosted,
     Verified,
     filter_query,
