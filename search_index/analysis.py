@@ -69,6 +69,7 @@ def runs(normalised: str) -> list[str]:
 
 
 def is_latin(run: str) -> bool:
+    """True for a Latin word of :func:`runs` (False: a Han/digit run)."""
     return "a" <= run[0] <= "z"
 
 

@@ -16,6 +16,10 @@ as sets of document numbers instead:
 
 Ordering is Whoosh's: by score, ties by ascending global document number; by date, newest first,
 ties by ascending document number. Queries of other types fall back to their own matcher.
+
+This is the only engine: the plan's own nodes (:mod:`search_index.planning`) have no Whoosh
+matchers. ``tests/search/reference_matchers.py`` gives them some, so that the tests can compare
+this executor with Whoosh's collector on the same plans.
 """
 from __future__ import annotations
 

@@ -26,10 +26,13 @@ SCHEMA_VERSION = 4
 
 
 class BigramTokenizer(wanalysis.Tokenizer):
-    """Whoosh tokenizer over :func:`search_index.analysis.bigram_tokens` (query side/highlight).
+    """Whoosh tokenizer over :func:`search_index.analysis.bigram_tokens`: the analyzer Whoosh's
+    field types require.
 
-    Indexing does not go through it: :class:`GramSet.index` builds postings directly, which is
-    several times faster than creating a Token object per bigram.
+    Neither indexing nor searching goes through it (:class:`GramSet` and :class:`CharSet` build
+    their postings directly, several times faster than a Token object per bigram). It stays,
+    under this name and module, because every index's table of contents holds the pickled
+    schema, this class included: renaming it would make existing indexes unreadable.
     """
 
     def __eq__(self, other):
@@ -233,6 +236,7 @@ class CharSet(fields.FieldType):
 
 
 def make_schema() -> fields.Schema:
+    """The schema of a new index (Whoosh pickles it into the index's table of contents)."""
     return fields.Schema(
         rid=fields.ID(stored=True, unique=True),           # str(record_id): update/delete key
         # free text
