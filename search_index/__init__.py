@@ -15,10 +15,14 @@ Every ``import whoosh`` stays inside this package. Public API: :class:`SearchInd
 :class:`IndexDoc`, :class:`SearchRequest`, :class:`Access`, :class:`SearchResult`, :class:`Hit`,
 :class:`IndexDamaged`, :class:`IndexBusy`, :data:`SCHEMA_VERSION` and the analysis functions.
 """
+from . import whoosh_patch
+
+whoosh_patch.install()  # before any index is opened: see whoosh_patch
+
 from .analysis import digit_tail_keys, normalise, pinyin_keys, query_terms, tokenize
 from .documents import IndexDoc
-from .index import Hit, IndexBusy, IndexDamaged, SearchIndex, SearchResult
-from .query import Access, SearchRequest
+from .index import IndexBusy, IndexDamaged, SearchIndex
+from .requests import Access, Hit, SearchRequest, SearchResult
 from .schema import SCHEMA_VERSION
 
 __all__ = [

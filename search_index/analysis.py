@@ -1,26 +1,23 @@
 """Chinese text analysis for the search index: pure functions, no Whoosh imports.
 
-Pipeline (the same at index and query time):
+The same steps at index and query time:
 
 1. :func:`normalise` -- NFKC (full-width forms, Kangxi radicals, circled numbers), lower case,
    OpenCC ``t2s`` (Traditional -> Simplified, so a query in either script matches text in either),
    and whitespace between two Han characters removed (OCR output puts spaces inside words).
-2. :func:`runs` -- the normalised text is cut into *runs*: maximal sequences of Han characters and
-   digits together (``3栋2单元``), or Latin words (``crm``, ``d30``).
-3. :func:`bigram_tokens` -- every Han/digit run gives its overlapping bigrams, plus one *tail
-   unigram* (the run's last character) at the position of the last bigram; a one-character run
-   gives that character. Latin words are kept whole. A gap of one position separates runs so that a
-   phrase never spans punctuation.
+2. :func:`runs` / :func:`split_runs` -- the normalised text is cut into *runs*: maximal sequences
+   of Han characters and digits together (``3栋2单元``), or Latin words (``crm``, ``d30``).
+3. :func:`bigrams` -- the overlapping two-character terms of one Han/digit run. It is the only
+   place bigrams are made: what the index writes (``schema.Analysed``) and what a query looks up
+   (:func:`query_terms`, ``planning.Substring``) cannot drift apart.
 
-A multi-character query run becomes a phrase of its bigrams (exact substring), a one-character run
-a prefix (it is the first character of some bigram, or a tail unigram). See :func:`query_terms`.
+The index (schema version 4) holds, per text field, the distinct bigrams of its runs and its
+Latin words (no positions); :func:`run_text` (the runs joined by ``|``) for the exact-substring
+check of multi-character queries; :func:`run_chars` for one-character queries.
 
-The index (schema version 3) uses :func:`split_runs` and :func:`run_bigrams` -- the distinct
-bigrams of the Han/digit runs (no positions) and the Latin words -- for the combined ``all``
-field and the short boost fields, :func:`run_text` (the runs joined by ``|``) for the exact-substring check of
-multi-character queries, and :func:`run_chars` for one-character queries. :func:`gram_positions`
-and :func:`bigram_cover` (schema version 2, positions) and :func:`bigram_tokens` /
-:func:`term_positions` remain as reference tokenisations (tests, highlighting tools).
+:func:`bigram_tokens` (and :func:`tokenize`) is the tokenisation of the text fields' Whoosh
+analyzer: bigrams with positions and a tail unigram per run. The index does not write it; it is
+kept for Whoosh's analyzer protocol and for looking at how a text is cut.
 """
 from __future__ import annotations
 
@@ -38,7 +35,6 @@ _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _HAN_SPACE_RE = re.compile(rf"(?<=[{_HAN}])\s+(?=[{_HAN}])")
 _RUN_RE = re.compile(rf"[{_HAN}0-9]+|[a-z][a-z0-9]*")
 _HAN_RE = re.compile(rf"[{_HAN}]")
-_ONLY_HAN_RE = re.compile(rf"^[{_HAN}]+$")
 
 _local = threading.local()
 
@@ -73,11 +69,23 @@ def runs(normalised: str) -> list[str]:
 
 
 def is_latin(run: str) -> bool:
+    """True for a Latin word of :func:`runs` (False: a Han/digit run)."""
     return "a" <= run[0] <= "z"
 
 
+def bigrams(run: str) -> list[str]:
+    """The overlapping bigrams of one Han/digit run, in order (none for one character).
+
+    ``bigrams("阳光花园") == ["阳光", "光花", "花园"]``. Indexing and query planning both take their
+    bigrams from here (``schema.Analysed.keys`` packs these same bigrams as integers).
+    """
+    return [run[i:i + 2] for i in range(len(run) - 1)]
+
+
 def bigram_tokens(normalised: str) -> list[tuple[str, int]]:
-    """``(term, position)`` pairs of an already normalised text (see module docstring)."""
+    """``(term, position)`` pairs of an already normalised text: each Han/digit run's bigrams,
+    then its last character (a tail unigram) at the last bigram's position; one-character runs
+    and Latin words whole. One free position separates runs, so no phrase spans punctuation."""
     out: list[tuple[str, int]] = []
     append = out.append
     pos = 0
@@ -87,78 +95,14 @@ def bigram_tokens(normalised: str) -> list[tuple[str, int]]:
             append((run, pos))
             pos += 2
             continue
-        for i in range(n - 1):
-            append((run[i:i + 2], pos + i))
-        append((run[-1], pos + n - 2))  # tail unigram shares the last bigram's position
-        pos += n  # last bigram at pos+n-2, one free position as a gap between runs
+        for i, gram in enumerate(bigrams(run)):
+            append((gram, pos + i))
+        append((run[-1], pos + n - 2))
+        pos += n
     return out
 
 
-def term_positions(normalised: str) -> dict[str, list[int]]:
-    """term -> positions, the hot path of indexing (no per-token objects)."""
-    poses: dict[str, list[int]] = {}
-    pos = 0
-    for run in _RUN_RE.findall(normalised):
-        n = len(run)
-        if n == 1 or "a" <= run[0] <= "z":
-            lst = poses.get(run)
-            if lst is None:
-                poses[run] = [pos]
-            else:
-                lst.append(pos)
-            pos += 2
-            continue
-        for i in range(n - 1):
-            t = run[i:i + 2]
-            lst = poses.get(t)
-            if lst is None:
-                poses[t] = [pos + i]
-            else:
-                lst.append(pos + i)
-        t = run[-1]
-        lst = poses.get(t)
-        if lst is None:
-            poses[t] = [pos + n - 2]
-        else:
-            lst.append(pos + n - 2)
-        pos += n
-    return poses
-
-
 FIELD_SEPARATOR = "|"  # joins the fields of the combined ``all`` field: breaks runs, never removed
-
-
-def gram_positions(normalised: str) -> dict[str, list[int]]:
-    """term -> positions for the ``all`` field and the short boost fields (index hot path).
-
-    Positions are character offsets: a Han/digit run of n >= 2 characters gives its n-1 bigrams,
-    each at the offset of its first character; runs are separated by one unused offset, so that
-    two bigrams at offsets p and p+2 both present means the four characters p..p+3 are one
-    substring of one run (see :func:`bigram_cover`). One-character runs give nothing (single
-    characters are searched in the ``uni`` field), Latin words are kept whole.
-    """
-    poses: dict[str, list[int]] = {}
-    get = poses.get
-    pos = 0
-    for run in _RUN_RE.findall(normalised):
-        n = len(run)
-        if "a" <= run[0] <= "z":
-            lst = get(run)
-            if lst is None:
-                poses[run] = [pos]
-            else:
-                lst.append(pos)
-            pos += 2
-            continue
-        for i in range(n - 1):
-            t = run[i:i + 2]
-            lst = get(t)
-            if lst is None:
-                poses[t] = [pos + i]
-            else:
-                lst.append(pos + i)
-        pos += n + 1
-    return poses
 
 
 def split_runs(normalised: str) -> tuple[list[str], dict[str, int]]:
@@ -171,11 +115,6 @@ def split_runs(normalised: str) -> tuple[list[str], dict[str, int]]:
         else:
             han.append(run)
     return han, words
-
-
-def run_bigrams(han: list[str]) -> set[str]:
-    """The distinct bigrams of Han/digit runs."""
-    return {r[i:i + 2] for r in han for i in range(len(r) - 1)}
 
 
 def run_text(runs_: list[str]) -> str:
@@ -191,19 +130,6 @@ def run_chars(normalised: str) -> set[str]:
         if not ("a" <= run[0] <= "z"):
             out.update(run)
     return out
-
-
-def bigram_cover(run: str) -> list[tuple[int, str]]:
-    """(offset, bigram) pairs whose bigrams cover every character of ``run`` (len >= 2).
-
-    Offsets 0, 2, 4 ... and len-2: consecutive chosen bigrams overlap or touch, so with the
-    position gap between runs their presence at start+offset proves ``run`` is a substring.
-    """
-    n = len(run)
-    offs = list(range(0, n - 1, 2))
-    if offs[-1] != n - 2:
-        offs.append(n - 2)
-    return [(o, run[o:o + 2]) for o in offs]
 
 
 def tokenize(text: str) -> list[str]:
@@ -233,7 +159,7 @@ def query_terms(text: str) -> list[QueryPart]:
         elif len(run) == 1:
             parts.append(QueryPart("prefix", (run,), run))
         else:
-            parts.append(QueryPart("phrase", tuple(run[i:i + 2] for i in range(len(run) - 1)), run))
+            parts.append(QueryPart("phrase", tuple(bigrams(run)), run))
     return parts
 
 
@@ -361,6 +287,3 @@ def digit_tail_keys(number: str | None) -> set[str]:
         keys.add(s[-6:])
     return keys
 
-
-def looks_han(text: str) -> bool:
-    return bool(_ONLY_HAN_RE.match(text))

@@ -16,6 +16,10 @@ as sets of document numbers instead:
 
 Ordering is Whoosh's: by score, ties by ascending global document number; by date, newest first,
 ties by ascending document number. Queries of other types fall back to their own matcher.
+
+This is the only engine: the plan's own nodes (:mod:`search_index.planning`) have no Whoosh
+matchers. ``tests/search/reference_matchers.py`` gives them some, so that the tests can compare
+this executor with Whoosh's collector on the same plans.
 """
 from __future__ import annotations
 
@@ -29,9 +33,12 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching import wrappers
+from whoosh.reading import IndexReader
+from whoosh.searching import Searcher
 
 from . import idlists
-from . import query as sq
+from .cache import LeafCache, leaf_cache
+from .planning import RUNS_FIELD, Boosted, CachedFilter, Substring, Verified
 from .schema import encode_check, holds_all
 
 #: A common bigram's decoded postings are kept (per leaf searcher, a sorted array of document
@@ -39,6 +46,11 @@ from .schema import encode_check, holds_all
 #: "客户" is in nearly every record, and probing its 8,000 posting blocks per query would cost
 #: more than the rest of the query; project names, roads and digit pairs recur in queries.
 COMMON_FRACTION = 0.05
+
+#: Substring(prefilter=True): a posting block decode costs about this many ``all_runs`` checks
+#: (see :func:`selective_bigrams`). Measured: a block of 128 postings ~30 us, a check ~4 us
+#: (raw UTF-16 runs read with pread).
+PREFILTER_BLOCK_COST = 7.0
 
 
 @dataclass
@@ -54,9 +66,14 @@ class Res:
 class Leaf:
     """One segment: its searcher and reader, and the per-searcher caches."""
 
-    searcher: object
-    reader: object
-    cache: object  # query._ResultCache of this leaf searcher
+    searcher: Searcher
+    reader: IndexReader
+    cache: LeafCache
+
+    @classmethod
+    def of(cls, searcher: Searcher) -> Leaf:
+        """The leaf of a leaf (one-segment) searcher."""
+        return cls(searcher, searcher.reader(), leaf_cache(searcher))
 
 
 EMPTY = Res(set())
@@ -183,12 +200,12 @@ def term_ids(leaf: Leaf, fieldname: str, tbytes: bytes, df: int,
 # nodes
 
 
-def _list_substring(lists: idlists.IdLists, q: sq.Substring,
+def _list_substring(lists: idlists.IdLists, q: Substring,
                     within: set[int] | None) -> set[int] | None:
     """The documents holding every bigram of ``q`` (within ``within``), intersected as numpy
     arrays, rarest first; None if a bigram is not in the lists."""
     arrs = []
-    for b in q._bigrams():
+    for b in q.bigram_terms():
         a = lists.get(b)
         if a is None:
             return None
@@ -208,18 +225,37 @@ def _list_substring(lists: idlists.IdLists, q: sq.Substring,
     return ids if within is None else ids & within
 
 
-def _block_substring(q: sq.Substring, leaf: Leaf, within: set[int] | None) -> set[int]:
+def selective_bigrams(q: Substring, dfs: list[tuple[int, bytes]],
+                      ndocs: int) -> list[tuple[int, bytes]]:
+    """Of ``dfs`` ((document frequency, bigram), rarest first), the bigrams worth intersecting
+    before the exact check: the rarest, every bigram of a two-character text (it is its own
+    check), and each further one (rarest first) whose cost -- skipping into its posting blocks,
+    at most one block decode per candidate -- is below what it saves in candidates' runs read
+    (PREFILTER_BLOCK_COST reads per block)."""
+    must = {t.encode("utf-8") for t in q.texts if len(t) == 2}
+    keep = [dfs[0]]
+    # the candidates estimated by the rarest bigram's frequency throughout: the bigrams of a
+    # phrase are far from independent
+    cand = float(dfs[0][0])
+    for df, b in dfs[1:]:
+        frac = df / ndocs if ndocs else 1.0
+        if b in must or min(cand, df / 128.0) * PREFILTER_BLOCK_COST < cand * (1.0 - frac):
+            keep.append((df, b))
+    return keep
+
+
+def _block_substring(q: Substring, leaf: Leaf, within: set[int] | None) -> set[int]:
     """The documents holding the (selective) bigrams of ``q``, from Whoosh's posting blocks."""
     reader = leaf.reader
     fn = q.fieldname
     dfs = []
-    for b in q._bigrams():
+    for b in q.bigram_terms():
         if (fn, b) not in reader:
             return set()
         dfs.append((reader.doc_frequency(fn, b), b))
     dfs.sort()
     if q.prefilter and len(dfs) > 1:
-        dfs = q._selective(dfs, reader.doc_count_all())
+        dfs = selective_bigrams(q, dfs, reader.doc_count_all())
     ids = within
     for df, b in dfs:
         ids = term_ids(leaf, fn, b, df, ids)
@@ -228,7 +264,7 @@ def _block_substring(q: sq.Substring, leaf: Leaf, within: set[int] | None) -> se
     return ids
 
 
-def _substring(q: sq.Substring, leaf: Leaf, within: set[int] | None) -> Res:
+def _substring(q: Substring, leaf: Leaf, within: set[int] | None) -> Res:
     if q.fieldname not in leaf.reader.schema:
         return EMPTY
     lists = _lists(leaf, q.fieldname)
@@ -245,9 +281,50 @@ def _substring(q: sq.Substring, leaf: Leaf, within: set[int] | None) -> Res:
 def verify(leaf: Leaf, ids: Iterable[int], texts: Iterable[str]) -> set[int]:
     """The documents whose ``all_runs`` value holds every text (exact substrings)."""
     checks = [encode_check(t) for t in dict.fromkeys(texts)]
-    runs = sq._runs_reader(leaf.searcher, leaf.reader)
+    runs = _runs(leaf)
     # in file order: the column is read forwards
     return {d for d in sorted(ids) if holds_all(runs[d], checks)}
+
+
+def _runs(leaf: Leaf):
+    """The leaf's ``all_runs`` column reader (opened once per leaf searcher)."""
+    r = leaf.cache.runs
+    if r is None:
+        r = leaf.cache.runs = leaf.reader.column_reader(RUNS_FIELD, translate=False)
+    return r
+
+
+def _cached_filter(q: CachedFilter, leaf: Leaf) -> array:
+    """The sorted documents of the leaf matching every filter of ``q`` (cached, as are those
+    of each filter: requests combine the same few filters)."""
+    ids = leaf.cache.get(q.key)
+    if ids is None:
+        parts = sorted((_filter_ids(f, leaf) for f in q.qs), key=len)
+        if len(parts) == 1:
+            ids = parts[0]
+        else:
+            common = set(parts[0])
+            for p in parts[1:]:
+                common.intersection_update(p)
+                if not common:
+                    break
+            ids = array("i", sorted(common))
+        leaf.cache.put(q.key, ids)
+    return ids
+
+
+def _filter_ids(f: wq.Query, leaf: Leaf) -> array:
+    """The sorted documents of one filter in the leaf (cached; scores ignored)."""
+    key = ("filter", repr(f))
+    ids = leaf.cache.get(key)
+    if ids is None:
+        found = evaluate(f, leaf, None).ids
+        reader = leaf.reader
+        if found and reader.has_deletions():  # raw postings still list deleted documents
+            found = {d for d in found if not reader.is_deleted(d)}
+        ids = array("i", sorted(found))
+        leaf.cache.put(key, ids)
+    return ids
 
 
 def _constant(reader, fieldobj, fieldname: str, tbytes: bytes) -> bool:
@@ -385,19 +462,19 @@ def evaluate(q: wq.Query, leaf: Leaf, within: set[int] | None) -> Res:
     """The documents of ``q`` in one leaf (a subset of ``within`` when given) and their scores."""
     if q is wq.NullQuery or isinstance(q, wq.NullQuery.__class__):
         return EMPTY
-    if isinstance(q, sq.Substring):
+    if isinstance(q, Substring):
         return _substring(q, leaf, within)
-    if isinstance(q, sq.CachedFilter):
-        ids = set(q.doc_ids(leaf.searcher))
+    if isinstance(q, CachedFilter):
+        ids = set(_cached_filter(q, leaf))
         ids = ids if within is None else (ids & within)
         return Res(ids, float(len(q.qs))) if ids else EMPTY
-    if isinstance(q, sq.Verified):
+    if isinstance(q, Verified):
         r = evaluate(q.required, leaf, within)
         if r.ids and q.texts:
             ids = verify(leaf, r.ids, q.texts)
             r = Res(ids, r.const, r.var) if ids else EMPTY
         return r
-    if isinstance(q, sq.Boosted):
+    if isinstance(q, Boosted):
         r = evaluate(q.required, leaf, within)
         if not r.ids:
             return EMPTY
@@ -433,16 +510,6 @@ def _numeric_range(q: wq.NumericRange, leaf: Leaf, within: set[int] | None) -> R
     for sub in subs:
         ids |= evaluate(sub, leaf, within).ids
     return Res(ids, q.boost) if ids else EMPTY
-
-
-def filter_ids(q: wq.Query, searcher) -> list[int]:
-    """The sorted documents of a filter query in one leaf searcher (scores ignored)."""
-    reader = searcher.reader()
-    leaf = Leaf(searcher, reader, sq._leaf_cache(searcher))
-    ids = evaluate(q, leaf, None).ids
-    if ids and reader.has_deletions():  # raw postings still list deleted documents
-        ids = {d for d in ids if not reader.is_deleted(d)}
-    return sorted(ids)
 
 
 # ---------------------------------------------------------------------------------------------

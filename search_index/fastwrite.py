@@ -69,28 +69,6 @@ class InvertedPool:
             p[2].append(0)
             self.nbytes += 20
 
-    def add_positions(self, fieldname, docnum, poses, encode) -> None:
-        """All postings of one document's positional field: {term: positions} (no tuples)."""
-        terms = self._fields.get(fieldname)
-        if terms is None:
-            terms = self._fields[fieldname] = {}
-            self.fieldnames.add(fieldname)
-        get = terms.get
-        nbytes = 0
-        for term, poslist in poses.items():
-            tbytes = term.encode("utf-8")
-            p = get(tbytes)
-            if p is None:
-                p = terms[tbytes] = [array("I"), array("f"), array("I"), bytearray()]
-                nbytes += 400 + len(tbytes)
-            v = encode(poslist)
-            p[0].append(docnum)
-            p[1].append(len(poslist))
-            p[2].append(len(v))
-            p[3] += v
-            nbytes += 20 + len(v)
-        self.nbytes += nbytes
-
     def add_sets(self, fieldname, docnum, grams, words) -> None:
         """All postings of one document's :class:`~search_index.schema.GramSet` field: bigrams
         (weight 1.0, no value: only the document number is kept) and Latin words (weight =
@@ -433,11 +411,11 @@ def install(writer) -> bool:
     writer.pool.cleanup()
     writer.pool = InvertedPool()
     writer._flush_segment = types.MethodType(_flush_segment, writer)
-    # fields that give their postings as {term: positions} and need nothing else from the
-    # writer (not stored, not scorable, no vectors, no columns) skip Whoosh's per-posting loop
+    # fields that give their postings as sets of terms (GramSet, CharSet) and need nothing
+    # else from the writer (not stored, not scorable, no vectors, no columns) skip Whoosh's
+    # per-posting loop
     direct = [(name, f) for name, f in writer.schema.items()
-              if (hasattr(f, "term_positions") or hasattr(f, "term_sets"))
-              and not f.stored and not f.scorable
+              if hasattr(f, "term_sets") and not f.stored and not f.scorable
               and not f.vector and not f.column_type and not f.separate_spelling()]
     if direct:
         writer._si_add_document = writer.add_document
@@ -461,7 +439,5 @@ def _add_document(self, **fields) -> None:
     for name, f, value in todo:
         if getattr(f, "bulk_keys", False):
             pool.add_keys(name, docnum, *f.term_keys(value))
-        elif hasattr(f, "term_sets"):
-            pool.add_sets(name, docnum, *f.term_sets(value))
         else:
-            pool.add_positions(name, docnum, f.term_positions(value), f.format.encode)
+            pool.add_sets(name, docnum, *f.term_sets(value))

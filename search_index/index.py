@@ -24,7 +24,7 @@ Performance notes (schema version 4)
 * Text fields hold bigrams without positions (posting blocks of document numbers only); exact
   substrings are checked on the ``all_runs`` column (the record's Han/digit runs in UTF-16, not
   compressed) for the documents holding the selective bigrams. Filters are cached document
-  arrays (query.CachedFilter).
+  arrays (planning.CachedFilter, kept per leaf searcher: :mod:`search_index.cache`).
 * Bulk writes: :mod:`search_index.fastwrite` (in-memory inverted pool, direct segment flush);
   with ``procs > 1`` Whoosh's multiprocessing writer gives each child the same pool.
 """
@@ -42,7 +42,6 @@ import threading
 import time
 import warnings
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -56,8 +55,8 @@ from . import execute, fastwrite
 from .analysis import _HAN_SPACE_RE, normalise
 from .documents import IndexDoc, to_fields
 from .execute import Leaf
-from .query import (Access, Boosted, SearchRequest, Verified, _leaf_cache, filter_query,
-                    permission_query, plan_text)
+from .planning import Boosted, Verified, filter_query, permission_query, plan_text
+from .requests import Access, Hit, SearchRequest, SearchResult
 from .schema import SCHEMA_VERSION, make_schema
 
 VERSION_FILE = "SCHEMA_VERSION"
@@ -71,21 +70,6 @@ class IndexDamaged(Exception):
 
 class IndexBusy(Exception):
     """Another writer held the index lock for longer than the timeout."""
-
-
-@dataclass
-class Hit:
-    record_id: int
-    score: float
-    snippet: str
-
-
-@dataclass
-class SearchResult:
-    total: int
-    page: int
-    per_page: int
-    hits: list[Hit] = field(default_factory=list)
 
 
 class _MmapStructFile(StructFile):
@@ -276,7 +260,7 @@ class SearchIndex:
             pq = permission_query(access)
             leaves = []
             for sub, offset in searcher.leaf_searchers():
-                leaf = Leaf(sub, sub.reader(), _leaf_cache(sub))
+                leaf = Leaf.of(sub)
                 ids = execute.evaluate(pq, leaf, None).ids if pq is not wq.NullQuery else set()
                 if ids and sub.reader().has_deletions():  # postings still list deleted docs
                     ids = {d for d in ids if not sub.reader().is_deleted(d)}

@@ -15,8 +15,8 @@ import numpy as np
 from .analysis import (
     FIELD_SEPARATOR,
     bigram_tokens,
+    bigrams,
     normalise,
-    run_bigrams,
     run_chars,
     run_text,
     split_runs,
@@ -25,66 +25,14 @@ from .analysis import (
 SCHEMA_VERSION = 4
 
 
-def _patch_whoosh_length_lookup() -> None:
-    """Remember that a field has no length column (Whoosh 2.7 looks again, with an ``os.stat``).
-
-    When a segment is written, Whoosh asks ``doc_field_length`` for EVERY posting; for a field
-    without lengths (not scorable, like our big ``all`` field) ``_cached_reader`` does not cache
-    the negative answer and stats the column file each time -- a third of the indexing time. A
-    segment's columns never change, so caching "no column" is safe.
-    """
-    from whoosh.codec import whoosh3
-
-    cls = whoosh3.W3PerDocReader
-    if getattr(cls, "_search_index_patched", False):
-        return
-    orig = cls._cached_reader
-    missing = object()
-
-    def _cached_reader(self, fieldname, column):
-        readers = self._readers
-        r = readers.get(fieldname, missing)
-        if r is missing:
-            r = readers[fieldname] = orig(self, fieldname, column)
-        return r
-
-    cls._cached_reader = _cached_reader
-    cls._search_index_patched = True
-
-
-_patch_whoosh_length_lookup()
-
-
-def _patch_whoosh_block_ids() -> None:
-    """Decode a posting block's document numbers with ``itertools.accumulate`` (C) instead of
-    Whoosh's ``delta_decode`` generator (Python, one step per id): same numbers, a third of the
-    time of a query that reads long posting lists."""
-    from itertools import accumulate
-
-    from whoosh.codec import whoosh3
-
-    cls = whoosh3.W3LeafMatcher
-    if getattr(cls, "_search_index_patched", False):
-        return
-
-    def _read_ids(self):
-        if self._data is None:
-            self._read_data()
-        ids = self._data[0]
-        self._ids = ids if self._byteids else tuple(accumulate(ids))
-
-    cls._read_ids = _read_ids
-    cls._search_index_patched = True
-
-
-_patch_whoosh_block_ids()
-
-
 class BigramTokenizer(wanalysis.Tokenizer):
-    """Whoosh tokenizer over :func:`search_index.analysis.bigram_tokens` (query side/highlight).
+    """Whoosh tokenizer over :func:`search_index.analysis.bigram_tokens`: the analyzer Whoosh's
+    field types require.
 
-    Indexing does not go through it: :class:`GramSet.index` builds postings directly, which is
-    several times faster than creating a Token object per bigram.
+    Neither indexing nor searching goes through it (:class:`GramSet` and :class:`CharSet` build
+    their postings directly, several times faster than a Token object per bigram). It stays,
+    under this name and module, because every index's table of contents holds the pickled
+    schema, this class included: renaming it would make existing indexes unreadable.
     """
 
     def __eq__(self, other):
@@ -118,7 +66,7 @@ class Analysed:
     @property
     def grams(self) -> set[str]:
         if self._grams is None:
-            self._grams = run_bigrams(self.runs)
+            self._grams = {g for run in self.runs for g in bigrams(run)}
         return self._grams
 
     @property
@@ -130,7 +78,11 @@ class Analysed:
 
     def keys(self) -> np.ndarray:
         """The distinct bigrams as sorted ``uint32`` keys (first character << 16 | second; see
-        :func:`search_index.idlists.key_term`)."""
+        :func:`search_index.idlists.key_term`): :attr:`grams`, packed.
+
+        Computed from the UTF-16 runs with numpy rather than from :attr:`grams`: for the long
+        ``all`` value a Python step per bigram is most of the indexing time. A test holds the
+        two equal."""
         if self._keys is None:
             # every run character is in the BMP (see analysis._HAN): one UTF-16 unit each
             a = np.frombuffer(self.runs16, dtype="<u2")
@@ -284,6 +236,7 @@ class CharSet(fields.FieldType):
 
 
 def make_schema() -> fields.Schema:
+    """The schema of a new index (Whoosh pickles it into the index's table of contents)."""
     return fields.Schema(
         rid=fields.ID(stored=True, unique=True),           # str(record_id): update/delete key
         # free text

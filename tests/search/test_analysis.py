@@ -1,8 +1,8 @@
 """Unit tests of search_index.analysis (pure functions)."""
 from __future__ import annotations
 
-from search_index.analysis import (bigram_tokens, digit_tail_keys, normalise, pinyin_keys,
-                                   query_terms, tokenize)
+from search_index.analysis import (bigram_tokens, bigrams, digit_tail_keys, normalise,
+                                   pinyin_keys, query_terms, tokenize)
 
 
 def test_normalise_nfkc_lower_and_t2s():
@@ -19,6 +19,12 @@ def test_normalise_strips_spaces_between_han_only():
     assert normalise("阳光\u3000花园") == "阳光花园"
     assert normalise("CRM 系统") == "crm 系统"
     assert normalise("hello  world") == "hello  world"
+
+
+def test_bigrams_of_a_run():
+    assert bigrams("阳光花园") == ["阳光", "光花", "花园"]
+    assert bigrams("3栋") == ["3栋"]
+    assert bigrams("张") == []
 
 
 def test_bigrams_with_tail_unigram_at_last_bigram_position():

@@ -8,7 +8,7 @@ from whoosh.sorting import FieldFacet
 
 from bench.corpus import iter_records
 from search_index import Access, SearchIndex, SearchRequest
-from search_index.query import (
+from search_index.planning import (
     Boosted,
     Verified,
     filter_query,
@@ -16,6 +16,8 @@ from search_index.query import (
     plan_text,
 )
 from search_index.schema import encode_check, holds
+
+from .reference_matchers import reference
 
 ACCESS = Access(max_secrecy=2, department_ids=frozenset({1, 2, 3, 4}))
 
@@ -49,7 +51,7 @@ def _whoosh_search(ix: SearchIndex, req: SearchRequest, access: Access, limit: i
     elif plan.boost is not None:
         q = Boosted(q, plan.boost)
     collector = s.collector(limit=limit, filter=allowed, terms=False, optimize=False, **kwargs)
-    s.search_with_collector(q, collector)
+    s.search_with_collector(reference(q), collector)
     results = collector.results()
     ids = [int(s.stored_fields(d)["rid"]) for _, d in results.top_n[:limit]]
     return len(results), ids

@@ -115,3 +115,14 @@ def test_damaged_lists_are_refused(tmp_path):
     f.write_bytes(b"\0" * 40)
     with pytest.raises(ValueError):
         idlists.IdLists(str(f))
+
+
+def test_packed_keys_are_the_bigrams():
+    """The bulk writer's numpy keys of a value are its bigrams (analysis.bigrams), packed."""
+    from search_index import idlists
+    from search_index.schema import Analysed
+
+    for value in ("阳光花园3栋2单元|客户 abc 档案，管理", "房地產|客戶檔案", "x", "", "甲|乙丙", "12"):
+        a = Analysed(value)
+        assert [idlists.key_term(k) for k in a.keys().tolist()] == \
+            sorted(g.encode("utf-8") for g in a.grams), value

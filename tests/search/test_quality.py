@@ -266,10 +266,9 @@ def looks_han_digits(s: str) -> bool:
 def test_cached_common_substrings_give_the_same_answers(quality_index, corpus, monkeypatch):
     """Force the doc-array cache of common substrings on (the corpus is too small to reach the
     thresholds) and check exact totals/hits when filling the cache and when using it."""
-    import search_index.query as query_mod
+    from search_index import execute
 
-    monkeypatch.setattr(query_mod, "COMMON_MIN_DOCS", 0)
-    monkeypatch.setattr(query_mod, "COMMON_FRACTION", 10**9)
+    monkeypatch.setattr(execute, "COMMON_FRACTION", 0.0)
     quality_index.close()  # fresh searchers: nothing cached yet
     rng = random.Random(5)
     docs = all_docs(corpus)
