@@ -49,7 +49,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
-    from archive_app.accounts import login as auth  # noqa: F401  (registers the user and request loaders)
+    from archive_app.accounts import login_views  # noqa: F401  (registers the user and request loaders)
 
 
 def register_storage(app: Flask) -> None:

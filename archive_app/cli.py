@@ -181,12 +181,11 @@ def verify_audit_command() -> None:
 @with_appcontext
 def sweep_orphans_command(grace_hours: int) -> None:
     """Remove stored blobs that no record points to and that are older than the grace period."""
-    from archive_app.wiring import get_store
     from archive_app.extensions import db
-    from archive_app.clock import utcnow
     from archive_app.intake.records import sweep_orphans
+    from archive_app.wiring import get_store, now
 
-    removed = sweep_orphans(db.session, get_store(), utcnow() - timedelta(hours=grace_hours))
+    removed = sweep_orphans(db.session, get_store(), now() - timedelta(hours=grace_hours))
     for key in removed:
         click.echo(f"removed {key}")
     click.echo(f"{len(removed)} orphan blob(s) removed")

@@ -49,7 +49,7 @@ def extract_one(file_id: int) -> str:
         search.reindex_records(db.session, wiring.get_index(), [record_id])
 
     return extraction_job.extract_file(db.session, wiring.get_store(), file_id, wiring.setting("UPLOAD_TMP_DIR"),
-                                       reindex=reindex, timeout=wiring.setting("JOB_TIMEOUT"))
+                                       reindex=reindex, timeout=wiring.setting("JOB_TIMEOUT"), clock=wiring.now)
 
 
 def index_records(record_ids: list[int], customer_ids: list[int]) -> int:

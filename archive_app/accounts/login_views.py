@@ -1,4 +1,5 @@
-"""Log in and out; both successes and failures go to the audit log."""
+"""Log in and out (both successes and failures go to the audit log), and how flask-login finds the
+user of a request: the session's user, an API bearer token, or a redirect to the log-in page."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -7,13 +8,42 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from archive_app.extensions import db
+from archive_app.extensions import db, login_manager
 from archive_app.accounts.models import User
 from archive_app.accounts import users as accounts
 from archive_app.audit import log as audit
-from archive_app.http import actor, client_ip
+from archive_app.http import actor, client_ip, error_response
 
 bp = Blueprint("auth", __name__)
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "请先登录"
+login_manager.session_protection = "strong"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.is_active else None
+
+
+@login_manager.request_loader
+def load_user_from_token(req) -> User | None:
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer ") or not req.path.startswith("/api/"):
+        return None
+    user = accounts.user_for_token(db.session, header[7:].strip())
+    if user is not None:
+        db.session.commit()  # keeps last_used_at
+        req.environ["archive.token_auth"] = True
+    return user
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    if request.path.startswith("/api/"):
+        return error_response(401, "unauthorized", "请先登录或提供有效的 API 令牌")
+    return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
 
 
 def _safe_next(target: str | None) -> str:

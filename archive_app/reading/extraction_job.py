@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from storage import BlobStore, StorageError
 
 from archive_app.intake.models import FilePage, RecordFile
-from archive_app.clock import utcnow
+from archive_app.clock import Clock, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,9 @@ def derived_key(row: RecordFile, page_no: int, kind: str) -> str:
     return f"derived/{row.object_key}/p{page_no:04d}-{kind}.jpg"
 
 
-def _set_status(session: Session, file_id: int, **values) -> None:
+def _set_status(session: Session, clock: Clock, file_id: int, **values) -> None:
     session.execute(update(RecordFile).where(RecordFile.id == file_id)
-                    .values(extract_updated_at=utcnow(), **values))
+                    .values(extract_updated_at=clock(), **values))
     session.commit()
 
 
@@ -95,7 +95,7 @@ def _put_replacing(store: BlobStore, key: str, data: bytes) -> None:
 
 
 def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
-                 reindex: Callable[[int], None] | None = None, timeout: int = 0) -> str:
+                 reindex: Callable[[int], None] | None = None, timeout: int = 0, clock: Clock = utcnow) -> str:
     """Extract one file's pages (text, thumbnails, page images), store them, update the index.
 
     Returns the final status. Raises TransientError when it should be retried.
@@ -105,7 +105,7 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
     row = session.get(RecordFile, file_id)
     if row is None:
         return "gone"  # destroyed or never committed: nothing to do
-    _set_status(session, file_id, extract_status="processing", pages_done=0, extract_error="",
+    _set_status(session, clock, file_id, extract_status="processing", pages_done=0, extract_error="",
                 extract_attempts=RecordFile.extract_attempts + 1)
     path = None
     try:
@@ -115,7 +115,7 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
             raise TransientError(f"storage: {exc}") from exc
 
         def progress(done: int, total: int) -> None:
-            _set_status(session, file_id, pages_done=done)
+            _set_status(session, clock, file_id, pages_done=done)
 
         try:
             with time_limit(timeout):
@@ -126,11 +126,11 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
                                    render_thumbnail(path, row.mime_type, page.page_no, max_side=THUMB_SIDE),
                                    render_page_image(path, row.mime_type, page.page_no, max_side=VIEW_SIDE)))
         except ExtractionError as exc:
-            _set_status(session, file_id, extract_status="failed", extract_error=f"{exc.code}: {exc.message_zh}")
+            _set_status(session, clock, file_id, extract_status="failed", extract_error=f"{exc.code}: {exc.message_zh}")
             return "failed"
         except JobTimeout:
             session.rollback()
-            _set_status(session, file_id, extract_status="failed",
+            _set_status(session, clock, file_id, extract_status="failed",
                         extract_error=f"timeout: 处理超过 {timeout} 秒仍未完成，已停止（文件可能过于复杂或已损坏）")
             return "failed"
         try:
@@ -146,7 +146,7 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
                                   view_key=derived_key(row, p.page_no, "view")) for p in pages])
         session.execute(update(RecordFile).where(RecordFile.id == file_id).values(
             extract_status="done", pages_done=len(pages), page_count=len(pages) or row.page_count,
-            extract_updated_at=utcnow()))
+            extract_updated_at=clock()))
         session.commit()
     except (OperationalError, InterfaceError) as exc:
         session.rollback()
@@ -156,7 +156,7 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
     except Exception as exc:  # noqa: BLE001 - a bug or a library crash fails this file, not the worker
         log.exception("extraction of file %s failed unexpectedly", file_id)
         session.rollback()
-        _set_status(session, file_id, extract_status="failed",
+        _set_status(session, clock, file_id, extract_status="failed",
                     extract_error=f"internal_error: 处理时发生内部错误（{type(exc).__name__}），请联系管理员")
         return "failed"
     finally:
