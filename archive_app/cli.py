@@ -1,42 +1,28 @@
-"""The ``archive`` command: init, serve, create-user, create-token, verify-audit, sweep-orphans, db …"""
+"""The ``archive`` command: ``init`` sets up the embedded default; every other sub-command comes from
+the application it builds (``archive_app/commands.py``), plus Flask's own (``db upgrade``)."""
 from __future__ import annotations
 
 import os
 import secrets
-import sys
-from datetime import timedelta
 
 import click
-from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup
 from sqlalchemy import select
 
+from archive_app import create_app
+from archive_app.commands import upgrade_database
 from archive_app.config import ensure_secret_key
 
 
-def _create_app():
-    from archive_app import create_app
-
-    return create_app()
-
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False)
 def cli() -> None:
     """客户档案系统 — customer-records archive."""
-
-
-def upgrade_database() -> None:
-    """Apply every Alembic migration (from empty or from any earlier revision)."""
-    from flask_migrate import upgrade
-
-    upgrade(directory=current_app.extensions["migrate"].directory)
 
 
 @cli.command("init", with_appcontext=False)
 @click.option("--admin-username", default="admin", show_default=True)
 def init_command(admin_username: str) -> None:
     """Set up the embedded default under ARCHIVE_DATA_DIR: secret key, database, folders, first admin."""
-    from archive_app import create_app
     from archive_app.extensions import db
     from archive_app.accounts.models import User
     from archive_app.accounts import users as accounts
@@ -61,180 +47,3 @@ def init_command(admin_username: str) -> None:
             else:
                 click.echo(f"Created admin user '{admin_username}'. Password (shown once): {password}")
         click.echo(f"Data dir ready: {data_dir}")
-
-
-@click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int, help="worker processes")
-@click.option("--threads", default=8, show_default=True, type=int, help="threads per worker")
-@click.option("--worker/--no-worker", "with_worker", default=True, show_default=True,
-              help="also start `archive worker` (background jobs) beside the web server")
-@with_appcontext
-def serve_command(host: str, port: int, workers: int, threads: int, with_worker: bool) -> None:
-    """Serve the application with gunicorn (a production WSGI server, threaded workers)."""
-    import subprocess
-
-    from archive_app.server import serve
-
-    worker = None
-    if with_worker:
-        # Same executable, same environment: the worker builds the same app from ARCHIVE_*.
-        worker = subprocess.Popen([sys.argv[0], "worker"])
-        click.echo(f"Background worker started (pid {worker.pid})")
-    click.echo(f"Serving on http://{host}:{port}")
-    try:
-        serve(current_app._get_current_object(), host=host, port=port, workers=workers, threads=threads)
-    finally:
-        if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-
-
-@click.command("worker")
-@click.option("--workers", type=int, default=None, help="worker processes (default ARCHIVE_WORKERS)")
-@click.option("--drain", is_flag=True, help="run what is queued now in this process, then exit")
-@with_appcontext
-def worker_command(workers: int | None, drain: bool) -> None:
-    """Run background jobs (text extraction, indexing, stale-job sweep) from the queue."""
-    from archive_app.extensions import db
-    from archive_app.jobs import run_pending
-    from archive_app.wiring import get_queue
-
-    if drain:
-        click.echo(f"{run_pending()} job(s) run")
-        return
-    import logging
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s")
-    app = current_app._get_current_object()
-    db.engine.dispose()  # forked worker processes open their own connections
-    consumer = get_queue().create_consumer(workers=workers or app.config["WORKERS"], worker_type="process",
-                                           periodic=True, backoff=1.15, max_delay=2.0, check_worker_health=True)
-    consumer.run()
-
-
-@click.command("create-user")
-@click.argument("username")
-@click.option("--role", required=True, type=click.Choice(
-    ["archivist", "reviewer", "staff", "dept_head", "general_manager", "auditor", "admin"]))
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-@click.option("--display-name", default="")
-@click.option("--department", default=None)
-@click.option("--clearance", type=click.IntRange(0, 3), default=None, help="0 公开 1 内部 2 秘密 3 机密")
-@with_appcontext
-def create_user_command(username: str, role: str, password: str, display_name: str, department: str | None,
-                        clearance: int | None) -> None:
-    """Create a user."""
-    from archive_app.errors import DomainError
-    from archive_app.extensions import db
-    from archive_app.accounts import users as accounts
-
-    try:
-        user = accounts.create_user(db.session, username=username, password=password, role=role,
-                                    display_name=display_name, department=department, clearance=clearance)
-        db.session.commit()
-    except DomainError as exc:
-        raise click.ClickException(f"{exc.code}: {exc.message}") from None
-    click.echo(f"Created user {user.username} (id {user.id}, role {user.role}).")
-
-
-@click.command("create-token")
-@click.argument("username")
-@click.option("--name", default="cli")
-@with_appcontext
-def create_token_command(username: str, name: str) -> None:
-    """Create a personal API token for a user and print it once."""
-    from archive_app.extensions import db
-    from archive_app.accounts.models import User
-    from archive_app.accounts import users as accounts
-
-    user = db.session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise click.ClickException(f"no such user: {username}")
-    token = accounts.create_api_token(db.session, user, name)
-    db.session.commit()
-    click.echo(token)
-
-
-@click.command("verify-audit")
-@with_appcontext
-def verify_audit_command() -> None:
-    """Check the audit log's hash chain; exit 1 and list every break found."""
-    from archive_app.extensions import db
-    from archive_app.audit.log import verify_chain
-
-    problems = verify_chain(db.session)
-    if problems:
-        for p in problems:
-            click.echo(f"entry {p.seq}: {p.problem}", err=True)
-        click.echo(f"AUDIT LOG DAMAGED: {len(problems)} problem(s)", err=True)
-        sys.exit(1)
-    click.echo("audit log intact")
-
-
-@click.command("sweep-orphans")
-@click.option("--grace-hours", default=24, show_default=True, type=int)
-@with_appcontext
-def sweep_orphans_command(grace_hours: int) -> None:
-    """Remove stored blobs that no record points to and that are older than the grace period."""
-    from archive_app.extensions import db
-    from archive_app.intake.records import sweep_orphans
-    from archive_app.wiring import get_store, now
-
-    removed = sweep_orphans(db.session, get_store(), now() - timedelta(hours=grace_hours))
-    for key in removed:
-        click.echo(f"removed {key}")
-    click.echo(f"{len(removed)} orphan blob(s) removed")
-
-
-@click.command("reindex")
-@click.option("--batch", default=1000, show_default=True, type=int, help="records per batch (bounds memory)")
-@click.option("--resume", is_flag=True, help="continue an interrupted rebuild from its checkpoint")
-@click.option("--procs", default=min(2, os.cpu_count() or 1), show_default=True, type=int,
-              help="indexing processes besides the one reading the database (1: index in this one)")
-@with_appcontext
-def reindex_command(batch: int, resume: bool, procs: int) -> None:
-    """Rebuild the search index from the database (the index is derived data)."""
-    from archive_app.extensions import db
-    from archive_app.finding.search import rebuild_index
-    from archive_app.wiring import get_index
-
-    def progress(done: int, total: int) -> None:
-        click.echo(f"\r{done}/{total} records indexed", nl=False)
-
-    count = rebuild_index(db.session, get_index(), batch=batch, resume=resume, progress=progress, procs=procs)
-    click.echo(f"\nindex rebuilt: {count} records")
-
-
-@click.command("retention-sync")
-@with_appcontext
-def retention_sync_command() -> None:
-    """Recompute every record's disposal date and re-apply the storage locks (also run nightly)."""
-    from archive_app.wiring import get_store
-    from archive_app.extensions import db
-    from archive_app.clock import utcnow
-    from archive_app.retention import locks as object_lock
-    from archive_app.retention import schedule as retention
-
-    now = utcnow()
-    moved = retention.recompute_all(db.session, now.date())
-    report = object_lock.apply_all(db.session, get_store(), now)
-    click.echo(f"{moved} disposal date(s) moved; {report.locked} object(s) locked")
-    for key, error in report.failed:
-        click.echo(f"could not lock {key}: {error}", err=True)
-    if report.failed:
-        sys.exit(1)
-
-
-APP_COMMANDS = (retention_sync_command, serve_command, worker_command, reindex_command, create_user_command, create_token_command, verify_audit_command,
-                sweep_orphans_command)
-
-
-def register_commands(app) -> None:
-    """Put the app-bound commands on ``app.cli`` (so ``archive`` and the test runner both see them)."""
-    for command in APP_COMMANDS:
-        app.cli.add_command(command)

@@ -62,7 +62,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import delete, event, func, insert, literal, select, update  # noqa: E402
 
 from archive_app import create_app  # noqa: E402
-from archive_app.cli import upgrade_database  # noqa: E402
+from archive_app.commands import upgrade_database  # noqa: E402
 from archive_app.extensions import db  # noqa: E402
 from archive_app.audit.models import AuditEntry, AuditHead  # noqa: E402
 from archive_app.intake.models import Customer, Record

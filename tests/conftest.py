@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from archive_app import create_app
-from archive_app.cli import upgrade_database
+from archive_app.commands import upgrade_database
 from archive_app.extensions import db
 
 pytest_plugins = ["tests.s3server"]

@@ -66,11 +66,3 @@ def openapi():
 def _domain_error(exc: DomainError):
     db.session.rollback()
     return error_response(exc.status, exc.code, exc.message, exc.details)
-
-
-def register_routes() -> None:
-    """Import every room's API module so its routes are on ``bp`` before the app registers it."""
-    from archive_app.accounts import api as _accounts  # noqa: F401
-    from archive_app.borrowing import api as _borrowing  # noqa: F401
-    from archive_app.finding import api as _finding  # noqa: F401
-    from archive_app.intake import api as _intake  # noqa: F401
