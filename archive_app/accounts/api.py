@@ -4,13 +4,11 @@ from __future__ import annotations
 from flask import jsonify
 from flask_login import current_user
 
-from archive_app.api import api_auth, bp, document
+from archive_app.api import route
 from archive_app.http import actor
 
 
-@bp.get("/me")
-@document("/me", "get", "The authenticated user")
-@api_auth
+@route("GET", "/me", "The authenticated user")
 def me():
     u = actor(current_user)
     return jsonify({"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,

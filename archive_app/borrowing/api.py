@@ -4,74 +4,64 @@ from __future__ import annotations
 from flask import jsonify, request
 from flask_login import current_user
 
-from archive_app.api import api_auth, bp, document, json_body, optional_body
-from archive_app.extensions import db
-from archive_app.http import actor, client_ip, page_arg
+from archive_app.api import json_body, optional_body, route
 from archive_app.borrowing import actions
 from archive_app.borrowing import register as register_svc
 from archive_app.errors import ValidationFailed
+from archive_app.extensions import db
+from archive_app.http import actor, client_ip, page_arg
 from archive_app.wiring import timezone_name
 
 
-@bp.post("/loans")
-@document("/loans", "post", "Ask to borrow records (kind view|download|original, purpose, record_ids or "
+@route("POST", "/loans", "Ask to borrow records (kind view|download|original, purpose, record_ids or "
           "customer_id, optional window_end + reason)", body="LoanInput", responses={201: "created"})
-@api_auth
 def create_loan():
     req = actions.create_loan(actor(current_user), json_body())
     return jsonify(actions.loan_dict(req)), 201
 
-@bp.get("/loans")
-@document("/loans", "get", "My borrowing requests, newest first")
-@api_auth
+
+@route("GET", "/loans", "My borrowing requests, newest first")
 def list_loans():
     return jsonify({"items": [actions.loan_dict(r) for r in actions.my_loans(actor(current_user))]})
 
-@bp.get("/loans/queue")
-@document("/loans/queue", "get", "Borrowing requests waiting for my decision (department head / general manager)")
-@api_auth
+
+@route("GET", "/loans/queue", "Borrowing requests waiting for my decision (department head / general manager)")
 def loan_queue():
     return jsonify({"items": [actions.loan_dict(r) for r in actions.queue_for(actor(current_user))]})
 
-@bp.post("/loans/<int:loan_id>/approve")
-@document("/loans/<int:loan_id>/approve", "post", "Approve the current step of a request", body="LoanDecision")
-@api_auth
+
+@route("POST", "/loans/<int:loan_id>/approve", "Approve the current step of a request", body="LoanDecision")
 def approve_loan(loan_id: int):
     reason = str(optional_body().get("reason") or "")
     return jsonify(actions.loan_dict(actions.approve_loan(actor(current_user), loan_id, reason)))
 
-@bp.post("/loans/<int:loan_id>/reject")
-@document("/loans/<int:loan_id>/reject", "post", "Reject a request (reason required)", body="LoanDecision")
-@api_auth
+
+@route("POST", "/loans/<int:loan_id>/reject", "Reject a request (reason required)", body="LoanDecision")
 def reject_loan(loan_id: int):
     reason = str(optional_body().get("reason") or "")
     return jsonify(actions.loan_dict(actions.reject_loan(actor(current_user), loan_id, reason)))
 
-@bp.post("/loans/<int:loan_id>/revoke")
-@document("/loans/<int:loan_id>/revoke", "post", "Withdraw a pending or approved request (requester or admin)",
+
+@route("POST", "/loans/<int:loan_id>/revoke", "Withdraw a pending or approved request (requester or admin)",
           body="LoanDecision")
-@api_auth
 def revoke_loan(loan_id: int):
     reason = str(optional_body().get("reason") or "")
     return jsonify(actions.loan_dict(actions.revoke_loan(actor(current_user), loan_id, reason)))
 
-@bp.post("/paper-loans")
-@document("/paper-loans", "post", "Archivist hands a paper original out under an approved request",
+
+@route("POST", "/paper-loans", "Archivist hands a paper original out under an approved request",
           body="PaperHandOut", responses={201: "created", 409: "already_out"})
-@api_auth
 def hand_out_paper():
     return jsonify(actions.paper_dict(actions.hand_out(actor(current_user), json_body()))), 201
 
-@bp.post("/paper-loans/<int:record_id>/return")
-@document("/paper-loans/<int:record_id>/return", "post", "Archivist takes a paper original back",
+
+@route("POST", "/paper-loans/<int:record_id>/return", "Archivist takes a paper original back",
           body="PaperReturn")
-@api_auth
 def return_paper(record_id: int):
     return jsonify(actions.paper_dict(actions.return_paper(actor(current_user), record_id, json_body())))
 
-@bp.get("/paper-loans/overdue")
-@document("/paper-loans/overdue", "get", "Paper originals still out after their due time (archivists)")
-@api_auth
+
+@route("GET", "/paper-loans/overdue", "Paper originals still out after their due time (archivists)")
 def overdue_paper():
     return jsonify({"items": [actions.paper_dict(p) for p in actions.overdue(actor(current_user))]})
 
@@ -79,11 +69,10 @@ def overdue_paper():
 REGISTER_FILTERS = ("date_from, date_to (local dates, both included, on the request's 申请时间), requester "
                     "(part of 姓名 or username), department_id, customer (part of name or 客户号), record_id")
 
-@bp.get("/loan-register")
-@document("/loan-register", "get", "查阅登记表: one line per (borrowing request, record), newest first, as far as "
+
+@route("GET", "/loan-register", "查阅登记表: one line per (borrowing request, record), newest first, as far as "
           f"the caller may see it (all / own department / own requests); filters {REGISTER_FILTERS}; page, "
           "per_page (≤ 200)")
-@api_auth
 def loan_register():
     user = actor(current_user)
     try:
@@ -95,16 +84,14 @@ def loan_register():
     return jsonify({"total": found.total, "page": found.page, "per_page": found.per_page, "pages": found.pages,
                     "items": [row.to_dict() for row in found.rows]})
 
-@bp.get("/loan-register.xlsx")
-@document("/loan-register.xlsx", "get", "The 查阅登记表 as an Excel workbook (Chinese headers, every matching "
+
+@route("GET", "/loan-register.xlsx", "The 查阅登记表 as an Excel workbook (Chinese headers, every matching "
           f"line, no paging; audited); filters {REGISTER_FILTERS}")
-@api_auth
 def loan_register_xlsx():
     return actions.register_download(actor(current_user), "xlsx", request.args, client_ip())
 
-@bp.get("/loan-register.csv")
-@document("/loan-register.csv", "get", "The 查阅登记表 as CSV (UTF-8 with BOM, CRLF, every matching line, no "
+
+@route("GET", "/loan-register.csv", "The 查阅登记表 as CSV (UTF-8 with BOM, CRLF, every matching line, no "
           f"paging; audited); filters {REGISTER_FILTERS}")
-@api_auth
 def loan_register_csv():
     return actions.register_download(actor(current_user), "csv", request.args, client_ip())

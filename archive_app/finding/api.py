@@ -4,18 +4,16 @@ from __future__ import annotations
 from flask import jsonify, request
 from flask_login import current_user
 
-from archive_app.api import api_auth, bp, document
+from archive_app.api import route
 from archive_app.extensions import db
-from archive_app.http import actor
 from archive_app.finding import search as search_svc
+from archive_app.http import actor
 from archive_app.intake import records as record_svc
 from archive_app.wiring import get_index
 
 
-@bp.get("/search")
-@document("/search", "get", "Full-text search (q, record_type, part, year_from, year_to, grade, secrecy, "
+@route("GET", "/search", "Full-text search (q, record_type, part, year_from, year_to, grade, secrecy, "
           "customer_id, project, status, sort=relevance|date, page, per_page); permission-filtered")
-@api_auth
 def search():
     req = search_svc.search_request_from(request.args)
     found = search_svc.search_records(db.session, get_index(), actor(current_user), req)

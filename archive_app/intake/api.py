@@ -4,59 +4,51 @@ from __future__ import annotations
 from flask import jsonify, request
 from flask_login import current_user
 
-from archive_app.api import api_auth, bp, document, json_body
-from archive_app.extensions import db
-from archive_app.http import actor, client_ip, page_arg
+from archive_app.api import json_body, route
 from archive_app.errors import NotFound
-from archive_app.http import incoming_files, stream_response
+from archive_app.extensions import db
+from archive_app.http import actor, client_ip, incoming_files, page_arg, stream_response
 from archive_app.intake import customers as customer_svc
 from archive_app.intake import records as record_svc
 from archive_app.wiring import archive_settings, get_store
 
 
-@bp.get("/customers")
-@document("/customers", "get", "Search customers (q, business_type, grade, project, page)")
-@api_auth
+@route("GET", "/customers", "Search customers (q, business_type, grade, project, page)")
 def list_customers():
     filters = {k: request.args.get(k, "") for k in ("q", "business_type", "grade", "project")}
     rows, total = customer_svc.search_customers(db.session, actor(current_user), page=page_arg(), **filters)
     return jsonify({"total": total, "page": page_arg(), "items": [customer_svc.customer_dict(c) for c in rows]})
 
-@bp.post("/customers")
-@document("/customers", "post", "Open a customer file", body="CustomerInput", responses={201: "created"})
-@api_auth
+
+@route("POST", "/customers", "Open a customer file", body="CustomerInput", responses={201: "created"})
 def create_customer():
     c = customer_svc.create_customer(db.session, actor(current_user), json_body(), ip=client_ip())
     return jsonify(customer_svc.customer_dict(c)), 201
 
-@bp.get("/customers/<int:customer_id>")
-@document("/customers/<int:customer_id>", "get", "One customer (the view is audited)")
-@api_auth
+
+@route("GET", "/customers/<int:customer_id>", "One customer (the view is audited)")
 def get_customer(customer_id: int):
     customer = customer_svc.view_customer(db.session, actor(current_user), customer_id, ip=client_ip())
     return jsonify(customer_svc.customer_dict(customer))
 
-@bp.patch("/customers/<int:customer_id>")
-@document("/customers/<int:customer_id>", "patch", "Change a customer (audited)", body="CustomerInput")
-@api_auth
+
+@route("PATCH", "/customers/<int:customer_id>", "Change a customer (audited)", body="CustomerInput")
 def update_customer(customer_id: int):
     c = customer_svc.update_customer(db.session, actor(current_user), customer_id, json_body(), ip=client_ip(),
                                      store=get_store())
     return jsonify(customer_svc.customer_dict(c))
 
-@bp.get("/customers/<int:customer_id>/records")
-@document("/customers/<int:customer_id>/records", "get", "The records of a customer's file the caller may see")
-@api_auth
+
+@route("GET", "/customers/<int:customer_id>/records", "The records of a customer's file the caller may see")
 def list_records(customer_id: int):
     user = actor(current_user)
     customer = customer_svc.get_customer(db.session, user, customer_id)
     return jsonify({"items": [record_svc.record_dict(r) for r in record_svc.customer_records(db.session, user, customer)]})
 
-@bp.post("/customers/<int:customer_id>/records")
-@document("/customers/<int:customer_id>/records", "post", "Upload a record with one or more files",
+
+@route("POST", "/customers/<int:customer_id>/records", "Upload a record with one or more files",
           body="multipart", responses={201: "created", 409: "duplicate_file", 413: "too_large",
                                        415: "unsupported_type", 422: "bad_file"})
-@api_auth
 def create_record(customer_id: int):
     values = {k: v for k, v in request.form.items() if k != "confirm_duplicate"}
     record = record_svc.create_record(db.session, get_store(), archive_settings(), actor(current_user), customer_id,
@@ -64,24 +56,21 @@ def create_record(customer_id: int):
                                       confirm_duplicate=request.form.get("confirm_duplicate") == "1", ip=client_ip())
     return jsonify(record_svc.record_dict(record)), 201
 
-@bp.get("/records/<int:record_id>")
-@document("/records/<int:record_id>", "get", "One record with its files (the view is audited)")
-@api_auth
+
+@route("GET", "/records/<int:record_id>", "One record with its files (the view is audited)")
 def get_record(record_id: int):
     return jsonify(record_svc.record_dict(record_svc.view_record(db.session, actor(current_user), record_id,
                                                                  ip=client_ip())))
 
-@bp.get("/records/<int:record_id>/status")
-@document("/records/<int:record_id>/status", "get", "Text-extraction status of a record's files (排队/处理中/完成/失败)")
-@api_auth
+
+@route("GET", "/records/<int:record_id>/status", "Text-extraction status of a record's files (排队/处理中/完成/失败)")
 def get_record_status(record_id: int):
     record = record_svc.get_record(db.session, actor(current_user), record_id)
     data = record_svc.record_dict(record)
     return jsonify({"id": record.id, "text_status": data["text_status"], "files": data["files"]})
 
-@bp.get("/records/<int:record_id>/files/<int:file_id>/pages")
-@document("/records/<int:record_id>/files/<int:file_id>/pages", "get", "Extracted text of each page of a file")
-@api_auth
+
+@route("GET", "/records/<int:record_id>/files/<int:file_id>/pages", "Extracted text of each page of a file")
 def get_pages(record_id: int, file_id: int):
     record = record_svc.get_record(db.session, actor(current_user), record_id, "record.read")
     file = next((f for f in record.files if f.id == file_id), None)
@@ -90,18 +79,16 @@ def get_pages(record_id: int, file_id: int):
     return jsonify({"file_id": file.id, "text_status": file.extract_status, "pages": [
         {"page_no": p.page_no, "text": p.text, "source": p.source, "confidence": p.confidence} for p in file.pages]})
 
-@bp.patch("/records/<int:record_id>")
-@document("/records/<int:record_id>", "patch", "Change a draft record's metadata (never its 档号)",
+
+@route("PATCH", "/records/<int:record_id>", "Change a draft record's metadata (never its 档号)",
           body="RecordInput")
-@api_auth
 def update_record(record_id: int):
     r = record_svc.update_record(db.session, actor(current_user), record_id, json_body(), ip=client_ip())
     return jsonify(record_svc.record_dict(r))
 
-@bp.post("/records/<int:record_id>/files")
-@document("/records/<int:record_id>/files", "post", "Add files to a draft record", body="multipart",
+
+@route("POST", "/records/<int:record_id>/files", "Add files to a draft record", body="multipart",
           responses={201: "created"})
-@api_auth
 def add_files(record_id: int):
     record_svc.add_files(db.session, get_store(), archive_settings(), actor(current_user), record_id,
                          incoming_files(), confirm_duplicate=request.form.get("confirm_duplicate") == "1",
@@ -109,24 +96,21 @@ def add_files(record_id: int):
     record = record_svc.get_record(db.session, actor(current_user), record_id)
     return jsonify(record_svc.record_dict(record)), 201
 
-@bp.get("/records/<int:record_id>/files/<int:file_id>/content")
-@document("/records/<int:record_id>/files/<int:file_id>/content", "get",
-          "Download a file: the exact bytes for archive staff, a watermarked copy under a borrowing request")
-@api_auth
+
+@route("GET", "/records/<int:record_id>/files/<int:file_id>/content",
+       "Download a file: the exact bytes for archive staff, a watermarked copy under a borrowing request")
 def download(record_id: int, file_id: int):
     return stream_response(record_svc.open_file(db.session, get_store(), archive_settings(), actor(current_user),
                                                 record_id, file_id, ip=client_ip()))
 
-@bp.post("/records/<int:record_id>/review")
-@document("/records/<int:record_id>/review", "post", "Reviewer marks a draft filed (not the uploader)")
-@api_auth
+
+@route("POST", "/records/<int:record_id>/review", "Reviewer marks a draft filed (not the uploader)")
 def review(record_id: int):
     return jsonify(record_svc.record_dict(record_svc.review_record(db.session, actor(current_user), record_id,
                                                                    ip=client_ip())))
 
-@bp.get("/review-queue")
-@document("/review-queue", "get", "Drafts waiting for this reviewer")
-@api_auth
+
+@route("GET", "/review-queue", "Drafts waiting for this reviewer")
 def review_queue():
     return jsonify({"items": [record_svc.record_dict(r, files=False)
                               for r in record_svc.review_queue(db.session, actor(current_user))]})
