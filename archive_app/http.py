@@ -10,11 +10,12 @@ import hashlib
 import logging
 import tempfile
 from datetime import datetime
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Request, Response, current_app, jsonify, render_template, request
+from flask import Flask, Request, Response, current_app, flash, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.formparser import FormDataParser, MultiPartParser
@@ -22,6 +23,7 @@ from werkzeug.formparser import FormDataParser, MultiPartParser
 from archive_app import exports
 from archive_app.accounts.models import User
 from archive_app.errors import DomainError
+from archive_app.extensions import db
 from archive_app.intake.records import Download, IncomingFile
 
 
@@ -29,6 +31,7 @@ from archive_app.intake.records import Download, IncomingFile
 
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 HTTP_MESSAGES = {
     400: ("bad_request", "请求无效"),
@@ -107,6 +110,22 @@ def page_arg() -> int:
 def actor(user) -> User:
     """Unwrap flask-login's proxy into the User row the services expect."""
     return user._get_current_object() if hasattr(user, "_get_current_object") else user
+
+
+def attempt(action: Callable[[], T], success: Callable[[T], str] | None = None) -> tuple[T | None, DomainError | None]:
+    """Run one page action: on a domain error roll back and flash its Chinese message, else flash ``success``.
+
+    Returns (result, None) or (None, error), so the page can re-render its form with the error's status.
+    """
+    try:
+        result = action()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return None, exc
+    if success is not None:
+        flash(success(result), "success")
+    return result, None
 
 
 def attachment(content: bytes, content_type: str, filename: str, ascii_filename: str) -> Response:

@@ -4,7 +4,6 @@ Each page reads the form, calls one of ``borrowing.actions`` (shared with the AP
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -18,14 +17,14 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from archive_app.errors import DomainError, NotFound, ValidationFailed
+from archive_app.errors import NotFound, ValidationFailed
 from archive_app.extensions import db
 from archive_app.intake.models import Customer, Record
 from archive_app.borrowing.models import LoanRequest, PaperLoan
 from archive_app.borrowing import register as register_svc
 from archive_app.borrowing import loans as svc
 from archive_app import policy
-from archive_app.http import actor, client_ip, page_arg
+from archive_app.http import actor, attempt, client_ip, page_arg
 from archive_app.borrowing.actions import (
     approve_loan,
     create_loan,
@@ -66,14 +65,10 @@ def new():
         raise NotFound("档案不存在或无权查看", code="not_found")
     values = _form() if request.method == "POST" else {}
     if request.method == "POST":
-        try:
-            req = create_loan(user, values)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+        _, error = attempt(lambda: create_loan(user, values), lambda req: f"已提交借阅申请 {req.request_no}，等待审批")
+        if error:
             return render_template("loans/new.html", target=target, values=values,
-                                   settings=loan_settings()), exc.status
-        flash(f"已提交借阅申请 {req.request_no}，等待审批", "success")
+                                   settings=loan_settings()), error.status
         return redirect(url_for("loans.mine"))
     return render_template("loans/new.html", target=target, values=values, settings=loan_settings())
 
@@ -103,23 +98,12 @@ def queue():
                            labels=svc.STATUS_LABELS)
 
 
-def _act(action: Callable[[], Any], success: Callable[[Any], str]) -> None:
-    """Run one loan action: flash its success message, or roll back and flash the domain error."""
-    try:
-        result = action()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(success(result), "success")
-
-
 @bp.route("/loans/<int:loan_id>/approve", methods=["POST"])
 @login_required
 def approve(loan_id: int):
     user = actor(current_user)
     policy.require(user, "loan.approve")
-    _act(lambda: approve_loan(user, loan_id, request.form.get("reason", "")),
+    attempt(lambda: approve_loan(user, loan_id, request.form.get("reason", "")),
          lambda req: f"已批准 {req.request_no}（{svc.STATUS_LABELS[req.status]}）")
     return redirect(url_for("loans.queue"))
 
@@ -129,7 +113,7 @@ def approve(loan_id: int):
 def reject(loan_id: int):
     user = actor(current_user)
     policy.require(user, "loan.approve")
-    _act(lambda: reject_loan(user, loan_id, request.form.get("reason", "")),
+    attempt(lambda: reject_loan(user, loan_id, request.form.get("reason", "")),
          lambda req: f"已驳回 {req.request_no}")
     return redirect(url_for("loans.queue"))
 
@@ -154,7 +138,7 @@ def paper():
 def paper_hand_out():
     user = actor(current_user)
     policy.require(user, "paper.manage")
-    _act(lambda: hand_out(user, _form()),
+    attempt(lambda: hand_out(user, _form()),
          lambda loan: f"已借出原件 {loan.record.archival_code}（{loan.pages_out} 页）")
     return redirect(url_for("loans.paper"))
 
@@ -164,7 +148,7 @@ def paper_hand_out():
 def paper_return(record_id: int):
     user = actor(current_user)
     policy.require(user, "paper.manage")
-    _act(lambda: return_paper(user, record_id, _form()), lambda loan: f"已归还原件 {loan.record.archival_code}")
+    attempt(lambda: return_paper(user, record_id, _form()), lambda loan: f"已归还原件 {loan.record.archival_code}")
     return redirect(request.form.get("back") == "overdue" and url_for("loans.paper_overdue")
                     or url_for("loans.paper"))
 

@@ -1,18 +1,17 @@
 """Customer list, the customer's archive file (一户一档), create and edit."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from archive_app.wiring import get_store
-from archive_app.errors import DomainError
 from archive_app.extensions import db
 from archive_app.accounts.models import Role, User
 from archive_app.intake import customers as svc
 from archive_app import policy
 from archive_app.intake.records import customer_records
-from archive_app.http import actor, client_ip, form_dict, page_arg
+from archive_app.http import actor, attempt, client_ip, form_dict, page_arg
 
 bp = Blueprint("customers", __name__)
 PER_PAGE = 20
@@ -42,14 +41,11 @@ def new():
     policy.require(user, "customer.create")
     values = form_dict() if request.method == "POST" else {}
     if request.method == "POST":
-        try:
-            customer = svc.create_customer(db.session, user, values, ip=client_ip())
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+        customer, error = attempt(lambda: svc.create_customer(db.session, user, values, ip=client_ip()),
+                                  lambda c: f"已建档：{c.customer_no} {c.name}")
+        if error:
             return render_template("customers/form.html", values=values, customer=None,
-                                   consultants=_consultants()), exc.status
-        flash(f"已建档：{customer.customer_no} {customer.name}", "success")
+                                   consultants=_consultants()), error.status
         return redirect(url_for("customers.show", customer_id=customer.id))
     return render_template("customers/form.html", values=values, customer=None, consultants=_consultants())
 
@@ -71,14 +67,12 @@ def edit(customer_id: int):
     customer = svc.get_customer(db.session, user, customer_id, "customer.edit")
     if request.method == "POST":
         values = form_dict()
-        try:
-            svc.update_customer(db.session, user, customer_id, values, ip=client_ip(), store=get_store())
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+        _, error = attempt(lambda: svc.update_customer(db.session, user, customer_id, values, ip=client_ip(),
+                                                       store=get_store()),
+                           lambda _: "客户资料已更新（变更已记录）")
+        if error:
             return render_template("customers/form.html", values=values, customer=customer,
-                                   consultants=_consultants()), exc.status
-        flash("客户资料已更新（变更已记录）", "success")
+                                   consultants=_consultants()), error.status
         return redirect(url_for("customers.show", customer_id=customer_id))
     values = svc.customer_dict(customer)
     return render_template("customers/form.html", values=values, customer=customer, consultants=_consultants())
