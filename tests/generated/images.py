@@ -164,7 +164,7 @@ def palette_png(img: Image.Image) -> bytes:
     pal.save(buf, "PNG", bits=1)
     data = buf.getvalue()
     check = Image.open(io.BytesIO(data))
-    assert check.mode == "P" and set(check.getdata()) <= {0, 1}
+    assert check.mode == "P" and set(np.unique(np.asarray(check)).tolist()) <= {0, 1}
     return data
 
 

@@ -39,7 +39,7 @@ def text_pdf(lines: list[str] = texts.TEXT_LAYER_LINES, *, pages: int = 1, marke
     return buf.getvalue()
 
 
-def image_pdf(pages: list[Image.Image], *, dpi: int = 100, rotate: int = 0) -> bytes:
+def image_pdf(pages: list[Image.Image], *, dpi: int = 200, rotate: int = 0) -> bytes:
     """A scan saved as PDF: one image per page and no text layer. ``rotate`` sets /Rotate on each page."""
     buf = io.BytesIO()
     first, *rest = [p.convert("RGB") if p.mode not in ("L", "RGB") else p for p in pages]
