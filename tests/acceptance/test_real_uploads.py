@@ -37,3 +37,22 @@ def test_odd_real_files_are_stored_or_refused_deliberately(app, client, users):
     # the decompression bomb and the huge page are only stored, never rendered, so they are kept
     assert stored["hugemono.pdf"] == 201 and stored["enormous.pdf"] == 201
     assert client.get("/api/v1/me").status_code == 200  # the server is still fine
+
+
+def test_real_chinese_scan_is_read_in_the_background_and_found(app, client, users):
+    """CnOCR's real paragraph scan, uploaded through the API: its phrases are found, typed in
+    Simplified or Traditional script, with the phrase marked in the snippet."""
+    from archive_app.jobs import run_pending
+
+    login(client, "archivist")
+    c = new_customer(client, name="欧阳明华")
+    rec = upload(client, c["id"], [(real_file("cnocr/multi-line_cn2.png").read_bytes(), "温馨卡.png")],
+                 record_type="温馨卡", secrecy=1).json
+    with app.app_context():
+        assert run_pending() >= 1
+    assert client.get(f"/api/v1/records/{rec['id']}/status").json["text_status"] == "done"
+    for q in ("媒介越来越多", "媒介越來越多", "传播方式", "与消费者更加互动"):
+        body = client.get("/api/v1/search", query_string={"q": q}).json
+        assert [i["record"]["id"] for i in body["items"]][:1] == [rec["id"]], q
+    body = client.get("/api/v1/search", query_string={"q": "传播方式"}).json
+    assert "<mark>" in body["items"][0]["snippet"]
