@@ -69,7 +69,7 @@ PAGES = {
 
 
 def sentences() -> list[str]:
-    """The sentences of PAGES (8-80 characters), for the bodies of synthetic records."""
+    """The sentences of PAGES (8-80 characters)."""
     import re
 
     out = []
@@ -78,4 +78,42 @@ def sentences() -> list[str]:
             s = s.strip()
             if 8 <= len(s) <= 80:
                 out.append(s)
+    return out
+
+
+# Words of the trade, for the bodies of synthetic records (with random two-character words between
+# them, so a few hundred records carry the tens of thousands of distinct bigrams real text has).
+TRADE_WORDS = (
+    "客户 档案 合同 购房 认购 付款 凭证 收据 发票 按揭 贷款 银行 首付 尾款 房源 楼盘 单元 面积 朝向 户型 "
+    "交房 验收 物业 业主 登记 审核 归档 借阅 归还 复印 原件 扫描 密级 保管 期限 销毁 鉴定 移交 部门 经理 "
+    "顾问 置业 前台 来访 来电 回访 意向 成交 签约 网签 备案 产权 证书 身份证 营业执照 委托书 授权 变更 申请 "
+    "投诉 处理 满意度 调查 资信 报告 函件 通知 记录 统计 查询 系统 模块 编号 页数 日期 时间 地址 电话 姓名 "
+    "家庭 成员 工作单位 收入 预算 需求 装修 车位 储藏室 学区 地铁 公园 商场 医院 学校 价格 优惠 折扣 活动 "
+    "开盘 认筹 排号 选房 定金 违约 退房 换房 更名 加名 继承 赠与 抵押 解押 公证 律师 税费 契税 维修基金"
+).split()
+
+
+def _common_hanzi() -> list[str]:
+    """The 3755 level-1 characters of GB 2312 (the most common Simplified characters), in code order."""
+    out = []
+    for hi in range(0xB0, 0xD8):
+        for lo in range(0xA1, 0xFF):
+            try:
+                out.append(bytes([hi, lo]).decode("gb2312"))
+            except UnicodeDecodeError:
+                pass
+    return out
+
+
+def record_sentences(n: int = 1500, seed: int = 2026) -> list[str]:
+    """``n`` sentences of trade words mixed with random two-character words, deterministic per seed."""
+    import random
+
+    rng = random.Random(seed)
+    hanzi = _common_hanzi()
+    out = []
+    for _ in range(n):
+        words = [rng.choice(TRADE_WORDS) if rng.random() < 0.5 else rng.choice(hanzi) + rng.choice(hanzi)
+                 for _ in range(rng.randint(4, 9))]
+        out.append("".join(words))
     return out
