@@ -24,8 +24,6 @@ from archive_app.extensions import db
 pytest_plugins = ["tests.s3server"]
 
 PG_BASE_URL = os.environ.get("ARCHIVE_TEST_PG_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/test")
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-TESTDATA = SHARED / "testdata"
 ACCEPTANCE = Path(__file__).resolve().parent / "acceptance"
 PASSWORD = "correct-horse-9"
 REDIS_URL = os.environ.get("ARCHIVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -224,9 +222,3 @@ def csrf_from(html: str) -> str:
     """The CSRF token embedded in a rendered form."""
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
-
-def shared_file(rel: str) -> Path:
-    """A file from ../shared/testdata (read-only, never edited)."""
-    path = TESTDATA / rel
-    assert path.exists(), f"missing shared test file {path}"
-    return path
