@@ -3,12 +3,3 @@ from archive_app.accounts.models import ApiToken, Department, Role, User  # noqa
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile  # noqa: F401
 from archive_app.audit.models import AuditEntry, AuditHead  # noqa: F401
 from archive_app.borrowing.models import Handover, LoanApproval, LoanItem, LoanRequest, PaperLoan  # noqa: F401
-from archive_app.retention.models import (  # noqa: F401
-    DestructionEntry,
-    DisposalBatch,
-    DisposalItem,
-    DisposalSupervisor,
-    LegalHold,
-    RetentionRule,
-    ScheduleVersion,
-)

@@ -121,11 +121,15 @@ def _body(rng: random.Random, c: Customer, rtype: str, sentences: list[str], tar
     return pages[:cut] + "\f" + pages[cut:]
 
 
-def iter_records(n: int, seed: int = 20260101, chars: int = 520,
-                 first_record_id: int = 1) -> Iterator[tuple[IndexDoc, Customer]]:
-    """n records (about 3 per customer), deterministic for a seed. ~520 chars ≈ 1.5 KB UTF-8."""
+def iter_records(n: int, seed: int = 20260101, chars: int = 520, first_record_id: int = 1,
+                 sentences: list[str] | None = None) -> Iterator[tuple[IndexDoc, Customer]]:
+    """n records (about 3 per customer), deterministic for a seed. ~520 chars ≈ 1.5 KB UTF-8.
+
+    The bodies are made of ``sentences`` (default: those of the seed pages in ../shared/seeds).
+    """
     rng = random.Random(seed)
-    sentences = seed_sentences()
+    sentences = seed_sentences() if sentences is None else sentences
+    assert sentences, f"no sentences to write record bodies with (seed pages in {SEEDS})"
     rid = first_record_id
     cid = 0
     item_no: dict[tuple[int, int], int] = {}

@@ -10,7 +10,7 @@ For every image it measures
 1. the engine called directly, as a caller would without our pipeline: ``RapidOCR()(array)`` on
    the image converted to 8-bit BGR (raw ``RapidOCR()(path)`` is also shown for linn.png: it
    reads nothing, because the file is a 2-colour palette PNG whose indices 0/1 look black);
-2. ``archive_app.extraction.extract(path, mime)``: loading, conversion, scaling, detection,
+2. ``archive_app.reading.extract(path, mime)``: loading, conversion, scaling, detection,
    orientation check, recognition, reading order, clean-up;
 
 and prints seconds, pages per minute and character accuracy (1 - Levenshtein / reference length,

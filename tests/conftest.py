@@ -24,10 +24,26 @@ from archive_app.extensions import db
 pytest_plugins = ["tests.s3server"]
 
 PG_BASE_URL = os.environ.get("ARCHIVE_TEST_PG_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/test")
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-TESTDATA = SHARED / "testdata"
+ACCEPTANCE = Path(__file__).resolve().parent / "acceptance"
 PASSWORD = "correct-horse-9"
 REDIS_URL = os.environ.get("ARCHIVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
+    """tests/acceptance (checks against the real files in ../shared) is collected only when named on
+    the command line, as ./scripts/test-acceptance does: the README's test command needs nothing
+    outside the repository."""
+    if collection_path == ACCEPTANCE and not _named_on_command_line(config, ACCEPTANCE):
+        return True
+    return None
+
+
+def _named_on_command_line(config, folder: Path) -> bool:
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if path == folder or folder in path.parents:
+            return True
+    return False
 
 
 def _with_db(url: str, name: str) -> str:
@@ -206,9 +222,3 @@ def csrf_from(html: str) -> str:
     """The CSRF token embedded in a rendered form."""
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
-
-def shared_file(rel: str) -> Path:
-    """A file from ../shared/testdata (read-only, never edited)."""
-    path = TESTDATA / rel
-    assert path.exists(), f"missing shared test file {path}"
-    return path

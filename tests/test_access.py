@@ -9,6 +9,9 @@ from pypdf import PdfReader
 
 from archive_app import policy
 
+from archive_app.extensions import db
+
+from .factories import make_customer, make_record, make_user
 from .helpers import PDF_MIN, borrow, login, make_pdf, new_customer, upload
 
 PUBLIC_ENDPOINTS = {"auth.login", "static"}
@@ -79,6 +82,24 @@ def test_staff_cannot_download_above_clearance(app, client, users):
     borrow(client, "staff_secret", [secret["id"]])
     resp = client.get(f"/api/v1/records/{secret['id']}/files/{secret['files'][0]['id']}/content")
     assert resp.status_code == 200
+
+
+@pytest.mark.parametrize("clearance", [0, 1, 2, 3])
+def test_staff_see_the_records_of_their_department_up_to_their_clearance(app, client, clearance):
+    with app.app_context():
+        make_user("staff", username="clerk", department="销售一部", clearance=clearance)
+        ours = make_customer(department="销售一部")
+        theirs = make_customer(department="销售二部")
+        by_secrecy = {level: make_record(ours, secrecy=level).id for level in range(4)}
+        make_record(theirs, secrecy=0)
+        ours_id, theirs_id = ours.id, theirs.id
+        db.session.remove()
+    login(client, "clerk")
+    listed = [r["id"] for r in client.get(f"/api/v1/customers/{ours_id}/records").json["items"]]
+    assert sorted(listed) == [by_secrecy[level] for level in range(clearance + 1)]
+    for level, rid in by_secrecy.items():
+        assert client.get(f"/api/v1/records/{rid}").status_code == (200 if level <= clearance else 404), level
+    assert client.get(f"/api/v1/customers/{theirs_id}").status_code == 404
 
 
 def test_other_department_sees_nothing(app, client, users):

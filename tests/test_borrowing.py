@@ -378,23 +378,18 @@ def test_periodic_job_expires_undecided_requests(app, users):
 
 def test_inbox_tells_borrower_archivist_and_approvers_what_waits(app, users):
     """Overdue originals reach the borrower's and the archivist's inbox; pending requests the head's."""
-    from archive_app.intake.models import Record
     from archive_app.accounts.models import User
-    from archive_app.intake import customers
     from archive_app.borrowing import loans
     from archive_app.inbox import notices
+
+    from .factories import make_customer, make_record
 
     now = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
     settings = loans.LoanSettings()
     with app.app_context():
         s = db.session
         u = {n: s.get(User, i) for n, i in users.items()}
-        c = customers.create_customer(s, u["archivist"], {"name": "赵六", "department": "销售一部"})
-        rec = Record(customer=c, part=3, item_no=1, record_type="购房合同", title="合同", year=2026,
-                     archival_code=f"0001-2026-D30-{c.customer_no}-3-0001", retention_code="D30", secrecy=1,
-                     status="filed", created_by_id=u["archivist"].id)
-        s.add(rec)
-        s.commit()
+        rec = make_record(make_customer(name="赵六", department="销售一部"), record_type="购房合同")
         req = loans.create_request(s, u["staff"], kind="original", purpose="核对原件", settings=settings, now=now,
                                    record_ids=[rec.id])
         head_box = notices.inbox(s, u["head"], settings, now)
@@ -421,21 +416,13 @@ def test_inbox_page_renders_for_every_role(app, client, users):
         assert page.status_code == 200 and "消息" in page.text, name
         client.post("/logout")
     # a request waiting for the head shows as a badge on the head's pages
-    from archive_app.intake.models import Record
-    from archive_app.accounts.models import User
-    from archive_app.intake import customers
     from archive_app.borrowing import loans
 
+    from .factories import make_customer, make_record, user
+
     with app.app_context():
-        s = db.session
-        archivist, staff = s.get(User, users["archivist"]), s.get(User, users["staff"])
-        c = customers.create_customer(s, archivist, {"name": "钱七", "department": "销售一部"})
-        rec = Record(customer=c, part=1, item_no=1, record_type="温馨卡", title="卡", year=2026, secrecy=1,
-                     archival_code=f"0001-2026-D3-{c.customer_no}-1-0001", retention_code="D3", status="filed",
-                     created_by_id=archivist.id)
-        s.add(rec)
-        s.commit()
-        loans.create_request(s, staff, kind="view", purpose="回访", settings=loans.LoanSettings(),
+        rec = make_record(make_customer(name="钱七", department="销售一部"), record_type="温馨卡")
+        loans.create_request(db.session, user("staff"), kind="view", purpose="回访", settings=loans.LoanSettings(),
                              now=datetime.now(UTC), record_ids=[rec.id])
     login(client, "head")
     assert '<span class="badge" title="待办">1</span>' in client.get("/customers").text

@@ -16,11 +16,10 @@ import pytest
 
 # The fixtures are imported so pytest finds them here (browser_support is not a conftest).
 from tests.browser_support import archive_server, browser, live_server  # noqa: F401
-from tests.browser_support import ADMIN_PASSWORD, REPO, new_context
+from tests.browser_support import ADMIN_PASSWORD, new_context
+from tests.generated import pdfs
 
 pytestmark = pytest.mark.browser
-
-SAMPLE_PDF = REPO.parent / "shared" / "testdata" / "ocrmypdf" / "linn.pdf"
 ARCHIVAL_CODE = re.compile(r"\d{4}-\d{4}-D30-C\d{6}-3-0001")
 
 
@@ -37,7 +36,10 @@ def page(browser, live_server: str):
 def test_login_create_upload_download(page, live_server: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    expected_bytes = SAMPLE_PDF.read_bytes()
+    # A contract with a text layer, made for this test.
+    sample_pdf = tmp_path / "contract.pdf"
+    sample_pdf.write_bytes(pdfs.text_pdf(marker="browser test"))
+    expected_bytes = sample_pdf.read_bytes()
 
     # Log in as the admin made by `archive init`.
     page.goto("/login")
@@ -64,14 +66,14 @@ def test_login_create_upload_download(page, live_server: str, tmp_path: Path) ->
     expect(page).to_have_url(re.compile(r"/customers/\d+/upload$"))
     page.locator("select[name=record_type]").select_option("购房合同")
     expect(page.locator("select[name=part]")).to_have_value("3")
-    page.locator("input[type=file][name=files]").set_input_files(str(SAMPLE_PDF))
+    page.locator("input[type=file][name=files]").set_input_files(str(sample_pdf))
     page.get_by_role("button", name="上传").click()
     expect(page).to_have_url(re.compile(r"/records/\d+$"))
     code_text = page.locator("p.code").inner_text()
     match = ARCHIVAL_CODE.search(code_text)
     assert match, f"no 档号 on the record page: {code_text!r}"
     archival_code = match.group(0)
-    expect(page.get_by_role("cell", name=SAMPLE_PDF.name)).to_be_visible()
+    expect(page.get_by_role("cell", name=sample_pdf.name)).to_be_visible()
 
     # The customer page lists the record under 第3部分.
     page.goto(customer_url)

@@ -12,7 +12,8 @@ from archive_app.intake import filetypes
 from archive_app.intake.customers import CustomerInput, id_card_valid
 from archive_app.errors import ValidationFailed
 
-from .conftest import shared_file
+from .generated import hostile, pdfs
+from .generated import images as gi
 from .helpers import PDF_MIN, tiny_png
 
 
@@ -58,42 +59,27 @@ def test_inspect_refuses_wrong_content_with_right_name():
         filetypes.inspect(io.BytesIO(b"PK\x03\x04 a zip file"), "scan.pdf")
 
 
-def test_inspect_real_files():
-    with open(shared_file("ocrmypdf/multipage.pdf"), "rb") as fh:
-        mime, pages = filetypes.inspect(fh, "multipage.pdf")
-    assert mime == "application/pdf" and pages > 1
-    with open(shared_file("cnocr/chn-00199980.jpg"), "rb") as fh:
-        assert filetypes.inspect(fh, "x.jpg") == ("image/jpeg", 1)
-    with open(shared_file("ocrmypdf/invalid.pdf"), "rb") as fh, pytest.raises(BadFile) as e:
-        filetypes.inspect(fh, "invalid.pdf")
-    assert e.value.code == "corrupt_pdf"
+def test_inspect_counts_pages_and_refuses_broken_pdfs():
+    mime, pages = filetypes.inspect(io.BytesIO(pdfs.text_pdf(pages=6)), "multipage.pdf")
+    assert mime == "application/pdf" and pages == 6
+    assert filetypes.inspect(io.BytesIO(gi.slip_photo()), "x.jpg") == ("image/jpeg", 1)
+    for broken in (pdfs.header_only_pdf(), pdfs.truncated(pdfs.text_pdf(pages=3))):
+        with pytest.raises(BadFile) as e:
+            filetypes.inspect(io.BytesIO(broken), "invalid.pdf")
+        assert e.value.code == "corrupt_pdf"
 
 
 def test_inspect_refuses_pixel_bomb_header():
     # A PNG header claiming 100000 x 100000 pixels: refused before any pixel is decoded.
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-           + chunk(b"IEND", b""))
     with pytest.raises(BadFile) as e:
-        filetypes.inspect(io.BytesIO(png), "bomb.png")
+        filetypes.inspect(io.BytesIO(hostile.png_bomb()), "bomb.png")
     assert e.value.code == "image_too_large"
 
 
 def test_encrypted_pdf_refused_unless_it_opens_without_a_password():
-    from pypdf import PdfReader, PdfWriter
-
     def encrypted(user_password: str) -> bytes:
-        writer = PdfWriter(clone_from=PdfReader(io.BytesIO(PDF_MIN)))
-        writer.encrypt(user_password=user_password, owner_password="owner-secret", algorithm="AES-128")
-        buf = io.BytesIO()
-        writer.write(buf)
-        return buf.getvalue()
+        return pdfs.encrypted_pdf(PDF_MIN, user_password=user_password, owner_password="owner-secret",
+                                  algorithm="AES-128")
 
     with pytest.raises(BadFile) as e:
         filetypes.inspect(io.BytesIO(encrypted("s3cret")), "locked.pdf")

@@ -9,10 +9,9 @@ from archive_app.jobs import run_pending
 from archive_app.intake.models import FilePage
 from archive_app.wiring import get_index
 
-from .conftest import shared_file
+from .generated import images as gi
+from .generated import texts
 from .helpers import login, make_pdf, new_customer, truncated_png, upload
-
-CN_IMAGE = "cnocr/multi-line_cn2.png"
 
 
 def _drain(app) -> int:
@@ -24,8 +23,8 @@ def test_upload_is_read_in_the_background_then_found(app, client, users):
     login(client, "archivist")
     c = new_customer(client, name="欧阳明华", phones="13812345678", project="阳光花园", unit="3栋1201室",
                      address="广州市天河区体育西路100号")
-    rec = upload(client, c["id"], [(shared_file(CN_IMAGE).read_bytes(), "温馨卡.png")], record_type="温馨卡",
-                 secrecy=1).json
+    # a scanned page of the filing rule (texts.SCAN_LINES), as a PNG
+    rec = upload(client, c["id"], [(gi.png_bytes(gi.scan()), "温馨卡.png")], record_type="温馨卡", secrecy=1).json
     # the request returned before any text was read
     status = client.get(f"/api/v1/records/{rec['id']}/status").json
     assert status["text_status"] == "queued" and status["files"][0]["pages_done"] == 0
@@ -33,34 +32,35 @@ def test_upload_is_read_in_the_background_then_found(app, client, users):
     status = client.get(f"/api/v1/records/{rec['id']}/status").json
     assert status["text_status"] == "done", status
     pages = client.get(f"/api/v1/records/{rec['id']}/files/{rec['files'][0]['id']}/pages").json["pages"]
-    assert "媒介越来越多" in pages[0]["text"] and pages[0]["source"] == "ocr"
+    assert texts.SCAN_PHRASE in pages[0]["text"] and pages[0]["source"] == "ocr"
 
     def hits(q: str, who=client) -> list[int]:
         body = who.get("/api/v1/search", query_string={"q": q}).json
         return [item["record"]["id"] for item in body["items"]]
 
-    for q in ("媒介越来越多", "媒介越來越多", "明华", "欧阳明华", "ouyangminghua", "oymh", "5678", "13812345678",
-              "阳光花园 3栋", "体育西", rec["archival_code"]):
+    # the scan's phrases (also typed in Traditional script), the customer's name, pinyin, phone, address
+    for q in (texts.SCAN_PHRASE, texts.SCAN_PHRASE_TRADITIONAL, texts.SCAN_PHRASE_2, "明华", "欧阳明华",
+              "ouyangminghua", "oymh", "5678", "13812345678", "阳光花园 3栋", "体育西", rec["archival_code"]):
         assert hits(q)[:1] == [rec["id"]], q
-    body = client.get("/api/v1/search", query_string={"q": "传播方式"}).json
+    body = client.get("/api/v1/search", query_string={"q": "一户一档"}).json
     assert "<mark>" in body["items"][0]["snippet"]
     assert hits("量子纠缠") == [] and hits("9999") == []
     # the page's thumbnail and viewer image exist for someone allowed to read the content
     thumb = client.get(f"/records/{rec['id']}/files/{rec['files'][0]['id']}/pages/1/thumb")
     assert thumb.status_code == 200 and thumb.data[:3] == b"\xff\xd8\xff"
     page = client.get(f"/records/{rec['id']}/files/{rec['files'][0]['id']}/pages/1")
-    assert page.status_code == 200 and "媒介" in page.text
-    search_page = client.get("/search", query_string={"q": "传播方式"})
+    assert page.status_code == 200 and texts.SCAN_PHRASE in page.text
+    search_page = client.get("/search", query_string={"q": "一户一档"})
     assert search_page.status_code == 200 and rec["archival_code"] in search_page.text
     client.post("/logout")
 
     # a colleague of another department never learns it exists: no hit, no count, no thumbnail
     login(client, "staff_other")
-    body = client.get("/api/v1/search", query_string={"q": "媒介越来越多"}).json
+    body = client.get("/api/v1/search", query_string={"q": texts.SCAN_PHRASE}).json
     assert body["total"] == 0 and body["items"] == []
     assert client.get(f"/records/{rec['id']}/files/{rec['files'][0]['id']}/pages/1/thumb").status_code == 404
-    page = client.get("/search", query_string={"q": "媒介"}).text
-    assert "共找到 0 件" in page and rec["archival_code"] not in page and "传播" not in page
+    page = client.get("/search", query_string={"q": "购房合同原件"}).text
+    assert "共找到 0 件" in page and rec["archival_code"] not in page and "交档案室归档" not in page
 
 
 def test_clearance_is_inside_the_search(app, client, users):
@@ -87,7 +87,7 @@ def test_jobs_are_idempotent_and_a_broken_file_fails_alone(app, client, users):
 
     login(client, "archivist")
     c = new_customer(client, name="测试客户")
-    good = upload(client, c["id"], [(shared_file("cnocr/chn-00199985.jpg").read_bytes(), "a.jpg")]).json
+    good = upload(client, c["id"], [(gi.slip_photo(), "a.jpg")]).json
     broken = upload(client, c["id"], [(truncated_png(), "cut.png")]).json
     _drain(app)
     statuses = {r["id"]: client.get(f"/api/v1/records/{r['id']}/status").json for r in (good, broken)}

@@ -1,4 +1,4 @@
-"""Uploading records: by content type, size limits, duplicates, exact bytes back, real odd files."""
+"""Uploading records: by content type, size limits, duplicates, exact bytes back, odd and hostile files."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +9,10 @@ from archive_app.extensions import db
 from archive_app.audit.models import AuditEntry
 from archive_app.intake.models import Record, RecordFile
 
-from .conftest import shared_file
+from archive_app.jobs import run_pending
+
+from .generated import hostile, pdfs
+from .generated import images as gi
 from .helpers import PDF_MIN, login, make_pdf, new_customer, tiny_png, upload
 
 
@@ -23,8 +26,8 @@ def _counts(app, store):
 def test_contract_and_id_copy_round_trip(app, client, users, store):
     login(client, "archivist")
     c = new_customer(client)
-    contract = shared_file("ocrmypdf/linn.pdf").read_bytes()
-    id_copy = shared_file("cnocr/chn-00199980.jpg").read_bytes()
+    contract = pdfs.text_pdf()
+    id_copy = gi.slip_photo()
     r1 = upload(client, c["id"], [(contract, "合同.pdf")], record_type="购房合同", doc_date="2025-03-01")
     r2 = upload(client, c["id"], [(id_copy, "身份证.jpg"), (tiny_png(1), "背面.png")], record_type="身份证复印件")
     assert r1.status_code == 201, r1.json
@@ -63,7 +66,9 @@ def test_refusals_have_codes_and_leave_nothing(app, client, users, store):
     cases = [
         ([(b"", "empty.pdf")], 400, "empty_file"),
         ([(b"just some text, named like a pdf", "scan.pdf")], 415, "unsupported_type"),
-        ([(shared_file("ocrmypdf/invalid.pdf").read_bytes(), "invalid.pdf")], 422, "corrupt_pdf"),
+        ([(pdfs.header_only_pdf(), "invalid.pdf")], 422, "corrupt_pdf"),
+        ([(pdfs.encrypted_pdf(), "locked.pdf")], 422, "encrypted_pdf"),
+        ([(hostile.png_bomb(), "bomb.png")], 422, "image_too_large"),
         ([(PDF_MIN, "ok.pdf"), (b"GIF89a....", "x.gif")], 415, "unsupported_type"),
         ([], 400, "no_files"),
     ]
@@ -105,19 +110,42 @@ def test_duplicate_warns_then_confirmed(app, client, users, store):
     assert upload(client, other["id"], [(PDF_MIN, "a.pdf")]).status_code == 201
 
 
-def test_odd_real_files_are_stored_or_refused_deliberately(app, client, users):
+# name: (content, HTTP status, error code when refused, text status after the background job)
+ODD_FILES = {
+    "huge.pdf": (pdfs.huge_scan_pdf, 201, None, "done"),  # 576 Mpx of 1-bit scan on an 8400 pt page
+    "bomb.pdf": (pdfs.image_bomb_pdf, 201, None, "failed"),  # one image claiming 30 GB: stored, never rendered
+    "xref.pdf": (pdfs.broken_xref_pdf, 201, None, "done"),
+    "metadata.pdf": (pdfs.odd_metadata_pdf, 201, None, "done"),
+    "attachment.pdf": (pdfs.attachment_pdf, 201, None, "done"),
+    "no_contents.pdf": (pdfs.no_contents_pdf, 201, None, "done"),
+    "restricted.pdf": (lambda: pdfs.encrypted_pdf(user_password=""), 201, None, "done"),
+    "scan.pdf": (lambda: gi.png_bytes(gi.scan()), 201, None, "done"),  # a PNG named .pdf
+    "locked.pdf": (pdfs.encrypted_pdf, 422, "encrypted_pdf", None),
+    "cut.pdf": (lambda: pdfs.truncated(pdfs.text_pdf(pages=3)), 422, "corrupt_pdf", None),
+    "bomb.png": (hostile.png_bomb, 422, "image_too_large", None),
+}
+
+
+def test_odd_files_are_stored_or_refused_deliberately(app, client, users):
     login(client, "archivist")
     c = new_customer(client)
     stored = {}
-    for name in ("enormous.pdf", "hugemono.pdf", "kcs.pdf", "no_contents.pdf", "ccitt.pdf", "jbig2.pdf",
-                 "2400dpi.pdf", "c02-22.pdf"):
-        resp = upload(client, c["id"], [(shared_file(f"ocrmypdf/{name}").read_bytes(), name)], confirm_duplicate="1")
-        assert resp.status_code in (201, 422), (name, resp.status_code)
-        if resp.status_code == 422:
-            assert resp.json["error"]["code"] in {"corrupt_pdf", "encrypted_pdf"}
-        stored[name] = resp.status_code
-    # the decompression bomb and the huge page are only stored, never rendered, so they are kept
-    assert stored["hugemono.pdf"] == 201 and stored["enormous.pdf"] == 201
+    for name, (make, status, code, _) in ODD_FILES.items():
+        resp = upload(client, c["id"], [(make(), name)])
+        assert resp.status_code == status, (name, resp.json)
+        if code:
+            assert resp.json["error"]["code"] == code and resp.json["error"]["message"], name
+        else:
+            stored[name] = resp.json
+    assert stored["scan.pdf"]["files"][0]["mime_type"] == "image/png"  # by content, not by name
+    # every stored file's job ends, each on its own: the bomb fails with its reason, the rest are read
+    with app.app_context():
+        run_pending()
+    for name, rec in stored.items():
+        (f,) = client.get(f"/api/v1/records/{rec['id']}/status").json["files"]
+        assert f["text_status"] == ODD_FILES[name][3], (name, f)
+    (bomb,) = client.get(f"/api/v1/records/{stored['bomb.pdf']['id']}/status").json["files"]
+    assert bomb["text_error"].startswith("too_large_to_render")
     assert client.get("/api/v1/me").status_code == 200  # the server is still fine
 
 

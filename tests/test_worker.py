@@ -16,7 +16,8 @@ from archive_app.intake.models import RecordFile
 from archive_app.clock import utcnow
 from archive_app.jobs import requeue_stale
 
-from .conftest import make_app, shared_file
+from .conftest import make_app
+from .generated import images as gi
 from .helpers import login, new_customer, truncated_png, upload
 
 ARCHIVE = str(Path(sys.executable).with_name("archive"))
@@ -42,9 +43,9 @@ def test_worker_processes_on_redis(tmp_path, request, users_factory):
     client = app.test_client()
     login(client, "archivist")
     c = new_customer(client, name="覃小雨")
-    images = ["cnocr/chn-00199980.jpg", "cnocr/chn-00199985.jpg"]
-    good = [upload(client, c["id"], [(shared_file(p).read_bytes(), Path(p).name)], record_type="温馨卡").json
-            for p in images]
+    # two small photos of a printed line (other grain, other bytes)
+    good = [upload(client, c["id"], [(gi.slip_photo(seed), f"slip-{seed}.jpg")], record_type="温馨卡").json
+            for seed in (1, 2)]
     # a PNG whose header is fine (so it is accepted) but whose pixels are cut off (so reading fails)
     bad = upload(client, c["id"], [(truncated_png(), "cut.png")]).json
     assert all(s["text_status"] == "queued" for s in _statuses(client, good + [bad]).values())
@@ -78,7 +79,7 @@ def test_worker_processes_on_redis(tmp_path, request, users_factory):
 def test_a_job_lost_with_its_worker_is_requeued(app, client, users):
     login(client, "archivist")
     c = new_customer(client, name="翟志刚")
-    rec = upload(client, c["id"], [(shared_file("cnocr/chn-00199985.jpg").read_bytes(), "a.jpg")]).json
+    rec = upload(client, c["id"], [(gi.slip_photo(), "a.jpg")]).json
     fid = rec["files"][0]["id"]
     with app.app_context():
         app.extensions["queue"].flush()  # the job vanished with a killed worker ...
@@ -94,7 +95,7 @@ def test_a_job_lost_with_its_worker_is_requeued(app, client, users):
 def test_a_file_that_keeps_killing_its_worker_is_failed_not_requeued(app, client, users):
     login(client, "archivist")
     c = new_customer(client, name="仇天")
-    rec = upload(client, c["id"], [(shared_file("cnocr/chn-00199985.jpg").read_bytes(), "a.jpg")]).json
+    rec = upload(client, c["id"], [(gi.slip_photo(), "a.jpg")]).json
     fid = rec["files"][0]["id"]
     with app.app_context():
         db.session.execute(update(RecordFile).where(RecordFile.id == fid).values(

@@ -1,4 +1,5 @@
-"""Fixtures of the search-index tests: no Flask app, only search_index and the shared seeds."""
+"""Fixtures of the search-index tests: no Flask app, only search_index, synthetic records and the
+pages written for the tests (tests/generated/texts.py). The seed pages are searched in tests/acceptance."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -6,14 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from bench.corpus import SEEDS, iter_records
+from bench.corpus import iter_records
 from search_index import IndexDoc, SearchIndex
 
-# What RapidOCR reads from ../shared/testdata/cnocr/multi-line_cn2.png (spaces inside words).
+from ..generated import texts
+
+# What RapidOCR read from a real scan of a Chinese paragraph (spaces inside words).
 OCR_TEXT = ("当然，在 在媒介越来越多的情形下， 意味着传播方式的变化。过去主流 的是大众传播，现在互动性和定制 "
             "性带来了新的挑战 一一如何让品牌")
 
-SEED_BASE_ID = 900_000
+PAGE_IDS = {name: 900_000 + i for i, name in enumerate(texts.PAGES)}
 OCR_ID = 950_000
 
 
@@ -28,27 +31,30 @@ def blank_doc(record_id: int, content: str, **kw) -> IndexDoc:
     return IndexDoc(**values)
 
 
-def seed_docs() -> list[IndexDoc]:
-    docs = []
-    for i, f in enumerate(sorted(SEEDS.glob("*.txt"))):
-        text = f.read_text(encoding="utf-8")
-        docs.append(blank_doc(SEED_BASE_ID + i, text, title=text.splitlines()[0][:40]))
-    return docs
+def page_docs(pages: dict[int, str]) -> list[IndexDoc]:
+    """One document per page of text (record id -> text), titled by its first line."""
+    return [blank_doc(rid, text, title=text.splitlines()[0][:40]) for rid, text in pages.items()]
 
 
 @pytest.fixture(scope="session")
 def corpus():
-    """(synthetic records with their customers, seed docs, OCR doc)."""
-    recs = list(iter_records(300, seed=4242, chars=200))
-    return recs, seed_docs(), blank_doc(OCR_ID, OCR_TEXT, title="扫描件", department_id=2)
+    """(synthetic records with their customers, page docs, OCR doc)."""
+    recs = list(iter_records(300, seed=4242, chars=200, sentences=texts.record_sentences()))
+    pages = page_docs({PAGE_IDS[name]: text for name, text in texts.PAGES.items()})
+    return recs, pages, blank_doc(OCR_ID, OCR_TEXT, title="扫描件", department_id=2)
+
+
+def build_index(path: Path, corpus) -> SearchIndex:
+    recs, pages, ocr = corpus
+    ix = SearchIndex.open(path)
+    with ix.bulk_writer() as bw:
+        bw.add([d for d, _ in recs] + pages + [ocr])
+    return ix
 
 
 @pytest.fixture(scope="session")
 def quality_index(tmp_path_factory, corpus) -> SearchIndex:
-    recs, seeds, ocr = corpus
-    ix = SearchIndex.open(tmp_path_factory.mktemp("quality") / "ix")
-    with ix.bulk_writer() as bw:
-        bw.add([d for d, _ in recs] + seeds + [ocr])
+    ix = build_index(tmp_path_factory.mktemp("quality") / "ix", corpus)
     yield ix
     ix.close()
 

@@ -17,6 +17,7 @@ from search_index.planning import (
 )
 from search_index.schema import encode_check, holds
 
+from ..generated import texts
 from .reference_matchers import reference
 
 ACCESS = Access(max_secrecy=2, department_ids=frozenset({1, 2, 3, 4}))
@@ -26,7 +27,7 @@ ACCESS = Access(max_secrecy=2, department_ids=frozenset({1, 2, 3, 4}))
 def index(tmp_path_factory):
     """Three segments, with a few deleted and replaced documents."""
     ix = SearchIndex.open(tmp_path_factory.mktemp("exec") / "ix")
-    docs = [d for d, _ in iter_records(600, seed=99, chars=200)]
+    docs = [d for d, _ in iter_records(600, seed=99, chars=200, sentences=texts.record_sentences())]
     for start in (0, 250, 450):
         with ix.bulk_writer() as bw:
             bw.add(docs[start:{0: 250, 250: 450, 450: 600}[start]])

@@ -7,6 +7,7 @@ import pytest
 from bench.corpus import iter_records
 from search_index import SearchIndex, fastwrite
 
+from ..generated import texts
 from .conftest import blank_doc
 
 
@@ -30,7 +31,7 @@ def _postings(ix: SearchIndex) -> dict[tuple[str, bytes], list[tuple[str, float]
 
 @pytest.fixture(scope="module")
 def docs():
-    recs = [d for d, _ in iter_records(400, seed=7, chars=300)]
+    recs = [d for d, _ in iter_records(400, seed=7, chars=300, sentences=texts.record_sentences())]
     # one bigram in every document (several posting blocks), Latin words next to bigrams that
     # sort before (digits) and after (Han) them, a value without any bigram
     recs[0].content += " abc 12 甲乙 zzz"

@@ -1,4 +1,7 @@
-"""Quality suite: real seed pages (Traditional and Simplified), OCR text and synthetic customers.
+"""Quality suite: pages in Traditional and Simplified script, OCR text and synthetic customers.
+
+The pages are written for the tests (tests/generated/texts.py); the same checks on the real seed
+pages of ../shared are in tests/acceptance/test_seed_pages.py.
 
 Every query kind of the issue must find its expected records in the top 10; where a brute-force
 oracle (substring search over the same normalised fields) exists, the total must equal it exactly
@@ -14,15 +17,15 @@ import pytest
 from search_index import Access, SearchRequest, normalise
 from search_index.analysis import digit_tail_keys, pinyin_keys
 
-from .conftest import OCR_ID, SEED_BASE_ID
+from .conftest import OCR_ID, PAGE_IDS
 
 ALL = Access(max_secrecy=3, department_ids=None)
 TEXT_FIELDS = ("customer_name", "title", "address", "project", "unit", "content")
 
 
 def all_docs(corpus):
-    recs, seeds, ocr = corpus
-    return [d for d, _ in recs] + seeds + [ocr]
+    recs, pages, ocr = corpus
+    return [d for d, _ in recs] + pages + [ocr]
 
 
 def oracle_text(corpus, text: str) -> set[int]:
@@ -143,14 +146,16 @@ def test_traditional_query_on_simplified_text_and_back(quality_index, corpus):
     for c, rids in pick(corpus, 4, lambda c: True):
         trad = s2t.convert(c.address[-10:])
         assert_exact(quality_index, corpus, trad, set(rids))
-    # seed 000 is written in Traditional; query it in Simplified
-    r = search(quality_index, "房地产客户档案如何建立和管理系统")
-    assert SEED_BASE_ID + 0 in ids(r)
-    r = search(quality_index, "楼盘客户资料(温馨卡)管理制度")
-    assert SEED_BASE_ID + 4 in ids(r)
-    # seed 002 is Simplified; query it in Traditional
-    r = search(quality_index, "銷售管理信息系統概述")
-    assert SEED_BASE_ID + 2 in ids(r)
+    # a page written in Traditional, queried in Simplified
+    r = search(quality_index, "房地产客户档案的建立与管理")
+    assert PAGE_IDS["traditional"] in ids(r)
+    r = search(quality_index, "温馨卡记录客户来访的时间")
+    assert PAGE_IDS["traditional"] in ids(r)
+    # pages written in Simplified, queried in Traditional
+    r = search(quality_index, "銷售案場客戶資料登記規範")
+    assert PAGE_IDS["simplified_rules"] in ids(r)
+    r = search(quality_index, "售樓處信息系統簡介")
+    assert PAGE_IDS["simplified_system"] in ids(r)
 
 
 def test_phones_and_id_numbers(quality_index, corpus):
@@ -184,21 +189,21 @@ def test_archival_code_full_and_prefix(quality_index, corpus):
         assert d.record_id in ids(r)
 
 
-def test_phrases_from_seed_pages(quality_index, corpus):
+def test_phrases_from_pages(quality_index, corpus):
     cases = {
-        "溫馨卡錄入統一標準": 4,
-        "核心的地方是保持规范横向和纵向的一致性": 0,
-        "销售数据查询与统计": 2,
-        "客户关系管理": 3,
-        "房地产行业客户档案管理流程设计": 1,
+        "溫馨卡記錄客戶來訪的時間": "traditional",
+        "按一戶一檔的原則編號存放": "traditional",
+        "姓名、电话与证件号码不得留空": "simplified_rules",
+        "合同编号一一对应": "simplified_rules",
+        "按月份查看销售数据": "simplified_system",
     }
-    for text, i in cases.items():
+    for text, page in cases.items():
         expected = oracle_text(corpus, text)
-        assert SEED_BASE_ID + i in expected
+        assert PAGE_IDS[page] in expected
         r = search(quality_index, text, per_page=200)
         assert r.total == len(expected), text
         top = ids(search(quality_index, text))
-        assert SEED_BASE_ID + i in top or len(expected) > 10, text
+        assert PAGE_IDS[page] in top or len(expected) > 10, text
 
 
 def test_ocr_text_with_spaces_inside_words(quality_index, corpus):
