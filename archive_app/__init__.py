@@ -72,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
     """Every room's pages, and the JSON API (one blueprint that each room's ``api`` module fills)."""
     from archive_app.accounts import login_views, views as account_views
     from archive_app.api import bp as api_bp
+    from archive_app.audit import views as audit_views
     from archive_app.borrowing import views as borrowing_views
     from archive_app.finding import views as finding_views
     from archive_app.inbox import views as inbox_views
@@ -84,7 +85,7 @@ def register_blueprints(app: Flask) -> None:
     from archive_app.intake import api as _intake_api  # noqa: F401
 
     for module in (login_views, customer_views, record_views, finding_views, borrowing_views, retention_views,
-                   inbox_views, account_views):
+                   inbox_views, account_views, audit_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
     # The API authenticates with tokens or checks the CSRF header itself (see api.api_auth).

@@ -1,17 +1,16 @@
-"""Users (admin), personal API tokens (everyone), and the audit log (admin, auditor)."""
+"""Users (admin) and personal API tokens (everyone)."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from archive_app.errors import DomainError
 from archive_app.extensions import db
 from archive_app.accounts.models import ApiToken, Department, User
-from archive_app.audit.models import AuditEntry
 from archive_app.accounts import users as accounts
 from archive_app import policy
-from archive_app.http import actor, page_arg
+from archive_app.http import actor
 
 bp = Blueprint("admin", __name__)
 
@@ -51,15 +50,3 @@ def tokens():
         db.session.commit()
     rows = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)).all()
     return render_template("admin/tokens.html", tokens=rows, new_token=new_token)
-
-
-@bp.route("/audit")
-@login_required
-def audit_log():
-    policy.require(actor(current_user), "audit.view")
-    per_page = 50
-    total = db.session.scalar(select(func.count(AuditEntry.id))) or 0
-    rows = db.session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())
-                              .limit(per_page).offset((page_arg() - 1) * per_page)).all()
-    return render_template("admin/audit.html", entries=rows, page=page_arg(),
-                           pages=max((total + per_page - 1) // per_page, 1))

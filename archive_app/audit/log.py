@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from archive_app.audit.models import AuditEntry, AuditHead
@@ -89,3 +89,11 @@ def verify_chain(session: Session, batch: int = 5000) -> list[ChainProblem]:
         elif head.last_hash != prev:
             problems.append(ChainProblem(last_seq, "the last entry does not match the chain head"))
     return problems
+
+
+def latest_entries(session: Session, *, page: int, per_page: int = 50) -> tuple[list[AuditEntry], int]:
+    """One page of the log, newest first, and the number of pages."""
+    total = session.scalar(select(func.count(AuditEntry.id))) or 0
+    rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())
+                                .limit(per_page).offset((page - 1) * per_page)))
+    return rows, max((total + per_page - 1) // per_page, 1)
