@@ -40,6 +40,7 @@ def init_command(admin_username: str) -> None:
     from archive_app.extensions import db
     from archive_app.accounts.models import User
     from archive_app.accounts import users as accounts
+    from archive_app import policy
 
     data_dir = os.path.abspath(os.environ.get("ARCHIVE_DATA_DIR") or "./var")
     os.makedirs(data_dir, exist_ok=True)
@@ -51,7 +52,8 @@ def init_command(admin_username: str) -> None:
         from archive_app.wiring import get_index
 
         get_index()  # create the search index now, not in a race between the server and the worker
-        if db.session.scalar(select(User).where(User.role == "admin")) is None:
+        # Any administrator account, even a deactivated one, means the site has been set up.
+        if db.session.scalar(select(User).where(policy.users_who_may("user.manage", active=False))) is None:
             password = app.config.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
             accounts.create_user(db.session, username=admin_username, password=password, role="admin",
                                  display_name="系统管理员")
