@@ -220,12 +220,10 @@ def retention_sync_command() -> None:
     from archive_app.wiring import get_store
     from archive_app.extensions import db
     from archive_app.clock import utcnow
-    from archive_app.retention import locks as object_lock
-    from archive_app.retention import schedule as retention
+    from archive_app.retention import upkeep
 
-    now = utcnow()
-    moved = retention.recompute_all(db.session, now.date())
-    report = object_lock.apply_all(db.session, get_store(), now)
+    done = upkeep.after_change(db.session, get_store(), now=utcnow(), all_records=True)
+    moved, report = done.moved, done.locks
     click.echo(f"{moved} disposal date(s) moved; {report.locked} object(s) locked")
     for key, error in report.failed:
         click.echo(f"could not lock {key}: {error}", err=True)

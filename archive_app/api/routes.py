@@ -171,7 +171,8 @@ def search():
           body="RecordInput")
 @api_auth
 def update_record(record_id: int):
-    r = record_svc.update_record(db.session, actor(current_user), record_id, _json_body(), ip=client_ip())
+    r = record_svc.update_record(db.session, actor(current_user), record_id, _json_body(), ip=client_ip(),
+                                 store=get_store())
     return jsonify(record_svc.record_dict(r))
 
 

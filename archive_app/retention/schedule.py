@@ -3,7 +3,8 @@
 ``disposal_for`` is a pure function of (record, customer events, schedule rule, holds, today); the
 rest of this module feeds it from the database and stores its answer on the record
 (``disposal_date`` / ``disposal_state`` / ``disposal_basis``) so the due list is one indexed query.
-Dates are recomputed when an event, the schedule, a hold or a review decision changes.
+Dates are recomputed when an event, the schedule, a hold or a review decision changes
+(``retention.upkeep.after_change``, which also moves the storage locks after them).
 
 Counting (common Chinese archival practice): the clock starts from an event — never the upload —
 with cut-off at the end of that event's year, so a 30-year record whose deal closed on 2020-05-01
