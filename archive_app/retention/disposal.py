@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from storage.base import BlobStore, StorageError
 
-from archive_app.errors import Conflict, Forbidden, NotFound, StorageFailed, ValidationFailed
+from archive_app.errors import Conflict, NotFound, StorageFailed, ValidationFailed
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile
-from archive_app.accounts.models import Role, User
+from archive_app.accounts.models import User
 from archive_app.retention.models import (
     BATCH_STATUSES,
     DECISIONS,
@@ -39,13 +39,10 @@ from archive_app.retention.models import (
 )
 from archive_app.audit import log as audit
 from archive_app.retention import schedule as retention
+from archive_app import policy
 
 log = logging.getLogger(__name__)
 
-REVIEW_ROLES = {Role.ARCHIVIST, Role.AUDITOR, Role.ADMIN}
-# 监销人: company leadership and the appraisal group.
-SUPERVISOR_ROLES = {Role.AUDITOR, Role.GENERAL_MANAGER, Role.DEPT_HEAD}
-EXECUTOR_ROLES = {Role.ARCHIVIST, Role.ADMIN}
 OPEN_BATCH = ("reviewing", "submitted", "approved", "executing")
 METHOD = "电子数据彻底删除（原件全部存储版本、提取文本、缩略图、检索索引）"
 ERASED_NAME = "（已销毁）"
@@ -53,9 +50,8 @@ ERASED_NAME = "（已销毁）"
 IndexRemover = Callable[[Sequence[int]], None]
 
 
-def _role_in(user: User, roles: set[Role], message: str) -> None:
-    if not user.is_active_flag or Role(user.role) not in roles:
-        raise Forbidden(message, code="forbidden")
+def _require(user: User, action: str, message: str) -> None:
+    policy.require(user, action, code="forbidden", message=message)
 
 
 def _batch(session: Session, batch_id: int, *, lock: bool = False) -> DisposalBatch:
@@ -96,7 +92,7 @@ def due_list(session: Session, on: date, *, limit: int = 100, offset: int = 0) -
 def create_batch(session: Session, actor: User, due_by: date, *, now: datetime, tz: str = "Asia/Shanghai"
                  ) -> DisposalBatch:
     """Open a review batch with every record due by ``due_by`` (one INSERT … SELECT); commit."""
-    _role_in(actor, REVIEW_ROLES, "只有档案管理员或鉴定小组可以发起鉴定")
+    _require(actor, "disposal.review", "只有档案管理员或鉴定小组可以发起鉴定")
     batch = DisposalBatch(due_by=due_by, status="reviewing", created_by_id=actor.id, created_at=now)
     session.add(batch)
     session.flush()
@@ -124,7 +120,7 @@ def create_batch(session: Session, actor: User, due_by: date, *, now: datetime, 
 def decide(session: Session, actor: User, batch_id: int, item_ids: Iterable[int], decision: str, *, reason: str,
            now: datetime, keep_years: int | None = None) -> int:
     """Reviewers record a decision with its reason for items of a batch under review; commit."""
-    _role_in(actor, REVIEW_ROLES, "只有档案管理员或鉴定小组可以作出鉴定意见")
+    _require(actor, "disposal.review", "只有档案管理员或鉴定小组可以作出鉴定意见")
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "reviewing")
     if decision not in DECISIONS:
@@ -151,7 +147,7 @@ def decide(session: Session, actor: User, batch_id: int, item_ids: Iterable[int]
 
 def submit(session: Session, actor: User, batch_id: int, *, now: datetime) -> DisposalBatch:
     """Send a fully decided batch to the general manager; commit."""
-    _role_in(actor, REVIEW_ROLES, "只有档案管理员或鉴定小组可以提交鉴定结果")
+    _require(actor, "disposal.review", "只有档案管理员或鉴定小组可以提交鉴定结果")
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "reviewing")
     undecided = session.scalar(select(func.count()).where(DisposalItem.batch_id == batch.id,
@@ -174,7 +170,7 @@ def _add_years(d: date, years: int) -> date:
 
 def approve(session: Session, gm: User, batch_id: int, *, now: datetime, note: str = "") -> DisposalBatch:
     """The general manager approves the batch; keep decisions take effect at once; commit."""
-    _role_in(gm, {Role.GENERAL_MANAGER}, "销毁批次须由总经理审批")
+    _require(gm, "disposal.approve", "销毁批次须由总经理审批")
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "submitted")
     batch.status, batch.approved_by_id, batch.approved_at = "approved", gm.id, now
@@ -200,7 +196,7 @@ def approve(session: Session, gm: User, batch_id: int, *, now: datetime, note: s
 
 def send_back(session: Session, gm: User, batch_id: int, *, note: str, now: datetime) -> DisposalBatch:
     """The general manager returns the batch to the reviewers with a reason; commit."""
-    _role_in(gm, {Role.GENERAL_MANAGER}, "销毁批次须由总经理审批")
+    _require(gm, "disposal.approve", "销毁批次须由总经理审批")
     if not (note or "").strip():
         raise ValidationFailed("退回须说明理由", code="reason_required")
     batch = _batch(session, batch_id, lock=True)
@@ -219,7 +215,7 @@ def _signed(session: Session, batch_id: int) -> list[int]:
 
 def sign_as_supervisor(session: Session, user: User, batch_id: int, *, now: datetime) -> DisposalSupervisor:
     """A supervisor (监销人) confirms, with their own login, that they witness the destruction; commit."""
-    _role_in(user, SUPERVISOR_ROLES, "监销人须为公司领导或鉴定小组成员")
+    _require(user, "disposal.supervise", "监销人须为公司领导或鉴定小组成员")
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "approved")
     signed = _signed(session, batch.id)
@@ -362,7 +358,7 @@ def execute(session: Session, store: BlobStore, executor: User, batch_id: int, *
     those segments). ``certify`` writes the certificate; both run before the batch is marked
     executed, so a crash before them is repaired by running again.
     """
-    _role_in(executor, EXECUTOR_ROLES, "只有档案管理员可以执行销毁")
+    _require(executor, "disposal.execute", "只有档案管理员可以执行销毁")
     batch = _batch(session, batch_id, lock=True)
     if batch.status == "executed":
         return ExecutionResult(finished=True, already_done=len([i for i in batch.items if i.state == "destroyed"]))

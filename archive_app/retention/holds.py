@@ -13,20 +13,16 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from archive_app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from archive_app.errors import Conflict, NotFound, ValidationFailed
 from archive_app.intake.models import Customer, Record
-from archive_app.accounts.models import Role, User
+from archive_app.accounts.models import User
 from archive_app.retention.models import HOLD_KINDS, LegalHold
 from archive_app.audit import log as audit
 from archive_app.retention import schedule as retention
+from archive_app import policy
 
-# Who may place and lift holds: the archive's keepers and company leadership.
-HOLD_ROLES = {Role.ARCHIVIST, Role.ADMIN, Role.AUDITOR, Role.GENERAL_MANAGER}
-
-
-def _require_role(actor: User) -> None:
-    if not actor.is_active_flag or Role(actor.role) not in HOLD_ROLES:
-        raise Forbidden("只有档案管理员、系统管理员、鉴定小组或总经理可以办理冻结", code="forbidden")
+# Who may place and lift holds is the policy's (hold.place, hold.release).
+REFUSED = "只有档案管理员、系统管理员、鉴定小组或总经理可以办理冻结"
 
 
 def active_holds(session: Session, record: Record) -> list[LegalHold]:
@@ -50,7 +46,7 @@ def require_not_held(session: Session, record: Record, doing: str) -> None:
 def place_hold(session: Session, actor: User, *, kind: str, reason: str, mandate: str, now: datetime,
                customer_id: int | None = None, record_id: int | None = None) -> LegalHold:
     """Put a customer's file or one record under a hold; recompute its records; commit."""
-    _require_role(actor)
+    policy.require(actor, "hold.place", code="forbidden", message=REFUSED)
     if kind not in HOLD_KINDS:
         raise ValidationFailed("冻结类型须为 诉讼、纠纷 或 未了事项", code="invalid_kind")
     reason, mandate = (reason or "").strip(), (mandate or "").strip()
@@ -79,7 +75,7 @@ def place_hold(session: Session, actor: User, *, kind: str, reason: str, mandate
 
 def lift_hold(session: Session, actor: User, hold_id: int, *, reason: str, now: datetime) -> LegalHold:
     """Lift a hold (who, when, why); the paused time is added to the records' clocks; commit."""
-    _require_role(actor)
+    policy.require(actor, "hold.release", code="forbidden", message=REFUSED)
     hold = session.scalar(select(LegalHold).where(LegalHold.id == hold_id).with_for_update())
     if hold is None:
         raise NotFound("冻结记录不存在", code="hold_not_found")

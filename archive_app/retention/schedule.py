@@ -22,11 +22,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive_app.vocabulary import RECORD_TYPES
-from archive_app.errors import Forbidden, ValidationFailed
+from archive_app.errors import ValidationFailed
 from archive_app.intake.models import Customer, Record
-from archive_app.accounts.models import Role, User
+from archive_app.accounts.models import User
 from archive_app.retention.models import TRIGGERS, LegalHold, RetentionRule, ScheduleVersion
 from archive_app.audit import log as audit
+from archive_app import policy
 
 # Record types whose disposal date others (ID copies, licences, powers of attorney) follow.
 CONTRACT_TYPES = ("购房合同", "认购书", "租赁合同")
@@ -206,8 +207,7 @@ def update_schedule(session: Session, actor: User, changes: Mapping[str, tuple[i
                     now: datetime) -> ScheduleVersion:
     """Write a new schedule version with ``changes`` applied, audited with what changed (not committed
     records: call ``recompute`` afterwards; the schedule itself is committed here)."""
-    if Role(actor.role) is not Role.ADMIN:
-        raise Forbidden("只有系统管理员可以修改保管期限表", code="forbidden")
+    policy.require(actor, "schedule.edit", code="forbidden", message="只有系统管理员可以修改保管期限表")
     if not (note or "").strip():
         raise ValidationFailed("请说明修改理由", code="reason_required")
     old = current_schedule(session)

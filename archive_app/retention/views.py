@@ -1,8 +1,8 @@
 """Retention and destruction pages: 保管期限表, 冻结（诉讼保全）, 到期档案, 鉴定与销毁, 销毁清册.
 
-Views parse the request, check who may open the page, call ``services.retention`` / ``holds`` /
-``disposal`` with the real time, flash the Chinese message of a DomainError and redirect. The
-services enforce every permission again; the role sets here only decide what the pages show.
+Views parse the request, ask the policy who may open the page, call ``retention.schedule`` /
+``holds`` / ``disposal`` with the real time, flash the Chinese message of a DomainError and
+redirect. The services enforce every permission again; templates ask ``can`` like everywhere.
 """
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ from storage.base import RetentionViolation
 from archive_app.wiring import get_index, get_store
 from archive_app.wiring import now as utc_now
 from archive_app.vocabulary import RECORD_TYPES
-from archive_app.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from archive_app.errors import DomainError, NotFound, ValidationFailed
 from archive_app.extensions import db
 from archive_app.intake.models import Customer, Record
-from archive_app.accounts.models import Role, User
+from archive_app.accounts.models import User
 from archive_app.retention.models import (
     BATCH_STATUSES,
     DECISIONS,
@@ -46,22 +46,10 @@ from archive_app.retention import holds
 from archive_app.retention import locks as object_lock
 from archive_app.retention import schedule as retention
 from archive_app.http import actor, attachment, client_ip, page_arg
+from archive_app import policy
 
 bp = Blueprint("retention", __name__)
 
-# Who may open the pages (the services decide again what each may do).
-VIEW_ROLES = {Role.ADMIN, Role.ARCHIVIST, Role.AUDITOR, Role.GENERAL_MANAGER, Role.DEPT_HEAD}
-DUE_ROLES = disposal.REVIEW_ROLES | {Role.GENERAL_MANAGER}
-ROLE_SETS: dict[str, set[Role]] = {
-    "view": VIEW_ROLES,
-    "schedule.edit": {Role.ADMIN},
-    "holds": set(holds.HOLD_ROLES),
-    "due": DUE_ROLES,
-    "review": set(disposal.REVIEW_ROLES),
-    "approve": {Role.GENERAL_MANAGER},
-    "supervise": set(disposal.SUPERVISOR_ROLES),
-    "execute": set(disposal.EXECUTOR_ROLES),
-}
 DISPOSAL_STATES = {"scheduled": "定期", "permanent": "永久保存", "awaiting_event": "等待起算事件",
                    "held": "冻结中（暂停计时）"}
 ITEM_STATES = {"pending": "待销毁", "destroying": "销毁中", "destroyed": "已销毁", "kept": "保留",
@@ -83,23 +71,9 @@ def local_today() -> date:
     return utc_now().astimezone(ZoneInfo(_tz())).date()
 
 
-def _role(user: Any) -> Role | None:
-    if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
-        return None
-    try:
-        return Role(user.role)
-    except ValueError:
-        return None
-
-
-def allowed(user: Any, what: str) -> bool:
-    """Whether the pages offer ``what`` (a key of ROLE_SETS) to this user."""
-    return _role(user) in ROLE_SETS[what]
-
-
-def _require(user: User, what: str) -> None:
-    if not allowed(user, what):
-        raise Forbidden("您没有权限访问保管期限与销毁管理", code="forbidden")
+def _require(user: User, action: str) -> None:
+    """Forbidden unless the policy lets ``user`` do ``action`` (which opens the page)."""
+    policy.require(user, action, code="forbidden", message="您没有权限访问保管期限与销毁管理")
 
 
 def _act(action: Callable[[], Any], success: Callable[[Any], str]) -> Any:
@@ -131,11 +105,6 @@ def _optional_int(value: str | None) -> int | None:
 
 
 # ---------------------------------------------------------------------------------------------- template helpers
-
-
-@bp.app_template_global("retention_can")
-def retention_can(user: Any, what: str) -> bool:
-    return allowed(user, what)
 
 
 @bp.app_template_global("retention_of")
@@ -195,7 +164,7 @@ def _rule_rows(schedule: ScheduleVersion) -> list[dict[str, Any]]:
 @login_required
 def schedule():
     user = actor(current_user)
-    _require(user, "view")
+    _require(user, "retention.view")
     current = retention.current_schedule(db.session)
     db.session.commit()  # the default version is written on first use
     return render_template("retention/schedule.html", schedule=current, rows=_rule_rows(current),
@@ -265,7 +234,7 @@ def _hold_target(form) -> dict[str, int]:
 @login_required
 def holds_page():
     user = actor(current_user)
-    _require(user, "holds")
+    _require(user, "hold.place")
     opts = (selectinload(LegalHold.customer), selectinload(LegalHold.record).selectinload(Record.customer),
             selectinload(LegalHold.placed_by), selectinload(LegalHold.lifted_by))
     active = db.session.scalars(select(LegalHold).where(LegalHold.lifted_at.is_(None)).options(*opts)
@@ -280,7 +249,7 @@ def holds_page():
 @login_required
 def hold_place():
     user = actor(current_user)
-    _require(user, "holds")
+    _require(user, "hold.place")
     now = utc_now()
 
     def place() -> LegalHold:
@@ -304,7 +273,7 @@ def _hold_label(hold: LegalHold) -> str:
 @login_required
 def hold_lift(hold_id: int):
     user = actor(current_user)
-    _require(user, "holds")
+    _require(user, "hold.release")
     now = utc_now()
     hold = _act(lambda: holds.lift_hold(db.session, user, hold_id, reason=request.form.get("reason", ""), now=now),
                 lambda h: f"已解除冻结：{_hold_label(h)}")
@@ -320,7 +289,7 @@ def hold_lift(hold_id: int):
 @login_required
 def due():
     user = actor(current_user)
-    _require(user, "due")
+    _require(user, "disposal.view_due")
     status = 200
     try:
         on = _date_arg(request.args.get("on"), "截止日期") or local_today()
@@ -353,7 +322,7 @@ def _item_counts(batch_ids: list[int]) -> dict[int, dict[str, int]]:
 @login_required
 def batches():
     user = actor(current_user)
-    _require(user, "view")
+    _require(user, "retention.view")
     rows = db.session.scalars(select(DisposalBatch).options(selectinload(DisposalBatch.created_by),
                                                             selectinload(DisposalBatch.approved_by))
                               .order_by(DisposalBatch.id.desc()).limit(500)).all()
@@ -365,7 +334,7 @@ def batches():
 @login_required
 def batch_create():
     user = actor(current_user)
-    _require(user, "review")
+    _require(user, "disposal.review")
     try:
         due_by = _date_arg(request.form.get("due_by"), "截止日期") or local_today()
     except ValidationFailed as exc:
@@ -389,7 +358,7 @@ def _get_batch(batch_id: int) -> DisposalBatch:
 @login_required
 def batch(batch_id: int):
     user = actor(current_user)
-    _require(user, "view")
+    _require(user, "retention.view")
     b = _get_batch(batch_id)
     page = page_arg()
     total = db.session.scalar(select(func.count()).where(DisposalItem.batch_id == b.id)) or 0
@@ -402,12 +371,12 @@ def batch(batch_id: int):
                                         .where(DisposalItem.batch_id == b.id).group_by(DisposalItem.decision)).all())
     signed_ids = {s.user_id for s in b.supervisors}
     flags = {
-        "review": b.status == "reviewing" and allowed(user, "review"),
-        "approve": b.status == "submitted" and allowed(user, "approve"),
-        "sign": b.status == "approved" and allowed(user, "supervise") and user.id not in signed_ids
+        "review": b.status == "reviewing" and policy.can(user, "disposal.review"),
+        "approve": b.status == "submitted" and policy.can(user, "disposal.approve"),
+        "sign": b.status == "approved" and policy.can(user, "disposal.supervise") and user.id not in signed_ids
                 and len(signed_ids) < 2,
-        "execute": b.status in ("approved", "executing") and allowed(user, "execute") and len(signed_ids) >= 2
-                   and user.id not in signed_ids,
+        "execute": (b.status in ("approved", "executing") and policy.can(user, "disposal.execute")
+                    and len(signed_ids) >= 2 and user.id not in signed_ids),
     }
     return render_template("retention/batch.html", batch=b, items=items, total=total, page=page,
                            pages=max((total + ITEMS_PER_PAGE - 1) // ITEMS_PER_PAGE, 1),
@@ -424,7 +393,7 @@ def _back(batch_id: int):
 @login_required
 def batch_decide(batch_id: int):
     user = actor(current_user)
-    _require(user, "review")
+    _require(user, "disposal.review")
     form = request.form
     if form.get("scope") == "undecided":
         ids = list(db.session.scalars(select(DisposalItem.id).where(DisposalItem.batch_id == batch_id,
@@ -447,7 +416,7 @@ def batch_decide(batch_id: int):
 @login_required
 def batch_submit(batch_id: int):
     user = actor(current_user)
-    _require(user, "review")
+    _require(user, "disposal.review")
     _act(lambda: disposal.submit(db.session, user, batch_id, now=utc_now()),
          lambda b: f"销毁批次 {b.batch_no} 已提交总经理审批")
     return _back(batch_id)
@@ -457,7 +426,7 @@ def batch_submit(batch_id: int):
 @login_required
 def batch_approve(batch_id: int):
     user = actor(current_user)
-    _require(user, "approve")
+    _require(user, "disposal.approve")
     now = utc_now()
     b = _act(lambda: disposal.approve(db.session, user, batch_id, now=now, note=request.form.get("note", "")),
              lambda b: f"已批准销毁批次 {b.batch_no}，待两名监销人确认")
@@ -474,7 +443,7 @@ def batch_approve(batch_id: int):
 @login_required
 def batch_send_back(batch_id: int):
     user = actor(current_user)
-    _require(user, "approve")
+    _require(user, "disposal.approve")
     _act(lambda: disposal.send_back(db.session, user, batch_id, note=request.form.get("note", ""), now=utc_now()),
          lambda b: f"已退回销毁批次 {b.batch_no}，鉴定小组须重新鉴定")
     return _back(batch_id)
@@ -484,7 +453,7 @@ def batch_send_back(batch_id: int):
 @login_required
 def batch_sign(batch_id: int):
     user = actor(current_user)
-    _require(user, "supervise")
+    _require(user, "disposal.supervise")
     _act(lambda: disposal.sign_as_supervisor(db.session, user, batch_id, now=utc_now()),
          lambda s: f"您已确认担任销毁批次 {s.batch.batch_no} 的监销人")
     return _back(batch_id)
@@ -521,7 +490,7 @@ def certifier(store, now: datetime) -> Callable[[DisposalBatch], None]:
 @login_required
 def batch_execute(batch_id: int):
     user = actor(current_user)
-    _require(user, "execute")
+    _require(user, "disposal.execute")
     now = utc_now()
     store = get_store()
 
@@ -563,7 +532,7 @@ def _entry_row(i: int, e: DestructionEntry, with_batch: bool) -> list[Any]:
 def register_xlsx(batch_id: int | None) -> Response:
     """The 销毁清册 as XLSX (one batch or all of it); the export is written to the audit log."""
     user = actor(current_user)
-    _require(user, "view")
+    _require(user, "retention.view")
     b = _get_batch(batch_id) if batch_id is not None else None
     entries = disposal.register_entries(db.session, batch_id)
     with_batch = b is None
@@ -591,7 +560,7 @@ def batch_register_xlsx(batch_id: int):
 @login_required
 def batch_certificate(batch_id: int):
     user = actor(current_user)
-    _require(user, "view")
+    _require(user, "retention.view")
     b = _get_batch(batch_id)
     if not b.certificate_key:
         raise NotFound("该批次尚未完成销毁，没有销毁证明", code="certificate_not_found")
@@ -608,7 +577,7 @@ def batch_certificate(batch_id: int):
 @login_required
 def register():
     user = actor(current_user)
-    _require(user, "view")
+    _require(user, "retention.view")
     batch_id = _optional_int(request.args.get("batch"))
     page = page_arg()
     stmt = select(DestructionEntry)
