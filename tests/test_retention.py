@@ -205,7 +205,7 @@ def _approved_batch(u, record_ids: list[int], due_by=TODAY):
 
 def _execute(app, u, batch, **kw):
     return disposal.execute(db.session, app.extensions["blob_store"], u["archivist"], batch.id, now=NOW,
-                            remove_from_index=get_index().delete, purge_index=lambda: get_index().purge([]), **kw)
+                            index=get_index(), **kw)
 
 
 def _index_bytes(app) -> bytes:
@@ -288,7 +288,7 @@ def test_the_review_needs_every_step_in_order(app, client, users):
         disposal.sign_as_supervisor(s, u["gm"], batch.id, now=NOW)
         refused("supervisors_complete", disposal.sign_as_supervisor, s, u["head"], batch.id, now=NOW)
         refused("forbidden", disposal.execute, s, app.extensions["blob_store"], u["staff"], batch.id, now=NOW,
-                remove_from_index=get_index().delete)
+                index=get_index())
         assert s.get(Record, rid).status == "filed"  # nothing happened on any refusal
 
 
@@ -425,14 +425,14 @@ def test_a_crashed_run_resumes_and_storage_refusal_marks_nothing(app, client, us
         # storage refuses: the run fails loudly, nothing is marked destroyed
         with pytest.raises(DomainError) as exc:
             disposal.execute(s, _FlakyStore(store, refuse=True), u["archivist"], batch.id, now=NOW,
-                             remove_from_index=get_index().delete)
+                             index=get_index())
         assert exc.value.code == "storage_refused"
         assert {r.status for r in s.scalars(select(Record).where(Record.id.in_([r1, r2])))} == {"filed"}
         assert s.scalar(select(func.count()).select_from(DestructionEntry)) == 0
         # the process dies after removing one object of the first record
         with pytest.raises(_Crash):
             disposal.execute(s, _FlakyStore(store, crash_after=1), u["archivist"], batch.id, now=NOW,
-                             remove_from_index=get_index().delete)
+                             index=get_index())
         s.rollback()
         states = dict(s.execute(select(DisposalItem.record_id, DisposalItem.state)
                                 .where(DisposalItem.batch_id == batch.id)).all())

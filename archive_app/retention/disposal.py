@@ -8,14 +8,19 @@ record's eligibility inside the execution itself.
 
 Execution is crash-safe and idempotent. Each record moves ``pending -> destroying -> destroyed``;
 ``destroying`` is committed before the first byte is removed, so a run killed at any point is
-resumed by running it again: storage ``destroy`` and index deletion are idempotent, and the
-database step (tombstone, register line, rows removed) commits once, with the item's new state.
-If storage refuses, the run stops with an error and the record is not marked destroyed.
+resumed by running it again: storage ``destroy`` is idempotent, and the database step (tombstone,
+register line, rows removed) commits once, with the item's new state. If storage refuses, the run
+stops with an error and the record is not marked destroyed. The search index is purged of the
+batch's destroyed records in one place, ``_purge_from_index``, at the end of every run (a resumed
+one too), and the certificate is stored, both before the batch counts as executed.
+
+Who may take each step is the policy's (``disposal.review``, ``disposal.approve``,
+``disposal.supervise``, ``disposal.execute``).
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -23,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, exists, func, insert, literal, select
 from sqlalchemy.orm import Session, selectinload
 
+from search_index import SearchIndex
 from storage.base import BlobStore, StorageError
 
 from archive_app.errors import Conflict, NotFound, StorageFailed, ValidationFailed
@@ -38,6 +44,7 @@ from archive_app.retention.models import (
     LegalHold,
 )
 from archive_app.audit import log as audit
+from archive_app.retention import certificates
 from archive_app.retention import schedule as retention
 from archive_app import policy
 
@@ -46,8 +53,6 @@ log = logging.getLogger(__name__)
 OPEN_BATCH = ("reviewing", "submitted", "approved", "executing")
 METHOD = "电子数据彻底删除（原件全部存储版本、提取文本、缩略图、检索索引）"
 ERASED_NAME = "（已销毁）"
-
-IndexRemover = Callable[[Sequence[int]], None]
 
 
 def _require(user: User, action: str, message: str) -> None:
@@ -276,8 +281,8 @@ def _blob_keys(record: Record) -> list[str]:
     return keys
 
 
-def _destroy_item(session: Session, store: BlobStore, remove_from_index: IndexRemover, batch: DisposalBatch,
-                  item: DisposalItem, executor: User, now: datetime) -> str:
+def _destroy_item(session: Session, store: BlobStore, batch: DisposalBatch, item: DisposalItem, executor: User,
+                  now: datetime) -> str:
     """Destroy one record (or skip it); returns its final state. Commits at each step."""
     record = session.scalar(select(Record).where(Record.id == item.record_id).with_for_update()
                             .options(selectinload(Record.files).selectinload(RecordFile.pages)))
@@ -302,7 +307,6 @@ def _destroy_item(session: Session, store: BlobStore, remove_from_index: IndexRe
             session.commit()
             raise DestructionFailed(f"存储拒绝删除档案 {record.archival_code} 的文件，销毁已中止，该件未标记为已销毁",
                                     code="storage_refused", details={"key": key}) from exc
-    remove_from_index([record.id])
     dates = [d for d in (record.doc_date,) if d] or [date(record.year, 1, 1)]
     supervisors = session.scalars(select(User).join(DisposalSupervisor, DisposalSupervisor.user_id == User.id)
                                   .where(DisposalSupervisor.batch_id == batch.id)
@@ -347,15 +351,13 @@ def _erase_customers_without_records(session: Session, batch: DisposalBatch, exe
     return erased
 
 
-def execute(session: Session, store: BlobStore, executor: User, batch_id: int, *, now: datetime,
-            remove_from_index: IndexRemover, purge_index: Callable[[], None] | None = None,
-            certify: Callable[[DisposalBatch], None] | None = None) -> ExecutionResult:
+def execute(session: Session, store: BlobStore, executor: User, batch_id: int, *, index: SearchIndex,
+            now: datetime, tz: str = "Asia/Shanghai") -> ExecutionResult:
     """Destroy every record of an approved batch decided 销毁, re-checking each; resumable; commits.
 
-    Needs two supervisors who signed and an executor who is neither of them. Each record leaves
-    the index through ``remove_from_index`` (no hit from then on); ``purge_index`` then rewrites
-    the index segments that still hold deleted documents, once per run (it costs the size of
-    those segments). ``certify`` writes the certificate; both run before the batch is marked
+    Needs two supervisors who signed and an executor who is neither of them. Once the records
+    are gone from ``store`` and the database, ``_purge_from_index`` takes them out of ``index``
+    and the certificate is stored (``tz`` for its times); both run before the batch is marked
     executed, so a crash before them is repaired by running again.
     """
     _require(executor, "disposal.execute", "只有档案管理员可以执行销毁")
@@ -382,7 +384,7 @@ def execute(session: Session, store: BlobStore, executor: User, batch_id: int, *
                            .order_by(DisposalItem.id)).all()
     for item_id in todo:
         item = session.get(DisposalItem, item_id)
-        state = _destroy_item(session, store, remove_from_index, batch, item, executor, now)
+        state = _destroy_item(session, store, batch, item, executor, now)
         if state == "destroyed":
             result.destroyed += 1
         else:
@@ -390,10 +392,8 @@ def execute(session: Session, store: BlobStore, executor: User, batch_id: int, *
     batch = _batch(session, batch_id, lock=True)
     _erase_customers_without_records(session, batch, executor, now)
     session.commit()
-    if purge_index is not None:
-        purge_index()
-    if certify is not None:
-        certify(batch)
+    _purge_from_index(session, index, batch_id)
+    _certify(session, store, batch_id, now, tz)
     batch = _batch(session, batch_id, lock=True)
     batch.status, batch.finished_at = "executed", now
     audit.record_event(session, "disposal.execute_finish", actor=executor, object_type="disposal_batch",
@@ -404,6 +404,31 @@ def execute(session: Session, store: BlobStore, executor: User, batch_id: int, *
     scrub_database(session)
     result.finished = True
     return result
+
+
+def _purge_from_index(session: Session, index: SearchIndex, batch_id: int) -> None:
+    """Take every record the batch destroyed out of the search index, leaving no byte of it behind.
+
+    The one place destruction touches the index. ``purge`` deletes the documents and rewrites the
+    segments that held them (a plain delete leaves terms and stored text in the segment files
+    until a merge); it costs the size of those segments, so it runs once per run, for every record
+    the batch has destroyed so far (a resumed run thus finishes what a crashed one left). Until
+    then searches still read the database for every hit and never show a destroyed record.
+    """
+    destroyed = list(session.scalars(select(DisposalItem.record_id).where(DisposalItem.batch_id == batch_id,
+                                                                          DisposalItem.state == "destroyed")))
+    session.commit()  # no transaction held open while the index is rewritten
+    if destroyed:
+        index.purge(destroyed)
+
+
+def _certify(session: Session, store: BlobStore, batch_id: int, now: datetime, tz: str) -> None:
+    """Store the batch's certificate (kept permanently, write-once) and record where; commit."""
+    batch = _batch(session, batch_id)
+    key, sha = certificates.store_certificate(store, batch, register_entries(session, batch.id),
+                                              list(batch.supervisors), now=now, tz=tz)
+    batch.certificate_key, batch.certificate_sha256 = key, sha
+    session.commit()
 
 
 def scrub_database(session: Session) -> None:

@@ -6,10 +6,8 @@ redirect. The services enforce every permission again; templates ask ``can`` lik
 """
 from __future__ import annotations
 
-import hashlib
-import io
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +16,6 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from storage.base import RetentionViolation
 
 from archive_app.wiring import get_index, get_store
 from archive_app.wiring import now as utc_now
@@ -39,7 +36,6 @@ from archive_app.retention.models import (
     ScheduleVersion,
 )
 from archive_app.audit import log as audit
-from archive_app.retention import certificates
 from archive_app.retention import disposal
 from archive_app import exports
 from archive_app.retention import holds
@@ -459,33 +455,6 @@ def batch_sign(batch_id: int):
     return _back(batch_id)
 
 
-def certifier(store, now: datetime) -> Callable[[DisposalBatch], None]:
-    """The ``certify`` step of ``disposal.execute``: build, store and lock the certificate PDF."""
-    tz = _tz()
-
-    def certify(batch: DisposalBatch) -> None:
-        key = f"certificates/{batch.batch_no}.pdf"
-        if store.exists(key):
-            # An earlier run stored it and stopped before recording it: keep that one (write-once).
-            with store.open(key) as fh:
-                sha = hashlib.sha256(fh.read()).hexdigest()
-        else:
-            entries = disposal.register_entries(db.session, batch.id)
-            pdf = certificates.certificate_pdf(batch, entries, list(batch.supervisors), tz, finished_at=now)
-            sha = store.put(key, io.BytesIO(pdf), content_type="application/pdf").sha256
-        if store.lock_supported():
-            # The certificate is kept permanently: lock it as far ahead as records without a date.
-            until = datetime(now.year + object_lock.HORIZON_YEARS, 1, 1, tzinfo=UTC)
-            try:
-                store.set_retention(key, until)
-            except RetentionViolation:
-                pass  # already locked at least as long
-        batch.certificate_key, batch.certificate_sha256 = key, sha
-        db.session.commit()
-
-    return certify
-
-
 @bp.route("/disposal/batches/<int:batch_id>/execute", methods=["POST"])
 @login_required
 def batch_execute(batch_id: int):
@@ -495,10 +464,7 @@ def batch_execute(batch_id: int):
     store = get_store()
 
     def run():
-        return disposal.execute(db.session, store, user, batch_id, now=now,
-                                remove_from_index=lambda ids: get_index().delete(ids),
-                                purge_index=lambda: get_index().purge([]),
-                                certify=certifier(store, now))
+        return disposal.execute(db.session, store, user, batch_id, index=get_index(), now=now, tz=_tz())
 
     def message(result: disposal.ExecutionResult) -> str:
         text = f"销毁完成：本次销毁 {result.destroyed} 件"
