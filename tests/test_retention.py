@@ -224,7 +224,7 @@ def test_holds_keep_records_out_of_batches_and_away_from_storage_deletes(app, cl
             holds.place_hold(s, u["staff"], kind="litigation", reason="x", mandate="y", now=NOW, customer_id=cid)
         assert exc.value.code == "forbidden"
         hold = holds.place_hold(s, u["archivist"], kind="litigation", reason="购房合同纠纷诉讼",
-                                mandate="(2026)粤0106民初1234号", now=NOW, customer_id=cid)
+                                mandate="(2026)粤0106民初1234号", now=NOW, customer_id=cid).hold
         r = s.get(Record, rid)
         assert (r.on_hold, r.disposal_state, r.disposal_date) == (True, "held", None)
         assert disposal.due_list(s, TODAY)[0] == 0

@@ -44,8 +44,7 @@ from archive_app.retention.models import (
     LegalHold,
 )
 from archive_app.audit import log as audit
-from archive_app.retention import certificates
-from archive_app.retention import schedule as retention
+from archive_app.retention import certificates, upkeep
 from archive_app import policy
 
 log = logging.getLogger(__name__)
@@ -173,8 +172,10 @@ def _add_years(d: date, years: int) -> date:
         return d.replace(year=d.year + years, day=28)
 
 
-def approve(session: Session, gm: User, batch_id: int, *, now: datetime, note: str = "") -> DisposalBatch:
-    """The general manager approves the batch; keep decisions take effect at once; commit."""
+def approve(session: Session, gm: User, batch_id: int, *, now: datetime, note: str = "",
+            store: BlobStore | None = None) -> DisposalBatch:
+    """The general manager approves the batch; commit. Keep decisions take effect at once: the
+    kept records' dates move in the same commit, and their locks on ``store``'s objects follow."""
     _require(gm, "disposal.approve", "销毁批次须由总经理审批")
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "submitted")
@@ -191,11 +192,10 @@ def approve(session: Session, gm: User, batch_id: int, *, now: datetime, note: s
             rec.keep_until = _add_years(max(item.due_on, now.date()), item.keep_years or 0)
         item.state = "kept"
     session.flush()
-    retention.recompute_customers(session, {i.record.customer_id for i in kept}, now.date())
     audit.record_event(session, "disposal.approve", actor=gm, object_type="disposal_batch", object_id=batch.id,
                        now=now, details={"batch_no": batch.batch_no, "note": batch.decision_note,
                                          "kept": [i.record.archival_code for i in kept]})
-    session.commit()
+    upkeep.after_change(session, store, now=now, record_ids=[i.record_id for i in kept])
     return batch
 
 
@@ -252,6 +252,15 @@ class ExecutionResult:
     skipped: int = 0
     already_done: int = 0
     finished: bool = False
+
+    def summary(self) -> str:
+        """The run in one Chinese sentence (what the executor is told)."""
+        text = f"销毁完成：本次销毁 {self.destroyed} 件"
+        if self.already_done:
+            text += f"，此前已销毁 {self.already_done} 件"
+        if self.skipped:
+            text += f"，跳过 {self.skipped} 件（冻结或不再到期，见明细）"
+        return text + "；销毁清册与销毁证明已生成"
 
 
 def _ineligible(session: Session, record: Record, today: date) -> str:

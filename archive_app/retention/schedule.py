@@ -205,8 +205,11 @@ def parse_rules(data: Mapping[str, Any]) -> dict[str, tuple[int | None, str]]:
 
 def update_schedule(session: Session, actor: User, changes: Mapping[str, tuple[int | None, str]], *, note: str,
                     now: datetime) -> ScheduleVersion:
-    """Write a new schedule version with ``changes`` applied, audited with what changed (not committed
-    records: call ``recompute`` afterwards; the schedule itself is committed here)."""
+    """Write a new schedule version with ``changes`` applied, audited with what changed, and commit it.
+
+    The records' dates are not touched here: call ``upkeep.after_change(all_records=True)``
+    afterwards (a background job at scale).
+    """
     policy.require(actor, "schedule.edit", code="forbidden", message="只有系统管理员可以修改保管期限表")
     if not (note or "").strip():
         raise ValidationFailed("请说明修改理由", code="reason_required")
