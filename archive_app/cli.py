@@ -9,7 +9,7 @@ import click
 from flask.cli import FlaskGroup
 from sqlalchemy import select
 
-from archive_app import create_app
+from archive_app import create_app, policy
 from archive_app.commands import upgrade_database
 from archive_app.config import ensure_secret_key
 
@@ -37,7 +37,8 @@ def init_command(admin_username: str) -> None:
         from archive_app.wiring import get_index
 
         get_index()  # create the search index now, not in a race between the server and the worker
-        if db.session.scalar(select(User).where(User.role == "admin")) is None:
+        # Any administrator account, even a deactivated one, means the site has been set up.
+        if db.session.scalar(select(User).where(policy.users_who_may("user.manage", active=False))) is None:
             password = app.config.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
             accounts.create_user(db.session, username=admin_username, password=password, role="admin",
                                  display_name="系统管理员")

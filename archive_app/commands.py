@@ -12,7 +12,6 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 
-
 def upgrade_database() -> None:
     """Apply every Alembic migration (from empty or from any earlier revision)."""
     from flask_migrate import upgrade
@@ -171,15 +170,12 @@ def reindex_command(batch: int, resume: bool, procs: int) -> None:
 @with_appcontext
 def retention_sync_command() -> None:
     """Recompute every record's disposal date and re-apply the storage locks (also run nightly)."""
-    from archive_app.wiring import get_store
     from archive_app.extensions import db
-    from archive_app.clock import utcnow
-    from archive_app.retention import locks as object_lock
-    from archive_app.retention import schedule as retention
+    from archive_app.retention import upkeep
+    from archive_app.wiring import get_store, now
 
-    now = utcnow()
-    moved = retention.recompute_all(db.session, now.date())
-    report = object_lock.apply_all(db.session, get_store(), now)
+    done = upkeep.after_change(db.session, get_store(), now=now(), all_records=True)
+    moved, report = done.moved, done.locks
     click.echo(f"{moved} disposal date(s) moved; {report.locked} object(s) locked")
     for key, error in report.failed:
         click.echo(f"could not lock {key}: {error}", err=True)

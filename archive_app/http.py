@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-from datetime import datetime
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import IO, Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from werkzeug.formparser import FormDataParser, MultiPartParser
 
 from archive_app import exports
 from archive_app.accounts.models import User
-from archive_app.errors import DomainError
+from archive_app.errors import DomainError, ValidationFailed
 from archive_app.extensions import db
 from archive_app.intake.records import Download, IncomingFile
 
@@ -105,6 +105,24 @@ def page_arg() -> int:
         return max(int(request.args.get("page", 1)), 1)
     except ValueError:
         return 1
+
+
+def date_arg(value: str | None, label: str) -> date | None:
+    """An ISO date from a form or query field (empty: None); ValidationFailed names ``label``."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationFailed(f"{label}格式不正确（例如 2026-11-25）", code="invalid_date") from None
+
+
+def optional_int(value: str | None) -> int | None:
+    """An integer from a form or query field; None when empty or not a number."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
 
 
 def actor(user) -> User:

@@ -82,12 +82,10 @@ def expire_loans() -> dict[str, int]:
 
 def sync_retention() -> dict[str, int]:
     """Dates follow events and schedule changes, and the storage's own locks follow the dates."""
-    from archive_app.retention import locks, schedule
+    from archive_app.retention import upkeep
 
-    now = wiring.now()
-    moved = schedule.recompute_all(db.session, now.date())
-    report = locks.apply_all(db.session, wiring.get_store(), now)
-    return {"moved": moved, "locked": report.locked, "failed": len(report.failed)}
+    done = upkeep.after_change(db.session, wiring.get_store(), now=wiring.now(), all_records=True)
+    return {"moved": done.moved, "locked": done.locks.locked, "failed": len(done.locks.failed)}
 
 
 def register_jobs(app: Flask) -> None:

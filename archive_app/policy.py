@@ -1,14 +1,22 @@
 """The one access policy: may user U do action A on object O?
 
-Every view, download, API call, search hit, thumbnail and loan asks ``can``/``require``.
+Every view, download, API call, search hit, thumbnail, loan step, hold and destruction asks
+``can``/``require`` with an action from ``ACTIONS``; templates ask ``can`` only. Nothing outside
+this module looks at a user's role.
+
 Business staff (staff, department heads, the general manager) see the catalogue of their own
 department's files (the general manager: every file) up to their clearance, but read a record's
 pages (``record.read``) or download it (``record.download``) only under an approved borrowing
 request whose window is open now. Archive staff (archivist, reviewer, admin) keep the catalogue
 and may open any file up to their clearance; auditors see the catalogue and never read or download.
 
+Each action has the roles that may do it at all (``ROLES``); some add a condition on the object
+(``Customer``, ``Record`` or ``LoanRequest``) or on the user's department, in ``can``. Actions
+asked without an object answer "may this user do it at all" (menus, page access); with one, "on
+this object".
+
 ``can`` stays pure: whether a borrowing grant is active is asked through an injected
-``grant_checker(record, "view" | "download") -> bool`` (``services.records.grant_checker`` builds
+``grant_checker(record, "view" | "download") -> bool`` (``intake.records.grant_checker`` builds
 one over a session and a time). Without a checker, no grant is assumed.
 """
 from __future__ import annotations
@@ -16,25 +24,79 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Select, false, true
+from sqlalchemy import ColumnElement, Select, and_, false, or_, true
 
 from archive_app.errors import Forbidden, NotFound
 from archive_app.intake.models import Customer, Record
 from archive_app.accounts.models import Role, User
+from archive_app.borrowing.models import LoanRequest
 
 # Roles that keep the catalogue and therefore see every customer's file.
-ARCHIVE_ROLES = {Role.ARCHIVIST, Role.REVIEWER, Role.ADMIN}
+ARCHIVE_ROLES = frozenset({Role.ARCHIVIST, Role.REVIEWER, Role.ADMIN})
 # Roles that see every customer's file but do not manage it.
 COMPANY_WIDE_ROLES = ARCHIVE_ROLES | {Role.GENERAL_MANAGER, Role.AUDITOR}
 # Roles that use records for business: their reading and downloading go through borrowing.
-BUSINESS_ROLES = {Role.STAFF, Role.DEPT_HEAD, Role.GENERAL_MANAGER}
+BUSINESS_ROLES = frozenset({Role.STAFF, Role.DEPT_HEAD, Role.GENERAL_MANAGER})
+EVERYONE = frozenset(Role)
+_KEEPERS = frozenset({Role.ARCHIVIST, Role.ADMIN})
+# The appraisal group (鉴定小组): the archive's keepers and the auditors.
+_APPRAISERS = frozenset({Role.ARCHIVIST, Role.AUDITOR, Role.ADMIN})
 
-ACTIONS = {
-    "customer.list", "customer.view", "customer.create", "customer.edit",
-    "record.view", "record.upload", "record.edit", "record.read", "record.download", "record.review",
-    "review.queue", "user.manage", "audit.view", "token.manage",
-    "loan.request", "loan.approve", "paper.manage",
+# Who may do each action at all; ``can`` adds the conditions on objects and departments.
+ROLES: dict[str, frozenset[Role]] = {
+    # the catalogue
+    "customer.list": EVERYONE,
+    "customer.view": EVERYONE,                        # obj Customer: their department, or company-wide
+    "customer.create": _KEEPERS,
+    "customer.edit": _KEEPERS,
+    "customer.serve": frozenset({Role.STAFF, Role.DEPT_HEAD}),   # may be a customer's consultant (置业顾问)
+    "record.view": EVERYONE,                          # obj Record: clearance and department
+    "record.upload": _KEEPERS,
+    "record.edit": _KEEPERS,                          # obj Record: a draft
+    "record.review": frozenset({Role.REVIEWER, Role.ADMIN}),     # obj Record: filed by someone else
+    "record.read": EVERYONE - {Role.AUDITOR},         # business roles: under an active borrowing grant
+    "record.download": EVERYONE - {Role.AUDITOR},
+    "review.queue": frozenset({Role.REVIEWER, Role.ADMIN}),
+    # people and the system
+    "user.manage": frozenset({Role.ADMIN}),
+    "user.deactivate": frozenset({Role.ADMIN}),
+    "audit.view": frozenset({Role.ADMIN, Role.AUDITOR}),
+    "token.manage": EVERYONE,
+    # borrowing
+    "loan.request": BUSINESS_ROLES,                   # the borrowing pages; obj: may ask for it (loan.borrow)
+    "loan.borrow": EVERYONE,                          # obj Record/Customer: may be named in the user's request
+    "loan.approve": frozenset({Role.DEPT_HEAD, Role.GENERAL_MANAGER}),   # decides at some step
+    "loan.approve_head": frozenset({Role.DEPT_HEAD}),  # obj LoanRequest: of their own department
+    "loan.approve_gm": frozenset({Role.GENERAL_MANAGER}),
+    # Nobody approves their own request and a head has no head above: these go to the GM step.
+    "loan.skip_head": frozenset({Role.DEPT_HEAD, Role.GENERAL_MANAGER}),
+    "loan.revoke": EVERYONE,                          # obj LoanRequest: their own, or any for an admin
+    "paper.manage": _KEEPERS,
+    "paper.hand_out": _KEEPERS,
+    "paper.return": _KEEPERS,
+    # the 查阅登记表: every line, their department's lines, or (register.view alone) their own
+    "register.view": EVERYONE,
+    "register.view_all": COMPANY_WIDE_ROLES,
+    "register.view_department": frozenset({Role.DEPT_HEAD}),   # needs a department
+    # retention and destruction
+    "retention.view": frozenset({Role.ADMIN, Role.ARCHIVIST, Role.AUDITOR, Role.GENERAL_MANAGER, Role.DEPT_HEAD}),
+    "schedule.edit": frozenset({Role.ADMIN}),
+    "hold.place": frozenset({Role.ARCHIVIST, Role.ADMIN, Role.AUDITOR, Role.GENERAL_MANAGER}),
+    "hold.release": frozenset({Role.ARCHIVIST, Role.ADMIN, Role.AUDITOR, Role.GENERAL_MANAGER}),
+    "disposal.view_due": _APPRAISERS | {Role.GENERAL_MANAGER},
+    "disposal.review": _APPRAISERS,
+    "disposal.approve": frozenset({Role.GENERAL_MANAGER}),
+    # 监销人: company leadership and the appraisal group.
+    "disposal.supervise": frozenset({Role.AUDITOR, Role.GENERAL_MANAGER, Role.DEPT_HEAD}),
+    "disposal.execute": _KEEPERS,
+    # told what of their department's files was destroyed (needs a department)
+    "disposal.follow_department": frozenset({Role.DEPT_HEAD}),
 }
+ACTIONS = frozenset(ROLES)
+# Actions ``can`` decides from the role alone (``users_who_may`` can turn them into SQL).
+ROLE_ONLY = ACTIONS - {"customer.view", "record.view", "record.edit", "record.review", "record.read",
+                       "record.download", "loan.request", "loan.borrow", "loan.approve_head", "loan.revoke",
+                       "register.view_department", "disposal.follow_department"}
 # Content actions and the borrowing grant a business user needs for them.
 GRANT_FOR = {"record.read": "view", "record.download": "download"}
 
@@ -44,7 +106,10 @@ GrantChecker = Callable[[Record, str], bool]
 def _role(user: User | None) -> Role | None:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
-    return Role(user.role)
+    try:
+        return Role(user.role)
+    except ValueError:
+        return None
 
 
 def _same_department(user: User, customer: Customer) -> bool:
@@ -55,63 +120,63 @@ def _sees_customer(user: User, role: Role, customer: Customer) -> bool:
     return role in COMPANY_WIDE_ROLES or _same_department(user, customer)
 
 
+def _sees_record(user: User, role: Role, record: Record) -> bool:
+    return record.secrecy <= user.clearance and _sees_customer(user, role, record.customer)
+
+
+def _may_borrow(user: User, role: Role, obj: Any) -> bool:
+    """Whether ``obj`` (a Customer or Record; None: nothing named yet) may be named in the user's request."""
+    if isinstance(obj, Customer):
+        return _sees_customer(user, role, obj)
+    if isinstance(obj, Record):
+        # A destroyed record is a tombstone: nothing left to lend.
+        return obj.status != "destroyed" and _sees_record(user, role, obj)
+    return True
+
+
 def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChecker | None = None) -> bool:
-    """Decide one action. ``obj`` is a Customer or Record where the action concerns one.
+    """Decide one action. ``obj`` is the Customer, Record or LoanRequest the action concerns, if any.
 
     ``grant_checker(record, "view" | "download")`` answers whether the user holds an active
     borrowing grant; it is asked only for business roles' ``record.read`` / ``record.download``.
     """
-    if action not in ACTIONS:
+    if action not in ROLES:
         raise ValueError(f"unknown action {action!r}")
     role = _role(user)
-    if role is None:
+    if role is None or role not in ROLES[action]:
         return False
-    if action in {"token.manage", "customer.list"}:
+    if action in ROLE_ONLY:
         return True
-    if action == "user.manage":
-        return role is Role.ADMIN
-    if action == "audit.view":
-        return role in {Role.ADMIN, Role.AUDITOR}
-    if action == "review.queue":
-        return role in {Role.REVIEWER, Role.ADMIN}
-    if action == "customer.create":
-        return role in {Role.ARCHIVIST, Role.ADMIN}
     if action == "customer.view":
         return _sees_customer(user, role, obj)
-    if action == "customer.edit":
-        return role in {Role.ARCHIVIST, Role.ADMIN}
-    if action == "record.upload":
-        # obj is the customer receiving the record
-        return role in {Role.ARCHIVIST, Role.ADMIN}
-    if action == "loan.approve":
-        return role in {Role.DEPT_HEAD, Role.GENERAL_MANAGER}
-    if action == "paper.manage":
-        return role in {Role.ARCHIVIST, Role.ADMIN}
     if action == "loan.request":
-        # Business users with a department (its head approves) or the general manager (another
-        # general manager approves); obj, if given, must be visible to them.
-        if role not in BUSINESS_ROLES or (user.department_id is None and role is not Role.GENERAL_MANAGER):
+        # Someone must approve: the department's head, or for the general manager (no
+        # department) another general manager.
+        if user.department_id is None and role is not Role.GENERAL_MANAGER:
             return False
-        if isinstance(obj, Customer):
-            return _sees_customer(user, role, obj)
-        if isinstance(obj, Record):
-            # A destroyed record is a tombstone: nothing left to lend.
-            return (obj.status != "destroyed" and obj.secrecy <= user.clearance
-                    and _sees_customer(user, role, obj.customer))
+        return _may_borrow(user, role, obj)
+    if action == "loan.borrow":
+        return _may_borrow(user, role, obj)
+    if action == "loan.approve_head":
+        # A head decides the requests filed in their own department only.
+        if isinstance(obj, LoanRequest):
+            return user.department_id is not None and user.department_id == obj.department_id
         return True
+    if action == "loan.revoke":
+        return role is Role.ADMIN or (isinstance(obj, LoanRequest) and obj.requester_id == user.id)
+    if action in {"register.view_department", "disposal.follow_department"}:
+        return user.department_id is not None
     record: Record = obj
-    if record.secrecy > user.clearance or not _sees_customer(user, role, record.customer):
+    if not _sees_record(user, role, record):
         return False
     if action == "record.view":
         return True
     if action == "record.edit":
-        return role in {Role.ARCHIVIST, Role.ADMIN} and record.status == "draft"
+        return record.status == "draft"
     if action == "record.review":
         # Four eyes: whoever filed the record cannot be the one who checks it.
-        return role in {Role.REVIEWER, Role.ADMIN} and record.created_by_id != user.id
+        return record.created_by_id != user.id
     if action in GRANT_FOR:
-        if role is Role.AUDITOR:
-            return False
         if role in BUSINESS_ROLES:
             return grant_checker is not None and bool(grant_checker(record, GRANT_FOR[action]))
         return True
@@ -131,17 +196,50 @@ def needs_grant(user: User | None, action: str, record: Record) -> str | None:
     return GRANT_FOR[action]
 
 
-def require(user: User | None, action: str, obj: Any = None, grant_checker: GrantChecker | None = None) -> None:
-    """Raise Forbidden unless ``can``; hide existence (NotFound) when the object itself is invisible."""
+def require(user: User | None, action: str, obj: Any = None, grant_checker: GrantChecker | None = None, *,
+            code: str | None = None, message: str | None = None) -> None:
+    """Raise unless ``can``.
+
+    With ``code``/``message`` a refusal is ``Forbidden(message, code)`` (a service keeps its own
+    stable wording). Without them, existence is hidden (NotFound) when the Customer or Record
+    itself is invisible to the user, and any other refusal is the generic ``forbidden``.
+    """
     if can(user, action, obj, grant_checker):
         return
+    if code is not None or message is not None:
+        raise Forbidden(message or "您没有权限执行此操作", code=code or "forbidden")
     if isinstance(obj, Record) and action != "record.view" and can(user, "record.view", obj):
         raise Forbidden("您没有权限执行此操作", code="forbidden")
     if isinstance(obj, Customer) and action != "customer.view" and can(user, "customer.view", obj):
         raise Forbidden("您没有权限执行此操作", code="forbidden")
-    if obj is not None:
+    if isinstance(obj, (Record, Customer)):
         raise NotFound("档案不存在或无权查看", code="not_found")
     raise Forbidden("您没有权限执行此操作", code="forbidden")
+
+
+def users_who_may(action: str, *, active: bool = True) -> ColumnElement[bool]:
+    """A SQL condition on ``User``: the users who may do ``action`` (one decided by role alone).
+
+    ``active=False`` also matches deactivated accounts (e.g. "does an administrator account exist").
+    """
+    if action not in ROLE_ONLY:
+        raise ValueError(f"{action!r} is not decided by role alone")
+    cond = User.role.in_(sorted(r.value for r in ROLES[action]))
+    return and_(cond, User.is_active_flag.is_(True)) if active else cond
+
+
+def loans_to_decide(user: User | None) -> ColumnElement[bool]:
+    """A SQL condition on ``LoanRequest``: the requests at a step this user decides.
+
+    Agrees with ``loan.approve_head`` / ``loan.approve_gm`` on a request: a department head sees
+    their department's requests waiting for the head, the general manager those waiting for them.
+    """
+    steps = []
+    if can(user, "loan.approve_head") and user.department_id is not None:
+        steps.append(and_(LoanRequest.status == "pending_head", LoanRequest.department_id == user.department_id))
+    if can(user, "loan.approve_gm"):
+        steps.append(LoanRequest.status == "pending_gm")
+    return or_(*steps) if steps else false()
 
 
 def record_scope(user: User | None) -> tuple[int, frozenset[int] | None] | None:

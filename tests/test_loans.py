@@ -195,6 +195,19 @@ def test_request_validation(w):
     assert w.s.scalar(select(LoanRequest.id)) is None
 
 
+def test_the_service_refuses_records_of_another_department(w):
+    # No page in between: the service itself asks the policy (``loan.borrow``) for every record
+    # and whole file named, and answers like the page does, without revealing that they exist.
+    assert w.foreign.customer.department_id != w.u["staff"].department_id
+    raises("not_found", req, w, records=[w.foreign])
+    raises("not_found", req, w, records=[w.r1, w.foreign])
+    raises("customer_not_found", L.create_request, w.s, w.u["staff"], kind="view", purpose="核对", settings=SETTINGS,
+           now=NOW, customer_id=w.other_customer.id)
+    assert w.s.scalar(select(LoanRequest.id)) is None
+    # the same records are open to their own department
+    assert req(w, who="staff_other", records=[w.foreign]).record_ids == {w.foreign.id}
+
+
 def test_whole_file_expands_to_its_current_records(w):
     r = L.create_request(w.s, w.u["staff"], kind="view", purpose="整理", settings=SETTINGS, now=NOW,
                          customer_id=w.customer.id)

@@ -205,7 +205,7 @@ def _approved_batch(u, record_ids: list[int], due_by=TODAY):
 
 def _execute(app, u, batch, **kw):
     return disposal.execute(db.session, app.extensions["blob_store"], u["archivist"], batch.id, now=NOW,
-                            remove_from_index=get_index().delete, purge_index=lambda: get_index().purge([]), **kw)
+                            index=get_index(), **kw)
 
 
 def _index_bytes(app) -> bytes:
@@ -224,7 +224,7 @@ def test_holds_keep_records_out_of_batches_and_away_from_storage_deletes(app, cl
             holds.place_hold(s, u["staff"], kind="litigation", reason="x", mandate="y", now=NOW, customer_id=cid)
         assert exc.value.code == "forbidden"
         hold = holds.place_hold(s, u["archivist"], kind="litigation", reason="购房合同纠纷诉讼",
-                                mandate="(2026)粤0106民初1234号", now=NOW, customer_id=cid)
+                                mandate="(2026)粤0106民初1234号", now=NOW, customer_id=cid).hold
         r = s.get(Record, rid)
         assert (r.on_hold, r.disposal_state, r.disposal_date) == (True, "held", None)
         assert disposal.due_list(s, TODAY)[0] == 0
@@ -288,7 +288,7 @@ def test_the_review_needs_every_step_in_order(app, client, users):
         disposal.sign_as_supervisor(s, u["gm"], batch.id, now=NOW)
         refused("supervisors_complete", disposal.sign_as_supervisor, s, u["head"], batch.id, now=NOW)
         refused("forbidden", disposal.execute, s, app.extensions["blob_store"], u["staff"], batch.id, now=NOW,
-                remove_from_index=get_index().delete)
+                index=get_index())
         assert s.get(Record, rid).status == "filed"  # nothing happened on any refusal
 
 
@@ -425,14 +425,14 @@ def test_a_crashed_run_resumes_and_storage_refusal_marks_nothing(app, client, us
         # storage refuses: the run fails loudly, nothing is marked destroyed
         with pytest.raises(DomainError) as exc:
             disposal.execute(s, _FlakyStore(store, refuse=True), u["archivist"], batch.id, now=NOW,
-                             remove_from_index=get_index().delete)
+                             index=get_index())
         assert exc.value.code == "storage_refused"
         assert {r.status for r in s.scalars(select(Record).where(Record.id.in_([r1, r2])))} == {"filed"}
         assert s.scalar(select(func.count()).select_from(DestructionEntry)) == 0
         # the process dies after removing one object of the first record
         with pytest.raises(_Crash):
             disposal.execute(s, _FlakyStore(store, crash_after=1), u["archivist"], batch.id, now=NOW,
-                             remove_from_index=get_index().delete)
+                             index=get_index())
         s.rollback()
         states = dict(s.execute(select(DisposalItem.record_id, DisposalItem.state)
                                 .where(DisposalItem.batch_id == batch.id)).all())

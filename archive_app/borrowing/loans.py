@@ -34,10 +34,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive_app.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from archive_app.accounts.models import ApiToken, Role, User
+from archive_app.accounts.models import ApiToken, User
 from archive_app.intake.models import Customer, Record
 from archive_app.borrowing.models import LOAN_KINDS, Handover, LoanApproval, LoanItem, LoanRequest, PaperLoan
 from archive_app.audit import log as audit
+from archive_app import policy
 
 # 密级 from which the general manager must also approve (2 = 秘密).
 GM_SECRECY = 2
@@ -105,10 +106,6 @@ def end_of_day(moment: datetime, tz: str) -> datetime:
 
 def _active(user: User | None) -> bool:
     return user is not None and bool(user.is_active_flag)
-
-
-def _role(user: User) -> Role:
-    return Role(user.role)
 
 
 def _get_request(session: Session, request_id: int, *, lock: bool = False) -> LoanRequest:
@@ -184,7 +181,9 @@ def create_request(session: Session, actor: User, *, kind: str, purpose: str, se
     now = _aware(now)
     if not _active(actor):
         raise Forbidden("账号已停用", code="inactive_user")
-    if actor.department_id is None and _role(actor) is not Role.GENERAL_MANAGER:
+    # Without a department there is no head to decide. Only those who decide at the general
+    # manager's step go without one: another general manager decides their own requests.
+    if actor.department_id is None and not policy.can(actor, "loan.approve_gm"):
         raise ValidationFailed("申请人没有所属部门，无法确定审批的部门负责人", code="no_department")
     if kind not in LOAN_KINDS:
         raise ValidationFailed("借阅方式须为 查阅、复制/调用 或 借出原件", code="invalid_kind")
@@ -213,7 +212,7 @@ def create_request(session: Session, actor: User, *, kind: str, purpose: str, se
                 or (kind == "original" and any(r.part == GM_ORIGINAL_PART for r in records)))
     # Whoever has no department head above them (a head, the general manager) goes straight to
     # the general manager's step; the general manager's own requests need another general manager.
-    skips_head = _role(actor) in {Role.DEPT_HEAD, Role.GENERAL_MANAGER}
+    skips_head = policy.can(actor, "loan.skip_head")
     req = LoanRequest(requester_id=actor.id, department_id=actor.department_id, customer_id=customer_id,
                       kind=kind, purpose=purpose, reason_for_long_window=reason if end > same_day_end else "",
                       window_start=start, window_end=end, status="pending_gm" if skips_head else "pending_head",
@@ -238,7 +237,9 @@ def _requested_records(session: Session, actor: User, record_ids: Iterable[int],
     if bool(ids) == (customer_id is not None):
         raise ValidationFailed("请选择档案，或选择整个客户档案（二者选一）", code="no_records")
     if customer_id is not None:
-        if session.get(Customer, customer_id) is None:
+        # A file of another department answers like a missing one (policy ``loan.borrow``).
+        customer = session.get(Customer, customer_id)
+        if customer is None or not policy.can(actor, "loan.borrow", customer):
             raise NotFound("客户档案不存在", code="customer_not_found")
         # A whole file means the records it holds now that the requester's 密级 allows.
         records = list(session.scalars(select(Record).where(Record.customer_id == customer_id,
@@ -249,10 +250,12 @@ def _requested_records(session: Session, actor: User, record_ids: Iterable[int],
             raise ValidationFailed("该客户档案中没有可借阅的档案", code="no_records")
         return records
     records = list(session.scalars(select(Record).where(Record.id.in_(ids)).order_by(Record.id)))
-    # Records above the requester's 密级 answer like missing ones: their existence is not revealed.
-    if len(records) != len(ids) or any(r.secrecy > actor.clearance for r in records):
+    # Records the requester may not see (another department, above their 密级) answer like
+    # missing ones: their existence is not revealed. This is the service's own check, whoever calls.
+    if len(records) != len(ids) or any(not policy.can(actor, "record.view", r) for r in records):
         raise NotFound("档案不存在或无权查看", code="not_found")
-    if any(r.status == "destroyed" for r in records):
+    # Of what the policy refuses to lend (``loan.borrow``), only tombstones are left to name.
+    if any(not policy.can(actor, "loan.borrow", r) for r in records):
         raise Conflict("档案已销毁，不能借阅", code="record_destroyed")
     return records
 
@@ -300,14 +303,13 @@ def _check_approver(session: Session, approver: User, req: LoanRequest) -> None:
         raise Forbidden("账号已停用", code="inactive_user")
     if approver.id == req.requester_id:
         raise Forbidden("不能审批自己的借阅申请", code="self_approval")
-    role = _role(approver)
     if req.status == "pending_head":
-        if role is not Role.DEPT_HEAD:
-            raise Forbidden("此步骤须由申请人所在部门的负责人审批", code="not_an_approver")
-        if approver.department_id is None or approver.department_id != req.department_id:
-            raise Forbidden("只能审批本部门人员的借阅申请", code="not_your_department")
-    elif role is not Role.GENERAL_MANAGER:
-        raise Forbidden("此步骤须由总经理审批", code="not_an_approver")
+        policy.require(approver, "loan.approve_head", code="not_an_approver",
+                       message="此步骤须由申请人所在部门的负责人审批")
+        policy.require(approver, "loan.approve_head", req, code="not_your_department",
+                       message="只能审批本部门人员的借阅申请")
+    else:
+        policy.require(approver, "loan.approve_gm", req, code="not_an_approver", message="此步骤须由总经理审批")
 
 
 def revoke(session: Session, actor: User, request_id: int, *, reason: str, now: datetime) -> LoanRequest:
@@ -317,8 +319,7 @@ def revoke(session: Session, actor: User, request_id: int, *, reason: str, now: 
     """
     now = _aware(now)
     req = _get_request(session, request_id, lock=True)
-    if actor.id != req.requester_id and _role(actor) is not Role.ADMIN:
-        raise Forbidden("只有申请人或系统管理员可以撤销借阅申请", code="forbidden")
+    policy.require(actor, "loan.revoke", req, code="forbidden", message="只有申请人或系统管理员可以撤销借阅申请")
     req.status_reason = (reason or "").strip()
     _transition(session, req, "revoke", actor=actor, now=now, details={"reason": req.status_reason})
     session.commit()
@@ -357,15 +358,10 @@ def approval_queue(session: Session, approver: User, settings: LoanSettings, now
     now = _aware(now)
     if not _active(approver):
         return []
-    role = _role(approver)
-    stmt = select(LoanRequest).where(LoanRequest.requester_id != approver.id,
-                                     LoanRequest.created_at > now - timedelta(hours=settings.decision_hours))
-    if role is Role.DEPT_HEAD and approver.department_id is not None:
-        stmt = stmt.where(LoanRequest.status == "pending_head", LoanRequest.department_id == approver.department_id)
-    elif role is Role.GENERAL_MANAGER:
-        stmt = stmt.where(LoanRequest.status == "pending_gm")
-    else:
+    if not policy.can(approver, "loan.approve"):
         return []
+    stmt = select(LoanRequest).where(policy.loans_to_decide(approver), LoanRequest.requester_id != approver.id,
+                                     LoanRequest.created_at > now - timedelta(hours=settings.decision_hours))
     return list(session.scalars(stmt.order_by(LoanRequest.created_at, LoanRequest.id)))
 
 
@@ -422,8 +418,7 @@ def hand_out(session: Session, archivist: User, request_id: int, record_id: int,
     same instant from another session) is refused with ``already_out``.
     """
     now = _aware(now)
-    if not _active(archivist) or _role(archivist) not in {Role.ARCHIVIST, Role.ADMIN}:
-        raise Forbidden("只有档案管理员可以借出原件", code="not_archivist")
+    policy.require(archivist, "paper.hand_out", code="not_archivist", message="只有档案管理员可以借出原件")
     req = _get_request(session, request_id)
     if req.kind != "original":
         raise Conflict("此借阅申请不是借出原件", code="not_original_loan")
@@ -469,8 +464,7 @@ def return_paper(session: Session, archivist: User, record_id: int, *, pages_bac
     closes when its window is over or when every record it names has come back.
     """
     now = _aware(now)
-    if not _active(archivist) or _role(archivist) not in {Role.ARCHIVIST, Role.ADMIN}:
-        raise Forbidden("只有档案管理员可以办理原件归还", code="not_archivist")
+    policy.require(archivist, "paper.return", code="not_archivist", message="只有档案管理员可以办理原件归还")
     loan = session.scalar(select(PaperLoan).where(PaperLoan.record_id == record_id, PaperLoan.returned_at.is_(None))
                           .with_for_update())
     if loan is None:
@@ -516,8 +510,7 @@ def deactivate_user(session: Session, actor: User, user: User, successor: User, 
     their customers and the paper originals they hold to ``successor``, with a handover record; commit.
     """
     now = _aware(now)
-    if not _active(actor) or _role(actor) is not Role.ADMIN:
-        raise Forbidden("只有系统管理员可以停用账号", code="forbidden")
+    policy.require(actor, "user.deactivate", code="forbidden", message="只有系统管理员可以停用账号")
     if not user.is_active_flag:
         raise Conflict("该账号已停用", code="already_inactive")
     if successor.id == user.id:

@@ -29,16 +29,13 @@ from sqlalchemy.orm import Session, aliased
 
 from archive_app.errors import Forbidden, ValidationFailed
 from archive_app.intake.models import Customer, Record
-from archive_app.accounts.models import Department, Role, User
+from archive_app.accounts.models import Department, User
 from archive_app.borrowing.models import LoanApproval, LoanItem, LoanRequest, PaperLoan
 from archive_app.audit import log as audit
 from archive_app import exports
 from archive_app.borrowing.loans import KIND_LABELS, STATUS_LABELS
-from archive_app.policy import ARCHIVE_ROLES
+from archive_app import policy
 
-# Roles that see every line of the register: the archive keeps it, auditors check it, the general
-# manager answers for all departments.
-REGISTER_ALL_ROLES = ARCHIVE_ROLES | {Role.AUDITOR, Role.GENERAL_MANAGER}
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 # Rows per database round trip when exporting (also bounds the IN lists of the side queries).
@@ -68,21 +65,22 @@ class RegisterScope:
 
 
 def register_scope(user: User | None) -> RegisterScope:
-    """Who may read which lines of the 查阅登记表.
+    """Who may read which lines of the 查阅登记表, as the policy says (``register.*``).
 
-    * archive staff (archivist, reviewer, admin), auditors and the general manager: every line;
-    * a department head: the requests of their department (the department recorded on the
-      request when it was made, so a line stays where it was approved even if the person moves);
-    * everyone else (business staff): only their own requests — the register names customers,
-      so a colleague's borrowing is not theirs to browse.
+    * ``register.view_all`` (the archive keeps it, auditors check it, the general manager
+      answers for all departments): every line;
+    * ``register.view_department`` (a department head): the requests of their department (the
+      department recorded on the request when it was made, so a line stays where it was
+      approved even if the person moves);
+    * ``register.view`` alone (business staff): only their own requests — the register names
+      customers, so a colleague's borrowing is not theirs to browse.
     Inactive or anonymous users see nothing.
     """
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not policy.can(user, "register.view"):
         return RegisterScope("none")
-    role = Role(user.role)
-    if role in REGISTER_ALL_ROLES:
+    if policy.can(user, "register.view_all"):
         return RegisterScope("all", user.id)
-    if role is Role.DEPT_HEAD and user.department_id is not None:
+    if policy.can(user, "register.view_department"):
         return RegisterScope("department", user.id, user.department_id)
     return RegisterScope("own", user.id)
 

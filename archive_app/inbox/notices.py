@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive_app.intake.models import Customer, Record
-from archive_app.accounts.models import Role, User
+from archive_app.accounts.models import User
 from archive_app.borrowing.models import LoanRequest, PaperLoan
 from archive_app.retention.models import DestructionEntry, DisposalBatch, DisposalSupervisor
-from archive_app.retention import disposal
 from archive_app.borrowing import loans
+from archive_app import policy
 
 # How long a decided request stays in its requester's inbox.
 RECENT = timedelta(days=7)
@@ -74,9 +74,8 @@ def _archive(session: Session, settings: loans.LoanSettings, now: datetime) -> l
 
 
 def _disposal(session: Session, user: User, now: datetime) -> list[Notice]:
-    role = Role(user.role)
     out = []
-    if role is Role.DEPT_HEAD and user.department_id is not None:
+    if policy.can(user, "disposal.follow_department"):
         # The business departments are told what of theirs was destroyed (DOMAIN.md, 销毁).
         told = session.execute(
             select(DisposalBatch.batch_no, func.count())
@@ -86,17 +85,17 @@ def _disposal(session: Session, user: User, now: datetime) -> list[Notice]:
             .group_by(DisposalBatch.batch_no).order_by(DisposalBatch.batch_no))
         out += [Notice("info", f"销毁批次 {no} 已销毁本部门客户档案 {n} 件", ("retention.register", {}))
                 for no, n in told]
-    if role is Role.GENERAL_MANAGER:
+    if policy.can(user, "disposal.approve"):
         n = session.scalar(select(func.count()).where(DisposalBatch.status == "submitted"))
         if n:
             out.append(Notice("info", f"有 {n} 个销毁批次待您审批", ("retention.batches", {})))
-    if role in disposal.SUPERVISOR_ROLES:
+    if policy.can(user, "disposal.supervise"):
         signed = select(DisposalSupervisor.batch_id).where(DisposalSupervisor.user_id == user.id)
         n = session.scalar(select(func.count()).where(DisposalBatch.status == "approved",
                                                       DisposalBatch.id.not_in(signed)))
         if n:
             out.append(Notice("info", f"有 {n} 个已批准的销毁批次等待监销确认", ("retention.batches", {})))
-    if role in disposal.EXECUTOR_ROLES:
+    if policy.can(user, "disposal.execute"):
         n = session.scalar(select(func.count()).where(DisposalBatch.status.in_(("approved", "executing"))))
         if n:
             out.append(Notice("info", f"有 {n} 个销毁批次待执行或未执行完", ("retention.batches", {})))
@@ -105,12 +104,11 @@ def _disposal(session: Session, user: User, now: datetime) -> list[Notice]:
 
 def inbox(session: Session, user: User, settings: loans.LoanSettings, now: datetime) -> list[Notice]:
     """Everything that needs ``user`` now, urgent first."""
-    role = Role(user.role)
     out = _borrower(session, user, settings, now)
     queue = loans.approval_queue(session, user, settings, now)
     if queue:
         out.append(Notice("urgent", f"有 {len(queue)} 件借阅申请待您审批", ("loans.queue", {})))
-    if role in {Role.ARCHIVIST, Role.ADMIN}:
+    if policy.can(user, "paper.manage"):
         out += _archive(session, settings, now)
     out += _disposal(session, user, now)
     return sorted(out, key=lambda n: n.level != "urgent")

@@ -83,7 +83,8 @@ def get_pages(record_id: int, file_id: int):
 @route("PATCH", "/records/<int:record_id>", "Change a draft record's metadata (never its 档号)",
           body="RecordInput")
 def update_record(record_id: int):
-    r = record_svc.update_record(db.session, actor(current_user), record_id, json_body(), ip=client_ip())
+    r = record_svc.update_record(db.session, actor(current_user), record_id, json_body(), ip=client_ip(),
+                                 store=get_store())
     return jsonify(record_svc.record_dict(r))
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from archive_app.wiring import get_store
 from archive_app.extensions import db
-from archive_app.accounts.models import Role, User
+from archive_app.accounts.models import User
 from archive_app.intake import customers as svc
 from archive_app import policy
 from archive_app.intake.records import customer_records
@@ -29,9 +29,9 @@ def index():
 
 
 def _consultants() -> list[User]:
-    return list(db.session.scalars(select(User).where(
-        User.role.in_([Role.STAFF.value, Role.DEPT_HEAD.value]), User.is_active_flag.is_(True))
-        .order_by(User.display_name)))
+    """Who the form offers as a customer's 置业顾问 (active users the policy lets serve customers)."""
+    return list(db.session.scalars(select(User).where(policy.users_who_may("customer.serve"))
+                                   .order_by(User.display_name)))
 
 
 @bp.route("/customers/new", methods=["GET", "POST"])

@@ -19,9 +19,8 @@ from archive_app.accounts.models import User
 from archive_app.clock import utcnow
 from archive_app.accounts import users as accounts
 from archive_app.audit import log as audit
-from archive_app.retention import locks as object_lock
 from archive_app import policy
-from archive_app.retention import schedule as retention
+from archive_app.retention import upkeep
 
 _PHONE = re.compile(r"^\+?\d{5,20}$")
 _ID_CARD = re.compile(r"^\d{17}[\dXx]$")
@@ -208,12 +207,10 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
     if changed:
         audit.record_event(session, "customer.update", actor=actor, object_type="customer",
                            object_id=customer.id, ip=ip, details={"changes": changed})
-    moved = []
     if changed.keys() & EVENT_FIELDS.keys():
-        moved = retention.recompute_customers(session, [customer.id], utcnow().date())
-    session.commit()
-    if moved and store is not None:
-        object_lock.apply_locks(session, store, [m.record_id for m in moved], utcnow())
+        upkeep.after_change(session, store, now=utcnow(), customer_ids=[customer.id])
+    else:
+        session.commit()
     return customer
 
 

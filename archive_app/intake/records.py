@@ -39,9 +39,8 @@ from archive_app.audit import log as audit
 from archive_app.intake import filetypes
 from archive_app.retention import holds
 from archive_app.borrowing import loans
-from archive_app.retention import locks as object_lock
 from archive_app import policy
-from archive_app.retention import schedule as retention
+from archive_app.retention import upkeep
 from archive_app.borrowing import watermark
 from archive_app.intake.customers import get_customer
 from archive_app.reading.extraction_job import record_status
@@ -217,6 +216,14 @@ def _commit_or_clean(session: Session, store: BlobStore, keys: Sequence[str]) ->
         raise StorageFailed("数据库暂时不可用，文件未保存，请稍后重试", code="database_error") from None
 
 
+def _database_failed(session: Session, store: BlobStore, keys: Sequence[str], exc: SQLAlchemyError) -> StorageFailed:
+    """Roll back and remove the blobs after a database error before the commit; the error to raise."""
+    session.rollback()
+    _remove_blobs(store, keys)
+    log.error("database error while filing, blobs removed: %s", exc)
+    return StorageFailed("数据库暂时不可用，文件未保存，请稍后重试", code="database_error")
+
+
 def _file_rows(record: Record, actor: User, written) -> list[RecordFile]:
     now = utcnow()
     return [RecordFile(record=record, object_key=res.key, sha256=res.sha256, size=res.size, mime_type=mime,
@@ -234,8 +241,11 @@ def _audit_files(session: Session, actor: User, record: Record, rows: list[Recor
 
 def _store_then_commit(session: Session, store: BlobStore, settings: ArchiveSettings, customer_id: int,
                        customer_no: str, checked, confirm_duplicate: bool,
-                       build: Callable[[list], T]) -> T:
+                       build: Callable[[list], T], now: datetime | None = None) -> T:
     """Write the blobs, then let ``build`` add the rows; commit, or remove the blobs on any failure.
+
+    The disposal dates of the records concerned go into the same commit, and their storage locks
+    follow it (``upkeep.after_change``); ``now`` is the time they are computed at.
 
     This is the one place the rule "no row without its file, no file without its row" lives.
     """
@@ -255,14 +265,16 @@ def _store_then_commit(session: Session, store: BlobStore, settings: ArchiveSett
         _remove_blobs(store, keys)
         raise
     except SQLAlchemyError as exc:
-        session.rollback()
-        _remove_blobs(store, keys)
-        log.error("database error while filing, blobs removed: %s", exc)
-        raise StorageFailed("数据库暂时不可用，文件未保存，请稍后重试", code="database_error") from None
-    _commit_or_clean(session, store, keys)
+        raise _database_failed(session, store, keys, exc) from None
     stored = result if isinstance(result, list) else result.files
-    # The storage keeps the originals as long as the record's disposal date says (S3 Object Lock).
-    object_lock.apply_locks(session, store, {f.record_id for f in stored}, utcnow())
+    # The record's disposal date is written in the same commit; then the storage keeps the
+    # originals as long as that date says (S3 Object Lock).
+    try:
+        upkeep.after_change(session, store, now=now or utcnow(), record_ids={f.record_id for f in stored},
+                            commit=lambda: _commit_or_clean(session, store, keys))
+    except SQLAlchemyError as exc:
+        # Only raised before the commit (after it, failures are reported): no row was written.
+        raise _database_failed(session, store, keys, exc) from None
     if settings.on_files_stored is not None:
         settings.on_files_stored([f.id for f in stored])
     return result
@@ -290,13 +302,13 @@ def create_record(session: Session, store: BlobStore, settings: ArchiveSettings,
         rows = _file_rows(record, actor, written)
         session.add_all(rows)
         session.flush()
-        retention.recompute_customers(session, [customer_id], now.date())
         audit.record_event(session, "record.create", actor=actor, object_type="record", object_id=record.id, ip=ip,
                            now=now, details={"after": record_snapshot(record)})
         _audit_files(session, actor, record, rows, ip)
         return record
 
-    return _store_then_commit(session, store, settings, customer_id, customer_no, checked, confirm_duplicate, build)
+    return _store_then_commit(session, store, settings, customer_id, customer_no, checked, confirm_duplicate, build,
+                              now)
 
 
 def add_files(session: Session, store: BlobStore, settings: ArchiveSettings, actor: User, record_id: int,
@@ -379,7 +391,8 @@ def view_record(session: Session, actor: User, record_id: int, ip: str = "") -> 
     return record
 
 
-def update_record(session: Session, actor: User, record_id: int, data: Mapping[str, Any], ip: str = "") -> Record:
+def update_record(session: Session, actor: User, record_id: int, data: Mapping[str, Any], ip: str = "",
+                  store: BlobStore | None = None) -> Record:
     """Change a draft record's metadata (never its 档号); before/after values go to the audit log."""
     record = get_record(session, actor, record_id, "record.edit")
     holds.require_not_held(session, record, "修改")
@@ -391,10 +404,12 @@ def update_record(session: Session, actor: User, record_id: int, data: Mapping[s
     after = record_snapshot(record)
     changed = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
     if changed:
-        retention.recompute_customers(session, [record.customer_id], utcnow().date())
         audit.record_event(session, "record.update", actor=actor, object_type="record", object_id=record.id,
                            ip=ip, details={"archival_code": record.archival_code, "changes": changed})
-    session.commit()
+        # A new type or date may move the disposal date; the locks follow given the ``store``.
+        upkeep.after_change(session, store, now=utcnow(), customer_ids=[record.customer_id])
+    else:
+        session.commit()
     return record
 
 

@@ -1,20 +1,26 @@
 """The destruction certificate (档案销毁证明书): a Chinese PDF that says what was destroyed, by whom, when.
 
-Built once when a disposal batch has been executed (``web.retention`` stores it in the blob store
-under ``certificates/<batch_no>.pdf`` with a far retention date: it is kept permanently). Drawn with
-reportlab's built-in CID font ``STSong-Light`` (as ``services.watermark`` does), so no font file is
+Built once when a disposal batch has been executed: ``store_certificate`` (called by
+``disposal.execute``) stores it in the blob store under ``certificates/<batch_no>.pdf`` with a far
+retention date: it is kept permanently. Drawn with
+reportlab's built-in CID font ``STSong-Light`` (as ``borrowing.watermark`` does), so no font file is
 needed and the text stays extractable (pypdf reads it back). Output is deterministic for the same
 inputs (reportlab's invariant mode: no creation date or random document id).
 """
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 from xml.sax.saxutils import escape
+
+from storage.base import BlobStore, RetentionViolation
+
+from archive_app.retention.locks import HORIZON_YEARS
 
 FONT = "STSong-Light"
 TITLE = "档案销毁证明书"
@@ -152,3 +158,30 @@ def certificate_pdf(batch: Any, entries: Sequence[Any], supervisors: Sequence[An
                             subject=batch_no, creator="客户档案管理系统", invariant=1)
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()
+
+
+def certificate_key(batch: Any) -> str:
+    """Where the certificate of ``batch`` is stored."""
+    return f"certificates/{batch.batch_no}.pdf"
+
+
+def store_certificate(store: BlobStore, batch: Any, entries: Sequence[Any], supervisors: Sequence[Any], *,
+                      now: datetime, tz: str) -> tuple[str, str]:
+    """Build, store and lock the certificate of an executed ``batch``; returns (key, SHA-256).
+
+    Write-once: if an earlier run stored it and stopped before recording it, that one is kept.
+    It is locked as far ahead as records without a disposal date (it is kept permanently).
+    """
+    key = certificate_key(batch)
+    if store.exists(key):
+        with store.open(key) as fh:
+            sha = hashlib.sha256(fh.read()).hexdigest()
+    else:
+        pdf = certificate_pdf(batch, entries, supervisors, tz, finished_at=now)
+        sha = store.put(key, io.BytesIO(pdf), content_type="application/pdf").sha256
+    if store.lock_supported():
+        try:
+            store.set_retention(key, datetime(now.year + HORIZON_YEARS, 1, 1, tzinfo=UTC))
+        except RetentionViolation:
+            pass  # already locked at least as long
+    return key, sha

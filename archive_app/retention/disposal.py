@@ -8,14 +8,19 @@ record's eligibility inside the execution itself.
 
 Execution is crash-safe and idempotent. Each record moves ``pending -> destroying -> destroyed``;
 ``destroying`` is committed before the first byte is removed, so a run killed at any point is
-resumed by running it again: storage ``destroy`` and index deletion are idempotent, and the
-database step (tombstone, register line, rows removed) commits once, with the item's new state.
-If storage refuses, the run stops with an error and the record is not marked destroyed.
+resumed by running it again: storage ``destroy`` is idempotent, and the database step (tombstone,
+register line, rows removed) commits once, with the item's new state. If storage refuses, the run
+stops with an error and the record is not marked destroyed. The search index is purged of the
+batch's destroyed records in one place, ``_purge_from_index``, at the end of every run (a resumed
+one too), and the certificate is stored, both before the batch counts as executed.
+
+Who may take each step is the policy's (``disposal.review``, ``disposal.approve``,
+``disposal.supervise``, ``disposal.execute``).
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -23,11 +28,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, exists, func, insert, literal, select
 from sqlalchemy.orm import Session, selectinload
 
+from search_index import SearchIndex
 from storage.base import BlobStore, StorageError
 
-from archive_app.errors import Conflict, Forbidden, NotFound, StorageFailed, ValidationFailed
+from archive_app.errors import Conflict, NotFound, StorageFailed, ValidationFailed
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile
-from archive_app.accounts.models import Role, User
+from archive_app.accounts.models import User
 from archive_app.retention.models import (
     BATCH_STATUSES,
     DECISIONS,
@@ -38,24 +44,18 @@ from archive_app.retention.models import (
     LegalHold,
 )
 from archive_app.audit import log as audit
-from archive_app.retention import schedule as retention
+from archive_app.retention import certificates, upkeep
+from archive_app import policy
 
 log = logging.getLogger(__name__)
 
-REVIEW_ROLES = {Role.ARCHIVIST, Role.AUDITOR, Role.ADMIN}
-# 监销人: company leadership and the appraisal group.
-SUPERVISOR_ROLES = {Role.AUDITOR, Role.GENERAL_MANAGER, Role.DEPT_HEAD}
-EXECUTOR_ROLES = {Role.ARCHIVIST, Role.ADMIN}
 OPEN_BATCH = ("reviewing", "submitted", "approved", "executing")
 METHOD = "电子数据彻底删除（原件全部存储版本、提取文本、缩略图、检索索引）"
 ERASED_NAME = "（已销毁）"
 
-IndexRemover = Callable[[Sequence[int]], None]
 
-
-def _role_in(user: User, roles: set[Role], message: str) -> None:
-    if not user.is_active_flag or Role(user.role) not in roles:
-        raise Forbidden(message, code="forbidden")
+def _require(user: User, action: str, message: str) -> None:
+    policy.require(user, action, code="forbidden", message=message)
 
 
 def _batch(session: Session, batch_id: int, *, lock: bool = False) -> DisposalBatch:
@@ -96,7 +96,7 @@ def due_list(session: Session, on: date, *, limit: int = 100, offset: int = 0) -
 def create_batch(session: Session, actor: User, due_by: date, *, now: datetime, tz: str = "Asia/Shanghai"
                  ) -> DisposalBatch:
     """Open a review batch with every record due by ``due_by`` (one INSERT … SELECT); commit."""
-    _role_in(actor, REVIEW_ROLES, "只有档案管理员或鉴定小组可以发起鉴定")
+    _require(actor, "disposal.review", "只有档案管理员或鉴定小组可以发起鉴定")
     batch = DisposalBatch(due_by=due_by, status="reviewing", created_by_id=actor.id, created_at=now)
     session.add(batch)
     session.flush()
@@ -124,7 +124,7 @@ def create_batch(session: Session, actor: User, due_by: date, *, now: datetime, 
 def decide(session: Session, actor: User, batch_id: int, item_ids: Iterable[int], decision: str, *, reason: str,
            now: datetime, keep_years: int | None = None) -> int:
     """Reviewers record a decision with its reason for items of a batch under review; commit."""
-    _role_in(actor, REVIEW_ROLES, "只有档案管理员或鉴定小组可以作出鉴定意见")
+    _require(actor, "disposal.review", "只有档案管理员或鉴定小组可以作出鉴定意见")
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "reviewing")
     if decision not in DECISIONS:
@@ -151,7 +151,7 @@ def decide(session: Session, actor: User, batch_id: int, item_ids: Iterable[int]
 
 def submit(session: Session, actor: User, batch_id: int, *, now: datetime) -> DisposalBatch:
     """Send a fully decided batch to the general manager; commit."""
-    _role_in(actor, REVIEW_ROLES, "只有档案管理员或鉴定小组可以提交鉴定结果")
+    _require(actor, "disposal.review", "只有档案管理员或鉴定小组可以提交鉴定结果")
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "reviewing")
     undecided = session.scalar(select(func.count()).where(DisposalItem.batch_id == batch.id,
@@ -172,9 +172,11 @@ def _add_years(d: date, years: int) -> date:
         return d.replace(year=d.year + years, day=28)
 
 
-def approve(session: Session, gm: User, batch_id: int, *, now: datetime, note: str = "") -> DisposalBatch:
-    """The general manager approves the batch; keep decisions take effect at once; commit."""
-    _role_in(gm, {Role.GENERAL_MANAGER}, "销毁批次须由总经理审批")
+def approve(session: Session, gm: User, batch_id: int, *, now: datetime, note: str = "",
+            store: BlobStore | None = None) -> DisposalBatch:
+    """The general manager approves the batch; commit. Keep decisions take effect at once: the
+    kept records' dates move in the same commit, and their locks on ``store``'s objects follow."""
+    _require(gm, "disposal.approve", "销毁批次须由总经理审批")
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "submitted")
     batch.status, batch.approved_by_id, batch.approved_at = "approved", gm.id, now
@@ -190,17 +192,16 @@ def approve(session: Session, gm: User, batch_id: int, *, now: datetime, note: s
             rec.keep_until = _add_years(max(item.due_on, now.date()), item.keep_years or 0)
         item.state = "kept"
     session.flush()
-    retention.recompute_customers(session, {i.record.customer_id for i in kept}, now.date())
     audit.record_event(session, "disposal.approve", actor=gm, object_type="disposal_batch", object_id=batch.id,
                        now=now, details={"batch_no": batch.batch_no, "note": batch.decision_note,
                                          "kept": [i.record.archival_code for i in kept]})
-    session.commit()
+    upkeep.after_change(session, store, now=now, record_ids=[i.record_id for i in kept])
     return batch
 
 
 def send_back(session: Session, gm: User, batch_id: int, *, note: str, now: datetime) -> DisposalBatch:
     """The general manager returns the batch to the reviewers with a reason; commit."""
-    _role_in(gm, {Role.GENERAL_MANAGER}, "销毁批次须由总经理审批")
+    _require(gm, "disposal.approve", "销毁批次须由总经理审批")
     if not (note or "").strip():
         raise ValidationFailed("退回须说明理由", code="reason_required")
     batch = _batch(session, batch_id, lock=True)
@@ -219,7 +220,7 @@ def _signed(session: Session, batch_id: int) -> list[int]:
 
 def sign_as_supervisor(session: Session, user: User, batch_id: int, *, now: datetime) -> DisposalSupervisor:
     """A supervisor (监销人) confirms, with their own login, that they witness the destruction; commit."""
-    _role_in(user, SUPERVISOR_ROLES, "监销人须为公司领导或鉴定小组成员")
+    _require(user, "disposal.supervise", "监销人须为公司领导或鉴定小组成员")
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "approved")
     signed = _signed(session, batch.id)
@@ -252,6 +253,15 @@ class ExecutionResult:
     already_done: int = 0
     finished: bool = False
 
+    def summary(self) -> str:
+        """The run in one Chinese sentence (what the executor is told)."""
+        text = f"销毁完成：本次销毁 {self.destroyed} 件"
+        if self.already_done:
+            text += f"，此前已销毁 {self.already_done} 件"
+        if self.skipped:
+            text += f"，跳过 {self.skipped} 件（冻结或不再到期，见明细）"
+        return text + "；销毁清册与销毁证明已生成"
+
 
 def _ineligible(session: Session, record: Record, today: date) -> str:
     """Why a record may not be destroyed today (empty when it may). Reads holds, not the flag."""
@@ -280,8 +290,8 @@ def _blob_keys(record: Record) -> list[str]:
     return keys
 
 
-def _destroy_item(session: Session, store: BlobStore, remove_from_index: IndexRemover, batch: DisposalBatch,
-                  item: DisposalItem, executor: User, now: datetime) -> str:
+def _destroy_item(session: Session, store: BlobStore, batch: DisposalBatch, item: DisposalItem, executor: User,
+                  now: datetime) -> str:
     """Destroy one record (or skip it); returns its final state. Commits at each step."""
     record = session.scalar(select(Record).where(Record.id == item.record_id).with_for_update()
                             .options(selectinload(Record.files).selectinload(RecordFile.pages)))
@@ -306,7 +316,6 @@ def _destroy_item(session: Session, store: BlobStore, remove_from_index: IndexRe
             session.commit()
             raise DestructionFailed(f"存储拒绝删除档案 {record.archival_code} 的文件，销毁已中止，该件未标记为已销毁",
                                     code="storage_refused", details={"key": key}) from exc
-    remove_from_index([record.id])
     dates = [d for d in (record.doc_date,) if d] or [date(record.year, 1, 1)]
     supervisors = session.scalars(select(User).join(DisposalSupervisor, DisposalSupervisor.user_id == User.id)
                                   .where(DisposalSupervisor.batch_id == batch.id)
@@ -351,18 +360,16 @@ def _erase_customers_without_records(session: Session, batch: DisposalBatch, exe
     return erased
 
 
-def execute(session: Session, store: BlobStore, executor: User, batch_id: int, *, now: datetime,
-            remove_from_index: IndexRemover, purge_index: Callable[[], None] | None = None,
-            certify: Callable[[DisposalBatch], None] | None = None) -> ExecutionResult:
+def execute(session: Session, store: BlobStore, executor: User, batch_id: int, *, index: SearchIndex,
+            now: datetime, tz: str = "Asia/Shanghai") -> ExecutionResult:
     """Destroy every record of an approved batch decided 销毁, re-checking each; resumable; commits.
 
-    Needs two supervisors who signed and an executor who is neither of them. Each record leaves
-    the index through ``remove_from_index`` (no hit from then on); ``purge_index`` then rewrites
-    the index segments that still hold deleted documents, once per run (it costs the size of
-    those segments). ``certify`` writes the certificate; both run before the batch is marked
+    Needs two supervisors who signed and an executor who is neither of them. Once the records
+    are gone from ``store`` and the database, ``_purge_from_index`` takes them out of ``index``
+    and the certificate is stored (``tz`` for its times); both run before the batch is marked
     executed, so a crash before them is repaired by running again.
     """
-    _role_in(executor, EXECUTOR_ROLES, "只有档案管理员可以执行销毁")
+    _require(executor, "disposal.execute", "只有档案管理员可以执行销毁")
     batch = _batch(session, batch_id, lock=True)
     if batch.status == "executed":
         return ExecutionResult(finished=True, already_done=len([i for i in batch.items if i.state == "destroyed"]))
@@ -386,7 +393,7 @@ def execute(session: Session, store: BlobStore, executor: User, batch_id: int, *
                            .order_by(DisposalItem.id)).all()
     for item_id in todo:
         item = session.get(DisposalItem, item_id)
-        state = _destroy_item(session, store, remove_from_index, batch, item, executor, now)
+        state = _destroy_item(session, store, batch, item, executor, now)
         if state == "destroyed":
             result.destroyed += 1
         else:
@@ -394,10 +401,8 @@ def execute(session: Session, store: BlobStore, executor: User, batch_id: int, *
     batch = _batch(session, batch_id, lock=True)
     _erase_customers_without_records(session, batch, executor, now)
     session.commit()
-    if purge_index is not None:
-        purge_index()
-    if certify is not None:
-        certify(batch)
+    _purge_from_index(session, index, batch_id)
+    _certify(session, store, batch_id, now, tz)
     batch = _batch(session, batch_id, lock=True)
     batch.status, batch.finished_at = "executed", now
     audit.record_event(session, "disposal.execute_finish", actor=executor, object_type="disposal_batch",
@@ -408,6 +413,31 @@ def execute(session: Session, store: BlobStore, executor: User, batch_id: int, *
     scrub_database(session)
     result.finished = True
     return result
+
+
+def _purge_from_index(session: Session, index: SearchIndex, batch_id: int) -> None:
+    """Take every record the batch destroyed out of the search index, leaving no byte of it behind.
+
+    The one place destruction touches the index. ``purge`` deletes the documents and rewrites the
+    segments that held them (a plain delete leaves terms and stored text in the segment files
+    until a merge); it costs the size of those segments, so it runs once per run, for every record
+    the batch has destroyed so far (a resumed run thus finishes what a crashed one left). Until
+    then searches still read the database for every hit and never show a destroyed record.
+    """
+    destroyed = list(session.scalars(select(DisposalItem.record_id).where(DisposalItem.batch_id == batch_id,
+                                                                          DisposalItem.state == "destroyed")))
+    session.commit()  # no transaction held open while the index is rewritten
+    if destroyed:
+        index.purge(destroyed)
+
+
+def _certify(session: Session, store: BlobStore, batch_id: int, now: datetime, tz: str) -> None:
+    """Store the batch's certificate (kept permanently, write-once) and record where; commit."""
+    batch = _batch(session, batch_id)
+    key, sha = certificates.store_certificate(store, batch, register_entries(session, batch.id),
+                                              list(batch.supervisors), now=now, tz=tz)
+    batch.certificate_key, batch.certificate_sha256 = key, sha
+    session.commit()
 
 
 def scrub_database(session: Session) -> None:

@@ -4,29 +4,38 @@ A held record cannot be destroyed, edited or moved; its retention clock is pause
 ``services.retention.disposal_for``) and it never enters a destruction batch. The hold is kept in
 step on three levels: the ``legal_holds`` rows (the truth, with who placed and lifted it), the
 ``records.on_hold`` flag (so the due list stays one indexed query), and the storage's own legal
-hold on every stored object (``services.object_lock``), so not even the storage lets it go.
+hold on every stored object (``retention.locks``), so not even the storage lets it go. Placing
+and lifting keep all three in step through ``upkeep.after_change``.
+
+Who may place and lift holds is the policy's (``hold.place``, ``hold.release``): the archive's
+keepers and company leadership.
 """
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from archive_app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from storage.base import BlobStore
+
+from archive_app.errors import Conflict, NotFound, ValidationFailed
 from archive_app.intake.models import Customer, Record
-from archive_app.accounts.models import Role, User
+from archive_app.accounts.models import User
 from archive_app.retention.models import HOLD_KINDS, LegalHold
 from archive_app.audit import log as audit
-from archive_app.retention import schedule as retention
+from archive_app.retention import upkeep
+from archive_app import policy
 
-# Who may place and lift holds: the archive's keepers and company leadership.
-HOLD_ROLES = {Role.ARCHIVIST, Role.ADMIN, Role.AUDITOR, Role.GENERAL_MANAGER}
+REFUSED = "只有档案管理员、系统管理员、鉴定小组或总经理可以办理冻结"
 
 
-def _require_role(actor: User) -> None:
-    if not actor.is_active_flag or Role(actor.role) not in HOLD_ROLES:
-        raise Forbidden("只有档案管理员、系统管理员、鉴定小组或总经理可以办理冻结", code="forbidden")
+class HoldChange(NamedTuple):
+    """A hold placed or lifted, and how its mirroring onto the stored objects went."""
+
+    hold: LegalHold
+    upkeep: upkeep.Upkeep
 
 
 def active_holds(session: Session, record: Record) -> list[LegalHold]:
@@ -47,10 +56,31 @@ def require_not_held(session: Session, record: Record, doing: str) -> None:
         raise Conflict(f"档案 {record.archival_code} 处于冻结（诉讼保全）状态，不能{doing}", code="record_on_hold")
 
 
+def find_target(session: Session, target: str, code: str) -> dict[str, int]:
+    """The hold target named by a 客户号 (``target`` "customer") or a 档号 ("record"), as keyword arguments
+    for ``place_hold``; NotFound when nothing has that number."""
+    code = (code or "").strip()
+    if not code:
+        raise ValidationFailed("请填写客户号或档号", code="invalid_target")
+    if target == "record":
+        rid = session.scalar(select(Record.id).where(Record.archival_code == code))
+        if rid is None:
+            raise NotFound(f"档号 {code} 不存在", code="not_found")
+        return {"record_id": rid}
+    cid = session.scalar(select(Customer.id).where(Customer.customer_no == code))
+    if cid is None:
+        raise NotFound(f"客户号 {code} 不存在", code="not_found")
+    return {"customer_id": cid}
+
+
 def place_hold(session: Session, actor: User, *, kind: str, reason: str, mandate: str, now: datetime,
-               customer_id: int | None = None, record_id: int | None = None) -> LegalHold:
-    """Put a customer's file or one record under a hold; recompute its records; commit."""
-    _require_role(actor)
+               customer_id: int | None = None, record_id: int | None = None,
+               store: BlobStore | None = None) -> HoldChange:
+    """Put a customer's file or one record under a hold; commit; mirror it onto ``store``'s objects.
+
+    The records' disposal dates are recomputed in the same commit (a held record has none).
+    """
+    policy.require(actor, "hold.place", code="forbidden", message=REFUSED)
     if kind not in HOLD_KINDS:
         raise ValidationFailed("冻结类型须为 诉讼、纠纷 或 未了事项", code="invalid_kind")
     reason, mandate = (reason or "").strip(), (mandate or "").strip()
@@ -70,16 +100,18 @@ def place_hold(session: Session, actor: User, *, kind: str, reason: str, mandate
                      placed_by_id=actor.id, placed_at=now)
     session.add(hold)
     session.flush()
-    retention.recompute_customers(session, [cid], now.date())
     audit.record_event(session, "hold.place", actor=actor, object_type="legal_hold", object_id=hold.id, now=now,
                        details={"target": label, "kind": kind, "reason": reason, "mandate": mandate})
-    session.commit()
-    return hold
+    done = upkeep.after_change(session, store, now=now, customer_ids=[cid],
+                               record_ids=hold_record_ids(session, hold))
+    return HoldChange(hold, done)
 
 
-def lift_hold(session: Session, actor: User, hold_id: int, *, reason: str, now: datetime) -> LegalHold:
-    """Lift a hold (who, when, why); the paused time is added to the records' clocks; commit."""
-    _require_role(actor)
+def lift_hold(session: Session, actor: User, hold_id: int, *, reason: str, now: datetime,
+              store: BlobStore | None = None) -> HoldChange:
+    """Lift a hold (who, when, why); the paused time is added to the records' clocks; commit; the
+    storage's legal hold on ``store``'s objects is released with it."""
+    policy.require(actor, "hold.release", code="forbidden", message=REFUSED)
     hold = session.scalar(select(LegalHold).where(LegalHold.id == hold_id).with_for_update())
     if hold is None:
         raise NotFound("冻结记录不存在", code="hold_not_found")
@@ -91,15 +123,15 @@ def lift_hold(session: Session, actor: User, hold_id: int, *, reason: str, now: 
     hold.lifted_at, hold.lifted_by_id, hold.lift_reason = now, actor.id, reason
     session.flush()
     cid = hold.customer_id if hold.customer_id is not None else hold.record.customer_id
-    retention.recompute_customers(session, [cid], now.date())
     audit.record_event(session, "hold.lift", actor=actor, object_type="legal_hold", object_id=hold.id, now=now,
                        details={"reason": reason})
-    session.commit()
-    return hold
+    done = upkeep.after_change(session, store, now=now, customer_ids=[cid],
+                               record_ids=hold_record_ids(session, hold))
+    return HoldChange(hold, done)
 
 
 def hold_record_ids(session: Session, hold: LegalHold) -> list[int]:
-    """The live records a hold covers (for mirroring it to storage)."""
+    """The live records a hold covers (their stored objects carry its legal hold)."""
     if hold.record_id is not None:
         return [hold.record_id]
     return list(session.scalars(select(Record.id).where(Record.customer_id == hold.customer_id,

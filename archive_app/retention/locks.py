@@ -1,13 +1,13 @@
 """Mirror retention and legal holds onto the stored objects (S3 Object Lock, governance mode).
 
-The database decides (``services.retention``, ``services.holds``); the storage then refuses on its
+The database decides (``retention.schedule``, ``retention.holds``); the storage then refuses on its
 own to delete what the database says must stay: every original file is locked until its record's
 disposal date — records without one (永久, awaiting their event, held) until a far horizon — and
 carries a legal hold while its record is held. A lock longer than needed does no harm: only the
 destruction step, for a record in an approved batch, deletes with the governance bypass.
 
-Applied after the database commit; a failure is logged and reported, never undoes the commit:
-``archive retention-sync`` re-applies every lock (idempotent).
+Applied after the database commit, by ``upkeep.after_change``; a failure is logged and reported,
+never undoes the commit: ``archive retention-sync`` re-applies every lock (idempotent).
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 ``disposal_for`` is a pure function of (record, customer events, schedule rule, holds, today); the
 rest of this module feeds it from the database and stores its answer on the record
 (``disposal_date`` / ``disposal_state`` / ``disposal_basis``) so the due list is one indexed query.
-Dates are recomputed when an event, the schedule, a hold or a review decision changes.
+Dates are recomputed when an event, the schedule, a hold or a review decision changes
+(``retention.upkeep.after_change``, which also moves the storage locks after them).
 
 Counting (common Chinese archival practice): the clock starts from an event — never the upload —
 with cut-off at the end of that event's year, so a 30-year record whose deal closed on 2020-05-01
@@ -21,11 +22,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive_app.vocabulary import RECORD_TYPES
-from archive_app.errors import Forbidden, ValidationFailed
+from archive_app.errors import ValidationFailed
 from archive_app.intake.models import Customer, Record
-from archive_app.accounts.models import Role, User
+from archive_app.accounts.models import User
 from archive_app.retention.models import TRIGGERS, LegalHold, RetentionRule, ScheduleVersion
 from archive_app.audit import log as audit
+from archive_app import policy
 
 # Record types whose disposal date others (ID copies, licences, powers of attorney) follow.
 CONTRACT_TYPES = ("购房合同", "认购书", "租赁合同")
@@ -203,10 +205,12 @@ def parse_rules(data: Mapping[str, Any]) -> dict[str, tuple[int | None, str]]:
 
 def update_schedule(session: Session, actor: User, changes: Mapping[str, tuple[int | None, str]], *, note: str,
                     now: datetime) -> ScheduleVersion:
-    """Write a new schedule version with ``changes`` applied, audited with what changed (not committed
-    records: call ``recompute`` afterwards; the schedule itself is committed here)."""
-    if Role(actor.role) is not Role.ADMIN:
-        raise Forbidden("只有系统管理员可以修改保管期限表", code="forbidden")
+    """Write a new schedule version with ``changes`` applied, audited with what changed, and commit it.
+
+    The records' dates are not touched here: call ``upkeep.after_change(all_records=True)``
+    afterwards (a background job at scale).
+    """
+    policy.require(actor, "schedule.edit", code="forbidden", message="只有系统管理员可以修改保管期限表")
     if not (note or "").strip():
         raise ValidationFailed("请说明修改理由", code="reason_required")
     old = current_schedule(session)

@@ -1,78 +1,36 @@
 """Retention and destruction pages: 保管期限表, 冻结（诉讼保全）, 到期档案, 鉴定与销毁, 销毁清册.
 
-Views parse the request, check who may open the page, call ``services.retention`` / ``holds`` /
-``disposal`` with the real time, flash the Chinese message of a DomainError and redirect. The
-services enforce every permission again; the role sets here only decide what the pages show.
+Each page is open to the users the policy lets do its action (``page``); the view parses the
+request, calls one service of the retention room with the store, index and real time, and renders
+or redirects with the Chinese message of a DomainError. The services enforce every permission again.
 """
 from __future__ import annotations
 
-import hashlib
-import io
+import functools
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
 
-from storage.base import RetentionViolation
-
+from archive_app import policy
+from archive_app.errors import DomainError, ValidationFailed
+from archive_app.extensions import db
+from archive_app.http import actor, attachment, client_ip, date_arg, optional_int, page_arg
+from archive_app.accounts.models import User
+from archive_app.retention import disposal, documents, holds, queries, upkeep
+from archive_app.retention import schedule as retention
+from archive_app.retention.models import BATCH_STATUSES, DECISIONS, HOLD_KINDS, TRIGGERS
+from archive_app.vocabulary import RECORD_TYPES
 from archive_app.wiring import get_index, get_store
 from archive_app.wiring import now as utc_now
-from archive_app.vocabulary import RECORD_TYPES
-from archive_app.errors import DomainError, Forbidden, NotFound, ValidationFailed
-from archive_app.extensions import db
-from archive_app.intake.models import Customer, Record
-from archive_app.accounts.models import Role, User
-from archive_app.retention.models import (
-    BATCH_STATUSES,
-    DECISIONS,
-    HOLD_KINDS,
-    TRIGGERS,
-    DestructionEntry,
-    DisposalBatch,
-    DisposalItem,
-    LegalHold,
-    ScheduleVersion,
-)
-from archive_app.audit import log as audit
-from archive_app.retention import certificates
-from archive_app.retention import disposal
-from archive_app import exports
-from archive_app.retention import holds
-from archive_app.retention import locks as object_lock
-from archive_app.retention import schedule as retention
-from archive_app.http import actor, attachment, client_ip, page_arg
 
 bp = Blueprint("retention", __name__)
 
-# Who may open the pages (the services decide again what each may do).
-VIEW_ROLES = {Role.ADMIN, Role.ARCHIVIST, Role.AUDITOR, Role.GENERAL_MANAGER, Role.DEPT_HEAD}
-DUE_ROLES = disposal.REVIEW_ROLES | {Role.GENERAL_MANAGER}
-ROLE_SETS: dict[str, set[Role]] = {
-    "view": VIEW_ROLES,
-    "schedule.edit": {Role.ADMIN},
-    "holds": set(holds.HOLD_ROLES),
-    "due": DUE_ROLES,
-    "review": set(disposal.REVIEW_ROLES),
-    "approve": {Role.GENERAL_MANAGER},
-    "supervise": set(disposal.SUPERVISOR_ROLES),
-    "execute": set(disposal.EXECUTOR_ROLES),
-}
-DISPOSAL_STATES = {"scheduled": "定期", "permanent": "永久保存", "awaiting_event": "等待起算事件",
-                   "held": "冻结中（暂停计时）"}
-ITEM_STATES = {"pending": "待销毁", "destroying": "销毁中", "destroyed": "已销毁", "kept": "保留",
-               "skipped": "已跳过"}
 PER_PAGE = 100
 ITEMS_PER_PAGE = 200
-REGISTER_HEADERS = ["序号", "档号", "题名", "档案类型", "客户号", "起止日期", "页数", "文件数", "保管期限依据",
-                    "鉴定意见", "批准人", "监销人", "执行人", "销毁时间", "销毁方式", "SHA-256"]
-
-
-# ---------------------------------------------------------------------------------------------- shared
 
 
 def _tz() -> str:
@@ -80,26 +38,20 @@ def _tz() -> str:
 
 
 def local_today() -> date:
+    """Today in the archive's time zone."""
     return utc_now().astimezone(ZoneInfo(_tz())).date()
 
 
-def _role(user: Any) -> Role | None:
-    if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
-        return None
-    try:
-        return Role(user.role)
-    except ValueError:
-        return None
-
-
-def allowed(user: Any, what: str) -> bool:
-    """Whether the pages offer ``what`` (a key of ROLE_SETS) to this user."""
-    return _role(user) in ROLE_SETS[what]
-
-
-def _require(user: User, what: str) -> None:
-    if not allowed(user, what):
-        raise Forbidden("您没有权限访问保管期限与销毁管理", code="forbidden")
+def page(rule: str, action: str, **options: Any) -> Callable:
+    """Route ``rule`` to a view for logged-in users the policy lets ``action``; the view gets the user first."""
+    def register(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            user = actor(current_user)
+            policy.require(user, action, code="forbidden", message="您没有权限访问保管期限与销毁管理")
+            return view(user, *args, **kwargs)
+        return bp.route(rule, **options)(login_required(run))
+    return register
 
 
 def _act(action: Callable[[], Any], success: Callable[[Any], str]) -> Any:
@@ -114,50 +66,12 @@ def _act(action: Callable[[], Any], success: Callable[[Any], str]) -> Any:
     return result
 
 
-def _date_arg(value: str | None, label: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationFailed(f"{label}格式不正确（例如 2026-11-25）", code="invalid_date") from None
-
-
-def _optional_int(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
 # ---------------------------------------------------------------------------------------------- template helpers
 
 
-@bp.app_template_global("retention_can")
-def retention_can(user: Any, what: str) -> bool:
-    return allowed(user, what)
-
-
-@bp.app_template_global("retention_of")
-def retention_of(record: Record) -> dict[str, Any]:
-    """What the record page shows about retention: state label, active holds, the tombstone."""
-    entry = None
-    if record.status == "destroyed":
-        entry = db.session.scalar(select(DestructionEntry).where(DestructionEntry.record_id == record.id))
-    return {"state_label": DISPOSAL_STATES.get(record.disposal_state, record.disposal_state or "—"),
-            "holds": holds.active_holds(db.session, record) if record.status != "destroyed" else [],
-            "entry": entry, "batch": entry.batch if entry is not None else None}
-
-
-@bp.app_template_global("customer_holds")
-def customer_holds(customer: Customer) -> list[LegalHold]:
-    """Holds on the customer's file or on any of its records, newest first (active and lifted)."""
-    record_ids = select(Record.id).where(Record.customer_id == customer.id)
-    return list(db.session.scalars(
-        select(LegalHold).where(or_(LegalHold.customer_id == customer.id, LegalHold.record_id.in_(record_ids)))
-        .options(selectinload(LegalHold.record), selectinload(LegalHold.placed_by),
-                 selectinload(LegalHold.lifted_by))
-        .order_by(LegalHold.lifted_at.is_not(None), LegalHold.placed_at.desc())))
+# The record and customer pages show retention state and holds (``db.session`` is a scoped proxy).
+bp.add_app_template_global(functools.partial(queries.retention_of, db.session), "retention_of")
+bp.add_app_template_global(functools.partial(queries.customer_holds, db.session), "customer_holds")
 
 
 @bp.app_context_processor
@@ -168,206 +82,101 @@ def _labels() -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- schedule
 
 
-def _schedule_history() -> list[dict[str, Any]]:
-    """Every version, newest first, with what changed from the version before."""
-    versions = list(db.session.scalars(select(ScheduleVersion).options(selectinload(ScheduleVersion.rules),
-                                                                        selectinload(ScheduleVersion.created_by))
-                                       .order_by(ScheduleVersion.version)))
-    out, previous = [], None
-    for v in versions:
-        rules = {r.record_type: (r.years, r.trigger) for r in v.rules}
-        changes = []
-        if previous is not None:
-            for t, rule in rules.items():
-                if previous.get(t) != rule:
-                    changes.append((t, previous.get(t), rule))
-        out.append({"version": v, "changes": changes})
-        previous = rules
-    return list(reversed(out))
+def _schedule(editing: bool, values: dict[str, Any], status: int = 200):
+    return render_template("retention/schedule.html", **queries.schedule_page(db.session), triggers=TRIGGERS,
+                           editing=editing, values=values), status
 
 
-def _rule_rows(schedule: ScheduleVersion) -> list[dict[str, Any]]:
-    rules = {r.record_type: r for r in schedule.rules}
-    return [{"type": t, "part": RECORD_TYPES[t][0], "rule": rules.get(t)} for t in RECORD_TYPES]
+@page("/retention/schedule", "retention.view")
+def schedule(user: User):
+    return _schedule(False, {})
 
 
-@bp.route("/retention/schedule")
-@login_required
-def schedule():
-    user = actor(current_user)
-    _require(user, "view")
-    current = retention.current_schedule(db.session)
-    db.session.commit()  # the default version is written on first use
-    return render_template("retention/schedule.html", schedule=current, rows=_rule_rows(current),
-                           history=_schedule_history(), triggers=TRIGGERS, editing=False, values={})
-
-
-@bp.route("/retention/schedule/edit", methods=["GET", "POST"])
-@login_required
-def schedule_edit():
-    user = actor(current_user)
-    _require(user, "schedule.edit")
-    current = retention.current_schedule(db.session)
-    db.session.commit()
-    values: dict[str, Any] = {}
-    if request.method == "POST":
-        values = {k: v for k, v in request.form.items() if k != "csrf_token"}
-        data = {t: {"years": values.get(f"years__{t}", ""), "trigger": values.get(f"trigger__{t}", "")}
-                for t in RECORD_TYPES if f"trigger__{t}" in values}
-        now = utc_now()
-        try:
-            changes = retention.parse_rules(data)
-            new = retention.update_schedule(db.session, user, changes, note=values.get("note", ""), now=now)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            current = retention.current_schedule(db.session)
-            return render_template("retention/schedule.html", schedule=current, rows=_rule_rows(current),
-                                   history=_schedule_history(), triggers=TRIGGERS, editing=True,
-                                   values=values), exc.status
-        # Synchronous at this scale; with millions of records a background job runs these two.
-        moved = retention.recompute_all(db.session, now.date())
-        object_lock.apply_all(db.session, get_store(), now)
-        flash(f"已发布保管期限表第 {new.version} 版，{moved} 件档案的到期日已重新计算", "success")
-        return redirect(url_for("retention.schedule"))
-    return render_template("retention/schedule.html", schedule=current, rows=_rule_rows(current),
-                           history=_schedule_history(), triggers=TRIGGERS, editing=True, values=values)
+@page("/retention/schedule/edit", "schedule.edit", methods=["GET", "POST"])
+def schedule_edit(user: User):
+    if request.method != "POST":
+        return _schedule(True, {})
+    values = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    data = {t: {"years": values.get(f"years__{t}", ""), "trigger": values.get(f"trigger__{t}", "")}
+            for t in RECORD_TYPES if f"trigger__{t}" in values}
+    now = utc_now()
+    try:
+        new = retention.update_schedule(db.session, user, retention.parse_rules(data), note=values.get("note", ""),
+                                        now=now)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _schedule(True, values, exc.status)
+    # Synchronous at this scale; with millions of records a background job runs this.
+    done = upkeep.after_change(db.session, get_store(), now=now, all_records=True)
+    flash(f"已发布保管期限表第 {new.version} 版，{done.moved} 件档案的到期日已重新计算", "success")
+    return redirect(url_for("retention.schedule"))
 
 
 # ---------------------------------------------------------------------------------------------- holds
 
 
-def _mirror_hold(hold: LegalHold, now: datetime) -> None:
-    """Mirror a placed or lifted hold onto the stored objects (S3 legal hold / the file store's own)."""
-    report = object_lock.apply_locks(db.session, get_store(), holds.hold_record_ids(db.session, hold), now)
-    db.session.commit()
-    if report.failed:
-        flash(f"存储层冻结同步失败 {len(report.failed)} 个文件，请联系管理员运行 archive retention-sync", "warning")
+def _mirrored(change: holds.HoldChange | None) -> None:
+    failed = len(change.upkeep.locks.failed) if change is not None else 0
+    if failed:
+        flash(f"存储层冻结同步失败 {failed} 个文件，请联系管理员运行 archive retention-sync", "warning")
 
 
-def _hold_target(form) -> dict[str, int]:
-    target = form.get("target", "customer")
-    code = (form.get("code") or "").strip()
-    if not code:
-        raise ValidationFailed("请填写客户号或档号", code="invalid_target")
-    if target == "record":
-        rid = db.session.scalar(select(Record.id).where(Record.archival_code == code))
-        if rid is None:
-            raise NotFound(f"档号 {code} 不存在", code="not_found")
-        return {"record_id": rid}
-    cid = db.session.scalar(select(Customer.id).where(Customer.customer_no == code))
-    if cid is None:
-        raise NotFound(f"客户号 {code} 不存在", code="not_found")
-    return {"customer_id": cid}
-
-
-@bp.route("/retention/holds")
-@login_required
-def holds_page():
-    user = actor(current_user)
-    _require(user, "holds")
-    opts = (selectinload(LegalHold.customer), selectinload(LegalHold.record).selectinload(Record.customer),
-            selectinload(LegalHold.placed_by), selectinload(LegalHold.lifted_by))
-    active = db.session.scalars(select(LegalHold).where(LegalHold.lifted_at.is_(None)).options(*opts)
-                                .order_by(LegalHold.placed_at.desc())).all()
-    lifted = db.session.scalars(select(LegalHold).where(LegalHold.lifted_at.is_not(None)).options(*opts)
-                                .order_by(LegalHold.lifted_at.desc()).limit(200)).all()
+@page("/retention/holds", "hold.place")
+def holds_page(user: User):
+    active, lifted = queries.hold_lists(db.session)
     return render_template("retention/holds.html", active=active, lifted=lifted, kinds=HOLD_KINDS,
                            form=request.args)
 
 
-@bp.route("/retention/holds", methods=["POST"])
-@login_required
-def hold_place():
-    user = actor(current_user)
-    _require(user, "holds")
-    now = utc_now()
-
-    def place() -> LegalHold:
-        return holds.place_hold(db.session, user, kind=request.form.get("kind", ""),
-                                reason=request.form.get("reason", ""), mandate=request.form.get("mandate", ""),
-                                now=now, **_hold_target(request.form))
-
-    hold = _act(place, lambda h: f"已冻结 {_hold_label(h)}")
-    if hold is not None:
-        _mirror_hold(hold, now)
+@page("/retention/holds", "hold.place", methods=["POST"])
+def hold_place(user: User):
+    form = request.form
+    _mirrored(_act(lambda: holds.place_hold(
+        db.session, user, kind=form.get("kind", ""), reason=form.get("reason", ""), mandate=form.get("mandate", ""),
+        now=utc_now(), store=get_store(), **holds.find_target(db.session, form.get("target", "customer"),
+                                                               form.get("code", ""))),
+        lambda c: f"已冻结 {queries.hold_label(c.hold)}"))
     return redirect(url_for("retention.holds_page"))
 
 
-def _hold_label(hold: LegalHold) -> str:
-    if hold.record_id is not None:
-        return f"档案 {hold.record.archival_code}"
-    return f"客户 {hold.customer.customer_no} 的全部档案"
-
-
-@bp.route("/retention/holds/<int:hold_id>/lift", methods=["POST"])
-@login_required
-def hold_lift(hold_id: int):
-    user = actor(current_user)
-    _require(user, "holds")
-    now = utc_now()
-    hold = _act(lambda: holds.lift_hold(db.session, user, hold_id, reason=request.form.get("reason", ""), now=now),
-                lambda h: f"已解除冻结：{_hold_label(h)}")
-    if hold is not None:
-        _mirror_hold(hold, now)
+@page("/retention/holds/<int:hold_id>/lift", "hold.release", methods=["POST"])
+def hold_lift(user: User, hold_id: int):
+    _mirrored(_act(lambda: holds.lift_hold(db.session, user, hold_id, reason=request.form.get("reason", ""),
+                                           now=utc_now(), store=get_store()),
+                   lambda c: f"已解除冻结：{queries.hold_label(c.hold)}"))
     return redirect(url_for("retention.holds_page"))
 
 
 # ---------------------------------------------------------------------------------------------- due list
 
 
-@bp.route("/retention/due")
-@login_required
-def due():
-    user = actor(current_user)
-    _require(user, "due")
+@page("/retention/due", "disposal.view_due")
+def due(user: User):
     status = 200
     try:
-        on = _date_arg(request.args.get("on"), "截止日期") or local_today()
+        on = date_arg(request.args.get("on"), "截止日期") or local_today()
     except ValidationFailed as exc:
         flash(exc.message, "error")
         on, status = local_today(), exc.status
-    page = page_arg()
-    total, rows = disposal.due_list(db.session, on, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
-    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
-    return render_template("retention/due.html", on=on, total=total, rows=rows, page=page, pages=pages,
-                           counts=retention.due_counts_by_year(db.session)), status
+    found = queries.due_page(db.session, on, page_arg(), PER_PAGE)
+    return render_template("retention/due.html", on=on, **found), status
 
 
 # ---------------------------------------------------------------------------------------------- batches
 
 
-def _item_counts(batch_ids: list[int]) -> dict[int, dict[str, int]]:
-    out: dict[int, dict[str, int]] = {b: {} for b in batch_ids}
-    if not batch_ids:
-        return out
-    rows = db.session.execute(select(DisposalItem.batch_id, DisposalItem.state, func.count())
-                              .where(DisposalItem.batch_id.in_(batch_ids))
-                              .group_by(DisposalItem.batch_id, DisposalItem.state))
-    for bid, state, n in rows:
-        out[bid][state] = n
-    return out
+@page("/disposal/batches", "retention.view")
+def batches(user: User):
+    rows, counts = queries.batch_list(db.session)
+    return render_template("retention/batches.html", batches=rows, counts=counts, statuses=BATCH_STATUSES,
+                           item_states=queries.ITEM_STATES)
 
 
-@bp.route("/disposal/batches")
-@login_required
-def batches():
-    user = actor(current_user)
-    _require(user, "view")
-    rows = db.session.scalars(select(DisposalBatch).options(selectinload(DisposalBatch.created_by),
-                                                            selectinload(DisposalBatch.approved_by))
-                              .order_by(DisposalBatch.id.desc()).limit(500)).all()
-    return render_template("retention/batches.html", batches=rows, counts=_item_counts([b.id for b in rows]),
-                           statuses=BATCH_STATUSES, item_states=ITEM_STATES)
-
-
-@bp.route("/disposal/batches", methods=["POST"])
-@login_required
-def batch_create():
-    user = actor(current_user)
-    _require(user, "review")
+@page("/disposal/batches", "disposal.review", methods=["POST"])
+def batch_create(user: User):
     try:
-        due_by = _date_arg(request.form.get("due_by"), "截止日期") or local_today()
+        due_by = date_arg(request.form.get("due_by"), "截止日期") or local_today()
     except ValidationFailed as exc:
         flash(exc.message, "error")
         return redirect(url_for("retention.due"))
@@ -378,61 +187,26 @@ def batch_create():
     return redirect(url_for("retention.batch", batch_id=batch.id))
 
 
-def _get_batch(batch_id: int) -> DisposalBatch:
-    batch = db.session.get(DisposalBatch, batch_id)
-    if batch is None:
-        raise NotFound("销毁批次不存在", code="batch_not_found")
-    return batch
-
-
-@bp.route("/disposal/batches/<int:batch_id>")
-@login_required
-def batch(batch_id: int):
-    user = actor(current_user)
-    _require(user, "view")
-    b = _get_batch(batch_id)
-    page = page_arg()
-    total = db.session.scalar(select(func.count()).where(DisposalItem.batch_id == b.id)) or 0
-    items = db.session.scalars(select(DisposalItem).where(DisposalItem.batch_id == b.id)
-                               .options(selectinload(DisposalItem.record).selectinload(Record.customer),
-                                        selectinload(DisposalItem.decided_by))
-                               .order_by(DisposalItem.id).limit(ITEMS_PER_PAGE)
-                               .offset((page - 1) * ITEMS_PER_PAGE)).all()
-    decisions = dict(db.session.execute(select(DisposalItem.decision, func.count())
-                                        .where(DisposalItem.batch_id == b.id).group_by(DisposalItem.decision)).all())
-    signed_ids = {s.user_id for s in b.supervisors}
-    flags = {
-        "review": b.status == "reviewing" and allowed(user, "review"),
-        "approve": b.status == "submitted" and allowed(user, "approve"),
-        "sign": b.status == "approved" and allowed(user, "supervise") and user.id not in signed_ids
-                and len(signed_ids) < 2,
-        "execute": b.status in ("approved", "executing") and allowed(user, "execute") and len(signed_ids) >= 2
-                   and user.id not in signed_ids,
-    }
-    return render_template("retention/batch.html", batch=b, items=items, total=total, page=page,
-                           pages=max((total + ITEMS_PER_PAGE - 1) // ITEMS_PER_PAGE, 1),
-                           states=_item_counts([b.id])[b.id], decisions=decisions, flags=flags,
-                           statuses=BATCH_STATUSES, item_states=ITEM_STATES, decision_labels=DECISIONS,
-                           entries=db.session.scalar(select(func.count()).where(DestructionEntry.batch_id == b.id)))
+@page("/disposal/batches/<int:batch_id>", "retention.view")
+def batch(user: User, batch_id: int):
+    return render_template("retention/batch.html",
+                           **queries.batch_page(db.session, user, batch_id, page_arg(), ITEMS_PER_PAGE),
+                           statuses=BATCH_STATUSES, item_states=queries.ITEM_STATES, decision_labels=DECISIONS)
 
 
 def _back(batch_id: int):
     return redirect(url_for("retention.batch", batch_id=batch_id, page=request.form.get("page") or None))
 
 
-@bp.route("/disposal/batches/<int:batch_id>/decide", methods=["POST"])
-@login_required
-def batch_decide(batch_id: int):
-    user = actor(current_user)
-    _require(user, "review")
+@page("/disposal/batches/<int:batch_id>/decide", "disposal.review", methods=["POST"])
+def batch_decide(user: User, batch_id: int):
     form = request.form
     if form.get("scope") == "undecided":
-        ids = list(db.session.scalars(select(DisposalItem.id).where(DisposalItem.batch_id == batch_id,
-                                                                    DisposalItem.decision.is_(None))))
+        ids = queries.undecided_items(db.session, batch_id)
     else:
         ids = [int(v) for v in form.getlist("item_ids") if v.isdigit()]
     decision = form.get("decision", "")
-    keep_years = _optional_int(form.get("keep_years")) if decision == "extend" else None
+    keep_years = optional_int(form.get("keep_years")) if decision == "extend" else None
     if not ids:
         flash("请先勾选要鉴定的档案", "error")
         return _back(batch_id)
@@ -443,189 +217,71 @@ def batch_decide(batch_id: int):
     return _back(batch_id)
 
 
-@bp.route("/disposal/batches/<int:batch_id>/submit", methods=["POST"])
-@login_required
-def batch_submit(batch_id: int):
-    user = actor(current_user)
-    _require(user, "review")
+@page("/disposal/batches/<int:batch_id>/submit", "disposal.review", methods=["POST"])
+def batch_submit(user: User, batch_id: int):
     _act(lambda: disposal.submit(db.session, user, batch_id, now=utc_now()),
          lambda b: f"销毁批次 {b.batch_no} 已提交总经理审批")
     return _back(batch_id)
 
 
-@bp.route("/disposal/batches/<int:batch_id>/approve", methods=["POST"])
-@login_required
-def batch_approve(batch_id: int):
-    user = actor(current_user)
-    _require(user, "approve")
-    now = utc_now()
-    b = _act(lambda: disposal.approve(db.session, user, batch_id, now=now, note=request.form.get("note", "")),
-             lambda b: f"已批准销毁批次 {b.batch_no}，待两名监销人确认")
-    if b is not None:
-        # 延长保管 / 永久保存 decisions moved those records' dates: the storage locks follow.
-        kept = db.session.scalars(select(DisposalItem.record_id).where(DisposalItem.batch_id == batch_id,
-                                                                       DisposalItem.state == "kept")).all()
-        object_lock.apply_locks(db.session, get_store(), kept, now)
-        db.session.commit()
+@page("/disposal/batches/<int:batch_id>/approve", "disposal.approve", methods=["POST"])
+def batch_approve(user: User, batch_id: int):
+    _act(lambda: disposal.approve(db.session, user, batch_id, now=utc_now(), note=request.form.get("note", ""),
+                                  store=get_store()),
+         lambda b: f"已批准销毁批次 {b.batch_no}，待两名监销人确认")
     return _back(batch_id)
 
 
-@bp.route("/disposal/batches/<int:batch_id>/send-back", methods=["POST"])
-@login_required
-def batch_send_back(batch_id: int):
-    user = actor(current_user)
-    _require(user, "approve")
+@page("/disposal/batches/<int:batch_id>/send-back", "disposal.approve", methods=["POST"])
+def batch_send_back(user: User, batch_id: int):
     _act(lambda: disposal.send_back(db.session, user, batch_id, note=request.form.get("note", ""), now=utc_now()),
          lambda b: f"已退回销毁批次 {b.batch_no}，鉴定小组须重新鉴定")
     return _back(batch_id)
 
 
-@bp.route("/disposal/batches/<int:batch_id>/sign", methods=["POST"])
-@login_required
-def batch_sign(batch_id: int):
-    user = actor(current_user)
-    _require(user, "supervise")
+@page("/disposal/batches/<int:batch_id>/sign", "disposal.supervise", methods=["POST"])
+def batch_sign(user: User, batch_id: int):
     _act(lambda: disposal.sign_as_supervisor(db.session, user, batch_id, now=utc_now()),
          lambda s: f"您已确认担任销毁批次 {s.batch.batch_no} 的监销人")
     return _back(batch_id)
 
 
-def certifier(store, now: datetime) -> Callable[[DisposalBatch], None]:
-    """The ``certify`` step of ``disposal.execute``: build, store and lock the certificate PDF."""
-    tz = _tz()
-
-    def certify(batch: DisposalBatch) -> None:
-        key = f"certificates/{batch.batch_no}.pdf"
-        if store.exists(key):
-            # An earlier run stored it and stopped before recording it: keep that one (write-once).
-            with store.open(key) as fh:
-                sha = hashlib.sha256(fh.read()).hexdigest()
-        else:
-            entries = disposal.register_entries(db.session, batch.id)
-            pdf = certificates.certificate_pdf(batch, entries, list(batch.supervisors), tz, finished_at=now)
-            sha = store.put(key, io.BytesIO(pdf), content_type="application/pdf").sha256
-        if store.lock_supported():
-            # The certificate is kept permanently: lock it as far ahead as records without a date.
-            until = datetime(now.year + object_lock.HORIZON_YEARS, 1, 1, tzinfo=UTC)
-            try:
-                store.set_retention(key, until)
-            except RetentionViolation:
-                pass  # already locked at least as long
-        batch.certificate_key, batch.certificate_sha256 = key, sha
-        db.session.commit()
-
-    return certify
-
-
-@bp.route("/disposal/batches/<int:batch_id>/execute", methods=["POST"])
-@login_required
-def batch_execute(batch_id: int):
-    user = actor(current_user)
-    _require(user, "execute")
-    now = utc_now()
-    store = get_store()
-
-    def run():
-        return disposal.execute(db.session, store, user, batch_id, now=now,
-                                remove_from_index=lambda ids: get_index().delete(ids),
-                                purge_index=lambda: get_index().purge([]),
-                                certify=certifier(store, now))
-
-    def message(result: disposal.ExecutionResult) -> str:
-        text = f"销毁完成：本次销毁 {result.destroyed} 件"
-        if result.already_done:
-            text += f"，此前已销毁 {result.already_done} 件"
-        if result.skipped:
-            text += f"，跳过 {result.skipped} 件（冻结或不再到期，见明细）"
-        return text + "；销毁清册与销毁证明已生成"
-
-    _act(run, message)
+@page("/disposal/batches/<int:batch_id>/execute", "disposal.execute", methods=["POST"])
+def batch_execute(user: User, batch_id: int):
+    _act(lambda: disposal.execute(db.session, get_store(), user, batch_id, index=get_index(), now=utc_now(),
+                                  tz=_tz()),
+         disposal.ExecutionResult.summary)
     return _back(batch_id)
 
 
-# ---------------------------------------------------------------------------------------------- register and certificate
+# ------------------------------------------------------------------------------------ register and certificate
 
 
-def _entry_row(i: int, e: DestructionEntry, with_batch: bool) -> list[Any]:
-    if e.date_from and e.date_to and e.date_from != e.date_to:
-        span = f"{e.date_from.isoformat()} 至 {e.date_to.isoformat()}"
-    else:
-        span = (e.date_from or e.date_to).isoformat() if (e.date_from or e.date_to) else ""
-    row: list[Any] = [i, e.archival_code, e.title, e.record_type, e.customer_no, span, e.page_count, e.file_count,
-                      e.retention_basis, f"销毁：{e.decision_reason}" if e.decision_reason else "销毁",
-                      e.approved_by, e.supervisors, e.executed_by, e.destroyed_at, e.method,
-                      "\n".join(e.sha256s.split())]
-    if with_batch:
-        row.insert(1, e.batch.batch_no)
-    return row
+def _send(doc: documents.Document):
+    return attachment(doc.content, doc.mimetype, doc.filename, doc.ascii_filename)
 
 
-def register_xlsx(batch_id: int | None) -> Response:
-    """The 销毁清册 as XLSX (one batch or all of it); the export is written to the audit log."""
-    user = actor(current_user)
-    _require(user, "view")
-    b = _get_batch(batch_id) if batch_id is not None else None
-    entries = disposal.register_entries(db.session, batch_id)
-    with_batch = b is None
-    headers = list(REGISTER_HEADERS)
-    if with_batch:
-        headers.insert(1, "销毁批次号")
-    title = f"销毁清册 {b.batch_no}" if b else "销毁清册（全部）"
-    content = exports.table_to_xlsx(headers, (_entry_row(i, e, with_batch) for i, e in enumerate(entries, 1)),
-                                    "销毁清册", title, tz=_tz())
-    audit.record_event(db.session, "disposal.register_export", actor=user, object_type="disposal_batch",
-                       object_id=b.id if b else "", ip=client_ip(),
-                       details={"batch_no": b.batch_no if b else None, "rows": len(entries)})
-    db.session.commit()
-    name = f"销毁清册-{b.batch_no}.xlsx" if b else f"销毁清册-{local_today().isoformat()}.xlsx"
-    return attachment(content, exports.XLSX_MIMETYPE, name, name.replace("销毁清册", "register"))
+def _register_xlsx(user: User, batch_id: int | None):
+    return _send(documents.register_xlsx(db.session, user, batch_id, tz=_tz(), now=utc_now(), ip=client_ip()))
 
 
-@bp.route("/disposal/batches/<int:batch_id>/register.xlsx")
-@login_required
-def batch_register_xlsx(batch_id: int):
-    return register_xlsx(batch_id)
+@page("/disposal/batches/<int:batch_id>/register.xlsx", "retention.view")
+def batch_register_xlsx(user: User, batch_id: int):
+    return _register_xlsx(user, batch_id)
 
 
-@bp.route("/disposal/batches/<int:batch_id>/certificate.pdf")
-@login_required
-def batch_certificate(batch_id: int):
-    user = actor(current_user)
-    _require(user, "view")
-    b = _get_batch(batch_id)
-    if not b.certificate_key:
-        raise NotFound("该批次尚未完成销毁，没有销毁证明", code="certificate_not_found")
-    with get_store().open(b.certificate_key) as fh:
-        data = fh.read()
-    audit.record_event(db.session, "disposal.certificate_download", actor=user, object_type="disposal_batch",
-                       object_id=b.id, ip=client_ip(), details={"batch_no": b.batch_no})
-    db.session.commit()
-    name = f"销毁证明-{b.batch_no}.pdf"
-    return attachment(data, "application/pdf", name, f"certificate-{b.batch_no}.pdf")
+@page("/disposal/register.xlsx", "retention.view")
+def register_export(user: User):
+    return _register_xlsx(user, optional_int(request.args.get("batch")))
 
 
-@bp.route("/disposal/register")
-@login_required
-def register():
-    user = actor(current_user)
-    _require(user, "view")
-    batch_id = _optional_int(request.args.get("batch"))
-    page = page_arg()
-    stmt = select(DestructionEntry)
-    if batch_id is not None:
-        stmt = stmt.where(DestructionEntry.batch_id == batch_id)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    entries = db.session.scalars(stmt.options(selectinload(DestructionEntry.batch))
-                                 .order_by(DestructionEntry.batch_id, DestructionEntry.id)
-                                 .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    all_batches = db.session.scalars(select(DisposalBatch).where(DisposalBatch.status.in_(("executing", "executed")))
-                                     .order_by(DisposalBatch.id.desc())).all()
-    return render_template("retention/register.html", entries=entries, total=total, page=page,
-                           pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), batch_id=batch_id,
-                           batches=all_batches, offset=(page - 1) * PER_PAGE)
+@page("/disposal/batches/<int:batch_id>/certificate.pdf", "retention.view")
+def batch_certificate(user: User, batch_id: int):
+    return _send(documents.certificate(db.session, get_store(), user, batch_id, ip=client_ip()))
 
 
-@bp.route("/disposal/register.xlsx")
-@login_required
-def register_export():
-    return register_xlsx(_optional_int(request.args.get("batch")))
+@page("/disposal/register", "retention.view")
+def register(user: User):
+    batch_id = optional_int(request.args.get("batch"))
+    return render_template("retention/register.html", batch_id=batch_id,
+                           **queries.register_page(db.session, batch_id, page_arg(), PER_PAGE))

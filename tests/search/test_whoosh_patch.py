@@ -13,6 +13,8 @@ from whoosh.codec import whoosh3
 from bench.corpus import iter_records
 from search_index import SearchIndex, whoosh_patch
 
+from ..generated import texts
+
 #: sha256 of the source of each Whoosh method the patch replaces, as read in whoosh-reloaded
 #: 2.7.5. A mismatch means Whoosh changed: read the new method, check the replacement still
 #: does what it does, then update the digest (and WHOOSH_VERSION).
@@ -49,7 +51,8 @@ def test_patch_is_installed_once_the_package_is_imported():
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
     ix = SearchIndex.open(tmp_path_factory.mktemp("patch") / "ix")
-    ix.add_or_update([d for d, _ in iter_records(300, seed=3, chars=200)])  # Whoosh's writer
+    docs = [d for d, _ in iter_records(300, seed=3, chars=200, sentences=texts.record_sentences())]
+    ix.add_or_update(docs)  # Whoosh's own writer
     yield ix
     ix.close()
 

@@ -1,0 +1,83 @@
+"""The documents a destruction leaves, as files to hand out: the 销毁清册 (XLSX) and the certificate (PDF).
+
+Each handing-out is written to the audit log (who, which batch, how many lines) and committed
+before the file is returned; the caller only sends it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from storage.base import BlobStore
+
+from archive_app import exports
+from archive_app.accounts.models import User
+from archive_app.audit import log as audit
+from archive_app.errors import NotFound
+from archive_app.retention import disposal
+from archive_app.retention.models import DestructionEntry
+from archive_app.retention.queries import get_batch
+
+REGISTER_HEADERS = ["序号", "档号", "题名", "档案类型", "客户号", "起止日期", "页数", "文件数", "保管期限依据",
+                    "鉴定意见", "批准人", "监销人", "执行人", "销毁时间", "销毁方式", "SHA-256"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file ready to send: its bytes, type, Chinese name and an ASCII fallback name."""
+
+    content: bytes
+    mimetype: str
+    filename: str
+    ascii_filename: str
+
+
+def _entry_row(i: int, e: DestructionEntry, with_batch: bool) -> list[Any]:
+    if e.date_from and e.date_to and e.date_from != e.date_to:
+        span = f"{e.date_from.isoformat()} 至 {e.date_to.isoformat()}"
+    else:
+        span = (e.date_from or e.date_to).isoformat() if (e.date_from or e.date_to) else ""
+    row: list[Any] = [i, e.archival_code, e.title, e.record_type, e.customer_no, span, e.page_count, e.file_count,
+                      e.retention_basis, f"销毁：{e.decision_reason}" if e.decision_reason else "销毁",
+                      e.approved_by, e.supervisors, e.executed_by, e.destroyed_at, e.method,
+                      "\n".join(e.sha256s.split())]
+    if with_batch:
+        row.insert(1, e.batch.batch_no)
+    return row
+
+
+def register_xlsx(session: Session, user: User, batch_id: int | None, *, tz: str, now: datetime,
+                  ip: str = "") -> Document:
+    """The 销毁清册 as XLSX (one batch, or all of it); the export is audited and committed."""
+    b = get_batch(session, batch_id) if batch_id is not None else None
+    entries = disposal.register_entries(session, batch_id)
+    with_batch = b is None
+    headers = list(REGISTER_HEADERS)
+    if with_batch:
+        headers.insert(1, "销毁批次号")
+    title = f"销毁清册 {b.batch_no}" if b else "销毁清册（全部）"
+    content = exports.table_to_xlsx(headers, (_entry_row(i, e, with_batch) for i, e in enumerate(entries, 1)),
+                                    "销毁清册", title, tz=tz)
+    audit.record_event(session, "disposal.register_export", actor=user, object_type="disposal_batch",
+                       object_id=b.id if b else "", ip=ip,
+                       details={"batch_no": b.batch_no if b else None, "rows": len(entries)})
+    session.commit()
+    name = f"销毁清册-{b.batch_no}.xlsx" if b else f"销毁清册-{now.astimezone(ZoneInfo(tz)).date().isoformat()}.xlsx"
+    return Document(content, exports.XLSX_MIMETYPE, name, name.replace("销毁清册", "register"))
+
+
+def certificate(session: Session, store: BlobStore, user: User, batch_id: int, *, ip: str = "") -> Document:
+    """The stored certificate of an executed batch; the download is audited and committed."""
+    b = get_batch(session, batch_id)
+    if not b.certificate_key:
+        raise NotFound("该批次尚未完成销毁，没有销毁证明", code="certificate_not_found")
+    with store.open(b.certificate_key) as fh:
+        data = fh.read()
+    audit.record_event(session, "disposal.certificate_download", actor=user, object_type="disposal_batch",
+                       object_id=b.id, ip=ip, details={"batch_no": b.batch_no})
+    session.commit()
+    return Document(data, "application/pdf", f"销毁证明-{b.batch_no}.pdf", f"certificate-{b.batch_no}.pdf")
