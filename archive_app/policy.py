@@ -97,10 +97,20 @@ ACTIONS = frozenset(ROLES)
 ROLE_ONLY = ACTIONS - {"customer.view", "record.view", "record.edit", "record.review", "record.read",
                        "record.download", "loan.request", "loan.borrow", "loan.approve_head", "loan.revoke",
                        "register.view_department", "disposal.follow_department"}
+# The 密级 a new account of each role may see unless the administrator says otherwise.
+DEFAULT_CLEARANCE: dict[Role, int] = {
+    Role.ADMIN: 3, Role.ARCHIVIST: 3, Role.REVIEWER: 3, Role.GENERAL_MANAGER: 3,
+    Role.AUDITOR: 3, Role.DEPT_HEAD: 2, Role.STAFF: 1,
+}
 # Content actions and the borrowing grant a business user needs for them.
 GRANT_FOR = {"record.read": "view", "record.download": "download"}
 
 GrantChecker = Callable[[Record, str], bool]
+
+
+def default_clearance(role: Role) -> int:
+    """The clearance (密级 0-3) a new account of ``role`` gets unless one is given."""
+    return DEFAULT_CLEARANCE[role]
 
 
 def _role(user: User | None) -> Role | None:

@@ -40,6 +40,17 @@ RETENTION_LABELS = {"Y": "永久", "D30": "定期30年", "D10": "定期10年", "
 # 密级, ordered: a user with clearance n may see records with secrecy <= n.
 SECRECY_LEVELS: dict[int, str] = {0: "公开", 1: "内部", 2: "秘密", 3: "机密"}
 
+# What each role is called on screen (the roles themselves: accounts.models.Role; what they may do: policy).
+ROLE_LABELS = {
+    "archivist": "档案管理员",
+    "reviewer": "审核人",
+    "staff": "业务人员",
+    "dept_head": "部门负责人",
+    "general_manager": "总经理",
+    "auditor": "审计/鉴定",
+    "admin": "系统管理员",
+}
+
 CUSTOMER_KINDS = {"person": "个人客户", "company": "企业客户"}
 BUSINESS_TYPES = ("购房", "租赁", "投资")
 GRADES = ("A", "B", "C", "D")

@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from archive_app.extensions import db
+from archive_app.vocabulary import ROLE_LABELS
 from archive_app.dbtypes import UTCDateTime
 from archive_app.clock import utcnow
 
@@ -26,18 +27,7 @@ class Role(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        return ROLE_LABELS[self]
-
-
-ROLE_LABELS = {
-    Role.ARCHIVIST: "档案管理员",
-    Role.REVIEWER: "审核人",
-    Role.STAFF: "业务人员",
-    Role.DEPT_HEAD: "部门负责人",
-    Role.GENERAL_MANAGER: "总经理",
-    Role.AUDITOR: "审计/鉴定",
-    Role.ADMIN: "系统管理员",
-}
+        return ROLE_LABELS[self.value]
 
 
 class Department(db.Model):

@@ -14,16 +14,11 @@ from archive_app.errors import Conflict, ValidationFailed
 from archive_app.accounts.models import ApiToken, Department, Role, User
 from archive_app.clock import utcnow
 from archive_app.audit import log as audit
+from archive_app import policy
 
 _hasher = PasswordHasher()
 # Verifying against a dummy hash when the user is unknown keeps login timing uniform.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
-
-DEFAULT_CLEARANCE = {
-    Role.ADMIN: 3, Role.ARCHIVIST: 3, Role.REVIEWER: 3, Role.GENERAL_MANAGER: 3,
-    Role.AUDITOR: 3, Role.DEPT_HEAD: 2, Role.STAFF: 1,
-}
-
 
 def hash_password(password: str) -> str:
     """Hash a password with argon2id."""
@@ -67,7 +62,7 @@ def create_user(session: Session, *, username: str, password: str, role: str, di
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict("用户名已存在", code="username_taken")
     if clearance is None:
-        clearance = DEFAULT_CLEARANCE[role_enum]
+        clearance = policy.default_clearance(role_enum)
     if not 0 <= clearance <= 3:
         raise ValidationFailed("密级权限须在 0–3 之间", code="invalid_clearance")
     dept = get_or_create_department(session, department) if department else None
