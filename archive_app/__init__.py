@@ -93,10 +93,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Domain errors become JSON under /api and a Chinese error page elsewhere."""
-    from archive_app.http import register_error_handlers as register
+    """Domain errors become JSON under /api and a Chinese error page elsewhere; a request is one transaction."""
+    from archive_app.http import register_error_handlers as register, register_unit_of_work
 
     register(app)
+    register_unit_of_work(app)
 
 
 def register_commands(app: Flask) -> None:

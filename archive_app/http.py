@@ -60,6 +60,24 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
     return render_template("error.html", status=status, code=code, message=message, details=details or {}), status
 
 
+def register_unit_of_work(app: Flask) -> None:
+    """One request, one transaction: what the services did is committed once, after the view ran.
+
+    Services flush and leave the commit to their caller; a response that reports an error (4xx,
+    5xx) rolls everything back, so a refused or failed request leaves nothing half-written. Where
+    a step must stand on its own (the blob-then-row protocol of uploads, each step of a
+    destruction, an expiry found while approving), the service commits it itself and says why.
+    """
+
+    @app.after_request
+    def _end_of_request(response: Response) -> Response:
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers on the app."""
 

@@ -95,9 +95,16 @@ def register_jobs(app: Flask) -> None:
     queue = make_queue(app.config)
 
     def in_app(fn):
+        # One job, one unit of work: what the task did is committed when it returns, else rolled back.
         def run(*args):
             with app.app_context():
-                return fn(*args)
+                try:
+                    result = fn(*args)
+                except BaseException:
+                    db.session.rollback()
+                    raise
+                db.session.commit()
+                return result
         return run
 
     def extract(file_id: int) -> None:

@@ -67,7 +67,9 @@ def acting(by: User | str) -> User:
 def make_customer(*, by: User | str = "archivist", name: str = "王小明", department: str = "销售一部",
                   **fields: Any) -> Customer:
     """A customer file opened by ``by`` (fields as the API takes them: phones, id_number, project, ...)."""
-    return customers.create_customer(db.session, acting(by), {"name": name, "department": department, **fields})
+    customer = customers.create_customer(db.session, acting(by), {"name": name, "department": department, **fields})
+    db.session.commit()
+    return customer
 
 
 def make_record(customer: Customer, *, by: User | str = "archivist", record_type: str = "购房合同",
@@ -85,4 +87,5 @@ def make_record(customer: Customer, *, by: User | str = "archivist", record_type
                                    {"record_type": record_type, "secrecy": secrecy, **fields}, incoming)
     if filed:
         records.review_record(db.session, acting(reviewer), record.id)
+    db.session.commit()
     return record

@@ -177,6 +177,7 @@ def test_a_loan_whose_window_ended_is_refused_over_http(app, client, users):
         L.approve(s, head, req.id, settings=SETTINGS, now=past)
         L.approve(s, gm, req.id, settings=SETTINGS, now=past)
         assert req.window_end < datetime.now(UTC)
+        s.commit()
     login(client, "staff")
     resp = client.get(_content(rec))
     assert resp.status_code == 403 and resp.json["error"]["code"] == "outside_window"
@@ -424,6 +425,7 @@ def test_inbox_page_renders_for_every_role(app, client, users):
         rec = make_record(make_customer(name="钱七", department="销售一部"), record_type="温馨卡")
         loans.create_request(db.session, user("staff"), kind="view", purpose="回访", settings=loans.LoanSettings(),
                              now=datetime.now(UTC), record_ids=[rec.id])
+        db.session.commit()
     login(client, "head")
     assert '<span class="badge" title="待办">1</span>' in client.get("/customers").text
     assert "有 1 件借阅申请待您审批" in client.get("/inbox").text

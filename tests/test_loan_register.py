@@ -70,6 +70,7 @@ def _scenario(app, client) -> dict:
                        now=T2 + timedelta(hours=2))
         req3 = L.create_request(s, staff_other, kind="download", purpose=INJECTION, settings=SETTINGS, now=T3,
                                 record_ids=[r2["id"]])
+        s.commit()
         depts = {d.name: d.id for d in s.scalars(select(Department))}
         return {"c1": c1, "c2": c2, "r1": r1, "r2": r2, "depts": depts,
                 "req1": req1.request_no, "req2": req2.request_no, "req3": req3.request_no}

@@ -566,6 +566,7 @@ def test_two_simultaneous_hand_outs_exactly_one_succeeds(tmp_path, request, user
         r = L.create_request(s, u["staff"], kind="original", purpose="核对", settings=SETTINGS, now=NOW,
                              record_ids=[rec.id])
         L.approve(s, u["head"], r.id, settings=SETTINGS, now=NOW)
+        s.commit()
         rid, record_id = r.id, rec.id
         db.session.remove()
 

@@ -134,6 +134,7 @@ def _visitor_card(app, client, name="林小红", marker=MARKER, last_contact="20
         # only filed (checked) records come up for disposal
         records_svc.review_record(db.session, db.session.scalar(select(User).where(User.username == "reviewer")),
                                   resp.json["id"])
+        db.session.commit()
     client.post("/logout")
     return c["id"], resp.json["id"]
 
@@ -200,6 +201,7 @@ def _approved_batch(u, record_ids: list[int], due_by=TODAY):
     disposal.approve(s, u["gm"], batch.id, now=NOW, note="同意销毁")
     disposal.sign_as_supervisor(s, u["auditor"], batch.id, now=NOW)
     disposal.sign_as_supervisor(s, u["head"], batch.id, now=NOW)
+    s.commit()
     return batch
 
 

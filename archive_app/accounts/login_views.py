@@ -34,7 +34,6 @@ def load_user_from_token(req) -> User | None:
         return None
     user = accounts.user_for_token(db.session, header[7:].strip())
     if user is not None:
-        db.session.commit()  # keeps last_used_at
         req.environ["archive.token_auth"] = True
     return user
 
@@ -66,11 +65,10 @@ def login():
             login_user(user)
             audit.record_event(db.session, "login.success", actor=user, object_type="user", object_id=user.id,
                                ip=client_ip())
-            db.session.commit()
             return redirect(_safe_next(request.args.get("next")))
         audit.record_event(db.session, "login.failure", actor_name=username[:100], object_type="user",
                            object_id=user.id if user else "", ip=client_ip(), details={"username": username[:100]})
-        db.session.commit()
+        db.session.commit()  # the refusal is answered 401, which rolls back: the failed attempt must stay
         flash("用户名或密码错误", "error")
         return render_template("auth/login.html", username=username), 401
     return render_template("auth/login.html", username="")
@@ -81,7 +79,6 @@ def login():
 def logout():
     user = actor(current_user)
     audit.record_event(db.session, "logout", actor=user, object_type="user", object_id=user.id, ip=client_ip())
-    db.session.commit()
     logout_user()
     flash("您已退出登录", "info")
     return redirect(url_for("auth.login"))

@@ -28,7 +28,6 @@ def users():
                 department=request.form.get("department") or None,
                 clearance=int(request.form["clearance"]) if request.form.get("clearance", "").isdigit() else None,
                 actor=user)
-            db.session.commit()
             flash(f"已创建用户：{created.username}", "success")
             return redirect(url_for("admin.users"))
         except DomainError as exc:
@@ -47,6 +46,5 @@ def tokens():
     new_token = None
     if request.method == "POST":
         new_token = accounts.create_api_token(db.session, user, request.form.get("name", "").strip()[:100])
-        db.session.commit()
     rows = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)).all()
     return render_template("admin/tokens.html", tokens=rows, new_token=new_token)

@@ -2,7 +2,7 @@
 
 Plain functions over a SQLAlchemy session. Each takes the acting user and ``now`` (an aware
 datetime: time is injected, never read here), writes an audit entry for every change in the same
-transaction and commits. Errors are DomainError subclasses with stable codes and Chinese messages.
+transaction, and leaves the commit to the caller's unit of work (one per request or job). Errors are DomainError subclasses with stable codes and Chinese messages.
 
 Every status change of a request goes through ``TRANSITIONS`` (one table, below): an action that
 is not listed for the request's current status is refused the same way everywhere.
@@ -173,7 +173,7 @@ def create_request(session: Session, actor: User, *, kind: str, purpose: str, se
                    now: datetime, record_ids: Iterable[int] = (), customer_id: int | None = None,
                    window_start: datetime | None = None, window_end: datetime | None = None,
                    reason: str = "") -> LoanRequest:
-    """Ask to use records (or a whole customer file, expanded to its current records) and commit.
+    """Ask to use records (or a whole customer file, expanded to its current records).
 
     The window runs from ``window_start`` (default now) to the end of that local day unless a
     later ``window_end`` is given with a ``reason``; it may not exceed ``settings.max_days``.
@@ -227,7 +227,7 @@ def create_request(session: Session, actor: User, *, kind: str, purpose: str, se
                                 "records": [r.archival_code for r in records], "customer_id": customer_id,
                                 "window_start": start.isoformat(), "window_end": end.isoformat(),
                                 "reason": req.reason_for_long_window, "needs_gm": needs_gm})
-    session.commit()
+    session.flush()
     return req
 
 
@@ -262,13 +262,13 @@ def _requested_records(session: Session, actor: User, record_ids: Iterable[int],
 
 def approve(session: Session, approver: User, request_id: int, *, settings: LoanSettings, now: datetime,
             reason: str = "") -> LoanRequest:
-    """The current step's approver approves; commit. Head first, then the general manager if needed."""
+    """The current step's approver approves. Head first, then the general manager if needed."""
     return _decide(session, approver, request_id, "approve", reason, settings, now)
 
 
 def reject(session: Session, approver: User, request_id: int, *, reason: str, settings: LoanSettings,
            now: datetime) -> LoanRequest:
-    """The current step's approver rejects, with a reason; commit."""
+    """The current step's approver rejects, with a reason."""
     if not (reason or "").strip():
         raise ValidationFailed("驳回须说明理由", code="reason_required")
     return _decide(session, approver, request_id, "reject", reason.strip(), settings, now)
@@ -294,7 +294,7 @@ def _decide(session: Session, approver: User, request_id: int, decision: str, re
                              at=now))
     req.status_reason = reason if decision == "reject" else req.status_reason
     _transition(session, req, action, actor=approver, now=now, details={"step": step, "reason": reason})
-    session.commit()
+    session.flush()
     return req
 
 
@@ -313,7 +313,7 @@ def _check_approver(session: Session, approver: User, req: LoanRequest) -> None:
 
 
 def revoke(session: Session, actor: User, request_id: int, *, reason: str, now: datetime) -> LoanRequest:
-    """Withdraw a pending or approved request (the requester, or an admin); commit.
+    """Withdraw a pending or approved request (the requester, or an admin).
 
     Paper originals already handed out stay out until the archivist marks them returned.
     """
@@ -322,7 +322,7 @@ def revoke(session: Session, actor: User, request_id: int, *, reason: str, now: 
     policy.require(actor, "loan.revoke", req, code="forbidden", message="只有申请人或系统管理员可以撤销借阅申请")
     req.status_reason = (reason or "").strip()
     _transition(session, req, "revoke", actor=actor, now=now, details={"reason": req.status_reason})
-    session.commit()
+    session.flush()
     return req
 
 
@@ -345,7 +345,7 @@ def expire_stale(session: Session, settings: LoanSettings, now: datetime) -> dic
                             .order_by(LoanRequest.id).with_for_update()).all()
     for req in ended:
         _transition(session, req, "close", actor=None, now=now, details={"reason": "window_ended"})
-    session.commit()
+    session.flush()
     return {"expired": len(stale), "closed": len(ended)}
 
 
@@ -412,7 +412,8 @@ def require_grant(session: Session, user: User, record: Record, action: str, now
 
 def hand_out(session: Session, archivist: User, request_id: int, record_id: int, *, pages: int,
              now: datetime) -> PaperLoan:
-    """The archivist hands a paper original to the requester of an approved request; commit.
+    """The archivist hands a paper original to the requester of an approved request; commits at once,
+    so the one-holder rule is settled by the database before anyone else is told.
 
     Exactly one open paper loan per record: a second hand-out of the same original (even at the
     same instant from another session) is refused with ``already_out``.
@@ -458,7 +459,7 @@ def _already_out(session: Session, record_id: int) -> Conflict:
 
 def return_paper(session: Session, archivist: User, record_id: int, *, pages_back: int, now: datetime,
                  condition_note: str = "") -> PaperLoan:
-    """The archivist checks a returned original and marks it back; commit.
+    """The archivist checks a returned original and marks it back.
 
     Fewer pages than went out, or any damage, must be written in ``condition_note``. The request
     closes when its window is over or when every record it names has come back.
@@ -490,7 +491,7 @@ def return_paper(session: Session, archivist: User, record_id: int, *, pages_bac
         returned = set(session.scalars(select(PaperLoan.record_id).where(PaperLoan.request_id == req.id)))
         if now >= req.window_end or returned >= req.record_ids:
             _transition(session, req, "close", actor=archivist, now=now, details={"reason": "originals_returned"})
-    session.commit()
+    session.flush()
     return loan
 
 
@@ -507,7 +508,7 @@ def overdue_paper_loans(session: Session, now: datetime) -> list[PaperLoan]:
 def deactivate_user(session: Session, actor: User, user: User, successor: User, *, now: datetime,
                     note: str = "") -> Handover:
     """A user leaves: deactivate them, revoke their tokens and every open request at once, and hand
-    their customers and the paper originals they hold to ``successor``, with a handover record; commit.
+    their customers and the paper originals they hold to ``successor``, with a handover record.
     """
     now = _aware(now)
     policy.require(actor, "user.deactivate", code="forbidden", message="只有系统管理员可以停用账号")
@@ -546,5 +547,5 @@ def deactivate_user(session: Session, actor: User, user: User, successor: User, 
                                 "customers": [c.customer_no for c in customers],
                                 "paper_loans": [p.id for p in papers],
                                 "requests_revoked": [r.request_no for r in open_requests]})
-    session.commit()
+    session.flush()
     return handover

@@ -510,7 +510,7 @@ def describe_filter(session: Session, f: RegisterFilter) -> str:
 
 def export_register(session: Session, viewer: User, f: RegisterFilter, fmt: str, *, tz: str, now: datetime,
                     ip: str = "") -> RegisterExport:
-    """The register (every line the viewer may see matching ``f``) as XLSX or CSV; audited and committed.
+    """The register (every line the viewer may see matching ``f``) as XLSX or CSV; the export is audited.
 
     Customer names and what was borrowed leave the system in this file, so the export itself is
     written to the audit log (who, when, format, filter, how many lines) before it is handed over.
@@ -541,7 +541,7 @@ def export_register(session: Session, viewer: User, f: RegisterFilter, fmt: str,
     audit.record_event(session, "loan_register.export", actor=viewer, object_type="loan_register",
                        object_id=fmt, ip=ip, now=now,
                        details={"format": fmt, "rows": count, "scope": scope.kind, "filters": f.as_args()})
-    session.commit()
+    session.flush()
     day = f"{local_now:%Y-%m-%d}"
     return RegisterExport(filename=f"{SHEET_TITLE}-{day}.{fmt}", ascii_filename=f"loan-register-{day}.{fmt}",
                           mimetype=mimetype, content=content, rows=count)

@@ -152,7 +152,7 @@ def _apply(session: Session, customer: Customer, values: dict[str, Any]) -> None
 
 
 def create_customer(session: Session, actor: User, data: Mapping[str, Any], ip: str = "") -> Customer:
-    """Open a new customer file and commit it. The 客户号 is derived from the id, once."""
+    """Open a new customer file. The 客户号 is derived from the id, once."""
     policy.require(actor, "customer.create")
     values = CustomerInput.parse(data)
     if not values.get("department") and actor.department is not None:
@@ -164,7 +164,7 @@ def create_customer(session: Session, actor: User, data: Mapping[str, Any], ip: 
     customer.customer_no = customer_no_for(customer.id)
     audit.record_event(session, "customer.create", actor=actor, object_type="customer", object_id=customer.id,
                        ip=ip, details={"after": _snapshot(customer)})
-    session.commit()
+    session.flush()
     return customer
 
 
@@ -182,7 +182,7 @@ def view_customer(session: Session, actor: User, customer_id: int, ip: str = "")
     customer = get_customer(session, actor, customer_id)
     audit.record_event(session, "customer.view", actor=actor, object_type="customer", object_id=customer.id, ip=ip,
                        details={"customer_no": customer.customer_no})
-    session.commit()
+    session.flush()
     return customer
 
 
@@ -210,7 +210,7 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
     if changed.keys() & EVENT_FIELDS.keys():
         upkeep.after_change(session, store, now=utcnow(), customer_ids=[customer.id])
     else:
-        session.commit()
+        session.flush()
     return customer
 
 

@@ -387,7 +387,7 @@ def view_record(session: Session, actor: User, record_id: int, ip: str = "") -> 
     record = get_record(session, actor, record_id)
     audit.record_event(session, "record.view", actor=actor, object_type="record", object_id=record.id, ip=ip,
                        details={"archival_code": record.archival_code})
-    session.commit()
+    session.flush()
     return record
 
 
@@ -409,7 +409,7 @@ def update_record(session: Session, actor: User, record_id: int, data: Mapping[s
         # A new type or date may move the disposal date; the locks follow given the ``store``.
         upkeep.after_change(session, store, now=utcnow(), customer_ids=[record.customer_id])
     else:
-        session.commit()
+        session.flush()
     return record
 
 
@@ -428,7 +428,7 @@ def review_record(session: Session, actor: User, record_id: int, ip: str = "", n
     record.reviewed_at = now or utcnow()
     audit.record_event(session, "record.review", actor=actor, object_type="record", object_id=record.id, ip=ip,
                        details={"archival_code": record.archival_code, "before": "draft", "after": "filed"})
-    session.commit()
+    session.flush()
     return record
 
 

@@ -1,7 +1,7 @@
 """The documents a destruction leaves, as files to hand out: the 销毁清册 (XLSX) and the certificate (PDF).
 
-Each handing-out is written to the audit log (who, which batch, how many lines) and committed
-before the file is returned; the caller only sends it.
+Each handing-out is written to the audit log (who, which batch, how many lines); the request's
+unit of work commits it with the response.
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def _entry_row(i: int, e: DestructionEntry, with_batch: bool) -> list[Any]:
 
 def register_xlsx(session: Session, user: User, batch_id: int | None, *, tz: str, now: datetime,
                   ip: str = "") -> Document:
-    """The 销毁清册 as XLSX (one batch, or all of it); the export is audited and committed."""
+    """The 销毁清册 as XLSX (one batch, or all of it); the export is audited."""
     b = get_batch(session, batch_id) if batch_id is not None else None
     entries = disposal.register_entries(session, batch_id)
     with_batch = b is None
@@ -65,13 +65,13 @@ def register_xlsx(session: Session, user: User, batch_id: int | None, *, tz: str
     audit.record_event(session, "disposal.register_export", actor=user, object_type="disposal_batch",
                        object_id=b.id if b else "", ip=ip,
                        details={"batch_no": b.batch_no if b else None, "rows": len(entries)})
-    session.commit()
+    session.flush()
     name = f"销毁清册-{b.batch_no}.xlsx" if b else f"销毁清册-{now.astimezone(ZoneInfo(tz)).date().isoformat()}.xlsx"
     return Document(content, exports.XLSX_MIMETYPE, name, name.replace("销毁清册", "register"))
 
 
 def certificate(session: Session, store: BlobStore, user: User, batch_id: int, *, ip: str = "") -> Document:
-    """The stored certificate of an executed batch; the download is audited and committed."""
+    """The stored certificate of an executed batch; the download is audited."""
     b = get_batch(session, batch_id)
     if not b.certificate_key:
         raise NotFound("该批次尚未完成销毁，没有销毁证明", code="certificate_not_found")
@@ -79,5 +79,5 @@ def certificate(session: Session, store: BlobStore, user: User, batch_id: int, *
         data = fh.read()
     audit.record_event(session, "disposal.certificate_download", actor=user, object_type="disposal_batch",
                        object_id=b.id, ip=ip, details={"batch_no": b.batch_no})
-    session.commit()
+    session.flush()
     return Document(data, "application/pdf", f"销毁证明-{b.batch_no}.pdf", f"certificate-{b.batch_no}.pdf")

@@ -92,7 +92,7 @@ def rule_rows(version: ScheduleVersion) -> list[dict[str, Any]]:
 def schedule_page(session: Session) -> dict[str, Any]:
     """The current schedule, its rows and its history (the default version is written on first use)."""
     current = schedule.current_schedule(session)
-    session.commit()
+    session.flush()
     return {"schedule": current, "rows": rule_rows(current), "history": schedule_history(session)}
 
 

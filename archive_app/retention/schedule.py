@@ -205,7 +205,7 @@ def parse_rules(data: Mapping[str, Any]) -> dict[str, tuple[int | None, str]]:
 
 def update_schedule(session: Session, actor: User, changes: Mapping[str, tuple[int | None, str]], *, note: str,
                     now: datetime) -> ScheduleVersion:
-    """Write a new schedule version with ``changes`` applied, audited with what changed, and commit it.
+    """Write a new schedule version with ``changes`` applied, audited with what changed.
 
     The records' dates are not touched here: call ``upkeep.after_change(all_records=True)``
     afterwards (a background job at scale).
@@ -226,7 +226,7 @@ def update_schedule(session: Session, actor: User, changes: Mapping[str, tuple[i
     session.flush()
     audit.record_event(session, "retention.schedule", actor=actor, object_type="schedule", object_id=new.version,
                        now=now, details={"version": new.version, "note": new.note, "changes": diff})
-    session.commit()
+    session.flush()
     return new
 
 
