@@ -80,12 +80,12 @@ def make_record(customer: Customer, *, by: User | str = "archivist", record_type
     after any upload. Fields as the API takes them: title, doc_date, part, location_room, ..."""
     files = files or [(pdfs.text_pdf(marker=f"record {next(_seq)}"), "scan.pdf")]
     incoming = [records.IncomingFile(filename=name, stream=io.BytesIO(data)) for data, name in files]
-    from archive_app.wiring import archive_settings, get_store
+    from archive_app.wiring import archive_settings, get_store, now
 
     record = records.create_record(db.session, get_store(), archive_settings(),
                                    acting(by), customer.id,
-                                   {"record_type": record_type, "secrecy": secrecy, **fields}, incoming)
+                                   {"record_type": record_type, "secrecy": secrecy, **fields}, incoming, now=now())
     if filed:
-        records.review_record(db.session, acting(reviewer), record.id)
+        records.review_record(db.session, acting(reviewer), record.id, now=now())
     db.session.commit()
     return record

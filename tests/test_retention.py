@@ -133,7 +133,7 @@ def _visitor_card(app, client, name="林小红", marker=MARKER, last_contact="20
         run_pending()
         # only filed (checked) records come up for disposal
         records_svc.review_record(db.session, db.session.scalar(select(User).where(User.username == "reviewer")),
-                                  resp.json["id"])
+                                  resp.json["id"], now=datetime.now(UTC))
         db.session.commit()
     client.post("/logout")
     return c["id"], resp.json["id"]
@@ -148,12 +148,12 @@ def test_records_get_their_date_when_filed_and_when_events_change(app, client, u
         store = app.extensions["blob_store"]
         key = r.files[0].object_key
         far = store.retention(key).until
-        customers.update_customer(db.session, u["archivist"], cid, {"last_contact_on": "2019-03-01"})
+        customers.update_customer(db.session, u["archivist"], cid, {"last_contact_on": "2019-03-01"}, now=datetime.now(UTC))
         db.session.refresh(r)
         assert (r.disposal_state, r.disposal_date) == ("scheduled", date(2023, 1, 1))
         assert "最后联系日期 2019-03-01" in r.disposal_basis
         # a later event moves the date beyond the lock: given the store, the lock follows at once
-        customers.update_customer(db.session, u["archivist"], cid, {"last_contact_on": "2026-01-01"}, store=store)
+        customers.update_customer(db.session, u["archivist"], cid, {"last_contact_on": "2026-01-01"}, store=store, now=datetime.now(UTC))
         assert db.session.get(Record, rid).disposal_date == date(2030, 1, 1)
         assert far.year >= 2100 and store.retention(key).until == far  # already longer: kept, never shortened
 

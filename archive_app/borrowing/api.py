@@ -14,7 +14,7 @@ from archive_app.wiring import timezone_name
 
 
 @route("POST", "/loans", "Ask to borrow records (kind view|download|original, purpose, record_ids or "
-          "customer_id, optional window_end + reason)", body="LoanInput", responses={201: "created"})
+       "customer_id, optional window_end + reason)", body="LoanInput", responses={201: "created"})
 def create_loan():
     req = actions.create_loan(actor(current_user), json_body())
     return jsonify(actions.loan_dict(req)), 201
@@ -43,20 +43,20 @@ def reject_loan(loan_id: int):
 
 
 @route("POST", "/loans/<int:loan_id>/revoke", "Withdraw a pending or approved request (requester or admin)",
-          body="LoanDecision")
+       body="LoanDecision")
 def revoke_loan(loan_id: int):
     reason = str(optional_body().get("reason") or "")
     return jsonify(actions.loan_dict(actions.revoke_loan(actor(current_user), loan_id, reason)))
 
 
 @route("POST", "/paper-loans", "Archivist hands a paper original out under an approved request",
-          body="PaperHandOut", responses={201: "created", 409: "already_out"})
+       body="PaperHandOut", responses={201: "created", 409: "already_out"})
 def hand_out_paper():
     return jsonify(actions.paper_dict(actions.hand_out(actor(current_user), json_body()))), 201
 
 
 @route("POST", "/paper-loans/<int:record_id>/return", "Archivist takes a paper original back",
-          body="PaperReturn")
+       body="PaperReturn")
 def return_paper(record_id: int):
     return jsonify(actions.paper_dict(actions.return_paper(actor(current_user), record_id, json_body())))
 
@@ -71,8 +71,8 @@ REGISTER_FILTERS = ("date_from, date_to (local dates, both included, on the requ
 
 
 @route("GET", "/loan-register", "查阅登记表: one line per (borrowing request, record), newest first, as far as "
-          f"the caller may see it (all / own department / own requests); filters {REGISTER_FILTERS}; page, "
-          "per_page (≤ 200)")
+       f"the caller may see it (all / own department / own requests); filters {REGISTER_FILTERS}; page, "
+       "per_page (≤ 200)")
 def loan_register():
     user = actor(current_user)
     try:
@@ -86,12 +86,12 @@ def loan_register():
 
 
 @route("GET", "/loan-register.xlsx", "The 查阅登记表 as an Excel workbook (Chinese headers, every matching "
-          f"line, no paging; audited); filters {REGISTER_FILTERS}")
+       f"line, no paging; audited); filters {REGISTER_FILTERS}")
 def loan_register_xlsx():
     return actions.register_download(actor(current_user), "xlsx", request.args, client_ip())
 
 
 @route("GET", "/loan-register.csv", "The 查阅登记表 as CSV (UTF-8 with BOM, CRLF, every matching line, no "
-          f"paging; audited); filters {REGISTER_FILTERS}")
+       f"paging; audited); filters {REGISTER_FILTERS}")
 def loan_register_csv():
     return actions.register_download(actor(current_user), "csv", request.args, client_ip())

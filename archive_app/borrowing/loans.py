@@ -2,7 +2,8 @@
 
 Plain functions over a SQLAlchemy session. Each takes the acting user and ``now`` (an aware
 datetime: time is injected, never read here), writes an audit entry for every change in the same
-transaction, and leaves the commit to the caller's unit of work (one per request or job). Errors are DomainError subclasses with stable codes and Chinese messages.
+transaction, and leaves the commit to the caller's unit of work (one per request or job).
+Errors are DomainError subclasses with stable codes and Chinese messages.
 
 Every status change of a request goes through ``TRANSITIONS`` (one table, below): an action that
 is not listed for the request's current status is refused the same way everywhere.

@@ -13,7 +13,7 @@ from archive_app.wiring import get_index
 
 
 @route("GET", "/search", "Full-text search (q, record_type, part, year_from, year_to, grade, secrecy, "
-          "customer_id, project, status, sort=relevance|date, page, per_page); permission-filtered")
+       "customer_id, project, status, sort=relevance|date, page, per_page); permission-filtered")
 def search():
     req = search_svc.search_request_from(request.args)
     found = search_svc.search_records(db.session, get_index(), actor(current_user), req)

@@ -10,7 +10,7 @@ from archive_app.extensions import db
 from archive_app.http import actor, client_ip, incoming_files, page_arg, stream_response
 from archive_app.intake import customers as customer_svc
 from archive_app.intake import records as record_svc
-from archive_app.wiring import archive_settings, get_store
+from archive_app.wiring import archive_settings, get_store, now
 
 
 @route("GET", "/customers", "Search customers (q, business_type, grade, project, page)")
@@ -35,7 +35,7 @@ def get_customer(customer_id: int):
 @route("PATCH", "/customers/<int:customer_id>", "Change a customer (audited)", body="CustomerInput")
 def update_customer(customer_id: int):
     c = customer_svc.update_customer(db.session, actor(current_user), customer_id, json_body(), ip=client_ip(),
-                                     store=get_store())
+                                     store=get_store(), now=now())
     return jsonify(customer_svc.customer_dict(c))
 
 
@@ -43,17 +43,19 @@ def update_customer(customer_id: int):
 def list_records(customer_id: int):
     user = actor(current_user)
     customer = customer_svc.get_customer(db.session, user, customer_id)
-    return jsonify({"items": [record_svc.record_dict(r) for r in record_svc.customer_records(db.session, user, customer)]})
+    records = record_svc.customer_records(db.session, user, customer)
+    return jsonify({"items": [record_svc.record_dict(r) for r in records]})
 
 
 @route("POST", "/customers/<int:customer_id>/records", "Upload a record with one or more files",
-          body="multipart", responses={201: "created", 409: "duplicate_file", 413: "too_large",
-                                       415: "unsupported_type", 422: "bad_file"})
+       body="multipart", responses={201: "created", 409: "duplicate_file", 413: "too_large",
+                                 415: "unsupported_type", 422: "bad_file"})
 def create_record(customer_id: int):
     values = {k: v for k, v in request.form.items() if k != "confirm_duplicate"}
     record = record_svc.create_record(db.session, get_store(), archive_settings(), actor(current_user), customer_id,
                                       values, incoming_files(),
-                                      confirm_duplicate=request.form.get("confirm_duplicate") == "1", ip=client_ip())
+                                      confirm_duplicate=request.form.get("confirm_duplicate") == "1", ip=client_ip(),
+                                      now=now())
     return jsonify(record_svc.record_dict(record)), 201
 
 
@@ -72,7 +74,7 @@ def get_record_status(record_id: int):
 
 @route("GET", "/records/<int:record_id>/files/<int:file_id>/pages", "Extracted text of each page of a file")
 def get_pages(record_id: int, file_id: int):
-    record = record_svc.get_record(db.session, actor(current_user), record_id, "record.read")
+    record = record_svc.get_record(db.session, actor(current_user), record_id, "record.read", now=now())
     file = next((f for f in record.files if f.id == file_id), None)
     if file is None:
         raise NotFound("文件不存在", code="file_not_found")
@@ -81,19 +83,19 @@ def get_pages(record_id: int, file_id: int):
 
 
 @route("PATCH", "/records/<int:record_id>", "Change a draft record's metadata (never its 档号)",
-          body="RecordInput")
+       body="RecordInput")
 def update_record(record_id: int):
     r = record_svc.update_record(db.session, actor(current_user), record_id, json_body(), ip=client_ip(),
-                                 store=get_store())
+                                 store=get_store(), now=now())
     return jsonify(record_svc.record_dict(r))
 
 
 @route("POST", "/records/<int:record_id>/files", "Add files to a draft record", body="multipart",
-          responses={201: "created"})
+       responses={201: "created"})
 def add_files(record_id: int):
     record_svc.add_files(db.session, get_store(), archive_settings(), actor(current_user), record_id,
                          incoming_files(), confirm_duplicate=request.form.get("confirm_duplicate") == "1",
-                         ip=client_ip())
+                         ip=client_ip(), now=now())
     record = record_svc.get_record(db.session, actor(current_user), record_id)
     return jsonify(record_svc.record_dict(record)), 201
 
@@ -102,13 +104,13 @@ def add_files(record_id: int):
        "Download a file: the exact bytes for archive staff, a watermarked copy under a borrowing request")
 def download(record_id: int, file_id: int):
     return stream_response(record_svc.open_file(db.session, get_store(), archive_settings(), actor(current_user),
-                                                record_id, file_id, ip=client_ip()))
+                                                record_id, file_id, ip=client_ip(), now=now()))
 
 
 @route("POST", "/records/<int:record_id>/review", "Reviewer marks a draft filed (not the uploader)")
 def review(record_id: int):
     return jsonify(record_svc.record_dict(record_svc.review_record(db.session, actor(current_user), record_id,
-                                                                   ip=client_ip())))
+                                                                   ip=client_ip(), now=now())))
 
 
 @route("GET", "/review-queue", "Drafts waiting for this reviewer")

@@ -5,7 +5,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from archive_app.wiring import get_store
+from archive_app.wiring import get_store, now
 from archive_app.extensions import db
 from archive_app.accounts.models import User
 from archive_app.intake import customers as svc
@@ -68,7 +68,7 @@ def edit(customer_id: int):
     if request.method == "POST":
         values = form_dict()
         _, error = attempt(lambda: svc.update_customer(db.session, user, customer_id, values, ip=client_ip(),
-                                                       store=get_store()),
+                                                       store=get_store(), now=now()),
                            lambda _: "客户资料已更新（变更已记录）")
         if error:
             return render_template("customers/form.html", values=values, customer=customer,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Mapping
 
 from sqlalchemy import func, or_, select
@@ -16,7 +16,6 @@ from archive_app.intake.numbering import customer_no_for
 from archive_app.errors import NotFound, ValidationFailed
 from archive_app.intake.models import Customer
 from archive_app.accounts.models import User
-from archive_app.clock import utcnow
 from archive_app.accounts import users as accounts
 from archive_app.audit import log as audit
 from archive_app import policy
@@ -187,7 +186,7 @@ def view_customer(session: Session, actor: User, customer_id: int, ip: str = "")
 
 
 def update_customer(session: Session, actor: User, customer_id: int, data: Mapping[str, Any],
-                    ip: str = "", store: BlobStore | None = None) -> Customer:
+                    ip: str = "", store: BlobStore | None = None, *, now: datetime) -> Customer:
     """Change a customer's data; the audit entry keeps the before and after values of what changed.
 
     When an event date changes, the records' disposal dates are recomputed and, given the
@@ -208,7 +207,7 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
         audit.record_event(session, "customer.update", actor=actor, object_type="customer",
                            object_id=customer.id, ip=ip, details={"changes": changed})
     if changed.keys() & EVENT_FIELDS.keys():
-        upkeep.after_change(session, store, now=utcnow(), customer_ids=[customer.id])
+        upkeep.after_change(session, store, now=now, customer_ids=[customer.id])
     else:
         session.flush()
     return customer

@@ -1,7 +1,7 @@
 """Upload into a customer's file, the record page, download, and the reviewer's queue."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from archive_app.errors import DomainError, NotFound
@@ -11,7 +11,7 @@ from archive_app.borrowing import register as loan_register
 from archive_app.intake import records as svc
 from archive_app.http import actor, client_ip
 from archive_app.http import incoming_files, stream_response
-from archive_app.wiring import archive_settings, get_store
+from archive_app.wiring import archive_settings, get_store, now, timezone_name
 
 bp = Blueprint("records", __name__)
 
@@ -27,7 +27,7 @@ def upload(customer_id: int):
     try:
         record = svc.create_record(db.session, get_store(), archive_settings(), user, customer_id, values,
                                    incoming_files(), confirm_duplicate=request.form.get("confirm_duplicate") == "1",
-                                   ip=client_ip())
+                                   ip=client_ip(), now=now())
     except DomainError as exc:
         db.session.rollback()
         if request.headers.get("X-Requested-With") == "fetch":
@@ -48,16 +48,16 @@ def show(record_id: int):
     user = actor(current_user)
     record = svc.view_record(db.session, user, record_id, ip=client_ip())
     # 借阅记录: this record's lines of the 查阅登记表, as far as the user may see the register.
-    history = loan_register.record_history(db.session, user, record.id, tz=current_app.config["TIMEZONE"])
-    return render_template("records/show.html", record=record, rights=svc.content_rights(db.session, user, record),
-                           history=history)
+    history = loan_register.record_history(db.session, user, record.id, tz=timezone_name())
+    rights = svc.content_rights(db.session, user, record, now=now())
+    return render_template("records/show.html", record=record, rights=rights, history=history)
 
 
 @bp.route("/records/<int:record_id>/files/<int:file_id>")
 @login_required
 def download(record_id: int, file_id: int) -> Response:
     got = svc.open_file(db.session, get_store(), archive_settings(), actor(current_user), record_id, file_id,
-                        ip=client_ip())
+                        ip=client_ip(), now=now())
     return stream_response(got, inline=request.args.get("inline") == "1")
 
 
@@ -65,14 +65,14 @@ def download(record_id: int, file_id: int) -> Response:
 @login_required
 def page_image(record_id: int, file_id: int, page_no: int, kind: str) -> Response:
     got = svc.open_page_image(db.session, get_store(), archive_settings(), actor(current_user), record_id, file_id,
-                              page_no, "thumb" if kind == "thumb" else "view", ip=client_ip())
+                              page_no, "thumb" if kind == "thumb" else "view", ip=client_ip(), now=now())
     return stream_response(got, inline=True)
 
 
 @bp.route("/records/<int:record_id>/files/<int:file_id>/pages/<int:page_no>")
 @login_required
 def page_view(record_id: int, file_id: int, page_no: int):
-    record, grant = svc.authorize(db.session, actor(current_user), record_id, "record.read")
+    record, grant = svc.authorize(db.session, actor(current_user), record_id, "record.read", now=now())
     file = next((f for f in record.files if f.id == file_id), None)
     page = file and next((p for p in file.pages if p.page_no == page_no), None)
     if page is None:
@@ -89,7 +89,7 @@ def queue():
 @bp.route("/records/<int:record_id>/review", methods=["POST"])
 @login_required
 def review(record_id: int):
-    record = svc.review_record(db.session, actor(current_user), record_id, ip=client_ip())
+    record = svc.review_record(db.session, actor(current_user), record_id, ip=client_ip(), now=now())
     flash(f"已审核归档：{record.archival_code}", "success")
     return redirect(request.form.get("back") == "queue" and url_for("records.queue")
                     or url_for("records.show", record_id=record_id))

@@ -34,7 +34,6 @@ from archive_app.errors import (
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile
 from archive_app.borrowing.models import LoanRequest
 from archive_app.accounts.models import User
-from archive_app.clock import utcnow
 from archive_app.audit import log as audit
 from archive_app.intake import filetypes
 from archive_app.retention import holds
@@ -224,8 +223,7 @@ def _database_failed(session: Session, store: BlobStore, keys: Sequence[str], ex
     return StorageFailed("数据库暂时不可用，文件未保存，请稍后重试", code="database_error")
 
 
-def _file_rows(record: Record, actor: User, written) -> list[RecordFile]:
-    now = utcnow()
+def _file_rows(record: Record, actor: User, written, now: datetime) -> list[RecordFile]:
     return [RecordFile(record=record, object_key=res.key, sha256=res.sha256, size=res.size, mime_type=mime,
                        original_name=(f.filename or "file")[-255:], page_count=pages, uploaded_by_id=actor.id,
                        extract_status="queued", extract_updated_at=now)
@@ -241,7 +239,7 @@ def _audit_files(session: Session, actor: User, record: Record, rows: list[Recor
 
 def _store_then_commit(session: Session, store: BlobStore, settings: ArchiveSettings, customer_id: int,
                        customer_no: str, checked, confirm_duplicate: bool,
-                       build: Callable[[list], T], now: datetime | None = None) -> T:
+                       build: Callable[[list], T], now: datetime) -> T:
     """Write the blobs, then let ``build`` add the rows; commit, or remove the blobs on any failure.
 
     The disposal dates of the records concerned go into the same commit, and their storage locks
@@ -270,7 +268,7 @@ def _store_then_commit(session: Session, store: BlobStore, settings: ArchiveSett
     # The record's disposal date is written in the same commit; then the storage keeps the
     # originals as long as that date says (S3 Object Lock).
     try:
-        upkeep.after_change(session, store, now=now or utcnow(), record_ids={f.record_id for f in stored},
+        upkeep.after_change(session, store, now=now, record_ids={f.record_id for f in stored},
                             commit=lambda: _commit_or_clean(session, store, keys))
     except SQLAlchemyError as exc:
         # Only raised before the commit (after it, failures are reported): no row was written.
@@ -282,9 +280,8 @@ def _store_then_commit(session: Session, store: BlobStore, settings: ArchiveSett
 
 def create_record(session: Session, store: BlobStore, settings: ArchiveSettings, actor: User, customer_id: int,
                   data: Mapping[str, Any], files: Sequence[IncomingFile], *, confirm_duplicate: bool = False,
-                  ip: str = "", now: datetime | None = None) -> Record:
+                  ip: str = "", now: datetime) -> Record:
     """File a new record with its files into a customer's file and commit; returns the draft record."""
-    now = now or utcnow()
     customer = get_customer(session, actor, customer_id, "record.upload")
     values = parse_record_fields(data)
     checked = _inspect_all(files, settings.max_file_size)
@@ -299,7 +296,7 @@ def create_record(session: Session, store: BlobStore, settings: ArchiveSettings,
                         retention_code=number.retention_code, archival_code=number.archival_code,
                         status="draft", created_by_id=actor.id, created_at=now, updated_at=now, **values)
         session.add(record)
-        rows = _file_rows(record, actor, written)
+        rows = _file_rows(record, actor, written, now)
         session.add_all(rows)
         session.flush()
         audit.record_event(session, "record.create", actor=actor, object_type="record", object_id=record.id, ip=ip,
@@ -312,7 +309,8 @@ def create_record(session: Session, store: BlobStore, settings: ArchiveSettings,
 
 
 def add_files(session: Session, store: BlobStore, settings: ArchiveSettings, actor: User, record_id: int,
-              files: Sequence[IncomingFile], *, confirm_duplicate: bool = False, ip: str = "") -> list[RecordFile]:
+              files: Sequence[IncomingFile], *, confirm_duplicate: bool = False, ip: str = "",
+              now: datetime) -> list[RecordFile]:
     """Add more files (pages) to a draft record and commit."""
     record = get_record(session, actor, record_id, "record.edit")
     holds.require_not_held(session, record, "补充文件")
@@ -320,14 +318,14 @@ def add_files(session: Session, store: BlobStore, settings: ArchiveSettings, act
 
     def build(written) -> list[RecordFile]:
         target = session.get(Record, record_id)
-        rows = _file_rows(target, actor, written)
+        rows = _file_rows(target, actor, written, now)
         session.add_all(rows)
         session.flush()
         _audit_files(session, actor, target, rows, ip)
         return rows
 
     return _store_then_commit(session, store, settings, record.customer_id, record.customer.customer_no, checked,
-                              confirm_duplicate, build)
+                              confirm_duplicate, build, now)
 
 
 def grant_checker(session: Session, actor: User, now: datetime) -> policy.GrantChecker:
@@ -345,11 +343,13 @@ def authorize(session: Session, actor: User, record_id: int, action: str = "reco
 
     Raises NotFound/Forbidden like ``get_record``. The grant is the one the policy was shown, not
     looked up again: a business user's read or download is always under exactly that request.
+    ``now`` is the instant a borrowing grant is judged at: required for reading and downloading.
     """
+    if now is None and action in policy.GRANT_FOR:
+        raise ValueError(f"{action} is judged at an instant: pass now")
     record = session.get(Record, record_id)
     if record is None:
         raise NotFound("档案不存在或无权查看", code="not_found")
-    now = now or utcnow()
     asked: list[LoanRequest | None] = []
 
     def check(rec: Record, loan_action: str) -> bool:
@@ -375,9 +375,9 @@ def get_record(session: Session, actor: User, record_id: int, action: str = "rec
     return authorize(session, actor, record_id, action, now)[0]
 
 
-def content_rights(session: Session, actor: User, record: Record, now: datetime | None = None) -> dict[str, bool]:
+def content_rights(session: Session, actor: User, record: Record, *, now: datetime) -> dict[str, bool]:
     """What the record page may offer: reading pages and downloading files, at ``now``."""
-    checker = grant_checker(session, actor, now or utcnow())
+    checker = grant_checker(session, actor, now)
     return {"read": policy.can(actor, "record.read", record, checker),
             "download": policy.can(actor, "record.download", record, checker)}
 
@@ -392,7 +392,7 @@ def view_record(session: Session, actor: User, record_id: int, ip: str = "") -> 
 
 
 def update_record(session: Session, actor: User, record_id: int, data: Mapping[str, Any], ip: str = "",
-                  store: BlobStore | None = None) -> Record:
+                  store: BlobStore | None = None, *, now: datetime) -> Record:
     """Change a draft record's metadata (never its 档号); before/after values go to the audit log."""
     record = get_record(session, actor, record_id, "record.edit")
     holds.require_not_held(session, record, "修改")
@@ -407,13 +407,13 @@ def update_record(session: Session, actor: User, record_id: int, data: Mapping[s
         audit.record_event(session, "record.update", actor=actor, object_type="record", object_id=record.id,
                            ip=ip, details={"archival_code": record.archival_code, "changes": changed})
         # A new type or date may move the disposal date; the locks follow given the ``store``.
-        upkeep.after_change(session, store, now=utcnow(), customer_ids=[record.customer_id])
+        upkeep.after_change(session, store, now=now, customer_ids=[record.customer_id])
     else:
         session.flush()
     return record
 
 
-def review_record(session: Session, actor: User, record_id: int, ip: str = "", now: datetime | None = None) -> Record:
+def review_record(session: Session, actor: User, record_id: int, ip: str = "", *, now: datetime) -> Record:
     """A reviewer who did not upload the record checks it against paper and marks it filed."""
     record = get_record(session, actor, record_id)
     if record.status != "draft":
@@ -425,7 +425,7 @@ def review_record(session: Session, actor: User, record_id: int, ip: str = "", n
         raise Conflict("档案没有任何文件，不能归档", code="no_files")
     record.status = "filed"
     record.reviewed_by_id = actor.id
-    record.reviewed_at = now or utcnow()
+    record.reviewed_at = now
     audit.record_event(session, "record.review", actor=actor, object_type="record", object_id=record.id, ip=ip,
                        details={"archival_code": record.archival_code, "before": "draft", "after": "filed"})
     session.flush()
@@ -487,14 +487,13 @@ def _commit_serving(session: Session, download: Download) -> Download:
 
 
 def open_file(session: Session, store: BlobStore, settings: ArchiveSettings, actor: User, record_id: int,
-              file_id: int, ip: str = "", now: datetime | None = None) -> Download:
+              file_id: int, ip: str = "", *, now: datetime) -> Download:
     """Check the policy, write the download to the audit log, and return what to send.
 
     Archive staff get the stored bytes. A business user, allowed only through an approved loan,
     gets a copy watermarked with their name, department, the local time and the request number;
     the stored blob is never changed, and the audit entry names the request.
     """
-    now = now or utcnow()
     record, grant = authorize(session, actor, record_id, "record.download", now)
     row = session.get(RecordFile, file_id)
     if row is None or row.record_id != record.id:
@@ -514,13 +513,12 @@ def open_file(session: Session, store: BlobStore, settings: ArchiveSettings, act
 
 
 def open_page_image(session: Session, store: BlobStore, settings: ArchiveSettings, actor: User, record_id: int,
-                    file_id: int, page_no: int, kind: str, ip: str = "", now: datetime | None = None) -> Download:
+                    file_id: int, page_no: int, kind: str, ip: str = "", *, now: datetime) -> Download:
     """A page's derived image (``thumb`` or ``view``) for someone allowed to read the record's content.
 
     Full page views are written to the audit log and, for a borrower, watermarked like downloads;
     thumbnails are too small to carry a legible mark and ride on the logged record view, unmarked.
     """
-    now = now or utcnow()
     record, grant = authorize(session, actor, record_id, "record.read", now)
     page = session.scalar(select(FilePage).join(RecordFile).where(
         RecordFile.id == file_id, RecordFile.record_id == record.id, FilePage.page_no == page_no))
