@@ -6,6 +6,7 @@ attachments, the one error shape: JSON under /api, a Chinese page elsewhere).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import tempfile
@@ -15,12 +16,13 @@ from typing import IO, Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Request, Response, current_app, flash, jsonify, render_template, request
+from flask import Blueprint, Flask, Request, Response, current_app, flash, jsonify, render_template, request
+from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.formparser import FormDataParser, MultiPartParser
 
-from archive_app import exports
+from archive_app import exports, policy
 from archive_app.accounts.models import User
 from archive_app.errors import DomainError, ValidationFailed
 from archive_app.extensions import db
@@ -146,6 +148,24 @@ def optional_int(value: str | None) -> int | None:
 def actor(user) -> User:
     """Unwrap flask-login's proxy into the User row the services expect."""
     return user._get_current_object() if hasattr(user, "_get_current_object") else user
+
+
+def page(bp: Blueprint, rule: str, action: str, *, message: str | None = None, **options: Any) -> Callable:
+    """Route ``rule`` on ``bp`` to a view for signed-in users whom the policy lets do ``action``.
+
+    The view receives the acting user first. ``message`` replaces the policy's refusal text.
+    """
+    def register(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            user = actor(current_user)
+            if message is None:
+                policy.require(user, action)
+            else:
+                policy.require(user, action, code="forbidden", message=message)
+            return view(user, *args, **kwargs)
+        return bp.route(rule, **options)(login_required(run))
+    return register
 
 
 def attempt(action: Callable[[], T], success: Callable[[T], str] | None = None) -> tuple[T | None, DomainError | None]:

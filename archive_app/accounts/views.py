@@ -2,24 +2,19 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from archive_app.errors import DomainError
 from archive_app.extensions import db
 from archive_app.accounts.models import ApiToken, Department, User
 from archive_app.accounts import users as accounts
-from archive_app import policy
-from archive_app.http import actor
+from archive_app.http import page
 
 bp = Blueprint("admin", __name__)
 
 
-@bp.route("/admin/users", methods=["GET", "POST"])
-@login_required
-def users():
-    user = actor(current_user)
-    policy.require(user, "user.manage")
+@page(bp, "/admin/users", "user.manage", methods=["GET", "POST"])
+def users(user: User):
     if request.method == "POST":
         try:
             created = accounts.create_user(
@@ -38,11 +33,8 @@ def users():
     return render_template("admin/users.html", users=rows, departments=departments)
 
 
-@bp.route("/tokens", methods=["GET", "POST"])
-@login_required
-def tokens():
-    user = actor(current_user)
-    policy.require(user, "token.manage")
+@page(bp, "/tokens", "token.manage", methods=["GET", "POST"])
+def tokens(user: User):
     new_token = None
     if request.method == "POST":
         new_token = accounts.create_api_token(db.session, user, request.form.get("name", "").strip()[:100])

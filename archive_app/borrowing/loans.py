@@ -496,6 +496,16 @@ def return_paper(session: Session, archivist: User, record_id: int, *, pages_bac
     return loan
 
 
+def paper_desk(session: Session, now: datetime) -> tuple[list[LoanRequest], list[PaperLoan]]:
+    """The archivist's desk: approved paper-original requests open now, and every original still out."""
+    now = _aware(now)
+    approved = list(session.scalars(select(LoanRequest).where(
+        LoanRequest.kind == "original", LoanRequest.status == "approved", LoanRequest.window_start <= now,
+        LoanRequest.window_end > now).order_by(LoanRequest.window_end)))
+    out = list(session.scalars(select(PaperLoan).where(PaperLoan.returned_at.is_(None)).order_by(PaperLoan.due_at)))
+    return approved, out
+
+
 def overdue_paper_loans(session: Session, now: datetime) -> list[PaperLoan]:
     """Paper originals still out after their due time, most overdue first."""
     now = _aware(now)

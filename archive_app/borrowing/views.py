@@ -15,16 +15,15 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from archive_app.errors import NotFound, ValidationFailed
+from archive_app.accounts.models import User
 from archive_app.extensions import db
 from archive_app.intake.models import Customer, Record
-from archive_app.borrowing.models import LoanRequest, PaperLoan
 from archive_app.borrowing import register as register_svc
 from archive_app.borrowing import loans as svc
 from archive_app import policy
-from archive_app.http import actor, attempt, client_ip, page_arg
+from archive_app.http import actor, attempt, client_ip, page, page_arg
 from archive_app.borrowing.actions import (
     approve_loan,
     create_loan,
@@ -50,11 +49,8 @@ def _form() -> dict[str, Any]:
     return {k: v for k, v in request.form.items() if k != "csrf_token"}
 
 
-@bp.route("/loans/new", methods=["GET", "POST"])
-@login_required
-def new():
-    user = actor(current_user)
-    policy.require(user, "loan.request")
+@page(bp, "/loans/new", "loan.request", methods=["GET", "POST"])
+def new(user: User):
     source = request.form if request.method == "POST" else request.args
     target: Record | Customer | None = None
     if source.get("record_ids", "").isdigit():
@@ -89,65 +85,43 @@ def revoke(loan_id: int):
     return redirect(url_for("loans.mine"))
 
 
-@bp.route("/loans/queue")
-@login_required
-def queue():
-    user = actor(current_user)
-    policy.require(user, "loan.approve")
+@page(bp, "/loans/queue", "loan.approve")
+def queue(user: User):
     return render_template("loans/queue.html", loans=queue_for(user), kinds=svc.KIND_LABELS,
                            labels=svc.STATUS_LABELS)
 
 
-@bp.route("/loans/<int:loan_id>/approve", methods=["POST"])
-@login_required
-def approve(loan_id: int):
-    user = actor(current_user)
-    policy.require(user, "loan.approve")
+@page(bp, "/loans/<int:loan_id>/approve", "loan.approve", methods=["POST"])
+def approve(user: User, loan_id: int):
     attempt(lambda: approve_loan(user, loan_id, request.form.get("reason", "")),
          lambda req: f"已批准 {req.request_no}（{svc.STATUS_LABELS[req.status]}）")
     return redirect(url_for("loans.queue"))
 
 
-@bp.route("/loans/<int:loan_id>/reject", methods=["POST"])
-@login_required
-def reject(loan_id: int):
-    user = actor(current_user)
-    policy.require(user, "loan.approve")
+@page(bp, "/loans/<int:loan_id>/reject", "loan.approve", methods=["POST"])
+def reject(user: User, loan_id: int):
     attempt(lambda: reject_loan(user, loan_id, request.form.get("reason", "")),
          lambda req: f"已驳回 {req.request_no}")
     return redirect(url_for("loans.queue"))
 
 
-@bp.route("/paper")
-@login_required
-def paper():
-    user = actor(current_user)
-    policy.require(user, "paper.manage")
+@page(bp, "/paper", "paper.manage")
+def paper(user: User):
     now = utc_now()
-    approved = db.session.scalars(select(LoanRequest).where(
-        LoanRequest.kind == "original", LoanRequest.status == "approved", LoanRequest.window_start <= now,
-        LoanRequest.window_end > now).order_by(LoanRequest.window_end)).all()
-    out = db.session.scalars(select(PaperLoan).where(PaperLoan.returned_at.is_(None))
-                             .order_by(PaperLoan.due_at)).all()
+    approved, out = svc.paper_desk(db.session, now)
     out_ids = {p.record_id for p in out}
     return render_template("loans/paper.html", approved=approved, out=out, out_ids=out_ids, now=now)
 
 
-@bp.route("/paper/hand-out", methods=["POST"])
-@login_required
-def paper_hand_out():
-    user = actor(current_user)
-    policy.require(user, "paper.manage")
+@page(bp, "/paper/hand-out", "paper.manage", methods=["POST"])
+def paper_hand_out(user: User):
     attempt(lambda: hand_out(user, _form()),
          lambda loan: f"已借出原件 {loan.record.archival_code}（{loan.pages_out} 页）")
     return redirect(url_for("loans.paper"))
 
 
-@bp.route("/paper/<int:record_id>/return", methods=["POST"])
-@login_required
-def paper_return(record_id: int):
-    user = actor(current_user)
-    policy.require(user, "paper.manage")
+@page(bp, "/paper/<int:record_id>/return", "paper.manage", methods=["POST"])
+def paper_return(user: User, record_id: int):
     attempt(lambda: return_paper(user, record_id, _form()), lambda loan: f"已归还原件 {loan.record.archival_code}")
     return redirect(request.form.get("back") == "overdue" and url_for("loans.paper_overdue")
                     or url_for("loans.paper"))

@@ -11,7 +11,7 @@ from archive_app.accounts.models import User
 from archive_app.intake import customers as svc
 from archive_app import policy
 from archive_app.intake.records import customer_records
-from archive_app.http import actor, attempt, client_ip, form_dict, page_arg
+from archive_app.http import actor, attempt, client_ip, form_dict, page, page_arg
 
 bp = Blueprint("customers", __name__)
 PER_PAGE = 20
@@ -34,11 +34,8 @@ def _consultants() -> list[User]:
                                    .order_by(User.display_name)))
 
 
-@bp.route("/customers/new", methods=["GET", "POST"])
-@login_required
-def new():
-    user = actor(current_user)
-    policy.require(user, "customer.create")
+@page(bp, "/customers/new", "customer.create", methods=["GET", "POST"])
+def new(user: User):
     values = form_dict() if request.method == "POST" else {}
     if request.method == "POST":
         customer, error = attempt(lambda: svc.create_customer(db.session, user, values, ip=client_ip()),

@@ -12,19 +12,18 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from archive_app import policy
 from archive_app.errors import DomainError, ValidationFailed
 from archive_app.extensions import db
-from archive_app.http import actor, attachment, client_ip, date_arg, optional_int, page_arg
+from archive_app.http import attachment, attempt, client_ip, date_arg, optional_int, page_arg
+from archive_app.http import page as http_page
 from archive_app.accounts.models import User
 from archive_app.retention import disposal, documents, holds, queries, upkeep
 from archive_app.retention import schedule as retention
 from archive_app.retention.models import BATCH_STATUSES, DECISIONS, HOLD_KINDS, TRIGGERS
 from archive_app.vocabulary import RECORD_TYPES
-from archive_app.wiring import get_index, get_store
+from archive_app.wiring import get_index, get_store, timezone_name
 from archive_app.wiring import now as utc_now
 
 bp = Blueprint("retention", __name__)
@@ -34,7 +33,7 @@ ITEMS_PER_PAGE = 200
 
 
 def _tz() -> str:
-    return current_app.config["TIMEZONE"]
+    return timezone_name()
 
 
 def local_today() -> date:
@@ -43,27 +42,13 @@ def local_today() -> date:
 
 
 def page(rule: str, action: str, **options: Any) -> Callable:
-    """Route ``rule`` to a view for logged-in users the policy lets ``action``; the view gets the user first."""
-    def register(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            user = actor(current_user)
-            policy.require(user, action, code="forbidden", message="您没有权限访问保管期限与销毁管理")
-            return view(user, *args, **kwargs)
-        return bp.route(rule, **options)(login_required(run))
-    return register
+    """A retention page: signed-in users whom the policy lets do ``action`` (see ``http.page``)."""
+    return http_page(bp, rule, action, message="您没有权限访问保管期限与销毁管理", **options)
 
 
-def _act(action: Callable[[], Any], success: Callable[[Any], str]) -> Any:
-    """Run one action: flash its success message, or roll back and flash the domain error."""
-    try:
-        result = action()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return None
-    flash(success(result), "success")
-    return result
+def _done(action: Callable[[], Any], success: Callable[[Any], str]) -> Any:
+    """``http.attempt``, keeping only the result (None after a refusal, already flashed)."""
+    return attempt(action, success)[0]
 
 
 # ---------------------------------------------------------------------------------------------- template helpers
@@ -132,7 +117,7 @@ def holds_page(user: User):
 @page("/retention/holds", "hold.place", methods=["POST"])
 def hold_place(user: User):
     form = request.form
-    _mirrored(_act(lambda: holds.place_hold(
+    _mirrored(_done(lambda: holds.place_hold(
         db.session, user, kind=form.get("kind", ""), reason=form.get("reason", ""), mandate=form.get("mandate", ""),
         now=utc_now(), store=get_store(), **holds.find_target(db.session, form.get("target", "customer"),
                                                                form.get("code", ""))),
@@ -142,7 +127,7 @@ def hold_place(user: User):
 
 @page("/retention/holds/<int:hold_id>/lift", "hold.release", methods=["POST"])
 def hold_lift(user: User, hold_id: int):
-    _mirrored(_act(lambda: holds.lift_hold(db.session, user, hold_id, reason=request.form.get("reason", ""),
+    _mirrored(_done(lambda: holds.lift_hold(db.session, user, hold_id, reason=request.form.get("reason", ""),
                                            now=utc_now(), store=get_store()),
                    lambda c: f"已解除冻结：{queries.hold_label(c.hold)}"))
     return redirect(url_for("retention.holds_page"))
@@ -180,7 +165,7 @@ def batch_create(user: User):
     except ValidationFailed as exc:
         flash(exc.message, "error")
         return redirect(url_for("retention.due"))
-    batch = _act(lambda: disposal.create_batch(db.session, user, due_by, now=utc_now(), tz=_tz()),
+    batch = _done(lambda: disposal.create_batch(db.session, user, due_by, now=utc_now(), tz=_tz()),
                  lambda b: f"已发起鉴定：销毁批次 {b.batch_no}（截至 {due_by.isoformat()}）")
     if batch is None:
         return redirect(url_for("retention.due", on=due_by.isoformat()))
@@ -211,7 +196,7 @@ def batch_decide(user: User, batch_id: int):
         flash("请先勾选要鉴定的档案", "error")
         return _back(batch_id)
     label = DECISIONS.get(decision, decision)
-    _act(lambda: disposal.decide(db.session, user, batch_id, ids, decision, reason=form.get("reason", ""),
+    _done(lambda: disposal.decide(db.session, user, batch_id, ids, decision, reason=form.get("reason", ""),
                                  now=utc_now(), keep_years=keep_years),
          lambda n: f"已对 {n} 件档案作出鉴定意见：{label}" + (f" {keep_years} 年" if keep_years else ""))
     return _back(batch_id)
@@ -219,14 +204,14 @@ def batch_decide(user: User, batch_id: int):
 
 @page("/disposal/batches/<int:batch_id>/submit", "disposal.review", methods=["POST"])
 def batch_submit(user: User, batch_id: int):
-    _act(lambda: disposal.submit(db.session, user, batch_id, now=utc_now()),
+    _done(lambda: disposal.submit(db.session, user, batch_id, now=utc_now()),
          lambda b: f"销毁批次 {b.batch_no} 已提交总经理审批")
     return _back(batch_id)
 
 
 @page("/disposal/batches/<int:batch_id>/approve", "disposal.approve", methods=["POST"])
 def batch_approve(user: User, batch_id: int):
-    _act(lambda: disposal.approve(db.session, user, batch_id, now=utc_now(), note=request.form.get("note", ""),
+    _done(lambda: disposal.approve(db.session, user, batch_id, now=utc_now(), note=request.form.get("note", ""),
                                   store=get_store()),
          lambda b: f"已批准销毁批次 {b.batch_no}，待两名监销人确认")
     return _back(batch_id)
@@ -234,21 +219,21 @@ def batch_approve(user: User, batch_id: int):
 
 @page("/disposal/batches/<int:batch_id>/send-back", "disposal.approve", methods=["POST"])
 def batch_send_back(user: User, batch_id: int):
-    _act(lambda: disposal.send_back(db.session, user, batch_id, note=request.form.get("note", ""), now=utc_now()),
+    _done(lambda: disposal.send_back(db.session, user, batch_id, note=request.form.get("note", ""), now=utc_now()),
          lambda b: f"已退回销毁批次 {b.batch_no}，鉴定小组须重新鉴定")
     return _back(batch_id)
 
 
 @page("/disposal/batches/<int:batch_id>/sign", "disposal.supervise", methods=["POST"])
 def batch_sign(user: User, batch_id: int):
-    _act(lambda: disposal.sign_as_supervisor(db.session, user, batch_id, now=utc_now()),
+    _done(lambda: disposal.sign_as_supervisor(db.session, user, batch_id, now=utc_now()),
          lambda s: f"您已确认担任销毁批次 {s.batch.batch_no} 的监销人")
     return _back(batch_id)
 
 
 @page("/disposal/batches/<int:batch_id>/execute", "disposal.execute", methods=["POST"])
 def batch_execute(user: User, batch_id: int):
-    _act(lambda: disposal.execute(db.session, get_store(), user, batch_id, index=get_index(), now=utc_now(),
+    _done(lambda: disposal.execute(db.session, get_store(), user, batch_id, index=get_index(), now=utc_now(),
                                   tz=_tz()),
          disposal.ExecutionResult.summary)
     return _back(batch_id)
