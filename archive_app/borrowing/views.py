@@ -94,14 +94,14 @@ def queue(user: User):
 @page(bp, "/loans/<int:loan_id>/approve", "loan.approve", methods=["POST"])
 def approve(user: User, loan_id: int):
     attempt(lambda: approve_loan(user, loan_id, request.form.get("reason", "")),
-         lambda req: f"已批准 {req.request_no}（{svc.STATUS_LABELS[req.status]}）")
+            lambda req: f"已批准 {req.request_no}（{svc.STATUS_LABELS[req.status]}）")
     return redirect(url_for("loans.queue"))
 
 
 @page(bp, "/loans/<int:loan_id>/reject", "loan.approve", methods=["POST"])
 def reject(user: User, loan_id: int):
     attempt(lambda: reject_loan(user, loan_id, request.form.get("reason", "")),
-         lambda req: f"已驳回 {req.request_no}")
+            lambda req: f"已驳回 {req.request_no}")
     return redirect(url_for("loans.queue"))
 
 
@@ -116,7 +116,7 @@ def paper(user: User):
 @page(bp, "/paper/hand-out", "paper.manage", methods=["POST"])
 def paper_hand_out(user: User):
     attempt(lambda: hand_out(user, _form()),
-         lambda loan: f"已借出原件 {loan.record.archival_code}（{loan.pages_out} 页）")
+            lambda loan: f"已借出原件 {loan.record.archival_code}（{loan.pages_out} 页）")
     return redirect(url_for("loans.paper"))
 
 

@@ -181,7 +181,6 @@ def view_customer(session: Session, actor: User, customer_id: int, ip: str = "")
     customer = get_customer(session, actor, customer_id)
     audit.record_event(session, "customer.view", actor=actor, object_type="customer", object_id=customer.id, ip=ip,
                        details={"customer_no": customer.customer_no})
-    session.flush()
     return customer
 
 

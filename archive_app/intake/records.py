@@ -387,7 +387,6 @@ def view_record(session: Session, actor: User, record_id: int, ip: str = "") -> 
     record = get_record(session, actor, record_id)
     audit.record_event(session, "record.view", actor=actor, object_type="record", object_id=record.id, ip=ip,
                        details={"archival_code": record.archival_code})
-    session.flush()
     return record
 
 

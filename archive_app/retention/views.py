@@ -128,8 +128,8 @@ def hold_place(user: User):
 @page("/retention/holds/<int:hold_id>/lift", "hold.release", methods=["POST"])
 def hold_lift(user: User, hold_id: int):
     _mirrored(_done(lambda: holds.lift_hold(db.session, user, hold_id, reason=request.form.get("reason", ""),
-                                           now=utc_now(), store=get_store()),
-                   lambda c: f"已解除冻结：{queries.hold_label(c.hold)}"))
+                                            now=utc_now(), store=get_store()),
+                    lambda c: f"已解除冻结：{queries.hold_label(c.hold)}"))
     return redirect(url_for("retention.holds_page"))
 
 
@@ -166,7 +166,7 @@ def batch_create(user: User):
         flash(exc.message, "error")
         return redirect(url_for("retention.due"))
     batch = _done(lambda: disposal.create_batch(db.session, user, due_by, now=utc_now(), tz=_tz()),
-                 lambda b: f"已发起鉴定：销毁批次 {b.batch_no}（截至 {due_by.isoformat()}）")
+                  lambda b: f"已发起鉴定：销毁批次 {b.batch_no}（截至 {due_by.isoformat()}）")
     if batch is None:
         return redirect(url_for("retention.due", on=due_by.isoformat()))
     return redirect(url_for("retention.batch", batch_id=batch.id))
@@ -197,46 +197,40 @@ def batch_decide(user: User, batch_id: int):
         return _back(batch_id)
     label = DECISIONS.get(decision, decision)
     _done(lambda: disposal.decide(db.session, user, batch_id, ids, decision, reason=form.get("reason", ""),
-                                 now=utc_now(), keep_years=keep_years),
-         lambda n: f"已对 {n} 件档案作出鉴定意见：{label}" + (f" {keep_years} 年" if keep_years else ""))
+                                  now=utc_now(), keep_years=keep_years),
+          lambda n: f"已对 {n} 件档案作出鉴定意见：{label}" + (f" {keep_years} 年" if keep_years else ""))
     return _back(batch_id)
 
 
-@page("/disposal/batches/<int:batch_id>/submit", "disposal.review", methods=["POST"])
-def batch_submit(user: User, batch_id: int):
-    _done(lambda: disposal.submit(db.session, user, batch_id, now=utc_now()),
-         lambda b: f"销毁批次 {b.batch_no} 已提交总经理审批")
-    return _back(batch_id)
+def _batch_step(rule: str, name: str, action: str, run: Callable[[User, int], Any],
+                success: Callable[[Any], str]) -> None:
+    """One POST step of a disposal batch: the policy's ``action``, the service ``run``, back to the batch."""
+    def view(user: User, batch_id: int):
+        _done(lambda: run(user, batch_id), success)
+        return _back(batch_id)
+
+    view.__name__ = name
+    page(f"/disposal/batches/<int:batch_id>/{rule}", action, methods=["POST"])(view)
 
 
-@page("/disposal/batches/<int:batch_id>/approve", "disposal.approve", methods=["POST"])
-def batch_approve(user: User, batch_id: int):
-    _done(lambda: disposal.approve(db.session, user, batch_id, now=utc_now(), note=request.form.get("note", ""),
-                                  store=get_store()),
-         lambda b: f"已批准销毁批次 {b.batch_no}，待两名监销人确认")
-    return _back(batch_id)
-
-
-@page("/disposal/batches/<int:batch_id>/send-back", "disposal.approve", methods=["POST"])
-def batch_send_back(user: User, batch_id: int):
-    _done(lambda: disposal.send_back(db.session, user, batch_id, note=request.form.get("note", ""), now=utc_now()),
-         lambda b: f"已退回销毁批次 {b.batch_no}，鉴定小组须重新鉴定")
-    return _back(batch_id)
-
-
-@page("/disposal/batches/<int:batch_id>/sign", "disposal.supervise", methods=["POST"])
-def batch_sign(user: User, batch_id: int):
-    _done(lambda: disposal.sign_as_supervisor(db.session, user, batch_id, now=utc_now()),
-         lambda s: f"您已确认担任销毁批次 {s.batch.batch_no} 的监销人")
-    return _back(batch_id)
-
-
-@page("/disposal/batches/<int:batch_id>/execute", "disposal.execute", methods=["POST"])
-def batch_execute(user: User, batch_id: int):
-    _done(lambda: disposal.execute(db.session, get_store(), user, batch_id, index=get_index(), now=utc_now(),
-                                  tz=_tz()),
-         disposal.ExecutionResult.summary)
-    return _back(batch_id)
+_batch_step("submit", "batch_submit", "disposal.review",
+            lambda user, batch_id: disposal.submit(db.session, user, batch_id, now=utc_now()),
+            lambda b: f"销毁批次 {b.batch_no} 已提交总经理审批")
+_batch_step("approve", "batch_approve", "disposal.approve",
+            lambda user, batch_id: disposal.approve(db.session, user, batch_id, now=utc_now(),
+                                                    note=request.form.get("note", ""), store=get_store()),
+            lambda b: f"已批准销毁批次 {b.batch_no}，待两名监销人确认")
+_batch_step("send-back", "batch_send_back", "disposal.approve",
+            lambda user, batch_id: disposal.send_back(db.session, user, batch_id, note=request.form.get("note", ""),
+                                                      now=utc_now()),
+            lambda b: f"已退回销毁批次 {b.batch_no}，鉴定小组须重新鉴定")
+_batch_step("sign", "batch_sign", "disposal.supervise",
+            lambda user, batch_id: disposal.sign_as_supervisor(db.session, user, batch_id, now=utc_now()),
+            lambda s: f"您已确认担任销毁批次 {s.batch.batch_no} 的监销人")
+_batch_step("execute", "batch_execute", "disposal.execute",
+            lambda user, batch_id: disposal.execute(db.session, get_store(), user, batch_id, index=get_index(),
+                                                    now=utc_now(), tz=_tz()),
+            disposal.ExecutionResult.summary)
 
 
 # ------------------------------------------------------------------------------------ register and certificate
