@@ -62,10 +62,11 @@ def register_queue(app: Flask) -> None:
     from flask_sqlalchemy.session import Session
 
     from archive_app.jobs import register_jobs
-    from archive_app.finding import index_feed as index_sync
+    from archive_app.finding import index_feed
+    from archive_app.wiring import enqueue
 
     register_jobs(app)
-    index_sync.install(Session)
+    index_feed.install(Session, enqueue)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -7,11 +7,10 @@ flush touched, and after the commit (never before: the index is derived from com
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
-
-from archive_app.wiring import enqueue
 
 from archive_app.intake.models import Customer, Record, RecordFile
 
@@ -36,10 +35,10 @@ def _after_flush(session: Session, flush_context) -> None:
     _note(session, flush_context)
 
 
-def _after_commit(session: Session) -> None:
+def _after_commit(session: Session, enqueue: Callable[..., object]) -> None:
     records, customers = session.info.pop(_KEY, (set(), set()))
     if records or customers:
-        # enqueue never raises: a queue outage must not undo a committed change.
+        # enqueue must never raise: a queue outage must not undo a committed change.
         enqueue("index_records", sorted(records), sorted(customers))
 
 
@@ -47,11 +46,11 @@ def _after_rollback(session: Session) -> None:
     session.info.pop(_KEY, None)
 
 
-def install(session_class: type[Session]) -> None:
-    """Attach the listeners to a session class (once)."""
+def install(session_class: type[Session], enqueue: Callable[..., object]) -> None:
+    """Attach the listeners to a session class (once); ``enqueue(task, *args)`` queues the index job."""
     if getattr(session_class, "_archive_index_sync", False):
         return
     event.listen(session_class, "after_flush", _after_flush)
-    event.listen(session_class, "after_commit", _after_commit)
+    event.listen(session_class, "after_commit", lambda s: _after_commit(s, enqueue))
     event.listen(session_class, "after_soft_rollback", lambda s, prev: _after_rollback(s))
     session_class._archive_index_sync = True
