@@ -9,11 +9,10 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from storage import make_store
-
 from archive_app.config import load_config
-from archive_app.http import ArchiveRequest
 from archive_app.extensions import csrf, db, login_manager, migrate
+from archive_app.http import ArchiveRequest
+from storage import make_store
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = ROOT / "migrations"
@@ -61,8 +60,8 @@ def register_queue(app: Flask) -> None:
     """The background-job queue (Huey on SQLite or Redis) and its tasks."""
     from flask_sqlalchemy.session import Session
 
-    from archive_app.jobs import register_jobs
     from archive_app.finding import index_feed
+    from archive_app.jobs import register_jobs
     from archive_app.wiring import enqueue
 
     register_jobs(app)
@@ -71,19 +70,20 @@ def register_queue(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Every room's pages, and the JSON API (one blueprint that each room's ``api`` module fills)."""
-    from archive_app.accounts import login_views, views as account_views
-    from archive_app.api import bp as api_bp
-    from archive_app.audit import views as audit_views
-    from archive_app.borrowing import views as borrowing_views
-    from archive_app.finding import views as finding_views
-    from archive_app.inbox import views as inbox_views
-    from archive_app.intake import customer_views, record_views
-    from archive_app.retention import views as retention_views
     # Importing a room's API module puts its routes on api_bp.
     from archive_app.accounts import api as _accounts_api  # noqa: F401
+    from archive_app.accounts import login_views
+    from archive_app.accounts import views as account_views
+    from archive_app.api import bp as api_bp
+    from archive_app.audit import views as audit_views
     from archive_app.borrowing import api as _borrowing_api  # noqa: F401
+    from archive_app.borrowing import views as borrowing_views
     from archive_app.finding import api as _finding_api  # noqa: F401
+    from archive_app.finding import views as finding_views
+    from archive_app.inbox import views as inbox_views
     from archive_app.intake import api as _intake_api  # noqa: F401
+    from archive_app.intake import customer_views, record_views
+    from archive_app.retention import views as retention_views
 
     for module in (login_views, customer_views, record_views, finding_views, borrowing_views, retention_views,
                    inbox_views, account_views, audit_views):
@@ -95,7 +95,8 @@ def register_blueprints(app: Flask) -> None:
 
 def register_error_handlers(app: Flask) -> None:
     """Domain errors become JSON under /api and a Chinese error page elsewhere; a request is one transaction."""
-    from archive_app.http import register_error_handlers as register, register_unit_of_work
+    from archive_app.http import register_error_handlers as register
+    from archive_app.http import register_unit_of_work
 
     register(app)
     register_unit_of_work(app)
@@ -110,8 +111,8 @@ def register_commands(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     """Vocabulary and the policy, available in every template."""
-    from archive_app import vocabulary as domain
     from archive_app import policy
+    from archive_app import vocabulary as domain
     from archive_app.http import local_time
 
     app.jinja_env.globals.update(domain=domain, can=policy.can, local_time=local_time)

@@ -23,9 +23,9 @@ def cli() -> None:
 @click.option("--admin-username", default="admin", show_default=True)
 def init_command(admin_username: str) -> None:
     """Set up the embedded default under ARCHIVE_DATA_DIR: secret key, database, folders, first admin."""
-    from archive_app.extensions import db
-    from archive_app.accounts.models import User
     from archive_app.accounts import users as accounts
+    from archive_app.accounts.models import User
+    from archive_app.extensions import db
 
     data_dir = os.path.abspath(os.environ.get("ARCHIVE_DATA_DIR") or "./var")
     os.makedirs(data_dir, exist_ok=True)

@@ -85,9 +85,9 @@ def worker_command(workers: int | None, drain: bool) -> None:
 def create_user_command(username: str, role: str, password: str, display_name: str, department: str | None,
                         clearance: int | None) -> None:
     """Create a user."""
+    from archive_app.accounts import users as accounts
     from archive_app.errors import DomainError
     from archive_app.extensions import db
-    from archive_app.accounts import users as accounts
 
     try:
         user = accounts.create_user(db.session, username=username, password=password, role=role,
@@ -104,9 +104,9 @@ def create_user_command(username: str, role: str, password: str, display_name: s
 @with_appcontext
 def create_token_command(username: str, name: str) -> None:
     """Create a personal API token for a user and print it once."""
-    from archive_app.extensions import db
-    from archive_app.accounts.models import User
     from archive_app.accounts import users as accounts
+    from archive_app.accounts.models import User
+    from archive_app.extensions import db
 
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
@@ -120,8 +120,8 @@ def create_token_command(username: str, name: str) -> None:
 @with_appcontext
 def verify_audit_command() -> None:
     """Check the audit log's hash chain; exit 1 and list every break found."""
-    from archive_app.extensions import db
     from archive_app.audit.log import verify_chain
+    from archive_app.extensions import db
 
     problems = verify_chain(db.session)
     if problems:

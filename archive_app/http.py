@@ -16,7 +16,17 @@ from typing import IO, Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, Request, Response, current_app, flash, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    render_template,
+    request,
+)
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -27,7 +37,6 @@ from archive_app.accounts.models import User
 from archive_app.errors import DomainError, ValidationFailed
 from archive_app.extensions import db
 from archive_app.intake.records import Download, IncomingFile
-
 
 # ---------------------------------------------------------------------------------------- errors
 

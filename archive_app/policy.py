@@ -26,10 +26,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, true
 
-from archive_app.errors import Forbidden, NotFound
-from archive_app.intake.models import Customer, Record
 from archive_app.accounts.models import Role, User
 from archive_app.borrowing.models import LoanRequest
+from archive_app.errors import Forbidden, NotFound
+from archive_app.intake.models import Customer, Record
 
 # Roles that keep the catalogue and therefore see every customer's file.
 ARCHIVE_ROLES = frozenset({Role.ARCHIVIST, Role.REVIEWER, Role.ADMIN})

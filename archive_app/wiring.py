@@ -13,13 +13,12 @@ from typing import Any
 from flask import current_app, has_app_context
 from huey.api import Huey
 
-from search_index import IndexDamaged, SearchIndex
-from storage import BlobStore
-
 from archive_app.borrowing.loans import LoanSettings
 from archive_app.clock import utcnow
 from archive_app.errors import StorageFailed
 from archive_app.intake.records import ArchiveSettings
+from search_index import IndexDamaged, SearchIndex
+from storage import BlobStore
 
 log = logging.getLogger(__name__)
 

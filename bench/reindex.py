@@ -49,10 +49,10 @@ def _flush(conn, table, rows: list[dict]) -> None:
 def build_db(work: Path, n: int, seed: int) -> float:
     """Create and fill the database; returns the seconds it took."""
     from archive_app import create_app
+    from archive_app.accounts.models import Department, User
     from archive_app.commands import upgrade_database
     from archive_app.extensions import db
     from archive_app.intake.models import Customer, FilePage, Record, RecordFile
-    from archive_app.accounts.models import Department, User
     from bench.corpus import iter_records
 
     t0 = time.perf_counter()

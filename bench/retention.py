@@ -62,17 +62,25 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import delete, event, func, insert, literal, select, update  # noqa: E402
 
 from archive_app import create_app  # noqa: E402
+from archive_app.accounts import users as accounts  # noqa: E402
+from archive_app.accounts.models import User  # noqa: E402
+from archive_app.audit.models import AuditEntry, AuditHead  # noqa: E402
 from archive_app.commands import upgrade_database  # noqa: E402
 from archive_app.extensions import db  # noqa: E402
-from archive_app.audit.models import AuditEntry, AuditHead  # noqa: E402
-from archive_app.intake.models import Customer, Record
-from archive_app.accounts.models import User
+from archive_app.intake.models import Customer, Record  # noqa: E402
+from archive_app.retention import disposal  # noqa: E402
+from archive_app.retention import schedule as retention  # noqa: E402
 from archive_app.retention.models import DisposalBatch, DisposalItem  # noqa: E402
-from archive_app.accounts import users as accounts  # noqa: E402
-from archive_app.retention import disposal
-from archive_app.retention import schedule as retention
-from bench.corpus import (CITIES, PROJECTS, RECORD_TYPES, RETENTION, ROADS, make_id, make_name,  # noqa: E402
-                          make_phone)
+from bench.corpus import (  # noqa: E402
+    CITIES,
+    PROJECTS,
+    RECORD_TYPES,
+    RETENTION,
+    ROADS,
+    make_id,
+    make_name,
+    make_phone,
+)
 
 PG_BASE_URL = os.environ.get("ARCHIVE_BENCH_PG_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/postgres")
 PG_DB = "bench_retention"

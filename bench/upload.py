@@ -22,13 +22,13 @@ setup or an upload fails.
 from __future__ import annotations
 
 import argparse
-import statistics
 import io
 import json
 import os
 import random
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile

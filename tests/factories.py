@@ -20,12 +20,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from archive_app.extensions import db
-from archive_app.intake.models import Customer, Record
-from archive_app.accounts.models import User
 from archive_app.accounts import users as accounts
-from archive_app.intake import customers
-from archive_app.intake import records
+from archive_app.accounts.models import User
+from archive_app.extensions import db
+from archive_app.intake import customers, records
+from archive_app.intake.models import Customer, Record
 
 from .conftest import PASSWORD, _password_hash
 from .generated import pdfs

@@ -8,7 +8,6 @@ import pytest
 from pypdf import PdfReader
 
 from archive_app import policy
-
 from archive_app.extensions import db
 
 from .factories import make_customer, make_record, make_user

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 
-from archive_app.extensions import db
-from archive_app.accounts.models import User
 from archive_app.accounts import users as accounts
+from archive_app.accounts.models import User
+from archive_app.extensions import db
 
 from .conftest import csrf_from, make_app
 from .helpers import PDF_MIN, login, new_customer

@@ -5,8 +5,8 @@ import json
 
 from sqlalchemy import select, text
 
-from archive_app.extensions import db
 from archive_app.audit.models import AuditEntry
+from archive_app.extensions import db
 
 from .helpers import PDF_MIN, login, new_customer, upload
 

@@ -13,16 +13,16 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from archive_app import policy
+from archive_app.accounts.models import User
+from archive_app.audit.models import AuditEntry
+from archive_app.borrowing import loans as L
+from archive_app.borrowing.loans import LoanSettings
 from archive_app.errors import DomainError
 from archive_app.extensions import db
-from archive_app.jobs import run_pending
-from archive_app.audit.models import AuditEntry
-from archive_app.intake.models import Customer, Record
-from archive_app.accounts.models import User
-from archive_app.borrowing import loans as L
-from archive_app import policy
 from archive_app.intake import records as R
-from archive_app.borrowing.loans import LoanSettings
+from archive_app.intake.models import Customer, Record
+from archive_app.jobs import run_pending
 
 from .helpers import PDF_MIN, borrow, login, make_pdf, new_customer, upload
 
@@ -350,11 +350,11 @@ def test_periodic_job_expires_undecided_requests(app, users):
 
     from sqlalchemy import select, update
 
-    from archive_app.extensions import db
     from archive_app.accounts.models import User
-    from archive_app.clock import utcnow
-    from archive_app.borrowing.models import LoanRequest
     from archive_app.borrowing import loans
+    from archive_app.borrowing.models import LoanRequest
+    from archive_app.clock import utcnow
+    from archive_app.extensions import db
 
     from .helpers import login, make_pdf, new_customer, upload
 

@@ -15,8 +15,13 @@ from pathlib import Path
 import pytest
 
 # The fixtures are imported so pytest finds them here (browser_support is not a conftest).
-from tests.browser_support import archive_server, browser, live_server  # noqa: F401
-from tests.browser_support import ADMIN_PASSWORD, new_context
+from tests.browser_support import (  # noqa: F401
+    ADMIN_PASSWORD,
+    archive_server,
+    browser,
+    live_server,
+    new_context,
+)
 from tests.generated import pdfs
 
 pytestmark = pytest.mark.browser

@@ -25,8 +25,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 # The fixtures are imported so pytest finds them here (browser_support is not a conftest).
-from tests.browser_support import archive_server, browser, live_server  # noqa: F401
-from tests.browser_support import ADMIN_PASSWORD, PHONE, TIMEZONE, ArchiveServer, log_in, new_context
+from tests.browser_support import (  # noqa: F401
+    ADMIN_PASSWORD,
+    PHONE,
+    TIMEZONE,
+    ArchiveServer,
+    archive_server,
+    browser,
+    live_server,
+    log_in,
+    new_context,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -85,9 +94,17 @@ def _contract_pdf(path: Path) -> Path:
 
 def _create_user(admin, person: Person) -> None:
     """用户管理 → 新建用户, as an administrator does it."""
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect
 
-    admin.goto("/admin/users")
+    try:
+        admin.goto("/admin/users")
+    except PlaywrightError as exc:
+        # The record page left behind reloads itself when its files are read (status.js); a reload
+        # landing on the same instant aborts this navigation. Navigate again.
+        if "ERR_ABORTED" not in str(exc):
+            raise
+        admin.goto("/admin/users")
     form = admin.locator("form").filter(has=admin.get_by_role("button", name="创建"))
     form.locator("input[name=username]").fill(person.username)
     form.locator("input[name=display_name]").fill(person.display_name)
@@ -151,8 +168,8 @@ def _stamped_moment(stored: bytes, served: bytes, request_no: str, t0: datetime,
     same bytes and lines) is replayed for every second the request was in flight: a match proves
     the served page carries exactly the borrower's name, department, the time and the request number.
     """
-    from archive_app.intake.records import watermark_lines
     from archive_app.borrowing.watermark import watermark_image
+    from archive_app.intake.records import watermark_lines
 
     department = SimpleNamespace(name=DEPARTMENT)
     borrower = SimpleNamespace(display_name=STAFF.display_name, username=STAFF.username, department=department)

@@ -5,12 +5,11 @@ import io
 
 import pytest
 
-from archive_app.vocabulary import RECORD_TYPES
-from archive_app.intake.numbering import archival_code, customer_no_for
-from archive_app.errors import BadFile, UnsupportedType
+from archive_app.errors import BadFile, UnsupportedType, ValidationFailed
 from archive_app.intake import filetypes
 from archive_app.intake.customers import CustomerInput, id_card_valid
-from archive_app.errors import ValidationFailed
+from archive_app.intake.numbering import archival_code, customer_no_for
+from archive_app.vocabulary import RECORD_TYPES
 
 from .generated import hostile, pdfs
 from .generated import images as gi

@@ -1,12 +1,11 @@
 """Find: uploads are read in the background (never in the request), indexed, and found by the people allowed."""
 from __future__ import annotations
 
-
 from sqlalchemy import func, select
 
 from archive_app.extensions import db
-from archive_app.jobs import run_pending
 from archive_app.intake.models import FilePage
+from archive_app.jobs import run_pending
 from archive_app.wiring import get_index
 
 from .generated import images as gi

@@ -14,14 +14,14 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import event, select
 
+from archive_app import exports
+from archive_app.accounts.models import Department, User
+from archive_app.audit.models import AuditEntry
+from archive_app.borrowing import loans as L
+from archive_app.borrowing import register as REG
+from archive_app.borrowing.loans import LoanSettings
 from archive_app.errors import DomainError
 from archive_app.extensions import db
-from archive_app.audit.models import AuditEntry
-from archive_app.accounts.models import Department, User
-from archive_app import exports
-from archive_app.borrowing import register as REG
-from archive_app.borrowing import loans as L
-from archive_app.borrowing.loans import LoanSettings
 
 from .helpers import login, make_pdf, new_customer, upload
 

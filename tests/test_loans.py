@@ -14,17 +14,23 @@ from itertools import product
 import pytest
 from sqlalchemy import select
 
-from archive_app.errors import DomainError
-from archive_app.extensions import db
-from archive_app.accounts.models import ApiToken, User
-from archive_app.audit.models import AuditEntry
-from archive_app.intake.models import Customer, Record
-from archive_app.borrowing.models import LOAN_STATUSES, Handover, LoanApproval, LoanRequest, PaperLoan
 from archive_app.accounts import users as accounts
+from archive_app.accounts.models import ApiToken, User
 from archive_app.audit import log as audit
-from archive_app.intake import customers
+from archive_app.audit.models import AuditEntry
 from archive_app.borrowing import loans as L
 from archive_app.borrowing.loans import LoanSettings
+from archive_app.borrowing.models import (
+    LOAN_STATUSES,
+    Handover,
+    LoanApproval,
+    LoanRequest,
+    PaperLoan,
+)
+from archive_app.errors import DomainError
+from archive_app.extensions import db
+from archive_app.intake import customers
+from archive_app.intake.models import Customer, Record
 
 from .conftest import make_app
 

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from archive_app.extensions import db
 import archive_app.models  # noqa: F401  (registers every table on db.metadata)
+from archive_app.extensions import db
 
 
 @pytest.mark.parametrize("which", ["sqlite_template", "pg_url"])

@@ -13,19 +13,24 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from archive_app.accounts.models import User
 from archive_app.errors import DomainError
 from archive_app.extensions import db
-from archive_app.jobs import run_pending
-from archive_app.intake.models import Customer, FilePage, Record, RecordFile
-from archive_app.accounts.models import User
-from archive_app.retention.models import DestructionEntry, DisposalItem, LegalHold
 from archive_app.intake import customers
-from archive_app.retention import disposal
-from archive_app.retention import holds
+from archive_app.intake import records as records_svc
+from archive_app.intake.models import Customer, FilePage, Record, RecordFile
+from archive_app.jobs import run_pending
+from archive_app.retention import disposal, holds
 from archive_app.retention import locks as object_lock
 from archive_app.retention import schedule as retention
-from archive_app.intake import records as records_svc
-from archive_app.retention.schedule import CustomerEvents, HoldSpan, RecordFacts, Rule, disposal_for
+from archive_app.retention.models import DestructionEntry, DisposalItem, LegalHold
+from archive_app.retention.schedule import (
+    CustomerEvents,
+    HoldSpan,
+    RecordFacts,
+    Rule,
+    disposal_for,
+)
 from archive_app.wiring import get_index
 from storage.base import ObjectLocked
 

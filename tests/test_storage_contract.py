@@ -6,13 +6,12 @@ MinIO store (against a real moto S3 server over HTTP).  Nothing is mocked.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import hashlib
 import io
 import os
 import socket
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 

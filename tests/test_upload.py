@@ -5,10 +5,9 @@ import hashlib
 
 from sqlalchemy import func, select
 
-from archive_app.extensions import db
 from archive_app.audit.models import AuditEntry
+from archive_app.extensions import db
 from archive_app.intake.models import Record, RecordFile
-
 from archive_app.jobs import run_pending
 
 from .generated import hostile, pdfs

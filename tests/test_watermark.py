@@ -14,10 +14,10 @@ from PIL import Image, ImageChops
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from archive_app.extensions import db
-from archive_app.jobs import run_pending
 from archive_app.audit.models import AuditEntry
 from archive_app.borrowing import watermark as W
+from archive_app.extensions import db
+from archive_app.jobs import run_pending
 
 from .helpers import borrow, login, make_pdf, new_customer, upload
 

@@ -10,11 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from archive_app.extensions import db
-from archive_app.jobs import run_pending
-from archive_app.intake.models import RecordFile
 from archive_app.clock import utcnow
-from archive_app.jobs import requeue_stale
+from archive_app.extensions import db
+from archive_app.intake.models import RecordFile
+from archive_app.jobs import requeue_stale, run_pending
 
 from .conftest import make_app
 from .generated import images as gi

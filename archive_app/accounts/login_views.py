@@ -8,10 +8,10 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from archive_app.extensions import db, login_manager
-from archive_app.accounts.models import User
 from archive_app.accounts import users as accounts
+from archive_app.accounts.models import User
 from archive_app.audit import log as audit
+from archive_app.extensions import db, login_manager
 from archive_app.http import actor, client_ip, error_response
 
 bp = Blueprint("auth", __name__)

@@ -8,10 +8,10 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from archive_app.clock import utcnow
+from archive_app.dbtypes import UTCDateTime
 from archive_app.extensions import db
 from archive_app.vocabulary import ROLE_LABELS
-from archive_app.dbtypes import UTCDateTime
-from archive_app.clock import utcnow
 
 
 class Role(str, enum.Enum):

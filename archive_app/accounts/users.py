@@ -10,11 +10,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive_app.errors import Conflict, ValidationFailed
-from archive_app.accounts.models import ApiToken, Department, Role, User
-from archive_app.clock import utcnow
-from archive_app.audit import log as audit
 from archive_app import policy
+from archive_app.accounts.models import ApiToken, Department, Role, User
+from archive_app.audit import log as audit
+from archive_app.clock import utcnow
+from archive_app.errors import Conflict, ValidationFailed
 
 _hasher = PasswordHasher()
 # Verifying against a dummy hash when the user is unknown keeps login timing uniform.

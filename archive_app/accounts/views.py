@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from archive_app.accounts import users as accounts
+from archive_app.accounts.models import ApiToken, Department, User
 from archive_app.errors import DomainError
 from archive_app.extensions import db
-from archive_app.accounts.models import ApiToken, Department, User
-from archive_app.accounts import users as accounts
 from archive_app.http import page
 
 bp = Blueprint("admin", __name__)

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from archive_app.audit.models import AuditEntry, AuditHead
 from archive_app.accounts.models import User
+from archive_app.audit.models import AuditEntry, AuditHead
 from archive_app.clock import utcnow
 
 GENESIS = "0" * 64

@@ -6,8 +6,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from archive_app.extensions import db
 from archive_app.dbtypes import UTCDateTime
+from archive_app.extensions import db
 
 
 class AuditEntry(db.Model):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from archive_app.audit import log
 from archive_app.accounts.models import User
+from archive_app.audit import log
 from archive_app.extensions import db
 from archive_app.http import page, page_arg
 

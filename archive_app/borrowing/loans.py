@@ -34,12 +34,19 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from archive_app.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from archive_app.accounts.models import ApiToken, User
-from archive_app.intake.models import Customer, Record
-from archive_app.borrowing.models import LOAN_KINDS, Handover, LoanApproval, LoanItem, LoanRequest, PaperLoan
-from archive_app.audit import log as audit
 from archive_app import policy
+from archive_app.accounts.models import ApiToken, User
+from archive_app.audit import log as audit
+from archive_app.borrowing.models import (
+    LOAN_KINDS,
+    Handover,
+    LoanApproval,
+    LoanItem,
+    LoanRequest,
+    PaperLoan,
+)
+from archive_app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from archive_app.intake.models import Customer, Record
 
 # 密级 from which the general manager must also approve (2 = 秘密).
 GM_SECRECY = 2

@@ -20,10 +20,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from archive_app.extensions import db
-from archive_app.dbtypes import UTCDateTime, in_values
-from archive_app.clock import utcnow
 from archive_app.accounts.models import Department, User
+from archive_app.clock import utcnow
+from archive_app.dbtypes import UTCDateTime, in_values
+from archive_app.extensions import db
 from archive_app.intake.models import Customer, Record
 
 # 查阅 (view online), 复制/调用 (download a copy), 借出原件 (paper original)

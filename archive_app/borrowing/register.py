@@ -27,14 +27,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from archive_app import exports, policy
+from archive_app.accounts.models import Department, User
+from archive_app.audit import log as audit
+from archive_app.borrowing.loans import KIND_LABELS, STATUS_LABELS
+from archive_app.borrowing.models import LoanApproval, LoanItem, LoanRequest, PaperLoan
 from archive_app.errors import Forbidden, ValidationFailed
 from archive_app.intake.models import Customer, Record
-from archive_app.accounts.models import Department, User
-from archive_app.borrowing.models import LoanApproval, LoanItem, LoanRequest, PaperLoan
-from archive_app.audit import log as audit
-from archive_app import exports
-from archive_app.borrowing.loans import KIND_LABELS, STATUS_LABELS
-from archive_app import policy
 
 PER_PAGE = 50
 MAX_PER_PAGE = 200

@@ -16,14 +16,10 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from archive_app.errors import NotFound, ValidationFailed
-from archive_app.accounts.models import User
-from archive_app.extensions import db
-from archive_app.intake.models import Customer, Record
-from archive_app.borrowing import register as register_svc
-from archive_app.borrowing import loans as svc
 from archive_app import policy
-from archive_app.http import actor, attempt, client_ip, page, page_arg
+from archive_app.accounts.models import User
+from archive_app.borrowing import loans as svc
+from archive_app.borrowing import register as register_svc
 from archive_app.borrowing.actions import (
     approve_loan,
     create_loan,
@@ -36,6 +32,10 @@ from archive_app.borrowing.actions import (
     return_paper,
     revoke_loan,
 )
+from archive_app.errors import NotFound, ValidationFailed
+from archive_app.extensions import db
+from archive_app.http import actor, attempt, client_ip, page, page_arg
+from archive_app.intake.models import Customer, Record
 from archive_app.wiring import loan_settings, timezone_name
 from archive_app.wiring import now as utc_now
 

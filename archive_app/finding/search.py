@@ -12,14 +12,19 @@ from typing import Callable, Iterable, Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from search_index import (Access, IndexBusy, IndexDamaged, IndexDoc, SearchIndex, SearchRequest,  # noqa: F401
-                          SearchResult)
-
-from archive_app.errors import StorageFailed, ValidationFailed
-
-from archive_app.intake.models import Customer, FilePage, Record, RecordFile
-from archive_app.accounts.models import User
 from archive_app import policy
+from archive_app.accounts.models import User
+from archive_app.errors import StorageFailed, ValidationFailed
+from archive_app.intake.models import Customer, FilePage, Record, RecordFile
+from search_index import (  # noqa: F401
+    Access,
+    IndexBusy,
+    IndexDamaged,
+    IndexDoc,
+    SearchIndex,
+    SearchRequest,
+    SearchResult,
+)
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
 from archive_app.extensions import db
-from archive_app.inbox import notices
 from archive_app.http import actor
+from archive_app.inbox import notices
 from archive_app.wiring import loan_settings, now
 
 bp = Blueprint("inbox", __name__)

@@ -5,13 +5,13 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from archive_app.wiring import get_store, now
-from archive_app.extensions import db
-from archive_app.accounts.models import User
-from archive_app.intake import customers as svc
 from archive_app import policy
-from archive_app.intake.records import customer_records
+from archive_app.accounts.models import User
+from archive_app.extensions import db
 from archive_app.http import actor, attempt, client_ip, form_dict, page, page_arg
+from archive_app.intake import customers as svc
+from archive_app.intake.records import customer_records
+from archive_app.wiring import get_store, now
 
 bp = Blueprint("customers", __name__)
 PER_PAGE = 20

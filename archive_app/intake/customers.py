@@ -9,17 +9,16 @@ from typing import Any, Mapping
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from storage.base import BlobStore
-
-from archive_app.vocabulary import BUSINESS_TYPES, CUSTOMER_KINDS, GRADES
-from archive_app.intake.numbering import customer_no_for
+from archive_app import policy
+from archive_app.accounts import users as accounts
+from archive_app.accounts.models import User
+from archive_app.audit import log as audit
 from archive_app.errors import NotFound, ValidationFailed
 from archive_app.intake.models import Customer
-from archive_app.accounts.models import User
-from archive_app.accounts import users as accounts
-from archive_app.audit import log as audit
-from archive_app import policy
+from archive_app.intake.numbering import customer_no_for
 from archive_app.retention import upkeep
+from archive_app.vocabulary import BUSINESS_TYPES, CUSTOMER_KINDS, GRADES
+from storage.base import BlobStore
 
 _PHONE = re.compile(r"^\+?\d{5,20}$")
 _ID_CARD = re.compile(r"^\d{17}[\dXx]$")

@@ -3,14 +3,25 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from archive_app.extensions import db
-from archive_app.dbtypes import UTCDateTime
-from archive_app.clock import utcnow
 from archive_app.accounts.models import Department, User
+from archive_app.clock import utcnow
+from archive_app.dbtypes import UTCDateTime
+from archive_app.extensions import db
 
 
 class Customer(db.Model):

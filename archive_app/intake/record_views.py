@@ -1,16 +1,24 @@
 """Upload into a customer's file, the record page, download, and the reviewer's queue."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
+from archive_app.borrowing import register as loan_register
 from archive_app.errors import DomainError, NotFound
 from archive_app.extensions import db
+from archive_app.http import actor, client_ip, incoming_files, stream_response
 from archive_app.intake import customers as customer_svc
-from archive_app.borrowing import register as loan_register
 from archive_app.intake import records as svc
-from archive_app.http import actor, client_ip
-from archive_app.http import incoming_files, stream_response
 from archive_app.wiring import archive_settings, get_store, now, timezone_name
 
 bp = Blueprint("records", __name__)

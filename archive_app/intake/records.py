@@ -17,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from storage import BlobStore, BlobTooLarge, StorageError
-
-from archive_app.vocabulary import PARTS, RECORD_TYPES, SECRECY_LEVELS
-from archive_app.intake import numbering
+from archive_app import policy
+from archive_app.accounts.models import User
+from archive_app.audit import log as audit
+from archive_app.borrowing import loans, watermark
+from archive_app.borrowing.models import LoanRequest
 from archive_app.errors import (
     BadFile,
     Conflict,
@@ -31,18 +32,13 @@ from archive_app.errors import (
     TooLarge,
     ValidationFailed,
 )
-from archive_app.intake.models import Customer, FilePage, Record, RecordFile
-from archive_app.borrowing.models import LoanRequest
-from archive_app.accounts.models import User
-from archive_app.audit import log as audit
-from archive_app.intake import filetypes
-from archive_app.retention import holds
-from archive_app.borrowing import loans
-from archive_app import policy
-from archive_app.retention import upkeep
-from archive_app.borrowing import watermark
+from archive_app.intake import filetypes, numbering
 from archive_app.intake.customers import get_customer
+from archive_app.intake.models import Customer, FilePage, Record, RecordFile
 from archive_app.reading.extraction_job import record_status
+from archive_app.retention import holds, upkeep
+from archive_app.vocabulary import PARTS, RECORD_TYPES, SECRECY_LEVELS
+from storage import BlobStore, BlobTooLarge, StorageError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

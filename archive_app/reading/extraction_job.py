@@ -17,13 +17,12 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.exc import OperationalError, InterfaceError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from storage import BlobStore, StorageError
-
-from archive_app.intake.models import FilePage, RecordFile
 from archive_app.clock import Clock, utcnow
+from archive_app.intake.models import FilePage, RecordFile
+from storage import BlobStore, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +99,12 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
 
     Returns the final status. Raises TransientError when it should be retried.
     """
-    from archive_app.reading import ExtractionError, extract, render_page_image, render_thumbnail
+    from archive_app.reading import (
+        ExtractionError,
+        extract,
+        render_page_image,
+        render_thumbnail,
+    )
 
     row = session.get(RecordFile, file_id)
     if row is None:

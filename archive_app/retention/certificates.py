@@ -15,12 +15,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 from xml.sax.saxutils import escape
-
-from storage.base import BlobStore, RetentionViolation
+from zoneinfo import ZoneInfo
 
 from archive_app.retention.locks import HORIZON_YEARS
+from storage.base import BlobStore, RetentionViolation
 
 FONT = "STSong-Light"
 TITLE = "档案销毁证明书"
@@ -68,7 +67,13 @@ def certificate_pdf(batch: Any, entries: Sequence[Any], supervisors: Sequence[An
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import (
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
 
     font = _font()
     zone = ZoneInfo(timezone)

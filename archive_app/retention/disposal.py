@@ -28,12 +28,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, exists, func, insert, literal, select
 from sqlalchemy.orm import Session, selectinload
 
-from search_index import SearchIndex
-from storage.base import BlobStore, StorageError
-
+from archive_app import policy
+from archive_app.accounts.models import User
+from archive_app.audit import log as audit
 from archive_app.errors import Conflict, NotFound, StorageFailed, ValidationFailed
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile
-from archive_app.accounts.models import User
+from archive_app.retention import certificates, upkeep
 from archive_app.retention.models import (
     BATCH_STATUSES,
     DECISIONS,
@@ -43,9 +43,8 @@ from archive_app.retention.models import (
     DisposalSupervisor,
     LegalHold,
 )
-from archive_app.audit import log as audit
-from archive_app.retention import certificates, upkeep
-from archive_app import policy
+from search_index import SearchIndex
+from storage.base import BlobStore, StorageError
 
 log = logging.getLogger(__name__)
 

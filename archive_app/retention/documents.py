@@ -12,8 +12,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from storage.base import BlobStore
-
 from archive_app import exports
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
@@ -21,6 +19,7 @@ from archive_app.errors import NotFound
 from archive_app.retention import disposal
 from archive_app.retention.models import DestructionEntry
 from archive_app.retention.queries import get_batch
+from storage.base import BlobStore
 
 REGISTER_HEADERS = ["序号", "档号", "题名", "档案类型", "客户号", "起止日期", "页数", "文件数", "保管期限依据",
                     "鉴定意见", "批准人", "监销人", "执行人", "销毁时间", "销毁方式", "SHA-256"]

@@ -18,15 +18,14 @@ from typing import NamedTuple
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from storage.base import BlobStore
-
+from archive_app import policy
+from archive_app.accounts.models import User
+from archive_app.audit import log as audit
 from archive_app.errors import Conflict, NotFound, ValidationFailed
 from archive_app.intake.models import Customer, Record
-from archive_app.accounts.models import User
-from archive_app.retention.models import HOLD_KINDS, LegalHold
-from archive_app.audit import log as audit
 from archive_app.retention import upkeep
-from archive_app import policy
+from archive_app.retention.models import HOLD_KINDS, LegalHold
+from storage.base import BlobStore
 
 REFUSED = "只有档案管理员、系统管理员、鉴定小组或总经理可以办理冻结"
 

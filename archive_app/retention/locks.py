@@ -19,9 +19,14 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from storage.base import BlobNotFound, BlobStore, LockNotSupported, RetentionViolation, StorageError
-
 from archive_app.intake.models import Record
+from storage.base import (
+    BlobNotFound,
+    BlobStore,
+    LockNotSupported,
+    RetentionViolation,
+    StorageError,
+)
 
 log = logging.getLogger(__name__)
 

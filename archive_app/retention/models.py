@@ -19,10 +19,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from archive_app.extensions import db
-from archive_app.dbtypes import UTCDateTime, in_values
-from archive_app.clock import utcnow
 from archive_app.accounts.models import User
+from archive_app.clock import utcnow
+from archive_app.dbtypes import UTCDateTime, in_values
+from archive_app.extensions import db
 from archive_app.intake.models import Customer, Record
 
 # The event a retention period is counted from (never simply the upload).

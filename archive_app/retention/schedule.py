@@ -21,13 +21,18 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from archive_app.vocabulary import RECORD_TYPES
+from archive_app import policy
+from archive_app.accounts.models import User
+from archive_app.audit import log as audit
 from archive_app.errors import ValidationFailed
 from archive_app.intake.models import Customer, Record
-from archive_app.accounts.models import User
-from archive_app.retention.models import TRIGGERS, LegalHold, RetentionRule, ScheduleVersion
-from archive_app.audit import log as audit
-from archive_app import policy
+from archive_app.retention.models import (
+    TRIGGERS,
+    LegalHold,
+    RetentionRule,
+    ScheduleVersion,
+)
+from archive_app.vocabulary import RECORD_TYPES
 
 # Record types whose disposal date others (ID copies, licences, powers of attorney) follow.
 CONTRACT_TYPES = ("购房合同", "认购书", "租赁合同")

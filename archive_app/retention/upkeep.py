@@ -25,11 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from storage.base import BlobStore
-
 from archive_app.intake.models import Record
 from archive_app.retention import locks as storage_locks
 from archive_app.retention import schedule
+from storage.base import BlobStore
 
 log = logging.getLogger(__name__)
 

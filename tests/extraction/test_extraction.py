@@ -13,8 +13,6 @@ import time
 import pytest
 from PIL import Image
 
-from archive_app.reading.text import char_accuracy
-
 from archive_app.reading import (
     CORRUPT_FILE,
     ENCRYPTED_PDF,
@@ -29,6 +27,7 @@ from archive_app.reading import (
     render_page_image,
     render_thumbnail,
 )
+from archive_app.reading.text import char_accuracy
 
 from ..generated import hostile, pdfs, texts
 from ..generated import images as gi

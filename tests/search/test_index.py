@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 import search_index.index as index_mod
-from search_index import (Access, IndexBusy, IndexDamaged, SearchIndex, SearchRequest)
+from search_index import Access, IndexBusy, IndexDamaged, SearchIndex, SearchRequest
 
 from .conftest import blank_doc
 
