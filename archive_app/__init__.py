@@ -11,8 +11,9 @@ from sqlalchemy.engine import Engine
 
 from archive_app.config import load_config
 from archive_app.extensions import csrf, db, login_manager, migrate
-from archive_app.http import ArchiveRequest
-from storage import make_store
+
+# The rooms are imported by the register_* steps, not here: importing one module of the package
+# (``archive_app.policy``, say) must not pull in the pages, the API or the HTTP plumbing.
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = ROOT / "migrations"
@@ -20,6 +21,8 @@ MIGRATIONS_DIR = ROOT / "migrations"
 
 def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
     """Build the application: defaults -> ARCHIVE_* environment -> ``config`` overrides."""
+    from archive_app.http import ArchiveRequest
+
     app = Flask(__name__, template_folder=str(ROOT / "templates"))
     app.request_class = ArchiveRequest
     app.config.update(load_config(environ, config))
@@ -53,6 +56,8 @@ def register_extensions(app: Flask) -> None:
 
 def register_storage(app: Flask) -> None:
     """Pick the blob store backend from the config (fs or s3)."""
+    from storage import make_store
+
     app.extensions["blob_store"] = make_store(app.config)
 
 
