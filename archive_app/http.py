@@ -1,8 +1,9 @@
-"""HTTP plumbing shared by the pages and the API: request parsing, responses, errors.
+"""HTTP plumbing shared by the pages and the API: request parsing, responses, errors, transactions.
 
 Nothing here decides anything about the archive: it reads requests (form fields, ?page=, the
-client address, uploaded files spooled while they arrive) and writes responses (downloads,
-attachments, the one error shape: JSON under /api, a Chinese page elsewhere).
+client address, uploaded files spooled while they arrive), writes responses (downloads,
+attachments, the one error shape: JSON under /api, a Chinese page elsewhere), makes each request
+one unit of work, and routes a page to whatever the policy answers for its action (``page``).
 """
 from __future__ import annotations
 
@@ -38,11 +39,12 @@ from archive_app.errors import DomainError, ValidationFailed
 from archive_app.extensions import db
 from archive_app.intake.records import Download, IncomingFile
 
-# ---------------------------------------------------------------------------------------- errors
-
-
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+# ---------------------------------------------------------------------------------------- errors
+
 
 HTTP_MESSAGES = {
     400: ("bad_request", "请求无效"),
@@ -168,10 +170,7 @@ def page(bp: Blueprint, rule: str, action: str, *, message: str | None = None, *
         @functools.wraps(view)
         def run(*args: Any, **kwargs: Any) -> Any:
             user = actor(current_user)
-            if message is None:
-                policy.require(user, action)
-            else:
-                policy.require(user, action, code="forbidden", message=message)
+            policy.require(user, action, message=message)
             return view(user, *args, **kwargs)
         return bp.route(rule, **options)(login_required(run))
     return register
