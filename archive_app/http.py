@@ -17,17 +17,7 @@ from typing import IO, Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from flask import (
-    Blueprint,
-    Flask,
-    Request,
-    Response,
-    current_app,
-    flash,
-    jsonify,
-    render_template,
-    request,
-)
+from flask import Blueprint, Flask, Request, Response, current_app, flash, jsonify, render_template, request
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException

@@ -71,16 +71,7 @@ from archive_app.intake.models import Customer, Record  # noqa: E402
 from archive_app.retention import disposal  # noqa: E402
 from archive_app.retention import schedule as retention  # noqa: E402
 from archive_app.retention.models import DisposalBatch, DisposalItem  # noqa: E402
-from bench.corpus import (  # noqa: E402
-    CITIES,
-    PROJECTS,
-    RECORD_TYPES,
-    RETENTION,
-    ROADS,
-    make_id,
-    make_name,
-    make_phone,
-)
+from bench.corpus import CITIES, PROJECTS, RECORD_TYPES, RETENTION, ROADS, make_id, make_name, make_phone  # noqa: E402
 
 PG_BASE_URL = os.environ.get("ARCHIVE_BENCH_PG_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/postgres")
 PG_DB = "bench_retention"

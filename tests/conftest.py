@@ -30,7 +30,7 @@ REDIS_URL = os.environ.get("ARCHIVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
 
 
 def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
-    """tests/acceptance (checks against the real files in ../shared) is collected only when named on
+    """tests/acceptance (checks against the real files beside the repository) is collected only when named on
     the command line, as ./scripts/test-acceptance does: the README's test command needs nothing
     outside the repository."""
     if collection_path == ACCEPTANCE and not _named_on_command_line(config, ACCEPTANCE):

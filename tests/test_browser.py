@@ -15,13 +15,7 @@ from pathlib import Path
 import pytest
 
 # The fixtures are imported so pytest finds them here (browser_support is not a conftest).
-from tests.browser_support import (  # noqa: F401
-    ADMIN_PASSWORD,
-    archive_server,
-    browser,
-    live_server,
-    new_context,
-)
+from tests.browser_support import ADMIN_PASSWORD, archive_server, browser, live_server, new_context  # noqa: F401
 from tests.generated import pdfs
 
 pytestmark = pytest.mark.browser

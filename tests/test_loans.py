@@ -20,13 +20,7 @@ from archive_app.audit import log as audit
 from archive_app.audit.models import AuditEntry
 from archive_app.borrowing import loans as L
 from archive_app.borrowing.loans import LoanSettings
-from archive_app.borrowing.models import (
-    LOAN_STATUSES,
-    Handover,
-    LoanApproval,
-    LoanRequest,
-    PaperLoan,
-)
+from archive_app.borrowing.models import LOAN_STATUSES, Handover, LoanApproval, LoanRequest, PaperLoan
 from archive_app.errors import DomainError
 from archive_app.extensions import db
 from archive_app.intake import customers

@@ -24,13 +24,7 @@ from archive_app.retention import disposal, holds
 from archive_app.retention import locks as object_lock
 from archive_app.retention import schedule as retention
 from archive_app.retention.models import DestructionEntry, DisposalItem, LegalHold
-from archive_app.retention.schedule import (
-    CustomerEvents,
-    HoldSpan,
-    RecordFacts,
-    Rule,
-    disposal_for,
-)
+from archive_app.retention.schedule import CustomerEvents, HoldSpan, RecordFacts, Rule, disposal_for
 from archive_app.wiring import get_index
 from storage.base import ObjectLocked
 

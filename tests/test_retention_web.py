@@ -13,12 +13,7 @@ from sqlalchemy import select
 from archive_app.extensions import db
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile
 from archive_app.jobs import run_pending
-from archive_app.retention.models import (
-    DisposalBatch,
-    DisposalItem,
-    LegalHold,
-    ScheduleVersion,
-)
+from archive_app.retention.models import DisposalBatch, DisposalItem, LegalHold, ScheduleVersion
 
 from .helpers import login, make_pdf, upload
 

@@ -5,13 +5,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from archive_app.vocabulary import (
-    BUSINESS_TYPES,
-    GRADES,
-    PARTS,
-    RECORD_TYPES,
-    SECRECY_LEVELS,
-)
+from archive_app.vocabulary import BUSINESS_TYPES, GRADES, PARTS, RECORD_TYPES, SECRECY_LEVELS
 
 
 @dataclass

@@ -37,14 +37,7 @@ from sqlalchemy.orm import Session
 from archive_app import policy
 from archive_app.accounts.models import ApiToken, User
 from archive_app.audit import log as audit
-from archive_app.borrowing.models import (
-    LOAN_KINDS,
-    Handover,
-    LoanApproval,
-    LoanItem,
-    LoanRequest,
-    PaperLoan,
-)
+from archive_app.borrowing.models import LOAN_KINDS, Handover, LoanApproval, LoanItem, LoanRequest, PaperLoan
 from archive_app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from archive_app.intake.models import Customer, Record
 

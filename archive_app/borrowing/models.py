@@ -1,23 +1,13 @@
 """Borrowing (借阅): requests for records, their approvals, paper originals handed out, handovers.
 
-The state machine that moves a request between statuses lives in ``services/loans.py``
+The state machine that moves a request between statuses lives in ``borrowing/loans.py``
 (``TRANSITIONS``); these are only the rows.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    Boolean,
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    text,
-)
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from archive_app.accounts.models import Department, User

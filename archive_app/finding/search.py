@@ -16,15 +16,7 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.errors import StorageFailed, ValidationFailed
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile
-from search_index import (  # noqa: F401
-    Access,
-    IndexBusy,
-    IndexDamaged,
-    IndexDoc,
-    SearchIndex,
-    SearchRequest,
-    SearchResult,
-)
+from search_index import Access, IndexBusy, IndexDamaged, IndexDoc, SearchIndex, SearchRequest, SearchResult  # noqa: F401
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,7 @@ from archive_app.accounts.models import User
 from archive_app.borrowing import loans
 from archive_app.borrowing.models import LoanRequest, PaperLoan
 from archive_app.intake.models import Customer, Record
-from archive_app.retention.models import (
-    DestructionEntry,
-    DisposalBatch,
-    DisposalSupervisor,
-)
+from archive_app.retention.models import DestructionEntry, DisposalBatch, DisposalSupervisor
 
 # How long a decided request stays in its requester's inbox.
 RECENT = timedelta(days=7)

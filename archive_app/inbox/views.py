@@ -1,4 +1,4 @@
-"""The inbox page (消息): what needs the signed-in user now (``services.notices``)."""
+"""The inbox page (消息): what needs the signed-in user now (``inbox.notices``)."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template

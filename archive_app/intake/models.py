@@ -99,11 +99,11 @@ class Record(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    # Retention, derived by services.retention.disposal_for and stored so the due list is a query.
+    # Retention, derived by retention.schedule.disposal_for and stored so the due list is a query.
     disposal_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     disposal_state: Mapped[str] = mapped_column(String(16), default="awaiting_event")
     disposal_basis: Mapped[str] = mapped_column(String(300), default="")
-    # Mirrors an active legal hold on the record or its customer (kept in step by services.holds).
+    # Mirrors an active legal hold on the record or its customer (kept in step by retention.holds).
     on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     # A disposal review's decision to keep the record longer (keep_until) or for good.
     keep_until: Mapped[date | None] = mapped_column(Date, nullable=True)

@@ -1,16 +1,7 @@
 """Upload into a customer's file, the record page, download, and the reviewer's queue."""
 from __future__ import annotations
 
-from flask import (
-    Blueprint,
-    Response,
-    flash,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from archive_app.borrowing import register as loan_register

@@ -13,13 +13,7 @@ from archive_app.reading.errors import (
 )
 from archive_app.reading.ocr import OcrLine, OcrPage, get_engine, ocr_image
 from archive_app.reading.pdf import open_pdf, page_count, page_text, render_page
-from archive_app.reading.pipeline import (
-    PageText,
-    extract,
-    meaningful_text,
-    render_page_image,
-    render_thumbnail,
-)
+from archive_app.reading.pipeline import PageText, extract, meaningful_text, render_page_image, render_thumbnail
 from archive_app.reading.text import clean_ocr_text
 
 __all__ = [

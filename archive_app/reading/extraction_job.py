@@ -99,12 +99,7 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
 
     Returns the final status. Raises TransientError when it should be retried.
     """
-    from archive_app.reading import (
-        ExtractionError,
-        extract,
-        render_page_image,
-        render_thumbnail,
-    )
+    from archive_app.reading import ExtractionError, extract, render_page_image, render_thumbnail
 
     row = session.get(RecordFile, file_id)
     if row is None:

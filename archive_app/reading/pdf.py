@@ -22,13 +22,7 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 from PIL import Image
 
-from archive_app.reading.errors import (
-    CORRUPT_FILE,
-    ENCRYPTED_PDF,
-    NO_SUCH_PAGE,
-    TOO_LARGE_TO_RENDER,
-    ExtractionError,
-)
+from archive_app.reading.errors import CORRUPT_FILE, ENCRYPTED_PDF, NO_SUCH_PAGE, TOO_LARGE_TO_RENDER, ExtractionError
 
 DEFAULT_DPI = 200
 MAX_RENDER_PIXELS = 40_000_000  # one rendered page (RGB: 120 MB)

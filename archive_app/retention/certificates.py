@@ -67,13 +67,7 @@ def certificate_pdf(batch: Any, entries: Sequence[Any], supervisors: Sequence[An
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import (
-        Paragraph,
-        SimpleDocTemplate,
-        Spacer,
-        Table,
-        TableStyle,
-    )
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
     font = _font()
     zone = ZoneInfo(timezone)

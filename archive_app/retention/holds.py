@@ -1,7 +1,7 @@
 """Legal holds (诉讼保全 / 纠纷 / 未了事项) on a customer's whole file or on single records.
 
 A held record cannot be destroyed, edited or moved; its retention clock is paused (see
-``services.retention.disposal_for``) and it never enters a destruction batch. The hold is kept in
+``retention.schedule.disposal_for``) and it never enters a destruction batch. The hold is kept in
 step on three levels: the ``legal_holds`` rows (the truth, with who placed and lifted it), the
 ``records.on_hold`` flag (so the due list stays one indexed query), and the storage's own legal
 hold on every stored object (``retention.locks``), so not even the storage lets it go. Placing

@@ -20,13 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from archive_app.intake.models import Record
-from storage.base import (
-    BlobNotFound,
-    BlobStore,
-    LockNotSupported,
-    RetentionViolation,
-    StorageError,
-)
+from storage.base import BlobNotFound, BlobStore, LockNotSupported, RetentionViolation, StorageError
 
 log = logging.getLogger(__name__)
 

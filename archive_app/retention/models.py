@@ -1,22 +1,13 @@
 """Retention (保管期限) and disposal (鉴定/销毁): the schedule, legal holds, review batches, the register.
 
-The rules that move these rows live in ``services/retention.py`` (the pure disposal-date function)
-and ``services/disposal.py`` (batches, approval, supervised destruction); these are only the rows.
+The rules that move these rows live in ``retention/schedule.py`` (the pure disposal-date function)
+and ``retention/disposal.py`` (batches, approval, supervised destruction); these are only the rows.
 """
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    Date,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from archive_app.accounts.models import User

@@ -18,13 +18,7 @@ from archive_app.accounts.models import User
 from archive_app.errors import NotFound
 from archive_app.intake.models import Customer, Record
 from archive_app.retention import disposal, holds, schedule
-from archive_app.retention.models import (
-    DestructionEntry,
-    DisposalBatch,
-    DisposalItem,
-    LegalHold,
-    ScheduleVersion,
-)
+from archive_app.retention.models import DestructionEntry, DisposalBatch, DisposalItem, LegalHold, ScheduleVersion
 from archive_app.vocabulary import RECORD_TYPES
 
 DISPOSAL_STATES = {"scheduled": "定期", "permanent": "永久保存", "awaiting_event": "等待起算事件",

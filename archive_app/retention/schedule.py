@@ -26,12 +26,7 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import ValidationFailed
 from archive_app.intake.models import Customer, Record
-from archive_app.retention.models import (
-    TRIGGERS,
-    LegalHold,
-    RetentionRule,
-    ScheduleVersion,
-)
+from archive_app.retention.models import TRIGGERS, LegalHold, RetentionRule, ScheduleVersion
 from archive_app.vocabulary import RECORD_TYPES
 
 # Record types whose disposal date others (ID copies, licences, powers of attorney) follow.

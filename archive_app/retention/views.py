@@ -17,14 +17,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from archive_app.accounts.models import User
 from archive_app.errors import DomainError, ValidationFailed
 from archive_app.extensions import db
-from archive_app.http import (
-    attachment,
-    attempt,
-    client_ip,
-    date_arg,
-    optional_int,
-    page_arg,
-)
+from archive_app.http import attachment, attempt, client_ip, date_arg, optional_int, page_arg
 from archive_app.http import page as http_page
 from archive_app.retention import disposal, documents, holds, queries, upkeep
 from archive_app.retention import schedule as retention

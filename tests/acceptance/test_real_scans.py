@@ -9,14 +9,7 @@ import time
 import pytest
 from PIL import Image
 
-from archive_app.reading import (
-    CORRUPT_FILE,
-    ExtractionError,
-    extract,
-    ocr_image,
-    render_page_image,
-    render_thumbnail,
-)
+from archive_app.reading import CORRUPT_FILE, ExtractionError, extract, ocr_image, render_page_image, render_thumbnail
 
 from ..extraction.test_extraction import accuracy, words_found
 from .conftest import CNOCR, OCRMYPDF

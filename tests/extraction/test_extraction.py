@@ -2,7 +2,7 @@
 
 The scans are Chinese and English text rendered with the Noto Sans CJK font (``tests/generated``),
 then turned, skewed, blurred, made noisy or faint, saved as PNG, JPEG, CMYK JPEG, palette PNG,
-multi-page TIFF and PDF. Recall on the real scans of ../shared is checked in tests/acceptance.
+multi-page TIFF and PDF. Recall on the real scans is checked in tests/acceptance.
 """
 from __future__ import annotations
 

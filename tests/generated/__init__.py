@@ -9,7 +9,7 @@
   a blank scan, a huge 1-bit scan (decompression bomb) and an image that claims 30 GB.
 * ``hostile``: a PNG bomb header, cut-off images, files of one type named as another.
 
-The real files in ``../shared`` are used only by the acceptance tier (``tests/acceptance``).
+The real files beside the repository are used only by the acceptance tier (``tests/acceptance``).
 """
 from . import hostile, images, pdfs, texts
 

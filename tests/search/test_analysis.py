@@ -1,15 +1,7 @@
 """Unit tests of search_index.analysis (pure functions)."""
 from __future__ import annotations
 
-from search_index.analysis import (
-    bigram_tokens,
-    bigrams,
-    digit_tail_keys,
-    normalise,
-    pinyin_keys,
-    query_terms,
-    tokenize,
-)
+from search_index.analysis import bigram_tokens, bigrams, digit_tail_keys, normalise, pinyin_keys, query_terms, tokenize
 
 
 def test_normalise_nfkc_lower_and_t2s():

@@ -8,13 +8,7 @@ from whoosh.sorting import FieldFacet
 
 from bench.corpus import iter_records
 from search_index import Access, SearchIndex, SearchRequest
-from search_index.planning import (
-    Boosted,
-    Verified,
-    filter_query,
-    permission_query,
-    plan_text,
-)
+from search_index.planning import Boosted, Verified, filter_query, permission_query, plan_text
 from search_index.schema import encode_check, holds
 
 from ..generated import texts

@@ -1,7 +1,7 @@
 """Quality suite: pages in Traditional and Simplified script, OCR text and synthetic customers.
 
 The pages are written for the tests (tests/generated/texts.py); the same checks on the real seed
-pages of ../shared are in tests/acceptance/test_seed_pages.py.
+pages are in tests/acceptance/test_seed_pages.py.
 
 Every query kind of the issue must find its expected records in the top 10; where a brute-force
 oracle (substring search over the same normalised fields) exists, the total must equal it exactly
