@@ -41,15 +41,11 @@ def make_queue(config: dict[str, Any]) -> Huey:
 
 
 def extract_one(file_id: int) -> str:
-    """Read one stored file (text layer or OCR, page images), then index its record."""
-    from archive_app.finding import search
+    """Read one stored file (text layer or OCR, page images); its record is indexed after the commit."""
     from archive_app.reading import extraction_job
 
-    def reindex(record_id: int) -> None:
-        search.reindex_records(db.session, wiring.get_index(), [record_id])
-
     return extraction_job.extract_file(db.session, wiring.get_store(), file_id, wiring.setting("UPLOAD_TMP_DIR"),
-                                       reindex=reindex, timeout=wiring.setting("JOB_TIMEOUT"), clock=wiring.now)
+                                       timeout=wiring.setting("JOB_TIMEOUT"), clock=wiring.now)
 
 
 def index_records(record_ids: list[int], customer_ids: list[int]) -> int:

@@ -27,7 +27,14 @@ def _note(session: Session, flush_context) -> None:
             customers.add(obj.id)
         elif isinstance(obj, RecordFile) and obj.record_id is not None:
             records.add(obj.record_id)
-        # FilePage rows are written by the extraction job, which re-indexes their record itself.
+        # FilePage rows are written with bulk statements by the extraction job, which notes their record.
+
+
+def note_records(session: Session, record_ids: list[int]) -> None:
+    """Index these records after the session's next commit (for writes made with bulk statements,
+    which the flush listener does not see, such as the extraction job's pages)."""
+    records, _ = session.info.setdefault(_KEY, (set(), set()))
+    records.update(record_ids)
 
 
 def _after_flush(session: Session, flush_context) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from archive_app.clock import Clock, utcnow
+from archive_app.finding import index_feed
 from archive_app.intake.models import FilePage, RecordFile
 from storage import BlobStore, StorageError
 
@@ -93,9 +94,12 @@ def _put_replacing(store: BlobStore, key: str, data: bytes) -> None:
     store.put(key, io.BytesIO(data), content_type="image/jpeg")
 
 
-def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
-                 reindex: Callable[[int], None] | None = None, timeout: int = 0, clock: Clock = utcnow) -> str:
-    """Extract one file's pages (text, thumbnails, page images), store them, update the index.
+def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str, timeout: int = 0,
+                 clock: Clock = utcnow) -> str:
+    """Extract one file's pages (text, thumbnails, page images) and store them; commits.
+
+    The record is indexed after the commit, by the one path that feeds the index
+    (``finding.index_feed``).
 
     Returns the final status. Raises TransientError when it should be retried.
     """
@@ -146,6 +150,7 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
         session.execute(update(RecordFile).where(RecordFile.id == file_id).values(
             extract_status="done", pages_done=len(pages), page_count=len(pages) or row.page_count,
             extract_updated_at=clock()))
+        index_feed.note_records(session, [row.record_id])
         session.commit()
     except (OperationalError, InterfaceError) as exc:
         session.rollback()
@@ -161,8 +166,6 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
     finally:
         if path:
             os.unlink(path)
-    if reindex is not None:
-        reindex(row.record_id)  # after the commit: the index is derived from the database
     return "done"
 
 
