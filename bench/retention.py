@@ -407,6 +407,7 @@ def measure(backend: str, on: date, runs: int, log: StatementLog) -> dict:
         with log.capture() as items:
             t, c = time.perf_counter(), time.process_time()
             batch = disposal.create_batch(db.session, actor, on, now=now)
+            db.session.commit()  # the request's unit of work
             times.append(time.perf_counter() - t)
             parts.setdefault(CPU_PART, []).append(time.process_time() - c)
         bid = batch.id

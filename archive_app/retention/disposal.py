@@ -94,7 +94,7 @@ def due_list(session: Session, on: date, *, limit: int = 100, offset: int = 0) -
 
 def create_batch(session: Session, actor: User, due_by: date, *, now: datetime, tz: str = "Asia/Shanghai"
                  ) -> DisposalBatch:
-    """Open a review batch with every record due by ``due_by`` (one INSERT … SELECT); commit."""
+    """Open a review batch with every record due by ``due_by`` (one INSERT … SELECT)."""
     _require(actor, "disposal.review", "只有档案管理员或鉴定小组可以发起鉴定")
     batch = DisposalBatch(due_by=due_by, status="reviewing", created_by_id=actor.id, created_at=now)
     session.add(batch)
@@ -108,12 +108,14 @@ def create_batch(session: Session, actor: User, due_by: date, *, now: datetime, 
     count = session.execute(insert(DisposalItem).from_select(["batch_id", "record_id", "due_on", "state", "reason"],
                                                              src)).rowcount
     if not count:
-        session.rollback()
+        # Undo only this batch: the caller's unit of work may hold other changes.
+        session.delete(batch)
+        session.flush()
         raise ValidationFailed(f"截至 {due_by.isoformat()} 没有到期待鉴定的档案", code="nothing_due")
     audit.record_event(session, "disposal.batch_create", actor=actor, object_type="disposal_batch",
                        object_id=batch.id, now=now,
                        details={"batch_no": batch.batch_no, "due_by": due_by.isoformat(), "records": count})
-    session.commit()
+    session.flush()
     return batch
 
 
@@ -122,7 +124,7 @@ def create_batch(session: Session, actor: User, due_by: date, *, now: datetime, 
 
 def decide(session: Session, actor: User, batch_id: int, item_ids: Iterable[int], decision: str, *, reason: str,
            now: datetime, keep_years: int | None = None) -> int:
-    """Reviewers record a decision with its reason for items of a batch under review; commit."""
+    """Reviewers record a decision with its reason for items of a batch under review."""
     _require(actor, "disposal.review", "只有档案管理员或鉴定小组可以作出鉴定意见")
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "reviewing")
@@ -144,12 +146,12 @@ def decide(session: Session, actor: User, batch_id: int, item_ids: Iterable[int]
     audit.record_event(session, "disposal.decide", actor=actor, object_type="disposal_batch", object_id=batch.id,
                        now=now, details={"batch_no": batch.batch_no, "items": ids, "decision": decision,
                                          "keep_years": keep_years, "reason": reason})
-    session.commit()
+    session.flush()
     return len(items)
 
 
 def submit(session: Session, actor: User, batch_id: int, *, now: datetime) -> DisposalBatch:
-    """Send a fully decided batch to the general manager; commit."""
+    """Send a fully decided batch to the general manager."""
     _require(actor, "disposal.review", "只有档案管理员或鉴定小组可以提交鉴定结果")
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "reviewing")
@@ -160,7 +162,7 @@ def submit(session: Session, actor: User, batch_id: int, *, now: datetime) -> Di
     batch.status, batch.submitted_at = "submitted", now
     audit.record_event(session, "disposal.submit", actor=actor, object_type="disposal_batch", object_id=batch.id,
                        now=now, details={"batch_no": batch.batch_no})
-    session.commit()
+    session.flush()
     return batch
 
 
@@ -199,7 +201,7 @@ def approve(session: Session, gm: User, batch_id: int, *, now: datetime, note: s
 
 
 def send_back(session: Session, gm: User, batch_id: int, *, note: str, now: datetime) -> DisposalBatch:
-    """The general manager returns the batch to the reviewers with a reason; commit."""
+    """The general manager returns the batch to the reviewers with a reason."""
     _require(gm, "disposal.approve", "销毁批次须由总经理审批")
     if not (note or "").strip():
         raise ValidationFailed("退回须说明理由", code="reason_required")
@@ -208,7 +210,7 @@ def send_back(session: Session, gm: User, batch_id: int, *, note: str, now: date
     batch.status, batch.decision_note = "reviewing", note.strip()
     audit.record_event(session, "disposal.send_back", actor=gm, object_type="disposal_batch", object_id=batch.id,
                        now=now, details={"batch_no": batch.batch_no, "note": batch.decision_note})
-    session.commit()
+    session.flush()
     return batch
 
 
@@ -218,7 +220,7 @@ def _signed(session: Session, batch_id: int) -> list[int]:
 
 
 def sign_as_supervisor(session: Session, user: User, batch_id: int, *, now: datetime) -> DisposalSupervisor:
-    """A supervisor (监销人) confirms, with their own login, that they witness the destruction; commit."""
+    """A supervisor (监销人) confirms, with their own login, that they witness the destruction."""
     _require(user, "disposal.supervise", "监销人须为公司领导或鉴定小组成员")
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "approved")
@@ -232,7 +234,7 @@ def sign_as_supervisor(session: Session, user: User, batch_id: int, *, now: date
     session.flush()
     audit.record_event(session, "disposal.supervise", actor=user, object_type="disposal_batch", object_id=batch.id,
                        now=now, details={"batch_no": batch.batch_no})
-    session.commit()
+    session.flush()
     return sig
 
 
