@@ -202,6 +202,38 @@ def test_view_loan_over_http_shows_pages_not_files(app, client, users):
     assert resp.status_code == 403 and resp.json["error"]["code"] == "view_only_loan"
 
 
+def test_search_shows_a_records_words_only_to_who_may_read_it(app, client, users):
+    """Search tells staff that a record matches, never its text, until a loan lets them read it."""
+    from .generated import pdfs
+
+    login(client, "archivist")
+    c = new_customer(client, department="销售一部")
+    rec = upload(client, c["id"], [(pdfs.text_pdf(["Mortgage clause quinquereme applies"], marker="snip"), "a.pdf")],
+                 secrecy=1).json
+    client.post("/logout")
+    with app.app_context():
+        assert run_pending() >= 1
+
+    def hit(username: str) -> tuple[dict, str]:
+        login(client, username)
+        found = client.get("/api/v1/search", query_string={"q": "quinquereme"}).json
+        page = client.get("/search", query_string={"q": "quinquereme"}).text
+        client.post("/logout")
+        assert found["total"] == 1 and found["items"][0]["record"]["id"] == rec["id"], (username, found)
+        return found["items"][0], page
+
+    for who in ("staff", "head", "gm", "auditor"):  # they see the hit, not one word of the page
+        item, page = hit(who)
+        assert item["snippet"] == "" and "<mark>" not in page, who
+    item, page = hit("archivist")
+    assert "<mark>" in item["snippet"] and "<mark>" in page
+    borrow(client, "staff", [rec["id"]], kind="view", approvers=("head",))
+    client.post("/logout")
+    item, page = hit("staff")  # an open 查阅 loan: now the words show
+    assert "<mark>" in item["snippet"] and "<mark>" in page
+    assert hit("head")[0]["snippet"] == ""  # the loan is the staff member's, not their department's
+
+
 # ---------------------------------------------------------------------------------------------- the API
 
 

@@ -377,18 +377,34 @@ def active_grant(session: Session, user: User | None, record: Record, action: st
     items, and the request's kind permitting the action. The record's 密级 against the user's
     clearance is the policy's own check, not this one's.
     """
-    if action not in {"view", "download"}:
-        raise ValueError(f"unknown loan action {action!r}")
     if not _active(user):
         return None
-    now = _aware(now)
-    kinds = [k for k, permits in KIND_PERMITS.items() if action in permits]
     return session.scalar(
         select(LoanRequest).join(LoanItem, LoanItem.request_id == LoanRequest.id)
-        .where(LoanRequest.requester_id == user.id, LoanRequest.status == "approved",
-               LoanRequest.kind.in_(kinds), LoanRequest.window_start <= now, LoanRequest.window_end > now,
-               LoanItem.record_id == record.id)
+        .where(*_granting(user, action, now), LoanItem.record_id == record.id)
         .order_by(LoanRequest.window_end.desc(), LoanRequest.id.desc()).limit(1))
+
+
+def _granting(user: User, action: str, now: datetime) -> tuple:
+    """SQL conditions on LoanRequest: the user's approved requests permitting ``action`` at ``now``."""
+    if action not in {"view", "download"}:
+        raise ValueError(f"unknown loan action {action!r}")
+    now = _aware(now)
+    kinds = [k for k, permits in KIND_PERMITS.items() if action in permits]
+    return (LoanRequest.requester_id == user.id, LoanRequest.status == "approved", LoanRequest.kind.in_(kinds),
+            LoanRequest.window_start <= now, LoanRequest.window_end > now)
+
+
+def granted_record_ids(session: Session, user: User | None, record_ids: Iterable[int], action: str,
+                       now: datetime) -> set[int]:
+    """Which of ``record_ids`` the user may ``action`` ("view" | "download") now under an approved
+    request: ``active_grant`` for many records in one query (a page of search hits)."""
+    ids = list(record_ids)
+    if not ids or not _active(user):
+        return set()
+    return set(session.scalars(
+        select(LoanItem.record_id).join(LoanRequest, LoanItem.request_id == LoanRequest.id)
+        .where(*_granting(user, action, now), LoanItem.record_id.in_(ids))))
 
 
 def require_grant(session: Session, user: User, record: Record, action: str, now: datetime) -> LoanRequest:

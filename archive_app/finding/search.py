@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable, Iterable, Mapping
 
 from sqlalchemy import func, select
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from archive_app import policy
 from archive_app.accounts.models import User
+from archive_app.borrowing import loans
 from archive_app.errors import StorageFailed, ValidationFailed
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile
 from search_index import Access, IndexBusy, IndexDamaged, IndexDoc, SearchIndex, SearchRequest, SearchResult  # noqa: F401
@@ -122,8 +124,15 @@ class Found:
     records: dict[int, Record]
 
 
-def search_records(session: Session, index: SearchIndex, user: User, request: SearchRequest) -> Found:
-    """Search as a user: the permission filter is part of the index query (counts and pages too)."""
+def search_records(session: Session, index: SearchIndex, user: User, request: SearchRequest, *,
+                   now: datetime) -> Found:
+    """Search as a user: the permission filter is part of the index query (counts and pages too).
+
+    A hit shows the record's metadata to whoever may view it; its snippet (words of its text) only
+    to whoever may read the record's content at ``now`` (``record.read``: for business staff, under
+    an approved borrowing request whose window is open). Otherwise the snippet is empty, so
+    searching again and again cannot walk through a document nobody lent.
+    """
     access = access_for(user)
     if access is None:
         return Found(SearchResult(total=0, page=request.page, per_page=request.per_page, hits=[]), {})
@@ -136,6 +145,10 @@ def search_records(session: Session, index: SearchIndex, user: User, request: Se
     # Belt and braces: the database decides again; a stale index entry never shows a record.
     records = {r.id: r for r in rows if policy.can(user, "record.view", r)}
     result.hits = [h for h in result.hits if h.record_id in records]
+    granted = loans.granted_record_ids(session, user, records, "view", now)
+    for hit in result.hits:
+        if not policy.can(user, "record.read", records[hit.record_id], lambda r, _action: r.id in granted):
+            hit.snippet = ""
     return Found(result, records)
 
 
