@@ -99,12 +99,13 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Domain errors become JSON under /api and a Chinese error page elsewhere; a request is one transaction."""
+    """Errors (JSON under /api, a Chinese page elsewhere), one transaction per request, security headers."""
     from archive_app.http import register_error_handlers as register
-    from archive_app.http import register_unit_of_work
+    from archive_app.http import register_security_headers, register_unit_of_work
 
     register(app)
     register_unit_of_work(app)
+    register_security_headers(app)
 
 
 def register_commands(app: Flask) -> None:

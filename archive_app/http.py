@@ -81,6 +81,23 @@ def register_unit_of_work(app: Flask) -> None:
         return response
 
 
+def register_security_headers(app: Flask) -> None:
+    """Headers every response carries: no framing (approve, destroy and create-user forms could be
+    clicked through a frame), no type sniffing, no referrer outside the site (search URLs carry
+    names and ID numbers), and no stored copy of a signed-in user's pages in any cache."""
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        if current_user.is_authenticated and not request.path.startswith("/static/"):
+            headers["Cache-Control"] = "private, no-store"
+        return response
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers on the app."""
 

@@ -143,3 +143,16 @@ def test_inactive_user_has_no_rights():
     assert not policy.can(None, "customer.list")
     with pytest.raises(ValueError):
         policy.can(None, "no.such.action")
+
+
+def test_every_response_forbids_framing_sniffing_and_caching(app, client, users):
+    """Forms that approve or destroy cannot be framed; signed-in pages and API answers are not cached."""
+    login(client, "archivist")
+    for resp in (client.get("/"), client.get("/api/v1/me"), client.get("/no-such-page")):
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        assert resp.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Referrer-Policy"] == "same-origin"
+        assert "no-store" in resp.headers["Cache-Control"]
+    client.post("/logout")
+    assert client.get("/login").headers["X-Frame-Options"] == "DENY"
