@@ -21,10 +21,11 @@ MIGRATIONS_DIR = ROOT / "migrations"
 
 def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
     """Build the application: defaults -> ARCHIVE_* environment -> ``config`` overrides."""
-    from archive_app.http import ArchiveRequest
+    from archive_app.http import ArchiveRequest, RowIdConverter
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"))
     app.request_class = ArchiveRequest
+    app.url_map.converters["int"] = RowIdConverter
     app.config.update(load_config(environ, config))
     register_data_dir(app)
     register_extensions(app)

@@ -22,6 +22,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.formparser import FormDataParser, MultiPartParser
+from werkzeug.routing import IntegerConverter
 
 from archive_app import exports, policy
 from archive_app.accounts.models import User
@@ -137,12 +138,28 @@ def form_dict(exclude: tuple[str, ...] = ("csrf_token",)) -> dict[str, str]:
     return {k: v for k, v in request.form.items() if k not in exclude}
 
 
+# Beyond these a number is no id or page of ours: it would overflow the database's integers (a 500).
+MAX_ROW_ID = 2**63 - 1
+MAX_PAGE = 1_000_000
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a number no 64-bit id column can hold matches no route (404)."""
+
+    def __init__(self, url_map: Any, fixed_digits: int = 0, min: int | None = None,  # noqa: A002 (werkzeug's names)
+                 max: int | None = MAX_ROW_ID, signed: bool = False) -> None:  # noqa: A002
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def page_arg() -> int:
-    """The ?page= argument, at least 1."""
+    """The ?page= argument, at least 1 (not a number: 1; past ``MAX_PAGE``: 400 ``invalid_parameter``)."""
     try:
-        return max(int(request.args.get("page", 1)), 1)
+        page = max(int(request.args.get("page", 1)), 1)
     except ValueError:
         return 1
+    if page > MAX_PAGE:
+        raise ValidationFailed("页码超出范围", code="invalid_parameter")
+    return page
 
 
 def date_arg(value: str | None, label: str) -> date | None:

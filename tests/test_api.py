@@ -94,3 +94,17 @@ def test_csrf_is_enforced(tmp_path, request, users_factory):
     token = csrf_from(client.get("/customers/new").text)
     ok = client.post("/api/v1/customers", json={"name": "张三"}, headers={"X-CSRFToken": token})
     assert ok.status_code == 201
+
+
+def test_numbers_too_large_for_any_id_are_refused_not_crashed(app, client, users):
+    """Ids, pages and filters past 64 (or 32) bits answer 404/400 with a code, never a 500."""
+    login(client, "archivist")
+    huge = "9" * 30
+    assert client.get(f"/api/v1/records/{huge}").status_code == 404
+    assert client.get(f"/api/v1/customers/{huge}").status_code == 404
+    assert client.get(f"/records/{huge}").status_code == 404
+    resp = client.get("/api/v1/customers", query_string={"page": huge})
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_parameter"
+    for key in ("year_from", "customer_id", "page"):
+        resp = client.get("/api/v1/search", query_string={"q": "合同", key: huge})
+        assert resp.status_code == 400 and resp.json["error"]["code"] in {"invalid_filter", "invalid_page"}, key

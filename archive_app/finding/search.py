@@ -79,6 +79,8 @@ def refresh(session: Session, index: SearchIndex, record_ids: Iterable[int], cus
 
 FILTERS = ("record_type", "part", "year_from", "year_to", "grade", "secrecy", "customer_id", "project", "status")
 INT_FILTERS = {"part", "year_from", "year_to", "secrecy", "customer_id"}
+# Years, parts, 密级, customer ids and pages all fit in 32 bits; a larger number is no filter of ours.
+MAX_FILTER = 2**31 - 1
 
 
 def search_request_from(args: Mapping[str, str]) -> SearchRequest:
@@ -93,6 +95,8 @@ def search_request_from(args: Mapping[str, str]) -> SearchRequest:
                 values[key] = int(raw)
             except ValueError:
                 raise ValidationFailed(f"筛选条件格式不正确：{key}", code="invalid_filter") from None
+            if not 0 <= values[key] <= MAX_FILTER:
+                raise ValidationFailed(f"筛选条件超出范围：{key}", code="invalid_filter")
         else:
             values[key] = raw
     sort = args.get("sort", "relevance")
@@ -103,6 +107,8 @@ def search_request_from(args: Mapping[str, str]) -> SearchRequest:
         per_page = min(max(int(args.get("per_page", 20)), 1), 100)
     except ValueError:
         raise ValidationFailed("分页参数格式不正确", code="invalid_page") from None
+    if page > MAX_FILTER:
+        raise ValidationFailed("分页参数超出范围", code="invalid_page")
     return SearchRequest(text=(args.get("q") or "").strip()[:200], sort=sort, page=page, per_page=per_page,
                              **values)
 
