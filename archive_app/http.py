@@ -94,7 +94,8 @@ def register_security_headers(app: Flask) -> None:
         headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
-        if current_user.is_authenticated and not request.path.startswith("/static/"):
+        if (current_user.is_authenticated and not request.path.startswith("/static/")
+                and "no-store" not in headers.get("Cache-Control", "")):
             headers["Cache-Control"] = "private, no-store"
         return response
 
