@@ -25,7 +25,7 @@ from archive_app.retention import locks as object_lock
 from archive_app.retention import schedule as retention
 from archive_app.retention.models import DestructionEntry, DisposalItem, LegalHold
 from archive_app.retention.schedule import CustomerEvents, HoldSpan, RecordFacts, Rule, disposal_for
-from archive_app.wiring import get_index
+from archive_app.wiring import archive_settings, get_index
 from storage.base import ObjectLocked
 
 from .helpers import login, new_customer, upload
@@ -476,3 +476,49 @@ def test_retention_sync_recomputes_and_relocks(app, client, runner, users):
     with app.app_context():
         assert db.session.get(Record, rid).disposal_date == date(2030, 1, 1)
         assert store.retention(key).until == datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_a_held_file_keeps_its_data_and_an_erased_customer_takes_nothing(app, client, users):
+    """Customer data under a hold cannot change (409 naming the hold); once destruction has erased the
+    customer, no edit, upload or hold reaches it (409 ``customer_erased``). Refused in the service."""
+    cid, rid = _visitor_card(app, client, name="林小红")
+    with app.app_context():
+        u = _users(users)
+        s = db.session
+        hold = holds.place_hold(s, u["archivist"], kind="litigation", reason="购房合同纠纷诉讼",
+                                mandate="(2026)沪0101民初1号", now=NOW, customer_id=cid).hold
+        s.commit()
+        hold_id = hold.id
+        with pytest.raises(DomainError) as refused:
+            customers.update_customer(s, u["archivist"], cid, {"name": "林大红", "department": "销售二部"}, now=NOW)
+        assert refused.value.code == "customer_on_hold" and refused.value.status == 409
+        assert "诉讼" in refused.value.message and "购房合同纠纷诉讼" in refused.value.message
+        s.rollback()
+        assert s.get(Customer, cid).name == "林小红"
+    login(client, "archivist")
+    resp = client.patch(f"/api/v1/customers/{cid}", json={"name": "林大红"})
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "customer_on_hold"
+    client.post("/logout")
+    with app.app_context():
+        u = _users(users)
+        s = db.session
+        holds.lift_hold(s, u["archivist"], hold_id, reason="已结案", now=NOW)
+        customers.update_customer(s, u["archivist"], cid, {"unit": "3-1502"}, now=NOW)  # free again
+        s.commit()
+        _execute(app, u, _approved_batch(u, [rid]))
+        assert s.get(Customer, cid).erased
+
+        def code_of(fn) -> str:
+            with pytest.raises(DomainError) as exc:
+                fn()
+            s.rollback()
+            return exc.value.code
+
+        assert code_of(lambda: customers.update_customer(s, u["archivist"], cid, {"unit": "x"}, now=NOW)) \
+            == "customer_erased"
+        assert code_of(lambda: holds.place_hold(s, u["archivist"], kind="dispute", reason="x", mandate="y", now=NOW,
+                                                customer_id=cid)) == "customer_erased"
+        incoming = [records_svc.IncomingFile(filename="a.pdf", stream=io.BytesIO(text_pdf("late")))]
+        assert code_of(lambda: records_svc.create_record(
+            s, app.extensions["blob_store"], archive_settings(), u["archivist"], cid, {"record_type": "温馨卡"},
+            incoming, now=NOW)) == "customer_erased"

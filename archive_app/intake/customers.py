@@ -16,7 +16,7 @@ from archive_app.audit import log as audit
 from archive_app.errors import NotFound, ValidationFailed
 from archive_app.intake.models import Customer
 from archive_app.intake.numbering import customer_no_for
-from archive_app.retention import upkeep
+from archive_app.retention import holds, upkeep
 from archive_app.vocabulary import BUSINESS_TYPES, CUSTOMER_KINDS, GRADES
 from storage.base import BlobStore
 
@@ -191,6 +191,7 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
     ``store``, its locks on their files follow after the commit.
     """
     customer = get_customer(session, actor, customer_id, "customer.edit")
+    holds.require_customer_changeable(session, customer, "修改客户资料")
     values = CustomerInput.parse(data, partial=True)
     if "id_number" in values or "kind" in values:
         # Re-validate the pair together so a kind change cannot leave a mismatched number.

@@ -23,6 +23,9 @@ from archive_app.clock import utcnow
 from archive_app.dbtypes import UTCDateTime
 from archive_app.extensions import db
 
+# The name an erased customer keeps (its personal data blanked after its last record was destroyed).
+ERASED_NAME = "（已销毁）"
+
 
 class Customer(db.Model):
     """A person or company; the archive holds exactly one file (一户一档) for each."""
@@ -62,6 +65,11 @@ class Customer(db.Model):
     department: Mapped[Department | None] = relationship()
     records: Mapped[list["Record"]] = relationship(back_populates="customer", order_by="Record.part, Record.item_no")
 
+
+    @property
+    def erased(self) -> bool:
+        """Whether destruction has erased this customer (every record destroyed, personal data blanked)."""
+        return self.name == ERASED_NAME
 
 class Record(db.Model):
     """One record (件) in a customer's file; its 档号 is given once and never changes."""

@@ -279,6 +279,7 @@ def create_record(session: Session, store: BlobStore, settings: ArchiveSettings,
                   ip: str = "", now: datetime) -> Record:
     """File a new record with its files into a customer's file and commit; returns the draft record."""
     customer = get_customer(session, actor, customer_id, "record.upload")
+    holds.require_not_erased(customer, "上传档案")
     values = parse_record_fields(data)
     checked = _inspect_all(files, settings.max_file_size)
     customer_no = customer.customer_no
@@ -310,6 +311,7 @@ def add_files(session: Session, store: BlobStore, settings: ArchiveSettings, act
     """Add more files (pages) to a draft record and commit."""
     record = get_record(session, actor, record_id, "record.edit")
     holds.require_not_held(session, record, "补充文件")
+    holds.require_not_erased(record.customer, "补充文件")
     checked = _inspect_all(files, settings.max_file_size)
 
     def build(written) -> list[RecordFile]:

@@ -32,7 +32,7 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import Conflict, NotFound, StorageFailed, ValidationFailed
-from archive_app.intake.models import Customer, FilePage, Record, RecordFile
+from archive_app.intake.models import ERASED_NAME, Customer, FilePage, Record, RecordFile
 from archive_app.retention import certificates, upkeep
 from archive_app.retention.models import (
     BATCH_STATUSES,
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 OPEN_BATCH = ("reviewing", "submitted", "approved", "executing")
 METHOD = "电子数据彻底删除（原件全部存储版本、提取文本、缩略图、检索索引）"
-ERASED_NAME = "（已销毁）"
 
 
 def _require(user: User, action: str, message: str) -> None:
@@ -351,7 +350,7 @@ def _erase_customers_without_records(session: Session, batch: DisposalBatch, exe
     for cid in sorted(customer_ids):
         live = session.scalar(select(func.count()).where(Record.customer_id == cid, Record.status != "destroyed"))
         c = session.get(Customer, cid)
-        if live or c.name == ERASED_NAME:
+        if live or c.erased:
             continue
         c.name, c.phones, c.id_number, c.address, c.unit, c.notes = ERASED_NAME, "", None, "", "", ""
         c.deal_closed_on = c.contract_ended_on = c.last_contact_on = None

@@ -55,6 +55,32 @@ def require_not_held(session: Session, record: Record, doing: str) -> None:
         raise Conflict(f"档案 {record.archival_code} 处于冻结（诉讼保全）状态，不能{doing}", code="record_on_hold")
 
 
+def customer_holds_in_force(session: Session, customer_id: int) -> list[LegalHold]:
+    """Holds in force on the customer's file or on any record in it."""
+    return list(session.scalars(select(LegalHold).where(
+        LegalHold.lifted_at.is_(None),
+        or_(LegalHold.customer_id == customer_id,
+            LegalHold.record_id.in_(select(Record.id).where(Record.customer_id == customer_id))))
+        .order_by(LegalHold.id)))
+
+
+def require_not_erased(customer: Customer, doing: str) -> None:
+    """Refuse ``doing`` on a customer whose file destruction has erased (``customer_erased``)."""
+    if customer.erased:
+        raise Conflict(f"客户 {customer.customer_no} 的档案已全部销毁，不能{doing}", code="customer_erased")
+
+
+def require_customer_changeable(session: Session, customer: Customer, doing: str) -> None:
+    """Refuse ``doing`` on an erased customer (``customer_erased``) or one whose file is under a hold
+    (``customer_on_hold``, naming the hold): evidence under a hold, and a tombstone, stay as they are."""
+    require_not_erased(customer, doing)
+    held = customer_holds_in_force(session, customer.id)
+    if held:
+        h = held[0]
+        raise Conflict(f"客户 {customer.customer_no} 的档案处于冻结（{HOLD_KINDS.get(h.kind, h.kind)}：{h.reason}）状态，"
+                       f"不能{doing}", code="customer_on_hold", details={"hold_id": h.id})
+
+
 def find_target(session: Session, target: str, code: str) -> dict[str, int]:
     """The hold target named by a 客户号 (``target`` "customer") or a 档号 ("record"), as keyword arguments
     for ``place_hold``; NotFound when nothing has that number."""
@@ -95,6 +121,8 @@ def place_hold(session: Session, actor: User, *, kind: str, reason: str, mandate
         cid, label = (target.customer_id, target.archival_code) if target else (None, "")
     if target is None or (isinstance(target, Record) and target.status == "destroyed"):
         raise NotFound("档案不存在", code="not_found")
+    if isinstance(target, Customer):
+        require_not_erased(target, "冻结")
     hold = LegalHold(customer_id=customer_id, record_id=record_id, kind=kind, reason=reason, mandate=mandate,
                      placed_by_id=actor.id, placed_at=now)
     session.add(hold)
