@@ -222,7 +222,10 @@ def require(user: User | None, action: str, obj: Any = None, grant_checker: Gran
         raise Forbidden("您没有权限执行此操作", code="forbidden")
     if isinstance(obj, Customer) and action != "customer.view" and can(user, "customer.view", obj):
         raise Forbidden("您没有权限执行此操作", code="forbidden")
-    if isinstance(obj, (Record, Customer)):
+    # An invisible object answers exactly as a missing one does, so no answer tells them apart.
+    if isinstance(obj, Customer):
+        raise NotFound("客户档案不存在", code="customer_not_found")
+    if isinstance(obj, Record):
         raise NotFound("档案不存在或无权查看", code="not_found")
     raise Forbidden("您没有权限执行此操作", code="forbidden")
 

@@ -156,3 +156,16 @@ def test_every_response_forbids_framing_sniffing_and_caching(app, client, users)
         assert "no-store" in resp.headers["Cache-Control"]
     client.post("/logout")
     assert client.get("/login").headers["X-Frame-Options"] == "DENY"
+
+
+def test_another_departments_customer_answers_like_a_missing_one(app, client, users):
+    """No existence oracle: an invisible customer file and a missing one get the same 404."""
+    login(client, "archivist")
+    other = new_customer(client, department="销售二部")
+    client.post("/logout")
+    login(client, "staff")  # 销售一部
+    hidden = client.get(f"/api/v1/customers/{other['id']}")
+    missing = client.get("/api/v1/customers/999999")
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json == missing.json
+    assert client.get(f"/customers/{other['id']}").status_code == 404
