@@ -117,7 +117,13 @@ def register_error_handlers(app: Flask) -> None:
         if exc.code == 413:
             mb = app.config["MAX_UPLOAD_MB"]
             message = f"上传内容超过大小上限（{mb} MB）"
-        return error_response(exc.code or 500, code, message)
+        body, status = error_response(exc.code or 500, code, message)
+        response = app.make_response((body, status))
+        # A 405 says which methods the URL does take (werkzeug puts them in Allow).
+        for name, value in exc.get_headers():
+            if name.lower() == "allow":
+                response.headers["Allow"] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

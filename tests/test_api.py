@@ -108,3 +108,12 @@ def test_numbers_too_large_for_any_id_are_refused_not_crashed(app, client, users
     for key in ("year_from", "customer_id", "page"):
         resp = client.get("/api/v1/search", query_string={"q": "合同", key: huge})
         assert resp.status_code == 400 and resp.json["error"]["code"] in {"invalid_filter", "invalid_page"}, key
+
+
+def test_a_method_the_url_does_not_take_is_answered_with_allow(app, client, users):
+    login(client, "archivist")
+    resp = client.open("/api/v1/me", method="TRACE")
+    assert resp.status_code == 405 and resp.json["error"]["code"] == "method_not_allowed"
+    assert "GET" in resp.headers["Allow"]
+    page = client.open("/customers/new", method="DELETE")
+    assert page.status_code == 405 and "POST" in page.headers["Allow"]
