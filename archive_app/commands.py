@@ -170,11 +170,9 @@ def reindex_command(batch: int, resume: bool, procs: int) -> None:
 @with_appcontext
 def retention_sync_command() -> None:
     """Recompute every record's disposal date and re-apply the storage locks (also run nightly)."""
-    from archive_app.extensions import db
-    from archive_app.retention import upkeep
-    from archive_app.wiring import get_store, now
+    from archive_app.jobs import sync_retention
 
-    done = upkeep.after_change(db.session, get_store(), now=now(), all_records=True)
+    done = sync_retention()
     moved, report = done.moved, done.locks
     click.echo(f"{moved} disposal date(s) moved; {report.locked} object(s) locked")
     for key, error in report.failed:
@@ -183,8 +181,8 @@ def retention_sync_command() -> None:
         sys.exit(1)
 
 
-APP_COMMANDS = (retention_sync_command, serve_command, worker_command, reindex_command, create_user_command, create_token_command, verify_audit_command,
-                sweep_orphans_command)
+APP_COMMANDS = (retention_sync_command, serve_command, worker_command, reindex_command, create_user_command,
+                create_token_command, verify_audit_command, sweep_orphans_command)
 
 
 def register_commands(app) -> None:

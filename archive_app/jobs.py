@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from huey import RedisHuey, SqliteHuey, crontab
@@ -17,6 +17,9 @@ from huey.exceptions import RetryTask
 
 from archive_app import wiring
 from archive_app.extensions import db
+
+if TYPE_CHECKING:
+    from archive_app.retention.upkeep import Upkeep
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +79,12 @@ def expire_loans() -> dict[str, int]:
     return loans.expire_stale(db.session, wiring.loan_settings(), wiring.now())
 
 
-def sync_retention() -> dict[str, int]:
-    """Dates follow events and schedule changes, and the storage's own locks follow the dates."""
+def sync_retention() -> Upkeep:
+    """Dates follow events and schedule changes, and the storage's own locks follow the dates
+    (nightly, and ``archive retention-sync``)."""
     from archive_app.retention import upkeep
 
-    done = upkeep.after_change(db.session, wiring.get_store(), now=wiring.now(), all_records=True)
-    return {"moved": done.moved, "locked": done.locks.locked, "failed": len(done.locks.failed)}
+    return upkeep.after_change(db.session, wiring.get_store(), now=wiring.now(), all_records=True)
 
 
 def register_jobs(app: Flask) -> None:

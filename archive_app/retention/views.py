@@ -32,13 +32,9 @@ PER_PAGE = 100
 ITEMS_PER_PAGE = 200
 
 
-def _tz() -> str:
-    return timezone_name()
-
-
 def local_today() -> date:
     """Today in the archive's time zone."""
-    return utc_now().astimezone(ZoneInfo(_tz())).date()
+    return utc_now().astimezone(ZoneInfo(timezone_name())).date()
 
 
 def page(rule: str, action: str, **options: Any) -> Callable:
@@ -165,7 +161,7 @@ def batch_create(user: User):
     except ValidationFailed as exc:
         flash(exc.message, "error")
         return redirect(url_for("retention.due"))
-    batch = _done(lambda: disposal.create_batch(db.session, user, due_by, now=utc_now(), tz=_tz()),
+    batch = _done(lambda: disposal.create_batch(db.session, user, due_by, now=utc_now(), tz=timezone_name()),
                   lambda b: f"已发起鉴定：销毁批次 {b.batch_no}（截至 {due_by.isoformat()}）")
     if batch is None:
         return redirect(url_for("retention.due", on=due_by.isoformat()))
@@ -229,7 +225,7 @@ _batch_step("sign", "batch_sign", "disposal.supervise",
             lambda s: f"您已确认担任销毁批次 {s.batch.batch_no} 的监销人")
 _batch_step("execute", "batch_execute", "disposal.execute",
             lambda user, batch_id: disposal.execute(db.session, get_store(), user, batch_id, index=get_index(),
-                                                    now=utc_now(), tz=_tz()),
+                                                    now=utc_now(), tz=timezone_name()),
             disposal.ExecutionResult.summary)
 
 
@@ -241,7 +237,7 @@ def _send(doc: documents.Document):
 
 
 def _register_xlsx(user: User, batch_id: int | None):
-    return _send(documents.register_xlsx(db.session, user, batch_id, tz=_tz(), now=utc_now(), ip=client_ip()))
+    return _send(documents.register_xlsx(db.session, user, batch_id, tz=timezone_name(), now=utc_now(), ip=client_ip()))
 
 
 @page("/disposal/batches/<int:batch_id>/register.xlsx", "retention.view")
