@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime
+import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -261,3 +262,41 @@ def test_personal_data_edited_in_place_is_caught(app, client, runner, users):
                           "WHERE action = 'customer.update'"))
     bad = runner.invoke(args=["verify-audit"])
     assert bad.exit_code == 1 and "personal data was changed after it was written" in bad.output
+
+
+def test_entries_from_before_the_key_keep_verifying_with_the_old_rule(tmp_path, sqlite_template):
+    """A database upgraded through 0006 keeps its unkeyed entries; the first keyed one chains onto them."""
+    from flask_migrate import downgrade, upgrade
+
+    from archive_app import create_app
+    from archive_app.audit.log import record_event, walk_chain
+
+    shutil.copy(sqlite_template, tmp_path / "old.db")
+    app = create_app({"SECRET_KEY": "s", "AUDIT_KEY": "k", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
+                      "DATA_DIR": str(tmp_path), "STORAGE_BACKEND": "fs", "STORAGE_DIR": str(tmp_path / "blobs")})
+    migrations = app.extensions["migrate"].directory
+    at = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    try:
+        with app.app_context():
+            downgrade(directory=migrations, revision="0004")
+            prev = GENESIS
+            with db.engine.begin() as conn:  # what the code before the key wrote
+                for seq in (1, 2):
+                    h = entry_hash(prev, seq, at, None, "system", "user.create", "user", str(seq), "", "{}")
+                    conn.execute(text("INSERT INTO audit_log (seq, at, actor_name, action, object_type, object_id, "
+                                      "ip, details, prev_hash, hash) VALUES (:seq, :at, 'system', 'user.create', "
+                                      "'user', :oid, '', '{}', :prev, :h)"),
+                                 {"seq": seq, "at": at, "oid": str(seq), "prev": prev, "h": h})
+                    prev = h
+                conn.execute(text("UPDATE audit_head SET seq = 2, last_hash = :h"), {"h": prev})
+            upgrade(directory=migrations)
+            record_event(db.session, "login.success", actor_name="admin", now=at)
+            db.session.commit()
+            walk = walk_chain(db.session)
+            assert (walk.problems, walk.legacy, walk.keyed) == ([], 2, 1)
+            assert db.session.scalar(select(AuditEntry.prev_hash).where(AuditEntry.seq == 3)) == prev
+        out = app.test_cli_runner().invoke(args=["verify-audit"])
+        assert out.exit_code == 0 and "2 written before the audit key" in out.output, out.output
+    finally:
+        with app.app_context():
+            db.engine.dispose()
