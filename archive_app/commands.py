@@ -143,6 +143,9 @@ def verify_audit_command() -> None:
                    f"{report.anchor.at.astimezone(tz).isoformat(timespec='seconds')}")
     else:
         click.echo("no anchor yet: deleting the newest entries cannot be detected before the first one")
+    if not store.lock_supported():
+        click.echo("warning: the store cannot lock objects (S3 bucket without Object Lock): anchors can be "
+                   "deleted", err=True)
     for e in walk.erasures:
         click.echo(f"{e.count} entries' personal data erased on {e.at.astimezone(tz).date().isoformat()} under "
                    f"destruction {e.batch_no or '?'} (customer {e.customer_no or '?'}, entry {e.seq})")

@@ -121,7 +121,9 @@ def anchor_head(session: Session, store: BlobStore, now: datetime, key: AuditKey
             store.put(blob_key, io.BytesIO(_encode(key, seq, mac, now)), content_type="application/json")
         except BlobExists:
             pass  # another worker anchored the same head at the same moment
-    _lock(store, blob_key, now)
+        _lock(store, blob_key, now)
+    elif store.retention(blob_key).until is None:
+        _lock(store, blob_key, now)  # written, then the process died before locking it
     try:
         anchor = read_anchor(store, blob_key, key)
     except (BadAnchor, StorageError) as exc:
