@@ -29,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     app.config.update(load_config(environ, config))
     register_data_dir(app)
     register_extensions(app)
+    register_audit_key(app)
     register_storage(app)
     register_queue(app)
     register_blueprints(app)
@@ -53,6 +54,14 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     from archive_app.accounts import login_views  # noqa: F401  (registers the user and request loaders)
+
+
+def register_audit_key(app: Flask) -> None:
+    """Give the app's database its audit key (from the config, never stored in the database)."""
+    from archive_app.audit.log import AuditKey, install_key
+
+    with app.app_context():
+        install_key(db.engine, AuditKey(app.config["AUDIT_KEY"]))
 
 
 def register_storage(app: Flask) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from archive_app import create_app, policy
 from archive_app.commands import upgrade_database
-from archive_app.config import ensure_secret_key
+from archive_app.config import audit_key_path, ensure_audit_key, ensure_secret_key
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False)
@@ -22,7 +22,7 @@ def cli() -> None:
 @cli.command("init", with_appcontext=False)
 @click.option("--admin-username", default="admin", show_default=True)
 def init_command(admin_username: str) -> None:
-    """Set up the embedded default under ARCHIVE_DATA_DIR: secret key, database, folders, first admin."""
+    """Set up the embedded default under ARCHIVE_DATA_DIR: secret and audit keys, database, folders, first admin."""
     from archive_app.accounts import users as accounts
     from archive_app.accounts.models import User
     from archive_app.extensions import db
@@ -31,6 +31,8 @@ def init_command(admin_username: str) -> None:
     os.makedirs(data_dir, exist_ok=True)
     if not os.environ.get("ARCHIVE_SECRET_KEY"):
         ensure_secret_key(data_dir)
+    if not os.environ.get("ARCHIVE_AUDIT_KEY"):
+        ensure_audit_key(audit_key_path())
     app = create_app()
     with app.app_context():
         upgrade_database()

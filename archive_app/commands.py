@@ -119,17 +119,49 @@ def create_token_command(username: str, name: str) -> None:
 @click.command("verify-audit")
 @with_appcontext
 def verify_audit_command() -> None:
-    """Check the audit log's hash chain; exit 1 and list every break found."""
-    from archive_app.audit.log import verify_chain
-    from archive_app.extensions import db
+    """Check the audit log's MAC chain against its newest anchor; exit 1 listing every problem found.
 
-    problems = verify_chain(db.session)
-    if problems:
-        for p in problems:
+    When the log is intact, its head is anchored again, so later deletions are measured from now.
+    """
+    from zoneinfo import ZoneInfo
+
+    from archive_app.audit.anchors import anchor_head
+    from archive_app.audit.verification import verify_log
+    from archive_app.extensions import db
+    from archive_app.wiring import get_store, now, timezone_name
+
+    store = get_store()
+    report = verify_log(db.session, store)
+    db.session.rollback()
+    walk, tz = report.walk, ZoneInfo(timezone_name())
+    line = f"{walk.entries} entries checked"
+    if walk.legacy:
+        line += f" ({walk.legacy} written before the audit key, checked with the old unkeyed SHA-256 rule)"
+    click.echo(line)
+    if report.anchor is not None:
+        click.echo(f"newest anchor: {report.anchor.seq} entries, written "
+                   f"{report.anchor.at.astimezone(tz).isoformat(timespec='seconds')}")
+    else:
+        click.echo("no anchor yet: deleting the newest entries cannot be detected before the first one")
+    if not store.lock_supported():
+        click.echo("warning: the store cannot lock objects (S3 bucket without Object Lock): anchors can be "
+                   "deleted", err=True)
+    for e in walk.erasures:
+        click.echo(f"{e.count} entries' personal data erased on {e.at.astimezone(tz).date().isoformat()} under "
+                   f"destruction {e.batch_no or '?'} (customer {e.customer_no or '?'}, entry {e.seq})")
+    if not report.intact:
+        for p in report.problems:
             click.echo(f"entry {p.seq}: {p.problem}", err=True)
-        click.echo(f"AUDIT LOG DAMAGED: {len(problems)} problem(s)", err=True)
+        for problem in report.anchor_problems:
+            click.echo(problem, err=True)
+        if report.wrong_key:
+            click.echo("every keyed entry fails: is ARCHIVE_AUDIT_KEY (or the audit key file) the key that "
+                       "wrote this log?", err=True)
+        click.echo(f"AUDIT LOG DAMAGED: {len(report.problems) + len(report.anchor_problems)} problem(s)", err=True)
         sys.exit(1)
-    click.echo("audit log intact")
+    anchor = anchor_head(db.session, store, now())
+    db.session.rollback()
+    click.echo("audit log intact" + (f"; anchored at {anchor.seq} entries" if anchor else ""))
 
 
 @click.command("sweep-orphans")
