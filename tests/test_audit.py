@@ -278,7 +278,7 @@ def test_entries_from_before_the_key_keep_verifying_with_the_old_rule(tmp_path, 
     at = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
     try:
         with app.app_context():
-            downgrade(directory=migrations, revision="0004")
+            downgrade(directory=migrations, revision="0005")
             prev = GENESIS
             with db.engine.begin() as conn:  # what the code before the key wrote
                 for seq in (1, 2):

@@ -1,7 +1,7 @@
 """audit log: keyed MAC chain, personal data outside the chained bytes
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-26 09:00:00
 
 Entries already in the log keep their SHA-256 hashes: the migration runs without the audit key and
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
