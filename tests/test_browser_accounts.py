@@ -12,14 +12,7 @@ import time
 import pytest
 
 # The fixtures are imported so pytest finds them here (browser_support is not a conftest).
-from tests.browser_support import (  # noqa: F401
-    ADMIN_PASSWORD,
-    archive_server,
-    browser,
-    live_server,
-    log_in,
-    new_context,
-)
+from tests.browser_support import ADMIN_PASSWORD, archive_server, browser, live_server, log_in, new_context  # noqa: F401
 
 pytestmark = pytest.mark.browser
 PASSWORD = "Harbor-Lights-58-Quay"
