@@ -60,7 +60,7 @@ def user_detail(user: User, user_id: int):
 def change_user(user: User, user_id: int):
     target = admin_svc.get_user(db.session, user_id)
     form = request.form
-    _, error = attempt(lambda: admin_svc.change_user(
+    attempt(lambda: admin_svc.change_user(
         db.session, user, target, reason=form.get("reason", ""), now=now(),
         role=form.get("role") or admin_svc.UNCHANGED,
         department=form["department"] if "department" in form else admin_svc.UNCHANGED,
