@@ -3,7 +3,6 @@ the application it builds (``archive_app/commands.py``), plus Flask's own (``db 
 from __future__ import annotations
 
 import os
-import secrets
 
 import click
 from flask.cli import FlaskGroup
@@ -25,6 +24,8 @@ def init_command(admin_username: str) -> None:
     """Set up the embedded default under ARCHIVE_DATA_DIR: secret and audit keys, database, folders, first admin."""
     from archive_app.accounts import users as accounts
     from archive_app.accounts.models import User
+    from archive_app.accounts.passwords import generate_password
+    from archive_app.errors import DomainError
     from archive_app.extensions import db
 
     data_dir = os.path.abspath(os.environ.get("ARCHIVE_DATA_DIR") or "./var")
@@ -41,9 +42,12 @@ def init_command(admin_username: str) -> None:
         get_index()  # create the search index now, not in a race between the server and the worker
         # Any administrator account, even a deactivated one, means the site has been set up.
         if db.session.scalar(select(User).where(policy.users_who_may("user.manage", active=False))) is None:
-            password = app.config.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-            accounts.create_user(db.session, username=admin_username, password=password, role="admin",
-                                 display_name="系统管理员")
+            password = app.config.get("ADMIN_PASSWORD") or generate_password()
+            try:
+                accounts.create_user(db.session, username=admin_username, password=password, role="admin",
+                                     display_name="系统管理员")
+            except DomainError as exc:  # e.g. an ARCHIVE_ADMIN_PASSWORD the password rules refuse
+                raise click.ClickException(f"{exc.code}: {exc.message}") from None
             db.session.commit()
             if app.config.get("ADMIN_PASSWORD"):
                 click.echo(f"Created admin user '{admin_username}' with the password from ARCHIVE_ADMIN_PASSWORD.")

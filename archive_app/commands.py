@@ -1,4 +1,5 @@
 """The ``archive`` sub-commands that run inside an application: serve, worker, create-user, create-token,
+the account commands (deactivate-user, reactivate-user, set-user, reset-password, revoke-token),
 verify-audit, sweep-orphans, reindex, retention-sync (``create_app`` puts them on ``app.cli``)."""
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
+
+from archive_app.vocabulary import ROLE_LABELS as ROLE_CHOICES
 
 
 def upgrade_database() -> None:
@@ -75,8 +78,7 @@ def worker_command(workers: int | None, drain: bool) -> None:
 
 @click.command("create-user")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(
-    ["archivist", "reviewer", "staff", "dept_head", "general_manager", "auditor", "admin"]))
+@click.option("--role", required=True, type=click.Choice(list(ROLE_CHOICES)))
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--display-name", default="")
 @click.option("--department", default=None)
@@ -114,6 +116,131 @@ def create_token_command(username: str, name: str) -> None:
     token = accounts.create_api_token(db.session, user, name)
     db.session.commit()
     click.echo(token)
+
+
+def _account_action(run):
+    """Run one account change from the command line: commit it, or exit with its code and message."""
+    from archive_app.errors import DomainError
+    from archive_app.extensions import db
+
+    try:
+        result = run(db.session)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    return result
+
+
+def _acting_admin(session, username: str | None):
+    """Who the command acts as (the audit log names them, the policy asks about them): ``--by``, else the
+    oldest active account that may manage users. Whoever runs `archive` holds the database anyway."""
+    from archive_app import policy
+    from archive_app.accounts import administration as admin_svc
+    from archive_app.accounts.models import User
+
+    if username:
+        return admin_svc.find_user(session, username)
+    found = session.scalar(select(User).where(policy.users_who_may("user.manage")).order_by(User.id).limit(1))
+    if found is None:
+        raise click.ClickException("no active administrator to act as: create one with `archive create-user`")
+    return found
+
+
+_BY = click.option("--by", "by", default=None, help="administrator acting (default: the oldest active one)")
+
+
+@click.command("deactivate-user")
+@click.argument("username")
+@click.option("--successor", required=True, help="colleague who takes over customers and paper originals")
+@click.option("--note", default="", help="handover note")
+@_BY
+@with_appcontext
+def deactivate_user_command(username: str, successor: str, note: str, by: str | None) -> None:
+    """Deactivate a user: hand over to a colleague, end their sessions, revoke their tokens."""
+    from archive_app.accounts import administration as admin_svc
+    from archive_app.wiring import now
+
+    def run(session):
+        return admin_svc.deactivate(session, _acting_admin(session, by), admin_svc.find_user(session, username),
+                                    admin_svc.find_user(session, successor), now=now(), note=note)
+
+    handover = _account_action(run)
+    click.echo(f"Deactivated {username}; handed over to {successor}: {handover.customers_count} customer(s), "
+               f"{handover.paper_loans_count} paper original(s), {handover.requests_revoked_count} request(s) revoked.")
+
+
+@click.command("reactivate-user")
+@click.argument("username")
+@click.option("--reason", default="")
+@_BY
+@with_appcontext
+def reactivate_user_command(username: str, reason: str, by: str | None) -> None:
+    """Let a deactivated user sign in again."""
+    from archive_app.accounts import administration as admin_svc
+    from archive_app.wiring import now
+
+    _account_action(lambda session: admin_svc.reactivate(session, _acting_admin(session, by),
+                                                         admin_svc.find_user(session, username), now=now(),
+                                                         reason=reason))
+    click.echo(f"Reactivated {username}.")
+
+
+@click.command("set-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(list(ROLE_CHOICES)), default=None)
+@click.option("--department", default=None, help="department name ('' for none)")
+@click.option("--clearance", type=click.IntRange(0, 3), default=None, help="0 公开 1 内部 2 秘密 3 机密")
+@click.option("--reason", required=True, help="why (kept in the audit log)")
+@_BY
+@with_appcontext
+def set_user_command(username: str, role: str | None, department: str | None, clearance: int | None, reason: str,
+                     by: str | None) -> None:
+    """Change a user's role, department and/or clearance; ends their sessions and revokes their tokens."""
+    from archive_app.accounts import administration as admin_svc
+    from archive_app.wiring import now
+
+    given = {k: v for k, v in (("role", role), ("department", department), ("clearance", clearance)) if v is not None}
+    changes = _account_action(lambda session: admin_svc.change_user(
+        session, _acting_admin(session, by), admin_svc.find_user(session, username), reason=reason, now=now(),
+        **given))
+    click.echo(f"Changed {username}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+
+@click.command("reset-password")
+@click.argument("username")
+@_BY
+@with_appcontext
+def reset_password_command(username: str, by: str | None) -> None:
+    """Give a user a generated temporary password (printed once) to change at their next sign-in."""
+    from archive_app.accounts import administration as admin_svc
+    from archive_app.wiring import now
+
+    temporary = _account_action(lambda session: admin_svc.reset_password(
+        session, _acting_admin(session, by), admin_svc.find_user(session, username), now=now()))
+    click.echo(f"Temporary password for {username} (shown once; must be changed at next sign-in): {temporary}")
+
+
+@click.command("revoke-token")
+@click.argument("token_id", type=int, required=False)
+@click.option("--user", "owner", default=None, help="revoke every token of this user instead")
+@_BY
+@with_appcontext
+def revoke_token_command(token_id: int | None, owner: str | None, by: str | None) -> None:
+    """Revoke one API token by its id, or every token of --user."""
+    from archive_app.accounts import administration as admin_svc
+    from archive_app.wiring import now
+
+    if (token_id is None) == (owner is None):
+        raise click.UsageError("give either a token id or --user, not both")
+    if token_id is not None:
+        _account_action(lambda session: admin_svc.revoke_token(session, _acting_admin(session, by), token_id,
+                                                               now=now()))
+        click.echo(f"Revoked token {token_id}.")
+        return
+    count = _account_action(lambda session: admin_svc.revoke_all_tokens(
+        session, _acting_admin(session, by), admin_svc.find_user(session, owner), now=now()))
+    click.echo(f"Revoked {count} token(s) of {owner}.")
 
 
 @click.command("verify-audit")
@@ -214,7 +341,8 @@ def retention_sync_command() -> None:
 
 
 APP_COMMANDS = (retention_sync_command, serve_command, worker_command, reindex_command, create_user_command,
-                create_token_command, verify_audit_command, sweep_orphans_command)
+                create_token_command, deactivate_user_command, reactivate_user_command, set_user_command,
+                reset_password_command, revoke_token_command, verify_audit_command, sweep_orphans_command)
 
 
 def register_commands(app) -> None:
