@@ -22,7 +22,7 @@ PER_PAGE = 20
 def index():
     filters = {k: request.args.get(k, "") for k in ("q", "business_type", "grade", "project")}
     rows, total = svc.search_customers(db.session, actor(current_user), page=page_arg(), per_page=PER_PAGE,
-                                       **filters)
+                                       ip=client_ip(), **filters)
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     return render_template("customers/index.html", customers=rows, total=total, filters=filters,
                            page=page_arg(), pages=pages)

@@ -213,8 +213,12 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
 
 
 def search_customers(session: Session, actor: User, *, q: str = "", business_type: str = "", grade: str = "",
-                     project: str = "", page: int = 1, per_page: int = 20) -> tuple[list[Customer], int]:
-    """Customers the actor may see, matching name/phone/ID/客户号 text and filters; newest first."""
+                     project: str = "", page: int = 1, per_page: int = 20,
+                     ip: str = "") -> tuple[list[Customer], int]:
+    """Customers the actor may see, matching name/phone/ID/客户号 text and filters; newest first.
+
+    Every list or search is written to the audit log (``customer.search``: query, filters, count).
+    """
     stmt = policy.visible_customers(actor, select(Customer))
     q = q.strip()
     if q:
@@ -231,6 +235,11 @@ def search_customers(session: Session, actor: User, *, q: str = "", business_typ
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page = max(page, 1)
     rows = session.scalars(stmt.order_by(Customer.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
+    filters = {k: v for k, v in (("business_type", business_type), ("grade", grade), ("project", project)) if v}
+    audit.record_event(session, "customer.search", actor=actor, object_type="customer_list", ip=ip,
+                       details={"query": q, "filters": filters, "page": page, "total": total,
+                                "customers": [c.id for c in rows]})
+    session.flush()
     return list(rows), total
 
 
