@@ -32,6 +32,13 @@ def get_customer(customer_id: int):
     return jsonify(customer_svc.customer_dict(customer))
 
 
+@route("POST", "/customers/<int:customer_id>/reveal", "One customer with full phone numbers and ID number "
+       "(other answers mask them: 138****5678, 1101**********1234); allowed by customer.pii_reveal, audited")
+def reveal_customer(customer_id: int):
+    customer = customer_svc.reveal_pii(db.session, actor(current_user), customer_id, ip=client_ip(), via="api")
+    return jsonify(customer_svc.customer_dict(customer, reveal=True))
+
+
 @route("PATCH", "/customers/<int:customer_id>", "Change a customer (audited)", body="CustomerInput")
 def update_customer(customer_id: int):
     c = customer_svc.update_customer(db.session, actor(current_user), customer_id, json_body(), ip=client_ip(),
