@@ -178,6 +178,25 @@ def test_a_refused_page_text_is_audited_with_its_reason(app, client, users):
     assert json.loads(_since(app, seq)[-1].details)["action"] == "audit.view"
 
 
+def test_a_refusal_a_page_answers_with_a_redirect_is_audited_too(app, client, users):
+    """Form pages catch refusals themselves (http.attempt: flash and go back); the log still gets them."""
+    rid, _, _ = _filed_record(app)
+    login(client, "staff")
+    loan = client.post("/api/v1/loans", json={"kind": "view", "purpose": "核对", "record_ids": [rid]}).json
+    client.post("/logout")
+    login(client, "gm")  # the department head decides first
+    seq = _last_seq(app)
+    assert client.post(f"/loans/{loan['id']}/approve").status_code == 302
+    (entry,) = _since(app, seq)
+    assert (entry.action, entry.actor_name, entry.object_type, entry.object_id) == (
+        "access.denied", "gm", "loan_request", str(loan["id"]))
+    assert json.loads(entry.details)["reason"] == "not_an_approver"
+    with app.app_context():
+        from archive_app.borrowing.models import LoanRequest
+
+        assert db.session.get(LoanRequest, loan["id"]).status == "pending_head"
+
+
 def test_a_loop_of_refusals_writes_a_bounded_number_of_entries(app, client, users):
     rid, fid, _ = _filed_record(app)
     start = datetime.now(UTC)
