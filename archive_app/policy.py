@@ -97,8 +97,8 @@ ROLES: dict[str, frozenset[Role]] = {
 }
 ACTIONS = frozenset(ROLES)
 # Actions ``can`` decides from the role alone (``users_who_may`` can turn them into SQL).
-ROLE_ONLY = ACTIONS - {"customer.view", "customer.pii_reveal", "record.view", "record.edit", "record.review", "record.read",
-                       "record.download", "loan.request", "loan.borrow", "loan.approve_head", "loan.revoke",
+ROLE_ONLY = ACTIONS - {"customer.view", "customer.pii_reveal", "record.view", "record.edit", "record.review",
+                       "record.read", "record.download", "loan.request", "loan.borrow", "loan.approve_head", "loan.revoke",
                        "register.view_department", "disposal.follow_department"}
 # The 密级 a new account of each role may see unless the administrator says otherwise.
 DEFAULT_CLEARANCE: dict[Role, int] = {
@@ -224,7 +224,8 @@ def require(user: User | None, action: str, obj: Any = None, grant_checker: Gran
     raise _refusal(user, action, obj, code, message)
 
 
-def _refusal(user: User | None, action: str, obj: Any, code: str | None, message: str | None) -> Forbidden | NotFound:
+def _refusal(user: User | None, action: str, obj: Any, code: str | None,
+             message: str | None) -> Forbidden | NotFound:
     exc: Forbidden | NotFound
     if code is not None or message is not None:
         exc = Forbidden(message or "您没有权限执行此操作", code=code or "forbidden")

@@ -17,8 +17,9 @@ from archive_app.wiring import timezone_name
 @route("GET", "/audit-log", "The audit log, newest first (user, action — a prefix such as loan matches loan.*, "
        "date_from, date_to as local dates, page); administrators and auditors; the look itself is audited")
 def audit_log():
-    rows, pages, total = queries.read_log(db.session, actor(current_user), queries.LogFilter.from_args(request.args), tz=timezone_name(),
-                                          page=page_arg(), ip=client_ip())
+    f = queries.LogFilter.from_args(request.args)
+    rows, pages, total = queries.read_log(db.session, actor(current_user), f, tz=timezone_name(), page=page_arg(),
+                                          ip=client_ip())
     return jsonify({"total": total, "page": page_arg(), "pages": pages, "items": [
         {"seq": e.seq, "at": e.at.isoformat(), "actor_id": e.actor_id, "actor_name": e.actor_name,
          "action": e.action, "action_label": AUDIT_ACTION_LABELS.get(e.action, e.action),

@@ -63,7 +63,8 @@ def _filtered(stmt: Select, f: LogFilter, tz: str) -> Select:
         stmt = stmt.where(AuditEntry.actor_id.in_(ids) | (AuditEntry.actor_name == f.user))
     if f.action:
         # "loan" matches every loan.* action; "loan.approve" only itself.
-        stmt = stmt.where((AuditEntry.action == f.action) | AuditEntry.action.startswith(f.action + ".", autoescape=True))
+        stmt = stmt.where((AuditEntry.action == f.action)
+                          | AuditEntry.action.startswith(f.action + ".", autoescape=True))
     zone = ZoneInfo(tz)
     if f.date_from:
         stmt = stmt.where(AuditEntry.at >= datetime.combine(f.date_from, time(), zone))
@@ -72,7 +73,8 @@ def _filtered(stmt: Select, f: LogFilter, tz: str) -> Select:
     return stmt
 
 
-def log_page(session: Session, f: LogFilter, *, tz: str, page: int, per_page: int = 50) -> tuple[list[AuditEntry], int, int]:
+def log_page(session: Session, f: LogFilter, *, tz: str, page: int,
+             per_page: int = 50) -> tuple[list[AuditEntry], int, int]:
     """One page of the (filtered) log, newest first: the entries, the number of pages and of entries."""
     total = session.scalar(_filtered(select(func.count(AuditEntry.id)), f, tz)) or 0
     rows = list(session.scalars(_filtered(select(AuditEntry), f, tz).order_by(AuditEntry.seq.desc())

@@ -46,7 +46,8 @@ def update_customer(customer_id: int):
     return jsonify(customer_svc.customer_dict(c))
 
 
-@route("GET", "/customers/<int:customer_id>/records", "The records of a customer's file the caller may see (the view is audited)")
+@route("GET", "/customers/<int:customer_id>/records",
+       "The records of a customer's file the caller may see (the view is audited)")
 def list_records(customer_id: int):
     user = actor(current_user)
     customer = customer_svc.view_customer(db.session, user, customer_id, ip=client_ip())
