@@ -103,9 +103,10 @@ def audit_refusal(exc: Exception, status: int, code: str) -> None:
     if not (status == 403 or getattr(exc, "refusal", False)) or not current_user.is_authenticated:
         return
     user = actor(current_user)
+    refusal = _refusal_of(exc, code)  # before the rollback expires the object it names
     db.session.rollback()
     try:
-        denials.record_denial(db.session, user, _refusal_of(exc, code),
+        denials.record_denial(db.session, user, refusal,
                               limit=current_app.config["AUDIT_DENIALS_PER_MINUTE"], now=now(), ip=client_ip())
         db.session.commit()
     except SQLAlchemyError:
