@@ -90,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
     from archive_app.accounts import login_views, self_views
     from archive_app.accounts import views as account_views
     from archive_app.api import bp as api_bp
+    from archive_app.audit import api as _audit_api  # noqa: F401
     from archive_app.audit import views as audit_views
     from archive_app.borrowing import api as _borrowing_api  # noqa: F401
     from archive_app.borrowing import views as borrowing_views

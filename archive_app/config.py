@@ -65,6 +65,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Longest borrowing window in days (past the same day only with a reason)."),
     Setting("ARCHIVE_LOAN_DECISION_HOURS", "LOAN_DECISION_HOURS", "48", int,
             "Hours a borrowing request may wait for a decision before it expires."),
+    Setting("ARCHIVE_AUDIT_DENIALS_PER_MINUTE", "AUDIT_DENIALS_PER_MINUTE", "20", int,
+            "Refused requests written to the audit log per user and minute; then one entry says the rest "
+            "of that minute was not written one by one."),
     Setting("ARCHIVE_FONDS_CODE", "FONDS_CODE", "0001", str, "全宗号: first part of every 档号."),
     Setting("ARCHIVE_SESSION_COOKIE_SECURE", "SESSION_COOKIE_SECURE", "false", _bool,
             "Send the session cookie over HTTPS only (turn on behind TLS)."),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from archive_app.dbtypes import UTCDateTime
@@ -13,6 +13,9 @@ from archive_app.extensions import db
 
 class AuditEntry(db.Model):
     __tablename__ = "audit_log"
+    # One user's recent entries of one kind: the refusal limit and the thumbnail coalescing count them
+    # on every such request, and the log page filters by user.
+    __table_args__ = (Index("ix_audit_log_actor_action_at", "actor_id", "action", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Position in the chain, from the head row; gaps reveal a deleted entry.

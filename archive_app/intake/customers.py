@@ -190,6 +190,17 @@ def view_customer(session: Session, actor: User, customer_id: int, ip: str = "")
     return customer
 
 
+def reveal_pii(session: Session, actor: User, customer_id: int, ip: str = "", *, via: str = "page") -> Customer:
+    """A customer whose full phone numbers and ID number ``actor`` may see now; each look is audited
+    (``customer.pii_reveal``; ``via`` says where they were shown: the page, the edit form, the API)."""
+    customer = get_customer(session, actor, customer_id, "customer.pii_reveal")
+    audit.record_event(session, "customer.pii_reveal", actor=actor, object_type="customer", object_id=customer.id,
+                       ip=ip, details={"customer_no": customer.customer_no, "fields": ["phones", "id_number"],
+                                       "via": via})
+    session.flush()
+    return customer
+
+
 def update_customer(session: Session, actor: User, customer_id: int, data: Mapping[str, Any],
                     ip: str = "", store: BlobStore | None = None, *, now: datetime) -> Customer:
     """Change a customer's data; the audit entry keeps the before and after values of what changed.
@@ -224,8 +235,12 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
 
 
 def search_customers(session: Session, actor: User, *, q: str = "", business_type: str = "", grade: str = "",
-                     project: str = "", page: int = 1, per_page: int = 20) -> tuple[list[Customer], int]:
-    """Customers the actor may see, matching name/phone/ID/客户号 text and filters; newest first."""
+                     project: str = "", page: int = 1, per_page: int = 20,
+                     ip: str = "") -> tuple[list[Customer], int]:
+    """Customers the actor may see, matching name/phone/ID/客户号 text and filters; newest first.
+
+    Every list or search is written to the audit log (``customer.search``: query, filters, count).
+    """
     stmt = policy.visible_customers(actor, select(Customer))
     q = q.strip()
     if q:
@@ -242,6 +257,11 @@ def search_customers(session: Session, actor: User, *, q: str = "", business_typ
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page = max(page, 1)
     rows = session.scalars(stmt.order_by(Customer.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
+    filters = {k: v for k, v in (("business_type", business_type), ("grade", grade), ("project", project)) if v}
+    audit.record_event(session, "customer.search", actor=actor, object_type="customer_list", ip=ip,
+                       details={"query": q, "filters": filters, "page": page, "total": total,
+                                "customers": [c.id for c in rows]})
+    session.flush()
     return list(rows), total
 
 
@@ -249,12 +269,34 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def customer_dict(c: Customer) -> dict[str, Any]:
-    """The API representation of a customer."""
+def mask_phone(phone: str) -> str:
+    """138****5678: a number of 8 digits or more keeps its first 3 and last 4, a shorter one its last 2."""
+    if len(phone) >= 8:
+        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    return "*" * max(len(phone) - 2, 0) + phone[-2:]
+
+
+def mask_phones(phones: str | None) -> str:
+    """Every number of a comma-separated list masked (``mask_phone``)."""
+    return ",".join(mask_phone(p) for p in (phones or "").split(",") if p)
+
+
+def mask_id_number(number: str | None) -> str | None:
+    """1101**********1234: an ID number or credit code keeps its first 4 and last 4 characters."""
+    if not number:
+        return number
+    return number[:4] + "*" * (len(number) - 8) + number[-4:] if len(number) > 8 else "*" * len(number)
+
+
+def customer_dict(c: Customer, *, reveal: bool = False) -> dict[str, Any]:
+    """The API representation of a customer: phones and ID number masked unless ``reveal``
+    (only after ``reveal_pii`` allowed and audited it)."""
     snap = {k: v.isoformat() if isinstance(v, date) else v for k, v in _snapshot(c).items()}
+    if not reveal:
+        snap["phones"], snap["id_number"] = mask_phones(snap["phones"]), mask_id_number(snap["id_number"])
     return {"id": c.id, "customer_no": c.customer_no, **snap,
             "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat()}
 
 
 __all__ = ["CustomerInput", "create_customer", "update_customer", "get_customer", "view_customer", "search_customers",
-           "customer_dict", "id_card_valid"]
+           "customer_dict", "id_card_valid", "reveal_pii", "mask_phone", "mask_phones", "mask_id_number"]
