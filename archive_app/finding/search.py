@@ -169,9 +169,11 @@ def _audit_search(session: Session, user: User, request: SearchRequest, found: F
                   now: datetime) -> None:
     filters = {k: getattr(request, k) for k in FILTERS if getattr(request, k) is not None}
     audit.record_event(session, "search.run", actor=user, object_type="search", ip=ip, now=now,
-                       details={"query": request.text, "filters": filters, "sort": request.sort,
+                       details={"filters": filters, "sort": request.sort,
                                 "page": request.page, "total": found.result.total,
-                                "records": [h.record_id for h in found.result.hits]})
+                                "records": [h.record_id for h in found.result.hits]},
+                       # Queries carry customers' names and ID numbers: erasable, outside the chain.
+                       personal={"query": request.text} if request.text else None)
     session.flush()
 
 

@@ -259,8 +259,11 @@ def search_customers(session: Session, actor: User, *, q: str = "", business_typ
     rows = session.scalars(stmt.order_by(Customer.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
     filters = {k: v for k, v in (("business_type", business_type), ("grade", grade), ("project", project)) if v}
     audit.record_event(session, "customer.search", actor=actor, object_type="customer_list", ip=ip,
-                       details={"query": q, "filters": filters, "page": page, "total": total,
-                                "customers": [c.id for c in rows]})
+                       details={"filters": filters, "page": page, "total": total,
+                                "customers": [c.id for c in rows]},
+                       # A customer search is typed with names, phones and ID numbers: keep the words
+                       # in the erasable part of the entry, out of the chained bytes.
+                       personal={"query": q} if q else None)
     session.flush()
     return list(rows), total
 
