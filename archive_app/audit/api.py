@@ -23,5 +23,6 @@ def audit_log():
     return jsonify({"total": total, "page": page_arg(), "pages": pages, "items": [
         {"seq": e.seq, "at": e.at.isoformat(), "actor_id": e.actor_id, "actor_name": e.actor_name,
          "action": e.action, "action_label": AUDIT_ACTION_LABELS.get(e.action, e.action),
-         "object_type": e.object_type, "object_id": e.object_id, "ip": e.ip, "details": json.loads(e.details)}
+         "object_type": e.object_type, "object_id": e.object_id, "ip": e.ip, "details": json.loads(e.details),
+         "personal": e.personal_data}
         for e in rows]})
