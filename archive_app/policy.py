@@ -39,6 +39,7 @@ from archive_app.accounts.models import Role, User
 from archive_app.borrowing.models import LoanRequest
 from archive_app.errors import Forbidden, NotFound
 from archive_app.intake.models import Customer, Record
+from archive_app.retention.models import LegalHold
 
 # Roles that keep the catalogue and therefore see every customer's file.
 ARCHIVE_ROLES = frozenset({Role.ARCHIVIST, Role.REVIEWER, Role.ADMIN})
@@ -95,6 +96,9 @@ ROLES: dict[str, frozenset[Role]] = {
     "schedule.edit": frozenset({Role.ADMIN}),
     "hold.place": frozenset({Role.ARCHIVIST, Role.ADMIN, Role.AUDITOR, Role.GENERAL_MANAGER}),
     "hold.release": frozenset({Role.ARCHIVIST, Role.ADMIN, Role.AUDITOR, Role.GENERAL_MANAGER}),
+    # obj LegalHold: its reason and mandate (litigation details), for whoever deals with holds and
+    # may see what it covers (the record's metadata, the customer).
+    "hold.view": frozenset({Role.ARCHIVIST, Role.ADMIN, Role.AUDITOR, Role.GENERAL_MANAGER, Role.DEPT_HEAD}),
     "disposal.view_due": _APPRAISERS | {Role.GENERAL_MANAGER},
     "disposal.review": _APPRAISERS,
     "disposal.approve": frozenset({Role.GENERAL_MANAGER}),
@@ -108,7 +112,7 @@ ACTIONS = frozenset(ROLES)
 # Actions ``can`` decides from the role alone (``users_who_may`` can turn them into SQL).
 ROLE_ONLY = ACTIONS - {"customer.view", "record.view", "record.edit", "record.review", "record.read",
                        "record.download", "loan.request", "loan.borrow", "loan.approve_head", "loan.revoke",
-                       "loan.view", "register.view_department", "disposal.follow_department"}
+                       "loan.view", "hold.view", "register.view_department", "disposal.follow_department"}
 # The 密级 a new account of each role may see unless the administrator says otherwise.
 DEFAULT_CLEARANCE: dict[Role, int] = {
     Role.ADMIN: 3, Role.ARCHIVIST: 3, Role.REVIEWER: 3, Role.GENERAL_MANAGER: 3,
@@ -199,6 +203,11 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
         return role is Role.ADMIN or (isinstance(obj, LoanRequest) and obj.requester_id == user.id)
     if action == "loan.view":
         return _knows_loan(user, role, obj)
+    if action == "hold.view":
+        if isinstance(obj, LegalHold):
+            return (_sees_record(user, role, obj.record) if obj.record_id is not None
+                    else _sees_customer(user, role, obj.customer))
+        return True
     if action in {"register.view_department", "disposal.follow_department"}:
         return user.department_id is not None
     record: Record = obj

@@ -54,7 +54,8 @@ def show(customer_id: int):
     customer = svc.view_customer(db.session, user, customer_id, ip=client_ip())
     records = customer_records(db.session, user, customer)
     by_part = {part: [r for r in records if r.part == part] for part in (1, 2, 3, 4)}
-    return render_template("customers/show.html", customer=customer, by_part=by_part)
+    return render_template("customers/show.html", customer=customer, by_part=by_part,
+                           actions=svc.customer_actions(db.session, user, customer))
 
 
 @bp.route("/customers/<int:customer_id>/edit", methods=["GET", "POST"])

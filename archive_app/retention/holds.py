@@ -81,21 +81,22 @@ def require_customer_changeable(session: Session, customer: Customer, doing: str
                        f"不能{doing}", code="customer_on_hold", details={"hold_id": h.id})
 
 
-def find_target(session: Session, target: str, code: str) -> dict[str, int]:
+def find_target(session: Session, viewer: User, target: str, code: str) -> dict[str, int]:
     """The hold target named by a 客户号 (``target`` "customer") or a 档号 ("record"), as keyword arguments
-    for ``place_hold``; NotFound when nothing has that number."""
+    for ``place_hold``; NotFound when nothing ``viewer`` may see has that number (a number is no
+    way to learn whether a record above their 密级 exists)."""
     code = (code or "").strip()
     if not code:
         raise ValidationFailed("请填写客户号或档号", code="invalid_target")
     if target == "record":
-        rid = session.scalar(select(Record.id).where(Record.archival_code == code))
-        if rid is None:
+        record = session.scalar(select(Record).where(Record.archival_code == code))
+        if record is None or not policy.can(viewer, "record.view", record):
             raise NotFound(f"档号 {code} 不存在", code="not_found")
-        return {"record_id": rid}
-    cid = session.scalar(select(Customer.id).where(Customer.customer_no == code))
-    if cid is None:
+        return {"record_id": record.id}
+    customer = session.scalar(select(Customer).where(Customer.customer_no == code))
+    if customer is None or not policy.can(viewer, "customer.view", customer):
         raise NotFound(f"客户号 {code} 不存在", code="not_found")
-    return {"customer_id": cid}
+    return {"customer_id": customer.id}
 
 
 def place_hold(session: Session, actor: User, *, kind: str, reason: str, mandate: str, now: datetime,
