@@ -207,7 +207,7 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
     ``store``, its locks on their files follow after the commit.
     """
     customer = get_customer(session, actor, customer_id, "customer.edit")
-    holds.require_customer_changeable(session, customer, "修改客户资料")
+    holds.require_customer_changeable(session, customer, "修改客户资料", actor)
     values = CustomerInput.parse(data, partial=True)
     if "id_number" in values or "kind" in values:
         # Re-validate the pair together so a kind change cannot leave a mismatched number.
