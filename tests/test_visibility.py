@@ -110,3 +110,20 @@ def test_deciding_a_loan_one_may_not_know_of_answers_like_a_missing_one(app, cli
     client.post("/logout")
     login(client, "gm")  # knows every request: told it is not theirs to decide at this step
     assert client.post(f"/api/v1/loans/{loan_id}/approve").json["error"]["code"] == "not_an_approver"
+
+
+def test_a_holds_reason_is_for_those_who_deal_with_holds(app, client, users):
+    """The record page marks a held record for everyone who sees it; the litigation reason and 依据
+    only for who may see holds (``hold.view``), as on the customer page."""
+    with app.app_context():
+        r = make_record(make_customer(department="销售一部"))
+        holds.place_hold(db.session, user("archivist"), kind="litigation", reason="甲诉乙合同纠纷",
+                         mandate="(2026)沪0101民初7号", now=now(), record_id=r.id)
+        rid = r.id
+    login(client, "staff")
+    html = client.get(f"/records/{rid}").text
+    assert "hold-badge" in html and "甲诉乙合同纠纷" not in html and "民初7号" not in html
+    client.post("/logout")
+    login(client, "head")
+    html = client.get(f"/records/{rid}").text
+    assert "甲诉乙合同纠纷" in html and "民初7号" in html
