@@ -18,6 +18,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Request, Response, current_app, flash, jsonify, render_template, request
+from flask import session as web_session
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -190,6 +191,12 @@ def optional_int(value: str | None) -> int | None:
 def actor(user) -> User:
     """Unwrap flask-login's proxy into the User row the services expect."""
     return user._get_current_object() if hasattr(user, "_get_current_object") else user
+
+
+def keep_this_session(user: User) -> None:
+    """After a change that ended every session of ``user`` (``accounts.sessions.end_sessions``), keep the
+    session making the change: it takes the user's new session version."""
+    web_session["sv"] = user.session_version or 0
 
 
 def page(bp: Blueprint, rule: str, action: str, *, message: str | None = None, **options: Any) -> Callable:

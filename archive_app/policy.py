@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, true
 
-from archive_app.accounts.models import Role, User
+from archive_app.accounts.models import ApiToken, Role, User
 from archive_app.borrowing.models import LoanRequest
 from archive_app.errors import Forbidden, NotFound
 from archive_app.intake.models import Customer, Record
@@ -72,6 +72,9 @@ ROLES: dict[str, frozenset[Role]] = {
     "user.deactivate": frozenset({Role.ADMIN}),
     "audit.view": frozenset({Role.ADMIN, Role.AUDITOR}),
     "token.manage": EVERYONE,
+    "token.manage_all": frozenset({Role.ADMIN}),      # see and revoke every user's tokens
+    "token.revoke": EVERYONE,                         # obj ApiToken: their own, or any for an admin
+    "password.change": EVERYONE,                      # their own, knowing the current one
     # borrowing
     "loan.request": BUSINESS_ROLES,                   # the borrowing pages; obj: may ask for it (loan.borrow)
     "loan.borrow": EVERYONE,                          # obj Record/Customer: may be named in the user's request
@@ -112,7 +115,8 @@ ACTIONS = frozenset(ROLES)
 # Actions ``can`` decides from the role alone (``users_who_may`` can turn them into SQL).
 ROLE_ONLY = ACTIONS - {"customer.view", "record.view", "record.edit", "record.review", "record.read",
                        "record.download", "loan.request", "loan.borrow", "loan.approve_head", "loan.revoke",
-                       "loan.view", "hold.view", "register.view_department", "disposal.follow_department"}
+                       "loan.view", "hold.view", "token.revoke", "register.view_department",
+                       "disposal.follow_department"}
 # The 密级 a new account of each role may see unless the administrator says otherwise.
 DEFAULT_CLEARANCE: dict[Role, int] = {
     Role.ADMIN: 3, Role.ARCHIVIST: 3, Role.REVIEWER: 3, Role.GENERAL_MANAGER: 3,
@@ -127,6 +131,17 @@ GrantChecker = Callable[[Record, str], bool]
 def default_clearance(role: Role) -> int:
     """The clearance (密级 0-3) a new account of ``role`` gets unless one is given."""
     return DEFAULT_CLEARANCE[role]
+
+
+def role_may(role: Role | str, action: str) -> bool:
+    """Whether any active user of ``role`` may do ``action`` (one decided by role alone), e.g. before a
+    role change takes effect."""
+    if action not in ROLE_ONLY:
+        raise ValueError(f"{action!r} is not decided by role alone")
+    try:
+        return Role(role) in ROLES[action]
+    except ValueError:
+        return False
 
 
 def _role(user: User | None) -> Role | None:
@@ -208,6 +223,8 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
             return (_sees_record(user, role, obj.record) if obj.record_id is not None
                     else _sees_customer(user, role, obj.customer))
         return True
+    if action == "token.revoke":
+        return role is Role.ADMIN or (isinstance(obj, ApiToken) and obj.user_id == user.id)
     if action in {"register.view_department", "disposal.follow_department"}:
         return user.department_id is not None
     record: Record = obj

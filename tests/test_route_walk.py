@@ -26,8 +26,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from archive_app import policy
+from archive_app.accounts import users as accounts
+from archive_app.accounts.models import ApiToken
 from archive_app.borrowing import loans
 from archive_app.extensions import db
 from archive_app.intake.models import Record
@@ -87,6 +90,8 @@ BATCH = lambda w: {"batch_id": w.ids["b_review"]}  # noqa: E731
 DONE_BATCH = lambda w: {"batch_id": w.ids["b_done"]}  # noqa: E731
 RECORD_FILTER = lambda w: {"record_id": w.ids["r_top"]}  # noqa: E731
 SECRET_QUERY = lambda w: {"q": "机密题名"}  # noqa: E731
+OTHER_USER = lambda w: {"user_id": w.ids["u_other"]}  # noqa: E731
+OTHER_TOKEN = lambda w: {"token_id": w.ids["t_other"]}  # noqa: E731
 
 ROUTES: dict[str, Route] = {
     # sign-in, static, the catalogue
@@ -144,11 +149,29 @@ ROUTES: dict[str, Route] = {
     "retention.register_export": Route("retention.view (records: projection)"),
     # people, audit, messages
     "inbox.index": Route("(signed in; messages name records through the projection)"),
+    "account.index": Route("(signed in: own account)"),
+    "account.password": Route("(signed in: own password)"),
+    "account.create_token": Route("token.manage"),
     "admin.users": Route("user.manage"),
+    "admin.user_detail": Route("user.manage", OTHER_USER),
+    "admin.change_user": Route("user.manage", OTHER_USER),
+    "admin.deactivate": Route("user.deactivate", OTHER_USER),
+    "admin.reset_password": Route("user.manage", OTHER_USER),
+    "admin.reactivate": Route("user.manage", OTHER_USER),
+    "admin.all_tokens": Route("user.manage"),
     "admin.tokens": Route("token.manage"),
+    "admin.revoke_token": Route("token.revoke", OTHER_TOKEN),
     "audit.audit_log": Route("audit.view"),
     # the JSON API
     "api.me": Route("(signed in)"),
+    "api.change_my_password": Route("(signed in: own password)"),
+    "api.list_tokens": Route("token.manage"),
+    "api.revoke_token": Route("token.revoke", OTHER_TOKEN),
+    "api.list_users": Route("user.manage"),
+    "api.change_user": Route("user.manage", OTHER_USER),
+    "api.deactivate_user": Route("user.deactivate", OTHER_USER),
+    "api.reset_password": Route("user.manage", OTHER_USER),
+    "api.reactivate_user": Route("user.manage", OTHER_USER),
     "api.openapi": Route("(signed in)"),
     "api.list_customers": Route("customer.list (rows: visible_customers)", query=SECRET_QUERY),
     "api.create_customer": Route("customer.create"),
@@ -226,6 +249,12 @@ def _build(app) -> World:
                       department="档案室" if walker.role in ("archivist", "reviewer") else None)
     make_user("dept_head", username="head_b", department="销售二部", clearance=3)
     make_user("staff", username="staff_top", department="销售一部", clearance=3)
+
+    # someone else's account and API token (account pages and the API act on them)
+    w.ids["u_other"] = user("staff_other").id
+    accounts.create_api_token(s, user("staff_other"), "walk")
+    s.commit()
+    w.ids["t_other"] = s.scalar(select(ApiToken.id).where(ApiToken.user_id == w.ids["u_other"]))
 
     own = make_customer(name="张本部", department="销售一部")
     other = make_customer(name="甄秘客户乙", department="销售二部", last_contact_on="2019-03-01")

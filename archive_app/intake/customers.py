@@ -14,7 +14,7 @@ from archive_app.accounts import users as accounts
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import NotFound, ValidationFailed
-from archive_app.intake.models import Customer
+from archive_app.intake.models import PERSONAL_FIELDS, Customer
 from archive_app.intake.numbering import customer_no_for
 from archive_app.retention import holds, upkeep
 from archive_app.vocabulary import BUSINESS_TYPES, CUSTOMER_KINDS, GRADES
@@ -139,6 +139,12 @@ def _snapshot(c: Customer) -> dict[str, Any]:
         "department": c.department.name if c.department else None}
 
 
+def _split(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(what is not personal, what is): the audit log keeps the second apart, erasable."""
+    return ({k: v for k, v in values.items() if k not in PERSONAL_FIELDS},
+            {k: v for k, v in values.items() if k in PERSONAL_FIELDS})
+
+
 def _apply(session: Session, customer: Customer, values: dict[str, Any]) -> None:
     for key, value in values.items():
         if key == "department":
@@ -160,8 +166,9 @@ def create_customer(session: Session, actor: User, data: Mapping[str, Any], ip: 
     session.add(customer)
     session.flush()
     customer.customer_no = customer_no_for(customer.id)
+    plain, personal = _split(_snapshot(customer))
     audit.record_event(session, "customer.create", actor=actor, object_type="customer", object_id=customer.id,
-                       ip=ip, details={"after": _snapshot(customer)})
+                       ip=ip, details={"after": plain}, personal={"after": personal})
     session.flush()
     return customer
 
@@ -219,8 +226,12 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
     after = _snapshot(customer)
     changed = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
     if changed:
+        plain, personal = _split(changed)
+        # Which personal fields changed is kept in the chain; their values only in the erasable part.
         audit.record_event(session, "customer.update", actor=actor, object_type="customer",
-                           object_id=customer.id, ip=ip, details={"changes": changed})
+                           object_id=customer.id, ip=ip,
+                           details={"changes": plain, "personal_fields": sorted(personal)},
+                           personal={"changes": personal} if personal else None)
     if changed.keys() & EVENT_FIELDS.keys():
         upkeep.after_change(session, store, now=now, customer_ids=[customer.id])
     else:
