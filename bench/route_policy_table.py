@@ -27,7 +27,7 @@ def main() -> None:
     from tests.test_route_walk import ROUTES
 
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"SECRET_KEY": "listing", "DATA_DIR": tmp, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/a.db",
+        app = create_app({"SECRET_KEY": "listing", "AUDIT_KEY": "listing", "DATA_DIR": tmp, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/a.db",
                           "STORAGE_BACKEND": "fs", "STORAGE_DIR": f"{tmp}/blobs"})
         rules = sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint))
         rows = [(r.rule, ",".join(sorted((r.methods or set()) - {"HEAD", "OPTIONS"})), r.endpoint,
