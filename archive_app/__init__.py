@@ -127,12 +127,21 @@ def register_commands(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Vocabulary and the policy, available in every template."""
+    """Vocabulary and the policy, available in every template.
+
+    ``shown(record)`` is the policy's projection of a record for the signed-in user: every page
+    that names a record met in a list (queue, desk, holds, batches, registers) names it through it.
+    """
+    from flask_login import current_user
+
     from archive_app import policy
     from archive_app import vocabulary as domain
-    from archive_app.http import local_time
+    from archive_app.http import actor, local_time
 
-    app.jinja_env.globals.update(domain=domain, can=policy.can, local_time=local_time)
+    def shown(record):
+        return policy.shown_record(actor(current_user), record)
+
+    app.jinja_env.globals.update(domain=domain, can=policy.can, local_time=local_time, shown=shown)
 
 
 @event.listens_for(Engine, "connect")

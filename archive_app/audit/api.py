@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from archive_app.api import route
 from archive_app.audit import queries
+from archive_app.audit.shown import HIDDEN_DETAILS, shown_details
 from archive_app.extensions import db
 from archive_app.http import actor, client_ip, page_arg
 from archive_app.vocabulary import AUDIT_ACTION_LABELS
@@ -20,9 +21,13 @@ def audit_log():
     f = queries.LogFilter.from_args(request.args)
     rows, pages, total = queries.read_log(db.session, actor(current_user), f, tz=timezone_name(), page=page_arg(),
                                           ip=client_ip())
+    # The same projection as the page: entries about what the reader may not see keep their line only.
+    shown = shown_details(db.session, actor(current_user), rows)
     return jsonify({"total": total, "page": page_arg(), "pages": pages, "items": [
         {"seq": e.seq, "at": e.at.isoformat(), "actor_id": e.actor_id, "actor_name": e.actor_name,
          "action": e.action, "action_label": AUDIT_ACTION_LABELS.get(e.action, e.action),
-         "object_type": e.object_type, "object_id": e.object_id, "ip": e.ip, "details": json.loads(e.details),
-         "personal": e.personal_data}
+         "object_type": e.object_type, "object_id": e.object_id, "ip": e.ip,
+         "hidden": shown[e.id] == HIDDEN_DETAILS,
+         "details": None if shown[e.id] == HIDDEN_DETAILS else json.loads(shown[e.id]),
+         "personal": None if shown[e.id] == HIDDEN_DETAILS else e.personal_data}
         for e in rows]})

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -266,11 +266,3 @@ def walk_chain(session: Session, key: AuditKey | None = None, batch: int = 5000)
 def verify_chain(session: Session, batch: int = 5000, key: AuditKey | None = None) -> list[ChainProblem]:
     """Every break in the chain as stored in the database (``verification.verify_log`` adds the anchors)."""
     return walk_chain(session, key, batch).problems
-
-
-def latest_entries(session: Session, *, page: int, per_page: int = 50) -> tuple[list[AuditEntry], int]:
-    """One page of the log, newest first, and the number of pages."""
-    total = session.scalar(select(func.count(AuditEntry.id))) or 0
-    rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())
-                                .limit(per_page).offset((page - 1) * per_page)))
-    return rows, max((total + per_page - 1) // per_page, 1)

@@ -55,7 +55,8 @@ bp.add_app_template_filter(svc.mask_id_number, "mask_id_number")
 def _show(user: User, customer, revealed: bool = False):
     records = customer_records(db.session, user, customer)
     by_part = {part: [r for r in records if r.part == part] for part in (1, 2, 3, 4)}
-    return render_template("customers/show.html", customer=customer, by_part=by_part, revealed=revealed)
+    return render_template("customers/show.html", customer=customer, by_part=by_part, revealed=revealed,
+                           actions=svc.customer_actions(db.session, user, customer))
 
 
 @bp.route("/customers/<int:customer_id>")

@@ -201,6 +201,22 @@ def reveal_pii(session: Session, actor: User, customer_id: int, ip: str = "", *,
     return customer
 
 
+def customer_actions(session: Session, actor: User, customer: Customer) -> dict[str, bool]:
+    """Which buttons the customer page offers ``actor``: the policy's answer and the file's state.
+
+    The services refuse the same things (``customer_erased``, ``customer_on_hold``); the page
+    does not offer what would only be refused.
+    """
+    in_force = holds.customer_holds_in_force(session, customer.id)
+    alive = not customer.erased
+    return {
+        "upload": alive and policy.can(actor, "record.upload", customer),
+        "borrow": alive and policy.can(actor, "loan.request", customer),
+        "edit": alive and not in_force and policy.can(actor, "customer.edit", customer),
+        "hold": alive and policy.can(actor, "hold.place") and not any(h.customer_id for h in in_force),
+    }
+
+
 def update_customer(session: Session, actor: User, customer_id: int, data: Mapping[str, Any],
                     ip: str = "", store: BlobStore | None = None, *, now: datetime) -> Customer:
     """Change a customer's data; the audit entry keeps the before and after values of what changed.
@@ -209,7 +225,7 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
     ``store``, its locks on their files follow after the commit.
     """
     customer = get_customer(session, actor, customer_id, "customer.edit")
-    holds.require_customer_changeable(session, customer, "修改客户资料")
+    holds.require_customer_changeable(session, customer, "修改客户资料", actor)
     values = CustomerInput.parse(data, partial=True)
     if "id_number" in values or "kind" in values:
         # Re-validate the pair together so a kind change cannot leave a mismatched number.

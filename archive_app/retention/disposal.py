@@ -468,7 +468,8 @@ def scrub_database(session: Session) -> None:
 
 def register_entries(session: Session, batch_id: int | None = None) -> list[DestructionEntry]:
     """The 销毁清册: every destroyed record (of one batch, or all), in order of destruction."""
-    stmt = select(DestructionEntry).order_by(DestructionEntry.batch_id, DestructionEntry.id)
+    stmt = (select(DestructionEntry).order_by(DestructionEntry.batch_id, DestructionEntry.id)
+            .options(selectinload(DestructionEntry.record).selectinload(Record.customer)))
     if batch_id is not None:
         stmt = stmt.where(DestructionEntry.batch_id == batch_id)
     return list(session.scalars(stmt))
