@@ -21,7 +21,7 @@ one over a session and a time). Without a checker, no grant is assumed.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, true
@@ -62,6 +62,7 @@ ROLES: dict[str, frozenset[Role]] = {
     "user.deactivate": frozenset({Role.ADMIN}),
     "audit.view": frozenset({Role.ADMIN, Role.AUDITOR}),
     "token.manage": EVERYONE,
+    "account.second_factor": EVERYONE,                # their own TOTP second factor
     # borrowing
     "loan.request": BUSINESS_ROLES,                   # the borrowing pages; obj: may ask for it (loan.borrow)
     "loan.borrow": EVERYONE,                          # obj Record/Customer: may be named in the user's request
@@ -191,6 +192,12 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
             return grant_checker is not None and bool(grant_checker(record, GRANT_FOR[action]))
         return True
     return False
+
+
+def second_factor_required(user: User | None, required_roles: Iterable[str]) -> bool:
+    """Whether ``user``'s role is one ARCHIVE_TOTP_REQUIRED_ROLES obliges to use a second factor."""
+    role = _role(user)
+    return role is not None and role.value in set(required_roles)
 
 
 def needs_grant(user: User | None, action: str, record: Record) -> str | None:
