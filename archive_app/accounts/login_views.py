@@ -42,7 +42,6 @@ PENDING_SECONDS = 300
 TOTP_REQUIRED_MESSAGE = "您的角色必须启用两步验证：请先完成设置"
 # Where a user who must still enrol a second factor may go.
 _ENROLMENT_ENDPOINTS = frozenset({"static", "auth.totp", "auth.logout"})
-_audit_thinner = throttle.AuditThinner()
 
 
 @login_manager.user_loader
@@ -143,7 +142,8 @@ def _refuse_throttled(row: int, username: str, wait: throttle.Wait, render: Call
     """429 without checking the secret; audited, at most once a minute per account and address (this process)."""
     throttle.withdraw(db.session, row)
     at = now()
-    if _audit_thinner.should_audit((username[:100], client_ip()), at):
+    thinner = current_app.extensions.setdefault("login_audit_thinner", throttle.AuditThinner())
+    if thinner.should_audit((username[:100], client_ip()), at):
         audit.record_event(db.session, "login.throttled", actor_name=username[:100], object_type="user",
                            ip=client_ip(), now=at,
                            details={"username": username[:100], "scope": wait.scope, "retry_after": wait.seconds})

@@ -2,8 +2,8 @@
 
 Every attempt (a password or a second-factor code) is written to ``login_failures`` and committed
 by the caller *before* the secret is checked, then the attempts made before it are counted. Parallel
-guesses, whichever worker or node serves them, therefore see each other: a burst cannot slip more
-than a handful of checks past the limit while the others are still being verified.
+guesses, whichever worker or node serves them, therefore see each other: of a burst at one account
+only the first ``per_account`` are checked at all.
 
 After ``per_account`` failures of one account within ``window`` (or ``per_address`` failures from
 one client address, whatever the account: an office's staff share one NAT address, hence a higher
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from archive_app.accounts.models import LoginFailure
@@ -30,6 +30,8 @@ from archive_app.accounts.models import LoginFailure
 # Column sizes of login_failures.
 _USERNAME_LEN = 100
 _ADDRESS_LEN = 64
+# First key of the PostgreSQL advisory locks taken per account ("LF"): apart from any other lock.
+_LOCK_SPACE = 0x4C46
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,11 @@ def record_attempt(session: Session, username: str, address: str, now: datetime,
     The caller commits it before checking the secret, so every other worker sees it at once;
     ``withdraw`` takes it back if the attempt was refused unchecked, ``succeeded`` once it was right.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        # Attempts at one account take their ids and commit one after another, so each one counts
+        # every earlier one (SQLite's transactions are serialised already).
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
+                        {"space": _LOCK_SPACE, "key": _key(username)})
     session.execute(delete(LoginFailure).where(LoginFailure.at < now - settings.window))
     row = LoginFailure(at=now, username=_key(username), address=(address or "")[:_ADDRESS_LEN])
     session.add(row)
