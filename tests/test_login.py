@@ -14,11 +14,13 @@ import pyotp
 import pytest
 from sqlalchemy import func, select
 
-from archive_app.accounts import throttle
+from archive_app.accounts import second_factor, throttle
 from archive_app.accounts import users as accounts
 from archive_app.accounts.models import LoginFailure, User
 from archive_app.accounts.sessions import stamp
 from archive_app.audit.models import AuditEntry
+from archive_app.config import load_config
+from archive_app.errors import ConfigError
 from archive_app.extensions import db
 
 from .conftest import PASSWORD
@@ -298,6 +300,31 @@ def test_a_role_that_must_use_a_second_factor_can_only_enrol(app, users, auth, c
     assert resp.status_code == 409
     with app.app_context():
         assert db.session.get(User, users["admin"]).totp_secret == secret
+
+
+def test_an_administrator_can_reset_a_lost_second_factor(app, users, client, clock):
+    with app.app_context():
+        staff = db.session.get(User, users["staff"])
+        staff.totp_secret = pyotp.random_base32()
+        db.session.commit()
+    assert _post_login(client, "staff", PASSWORD).headers["Location"].endswith("/login/code")
+    with app.app_context():
+        second_factor.reset(db.session, db.session.get(User, users["admin"]), db.session.get(User, users["staff"]),
+                            clock.now)
+        db.session.commit()
+    assert [e.actor_id for e in _entries(app, "totp.reset")] == [users["admin"]]
+    fresh = app.test_client()
+    assert _post_login(fresh, "staff", PASSWORD).headers["Location"].endswith("/")
+    assert _signed_in(fresh)
+
+
+def test_the_mandatory_roles_setting_refuses_an_unknown_role(tmp_path):
+    env = {"ARCHIVE_DATA_DIR": str(tmp_path), "ARCHIVE_SECRET_KEY": "k"}
+    assert load_config(env)["TOTP_REQUIRED_ROLES"] == frozenset()
+    assert load_config(env | {"ARCHIVE_TOTP_REQUIRED_ROLES": "admin, auditor"})["TOTP_REQUIRED_ROLES"] == \
+        frozenset({"admin", "auditor"})
+    with pytest.raises(ConfigError, match="admins"):
+        load_config(env | {"ARCHIVE_TOTP_REQUIRED_ROLES": "admins"})
 
 
 # ---------------------------------------------------------------------------- session timeouts

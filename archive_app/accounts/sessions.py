@@ -1,8 +1,9 @@
-"""Ending a user's sessions and tokens at once.
+"""Ending a user's sessions and tokens at once, and how long one session may last.
 
 A signed-in browser keeps the user's ``session_version`` from the moment it logged in; every request
 compares it with the database. Raising the version therefore ends every open session of that user in
-every worker and on every node, with no list of sessions to keep.
+every worker and on every node, with no list of sessions to keep. ``SessionLimits`` ends one session
+after idle time or its absolute lifetime (checked before every request by ``login_views``).
 """
 from __future__ import annotations
 
