@@ -29,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     app.config.update(load_config(environ, config))
     register_data_dir(app)
     register_extensions(app)
+    register_audit_key(app)
     register_storage(app)
     register_queue(app)
     register_blueprints(app)
@@ -55,6 +56,14 @@ def register_extensions(app: Flask) -> None:
     from archive_app.accounts import login_views  # noqa: F401  (registers the user and request loaders)
 
 
+def register_audit_key(app: Flask) -> None:
+    """Give the app's database its audit key (from the config, never stored in the database)."""
+    from archive_app.audit.log import AuditKey, install_key
+
+    with app.app_context():
+        install_key(db.engine, AuditKey(app.config["AUDIT_KEY"]))
+
+
 def register_storage(app: Flask) -> None:
     """Pick the blob store backend from the config (fs or s3)."""
     from storage import make_store
@@ -78,9 +87,10 @@ def register_blueprints(app: Flask) -> None:
     """Every room's pages, and the JSON API (one blueprint that each room's ``api`` module fills)."""
     # Importing a room's API module puts its routes on api_bp.
     from archive_app.accounts import api as _accounts_api  # noqa: F401
-    from archive_app.accounts import login_views
+    from archive_app.accounts import login_views, self_views
     from archive_app.accounts import views as account_views
     from archive_app.api import bp as api_bp
+    from archive_app.audit import api as _audit_api  # noqa: F401
     from archive_app.audit import views as audit_views
     from archive_app.borrowing import api as _borrowing_api  # noqa: F401
     from archive_app.borrowing import views as borrowing_views
@@ -92,7 +102,7 @@ def register_blueprints(app: Flask) -> None:
     from archive_app.retention import views as retention_views
 
     for module in (login_views, customer_views, record_views, finding_views, borrowing_views, retention_views,
-                   inbox_views, account_views, audit_views):
+                   inbox_views, account_views, self_views, audit_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
     # The API authenticates with tokens or checks the CSRF header itself (see api.api_auth).

@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, true
 
-from archive_app.accounts.models import Role, User
+from archive_app.accounts.models import ApiToken, Role, User
 from archive_app.borrowing.models import LoanRequest
 from archive_app.errors import Forbidden, NotFound
 from archive_app.intake.models import Customer, Record
@@ -50,6 +50,9 @@ ROLES: dict[str, frozenset[Role]] = {
     "customer.create": _KEEPERS,
     "customer.edit": _KEEPERS,
     "customer.serve": frozenset({Role.STAFF, Role.DEPT_HEAD}),   # may be a customer's consultant (置业顾问)
+    # Full phone numbers and ID number, shown masked otherwise; obj Customer: one they see. Audited each time.
+    # Auditors check the log, they do not contact customers.
+    "customer.pii_reveal": EVERYONE - {Role.AUDITOR},
     "record.view": EVERYONE,                          # obj Record: clearance and department
     "record.upload": _KEEPERS,
     "record.edit": _KEEPERS,                          # obj Record: a draft
@@ -62,6 +65,9 @@ ROLES: dict[str, frozenset[Role]] = {
     "user.deactivate": frozenset({Role.ADMIN}),
     "audit.view": frozenset({Role.ADMIN, Role.AUDITOR}),
     "token.manage": EVERYONE,
+    "token.manage_all": frozenset({Role.ADMIN}),      # see and revoke every user's tokens
+    "token.revoke": EVERYONE,                         # obj ApiToken: their own, or any for an admin
+    "password.change": EVERYONE,                      # their own, knowing the current one
     "account.second_factor": EVERYONE,                # their own TOTP second factor
     # borrowing
     "loan.request": BUSINESS_ROLES,                   # the borrowing pages; obj: may ask for it (loan.borrow)
@@ -95,9 +101,9 @@ ROLES: dict[str, frozenset[Role]] = {
 }
 ACTIONS = frozenset(ROLES)
 # Actions ``can`` decides from the role alone (``users_who_may`` can turn them into SQL).
-ROLE_ONLY = ACTIONS - {"customer.view", "record.view", "record.edit", "record.review", "record.read",
-                       "record.download", "loan.request", "loan.borrow", "loan.approve_head", "loan.revoke",
-                       "register.view_department", "disposal.follow_department"}
+ROLE_ONLY = ACTIONS - {"customer.view", "customer.pii_reveal", "record.view", "record.edit", "record.review",
+                       "record.read", "record.download", "loan.request", "loan.borrow", "loan.approve_head", "loan.revoke",
+                       "token.revoke", "register.view_department", "disposal.follow_department"}
 # The 密级 a new account of each role may see unless the administrator says otherwise.
 DEFAULT_CLEARANCE: dict[Role, int] = {
     Role.ADMIN: 3, Role.ARCHIVIST: 3, Role.REVIEWER: 3, Role.GENERAL_MANAGER: 3,
@@ -112,6 +118,17 @@ GrantChecker = Callable[[Record, str], bool]
 def default_clearance(role: Role) -> int:
     """The clearance (密级 0-3) a new account of ``role`` gets unless one is given."""
     return DEFAULT_CLEARANCE[role]
+
+
+def role_may(role: Role | str, action: str) -> bool:
+    """Whether any active user of ``role`` may do ``action`` (one decided by role alone), e.g. before a
+    role change takes effect."""
+    if action not in ROLE_ONLY:
+        raise ValueError(f"{action!r} is not decided by role alone")
+    try:
+        return Role(role) in ROLES[action]
+    except ValueError:
+        return False
 
 
 def _role(user: User | None) -> Role | None:
@@ -158,7 +175,7 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
         return False
     if action in ROLE_ONLY:
         return True
-    if action == "customer.view":
+    if action in {"customer.view", "customer.pii_reveal"}:
         return _sees_customer(user, role, obj)
     if action == "loan.request":
         # Someone must approve: the department's head, or for the general manager (no
@@ -175,6 +192,8 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
         return True
     if action == "loan.revoke":
         return role is Role.ADMIN or (isinstance(obj, LoanRequest) and obj.requester_id == user.id)
+    if action == "token.revoke":
+        return role is Role.ADMIN or (isinstance(obj, ApiToken) and obj.user_id == user.id)
     if action in {"register.view_department", "disposal.follow_department"}:
         return user.department_id is not None
     record: Record = obj
@@ -219,22 +238,33 @@ def require(user: User | None, action: str, obj: Any = None, grant_checker: Gran
 
     With ``code``/``message`` a refusal is ``Forbidden(message, code)`` (a service keeps its own
     stable wording). Without them, existence is hidden (NotFound) when the Customer or Record
-    itself is invisible to the user, and any other refusal is the generic ``forbidden``.
+    itself is invisible to the user, and any other refusal is the generic ``forbidden``. Every
+    refusal raised here names the action and object and is marked ``refusal``, so the audit log
+    records it as one even when the user is told "not found".
     """
     if can(user, action, obj, grant_checker):
         return
+    raise _refusal(user, action, obj, code, message)
+
+
+def _refusal(user: User | None, action: str, obj: Any, code: str | None,
+             message: str | None) -> Forbidden | NotFound:
+    exc: Forbidden | NotFound
     if code is not None or message is not None:
-        raise Forbidden(message or "您没有权限执行此操作", code=code or "forbidden")
-    if isinstance(obj, Record) and action != "record.view" and can(user, "record.view", obj):
-        raise Forbidden("您没有权限执行此操作", code="forbidden")
-    if isinstance(obj, Customer) and action != "customer.view" and can(user, "customer.view", obj):
-        raise Forbidden("您没有权限执行此操作", code="forbidden")
+        exc = Forbidden(message or "您没有权限执行此操作", code=code or "forbidden")
+    elif isinstance(obj, Record) and action != "record.view" and can(user, "record.view", obj):
+        exc = Forbidden("您没有权限执行此操作", code="forbidden")
+    elif isinstance(obj, Customer) and action != "customer.view" and can(user, "customer.view", obj):
+        exc = Forbidden("您没有权限执行此操作", code="forbidden")
     # An invisible object answers exactly as a missing one does, so no answer tells them apart.
-    if isinstance(obj, Customer):
-        raise NotFound("客户档案不存在", code="customer_not_found")
-    if isinstance(obj, Record):
-        raise NotFound("档案不存在或无权查看", code="not_found")
-    raise Forbidden("您没有权限执行此操作", code="forbidden")
+    elif isinstance(obj, Customer):
+        exc = NotFound("客户档案不存在", code="customer_not_found")
+    elif isinstance(obj, Record):
+        exc = NotFound("档案不存在或无权查看", code="not_found")
+    else:
+        exc = Forbidden("您没有权限执行此操作", code="forbidden")
+    exc.policy_action, exc.subject, exc.refusal = action, obj, True
+    return exc
 
 
 def users_who_may(action: str, *, active: bool = True) -> ColumnElement[bool]:

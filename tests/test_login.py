@@ -319,7 +319,7 @@ def test_an_administrator_can_reset_a_lost_second_factor(app, users, client, clo
 
 
 def test_the_mandatory_roles_setting_refuses_an_unknown_role(tmp_path):
-    env = {"ARCHIVE_DATA_DIR": str(tmp_path), "ARCHIVE_SECRET_KEY": "k"}
+    env = {"ARCHIVE_DATA_DIR": str(tmp_path), "ARCHIVE_SECRET_KEY": "k", "ARCHIVE_AUDIT_KEY": "a"}
     assert load_config(env)["TOTP_REQUIRED_ROLES"] == frozenset()
     assert load_config(env | {"ARCHIVE_TOTP_REQUIRED_ROLES": "admin, auditor"})["TOTP_REQUIRED_ROLES"] == \
         frozenset({"admin", "auditor"})

@@ -23,13 +23,15 @@ def end_sessions(session: Session, user: User, now: datetime, *, revoke_tokens: 
     Returns the number of tokens revoked. Nothing is committed.
     """
     user.session_version = (user.session_version or 0) + 1
-    revoked = 0
-    if revoke_tokens:
-        revoked = session.execute(update(ApiToken)
-                                  .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-                                  .values(revoked_at=now)).rowcount or 0
+    revoked = revoke_tokens_of(session, user, now) if revoke_tokens else 0
     session.flush()
     return revoked
+
+
+def revoke_tokens_of(session: Session, user: User, now: datetime) -> int:
+    """Revoke every API token ``user`` still has; returns how many. Nothing is committed."""
+    return session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                           .values(revoked_at=now)).rowcount or 0
 
 
 def session_is_current(user: User, remembered_version: object) -> bool:

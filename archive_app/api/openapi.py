@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from archive_app.vocabulary import BUSINESS_TYPES, GRADES, PARTS, RECORD_TYPES, SECRECY_LEVELS
+from archive_app.vocabulary import BUSINESS_TYPES, GRADES, PARTS, RECORD_TYPES, ROLE_LABELS, SECRECY_LEVELS
 
 
 @dataclass
@@ -75,6 +75,22 @@ SCHEMAS: dict[str, Any] = {
         "request_id": {"type": "integer"}, "record_id": {"type": "integer"}, "pages": {"type": "integer"}}},
     "PaperReturn": {"type": "object", "required": ["pages_back"], "properties": {
         "pages_back": {"type": "integer"}, "condition_note": {"type": "string"}}},
+    "PasswordChange": {"type": "object", "required": ["current_password", "new_password"], "properties": {
+        "current_password": {"type": "string"},
+        "new_password": {"type": "string", "minLength": 10, "maxLength": 128,
+                         "description": "not the username, not a common or guessable password"}}},
+    "PasswordReset": {"type": "object", "properties": {
+        "password": {"type": "string", "minLength": 10, "maxLength": 128,
+                     "description": "the temporary password; omitted: one is generated and returned once"}}},
+    "UserChange": {"type": "object", "required": ["reason"], "properties": {
+        "role": {"type": "string", "enum": list(ROLE_LABELS)},
+        "department": {"type": ["string", "null"], "description": "department name; empty or null: none"},
+        "clearance": {"type": "integer", "enum": list(SECRECY_LEVELS)},
+        "reason": {"type": "string", "description": "why (kept in the audit log)"}}},
+    "UserDeactivation": {"type": "object", "required": ["successor_id"], "properties": {
+        "successor_id": {"type": "integer", "description": "the colleague who takes over customers and originals"},
+        "note": {"type": "string"}}},
+    "UserReactivation": {"type": "object", "properties": {"reason": {"type": "string"}}},
 }
 
 

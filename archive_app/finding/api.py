@@ -7,7 +7,7 @@ from flask_login import current_user
 from archive_app.api import route
 from archive_app.extensions import db
 from archive_app.finding import search as search_svc
-from archive_app.http import actor
+from archive_app.http import actor, client_ip
 from archive_app.intake import records as record_svc
 from archive_app.wiring import get_index, now
 
@@ -16,7 +16,7 @@ from archive_app.wiring import get_index, now
        "customer_id, project, status, sort=relevance|date, page, per_page); permission-filtered")
 def search():
     req = search_svc.search_request_from(request.args)
-    found = search_svc.search_records(db.session, get_index(), actor(current_user), req, now=now())
+    found = search_svc.search_records(db.session, get_index(), actor(current_user), req, now=now(), ip=client_ip())
     return jsonify({"total": found.result.total, "page": found.result.page, "per_page": found.result.per_page,
                     "items": [{"record": record_svc.record_dict(found.records[h.record_id], files=False),
                                "score": h.score, "snippet": h.snippet} for h in found.result.hits]})

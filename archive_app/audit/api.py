@@ -1,0 +1,28 @@
+"""API: the audit log, as the log page shows it (administrators and auditors; the look is audited)."""
+from __future__ import annotations
+
+import json
+
+from flask import jsonify, request
+from flask_login import current_user
+
+from archive_app.api import route
+from archive_app.audit import queries
+from archive_app.extensions import db
+from archive_app.http import actor, client_ip, page_arg
+from archive_app.vocabulary import AUDIT_ACTION_LABELS
+from archive_app.wiring import timezone_name
+
+
+@route("GET", "/audit-log", "The audit log, newest first (user, action — a prefix such as loan matches loan.*, "
+       "date_from, date_to as local dates, page); administrators and auditors; the look itself is audited")
+def audit_log():
+    f = queries.LogFilter.from_args(request.args)
+    rows, pages, total = queries.read_log(db.session, actor(current_user), f, tz=timezone_name(), page=page_arg(),
+                                          ip=client_ip())
+    return jsonify({"total": total, "page": page_arg(), "pages": pages, "items": [
+        {"seq": e.seq, "at": e.at.isoformat(), "actor_id": e.actor_id, "actor_name": e.actor_name,
+         "action": e.action, "action_label": AUDIT_ACTION_LABELS.get(e.action, e.action),
+         "object_type": e.object_type, "object_id": e.object_id, "ip": e.ip, "details": json.loads(e.details),
+         "personal": e.personal_data}
+        for e in rows]})
