@@ -97,6 +97,8 @@ ROUTES: dict[str, Route] = {
     # sign-in, static, the catalogue
     "auth.login": Route("(public)"),
     "auth.logout": Route("(signed in)"),
+    "auth.login_code": Route("(public: the pending log-in of the session)"),
+    "auth.totp": Route("account.second_factor"),
     "static": Route("(public)", lambda w: {"filename": "app.css"}),
     "customers.index": Route("customer.list (rows: visible_customers)", query=SECRET_QUERY),
     "customers.new": Route("customer.create"),
