@@ -20,7 +20,7 @@ from archive_app.accounts.models import LoginFailure, User
 from archive_app.accounts.sessions import stamp
 from archive_app.audit.models import AuditEntry
 from archive_app.config import load_config
-from archive_app.errors import ConfigError
+from archive_app.errors import ConfigError, Forbidden
 from archive_app.extensions import db
 
 from .conftest import PASSWORD
@@ -308,10 +308,17 @@ def test_an_administrator_can_reset_a_lost_second_factor(app, users, client, clo
         staff.totp_secret = pyotp.random_base32()
         db.session.commit()
     assert _post_login(client, "staff", PASSWORD).headers["Location"].endswith("/login/code")
-    with app.app_context():
-        second_factor.reset(db.session, db.session.get(User, users["admin"]), db.session.get(User, users["staff"]),
-                            clock.now)
-        db.session.commit()
+    with app.app_context():  # only the administrator may: the service asks the policy
+        with pytest.raises(Forbidden):
+            second_factor.reset(db.session, db.session.get(User, users["archivist"]),
+                                db.session.get(User, users["staff"]), clock.now)
+        db.session.rollback()
+    admin = app.test_client()
+    _post_login(admin, "admin", PASSWORD)
+    page = admin.get(f"/admin/users/{users['staff']}").text
+    assert "关闭两步验证" in page
+    resp = admin.post(f"/admin/users/{users['staff']}/totp-reset")
+    assert resp.status_code == 302
     assert [e.actor_id for e in _entries(app, "totp.reset")] == [users["admin"]]
     fresh = app.test_client()
     assert _post_login(fresh, "staff", PASSWORD).headers["Location"].endswith("/")

@@ -160,6 +160,7 @@ ROUTES: dict[str, Route] = {
     "admin.change_user": Route("user.manage", OTHER_USER),
     "admin.deactivate": Route("user.deactivate", OTHER_USER),
     "admin.reset_password": Route("user.manage", OTHER_USER),
+    "admin.reset_totp": Route("user.manage", OTHER_USER),
     "admin.reactivate": Route("user.manage", OTHER_USER),
     "admin.all_tokens": Route("user.manage"),
     "admin.tokens": Route("token.manage"),

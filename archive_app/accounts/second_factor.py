@@ -14,7 +14,9 @@ import pyotp
 import segno
 from sqlalchemy.orm import Session
 
+from archive_app import policy
 from archive_app.accounts.models import User
+from archive_app.accounts.sessions import end_sessions
 from archive_app.audit import log as audit
 from archive_app.errors import Conflict, ValidationFailed
 
@@ -86,8 +88,11 @@ def reset(session: Session, actor: User, user: User, now: datetime, *, ip: str =
 
     The user enrols again at their next log-in if their role requires it.
     """
+    policy.require(actor, "user.manage", code="forbidden", message="只有系统管理员可以重置他人的两步验证")
     if not user.totp_secret:
         raise Conflict("该用户未启用两步验证", code="totp_not_enabled")
     user.totp_secret = None
+    # Whoever holds the lost phone may also hold an open session: end them.
+    end_sessions(session, user, now, revoke_tokens=False)
     audit.record_event(session, "totp.reset", actor=actor, object_type="user", object_id=user.id, ip=ip, now=now)
     session.flush()
