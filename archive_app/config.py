@@ -103,6 +103,14 @@ SETTINGS: tuple[Setting, ...] = (
             "File holding the audit key when ARCHIVE_AUDIT_KEY is unset (mode 600, made by `archive init`)."),
     Setting("ARCHIVE_AUDIT_ANCHOR_MINUTES", "AUDIT_ANCHOR_MINUTES", "15", int,
             "Minutes between two anchors of the audit chain's head written to the store (1-60)."),
+    Setting("ARCHIVE_FIXITY_CYCLE_DAYS", "FIXITY_CYCLE_DAYS", "30", int,
+            "The worker re-hashes a share of the stored originals each night so that every one is checked "
+            "within this many days."),
+    Setting("ARCHIVE_FIXITY_RATE_MB", "FIXITY_RATE_MB", "0", float,
+            "Read rate limit of the nightly fixity check, in MB/s (0: unlimited)."),
+    Setting("ARCHIVE_FIXITY_VERIFY_MAX_MB", "FIXITY_VERIFY_MAX_MB", "64", int,
+            "Downloads of originals up to this size (MiB) are re-hashed before a byte is sent; larger ones "
+            "are checked while they stream and cut off, and the file flagged, if they do not match."),
 )
 
 
@@ -143,6 +151,8 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         )
     if not 1 <= int(config["AUDIT_ANCHOR_MINUTES"]) <= 60:
         raise ConfigError("ARCHIVE_AUDIT_ANCHOR_MINUTES must be between 1 and 60")
+    if int(config["FIXITY_CYCLE_DAYS"]) < 1:
+        raise ConfigError("ARCHIVE_FIXITY_CYCLE_DAYS must be at least 1")
     config["MAX_CONTENT_LENGTH"] = int(config["MAX_UPLOAD_MB"]) * 1024 * 1024
     # Non-file form fields held in memory; must exceed the 1 MiB multipart read size (uploads.py).
     config["MAX_FORM_MEMORY_SIZE"] = 4 * 1024 * 1024

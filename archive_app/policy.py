@@ -114,6 +114,9 @@ ROLES: dict[str, frozenset[Role]] = {
     "disposal.execute": _KEEPERS,
     # told what of their department's files was destroyed (needs a department)
     "disposal.follow_department": frozenset({Role.DEPT_HEAD}),
+    # fixity (完整性检测): the runs and failures page; failures are told in the keepers' inbox
+    "fixity.view": frozenset({Role.ARCHIVIST, Role.ADMIN, Role.AUDITOR}),
+    "fixity.notify": _KEEPERS,
 }
 ACTIONS = frozenset(ROLES)
 # Actions ``can`` decides from the role alone (``users_who_may`` can turn them into SQL).

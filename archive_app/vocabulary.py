@@ -128,6 +128,9 @@ AUDIT_ACTION_LABELS = {
     "disposal.execute_finish": "完成销毁",
     "disposal.register_export": "导出销毁清册",
     "disposal.certificate_download": "下载销毁证明书",
+    # fixity
+    "fixity.check": "完整性检测",
+    "fixity.failed": "完整性检测未通过",
 }
 
 # What the audit log page calls the objects entries concern.
@@ -135,4 +138,5 @@ AUDIT_OBJECT_LABELS = {
     "user": "用户", "customer": "客户", "customer_list": "客户列表", "record": "档案", "search": "检索",
     "loan_request": "借阅申请", "paper_loan": "原件借出", "handover": "交接", "loan_register": "查阅登记表",
     "schedule": "保管期限表", "legal_hold": "冻结", "disposal_batch": "鉴定批次", "audit_log": "审计日志",
+    "fixity_run": "完整性检测",
 }

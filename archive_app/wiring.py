@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from flask import current_app, has_app_context
 from huey.api import Huey
@@ -92,7 +92,33 @@ def archive_settings() -> ArchiveSettings:
     cfg = current_app.config
     return ArchiveSettings(fonds_code=cfg["FONDS_CODE"], timezone=cfg["TIMEZONE"],
                            max_file_size=int(cfg["MAX_UPLOAD_MB"]) * 1024 * 1024,
-                           on_files_stored=enqueue_extraction, tmp_dir=cfg["UPLOAD_TMP_DIR"])
+                           on_files_stored=enqueue_extraction, tmp_dir=cfg["UPLOAD_TMP_DIR"],
+                           verify_max_bytes=int(cfg["FIXITY_VERIFY_MAX_MB"]) * 1024 * 1024,
+                           on_fixity_failure=_fixity_flagger(current_app._get_current_object()))
+
+
+def _fixity_flagger(app: Any) -> Callable[[Any], None]:
+    """Keep a fixity failure found while serving a download, committed in a session of its own.
+
+    It may run after the request has ended (a large file cut off mid-stream), hence the app held
+    here; a database that cannot take the flag never turns the refusal into a 500.
+    """
+    def flag(check: Any) -> None:
+        from sqlalchemy.orm import Session
+
+        from archive_app.extensions import db
+        from archive_app.fixity.checks import flag_failure
+
+        log.error("fixity failure on download: %s %s (%s): %s", check.archival_code, check.object_key,
+                  check.status, check.detail)
+        with app.app_context():
+            try:
+                with Session(db.engine) as session:
+                    flag_failure(session, check, now(), found_by="download")
+                    session.commit()
+            except Exception:  # noqa: BLE001 - see above
+                log.exception("could not keep the fixity failure of %s", check.object_key)
+    return flag
 
 
 def loan_settings() -> LoanSettings:

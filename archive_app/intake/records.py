@@ -68,6 +68,11 @@ class ArchiveSettings:
     on_files_stored: Callable[[list[int]], None] | None = None
     # Where watermarked copies are written while they are served (None: the system's temp folder).
     tmp_dir: str | None = None
+    # Originals up to this size are re-hashed before they are sent (ARCHIVE_FIXITY_VERIFY_MAX_MB).
+    verify_max_bytes: int = 64 * 1024 * 1024
+    # Keeps a fixity failure found while serving, in a transaction of its own (the refusal rolls
+    # the request back; a transfer cut mid-stream has no request left). None: in the request's session.
+    on_fixity_failure: Callable[[Any], None] | None = None
 
 
 @dataclass
@@ -458,6 +463,20 @@ def _open_blob(store: BlobStore, key: str, message: str) -> BinaryIO:
         raise StorageFailed(message, code="storage_unavailable") from None
 
 
+def _open_verified(session: Session, store: BlobStore, settings: ArchiveSettings, row: RecordFile,
+                   now: datetime) -> BinaryIO:
+    """The original's bytes, never ones known not to match their SHA-256 (fixity.checks.open_verified)."""
+    from archive_app.fixity import checks as fixity
+
+    hook = settings.on_fixity_failure or (
+        lambda check: fixity.flag_failure(session, check, now, found_by="download"))
+    try:
+        return fixity.open_verified(session, store, row, max_bytes=settings.verify_max_bytes, on_failure=hook,
+                                    tmp_dir=settings.tmp_dir)
+    except StorageError:
+        raise StorageFailed("存储服务不可用，暂时无法下载", code="storage_unavailable") from None
+
+
 def _watermarked(stream: BinaryIO, name: str, mime: str, lines: list[str], grant: LoanRequest,
                  settings: ArchiveSettings) -> Download:
     """A marked copy of ``stream`` (closed here); never the unmarked bytes if marking fails."""
@@ -496,7 +515,7 @@ def open_file(session: Session, store: BlobStore, settings: ArchiveSettings, act
     row = session.get(RecordFile, file_id)
     if row is None or row.record_id != record.id:
         raise NotFound("文件不存在", code="file_not_found")
-    stream = _open_blob(store, row.object_key, "存储服务不可用，暂时无法下载")
+    stream = _open_verified(session, store, settings, row, now)
     details: dict[str, Any] = {"archival_code": record.archival_code, "file_id": row.id, "sha256": row.sha256}
     if grant is None:
         download = Download(name=row.original_name, mime_type=row.mime_type, stream=stream, size=row.size,
