@@ -1,6 +1,6 @@
 """The ``archive`` sub-commands that run inside an application: serve, worker, create-user, create-token,
 the account commands (deactivate-user, reactivate-user, set-user, reset-password, reset-totp, revoke-token),
-verify-audit, sweep-orphans, reindex, retention-sync (``create_app`` puts them on ``app.cli``)."""
+verify-audit, sweep-orphans, reindex, retention-sync, fixity-check (``create_app`` puts them on ``app.cli``)."""
 from __future__ import annotations
 
 import os
@@ -355,7 +355,42 @@ def retention_sync_command() -> None:
         sys.exit(1)
 
 
-APP_COMMANDS = (retention_sync_command, serve_command, worker_command, reindex_command, create_user_command,
+@click.command("fixity-check")
+@click.option("--all", "check_all", is_flag=True, help="check every stored original")
+@click.option("--sample", "pct", type=click.FloatRange(0, 100, min_open=True), default=None,
+              help="check this percentage of the originals, least recently checked first")
+@click.option("--rate", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="read at most this many MB/s (0: unlimited)")
+@with_appcontext
+def fixity_check_command(check_all: bool, pct: float | None, rate: float) -> None:
+    """Re-hash stored originals against their SHA-256, open them, and list objects without a row.
+
+    Without --all or --sample, checks the nightly share (ARCHIVE_FIXITY_CYCLE_DAYS). Exit 1 naming
+    every record whose file failed and every object no file row points to.
+    """
+    from archive_app.extensions import db
+    from archive_app.fixity.checks import run_check
+    from archive_app.wiring import get_store, now, setting
+
+    if check_all and pct is not None:
+        raise click.UsageError("give --all or --sample, not both")
+    scope = "all" if check_all else "sample" if pct is not None else "cycle"
+    report = run_check(db.session, get_store(), now=now(), scope=scope, pct=pct, rate_mb=rate,
+                       cycle_days=int(setting("FIXITY_CYCLE_DAYS")), tmp_dir=setting("UPLOAD_TMP_DIR"), clock=now)
+    click.echo(f"{report.files} file(s), {report.bytes / 1e6:.1f} MB checked in {report.seconds:.1f} s "
+               f"({report.mb_per_s:.1f} MB/s, {report.files_per_s:.1f} files/s)")
+    for c in report.failures:
+        click.echo(f"FAILED {c.archival_code} file {c.file_id} ({c.name}): {c.status} - {c.detail}", err=True)
+    for c in report.orphans:
+        click.echo(f"ORPHAN {c.object_key}: no file row points to this object", err=True)
+    if not report.clean:
+        click.echo(f"FIXITY CHECK FAILED: {len(report.failures)} file(s), {len(report.orphans)} orphan object(s)",
+                   err=True)
+        sys.exit(1)
+    click.echo("all checked files intact")
+
+
+APP_COMMANDS = (fixity_check_command, retention_sync_command, serve_command, worker_command, reindex_command, create_user_command,
                 create_token_command, deactivate_user_command, reactivate_user_command, set_user_command,
                 reset_password_command, reset_totp_command, revoke_token_command, verify_audit_command, sweep_orphans_command)
 

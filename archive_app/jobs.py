@@ -95,6 +95,20 @@ def anchor_audit() -> int:
     return anchor.seq if anchor else 0
 
 
+def check_fixity() -> int:
+    """The nightly share of stored originals re-hashed, so the whole store is covered every cycle."""
+    from archive_app.fixity.checks import run_check
+
+    report = run_check(db.session, wiring.get_store(), now=wiring.now(), scope="cycle", trigger="worker",
+                       cycle_days=int(wiring.setting("FIXITY_CYCLE_DAYS")),
+                       rate_mb=float(wiring.setting("FIXITY_RATE_MB")),
+                       tmp_dir=wiring.setting("UPLOAD_TMP_DIR"), clock=wiring.now)
+    if not report.clean:
+        log.error("fixity: %d file(s) failed, %d orphan object(s): %s", len(report.failures), len(report.orphans),
+                  ", ".join(c.archival_code or c.object_key for c in report.failures + report.orphans))
+    return len(report.failures) + len(report.orphans)
+
+
 def register_jobs(app: Flask) -> None:
     """Create the app's queue and register every task on it (app.extensions['queue'])."""
     from archive_app.reading.extraction_job import TransientError
@@ -135,6 +149,9 @@ def register_jobs(app: Flask) -> None:
         # nightly and idempotent
         "sync_retention": queue.periodic_task(crontab(minute="30", hour="2"),
                                               name="sync_retention")(in_app(sync_retention)),
+        # nightly, after the retention sync; the least recently checked files first
+        "check_fixity": queue.periodic_task(crontab(minute="0", hour="3"),
+                                            name="check_fixity")(in_app(check_fixity)),
     }
     app.extensions["queue"] = queue
     app.extensions["tasks"] = tasks

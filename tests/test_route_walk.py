@@ -167,6 +167,7 @@ ROUTES: dict[str, Route] = {
     "admin.revoke_token": Route("token.revoke", OTHER_TOKEN),
     "audit.audit_log": Route("audit.view"),
     "api.audit_log": Route("audit.view"),
+    "fixity.index": Route("fixity.view (records: projection)"),
     # the JSON API
     "api.me": Route("(signed in)"),
     "api.change_my_password": Route("(signed in: own password)"),

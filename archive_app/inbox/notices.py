@@ -18,6 +18,7 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.borrowing import loans
 from archive_app.borrowing.models import LoanRequest, PaperLoan
+from archive_app.fixity import checks as fixity
 from archive_app.intake.models import Customer, Record
 from archive_app.retention.models import DestructionEntry, DisposalBatch, DisposalSupervisor
 
@@ -113,4 +114,9 @@ def inbox(session: Session, user: User, settings: loans.LoanSettings, now: datet
     if policy.can(user, "paper.manage"):
         out += _archive(session, user, settings, now)
     out += _disposal(session, user, now)
+    if policy.can(user, "fixity.notify"):
+        failing = fixity.failure_count(session)
+        if failing:
+            out.append(Notice("urgent", f"有 {failing} 个文件未通过完整性检测（内容与登记的 SHA-256 不符、缺失或无法打开）",
+                              ("fixity.index", {})))
     return sorted(out, key=lambda n: n.level != "urgent")
