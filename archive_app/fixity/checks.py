@@ -376,7 +376,7 @@ def failed_files(session: Session, record_id: int | None = None) -> list[tuple[F
              .where(FixityResult.status != "ok").order_by(FixityResult.checked_at.desc()))
     if record_id is not None:
         query = query.where(RecordFile.record_id == record_id)
-    return list(session.execute(query).tuples())
+    return [(result, row) for result, row in session.execute(query)]
 
 
 def failure_count(session: Session) -> int:
