@@ -2,9 +2,9 @@
 
 Borrowers see their overdue originals and the fate of their requests; approvers what waits for
 them; archivists every overdue original and the approved originals still to hand out; leadership
-and the archive the disposal batches waiting for their step; the keepers the files failing their fixity
-check. Nothing to mark read: a notice
-disappears when its cause does (the original comes back, the request is decided).
+and the archive the disposal batches waiting for their step; the keepers the files failing their
+fixity check. Nothing to mark read: a notice disappears when its cause does (the original comes
+back, the request is decided).
 """
 from __future__ import annotations
 
