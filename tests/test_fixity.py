@@ -19,10 +19,11 @@ from archive_app.extensions import db
 from archive_app.fixity import checks
 from archive_app.fixity.models import FixityResult, FixityRun
 from archive_app.intake.models import RecordFile
+from archive_app.jobs import check_fixity
 from storage.filesystem import FilesystemStore
 
 from .factories import make_customer, make_record
-from .helpers import login
+from .helpers import borrow, login
 
 
 def _read(store, key: str) -> bytes:
@@ -109,6 +110,26 @@ def test_download_verifies_before_sending_and_keeps_the_failure(app, client, use
         entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "fixity.failed"))
         assert entry is not None and code in entry.details
         assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "file.download")) is None
+
+
+def test_borrower_never_gets_a_watermarked_copy_of_changed_bytes(app, client, users, store):
+    record_id, _, file_id, key = _stored_file(app)
+    borrow(client, "staff", [record_id])  # an approved 复制 loan: the staff member gets a marked copy
+    assert client.get(_content_url(record_id, file_id)).status_code == 200
+    _flip(store, key)
+    resp = client.get(_content_url(record_id, file_id))
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "fixity_failed"
+
+
+def test_worker_checks_the_nightly_share(app, users, store):
+    _, code, file_id, key = _stored_file(app)
+    _flip(store, key)
+    assert "check_fixity" in app.extensions["tasks"]
+    with app.app_context():
+        assert check_fixity() == 1  # one file stored, a cycle of 30 nights: it is tonight's share
+        run = db.session.scalar(select(FixityRun))
+        assert (run.trigger, run.scope, run.failures) == ("worker", "cycle", 1)
+        assert db.session.get(FixityResult, file_id).status == "mismatch"
 
 
 def test_large_download_is_cut_off_and_flagged(app, client, users, store):
