@@ -464,15 +464,16 @@ def _open_blob(store: BlobStore, key: str, message: str) -> BinaryIO:
 
 
 def _open_verified(session: Session, store: BlobStore, settings: ArchiveSettings, row: RecordFile,
-                   now: datetime) -> BinaryIO:
-    """The original's bytes, never ones known not to match their SHA-256 (fixity.checks.open_verified)."""
+                   now: datetime, whole: bool = False) -> BinaryIO:
+    """The original's bytes, never ones known not to match their SHA-256 (fixity.checks.open_verified);
+    ``whole``: verified before anything is returned, whatever the size limit says."""
     from archive_app.fixity import checks as fixity
 
     hook = settings.on_fixity_failure or (
         lambda check: fixity.flag_failure(session, check, now, found_by="download"))
     try:
-        return fixity.open_verified(session, store, row, max_bytes=settings.verify_max_bytes, on_failure=hook,
-                                    tmp_dir=settings.tmp_dir)
+        return fixity.open_verified(session, store, row, on_failure=hook, tmp_dir=settings.tmp_dir,
+                                    max_bytes=row.size if whole else settings.verify_max_bytes)
     except StorageError:
         raise StorageFailed("存储服务不可用，暂时无法下载", code="storage_unavailable") from None
 
@@ -515,7 +516,9 @@ def open_file(session: Session, store: BlobStore, settings: ArchiveSettings, act
     row = session.get(RecordFile, file_id)
     if row is None or row.record_id != record.id:
         raise NotFound("文件不存在", code="file_not_found")
-    stream = _open_verified(session, store, settings, row, now)
+    # A borrower's marked copy is made whole before its first byte is sent anyway: verify it whole
+    # first too, whatever its size, so a mismatch is refused (409) rather than cut off mid-marking.
+    stream = _open_verified(session, store, settings, row, now, whole=grant is not None)
     details: dict[str, Any] = {"archival_code": record.archival_code, "file_id": row.id, "sha256": row.sha256}
     if grant is None:
         download = Download(name=row.original_name, mime_type=row.mime_type, stream=stream, size=row.size,
