@@ -100,13 +100,15 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Errors (JSON under /api, a Chinese page elsewhere), one transaction per request, security headers."""
+    """Errors (JSON under /api, a Chinese page elsewhere), one transaction per request, security headers,
+    uploads refused before their bytes are read."""
     from archive_app.http import register_error_handlers as register
-    from archive_app.http import register_security_headers, register_unit_of_work
+    from archive_app.http import register_security_headers, register_unit_of_work, register_upload_guard
 
     register(app)
     register_unit_of_work(app)
     register_security_headers(app)
+    register_upload_guard(app)
 
 
 def register_commands(app: Flask) -> None:

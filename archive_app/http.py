@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import re
 import tempfile
 from collections.abc import Callable
 from datetime import date, datetime
@@ -291,6 +292,39 @@ class ArchiveRequest(Request):
         return HashingSpool(current_app.config["UPLOAD_TMP_DIR"])  # type: ignore[return-value]
 
 
+def receives_files(action: str) -> Callable:
+    """Mark a view that takes uploaded files: only users whom the policy lets do ``action`` (a
+    role-level action such as ``record.upload``) get their request body read (``register_upload_guard``)."""
+    def mark(view: Callable) -> Callable:
+        view.upload_action = action  # type: ignore[attr-defined]  # copied by functools.wraps
+        return view
+    return mark
+
+
+def register_upload_guard(app: Flask) -> None:
+    """Decide who may send files before a byte of them is read.
+
+    Reading ``request.form`` (CSRF checks it first) spools every file to the upload folder, so a
+    refusal after that has already let an anonymous client fill the disk. This check runs before
+    every other one and reads only headers: a multipart body from someone not signed in is answered
+    like any anonymous request (401 under /api, the log-in page elsewhere), and one sent to an upload
+    view by someone its action refuses gets 403.
+    """
+    from flask_login import current_user as user
+
+    def _refuse_before_body() -> Response | None:
+        if request.mimetype != "multipart/form-data":
+            return None
+        if not user.is_authenticated:
+            return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+        action = getattr(current_app.view_functions.get(request.endpoint or ""), "upload_action", None)
+        if action is not None and not policy.can(actor(user), action):
+            return error_response(403, "forbidden", "您没有权限上传档案")
+        return None
+
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_before_body)
+
+
 # ------------------------------------------------------------------------------ files in and out
 
 
@@ -307,9 +341,28 @@ def _incoming(f) -> IncomingFile:
     # ArchiveRequest spools every file to a HashingSpool; keep its path and digest so the store
     # can adopt the file without copying or re-reading it.
     if isinstance(f.stream, HashingSpool):
-        return IncomingFile(filename=f.filename or "file", stream=f.stream, path=f.stream.name,
+        return IncomingFile(filename=client_filename(f), stream=f.stream, path=f.stream.name,
                             sha256=f.stream.sha256)
-    return IncomingFile(filename=f.filename or "file", stream=f.stream)
+    return IncomingFile(filename=client_filename(f), stream=f.stream)
+
+
+_QUOTED_FILENAME = re.compile(r'(?:^|;)\s*filename\s*=\s*"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
+
+
+def client_filename(f) -> str:
+    """A multipart file's name as the client wrote it (IncomingFile cleans it).
+
+    Browsers send a name's backslashes unescaped, and werkzeug reads a backslash as an escape:
+    ``C:\\scans\\a.pdf`` would become ``C:scansa.pdf`` and keep its folders in the name, while
+    ``scans/a.pdf`` keeps its slash. The quoted value is read as sent (only ``\\"`` undone), so
+    both kinds of path lose their folders alike.
+    """
+    disposition = f.headers.get("Content-Disposition", "")
+    if "filename*" not in disposition.lower():  # an RFC 5987 name is percent-encoded: werkzeug's is right
+        match = _QUOTED_FILENAME.search(disposition)
+        if match:
+            return match.group(1).replace('\\"', '"')
+    return f.filename or "file"
 
 
 def stream_response(download: Download, inline: bool = False) -> Response:

@@ -7,7 +7,7 @@ from flask_login import current_user
 from archive_app.api import json_body, route
 from archive_app.errors import NotFound
 from archive_app.extensions import db
-from archive_app.http import actor, client_ip, incoming_files, page_arg, stream_response
+from archive_app.http import actor, client_ip, incoming_files, page_arg, receives_files, stream_response
 from archive_app.intake import customers as customer_svc
 from archive_app.intake import records as record_svc
 from archive_app.wiring import archive_settings, get_store, now
@@ -50,6 +50,7 @@ def list_records(customer_id: int):
 @route("POST", "/customers/<int:customer_id>/records", "Upload a record with one or more files",
        body="multipart", responses={201: "created", 409: "duplicate_file", 413: "too_large",
                                  415: "unsupported_type", 422: "bad_file"})
+@receives_files("record.upload")
 def create_record(customer_id: int):
     values = {k: v for k, v in request.form.items() if k != "confirm_duplicate"}
     record = record_svc.create_record(db.session, get_store(), archive_settings(), actor(current_user), customer_id,
@@ -92,6 +93,7 @@ def update_record(record_id: int):
 
 @route("POST", "/records/<int:record_id>/files", "Add files to a draft record", body="multipart",
        responses={201: "created"})
+@receives_files("record.upload")
 def add_files(record_id: int):
     record_svc.add_files(db.session, get_store(), archive_settings(), actor(current_user), record_id,
                          incoming_files(), confirm_duplicate=request.form.get("confirm_duplicate") == "1",
