@@ -21,10 +21,11 @@ MIGRATIONS_DIR = ROOT / "migrations"
 
 def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
     """Build the application: defaults -> ARCHIVE_* environment -> ``config`` overrides."""
-    from archive_app.http import ArchiveRequest, RowIdConverter
+    from archive_app.http import ArchiveRequest, ArchiveSessionInterface, RowIdConverter
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"))
     app.request_class = ArchiveRequest
+    app.session_interface = ArchiveSessionInterface()
     app.url_map.converters["int"] = RowIdConverter
     app.config.update(load_config(environ, config))
     register_data_dir(app)
@@ -75,7 +76,7 @@ def register_queue(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Every room's pages, and the JSON API (one blueprint that each room's ``api`` module fills)."""
+    """Every room's pages, the favicon, and the JSON API (one blueprint that each room's ``api`` module fills)."""
     # Importing a room's API module puts its routes on api_bp.
     from archive_app.accounts import api as _accounts_api  # noqa: F401
     from archive_app.accounts import login_views
@@ -86,11 +87,13 @@ def register_blueprints(app: Flask) -> None:
     from archive_app.borrowing import views as borrowing_views
     from archive_app.finding import api as _finding_api  # noqa: F401
     from archive_app.finding import views as finding_views
+    from archive_app.http import register_favicon
     from archive_app.inbox import views as inbox_views
     from archive_app.intake import api as _intake_api  # noqa: F401
     from archive_app.intake import customer_views, record_views
     from archive_app.retention import views as retention_views
 
+    register_favicon(app)
     for module in (login_views, customer_views, record_views, finding_views, borrowing_views, retention_views,
                    inbox_views, account_views, audit_views):
         app.register_blueprint(module.bp)

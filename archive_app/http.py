@@ -19,6 +19,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Request, Response, current_app, flash, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -83,22 +84,82 @@ def register_unit_of_work(app: Flask) -> None:
         return response
 
 
+# Scripts and styles come from our own static files only: an injected <script>, style attribute or
+# on…= handler does not run; nothing may frame a page, post a form elsewhere or load a plugin.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self'",
+    "object-src 'none'", "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'",
+))
+# Files anyone may cache: they carry no customer data.
+PUBLIC_PATHS = ("/static/", "/favicon.ico")
+
+
 def register_security_headers(app: Flask) -> None:
-    """Headers every response carries: no framing (approve, destroy and create-user forms could be
-    clicked through a frame), no type sniffing, no referrer outside the site (search URLs carry
-    names and ID numbers), and no stored copy of a signed-in user's pages in any cache."""
+    """Headers every response carries: the content security policy (no inline script or style,
+    no framing: approve, destroy and create-user forms could be clicked through a frame), no type
+    sniffing, no referrer outside the site (search URLs carry names and ID numbers), and no stored
+    copy of a signed-in user's pages in any cache."""
 
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers
         headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
-        if (current_user.is_authenticated and not request.path.startswith("/static/")
+        if (current_user.is_authenticated and not request.path.startswith(PUBLIC_PATHS)
                 and "no-store" not in headers.get("Cache-Control", "")):
             headers["Cache-Control"] = "private, no-store"
         return response
+
+
+def register_favicon(app: Flask) -> None:
+    """/favicon.ico, which browsers ask for on every site: the SVG icon pages link, drawn as an ICO."""
+
+    @app.route("/favicon.ico")
+    def favicon() -> Response:
+        resp = Response(_favicon_ico(), mimetype="image/vnd.microsoft.icon")
+        resp.headers["Cache-Control"] = "public, max-age=86400"
+        return resp
+
+
+@functools.cache
+def _favicon_ico() -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    # static/favicon.svg at 4x, so the 16 and 32 px sizes Pillow shrinks it to stay smooth.
+    img = Image.new("RGBA", (128, 128), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((4, 4, 124, 124), radius=24, fill="#1d5fa8")
+    draw.polygon([(36, 24), (76, 24), (96, 44), (96, 104), (36, 104)], fill="#ffffff")
+    draw.polygon([(76, 24), (76, 44), (96, 44)], fill="#cfdcec")
+    for y, end in ((60, 84), (76, 84), (92, 72)):
+        draw.line((48, y, end, y), fill="#1d5fa8", width=8)
+    out = io.BytesIO()
+    img.save(out, format="ICO", sizes=[(16, 16), (32, 32), (48, 48)])
+    return out.getvalue()
+
+
+def request_is_https() -> bool:
+    """Whether the browser reached us over HTTPS: directly, or through a proxy that says so.
+
+    The proxy's X-Forwarded-Proto is believed from anyone: it only ever makes a cookie stricter.
+    """
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.is_secure or forwarded == "https"
+
+
+class ArchiveSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, whose cookie is Secure as ``ARCHIVE_COOKIE_SECURE`` says:
+    ``auto`` marks it Secure whenever the request came over HTTPS, so a deployment behind TLS is
+    covered without a setting while plain-HTTP development still logs in."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if app.config.get("COOKIE_SECURE", "auto") == "auto":
+            return request_is_https()
+        return bool(app.config["SESSION_COOKIE_SECURE"])
 
 
 def register_error_handlers(app: Flask) -> None:
