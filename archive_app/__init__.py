@@ -106,12 +106,12 @@ def register_error_handlers(app: Flask) -> None:
     """Errors (JSON under /api, a Chinese page elsewhere), one transaction per request, security headers,
     uploads refused before their bytes are read."""
     from archive_app.http import register_error_handlers as register
-    from archive_app.http import register_security_headers, register_unit_of_work, register_upload_guard
+    from archive_app.http import register_input_guards, register_security_headers, register_unit_of_work
 
     register(app)
     register_unit_of_work(app)
     register_security_headers(app)
-    register_upload_guard(app)
+    register_input_guards(app)
 
 
 def register_commands(app: Flask) -> None:

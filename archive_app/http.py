@@ -31,6 +31,7 @@ from archive_app.accounts.models import User
 from archive_app.errors import DomainError, ValidationFailed
 from archive_app.extensions import db
 from archive_app.intake.records import Download, IncomingFile
+from archive_app.vocabulary import MAX_PAGE, MAX_ROW_ID
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -207,13 +208,10 @@ def form_dict(exclude: tuple[str, ...] = ("csrf_token",)) -> dict[str, str]:
     return {k: v for k, v in request.form.items() if k not in exclude}
 
 
-# Beyond these a number is no id or page of ours: it would overflow the database's integers (a 500).
-MAX_ROW_ID = 2**63 - 1
-MAX_PAGE = 1_000_000
 
 
 class RowIdConverter(IntegerConverter):
-    """``<int:...>`` in every route: a number no 64-bit id column can hold matches no route (404)."""
+    """``<int:...>`` in every route: a number no id column can hold (past ``MAX_ROW_ID``) matches no route (404)."""
 
     def __init__(self, url_map: Any, fixed_digits: int = 0, min: int | None = None,  # noqa: A002 (werkzeug's names)
                  max: int | None = MAX_ROW_ID, signed: bool = False) -> None:  # noqa: A002
@@ -362,14 +360,17 @@ def receives_files(action: str) -> Callable:
     return mark
 
 
-def register_upload_guard(app: Flask) -> None:
-    """Decide who may send files before a byte of them is read.
+def register_input_guards(app: Flask) -> None:
+    """Checks that run before any view and before the CSRF check, in this order.
 
-    Reading ``request.form`` (CSRF checks it first) spools every file to the upload folder, so a
+    Who may send files is decided before a byte of them is read. Reading ``request.form`` (CSRF checks it first) spools every file to the upload folder, so a
     refusal after that has already let an anonymous client fill the disk. This check runs before
     every other one and reads only headers: a multipart body from someone not signed in is answered
     like any anonymous request (401 under /api, the log-in page elsewhere), and one sent to an upload
     view by someone its action refuses gets 403.
+
+    Then text no database keeps: a NUL character in a query argument, form field or JSON string is
+    refused with 400 ``invalid_text`` (PostgreSQL refuses it outright, which would be a 500).
     """
     from flask_login import current_user as user
 
@@ -383,7 +384,27 @@ def register_upload_guard(app: Flask) -> None:
             return error_response(403, "forbidden", "您没有权限上传档案")
         return None
 
-    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_before_body)
+    def _refuse_nul_text() -> Response | None:
+        values: list[Any] = [v for _, v in request.args.items(multi=True)]
+        if request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+            values += [v for _, v in request.form.items(multi=True)]
+        elif request.is_json:
+            values.append(request.get_json(silent=True))
+        if any(_has_nul(v) for v in values):
+            return error_response(400, "invalid_text", "文本中不能含有空字符（\\0）")
+        return None
+
+    app.before_request_funcs.setdefault(None, [])[:0] = [_refuse_before_body, _refuse_nul_text]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 # ------------------------------------------------------------------------------ files in and out
