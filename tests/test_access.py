@@ -13,7 +13,7 @@ from archive_app.extensions import db
 from .factories import make_customer, make_record, make_user
 from .helpers import PDF_MIN, borrow, login, make_pdf, new_customer, upload
 
-PUBLIC_ENDPOINTS = {"auth.login", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "static", "favicon"}
 
 
 def _fill(rule) -> str:
