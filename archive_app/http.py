@@ -28,7 +28,7 @@ from werkzeug.routing import IntegerConverter
 
 from archive_app import exports, policy
 from archive_app.accounts.models import User
-from archive_app.errors import DomainError, ValidationFailed
+from archive_app.errors import DomainError, ValidationFailed, in_range
 from archive_app.extensions import db
 from archive_app.intake.records import Download, IncomingFile
 from archive_app.vocabulary import MAX_PAGE, MAX_ROW_ID
@@ -224,9 +224,7 @@ def page_arg() -> int:
         page = max(int(request.args.get("page", 1)), 1)
     except ValueError:
         return 1
-    if page > MAX_PAGE:
-        raise ValidationFailed("页码超出范围", code="invalid_parameter")
-    return page
+    return in_range(page, "页码", maximum=MAX_PAGE)
 
 
 def date_arg(value: str | None, label: str) -> date | None:

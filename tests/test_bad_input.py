@@ -179,3 +179,39 @@ def test_options_and_trace_are_answered_with_allow(app, client, users):
         assert {m.strip() for m in trace.headers["Allow"].split(",")} == allowed, path
     assert "POST" in client.options("/api/v1/customers").headers["Allow"]
 
+
+
+def test_every_integer_parameter_is_range_checked(app, client, users):
+    """Ids past the 32-bit id columns used to reach PostgreSQL and fail there (500)."""
+    login(client, "archivist")
+    c = new_customer(client)
+    past = str(2**31)  # one past the largest id any column holds
+    assert client.get(f"/api/v1/customers/{past}").status_code == 404
+    assert client.get(f"/customers/{past}").status_code == 404
+    for args in ({"department_id": past}, {"record_id": past}, {"page": "1000001"}):
+        resp = client.get("/api/v1/loan-register", query_string=args)
+        assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_parameter", args
+    for key in ("customer_id", "year_from", "page"):
+        resp = client.get("/api/v1/search", query_string={"q": "合同", key: past})
+        assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_parameter", key
+    resp = client.patch(f"/api/v1/customers/{c['id']}", json={"consultant_id": int(past)})
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_parameter"
+    resp = client.post("/api/v1/paper-loans", json={"request_id": int(past), "record_id": 1, "pages": 1})
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_parameter"
+    # a consultant id that names nobody is a missing thing, like any other id
+    resp = client.patch(f"/api/v1/customers/{c['id']}", json={"consultant_id": 99999})
+    assert resp.status_code == 404 and resp.json["error"]["code"] == "unknown_consultant"
+
+
+def test_text_the_database_cannot_keep_is_refused(app, client, users):
+    """A NUL character (PostgreSQL refuses it) and text longer than its column: 400, never 500."""
+    login(client, "archivist")
+    c = new_customer(client)
+    for resp in (client.post("/api/v1/customers", json={"name": "王\x00明"}),
+                 client.get("/api/v1/customers", query_string={"q": "王\x00"}),
+                 upload(client, c["id"], [(PDF_MIN, "a.pdf")], title="合同\x00")):
+        assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_text"
+    for field, limit in (("project", 100), ("unit", 100), ("address", 300), ("department", 100)):
+        resp = client.patch(f"/api/v1/customers/{c['id']}", json={field: "楼" * (limit + 1)})
+        assert resp.status_code == 400 and resp.json["error"]["code"] == "field_too_long", field
+        assert client.patch(f"/api/v1/customers/{c['id']}", json={field: "楼" * limit}).status_code == 200
