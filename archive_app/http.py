@@ -384,10 +384,14 @@ def register_input_guards(app: Flask) -> None:
 
     def _refuse_nul_text() -> Response | None:
         values: list[Any] = [v for _, v in request.args.items(multi=True)]
-        if request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+        if request.mimetype == "application/x-www-form-urlencoded":
+            # Read even from anonymous clients (the log-in form): MAX_FORM_MEMORY_SIZE bounds it.
             values += [v for _, v in request.form.items(multi=True)]
-        elif request.is_json:
-            values.append(request.get_json(silent=True))
+        elif user.is_authenticated:  # anyone else's body is refused unread by the view
+            if request.mimetype == "multipart/form-data":
+                values += [v for _, v in request.form.items(multi=True)]
+            elif request.is_json:
+                values.append(request.get_json(silent=True))
         if any(_has_nul(v) for v in values):
             return error_response(400, "invalid_text", "文本中不能含有空字符（\\0）")
         return None

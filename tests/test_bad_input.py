@@ -85,6 +85,11 @@ def test_anonymous_uploads_are_refused_before_their_bytes_are_read(tmp_path, req
     # Not one byte of the 300 kB body was read, so nothing can have been spooled.
     assert page_read.consumed == api_read.consumed == more_read.consumed == 0
     assert os.listdir(spool) == []
+    # nor is an anonymous JSON body read (into memory) before the refusal
+    json_body = CountingBody(b'{"name": "' + b"x" * 300_000 + b'"}')
+    resp = client.post("/api/v1/customers", input_stream=json_body, content_type="application/json",
+                       content_length=300_012)
+    assert resp.status_code == 401 and json_body.consumed == 0
 
 
 def test_an_upload_by_a_role_that_may_not_upload_is_refused_before_its_body(app, client, users):
