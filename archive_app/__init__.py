@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     app.config.update(load_config(environ, config))
     register_data_dir(app)
     register_extensions(app)
+    register_audit_key(app)
     register_storage(app)
     register_queue(app)
     register_blueprints(app)
@@ -56,6 +57,14 @@ def register_extensions(app: Flask) -> None:
     from archive_app.accounts import login_views  # noqa: F401  (registers the user and request loaders)
 
 
+def register_audit_key(app: Flask) -> None:
+    """Give the app's database its audit key (from the config, never stored in the database)."""
+    from archive_app.audit.log import AuditKey, install_key
+
+    with app.app_context():
+        install_key(db.engine, AuditKey(app.config["AUDIT_KEY"]))
+
+
 def register_storage(app: Flask) -> None:
     """Pick the blob store backend from the config (fs or s3)."""
     from storage import make_store
@@ -79,9 +88,10 @@ def register_blueprints(app: Flask) -> None:
     """Every room's pages, the favicon, and the JSON API (one blueprint that each room's ``api`` module fills)."""
     # Importing a room's API module puts its routes on api_bp.
     from archive_app.accounts import api as _accounts_api  # noqa: F401
-    from archive_app.accounts import login_views
+    from archive_app.accounts import login_views, self_views
     from archive_app.accounts import views as account_views
     from archive_app.api import bp as api_bp
+    from archive_app.audit import api as _audit_api  # noqa: F401
     from archive_app.audit import views as audit_views
     from archive_app.borrowing import api as _borrowing_api  # noqa: F401
     from archive_app.borrowing import views as borrowing_views
@@ -95,7 +105,7 @@ def register_blueprints(app: Flask) -> None:
 
     register_favicon(app)
     for module in (login_views, customer_views, record_views, finding_views, borrowing_views, retention_views,
-                   inbox_views, account_views, audit_views):
+                   inbox_views, account_views, self_views, audit_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
     # The API authenticates with tokens or checks the CSRF header itself (see api.api_auth).
@@ -122,12 +132,21 @@ def register_commands(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Vocabulary and the policy, available in every template."""
+    """Vocabulary and the policy, available in every template.
+
+    ``shown(record)`` is the policy's projection of a record for the signed-in user: every page
+    that names a record met in a list (queue, desk, holds, batches, registers) names it through it.
+    """
+    from flask_login import current_user
+
     from archive_app import policy
     from archive_app import vocabulary as domain
-    from archive_app.http import local_time
+    from archive_app.http import actor, local_time
 
-    app.jinja_env.globals.update(domain=domain, can=policy.can, local_time=local_time)
+    def shown(record):
+        return policy.shown_record(actor(current_user), record)
+
+    app.jinja_env.globals.update(domain=domain, can=policy.can, local_time=local_time, shown=shown)
 
 
 @event.listens_for(Engine, "connect")

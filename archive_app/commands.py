@@ -1,4 +1,5 @@
 """The ``archive`` sub-commands that run inside an application: serve, worker, create-user, create-token,
+the account commands (deactivate-user, reactivate-user, set-user, reset-password, revoke-token),
 verify-audit, sweep-orphans, reindex, retention-sync (``create_app`` puts them on ``app.cli``)."""
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
+
+from archive_app.vocabulary import ROLE_LABELS as ROLE_CHOICES
 
 
 def upgrade_database() -> None:
@@ -75,8 +78,7 @@ def worker_command(workers: int | None, drain: bool) -> None:
 
 @click.command("create-user")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(
-    ["archivist", "reviewer", "staff", "dept_head", "general_manager", "auditor", "admin"]))
+@click.option("--role", required=True, type=click.Choice(list(ROLE_CHOICES)))
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--display-name", default="")
 @click.option("--department", default=None)
@@ -116,20 +118,177 @@ def create_token_command(username: str, name: str) -> None:
     click.echo(token)
 
 
+def _account_action(run):
+    """Run one account change from the command line: commit it, or exit with its code and message."""
+    from archive_app.errors import DomainError
+    from archive_app.extensions import db
+
+    try:
+        result = run(db.session)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    return result
+
+
+def _acting_admin(session, username: str | None):
+    """Who the command acts as (the audit log names them, the policy asks about them): ``--by``, else the
+    oldest active account that may manage users. Whoever runs `archive` holds the database anyway."""
+    from archive_app import policy
+    from archive_app.accounts import administration as admin_svc
+    from archive_app.accounts.models import User
+
+    if username:
+        return admin_svc.find_user(session, username)
+    found = session.scalar(select(User).where(policy.users_who_may("user.manage")).order_by(User.id).limit(1))
+    if found is None:
+        raise click.ClickException("no active administrator to act as: create one with `archive create-user`")
+    return found
+
+
+_BY = click.option("--by", "by", default=None, help="administrator acting (default: the oldest active one)")
+
+
+@click.command("deactivate-user")
+@click.argument("username")
+@click.option("--successor", required=True, help="colleague who takes over customers and paper originals")
+@click.option("--note", default="", help="handover note")
+@_BY
+@with_appcontext
+def deactivate_user_command(username: str, successor: str, note: str, by: str | None) -> None:
+    """Deactivate a user: hand over to a colleague, end their sessions, revoke their tokens."""
+    from archive_app.accounts import administration as admin_svc
+    from archive_app.wiring import now
+
+    def run(session):
+        return admin_svc.deactivate(session, _acting_admin(session, by), admin_svc.find_user(session, username),
+                                    admin_svc.find_user(session, successor), now=now(), note=note)
+
+    handover = _account_action(run)
+    click.echo(f"Deactivated {username}; handed over to {successor}: {handover.customers_count} customer(s), "
+               f"{handover.paper_loans_count} paper original(s), {handover.requests_revoked_count} request(s) revoked.")
+
+
+@click.command("reactivate-user")
+@click.argument("username")
+@click.option("--reason", default="")
+@_BY
+@with_appcontext
+def reactivate_user_command(username: str, reason: str, by: str | None) -> None:
+    """Let a deactivated user sign in again."""
+    from archive_app.accounts import administration as admin_svc
+    from archive_app.wiring import now
+
+    _account_action(lambda session: admin_svc.reactivate(session, _acting_admin(session, by),
+                                                         admin_svc.find_user(session, username), now=now(),
+                                                         reason=reason))
+    click.echo(f"Reactivated {username}.")
+
+
+@click.command("set-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(list(ROLE_CHOICES)), default=None)
+@click.option("--department", default=None, help="department name ('' for none)")
+@click.option("--clearance", type=click.IntRange(0, 3), default=None, help="0 公开 1 内部 2 秘密 3 机密")
+@click.option("--reason", required=True, help="why (kept in the audit log)")
+@_BY
+@with_appcontext
+def set_user_command(username: str, role: str | None, department: str | None, clearance: int | None, reason: str,
+                     by: str | None) -> None:
+    """Change a user's role, department and/or clearance; ends their sessions and revokes their tokens."""
+    from archive_app.accounts import administration as admin_svc
+    from archive_app.wiring import now
+
+    given = {k: v for k, v in (("role", role), ("department", department), ("clearance", clearance)) if v is not None}
+    changes = _account_action(lambda session: admin_svc.change_user(
+        session, _acting_admin(session, by), admin_svc.find_user(session, username), reason=reason, now=now(),
+        **given))
+    click.echo(f"Changed {username}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+
+@click.command("reset-password")
+@click.argument("username")
+@_BY
+@with_appcontext
+def reset_password_command(username: str, by: str | None) -> None:
+    """Give a user a generated temporary password (printed once) to change at their next sign-in."""
+    from archive_app.accounts import administration as admin_svc
+    from archive_app.wiring import now
+
+    temporary = _account_action(lambda session: admin_svc.reset_password(
+        session, _acting_admin(session, by), admin_svc.find_user(session, username), now=now()))
+    click.echo(f"Temporary password for {username} (shown once; must be changed at next sign-in): {temporary}")
+
+
+@click.command("revoke-token")
+@click.argument("token_id", type=int, required=False)
+@click.option("--user", "owner", default=None, help="revoke every token of this user instead")
+@_BY
+@with_appcontext
+def revoke_token_command(token_id: int | None, owner: str | None, by: str | None) -> None:
+    """Revoke one API token by its id, or every token of --user."""
+    from archive_app.accounts import administration as admin_svc
+    from archive_app.wiring import now
+
+    if (token_id is None) == (owner is None):
+        raise click.UsageError("give either a token id or --user, not both")
+    if token_id is not None:
+        _account_action(lambda session: admin_svc.revoke_token(session, _acting_admin(session, by), token_id,
+                                                               now=now()))
+        click.echo(f"Revoked token {token_id}.")
+        return
+    count = _account_action(lambda session: admin_svc.revoke_all_tokens(
+        session, _acting_admin(session, by), admin_svc.find_user(session, owner), now=now()))
+    click.echo(f"Revoked {count} token(s) of {owner}.")
+
+
 @click.command("verify-audit")
 @with_appcontext
 def verify_audit_command() -> None:
-    """Check the audit log's hash chain; exit 1 and list every break found."""
-    from archive_app.audit.log import verify_chain
-    from archive_app.extensions import db
+    """Check the audit log's MAC chain against its newest anchor; exit 1 listing every problem found.
 
-    problems = verify_chain(db.session)
-    if problems:
-        for p in problems:
+    When the log is intact, its head is anchored again, so later deletions are measured from now.
+    """
+    from zoneinfo import ZoneInfo
+
+    from archive_app.audit.anchors import anchor_head
+    from archive_app.audit.verification import verify_log
+    from archive_app.extensions import db
+    from archive_app.wiring import get_store, now, timezone_name
+
+    store = get_store()
+    report = verify_log(db.session, store)
+    db.session.rollback()
+    walk, tz = report.walk, ZoneInfo(timezone_name())
+    line = f"{walk.entries} entries checked"
+    if walk.legacy:
+        line += f" ({walk.legacy} written before the audit key, checked with the old unkeyed SHA-256 rule)"
+    click.echo(line)
+    if report.anchor is not None:
+        click.echo(f"newest anchor: {report.anchor.seq} entries, written "
+                   f"{report.anchor.at.astimezone(tz).isoformat(timespec='seconds')}")
+    else:
+        click.echo("no anchor yet: deleting the newest entries cannot be detected before the first one")
+    if not store.lock_supported():
+        click.echo("warning: the store cannot lock objects (S3 bucket without Object Lock): anchors can be "
+                   "deleted", err=True)
+    for e in walk.erasures:
+        click.echo(f"{e.count} entries' personal data erased on {e.at.astimezone(tz).date().isoformat()} under "
+                   f"destruction {e.batch_no or '?'} (customer {e.customer_no or '?'}, entry {e.seq})")
+    if not report.intact:
+        for p in report.problems:
             click.echo(f"entry {p.seq}: {p.problem}", err=True)
-        click.echo(f"AUDIT LOG DAMAGED: {len(problems)} problem(s)", err=True)
+        for problem in report.anchor_problems:
+            click.echo(problem, err=True)
+        if report.wrong_key:
+            click.echo("every keyed entry fails: is ARCHIVE_AUDIT_KEY (or the audit key file) the key that "
+                       "wrote this log?", err=True)
+        click.echo(f"AUDIT LOG DAMAGED: {len(report.problems) + len(report.anchor_problems)} problem(s)", err=True)
         sys.exit(1)
-    click.echo("audit log intact")
+    anchor = anchor_head(db.session, store, now())
+    db.session.rollback()
+    click.echo("audit log intact" + (f"; anchored at {anchor.seq} entries" if anchor else ""))
 
 
 @click.command("sweep-orphans")
@@ -182,7 +341,8 @@ def retention_sync_command() -> None:
 
 
 APP_COMMANDS = (retention_sync_command, serve_command, worker_command, reindex_command, create_user_command,
-                create_token_command, verify_audit_command, sweep_orphans_command)
+                create_token_command, deactivate_user_command, reactivate_user_command, set_user_command,
+                reset_password_command, revoke_token_command, verify_audit_command, sweep_orphans_command)
 
 
 def register_commands(app) -> None:

@@ -75,12 +75,22 @@ SETTINGS: tuple[Setting, ...] = (
             "Longest borrowing window in days (past the same day only with a reason)."),
     Setting("ARCHIVE_LOAN_DECISION_HOURS", "LOAN_DECISION_HOURS", "48", int,
             "Hours a borrowing request may wait for a decision before it expires."),
+    Setting("ARCHIVE_AUDIT_DENIALS_PER_MINUTE", "AUDIT_DENIALS_PER_MINUTE", "20", int,
+            "Refused requests written to the audit log per user and minute; then one entry says the rest "
+            "of that minute was not written one by one."),
     Setting("ARCHIVE_FONDS_CODE", "FONDS_CODE", "0001", str, "全宗号: first part of every 档号."),
     Setting("ARCHIVE_COOKIE_SECURE", "COOKIE_SECURE", "auto", _cookie_secure,
             "Mark the session cookie Secure (sent over HTTPS only): auto (when the request came over HTTPS, "
             "or through a proxy whose X-Forwarded-Proto says https), true, or false."),
     Setting("ARCHIVE_ADMIN_PASSWORD", "ADMIN_PASSWORD", "", str,
             "Password of the first admin made by `archive init`; generated and printed once if unset."),
+    Setting("ARCHIVE_AUDIT_KEY", "AUDIT_KEY", None, str,
+            "Key of the audit log's MACs, kept outside the database. No built-in fallback: if unset, read from "
+            "ARCHIVE_AUDIT_KEY_FILE, which `archive init` creates."),
+    Setting("ARCHIVE_AUDIT_KEY_FILE", "AUDIT_KEY_FILE", "{data_dir}/audit_key", str,
+            "File holding the audit key when ARCHIVE_AUDIT_KEY is unset (mode 600, made by `archive init`)."),
+    Setting("ARCHIVE_AUDIT_ANCHOR_MINUTES", "AUDIT_ANCHOR_MINUTES", "15", int,
+            "Minutes between two anchors of the audit chain's head written to the store (1-60)."),
 )
 
 
@@ -109,6 +119,18 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
             "ARCHIVE_SECRET_KEY is not set and no secret_key file exists in the data dir; "
             "run `archive init` first (the README's run command does)."
         )
+    if not config.get("AUDIT_KEY"):
+        audit_key_file = Path(config["AUDIT_KEY_FILE"])
+        if audit_key_file.exists():
+            config["AUDIT_KEY"] = audit_key_file.read_text().strip()
+    if not config.get("AUDIT_KEY"):
+        raise ConfigError(
+            f"ARCHIVE_AUDIT_KEY is not set and the audit key file {config['AUDIT_KEY_FILE']} does not exist; "
+            "run `archive init` first (it creates the file), or set ARCHIVE_AUDIT_KEY. Without it no audit "
+            "entry can be written or verified."
+        )
+    if not 1 <= int(config["AUDIT_ANCHOR_MINUTES"]) <= 60:
+        raise ConfigError("ARCHIVE_AUDIT_ANCHOR_MINUTES must be between 1 and 60")
     config["MAX_CONTENT_LENGTH"] = int(config["MAX_UPLOAD_MB"]) * 1024 * 1024
     # Non-file form fields held in memory; must exceed the 1 MiB multipart read size (uploads.py).
     config["MAX_FORM_MEMORY_SIZE"] = 4 * 1024 * 1024
@@ -127,7 +149,24 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
 
 def ensure_secret_key(data_dir: str) -> str:
     """Create {data_dir}/secret_key once (mode 600) and return the key."""
-    path = Path(data_dir) / "secret_key"
+    return _ensure_key_file(Path(data_dir) / "secret_key")
+
+
+def audit_key_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the audit key file is: ARCHIVE_AUDIT_KEY_FILE, else its default in the data dir."""
+    environ = os.environ if environ is None else environ
+    data_dir = str(Path(environ.get("ARCHIVE_DATA_DIR") or "./var").expanduser().absolute())
+    default = next(s.default for s in SETTINGS if s.env == "ARCHIVE_AUDIT_KEY_FILE")
+    return Path(environ.get("ARCHIVE_AUDIT_KEY_FILE") or default.replace("{data_dir}", data_dir))
+
+
+def ensure_audit_key(path: str | os.PathLike[str]) -> str:
+    """Create the audit key file once (mode 600) and return the key; an existing file is never replaced,
+    since every MAC in the log was made with it."""
+    return _ensure_key_file(Path(path))
+
+
+def _ensure_key_file(path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -4,6 +4,8 @@ Each error has a stable ``code`` (used by the API) and a Chinese ``message`` (sh
 """
 from __future__ import annotations
 
+from typing import Any
+
 
 class ConfigError(RuntimeError):
     """The application is misconfigured (raised at start-up, never per request)."""
@@ -14,6 +16,11 @@ class DomainError(Exception):
 
     status = 400
     code = "bad_request"
+    # Set by ``policy.require`` on the refusals it raises: the action asked, the object it concerned,
+    # and whether the refusal is a 404 hiding that the object exists (audited as a refusal all the same).
+    policy_action: str | None = None
+    subject: Any = None
+    refusal: bool = False
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
                  details: dict | None = None) -> None:

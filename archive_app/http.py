@@ -19,19 +19,23 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Request, Response, current_app, flash, jsonify, render_template, request
+from flask import session as web_session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.formparser import FormDataParser, MultiPartParser
 from werkzeug.routing import IntegerConverter
 
 from archive_app import exports, policy
 from archive_app.accounts.models import User
+from archive_app.audit import denials
 from archive_app.errors import DomainError, ValidationFailed, in_range
 from archive_app.extensions import db
 from archive_app.intake.records import Download, IncomingFile
 from archive_app.vocabulary import MAX_PAGE, MAX_ROW_ID
+from archive_app.wiring import now
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,6 +69,52 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
             body["error"]["details"] = details
         return jsonify(body), status
     return render_template("error.html", status=status, code=code, message=message, details=details or {}), status
+
+
+def domain_error_response(exc: DomainError):
+    """Answer a domain error; a refusal is written to the audit log first (``audit_refusal``)."""
+    audit_refusal(exc, exc.status, exc.code)
+    return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+# Route arguments naming the object a refusal concerned, when the policy did not name it.
+_OBJECT_ARGS = {"loan_id": "loan_request", "batch_id": "disposal_batch", "hold_id": "legal_hold"}
+
+
+def _refusal_of(exc: Exception, code: str) -> denials.Refusal:
+    args = dict(request.view_args or {})
+    subject = getattr(exc, "subject", None)
+    if getattr(subject, "id", None) is not None:
+        object_type = re.sub(r"(?<!^)(?=[A-Z])", "_", type(subject).__name__).lower()  # LoanRequest -> loan_request
+        object_id = str(subject.id)
+    else:
+        key = next((k for k in args if k.endswith("_id")), None)
+        object_type, object_id = (_OBJECT_ARGS.get(key, key[:-3]), str(args[key])) if key else ("", "")
+    return denials.Refusal(reason=code, method=request.method, path=request.path, object_type=object_type,
+                           object_id=object_id, action=getattr(exc, "policy_action", None) or "",
+                           hidden=getattr(exc, "refusal", False) and getattr(exc, "status", 0) == 404,
+                           extra={"args": args} if args else {})
+
+
+def audit_refusal(exc: Exception, status: int, code: str) -> None:
+    """Write a refused request (any 403; a 404 the policy gave to hide an object) as ``access.denied``.
+
+    The request's own transaction is rolled back first (a refused request keeps nothing), and the
+    entry commits on its own: the 4xx answer would roll it back with everything else. The user
+    sees the same answer either way; a log that cannot be written never turns a refusal into a 500.
+    """
+    if not (status == 403 or getattr(exc, "refusal", False)) or not current_user.is_authenticated:
+        return
+    user = actor(current_user)
+    refusal = _refusal_of(exc, code)  # before the rollback expires the object it names
+    db.session.rollback()
+    try:
+        denials.record_denial(db.session, user, refusal,
+                              limit=current_app.config["AUDIT_DENIALS_PER_MINUTE"], now=now(), ip=client_ip())
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("could not write a refusal to the audit log")
 
 
 def register_unit_of_work(app: Flask) -> None:
@@ -168,7 +218,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return domain_error_response(exc)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
@@ -180,6 +230,7 @@ def register_error_handlers(app: Flask) -> None:
         if exc.code == 413:
             mb = app.config["MAX_UPLOAD_MB"]
             message = f"上传内容超过大小上限（{mb} MB）"
+        audit_refusal(exc, exc.code or 500, code)
         body, status = error_response(exc.code or 500, code, message)
         response = app.make_response((body, status))
         # A 405 says which methods the URL does take (werkzeug puts them in Allow).
@@ -250,6 +301,12 @@ def actor(user) -> User:
     return user._get_current_object() if hasattr(user, "_get_current_object") else user
 
 
+def keep_this_session(user: User) -> None:
+    """After a change that ended every session of ``user`` (``accounts.sessions.end_sessions``), keep the
+    session making the change: it takes the user's new session version."""
+    web_session["sv"] = user.session_version or 0
+
+
 def page(bp: Blueprint, rule: str, action: str, *, message: str | None = None, **options: Any) -> Callable:
     """Route ``rule`` on ``bp`` to a view for signed-in users whom the policy lets do ``action``.
 
@@ -274,6 +331,7 @@ def attempt(action: Callable[[], T], success: Callable[[T], str] | None = None) 
         result = action()
     except DomainError as exc:
         db.session.rollback()
+        audit_refusal(exc, exc.status, exc.code)
         flash(exc.message, "error")
         return None, exc
     if success is not None:

@@ -87,6 +87,14 @@ def sync_retention() -> Upkeep:
     return upkeep.after_change(db.session, wiring.get_store(), now=wiring.now(), all_records=True)
 
 
+def anchor_audit() -> int:
+    """Write the audit chain's head to the store, locked, so deleting the newest entries is detected."""
+    from archive_app.audit.anchors import anchor_head
+
+    anchor = anchor_head(db.session, wiring.get_store(), wiring.now())
+    return anchor.seq if anchor else 0
+
+
 def register_jobs(app: Flask) -> None:
     """Create the app's queue and register every task on it (app.extensions['queue'])."""
     from archive_app.reading.extraction_job import TransientError
@@ -121,12 +129,20 @@ def register_jobs(app: Flask) -> None:
         # a worker killed mid-job, or an enqueue lost with Redis down: put the file back
         "requeue_stale": queue.periodic_task(crontab(minute="*/5"), name="requeue_stale")(in_app(requeue_stale)),
         "expire_loans": queue.periodic_task(crontab(minute="*/5"), name="expire_loans")(in_app(expire_loans)),
+        # idempotent: an unchanged head is only re-locked
+        "anchor_audit": queue.periodic_task(_every_minutes(int(app.config["AUDIT_ANCHOR_MINUTES"])),
+                                            name="anchor_audit")(in_app(anchor_audit)),
         # nightly and idempotent
         "sync_retention": queue.periodic_task(crontab(minute="30", hour="2"),
                                               name="sync_retention")(in_app(sync_retention)),
     }
     app.extensions["queue"] = queue
     app.extensions["tasks"] = tasks
+
+
+def _every_minutes(minutes: int):
+    # crontab's "*/n" restarts each hour: 60 means once an hour.
+    return crontab(minute="0" if minutes >= 60 else f"*/{minutes}")
 
 
 def run_pending(limit: int = 1000) -> int:

@@ -1,5 +1,5 @@
 """Every room's models in one import: the mapper registry (and Alembic) need them all loaded."""
-from archive_app.accounts.models import ApiToken, Department, Role, User  # noqa: F401
+from archive_app.accounts.models import ApiToken, Department, LoginFailure, Role, User  # noqa: F401
 from archive_app.audit.models import AuditEntry, AuditHead  # noqa: F401
 from archive_app.borrowing.models import Handover, LoanApproval, LoanItem, LoanRequest, PaperLoan  # noqa: F401
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile  # noqa: F401

@@ -18,18 +18,28 @@ this object".
 ``can`` stays pure: whether a borrowing grant is active is asked through an injected
 ``grant_checker(record, "view" | "download") -> bool`` (``intake.records.grant_checker`` builds
 one over a session and a time). Without a checker, no grant is assumed.
+
+What a user may *see* of a record they meet is ``visibility``: nothing, that it exists, its
+metadata (档号, 题名, type, customer) or its content. Lists that are not filtered by the catalogue
+(an approval queue, the paper desk, holds, disposal batches, the registers, messages) name a
+record through the projection (``shown_record`` / ``record_label``): its 档号 and 题名 only when
+the metadata is visible, a neutral placeholder otherwise. The SQL and index filters
+(``visible_records``, ``record_scope``) select exactly the records whose metadata is visible.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, true
 
-from archive_app.accounts.models import Role, User
+from archive_app.accounts.models import ApiToken, Role, User
 from archive_app.borrowing.models import LoanRequest
 from archive_app.errors import Forbidden, NotFound
 from archive_app.intake.models import Customer, Record
+from archive_app.retention.models import LegalHold
 
 # Roles that keep the catalogue and therefore see every customer's file.
 ARCHIVE_ROLES = frozenset({Role.ARCHIVIST, Role.REVIEWER, Role.ADMIN})
@@ -50,6 +60,9 @@ ROLES: dict[str, frozenset[Role]] = {
     "customer.create": _KEEPERS,
     "customer.edit": _KEEPERS,
     "customer.serve": frozenset({Role.STAFF, Role.DEPT_HEAD}),   # may be a customer's consultant (置业顾问)
+    # Full phone numbers and ID number, shown masked otherwise; obj Customer: one they see. Audited each time.
+    # Auditors check the log, they do not contact customers.
+    "customer.pii_reveal": EVERYONE - {Role.AUDITOR},
     "record.view": EVERYONE,                          # obj Record: clearance and department
     "record.upload": _KEEPERS,
     "record.edit": _KEEPERS,                          # obj Record: a draft
@@ -62,6 +75,9 @@ ROLES: dict[str, frozenset[Role]] = {
     "user.deactivate": frozenset({Role.ADMIN}),
     "audit.view": frozenset({Role.ADMIN, Role.AUDITOR}),
     "token.manage": EVERYONE,
+    "token.manage_all": frozenset({Role.ADMIN}),      # see and revoke every user's tokens
+    "token.revoke": EVERYONE,                         # obj ApiToken: their own, or any for an admin
+    "password.change": EVERYONE,                      # their own, knowing the current one
     # borrowing
     "loan.request": BUSINESS_ROLES,                   # the borrowing pages; obj: may ask for it (loan.borrow)
     "loan.borrow": EVERYONE,                          # obj Record/Customer: may be named in the user's request
@@ -71,6 +87,9 @@ ROLES: dict[str, frozenset[Role]] = {
     # Nobody approves their own request and a head has no head above: these go to the GM step.
     "loan.skip_head": frozenset({Role.DEPT_HEAD, Role.GENERAL_MANAGER}),
     "loan.revoke": EVERYONE,                          # obj LoanRequest: their own, or any for an admin
+    # obj LoanRequest: may know it exists (its number, state): the requester, whoever sees every line
+    # of the 查阅登记表, and the head of the department it was filed in. Others: as if missing.
+    "loan.view": EVERYONE,
     "paper.manage": _KEEPERS,
     "paper.hand_out": _KEEPERS,
     "paper.return": _KEEPERS,
@@ -83,6 +102,9 @@ ROLES: dict[str, frozenset[Role]] = {
     "schedule.edit": frozenset({Role.ADMIN}),
     "hold.place": frozenset({Role.ARCHIVIST, Role.ADMIN, Role.AUDITOR, Role.GENERAL_MANAGER}),
     "hold.release": frozenset({Role.ARCHIVIST, Role.ADMIN, Role.AUDITOR, Role.GENERAL_MANAGER}),
+    # obj LegalHold: its reason and mandate (litigation details), for whoever deals with holds and
+    # may see what it covers (the record's metadata, the customer).
+    "hold.view": frozenset({Role.ARCHIVIST, Role.ADMIN, Role.AUDITOR, Role.GENERAL_MANAGER, Role.DEPT_HEAD}),
     "disposal.view_due": _APPRAISERS | {Role.GENERAL_MANAGER},
     "disposal.review": _APPRAISERS,
     "disposal.approve": frozenset({Role.GENERAL_MANAGER}),
@@ -94,9 +116,10 @@ ROLES: dict[str, frozenset[Role]] = {
 }
 ACTIONS = frozenset(ROLES)
 # Actions ``can`` decides from the role alone (``users_who_may`` can turn them into SQL).
-ROLE_ONLY = ACTIONS - {"customer.view", "record.view", "record.edit", "record.review", "record.read",
-                       "record.download", "loan.request", "loan.borrow", "loan.approve_head", "loan.revoke",
-                       "register.view_department", "disposal.follow_department"}
+ROLE_ONLY = ACTIONS - {"customer.view", "customer.pii_reveal", "record.view", "record.edit", "record.review",
+                       "record.read", "record.download", "loan.request", "loan.borrow", "loan.approve_head", "loan.revoke",
+                       "loan.view", "hold.view", "token.revoke", "register.view_department",
+                       "disposal.follow_department"}
 # The 密级 a new account of each role may see unless the administrator says otherwise.
 DEFAULT_CLEARANCE: dict[Role, int] = {
     Role.ADMIN: 3, Role.ARCHIVIST: 3, Role.REVIEWER: 3, Role.GENERAL_MANAGER: 3,
@@ -113,6 +136,17 @@ def default_clearance(role: Role) -> int:
     return DEFAULT_CLEARANCE[role]
 
 
+def role_may(role: Role | str, action: str) -> bool:
+    """Whether any active user of ``role`` may do ``action`` (one decided by role alone), e.g. before a
+    role change takes effect."""
+    if action not in ROLE_ONLY:
+        raise ValueError(f"{action!r} is not decided by role alone")
+    try:
+        return Role(role) in ROLES[action]
+    except ValueError:
+        return False
+
+
 def _role(user: User | None) -> Role | None:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
@@ -122,16 +156,27 @@ def _role(user: User | None) -> Role | None:
         return None
 
 
-def _same_department(user: User, customer: Customer) -> bool:
-    return user.department_id is not None and user.department_id == customer.department_id
+def _sees_department(user: User, role: Role, department_id: int | None) -> bool:
+    """Whether the user sees the files of a department: company-wide, or their own department."""
+    return role in COMPANY_WIDE_ROLES or (user.department_id is not None and user.department_id == department_id)
 
 
 def _sees_customer(user: User, role: Role, customer: Customer) -> bool:
-    return role in COMPANY_WIDE_ROLES or _same_department(user, customer)
+    return _sees_department(user, role, customer.department_id)
 
 
 def _sees_record(user: User, role: Role, record: Record) -> bool:
     return record.secrecy <= user.clearance and _sees_customer(user, role, record.customer)
+
+
+def _knows_loan(user: User, role: Role, req: Any) -> bool:
+    if not isinstance(req, LoanRequest):
+        return True
+    if req.requester_id == user.id or role in ROLES["register.view_all"]:
+        return True
+    # Agrees with the 查阅登记表's department scope: a head knows their department's requests.
+    return (role in ROLES["register.view_department"] and user.department_id is not None
+            and user.department_id == req.department_id)
 
 
 def _may_borrow(user: User, role: Role, obj: Any) -> bool:
@@ -157,7 +202,7 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
         return False
     if action in ROLE_ONLY:
         return True
-    if action == "customer.view":
+    if action in {"customer.view", "customer.pii_reveal"}:
         return _sees_customer(user, role, obj)
     if action == "loan.request":
         # Someone must approve: the department's head, or for the general manager (no
@@ -174,6 +219,15 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
         return True
     if action == "loan.revoke":
         return role is Role.ADMIN or (isinstance(obj, LoanRequest) and obj.requester_id == user.id)
+    if action == "loan.view":
+        return _knows_loan(user, role, obj)
+    if action == "hold.view":
+        if isinstance(obj, LegalHold):
+            return (_sees_record(user, role, obj.record) if obj.record_id is not None
+                    else _sees_customer(user, role, obj.customer))
+        return True
+    if action == "token.revoke":
+        return role is Role.ADMIN or (isinstance(obj, ApiToken) and obj.user_id == user.id)
     if action in {"register.view_department", "disposal.follow_department"}:
         return user.department_id is not None
     record: Record = obj
@@ -212,22 +266,33 @@ def require(user: User | None, action: str, obj: Any = None, grant_checker: Gran
 
     With ``code``/``message`` a refusal is ``Forbidden(message, code)`` (a service keeps its own
     stable wording). Without them, existence is hidden (NotFound) when the Customer or Record
-    itself is invisible to the user, and any other refusal is the generic ``forbidden``.
+    itself is invisible to the user, and any other refusal is the generic ``forbidden``. Every
+    refusal raised here names the action and object and is marked ``refusal``, so the audit log
+    records it as one even when the user is told "not found".
     """
     if can(user, action, obj, grant_checker):
         return
+    raise _refusal(user, action, obj, code, message)
+
+
+def _refusal(user: User | None, action: str, obj: Any, code: str | None,
+             message: str | None) -> Forbidden | NotFound:
+    exc: Forbidden | NotFound
     if code is not None or message is not None:
-        raise Forbidden(message or "您没有权限执行此操作", code=code or "forbidden")
-    if isinstance(obj, Record) and action != "record.view" and can(user, "record.view", obj):
-        raise Forbidden("您没有权限执行此操作", code="forbidden")
-    if isinstance(obj, Customer) and action != "customer.view" and can(user, "customer.view", obj):
-        raise Forbidden("您没有权限执行此操作", code="forbidden")
+        exc = Forbidden(message or "您没有权限执行此操作", code=code or "forbidden")
+    elif isinstance(obj, Record) and action != "record.view" and can(user, "record.view", obj):
+        exc = Forbidden("您没有权限执行此操作", code="forbidden")
+    elif isinstance(obj, Customer) and action != "customer.view" and can(user, "customer.view", obj):
+        exc = Forbidden("您没有权限执行此操作", code="forbidden")
     # An invisible object answers exactly as a missing one does, so no answer tells them apart.
-    if isinstance(obj, Customer):
-        raise NotFound("客户档案不存在", code="customer_not_found")
-    if isinstance(obj, Record):
-        raise NotFound("档案不存在或无权查看", code="not_found")
-    raise Forbidden("您没有权限执行此操作", code="forbidden")
+    elif isinstance(obj, Customer):
+        exc = NotFound("客户档案不存在", code="customer_not_found")
+    elif isinstance(obj, Record):
+        exc = NotFound("档案不存在或无权查看", code="not_found")
+    else:
+        exc = Forbidden("您没有权限执行此操作", code="forbidden")
+    exc.policy_action, exc.subject, exc.refusal = action, obj, True
+    return exc
 
 
 def users_who_may(action: str, *, active: bool = True) -> ColumnElement[bool]:
@@ -292,3 +357,99 @@ def visible_records(user: User, stmt: Select) -> Select:
     if not user.department_id:
         return stmt.where(false())
     return stmt.where(Customer.department_id == user.department_id)
+
+
+# ---------------------------------------------------------------------------------------------- visibility
+
+
+class Visibility(IntEnum):
+    """How much of a record a user may see, each level including the ones below it."""
+
+    NONE = 0      # not even that it exists: lists leave it out, its URL answers 404
+    EXISTS = 1    # that it exists (a line in a list the user may read), named by a placeholder
+    METADATA = 2  # 档号, 题名, record type, customer (``record.view``)
+    CONTENT = 3   # text, snippets, pages, files (``record.read`` now)
+
+
+# What a record or customer whose metadata the viewer may not see is called wherever a list names it.
+HIDDEN_RECORD = "（无权查看的档案）"
+HIDDEN_CUSTOMER = "（无权查看的客户）"
+
+
+def sees_metadata(user: User | None, *, secrecy: int, department_id: int | None) -> bool:
+    """``record.view`` from plain values (a record's 密级 and its customer's department), for rows
+    selected as columns. Agrees with ``can(user, "record.view", r)`` and ``visible_records``."""
+    role = _role(user)
+    return role is not None and secrecy <= user.clearance and _sees_department(user, role, department_id)
+
+
+def sees_customer(user: User | None, *, department_id: int | None) -> bool:
+    """``customer.view`` from a customer's department alone, for rows selected as columns."""
+    role = _role(user)
+    return role is not None and _sees_department(user, role, department_id)
+
+
+def visibility(user: User | None, record: Record, *, met: bool = False,
+               grant_checker: GrantChecker | None = None) -> Visibility:
+    """What ``user`` may see of ``record``.
+
+    ``met``: the user meets the record through something they may see (a loan they decide, a
+    batch they review, a register line in their scope), so at least its existence is shown.
+    CONTENT is asked of ``can(.., "record.read", ..)`` with ``grant_checker`` (none: no loan).
+    """
+    floor = Visibility.EXISTS if met and _role(user) is not None else Visibility.NONE
+    if not can(user, "record.view", record):
+        return floor
+    if can(user, "record.read", record, grant_checker):
+        return Visibility.CONTENT
+    return Visibility.METADATA
+
+
+@dataclass(frozen=True)
+class ShownRecord:
+    """A record as one viewer may see it: its own metadata, or placeholders.
+
+    ``visible`` says which; pages link to the record only when it is visible.
+    """
+
+    id: int
+    visible: bool
+    archival_code: str
+    title: str
+    record_type: str
+    customer_no: str
+    secrecy: int | None
+
+    @property
+    def label(self) -> str:
+        """档号 and 题名 in one string (messages, export titles), or the placeholder."""
+        return f"{self.archival_code} {self.title}" if self.visible else HIDDEN_RECORD
+
+
+def shown_record(user: User | None, record: Record) -> ShownRecord:
+    """The projection of ``record`` for ``user`` (met in a list they may read: at least EXISTS)."""
+    if visibility(user, record, met=True) >= Visibility.METADATA:
+        return ShownRecord(record.id, True, record.archival_code, record.title, record.record_type,
+                           record.customer.customer_no or "", record.secrecy)
+    return ShownRecord(record.id, False, HIDDEN_RECORD, HIDDEN_RECORD, "", "", None)
+
+
+def record_label(user: User | None, record: Record | None) -> str:
+    """How a message, page or export names ``record`` to ``user``: 档号 and 题名, or the placeholder."""
+    if record is None:
+        return HIDDEN_RECORD
+    return shown_record(user, record).label
+
+
+def record_code(user: User | None, record: Record | None) -> str:
+    """The 档号 of ``record`` if ``user`` may see its metadata, else the placeholder (short messages)."""
+    if record is None or not can(user, "record.view", record):
+        return HIDDEN_RECORD
+    return record.archival_code
+
+
+def customer_label(user: User | None, customer: Customer | None) -> str:
+    """How a page names ``customer`` to ``user``: name and 客户号, or the placeholder."""
+    if customer is None or not can(user, "customer.view", customer):
+        return HIDDEN_CUSTOMER
+    return f"{customer.name}（{customer.customer_no}）" if customer.customer_no else customer.name

@@ -62,3 +62,78 @@ RECORD_STATUSES = {"draft": "待审核", "filed": "已归档", "destroyed": "已
 # Pages, the API and its OpenAPI document share them.
 MAX_ROW_ID = 2**31 - 1
 MAX_PAGE = 1_000_000
+
+# What the audit log page calls each action the code writes (tests/test_audit_reads.py checks every
+# action written in archive_app/ has a label here).
+AUDIT_ACTION_LABELS = {
+    # accounts
+    "login.success": "登录成功",
+    "login.failure": "登录失败",
+    "logout": "退出登录",
+    "user.create": "创建用户",
+    "user.deactivate": "停用用户",
+    "user.reactivate": "恢复用户",
+    "user.change": "变更角色/部门/密级",
+    "user.password_reset": "重置密码",
+    "user.password_change": "修改本人密码",
+    "token.create": "创建 API 令牌",
+    "token.revoke": "吊销 API 令牌",
+    "token.revoke_all": "吊销全部 API 令牌",
+    "handover": "离职交接",
+    # customers
+    "customer.create": "新建客户档案",
+    "customer.update": "修改客户资料",
+    "customer.view": "查看客户档案",
+    "customer.search": "查询客户",
+    "customer.pii_reveal": "显示完整证件号/电话",
+    "customer.erase": "清除客户个人信息",
+    # records and their content
+    "record.create": "新建档案",
+    "record.update": "修改档案",
+    "record.review": "审核归档",
+    "record.view": "查看档案",
+    "record.destroy": "销毁档案",
+    "file.upload": "上传文件",
+    "file.download": "下载文件",
+    "page.view": "查看页面图像",
+    "page.text": "查看识别文字",
+    "page.thumbnails": "查看页面缩略图",
+    "search.run": "全文检索",
+    # the log itself and refusals
+    "audit.view": "查看审计日志",
+    "access.denied": "拒绝访问",
+    "access.denials_suppressed": "拒绝访问（此后一分钟内不再逐条记录）",
+    # borrowing
+    "loan.request": "申请借阅",
+    "loan.approve": "审批通过（转总经理）",
+    "loan.approve_final": "审批通过",
+    "loan.reject": "驳回借阅申请",
+    "loan.expire": "借阅申请超时失效",
+    "loan.revoke": "撤回借阅",
+    "loan.close": "借阅结束",
+    "paper.hand_out": "借出原件",
+    "paper.return": "归还原件",
+    "loan_register.export": "导出查阅登记表",
+    # retention and destruction
+    "retention.schedule": "修改保管期限表",
+    "hold.place": "冻结（诉讼保全）",
+    "hold.lift": "解除冻结",
+    "disposal.batch_create": "创建鉴定批次",
+    "disposal.decide": "鉴定意见",
+    "disposal.submit": "提交销毁审批",
+    "disposal.approve": "批准销毁",
+    "disposal.send_back": "退回重新鉴定",
+    "disposal.supervise": "监销确认",
+    "disposal.skip": "本次未销毁（不再符合销毁条件）",
+    "disposal.execute_start": "开始销毁",
+    "disposal.execute_finish": "完成销毁",
+    "disposal.register_export": "导出销毁清册",
+    "disposal.certificate_download": "下载销毁证明书",
+}
+
+# What the audit log page calls the objects entries concern.
+AUDIT_OBJECT_LABELS = {
+    "user": "用户", "customer": "客户", "customer_list": "客户列表", "record": "档案", "search": "检索",
+    "loan_request": "借阅申请", "paper_loan": "原件借出", "handover": "交接", "loan_register": "查阅登记表",
+    "schedule": "保管期限表", "legal_hold": "冻结", "disposal_batch": "鉴定批次", "audit_log": "审计日志",
+}

@@ -35,7 +35,8 @@ DEPARTMENTS = 6
 
 def app_config(work: Path) -> dict:
     """The app's settings for a bench folder (SQLite file, fs storage, index folder)."""
-    return {"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{work / 'archive.db'}",
+    return {"SECRET_KEY": "bench", "AUDIT_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{work / 'archive.db'}",
             "DATA_DIR": str(work), "STORAGE_BACKEND": "fs", "STORAGE_DIR": str(work / "blobs"),
             "INDEX_DIR": str(work / "index")}
 

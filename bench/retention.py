@@ -569,8 +569,9 @@ def backend_app(backend: str, n: int, keep: bool) -> Iterator[tuple[object, str,
         reused = bool(exists and keep)
         folder = Path(tempfile.mkdtemp(prefix="bench-retention-pg-", dir=tempfile.gettempdir()))
         where = url
-    app = create_app({"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url, "DATA_DIR": str(folder),
-                      "STORAGE_BACKEND": "fs", "STORAGE_DIR": str(folder / "blobs"), "FONDS_CODE": "0001"})
+    app = create_app({"SECRET_KEY": "bench", "AUDIT_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url,
+                      "DATA_DIR": str(folder), "STORAGE_BACKEND": "fs", "STORAGE_DIR": str(folder / "blobs"),
+                      "FONDS_CODE": "0001"})
     try:
         with app.app_context():
             if reused:

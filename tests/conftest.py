@@ -58,7 +58,7 @@ def pg_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     url = _with_db(PG_BASE_URL, name)
-    app = create_app({"SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": url, "DATA_DIR": "/tmp",
+    app = create_app({"SECRET_KEY": "t", "AUDIT_KEY": "t", "SQLALCHEMY_DATABASE_URI": url, "DATA_DIR": "/tmp",
                       "STORAGE_BACKEND": "fs", "STORAGE_DIR": "/tmp/archive-test-unused"})
     with app.app_context():
         upgrade_database()
@@ -73,7 +73,7 @@ def pg_url() -> Iterator[str]:
 def sqlite_template(tmp_path_factory) -> Path:
     """A migrated SQLite file; each test gets a copy (migrating once keeps the suite fast)."""
     path = tmp_path_factory.mktemp("sqlite-template") / "archive.db"
-    app = create_app({"SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+    app = create_app({"SECRET_KEY": "t", "AUDIT_KEY": "t", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
                       "DATA_DIR": str(path.parent), "STORAGE_BACKEND": "fs", "STORAGE_DIR": str(path.parent / "b")})
     with app.app_context():
         upgrade_database()
@@ -95,7 +95,8 @@ STACKS = ["sqlite-fs", "postgresql-s3"]
 
 def make_app(stack: str, tmp_path: Path, request, extra: dict[str, Any] | None = None):
     """Build an app on the named stack with a clean database and an empty store."""
-    config: dict[str, Any] = {"SECRET_KEY": "test-secret", "TESTING": True, "WTF_CSRF_ENABLED": False,
+    config: dict[str, Any] = {"SECRET_KEY": "test-secret", "AUDIT_KEY": "test-audit-key", "TESTING": True,
+                              "WTF_CSRF_ENABLED": False,
                               "DATA_DIR": str(tmp_path / "data"), "FONDS_CODE": "0001"}
     if stack.startswith("sqlite"):
         db_path = tmp_path / "archive.db"

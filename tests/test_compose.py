@@ -22,7 +22,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 # ${NAME} / ${NAME:?message} / ${NAME?message}: a value the operator must supply.
 REQUIRED_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:?\?[^}]*\}$")
 ANY_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}")
-SECRET_NAMES = ("PASSWORD", "SECRET", "ACCESS_KEY", "ROOT_USER")
+SECRET_NAMES = ("PASSWORD", "SECRET", "ACCESS_KEY", "ROOT_USER", "AUDIT_KEY")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,8 @@ def test_app_env_names_are_settings_the_app_reads(app_env):
 
 def test_app_sets_what_production_needs(app_env):
     for name in ("ARCHIVE_DATABASE_URL", "ARCHIVE_STORAGE_BACKEND", "ARCHIVE_S3_ENDPOINT", "ARCHIVE_S3_ACCESS_KEY",
-                 "ARCHIVE_S3_SECRET_KEY", "ARCHIVE_S3_BUCKET", "ARCHIVE_S3_OBJECT_LOCK", "ARCHIVE_SECRET_KEY"):
+                 "ARCHIVE_S3_SECRET_KEY", "ARCHIVE_S3_BUCKET", "ARCHIVE_S3_OBJECT_LOCK", "ARCHIVE_SECRET_KEY",
+                 "ARCHIVE_AUDIT_KEY"):
         assert app_env.get(name), f"{name} is not set for the app"
     assert app_env["ARCHIVE_STORAGE_BACKEND"] == "s3"
     setting = {s.env: s for s in SETTINGS}
@@ -130,8 +131,8 @@ def _secret_values(services) -> list[tuple[str, str, str | None]]:
 def test_no_secret_is_a_literal(services, app_env):
     secrets = _secret_values(services)
     names = {(svc, name) for svc, name, _ in secrets}
-    assert {("app", "ARCHIVE_SECRET_KEY"), ("app", "ARCHIVE_S3_SECRET_KEY"), ("app", "ARCHIVE_S3_ACCESS_KEY"),
-            ("db", "POSTGRES_PASSWORD"), ("minio", "MINIO_ROOT_PASSWORD")} <= names
+    assert {("app", "ARCHIVE_SECRET_KEY"), ("app", "ARCHIVE_AUDIT_KEY"), ("app", "ARCHIVE_S3_SECRET_KEY"),
+            ("app", "ARCHIVE_S3_ACCESS_KEY"), ("db", "POSTGRES_PASSWORD"), ("minio", "MINIO_ROOT_PASSWORD")} <= names
     for svc, name, value in secrets:
         assert value is not None and REQUIRED_REF.match(value), \
             f"{svc}.{name} must be a ${{NAME:?message}} reference, not {value!r}"

@@ -151,7 +151,7 @@ def test_the_session_cookie_is_secure_over_https(mode, tmp_path, request, users_
 
 
 def test_cookie_secure_setting_is_auto_unless_told(tmp_path):
-    base = {"ARCHIVE_DATA_DIR": str(tmp_path), "ARCHIVE_SECRET_KEY": "k"}
+    base = {"ARCHIVE_DATA_DIR": str(tmp_path), "ARCHIVE_SECRET_KEY": "k", "ARCHIVE_AUDIT_KEY": "a"}
     assert load_config(base)["COOKIE_SECURE"] == "auto"
     assert load_config(base | {"ARCHIVE_COOKIE_SECURE": "TRUE"})["SESSION_COOKIE_SECURE"] is True
     assert load_config(base | {"ARCHIVE_COOKIE_SECURE": "false"})["SESSION_COOKIE_SECURE"] is False

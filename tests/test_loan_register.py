@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import event, select
 
-from archive_app import exports
+from archive_app import exports, policy
 from archive_app.accounts.models import Department, User
 from archive_app.audit.models import AuditEntry
 from archive_app.borrowing import loans as L
@@ -167,7 +167,7 @@ def test_who_sees_which_lines(app, client, users):
             REG.register_page(db.session, None, REG.RegisterFilter(), tz=TZ)
 
 
-def test_titles_above_the_viewers_clearance_are_masked(app, client, users):
+def test_records_above_the_viewers_clearance_are_named_by_a_placeholder(app, client, users):
     login(client, "archivist")
     c = new_customer(client, department="销售一部")
     secret = upload(client, c["id"], [(make_pdf(marker="s"), "s.pdf")], secrecy=2, title="保密协议").json
@@ -176,11 +176,16 @@ def test_titles_above_the_viewers_clearance_are_masked(app, client, users):
         staff_secret, head = _users("staff_secret", "head")
         L.create_request(db.session, staff_secret, kind="view", purpose="查", settings=SETTINGS, now=T1,
                          record_ids=[secret["id"]])
-        head.clearance = 1  # 内部 only: the 秘密 record's line stays, its title does not
+        head.clearance = 1  # 内部 only: the 秘密 record's line stays, its 档号 and title do not
         db.session.commit()
         row, = _page("head").rows
-        assert row.archival_code == secret["archival_code"] and row.title == REG.MASKED_TITLE
-        assert _page("archivist").rows[0].title == "保密协议"
+        assert (row.archival_code, row.title, row.visible) == (policy.HIDDEN_RECORD, policy.HIDDEN_RECORD, False)
+        assert row.to_dict()["record"] == {"id": secret["id"], "visible": False, "archival_code": None,
+                                           "title": None, "record_type": None}
+        assert row.request_no and row.customer_name == "王小明"  # the line itself is complete
+        assert secret["archival_code"] not in "".join(str(c) for c in row.cells(TZ))
+        seen = _page("archivist").rows[0]
+        assert (seen.archival_code, seen.title) == (secret["archival_code"], "保密协议")
 
 
 def test_queries_do_not_grow_with_rows_and_export_chunks_agree(app, client, users):
@@ -346,6 +351,27 @@ def test_record_page_shows_its_borrowing_history(app, client, users):
     login(client, "staff_secret")
     html = client.get(f"/records/{sc['r1']['id']}").text
     assert "借阅记录" in html and sc["req1"] not in html and "暂无借阅记录" in html
+
+
+def test_the_filter_line_names_no_record_the_viewer_may_not_see(app, client, users):
+    """``record_id`` in the filter prints a 档号 only for a record the viewer may see: another
+    department's record reads exactly like a missing id, on the page and in the XLSX title."""
+    sc = _scenario(app, client)
+    foreign, own = sc["r2"], sc["r1"]  # 李四's record is 销售二部's; staff is in 销售一部
+    login(client, "staff")
+    hidden = client.get(f"/loans/register?record_id={foreign['id']}").text
+    missing = client.get("/loans/register?record_id=999999").text
+    assert foreign["archival_code"] not in hidden and f"档案编号 {foreign['id']}" in hidden
+    assert "档案编号 999999" in missing
+    book = load_workbook(io.BytesIO(client.get(f"/loans/register.xlsx?record_id={foreign['id']}").data))
+    title = book.active["A1"].value
+    assert foreign["archival_code"] not in title and f"档案编号 {foreign['id']}" in title
+    # a record the viewer sees is named by its 档号
+    assert f"档号 {own['archival_code']}" in client.get(f"/loans/register?record_id={own['id']}").text
+    with app.app_context():
+        staff, = _users("staff")
+        assert REG.describe_filter(db.session, staff, REG.RegisterFilter(record_id=foreign["id"])) == \
+            f"档案编号 {foreign['id']}"
 
 
 def test_anonymous_is_sent_to_login(app, client, users):

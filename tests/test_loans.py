@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import product
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -317,9 +318,16 @@ def test_the_general_managers_own_request_needs_another_general_manager(w):
 
 def test_wrong_department_and_wrong_role_are_refused(w):
     r = req(w, who="staff_other", records=[w.foreign])
-    raises("not_your_department", approve, w, r, "head")
+    # Whoever may not know of the request (another department's head, a colleague) gets the
+    # answer a missing request gets: no number, no state.
+    missing = SimpleNamespace(id=999999)
+    for who in ("head", "staff_secret"):
+        raises("loan_not_found", approve, w, r, who)
+        raises("loan_not_found", approve, w, missing, who)
+        raises("loan_not_found", L.revoke, w.s, w.u[who], r.id, reason="x", now=NOW)
     assert L.approval_queue(w.s, w.u["head"], SETTINGS, NOW) == []
-    for who in ("gm", "staff_secret", "archivist", "admin"):
+    # Those who see every register line know it exists: they are told they do not decide it.
+    for who in ("gm", "archivist", "admin"):
         raises("not_an_approver", approve, w, r, who)
     assert r.status == "pending_head" and not r.approvals
 
@@ -353,7 +361,7 @@ def test_expire_stale_expires_pending_and_closes_ended_windows(w):
 
 def test_revoke(w):
     r = approved(w)
-    raises("forbidden", L.revoke, w.s, w.u["staff_secret"], r.id, reason="x", now=NOW)
+    raises("loan_not_found", L.revoke, w.s, w.u["staff_secret"], r.id, reason="x", now=NOW)  # a colleague's
     L.revoke(w.s, w.u["staff"], r.id, reason="不需要了", now=NOW + timedelta(hours=1))
     assert (r.status, r.closed_at) == ("revoked", NOW + timedelta(hours=1))
     assert L.active_grant(w.s, w.u["staff"], w.r1, "view", NOW + timedelta(hours=1)) is None

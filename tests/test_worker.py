@@ -26,7 +26,8 @@ def _worker_env(app) -> dict[str, str]:
     cfg = app.config
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
     env.update(ARCHIVE_DATA_DIR=cfg["DATA_DIR"], ARCHIVE_SECRET_KEY=cfg["SECRET_KEY"],
-               ARCHIVE_DATABASE_URL=cfg["SQLALCHEMY_DATABASE_URI"], ARCHIVE_STORAGE_BACKEND="fs",
+               ARCHIVE_AUDIT_KEY=cfg["AUDIT_KEY"], ARCHIVE_DATABASE_URL=cfg["SQLALCHEMY_DATABASE_URI"],
+               ARCHIVE_STORAGE_BACKEND="fs",
                ARCHIVE_STORAGE_DIR=cfg["STORAGE_DIR"], ARCHIVE_QUEUE_BACKEND="redis",
                ARCHIVE_REDIS_URL=cfg["REDIS_URL"], ARCHIVE_QUEUE_NAME=cfg["QUEUE_NAME"])
     return env

@@ -5,14 +5,17 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import session as web_session
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from archive_app.accounts import users as accounts
 from archive_app.accounts.models import User
+from archive_app.accounts.sessions import end_sessions, session_is_current
 from archive_app.audit import log as audit
 from archive_app.extensions import db, login_manager
 from archive_app.http import actor, client_ip, error_response
+from archive_app.wiring import now
 
 bp = Blueprint("auth", __name__)
 
@@ -24,7 +27,9 @@ login_manager.session_protection = "strong"
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active or not session_is_current(user, web_session.get("sv")):
+        return None
+    return user
 
 
 @login_manager.request_loader
@@ -63,6 +68,7 @@ def login():
         ok = accounts.check_password(user, password) and user.is_active
         if ok:
             login_user(user)
+            web_session["sv"] = user.session_version or 0
             audit.record_event(db.session, "login.success", actor=user, object_type="user", object_id=user.id,
                                ip=client_ip())
             return redirect(_safe_next(request.args.get("next")))
@@ -79,6 +85,9 @@ def login():
 def logout():
     user = actor(current_user)
     audit.record_event(db.session, "logout", actor=user, object_type="user", object_id=user.id, ip=client_ip())
+    # Ends this user's other sessions too: a copied cookie must not outlive the logout.
+    end_sessions(db.session, user, now(), revoke_tokens=False)
     logout_user()
+    web_session.pop("sv", None)
     flash("您已退出登录", "info")
     return redirect(url_for("auth.login"))

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from archive_app.clock import utcnow
@@ -50,6 +51,14 @@ class User(UserMixin, db.Model):
     clearance: Mapped[int] = mapped_column(Integer, default=1)
     is_active_flag: Mapped[bool] = mapped_column("is_active", Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Every session remembers the version it was opened under; raising it ends them all at once
+    # (logout, password change, deactivation, role change), whichever process serves the next request.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Base32 TOTP secret once the user has confirmed a second factor; None = password only.
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     department: Mapped[Department | None] = relationship()
 
@@ -76,3 +85,14 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     user: Mapped[User] = relationship()
+
+
+class LoginFailure(db.Model):
+    """One refused log-in. Counted from the database so the limit holds across workers and nodes."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)

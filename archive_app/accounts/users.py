@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from archive_app import policy
 from archive_app.accounts.models import ApiToken, Department, Role, User
+from archive_app.accounts.passwords import check_new_password
 from archive_app.audit import log as audit
 from archive_app.clock import utcnow
 from archive_app.errors import Conflict, ValidationFailed
@@ -57,8 +58,8 @@ def create_user(session: Session, *, username: str, password: str, role: str, di
         role_enum = Role(role)
     except ValueError:
         raise ValidationFailed(f"未知角色：{role}", code="invalid_role") from None
-    if password_hash is None and len(password) < 8:
-        raise ValidationFailed("密码至少 8 位", code="weak_password")
+    if password_hash is None:
+        check_new_password(password, username)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict("用户名已存在", code="username_taken")
     if clearance is None:

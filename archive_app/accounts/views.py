@@ -1,14 +1,17 @@
-"""Users (admin) and personal API tokens (everyone)."""
+"""The administrator's pages: users (create, change, reset, deactivate, reactivate) and every user's API
+tokens; revoking a token (one's own or, for an admin, anyone's)."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from archive_app.accounts import administration as admin_svc
 from archive_app.accounts import users as accounts
-from archive_app.accounts.models import ApiToken, Department, User
+from archive_app.accounts.models import Department, User
 from archive_app.errors import DomainError
 from archive_app.extensions import db
-from archive_app.http import page
+from archive_app.http import attempt, optional_int, page
+from archive_app.wiring import now
 
 bp = Blueprint("admin", __name__)
 
@@ -28,15 +31,94 @@ def users(user: User):
         except DomainError as exc:
             db.session.rollback()
             flash(exc.message, "error")
-    rows = db.session.scalars(select(User).order_by(User.id)).all()
-    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
-    return render_template("admin/users.html", users=rows, departments=departments)
+    rows = admin_svc.list_users(db.session, user)
+    return render_template("admin/users.html", users=rows, departments=_departments())
 
 
-@page(bp, "/tokens", "token.manage", methods=["GET", "POST"])
+def _departments() -> list[Department]:
+    return list(db.session.scalars(select(Department).order_by(Department.name)))
+
+
+def _show(actor: User, target: User, *, temporary_password: str | None = None, status: int = 200):
+    successors = [u for u in db.session.scalars(select(User).where(User.is_active_flag.is_(True), User.id != target.id)
+                                                .order_by(User.username))]
+    tokens = admin_svc.list_tokens(db.session, actor, target)
+    return render_template("admin/user.html", target=target, successors=successors, tokens=tokens,
+                           departments=_departments(), temporary_password=temporary_password), status
+
+
+def _back(target: User):
+    return redirect(url_for("admin.user_detail", user_id=target.id))
+
+
+@page(bp, "/admin/users/<int:user_id>", "user.manage")
+def user_detail(user: User, user_id: int):
+    return _show(user, admin_svc.get_user(db.session, user_id))
+
+
+@page(bp, "/admin/users/<int:user_id>/change", "user.manage", methods=["POST"])
+def change_user(user: User, user_id: int):
+    target = admin_svc.get_user(db.session, user_id)
+    form = request.form
+    attempt(lambda: admin_svc.change_user(
+        db.session, user, target, reason=form.get("reason", ""), now=now(),
+        role=form.get("role") or admin_svc.UNCHANGED,
+        department=form["department"] if "department" in form else admin_svc.UNCHANGED,
+        clearance=form.get("clearance") or admin_svc.UNCHANGED),
+        lambda changes: f"已修改 {target.username}，其登录会话和 API 令牌均已失效")
+    return _back(target)
+
+
+@page(bp, "/admin/users/<int:user_id>/password-reset", "user.manage", methods=["POST"])
+def reset_password(user: User, user_id: int):
+    target = admin_svc.get_user(db.session, user_id)
+    temporary, error = attempt(lambda: admin_svc.reset_password(db.session, user, target, now=now(),
+                                                                password=request.form.get("password") or None))
+    if error is not None:
+        return _back(target)
+    # Shown in this answer only: a redirect would carry it in the (signed, not encrypted) session cookie.
+    return _show(user, target, temporary_password=temporary)
+
+
+@page(bp, "/admin/users/<int:user_id>/deactivate", "user.deactivate", methods=["POST"])
+def deactivate(user: User, user_id: int):
+    target = admin_svc.get_user(db.session, user_id)
+    successor_id = optional_int(request.form.get("successor_id"))
+    attempt(lambda: admin_svc.deactivate(
+        db.session, user, target, admin_svc.successor(db.session, successor_id), now=now(),
+        note=request.form.get("note", "")),
+        lambda h: f"已停用 {target.username}：{h.customers_count} 户客户、{h.paper_loans_count} 件原件已交接给 "
+                  f"{h.to_user.display_name}，其登录会话和 API 令牌均已失效")
+    return _back(target)
+
+
+@page(bp, "/admin/users/<int:user_id>/reactivate", "user.deactivate", methods=["POST"])
+def reactivate(user: User, user_id: int):
+    target = admin_svc.get_user(db.session, user_id)
+    attempt(lambda: admin_svc.reactivate(db.session, user, target, now=now(), reason=request.form.get("reason", "")),
+            lambda _: f"已启用 {target.username}")
+    return _back(target)
+
+
+@page(bp, "/admin/tokens", "token.manage_all")
+def all_tokens(user: User):
+    return render_template("admin/tokens.html", tokens=admin_svc.list_tokens(db.session, user, None))
+
+
+@page(bp, "/tokens/<int:token_id>/revoke", "token.manage", methods=["POST"])
+def revoke_token(user: User, token_id: int):
+    token, _ = attempt(lambda: admin_svc.revoke_token(db.session, user, token_id, now=now()),
+                       lambda t: f"已撤销令牌「{t.name}」")
+    # Back to the list the form was on: named, never a URL from the form.
+    back = request.form.get("back")
+    if back == "all":
+        return redirect(url_for("admin.all_tokens"))
+    if back == "user" and token is not None:
+        return redirect(url_for("admin.user_detail", user_id=token.user_id))
+    return redirect(url_for("account.index"))
+
+
+@page(bp, "/tokens", "token.manage")
 def tokens(user: User):
-    new_token = None
-    if request.method == "POST":
-        new_token = accounts.create_api_token(db.session, user, request.form.get("name", "").strip()[:100])
-    rows = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)).all()
-    return render_template("admin/tokens.html", tokens=rows, new_token=new_token)
+    # The token page became part of 我的账号; old links land there.
+    return redirect(url_for("account.index"))

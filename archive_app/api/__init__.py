@@ -15,7 +15,7 @@ from flask_wtf.csrf import ValidationError, validate_csrf
 from archive_app.api.openapi import build_document, document
 from archive_app.errors import DomainError, ValidationFailed
 from archive_app.extensions import db
-from archive_app.http import error_response
+from archive_app.http import domain_error_response, error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -79,4 +79,4 @@ def openapi():
 @bp.errorhandler(DomainError)
 def _domain_error(exc: DomainError):
     db.session.rollback()
-    return error_response(exc.status, exc.code, exc.message, exc.details)
+    return domain_error_response(exc)

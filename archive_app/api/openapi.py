@@ -5,7 +5,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from archive_app.vocabulary import BUSINESS_TYPES, GRADES, MAX_PAGE, MAX_ROW_ID, PARTS, RECORD_TYPES, SECRECY_LEVELS
+from archive_app.vocabulary import (
+    BUSINESS_TYPES,
+    GRADES,
+    MAX_PAGE,
+    MAX_ROW_ID,
+    PARTS,
+    RECORD_TYPES,
+    ROLE_LABELS,
+    SECRECY_LEVELS,
+)
 
 
 @dataclass
@@ -161,6 +170,24 @@ SCHEMAS: dict[str, Any] = {
                                     "pages": {"type": "integer", "minimum": 1, "maximum": 100_000}}},
     "PaperReturn": {"type": "object", "additionalProperties": False, "required": ["pages_back"], "properties": {
         "pages_back": {"type": "integer", "minimum": 0, "maximum": 100_000}, "condition_note": text(500)}},
+    "PasswordChange": {"type": "object", "additionalProperties": False,
+                       "required": ["current_password", "new_password"], "properties": {
+        "current_password": {**text(128), "description": "the caller's own password"},
+        "new_password": {**text(128), "minLength": 10,
+                         "description": "not the username, not a common or guessable password (zxcvbn score ≥ 2)"}}},
+    "PasswordReset": {"type": "object", "additionalProperties": False, "properties": {
+        "password": {**text(128), "minLength": 10,
+                     "description": "the temporary password (not the username, not common or guessable); "
+                                    "omitted: one is generated and returned once"}}},
+    "UserChange": {"type": "object", "additionalProperties": False, "required": ["reason"], "properties": {
+        "role": {"type": "string", "enum": list(ROLE_LABELS)},
+        "department": {"anyOf": [text(100), {"type": "null"}], "description": "department name; empty or null: none"},
+        "clearance": {"type": "integer", "enum": list(SECRECY_LEVELS)},
+        "reason": {**text(500, required=True), "description": "why (kept in the audit log)"}}},
+    "UserDeactivation": {"type": "object", "additionalProperties": False, "required": ["successor_id"], "properties": {
+        "successor_id": {**ROW_ID, "description": "the colleague who takes over customers and originals"},
+        "note": text(500)}},
+    "UserReactivation": {"type": "object", "additionalProperties": False, "properties": {"reason": text(500)}},
 }
 MULTIPART = {"RecordUpload", "FilesUpload"}
 # Bodies a client may leave out altogether.

@@ -1,1 +1,1 @@
-"""Audit: the append-only, hash-chained log of every access and change, and its verification."""
+"""Audit: the append-only log of every access and change, chained with a keyed MAC and anchored outside the database, and its verification."""

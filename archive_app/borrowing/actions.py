@@ -124,7 +124,15 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
-def loan_dict(req: LoanRequest) -> dict[str, Any]:
+def _record_ref(viewer: User, record: Any) -> dict[str, Any]:
+    """A record named in a JSON answer, through the policy's projection (null 档号 and 题名 when hidden)."""
+    s = policy.shown_record(viewer, record)
+    return {"id": s.id, "visible": s.visible, "archival_code": s.archival_code if s.visible else None,
+            "title": s.title if s.visible else None}
+
+
+def loan_dict(req: LoanRequest, viewer: User) -> dict[str, Any]:
+    """A request as JSON for ``viewer``: its records as far as the viewer may see them."""
     return {"id": req.id, "request_no": req.request_no, "kind": req.kind, "kind_label": svc.KIND_LABELS[req.kind],
             "purpose": req.purpose, "reason": req.reason_for_long_window, "status": req.status,
             "status_label": svc.STATUS_LABELS[req.status], "status_reason": req.status_reason,
@@ -133,14 +141,14 @@ def loan_dict(req: LoanRequest) -> dict[str, Any]:
             "customer_id": req.customer_id, "needs_gm": req.needs_gm,
             "window_start": _iso(req.window_start), "window_end": _iso(req.window_end),
             "created_at": _iso(req.created_at), "decided_at": _iso(req.decided_at),
-            "records": [{"id": i.record_id, "archival_code": i.record.archival_code, "title": i.record.title}
-                        for i in req.items],
+            "records": [_record_ref(viewer, i.record) for i in req.items],
             "approvals": [{"step": a.step, "decision": a.decision, "reason": a.reason,
                            "approver": a.approver.username, "at": _iso(a.at)} for a in req.approvals]}
 
 
-def paper_dict(p: PaperLoan) -> dict[str, Any]:
-    return {"id": p.id, "record_id": p.record_id, "archival_code": p.record.archival_code,
+def paper_dict(p: PaperLoan, viewer: User) -> dict[str, Any]:
+    """A paper original out (or back) as JSON for ``viewer``; its 档号 only if the viewer may see it."""
+    return {"id": p.id, "record_id": p.record_id, "archival_code": _record_ref(viewer, p.record)["archival_code"],
             "request_id": p.request_id, "request_no": p.request.request_no, "holder": p.holder.username,
             "pages_out": p.pages_out, "out_at": _iso(p.out_at), "due_at": _iso(p.due_at),
             "returned_at": _iso(p.returned_at), "pages_back": p.pages_back, "condition_note": p.condition_note,

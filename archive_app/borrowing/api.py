@@ -17,56 +17,64 @@ from archive_app.wiring import timezone_name
 @route("POST", "/loans", "Ask to borrow records (kind view|download|original, purpose, record_ids or "
        "customer_id, optional window_end + reason)", body="LoanInput", responses={201: "created"})
 def create_loan():
-    req = actions.create_loan(actor(current_user), json_body())
-    return jsonify(actions.loan_dict(req)), 201
+    user = actor(current_user)
+    return jsonify(actions.loan_dict(actions.create_loan(user, json_body()), user)), 201
 
 
 @route("GET", "/loans", "My borrowing requests, newest first")
 def list_loans():
-    return jsonify({"items": [actions.loan_dict(r) for r in actions.my_loans(actor(current_user))]})
+    user = actor(current_user)
+    return jsonify({"items": [actions.loan_dict(r, user) for r in actions.my_loans(user)]})
 
 
 @route("GET", "/loans/queue", "Borrowing requests waiting for my decision (department head / general manager)")
 def loan_queue():
-    return jsonify({"items": [actions.loan_dict(r) for r in actions.queue_for(actor(current_user))]})
+    user = actor(current_user)
+    return jsonify({"items": [actions.loan_dict(r, user) for r in actions.queue_for(user)]})
 
 
 @route("POST", "/loans/<int:loan_id>/approve", "Approve the current step of a request", body="LoanDecision",
        responses={409: "already decided"})
 def approve_loan(loan_id: int):
     reason = str(optional_body().get("reason") or "")
-    return jsonify(actions.loan_dict(actions.approve_loan(actor(current_user), loan_id, reason)))
+    user = actor(current_user)
+    return jsonify(actions.loan_dict(actions.approve_loan(user, loan_id, reason), user))
 
 
 @route("POST", "/loans/<int:loan_id>/reject", "Reject a request (reason required)", body="LoanRejection",
        responses={409: "already decided"})
 def reject_loan(loan_id: int):
     reason = str(optional_body().get("reason") or "")
-    return jsonify(actions.loan_dict(actions.reject_loan(actor(current_user), loan_id, reason)))
+    user = actor(current_user)
+    return jsonify(actions.loan_dict(actions.reject_loan(user, loan_id, reason), user))
 
 
 @route("POST", "/loans/<int:loan_id>/revoke", "Withdraw a pending or approved request (requester or admin)",
        body="LoanDecision")
 def revoke_loan(loan_id: int):
     reason = str(optional_body().get("reason") or "")
-    return jsonify(actions.loan_dict(actions.revoke_loan(actor(current_user), loan_id, reason)))
+    user = actor(current_user)
+    return jsonify(actions.loan_dict(actions.revoke_loan(user, loan_id, reason), user))
 
 
 @route("POST", "/paper-loans", "Archivist hands a paper original out under an approved request",
        body="PaperHandOut", responses={201: "created", 409: "already_out"})
 def hand_out_paper():
-    return jsonify(actions.paper_dict(actions.hand_out(actor(current_user), json_body()))), 201
+    user = actor(current_user)
+    return jsonify(actions.paper_dict(actions.hand_out(user, json_body()), user)), 201
 
 
 @route("POST", "/paper-loans/<int:record_id>/return", "Archivist takes a paper original back",
        body="PaperReturn", responses={409: "not_handed_out"})
 def return_paper(record_id: int):
-    return jsonify(actions.paper_dict(actions.return_paper(actor(current_user), record_id, json_body())))
+    user = actor(current_user)
+    return jsonify(actions.paper_dict(actions.return_paper(user, record_id, json_body()), user))
 
 
 @route("GET", "/paper-loans/overdue", "Paper originals still out after their due time (archivists)")
 def overdue_paper():
-    return jsonify({"items": [actions.paper_dict(p) for p in actions.overdue(actor(current_user))]})
+    user = actor(current_user)
+    return jsonify({"items": [actions.paper_dict(p, user) for p in actions.overdue(user)]})
 
 
 REGISTER_QUERY = {"date_from": DATE, "date_to": DATE, "requester": text(100), "department_id": ROW_ID,

@@ -109,12 +109,14 @@ def _active(user: User | None) -> bool:
     return user is not None and bool(user.is_active_flag)
 
 
-def _get_request(session: Session, request_id: int, *, lock: bool = False) -> LoanRequest:
+def _get_request(session: Session, request_id: int, *, lock: bool = False, viewer: User | None = None) -> LoanRequest:
+    """The request, or NotFound. With ``viewer``, a request they may not know of (``loan.view``)
+    answers exactly as a missing one, before anything about its number or state is said."""
     stmt = select(LoanRequest).where(LoanRequest.id == request_id)
     if lock:
         stmt = stmt.with_for_update()
     req = session.scalar(stmt)
-    if req is None:
+    if req is None or (viewer is not None and not policy.can(viewer, "loan.view", req)):
         raise NotFound("借阅申请不存在", code="loan_not_found")
     return req
 
@@ -278,7 +280,9 @@ def reject(session: Session, approver: User, request_id: int, *, reason: str, se
 def _decide(session: Session, approver: User, request_id: int, decision: str, reason: str,
             settings: LoanSettings, now: datetime) -> LoanRequest:
     now = _aware(now)
-    req = _get_request(session, request_id, lock=True)
+    if not _active(approver):
+        raise Forbidden("账号已停用", code="inactive_user")
+    req = _get_request(session, request_id, lock=True, viewer=approver)
     if req.status not in PENDING:
         raise _illegal(req, decision)
     if _is_stale(req, now, settings):
@@ -319,7 +323,7 @@ def revoke(session: Session, actor: User, request_id: int, *, reason: str, now: 
     Paper originals already handed out stay out until the archivist marks them returned.
     """
     now = _aware(now)
-    req = _get_request(session, request_id, lock=True)
+    req = _get_request(session, request_id, lock=True, viewer=actor)
     policy.require(actor, "loan.revoke", req, code="forbidden", message="只有申请人或系统管理员可以撤销借阅申请")
     req.status_reason = (reason or "").strip()
     _transition(session, req, "revoke", actor=actor, now=now, details={"reason": req.status_reason})

@@ -39,9 +39,6 @@ PER_PAGE = 50
 MAX_PER_PAGE = 200
 # Rows per database round trip when exporting (also bounds the IN lists of the side queries).
 EXPORT_CHUNK = 500
-# A record above the viewer's 密级 keeps its line (the register must be complete for an audit)
-# but not its title: the 档号 identifies it without revealing its content.
-MASKED_TITLE = "（密级高于您的权限，题名不显示）"
 DECISION_LABELS = {"approve": "同意", "reject": "驳回"}
 EXPORT_FORMATS = ("xlsx", "csv")
 SHEET_TITLE = "查阅登记表"
@@ -213,6 +210,8 @@ class RegisterRow:
     record_type: str
     kind: str
     purpose: str
+    # Whether the viewer may see the record's metadata (else 档号 and 题名 are the placeholder).
+    visible: bool
     window_start: datetime
     window_end: datetime
     status: str
@@ -254,8 +253,10 @@ class RegisterRow:
             "requester": {"display_name": self.requester, "username": self.requester_username},
             "department": self.department,
             "customer": {"id": self.customer_id, "name": self.customer_name, "customer_no": self.customer_no},
-            "record": {"id": self.record_id, "archival_code": self.archival_code, "title": self.title,
-                       "record_type": self.record_type},
+            "record": {"id": self.record_id, "visible": self.visible,
+                       "archival_code": self.archival_code if self.visible else None,
+                       "title": self.title if self.visible else None,
+                       "record_type": self.record_type if self.visible else None},
             "kind": self.kind, "kind_label": self.kind_label, "purpose": self.purpose,
             "window_start": iso(self.window_start), "window_end": iso(self.window_end),
             "status": self.status, "status_label": self.status_label, "needs_gm": self.needs_gm,
@@ -357,8 +358,8 @@ ROW_COLUMNS = (
     LoanRequest.window_end, LoanRequest.status, LoanRequest.needs_gm,
     Requester.display_name.label("requester"), Requester.username.label("requester_username"),
     Department.name.label("department"), Customer.id.label("customer_id"), Customer.name.label("customer_name"),
-    Customer.customer_no, Record.id.label("record_id"), Record.archival_code, Record.title, Record.record_type,
-    Record.secrecy,
+    Customer.customer_no, Customer.department_id.label("customer_department_id"), Record.id.label("record_id"),
+    Record.archival_code, Record.title, Record.record_type, Record.secrecy,
 )
 
 
@@ -390,12 +391,18 @@ def _rows(session: Session, viewer: User, found: list[Any]) -> list[RegisterRow]
             p.condition_note or ""))
     out = []
     for r in found:
+        # The line stays (the register must be complete for an audit); what it names of the record
+        # and the customer is the policy's projection: metadata only where the viewer may see it.
+        record_seen = policy.sees_metadata(viewer, secrecy=r.secrecy, department_id=r.customer_department_id)
+        customer_seen = policy.sees_customer(viewer, department_id=r.customer_department_id)
         out.append(RegisterRow(
             request_id=r.request_id, request_no=r.request_no or "", created_at=r.created_at, requester=r.requester,
             requester_username=r.requester_username, department=r.department or "", customer_id=r.customer_id,
-            customer_name=r.customer_name, customer_no=r.customer_no or "", record_id=r.record_id,
-            archival_code=r.archival_code,
-            title=r.title if r.secrecy <= viewer.clearance else MASKED_TITLE, record_type=r.record_type,
+            customer_name=r.customer_name if customer_seen else policy.HIDDEN_CUSTOMER,
+            customer_no=(r.customer_no or "") if customer_seen else "", record_id=r.record_id,
+            archival_code=r.archival_code if record_seen else policy.HIDDEN_RECORD,
+            title=r.title if record_seen else policy.HIDDEN_RECORD, record_type=r.record_type if record_seen else "",
+            visible=record_seen,
             kind=r.kind, purpose=r.purpose, window_start=r.window_start, window_end=r.window_end, status=r.status,
             needs_gm=bool(r.needs_gm), head=decisions.get((r.request_id, "head")),
             gm=decisions.get((r.request_id, "gm")), paper=paper.get((r.request_id, r.record_id), [])))
@@ -489,8 +496,12 @@ class RegisterExport:
     rows: int
 
 
-def describe_filter(session: Session, f: RegisterFilter) -> str:
-    """The filter in words, for the printed page and the XLSX title (empty when unfiltered)."""
+def describe_filter(session: Session, viewer: User, f: RegisterFilter) -> str:
+    """The filter in words, for the printed page and the XLSX title (empty when unfiltered).
+
+    A ``record_id`` names its 档号 only when ``viewer`` may see the record; otherwise it reads as
+    for a record that does not exist, so the filter is no way to look up any record's 档号.
+    """
     parts = []
     if f.date_from or f.date_to:
         parts.append(f"申请日期 {f.date_from or '…'} 至 {f.date_to or '…'}")
@@ -503,7 +514,8 @@ def describe_filter(session: Session, f: RegisterFilter) -> str:
         parts.append(f"客户 {f.customer}")
     if f.record_id:
         rec = session.get(Record, f.record_id)
-        parts.append(f"档号 {rec.archival_code if rec else f.record_id}")
+        seen = rec is not None and policy.can(viewer, "record.view", rec)
+        parts.append(f"档号 {rec.archival_code}" if seen else f"档案编号 {f.record_id}")
     return "，".join(parts)
 
 
@@ -529,7 +541,7 @@ def export_register(session: Session, viewer: User, f: RegisterFilter, fmt: str,
 
     local_now = now.astimezone(ZoneInfo(tz))
     if fmt == "xlsx":
-        described = describe_filter(session, f)
+        described = describe_filter(session, viewer, f)
         title = (f"{SHEET_TITLE}（{described}）" if described else SHEET_TITLE) + \
             f" · 导出：{viewer.display_name} {local_now:%Y-%m-%d %H:%M}"
         content = exports.table_to_xlsx(HEADERS, cells(), SHEET_TITLE, title, tz=tz)

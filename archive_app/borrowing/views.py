@@ -109,13 +109,14 @@ def paper(user: User):
 @page(bp, "/paper/hand-out", "paper.manage", methods=["POST"])
 def paper_hand_out(user: User):
     attempt(lambda: hand_out(user, _form()),
-            lambda loan: f"已借出原件 {loan.record.archival_code}（{loan.pages_out} 页）")
+            lambda loan: f"已借出原件 {policy.record_code(user, loan.record)}（{loan.pages_out} 页）")
     return redirect(url_for("loans.paper"))
 
 
 @page(bp, "/paper/<int:record_id>/return", "paper.manage", methods=["POST"])
 def paper_return(user: User, record_id: int):
-    attempt(lambda: return_paper(user, record_id, _form()), lambda loan: f"已归还原件 {loan.record.archival_code}")
+    attempt(lambda: return_paper(user, record_id, _form()),
+            lambda loan: f"已归还原件 {policy.record_code(user, loan.record)}")
     return redirect(request.form.get("back") == "overdue" and url_for("loans.paper_overdue")
                     or url_for("loans.paper"))
 
@@ -149,7 +150,8 @@ def register():
     return render_template("loans/register.html", page=page, args=args, form=request.args,
                            departments=register_svc.departments(db.session, user),
                            scope=register_svc.register_scope(user), now=utc_now(),
-                           described=register_svc.describe_filter(db.session, filters) if filters is not None else ""), status
+                           described=register_svc.describe_filter(db.session, user, filters) if filters is not None
+                           else ""), status
 
 
 @bp.route("/loans/register.<any(xlsx, csv):fmt>")

@@ -8,7 +8,7 @@ from archive_app.api import route
 from archive_app.api.openapi import PAGE, text
 from archive_app.extensions import db
 from archive_app.finding import search as search_svc
-from archive_app.http import actor
+from archive_app.http import actor, client_ip
 from archive_app.intake import records as record_svc
 from archive_app.vocabulary import GRADES, PARTS, RECORD_STATUSES, RECORD_TYPES, SECRECY_LEVELS
 from archive_app.wiring import get_index, now
@@ -28,7 +28,7 @@ YEAR = {"type": "integer", "minimum": 0, "maximum": 9999}
               "per_page": {"type": "integer", "minimum": 1, "maximum": 100}})
 def search():
     req = search_svc.search_request_from(request.args)
-    found = search_svc.search_records(db.session, get_index(), actor(current_user), req, now=now())
+    found = search_svc.search_records(db.session, get_index(), actor(current_user), req, now=now(), ip=client_ip())
     return jsonify({"total": found.result.total, "page": found.result.page, "per_page": found.result.per_page,
                     "items": [{"record": record_svc.record_dict(found.records[h.record_id], files=False),
                                "score": h.score, "snippet": h.snippet} for h in found.result.hits]})

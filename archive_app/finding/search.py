@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from archive_app import policy
 from archive_app.accounts.models import User
+from archive_app.audit import log as audit
 from archive_app.borrowing import loans
 from archive_app.errors import StorageFailed, ValidationFailed, in_range
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile
@@ -129,17 +130,21 @@ class Found:
 
 
 def search_records(session: Session, index: SearchIndex, user: User, request: SearchRequest, *,
-                   now: datetime) -> Found:
+                   now: datetime, ip: str = "") -> Found:
     """Search as a user: the permission filter is part of the index query (counts and pages too).
 
     A hit shows the record's metadata to whoever may view it; its snippet (words of its text) only
     to whoever may read the record's content at ``now`` (``record.read``: for business staff, under
     an approved borrowing request whose window is open). Otherwise the snippet is empty, so
     searching again and again cannot walk through a document nobody lent.
+
+    Every search is written to the audit log (``search.run``: the query, filters and hit count).
     """
     access = access_for(user)
     if access is None:
-        return Found(SearchResult(total=0, page=request.page, per_page=request.per_page, hits=[]), {})
+        found = Found(SearchResult(total=0, page=request.page, per_page=request.per_page, hits=[]), {})
+        _audit_search(session, user, request, found, ip, now)
+        return found
     try:
         result = index.search(request, access)
     except IndexDamaged as exc:
@@ -153,7 +158,21 @@ def search_records(session: Session, index: SearchIndex, user: User, request: Se
     for hit in result.hits:
         if not policy.can(user, "record.read", records[hit.record_id], lambda r, _action: r.id in granted):
             hit.snippet = ""
-    return Found(result, records)
+    found = Found(result, records)
+    _audit_search(session, user, request, found, ip, now)
+    return found
+
+
+def _audit_search(session: Session, user: User, request: SearchRequest, found: Found, ip: str,
+                  now: datetime) -> None:
+    filters = {k: getattr(request, k) for k in FILTERS if getattr(request, k) is not None}
+    audit.record_event(session, "search.run", actor=user, object_type="search", ip=ip, now=now,
+                       details={"filters": filters, "sort": request.sort,
+                                "page": request.page, "total": found.result.total,
+                                "records": [h.record_id for h in found.result.hits]},
+                       # Queries carry customers' names and ID numbers: erasable, outside the chain.
+                       personal={"query": request.text} if request.text else None)
+    session.flush()
 
 
 def load_index_docs(session: Session, after: int, limit: int) -> tuple[list[IndexDoc], list[int]]:

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from archive_app.extensions import db
 from archive_app.finding import search as svc
-from archive_app.http import actor
+from archive_app.http import actor, client_ip
 from archive_app.wiring import get_index, now
 
 bp = Blueprint("search", __name__)
@@ -17,7 +17,7 @@ def index():
     req = svc.search_request_from(request.args)
     found = None
     if req.text or any(request.args.get(k) for k in svc.FILTERS):
-        found = svc.search_records(db.session, get_index(), actor(current_user), req, now=now())
+        found = svc.search_records(db.session, get_index(), actor(current_user), req, now=now(), ip=client_ip())
     pages = max((found.result.total + req.per_page - 1) // req.per_page, 1) if found else 1
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("search/index.html", req=req, found=found, args=args, pages=pages)

@@ -40,14 +40,16 @@ def _local(moment: datetime, tz: str) -> str:
     return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
 
 
-def _overdue(loan: PaperLoan, tz: str, mine: bool) -> Notice:
+def _overdue(user: User, loan: PaperLoan, tz: str, mine: bool) -> Notice:
     who = "您借出的" if mine else f"{loan.holder.display_name} 借出的"
-    return Notice("urgent", f"{who}原件 {loan.record.archival_code} 已逾期未还（应于 {_local(loan.due_at, tz)} 归还）",
+    code = policy.record_code(user, loan.record)
+    return Notice("urgent", f"{who}原件 {code} 已逾期未还（应于 {_local(loan.due_at, tz)} 归还）",
                   ("loans.paper_overdue" if not mine else "loans.mine", {}))
 
 
 def _borrower(session: Session, user: User, settings: loans.LoanSettings, now: datetime) -> list[Notice]:
-    out = [_overdue(p, settings.timezone, True) for p in loans.overdue_paper_loans(session, now) if p.holder_id == user.id]
+    out = [_overdue(user, p, settings.timezone, True) for p in loans.overdue_paper_loans(session, now)
+           if p.holder_id == user.id]
     mine = session.scalars(select(LoanRequest).where(LoanRequest.requester_id == user.id,
                                                      LoanRequest.status.in_(("approved", "rejected", "expired")),
                                                      LoanRequest.decided_at >= now - RECENT)
@@ -63,8 +65,8 @@ def _borrower(session: Session, user: User, settings: loans.LoanSettings, now: d
     return out
 
 
-def _archive(session: Session, settings: loans.LoanSettings, now: datetime) -> list[Notice]:
-    out = [_overdue(p, settings.timezone, False) for p in loans.overdue_paper_loans(session, now)]
+def _archive(session: Session, user: User, settings: loans.LoanSettings, now: datetime) -> list[Notice]:
+    out = [_overdue(user, p, settings.timezone, False) for p in loans.overdue_paper_loans(session, now)]
     waiting = session.scalar(select(func.count()).select_from(LoanRequest).where(
         LoanRequest.kind == "original", LoanRequest.status == "approved", LoanRequest.window_end > now,
         ~select(PaperLoan.id).where(PaperLoan.request_id == LoanRequest.id).exists()))
@@ -109,6 +111,6 @@ def inbox(session: Session, user: User, settings: loans.LoanSettings, now: datet
     if queue:
         out.append(Notice("urgent", f"有 {len(queue)} 件借阅申请待您审批", ("loans.queue", {})))
     if policy.can(user, "paper.manage"):
-        out += _archive(session, settings, now)
+        out += _archive(session, user, settings, now)
     out += _disposal(session, user, now)
     return sorted(out, key=lambda n: n.level != "urgent")

@@ -6,7 +6,6 @@ from flask_login import current_user
 
 from archive_app.api import json_body, route
 from archive_app.api.openapi import PAGE, text
-from archive_app.errors import NotFound
 from archive_app.extensions import db
 from archive_app.http import actor, client_ip, incoming_files, page_arg, receives_files, stream_response
 from archive_app.intake import customers as customer_svc
@@ -20,7 +19,8 @@ from archive_app.wiring import archive_settings, get_store, now
               "grade": {"type": "string", "enum": list(GRADES)}, "project": text(200), "page": PAGE})
 def list_customers():
     filters = {k: request.args.get(k, "") for k in ("q", "business_type", "grade", "project")}
-    rows, total = customer_svc.search_customers(db.session, actor(current_user), page=page_arg(), **filters)
+    rows, total = customer_svc.search_customers(db.session, actor(current_user), page=page_arg(),
+                                                ip=client_ip(), **filters)
     return jsonify({"total": total, "page": page_arg(), "items": [customer_svc.customer_dict(c) for c in rows]})
 
 
@@ -36,6 +36,13 @@ def get_customer(customer_id: int):
     return jsonify(customer_svc.customer_dict(customer))
 
 
+@route("POST", "/customers/<int:customer_id>/reveal", "One customer with full phone numbers and ID number "
+       "(other answers mask them: 138****5678, 1101**********1234); allowed by customer.pii_reveal, audited")
+def reveal_customer(customer_id: int):
+    customer = customer_svc.reveal_pii(db.session, actor(current_user), customer_id, ip=client_ip(), via="api")
+    return jsonify(customer_svc.customer_dict(customer, reveal=True))
+
+
 @route("PATCH", "/customers/<int:customer_id>", "Change a customer (audited); kind and id_number go together",
        body="CustomerChange", responses={409: "customer_on_hold / customer_erased"})
 def update_customer(customer_id: int):
@@ -44,10 +51,11 @@ def update_customer(customer_id: int):
     return jsonify(customer_svc.customer_dict(c))
 
 
-@route("GET", "/customers/<int:customer_id>/records", "The records of a customer's file the caller may see")
+@route("GET", "/customers/<int:customer_id>/records",
+       "The records of a customer's file the caller may see (the view is audited)")
 def list_records(customer_id: int):
     user = actor(current_user)
-    customer = customer_svc.get_customer(db.session, user, customer_id)
+    customer = customer_svc.view_customer(db.session, user, customer_id, ip=client_ip())
     records = record_svc.customer_records(db.session, user, customer)
     return jsonify({"items": [record_svc.record_dict(r) for r in records]})
 
@@ -78,14 +86,11 @@ def get_record_status(record_id: int):
     return jsonify({"id": record.id, "text_status": data["text_status"], "files": data["files"]})
 
 
-@route("GET", "/records/<int:record_id>/files/<int:file_id>/pages", "Extracted text of each page of a file")
+@route("GET", "/records/<int:record_id>/files/<int:file_id>/pages", "Extracted text of each page of a file (audited)")
 def get_pages(record_id: int, file_id: int):
-    record = record_svc.get_record(db.session, actor(current_user), record_id, "record.read", now=now())
-    file = next((f for f in record.files if f.id == file_id), None)
-    if file is None:
-        raise NotFound("文件不存在", code="file_not_found")
-    return jsonify({"file_id": file.id, "text_status": file.extract_status, "pages": [
-        {"page_no": p.page_no, "text": p.text, "source": p.source, "confidence": p.confidence} for p in file.pages]})
+    got = record_svc.open_page_text(db.session, actor(current_user), record_id, file_id, ip=client_ip(), now=now())
+    return jsonify({"file_id": got.file.id, "text_status": got.file.extract_status, "pages": [
+        {"page_no": p.page_no, "text": p.text, "source": p.source, "confidence": p.confidence} for p in got.pages]})
 
 
 @route("PATCH", "/records/<int:record_id>", "Change a draft record's metadata (never its 档号)",

@@ -22,7 +22,7 @@ PER_PAGE = 20
 def index():
     filters = {k: request.args.get(k, "") for k in ("q", "business_type", "grade", "project")}
     rows, total = svc.search_customers(db.session, actor(current_user), page=page_arg(), per_page=PER_PAGE,
-                                       **filters)
+                                       ip=client_ip(), **filters)
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     return render_template("customers/index.html", customers=rows, total=total, filters=filters,
                            page=page_arg(), pages=pages)
@@ -47,14 +47,31 @@ def new(user: User):
     return render_template("customers/form.html", values=values, customer=None, consultants=_consultants())
 
 
+# Lists and pages show phone numbers and ID numbers masked; the full values only after 「显示」.
+bp.add_app_template_filter(svc.mask_phones, "mask_phones")
+bp.add_app_template_filter(svc.mask_id_number, "mask_id_number")
+
+
+def _show(user: User, customer, revealed: bool = False):
+    records = customer_records(db.session, user, customer)
+    by_part = {part: [r for r in records if r.part == part] for part in (1, 2, 3, 4)}
+    return render_template("customers/show.html", customer=customer, by_part=by_part, revealed=revealed,
+                           actions=svc.customer_actions(db.session, user, customer))
+
+
 @bp.route("/customers/<int:customer_id>")
 @login_required
 def show(customer_id: int):
     user = actor(current_user)
-    customer = svc.view_customer(db.session, user, customer_id, ip=client_ip())
-    records = customer_records(db.session, user, customer)
-    by_part = {part: [r for r in records if r.part == part] for part in (1, 2, 3, 4)}
-    return render_template("customers/show.html", customer=customer, by_part=by_part)
+    return _show(user, svc.view_customer(db.session, user, customer_id, ip=client_ip()))
+
+
+@bp.route("/customers/<int:customer_id>/reveal", methods=["POST"])
+@login_required
+def reveal(customer_id: int):
+    """The customer's page once with full phone numbers and ID number (a POST: never cached, linked or prefetched)."""
+    user = actor(current_user)
+    return _show(user, svc.reveal_pii(db.session, user, customer_id, ip=client_ip()), revealed=True)
 
 
 @bp.route("/customers/<int:customer_id>/edit", methods=["GET", "POST"])
@@ -71,5 +88,7 @@ def edit(customer_id: int):
             return render_template("customers/form.html", values=values, customer=customer,
                                    consultants=_consultants()), error.status
         return redirect(url_for("customers.show", customer_id=customer_id))
-    values = svc.customer_dict(customer)
+    # The form must hold the full values to save them back: opening it is a reveal.
+    svc.reveal_pii(db.session, user, customer_id, ip=client_ip(), via="edit")
+    values = svc.customer_dict(customer, reveal=True)
     return render_template("customers/form.html", values=values, customer=customer, consultants=_consultants())

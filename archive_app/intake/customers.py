@@ -14,7 +14,7 @@ from archive_app.accounts import users as accounts
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import NotFound, ValidationFailed, in_range
-from archive_app.intake.models import Customer
+from archive_app.intake.models import PERSONAL_FIELDS, Customer
 from archive_app.intake.numbering import customer_no_for
 from archive_app.retention import holds, upkeep
 from archive_app.vocabulary import BUSINESS_TYPES, CUSTOMER_KINDS, GRADES
@@ -146,6 +146,12 @@ def _snapshot(c: Customer) -> dict[str, Any]:
         "department": c.department.name if c.department else None}
 
 
+def _split(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(what is not personal, what is): the audit log keeps the second apart, erasable."""
+    return ({k: v for k, v in values.items() if k not in PERSONAL_FIELDS},
+            {k: v for k, v in values.items() if k in PERSONAL_FIELDS})
+
+
 def _apply(session: Session, customer: Customer, values: dict[str, Any]) -> None:
     for key, value in values.items():
         if key == "department":
@@ -168,8 +174,9 @@ def create_customer(session: Session, actor: User, data: Mapping[str, Any], ip: 
     session.add(customer)
     session.flush()
     customer.customer_no = customer_no_for(customer.id)
+    plain, personal = _split(_snapshot(customer))
     audit.record_event(session, "customer.create", actor=actor, object_type="customer", object_id=customer.id,
-                       ip=ip, details={"after": _snapshot(customer)})
+                       ip=ip, details={"after": plain}, personal={"after": personal})
     session.flush()
     return customer
 
@@ -191,6 +198,33 @@ def view_customer(session: Session, actor: User, customer_id: int, ip: str = "")
     return customer
 
 
+def reveal_pii(session: Session, actor: User, customer_id: int, ip: str = "", *, via: str = "page") -> Customer:
+    """A customer whose full phone numbers and ID number ``actor`` may see now; each look is audited
+    (``customer.pii_reveal``; ``via`` says where they were shown: the page, the edit form, the API)."""
+    customer = get_customer(session, actor, customer_id, "customer.pii_reveal")
+    audit.record_event(session, "customer.pii_reveal", actor=actor, object_type="customer", object_id=customer.id,
+                       ip=ip, details={"customer_no": customer.customer_no, "fields": ["phones", "id_number"],
+                                       "via": via})
+    session.flush()
+    return customer
+
+
+def customer_actions(session: Session, actor: User, customer: Customer) -> dict[str, bool]:
+    """Which buttons the customer page offers ``actor``: the policy's answer and the file's state.
+
+    The services refuse the same things (``customer_erased``, ``customer_on_hold``); the page
+    does not offer what would only be refused.
+    """
+    in_force = holds.customer_holds_in_force(session, customer.id)
+    alive = not customer.erased
+    return {
+        "upload": alive and policy.can(actor, "record.upload", customer),
+        "borrow": alive and policy.can(actor, "loan.request", customer),
+        "edit": alive and not in_force and policy.can(actor, "customer.edit", customer),
+        "hold": alive and policy.can(actor, "hold.place") and not any(h.customer_id for h in in_force),
+    }
+
+
 def update_customer(session: Session, actor: User, customer_id: int, data: Mapping[str, Any],
                     ip: str = "", store: BlobStore | None = None, *, now: datetime) -> Customer:
     """Change a customer's data; the audit entry keeps the before and after values of what changed.
@@ -199,7 +233,7 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
     ``store``, its locks on their files follow after the commit.
     """
     customer = get_customer(session, actor, customer_id, "customer.edit")
-    holds.require_customer_changeable(session, customer, "修改客户资料")
+    holds.require_customer_changeable(session, customer, "修改客户资料", actor)
     values = CustomerInput.parse(data, partial=True)
     if "id_number" in values or "kind" in values:
         # Re-validate the pair together so a kind change cannot leave a mismatched number.
@@ -211,8 +245,12 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
     after = _snapshot(customer)
     changed = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
     if changed:
+        plain, personal = _split(changed)
+        # Which personal fields changed is kept in the chain; their values only in the erasable part.
         audit.record_event(session, "customer.update", actor=actor, object_type="customer",
-                           object_id=customer.id, ip=ip, details={"changes": changed})
+                           object_id=customer.id, ip=ip,
+                           details={"changes": plain, "personal_fields": sorted(personal)},
+                           personal={"changes": personal} if personal else None)
     if changed.keys() & EVENT_FIELDS.keys():
         upkeep.after_change(session, store, now=now, customer_ids=[customer.id])
     else:
@@ -221,8 +259,12 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
 
 
 def search_customers(session: Session, actor: User, *, q: str = "", business_type: str = "", grade: str = "",
-                     project: str = "", page: int = 1, per_page: int = 20) -> tuple[list[Customer], int]:
-    """Customers the actor may see, matching name/phone/ID/客户号 text and filters; newest first."""
+                     project: str = "", page: int = 1, per_page: int = 20,
+                     ip: str = "") -> tuple[list[Customer], int]:
+    """Customers the actor may see, matching name/phone/ID/客户号 text and filters; newest first.
+
+    Every list or search is written to the audit log (``customer.search``: query, filters, count).
+    """
     stmt = policy.visible_customers(actor, select(Customer))
     q = q.strip()
     if q:
@@ -239,6 +281,14 @@ def search_customers(session: Session, actor: User, *, q: str = "", business_typ
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page = max(page, 1)
     rows = session.scalars(stmt.order_by(Customer.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
+    filters = {k: v for k, v in (("business_type", business_type), ("grade", grade), ("project", project)) if v}
+    audit.record_event(session, "customer.search", actor=actor, object_type="customer_list", ip=ip,
+                       details={"filters": filters, "page": page, "total": total,
+                                "customers": [c.id for c in rows]},
+                       # A customer search is typed with names, phones and ID numbers: keep the words
+                       # in the erasable part of the entry, out of the chained bytes.
+                       personal={"query": q} if q else None)
+    session.flush()
     return list(rows), total
 
 
@@ -246,12 +296,34 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def customer_dict(c: Customer) -> dict[str, Any]:
-    """The API representation of a customer."""
+def mask_phone(phone: str) -> str:
+    """138****5678: a number of 8 digits or more keeps its first 3 and last 4, a shorter one its last 2."""
+    if len(phone) >= 8:
+        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    return "*" * max(len(phone) - 2, 0) + phone[-2:]
+
+
+def mask_phones(phones: str | None) -> str:
+    """Every number of a comma-separated list masked (``mask_phone``)."""
+    return ",".join(mask_phone(p) for p in (phones or "").split(",") if p)
+
+
+def mask_id_number(number: str | None) -> str | None:
+    """1101**********1234: an ID number or credit code keeps its first 4 and last 4 characters."""
+    if not number:
+        return number
+    return number[:4] + "*" * (len(number) - 8) + number[-4:] if len(number) > 8 else "*" * len(number)
+
+
+def customer_dict(c: Customer, *, reveal: bool = False) -> dict[str, Any]:
+    """The API representation of a customer: phones and ID number masked unless ``reveal``
+    (only after ``reveal_pii`` allowed and audited it)."""
     snap = {k: v.isoformat() if isinstance(v, date) else v for k, v in _snapshot(c).items()}
+    if not reveal:
+        snap["phones"], snap["id_number"] = mask_phones(snap["phones"]), mask_id_number(snap["id_number"])
     return {"id": c.id, "customer_no": c.customer_no, **snap,
             "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat()}
 
 
 __all__ = ["CustomerInput", "create_customer", "update_customer", "get_customer", "view_customer", "search_customers",
-           "customer_dict", "id_card_valid"]
+           "customer_dict", "id_card_valid", "reveal_pii", "mask_phone", "mask_phones", "mask_id_number"]

@@ -25,6 +25,9 @@ from archive_app.extensions import db
 
 # The name an erased customer keeps (its personal data blanked after its last record was destroyed).
 ERASED_NAME = "（已销毁）"
+# A customer's personal data: blanked when the customer is erased, and kept out of the audit log's chained
+# bytes (its ``personal`` field) so the erasure can reach the log too.
+PERSONAL_FIELDS = ("name", "phones", "id_number", "address", "unit", "notes")
 
 
 class Customer(db.Model):

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, flash, jsonify, redirect, render_template
 from flask_login import current_user, login_required
 
 from archive_app.borrowing import register as loan_register
-from archive_app.errors import DomainError, NotFound
+from archive_app.errors import DomainError
 from archive_app.extensions import db
 from archive_app.http import actor, client_ip, incoming_files, receives_files, stream_response
 from archive_app.intake import customers as customer_svc
@@ -72,12 +72,8 @@ def page_image(record_id: int, file_id: int, page_no: int, kind: str) -> Respons
 @bp.route("/records/<int:record_id>/files/<int:file_id>/pages/<int:page_no>")
 @login_required
 def page_view(record_id: int, file_id: int, page_no: int):
-    record, grant = svc.authorize(db.session, actor(current_user), record_id, "record.read", now=now())
-    file = next((f for f in record.files if f.id == file_id), None)
-    page = file and next((p for p in file.pages if p.page_no == page_no), None)
-    if page is None:
-        raise NotFound("页面不存在或尚未处理完成", code="page_not_found")
-    return render_template("records/page.html", record=record, file=file, page=page, grant=grant)
+    got = svc.open_page_text(db.session, actor(current_user), record_id, file_id, page_no, ip=client_ip(), now=now())
+    return render_template("records/page.html", record=got.record, file=got.file, page=got.pages[0], grant=got.grant)
 
 
 @bp.route("/review")

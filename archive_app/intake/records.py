@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, BinaryIO, Callable, Mapping, Sequence, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
+from archive_app.audit.queries import recorded_since
 from archive_app.borrowing import loans, watermark
 from archive_app.borrowing.models import LoanRequest
 from archive_app.errors import (
@@ -529,6 +530,7 @@ def open_page_image(session: Session, store: BlobStore, settings: ArchiveSetting
     stream = _open_blob(store, key, "存储服务不可用，暂时无法显示页面")
     name = f"{file_id}-{page_no}{'-thumb' if kind == 'thumb' else ''}.jpg"
     if kind == "thumb":
+        _audit_thumbnails(session, actor, record, file_id, page_no, ip, now)
         return Download(name=name, mime_type="image/jpeg", stream=stream, size=None)
     details: dict[str, Any] = {"archival_code": record.archival_code, "file_id": file_id, "page": page_no}
     if grant is None:
@@ -540,6 +542,53 @@ def open_page_image(session: Session, store: BlobStore, settings: ArchiveSetting
     audit.record_event(session, "page.view", actor=actor, object_type="record", object_id=record.id, ip=ip,
                        details=details)
     return _commit_serving(session, download)
+
+
+# A record page shows every page's thumbnail (hundreds for a long contract): one entry per thumbnail
+# would write hundreds per look, each taking the audit chain's lock. One per user, record and window
+# records that they saw the pages' thumbnails, and still catches a script fetching them directly.
+THUMBNAIL_AUDIT_WINDOW = timedelta(minutes=10)
+
+
+def _audit_thumbnails(session: Session, actor: User, record: Record, file_id: int, page_no: int, ip: str,
+                      now: datetime) -> None:
+    if recorded_since(session, actor.id, "page.thumbnails", "record", record.id, now - THUMBNAIL_AUDIT_WINDOW):
+        return
+    audit.record_event(session, "page.thumbnails", actor=actor, object_type="record", object_id=record.id, ip=ip,
+                       now=now, details={"archival_code": record.archival_code, "file_id": file_id,
+                                         "first_page": page_no,
+                                         "window_minutes": int(THUMBNAIL_AUDIT_WINDOW.total_seconds() // 60)})
+
+
+@dataclass
+class PageText:
+    """The extracted text of a file's pages, as opened by one user (under ``grant`` when borrowed)."""
+
+    record: Record
+    file: RecordFile
+    pages: list[FilePage]
+    grant: LoanRequest | None
+
+
+def open_page_text(session: Session, actor: User, record_id: int, file_id: int, page_no: int | None = None,
+                   ip: str = "", *, now: datetime) -> PageText:
+    """The text of one page (``page_no``) or of every page of a file, for someone allowed to read the
+    record's content at ``now``; written to the audit log as ``page.text``."""
+    record, grant = authorize(session, actor, record_id, "record.read", now)
+    file = next((f for f in record.files if f.id == file_id), None)
+    if file is None:
+        raise NotFound("文件不存在", code="file_not_found")
+    pages = [p for p in file.pages if page_no is None or p.page_no == page_no]
+    if page_no is not None and not pages:
+        raise NotFound("页面不存在或尚未处理完成", code="page_not_found")
+    details: dict[str, Any] = {"archival_code": record.archival_code, "file_id": file.id,
+                               "pages": [page_no] if page_no is not None else [p.page_no for p in pages]}
+    if grant is not None:
+        details["request_no"] = grant.request_no
+    audit.record_event(session, "page.text", actor=actor, object_type="record", object_id=record.id, ip=ip,
+                       now=now, details=details)
+    session.flush()
+    return PageText(record=record, file=file, pages=pages, grant=grant)
 
 
 def record_snapshot(r: Record) -> dict[str, Any]:
@@ -595,5 +644,6 @@ def _blob_older_than(store: BlobStore, key: str, cutoff: datetime) -> bool:
 
 __all__ = ["IncomingFile", "ArchiveSettings", "Download", "create_record", "add_files", "authorize", "get_record",
            "view_record", "update_record", "review_record", "review_queue", "open_file", "open_page_image",
+           "open_page_text", "PageText",
            "watermark_lines", "record_dict", "customer_records",
            "sweep_orphans", "parse_record_fields"]

@@ -343,7 +343,8 @@ def _destroy_item(session: Session, store: BlobStore, batch: DisposalBatch, item
 
 
 def _erase_customers_without_records(session: Session, batch: DisposalBatch, executor: User, now: datetime) -> int:
-    """Blank the personal data of customers whose every record is now destroyed."""
+    """Blank the personal data of customers whose every record is now destroyed, in their file and in the
+    audit entries that recorded it (the erasure entry names the batch, so verify-audit can account for it)."""
     customer_ids = set(session.scalars(select(Record.customer_id).join(DisposalItem, DisposalItem.record_id == Record.id)
                                        .where(DisposalItem.batch_id == batch.id, DisposalItem.state == "destroyed")))
     erased = 0
@@ -354,8 +355,9 @@ def _erase_customers_without_records(session: Session, batch: DisposalBatch, exe
             continue
         c.name, c.phones, c.id_number, c.address, c.unit, c.notes = ERASED_NAME, "", None, "", "", ""
         c.deal_closed_on = c.contract_ended_on = c.last_contact_on = None
-        audit.record_event(session, "customer.erase", actor=executor, object_type="customer", object_id=cid, now=now,
-                           details={"customer_no": c.customer_no, "batch_no": batch.batch_no})
+        record_ids = list(session.scalars(select(Record.id).where(Record.customer_id == cid)))
+        audit.erase_personal(session, customer_id=cid, record_ids=record_ids, actor=executor, now=now,
+                             details={"customer_no": c.customer_no, "batch_no": batch.batch_no})
         erased += 1
     return erased
 
@@ -466,7 +468,8 @@ def scrub_database(session: Session) -> None:
 
 def register_entries(session: Session, batch_id: int | None = None) -> list[DestructionEntry]:
     """The 销毁清册: every destroyed record (of one batch, or all), in order of destruction."""
-    stmt = select(DestructionEntry).order_by(DestructionEntry.batch_id, DestructionEntry.id)
+    stmt = (select(DestructionEntry).order_by(DestructionEntry.batch_id, DestructionEntry.id)
+            .options(selectinload(DestructionEntry.record).selectinload(Record.customer)))
     if batch_id is not None:
         stmt = stmt.where(DestructionEntry.batch_id == batch_id)
     return list(session.scalars(stmt))

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from archive_app import exports
+from archive_app import exports, policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
-from archive_app.errors import NotFound
+from archive_app.errors import Forbidden, NotFound
 from archive_app.retention import disposal
 from archive_app.retention.models import DestructionEntry
 from archive_app.retention.queries import get_batch
@@ -35,13 +35,18 @@ class Document:
     ascii_filename: str
 
 
-def _entry_row(i: int, e: DestructionEntry, with_batch: bool) -> list[Any]:
+def _entry_row(i: int, e: DestructionEntry, with_batch: bool, viewer: User) -> list[Any]:
     if e.date_from and e.date_to and e.date_from != e.date_to:
         span = f"{e.date_from.isoformat()} 至 {e.date_to.isoformat()}"
     else:
         span = (e.date_from or e.date_to).isoformat() if (e.date_from or e.date_to) else ""
-    row: list[Any] = [i, e.archival_code, e.title, e.record_type, e.customer_no, span, e.page_count, e.file_count,
-                      e.retention_basis, f"销毁：{e.decision_reason}" if e.decision_reason else "销毁",
+    if policy.can(viewer, "record.view", e.record):
+        named = [e.archival_code, e.title, e.record_type, e.customer_no, span]
+        basis, reason = e.retention_basis, f"销毁：{e.decision_reason}" if e.decision_reason else "销毁"
+    else:
+        # The line stays (the 清册 must count every destroyed record); what it was does not.
+        named, basis, reason = [policy.HIDDEN_RECORD, policy.HIDDEN_RECORD, "", "", ""], "", "销毁"
+    row: list[Any] = [i, *named, e.page_count, e.file_count, basis, reason,
                       e.approved_by, e.supervisors, e.executed_by, e.destroyed_at, e.method,
                       "\n".join(e.sha256s.split())]
     if with_batch:
@@ -59,7 +64,7 @@ def register_xlsx(session: Session, user: User, batch_id: int | None, *, tz: str
     if with_batch:
         headers.insert(1, "销毁批次号")
     title = f"销毁清册 {b.batch_no}" if b else "销毁清册（全部）"
-    content = exports.table_to_xlsx(headers, (_entry_row(i, e, with_batch) for i, e in enumerate(entries, 1)),
+    content = exports.table_to_xlsx(headers, (_entry_row(i, e, with_batch, user) for i, e in enumerate(entries, 1)),
                                     "销毁清册", title, tz=tz)
     audit.record_event(session, "disposal.register_export", actor=user, object_type="disposal_batch",
                        object_id=b.id if b else "", ip=ip,
@@ -74,6 +79,10 @@ def certificate(session: Session, store: BlobStore, user: User, batch_id: int, *
     b = get_batch(session, batch_id)
     if not b.certificate_key:
         raise NotFound("该批次尚未完成销毁，没有销毁证明", code="certificate_not_found")
+    # The certificate is a stored, signed document listing every record: it cannot be projected
+    # per reader, so only who may see every record it lists receives it.
+    if not all(policy.can(user, "record.view", e.record) for e in disposal.register_entries(session, b.id)):
+        raise Forbidden("销毁证明列有您无权查看的档案，请向档案管理员查阅", code="certificate_restricted")
     with store.open(b.certificate_key) as fh:
         data = fh.read()
     audit.record_event(session, "disposal.certificate_download", actor=user, object_type="disposal_batch",

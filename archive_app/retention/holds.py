@@ -70,32 +70,37 @@ def require_not_erased(customer: Customer, doing: str) -> None:
         raise Conflict(f"客户 {customer.customer_no} 的档案已全部销毁，不能{doing}", code="customer_erased")
 
 
-def require_customer_changeable(session: Session, customer: Customer, doing: str) -> None:
+def require_customer_changeable(session: Session, customer: Customer, doing: str, actor: User) -> None:
     """Refuse ``doing`` on an erased customer (``customer_erased``) or one whose file is under a hold
-    (``customer_on_hold``, naming the hold): evidence under a hold, and a tombstone, stay as they are."""
+    (``customer_on_hold``, naming the hold to an ``actor`` who may see it, ``hold.view``): evidence
+    under a hold, and a tombstone, stay as they are."""
     require_not_erased(customer, doing)
     held = customer_holds_in_force(session, customer.id)
-    if held:
-        h = held[0]
+    seen = [h for h in held if policy.can(actor, "hold.view", h)]
+    if seen:
+        h = seen[0]
         raise Conflict(f"客户 {customer.customer_no} 的档案处于冻结（{HOLD_KINDS.get(h.kind, h.kind)}：{h.reason}）状态，"
                        f"不能{doing}", code="customer_on_hold", details={"hold_id": h.id})
+    if held:
+        raise Conflict(f"客户 {customer.customer_no} 的档案中有档案处于冻结状态，不能{doing}", code="customer_on_hold")
 
 
-def find_target(session: Session, target: str, code: str) -> dict[str, int]:
+def find_target(session: Session, viewer: User, target: str, code: str) -> dict[str, int]:
     """The hold target named by a 客户号 (``target`` "customer") or a 档号 ("record"), as keyword arguments
-    for ``place_hold``; NotFound when nothing has that number."""
+    for ``place_hold``; NotFound when nothing ``viewer`` may see has that number (a number is no
+    way to learn whether a record above their 密级 exists)."""
     code = (code or "").strip()
     if not code:
         raise ValidationFailed("请填写客户号或档号", code="invalid_target")
     if target == "record":
-        rid = session.scalar(select(Record.id).where(Record.archival_code == code))
-        if rid is None:
+        record = session.scalar(select(Record).where(Record.archival_code == code))
+        if record is None or not policy.can(viewer, "record.view", record):
             raise NotFound(f"档号 {code} 不存在", code="not_found")
-        return {"record_id": rid}
-    cid = session.scalar(select(Customer.id).where(Customer.customer_no == code))
-    if cid is None:
+        return {"record_id": record.id}
+    customer = session.scalar(select(Customer).where(Customer.customer_no == code))
+    if customer is None or not policy.can(viewer, "customer.view", customer):
         raise NotFound(f"客户号 {code} 不存在", code="not_found")
-    return {"customer_id": cid}
+    return {"customer_id": customer.id}
 
 
 def place_hold(session: Session, actor: User, *, kind: str, reason: str, mandate: str, now: datetime,
@@ -140,7 +145,8 @@ def lift_hold(session: Session, actor: User, hold_id: int, *, reason: str, now: 
     storage's legal hold on ``store``'s objects is released with it."""
     policy.require(actor, "hold.release", code="forbidden", message=REFUSED)
     hold = session.scalar(select(LegalHold).where(LegalHold.id == hold_id).with_for_update())
-    if hold is None:
+    # A hold on what the user may not see answers as a missing one: it is for someone cleared to lift.
+    if hold is None or not policy.can(actor, "hold.view", hold):
         raise NotFound("冻结记录不存在", code="hold_not_found")
     if hold.lifted_at is not None:
         raise Conflict("该冻结已解除", code="already_lifted")

@@ -209,3 +209,5 @@ class DestructionEntry(db.Model):
     method: Mapped[str] = mapped_column(String(200), default="")
 
     batch: Mapped[DisposalBatch] = relationship()
+    # The tombstone row: its 密级 and customer decide who may see this line's 档号 and 题名.
+    record: Mapped[Record] = relationship(viewonly=True)

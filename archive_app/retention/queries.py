@@ -104,10 +104,12 @@ def hold_lists(session: Session, *, lifted_limit: int = 200) -> tuple[list[Legal
     return list(active), list(lifted)
 
 
-def hold_label(hold: LegalHold) -> str:
-    """What a hold covers, in words: one record or a customer's whole file."""
+def hold_label(hold: LegalHold, viewer: User) -> str:
+    """What a hold covers, in words: one record or a customer's whole file (as far as ``viewer`` may see it)."""
     if hold.record_id is not None:
-        return f"档案 {hold.record.archival_code}"
+        return f"档案 {policy.record_code(viewer, hold.record)}"
+    if not policy.can(viewer, "customer.view", hold.customer):
+        return policy.HIDDEN_CUSTOMER
     return f"客户 {hold.customer.customer_no} 的全部档案"
 
 
@@ -197,7 +199,8 @@ def register_page(session: Session, batch_id: int | None, page: int, per_page: i
     if batch_id is not None:
         stmt = stmt.where(DestructionEntry.batch_id == batch_id)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    entries = session.scalars(stmt.options(selectinload(DestructionEntry.batch))
+    entries = session.scalars(stmt.options(selectinload(DestructionEntry.batch),
+                                           selectinload(DestructionEntry.record).selectinload(Record.customer))
                               .order_by(DestructionEntry.batch_id, DestructionEntry.id)
                               .limit(per_page).offset((page - 1) * per_page)).all()
     batches = session.scalars(select(DisposalBatch).where(DisposalBatch.status.in_(("executing", "executed")))

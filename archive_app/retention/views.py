@@ -115,9 +115,9 @@ def hold_place(user: User):
     form = request.form
     _mirrored(_done(lambda: holds.place_hold(
         db.session, user, kind=form.get("kind", ""), reason=form.get("reason", ""), mandate=form.get("mandate", ""),
-        now=utc_now(), store=get_store(), **holds.find_target(db.session, form.get("target", "customer"),
+        now=utc_now(), store=get_store(), **holds.find_target(db.session, user, form.get("target", "customer"),
                                                                form.get("code", ""))),
-        lambda c: f"已冻结 {queries.hold_label(c.hold)}"))
+        lambda c: f"已冻结 {queries.hold_label(c.hold, user)}"))
     return redirect(url_for("retention.holds_page"))
 
 
@@ -125,7 +125,7 @@ def hold_place(user: User):
 def hold_lift(user: User, hold_id: int):
     _mirrored(_done(lambda: holds.lift_hold(db.session, user, hold_id, reason=request.form.get("reason", ""),
                                             now=utc_now(), store=get_store()),
-                    lambda c: f"已解除冻结：{queries.hold_label(c.hold)}"))
+                    lambda c: f"已解除冻结：{queries.hold_label(c.hold, user)}"))
     return redirect(url_for("retention.holds_page"))
 
 
