@@ -1,5 +1,5 @@
 """The ``archive`` sub-commands that run inside an application: serve, worker, create-user, create-token,
-the account commands (deactivate-user, reactivate-user, set-user, reset-password, revoke-token),
+the account commands (deactivate-user, reactivate-user, set-user, reset-password, reset-totp, revoke-token),
 verify-audit, sweep-orphans, reindex, retention-sync (``create_app`` puts them on ``app.cli``)."""
 from __future__ import annotations
 
@@ -221,6 +221,21 @@ def reset_password_command(username: str, by: str | None) -> None:
     click.echo(f"Temporary password for {username} (shown once; must be changed at next sign-in): {temporary}")
 
 
+@click.command("reset-totp")
+@click.argument("username")
+@_BY
+@with_appcontext
+def reset_totp_command(username: str, by: str | None) -> None:
+    """Turn off a user's second factor (a lost phone); they enrol again if their role requires it."""
+    from archive_app.accounts import administration as admin_svc
+    from archive_app.accounts import second_factor
+    from archive_app.wiring import now
+
+    _account_action(lambda session: second_factor.reset(session, _acting_admin(session, by),
+                                                        admin_svc.find_user(session, username), now()))
+    click.echo(f"Second factor of {username} turned off; their sessions ended.")
+
+
 @click.command("revoke-token")
 @click.argument("token_id", type=int, required=False)
 @click.option("--user", "owner", default=None, help="revoke every token of this user instead")
@@ -342,7 +357,7 @@ def retention_sync_command() -> None:
 
 APP_COMMANDS = (retention_sync_command, serve_command, worker_command, reindex_command, create_user_command,
                 create_token_command, deactivate_user_command, reactivate_user_command, set_user_command,
-                reset_password_command, revoke_token_command, verify_audit_command, sweep_orphans_command)
+                reset_password_command, reset_totp_command, revoke_token_command, verify_audit_command, sweep_orphans_command)
 
 
 def register_commands(app) -> None:

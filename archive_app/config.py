@@ -28,6 +28,17 @@ def _cookie_secure(value: str) -> str:
     return mode
 
 
+def _roles(value: str) -> frozenset[str]:
+    # A misspelt role would silently leave that role without its mandatory second factor.
+    from archive_app.vocabulary import ROLE_LABELS
+
+    roles = frozenset(part.strip() for part in value.split(",") if part.strip())
+    unknown = sorted(roles - set(ROLE_LABELS))
+    if unknown:
+        raise ConfigError(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(ROLE_LABELS)}")
+    return roles
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: its name, the config key it fills, a default and a parser."""
@@ -82,6 +93,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_COOKIE_SECURE", "COOKIE_SECURE", "auto", _cookie_secure,
             "Mark the session cookie Secure (sent over HTTPS only): auto (when the request came over HTTPS, "
             "or through a proxy whose X-Forwarded-Proto says https), true, or false."),
+    Setting("ARCHIVE_LOGIN_WINDOW_MINUTES", "LOGIN_WINDOW_MINUTES", "15", int,
+            "Minutes over which failed log-ins are counted (per account and per client address)."),
+    Setting("ARCHIVE_LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES", "5", int,
+            "Failed log-ins of one account within the window before each further try waits (30 s, doubling)."),
+    Setting("ARCHIVE_LOGIN_MAX_FAILURES_PER_ADDRESS", "LOGIN_MAX_FAILURES_PER_ADDRESS", "20", int,
+            "The same for one client address, whatever the account (offices share one NAT address)."),
+    Setting("ARCHIVE_TOTP_REQUIRED_ROLES", "TOTP_REQUIRED_ROLES", "", _roles,
+            "Comma-separated roles that must use a TOTP second factor, e.g. admin (docker-compose sets admin)."),
+    Setting("ARCHIVE_SESSION_IDLE_MINUTES", "SESSION_IDLE_MINUTES", "30", int,
+            "A signed-in browser session ends after this many minutes without a request."),
+    Setting("ARCHIVE_SESSION_MAX_HOURS", "SESSION_MAX_HOURS", "12", int,
+            "A signed-in browser session ends this many hours after log-in, however active."),
     Setting("ARCHIVE_ADMIN_PASSWORD", "ADMIN_PASSWORD", "", str,
             "Password of the first admin made by `archive init`; generated and printed once if unset."),
     Setting("ARCHIVE_AUDIT_KEY", "AUDIT_KEY", None, str,

@@ -28,7 +28,7 @@ the metadata is visible, a neutral placeholder otherwise. The SQL and index filt
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -78,6 +78,7 @@ ROLES: dict[str, frozenset[Role]] = {
     "token.manage_all": frozenset({Role.ADMIN}),      # see and revoke every user's tokens
     "token.revoke": EVERYONE,                         # obj ApiToken: their own, or any for an admin
     "password.change": EVERYONE,                      # their own, knowing the current one
+    "account.second_factor": EVERYONE,                # their own TOTP second factor
     # borrowing
     "loan.request": BUSINESS_ROLES,                   # the borrowing pages; obj: may ask for it (loan.borrow)
     "loan.borrow": EVERYONE,                          # obj Record/Customer: may be named in the user's request
@@ -245,6 +246,12 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
             return grant_checker is not None and bool(grant_checker(record, GRANT_FOR[action]))
         return True
     return False
+
+
+def second_factor_required(user: User | None, required_roles: Iterable[str]) -> bool:
+    """Whether ``user``'s role is one ARCHIVE_TOTP_REQUIRED_ROLES obliges to use a second factor."""
+    role = _role(user)
+    return role is not None and role.value in set(required_roles)
 
 
 def needs_grant(user: User | None, action: str, record: Record) -> str | None:

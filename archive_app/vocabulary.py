@@ -69,6 +69,10 @@ AUDIT_ACTION_LABELS = {
     # accounts
     "login.success": "登录成功",
     "login.failure": "登录失败",
+    "login.throttled": "登录受限（失败次数过多）",
+    "totp.enable": "启用两步验证",
+    "totp.disable": "关闭两步验证",
+    "totp.reset": "重置两步验证",
     "logout": "退出登录",
     "user.create": "创建用户",
     "user.deactivate": "停用用户",

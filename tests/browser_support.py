@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +103,8 @@ class ArchiveServer:
     data_dir: Path
     env: dict[str, str] = field(repr=False)
     archive: str
+    # The `archive serve` process: gunicorn's master, whose children are its workers.
+    pid: int = 0
 
     @property
     def sqlite_path(self) -> Path:
@@ -117,13 +120,14 @@ class ArchiveServer:
         return done.stdout
 
 
-@pytest.fixture(scope="module")
-def archive_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchiveServer]:
-    """Run `archive init` + `archive serve` in a temp data dir (one per test module)."""
-    require_chromium()
-    root = tmp_path_factory.mktemp("browser")
+@contextmanager
+def running_archive(root: Path, *serve_args: str, settings: dict[str, str] | None = None) -> Iterator[ArchiveServer]:
+    """`archive init` + `archive serve *serve_args` on a fresh data dir under ``root``, stopped on exit.
+
+    ``settings`` adds ARCHIVE_* variables (e.g. another database) to the embedded default's.
+    """
     data_dir = root / "data"
-    env = _server_env(data_dir)
+    env = _server_env(data_dir) | (settings or {})
     archive = _archive_script()
 
     init = subprocess.run([archive, "init"], env=env, cwd=root, capture_output=True, text=True, timeout=60)
@@ -134,7 +138,7 @@ def archive_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive
     base_url = f"http://127.0.0.1:{port}"
     log_path = root / "server.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([archive, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        proc = subprocess.Popen([archive, "serve", "--host", "127.0.0.1", "--port", str(port), *serve_args],
                                 env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
 
     def server_log() -> str:
@@ -149,7 +153,7 @@ def archive_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive
                 pytest.fail(f"server did not answer on {base_url}/login within {STARTUP_TIMEOUT:.0f} s:\n"
                             f"{server_log()}")
             time.sleep(0.1)
-        yield ArchiveServer(url=base_url, data_dir=data_dir, env=env, archive=archive)
+        yield ArchiveServer(url=base_url, data_dir=data_dir, env=env, archive=archive, pid=proc.pid)
     finally:
         proc.terminate()
         try:
@@ -161,6 +165,14 @@ def archive_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive
         # Show the server's output under the failing test's report (pytest prints captured output
         # of failed tests only).
         print(f"--- archive serve output ({log_path}) ---\n{server_log()}")
+
+
+@pytest.fixture(scope="module")
+def archive_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchiveServer]:
+    """Run `archive init` + `archive serve` in a temp data dir (one per test module)."""
+    require_chromium()
+    with running_archive(tmp_path_factory.mktemp("browser")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

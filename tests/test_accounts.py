@@ -345,6 +345,14 @@ def test_account_commands(app, runner, users):
     assert AuthActions(client).login("staff", temporary).status_code == 302
     assert client.get("/").headers["Location"].endswith("/account/password")
 
+    with app.app_context():
+        head = db.session.get(User, users["head"])
+        head.totp_secret = "JBSWY3DPEHPK3PXP"
+        db.session.commit()
+    assert "totp_not_enabled" in runner.invoke(args=["reset-totp", "staff"]).output
+    assert runner.invoke(args=["reset-totp", "head"]).exit_code == 0
+    assert _user(app, users["head"]).totp_secret is None
+
     tokens = [_token(app, "head", "a"), _token(app, "head", "b")]
     with app.app_context():
         first = db.session.scalar(select(ApiToken.id).where(ApiToken.name == "a"))

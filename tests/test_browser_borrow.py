@@ -319,9 +319,9 @@ def test_request_two_approvals_watermarked_view_then_window_closes(
     assert download.status == 403, download.status
     assert "只允许在线查阅" in download.text()
 
-    # Every page view is in the audit log under the request number.
+    # Every page view is in the audit log (in Chinese) under the request number.
     admin.goto("/audit")
-    expect(admin.locator("table.list tbody tr").filter(has_text="page.view").filter(has_text=request_no)
+    expect(admin.locator("table.list tbody tr").filter(has_text="查看页面图像").filter(has_text=request_no)
            .first).to_be_visible()
 
     # --- The window closes: the viewer and the image are refused, with the reason in Chinese.

@@ -97,6 +97,8 @@ ROUTES: dict[str, Route] = {
     # sign-in, static, the catalogue
     "auth.login": Route("(public)"),
     "auth.logout": Route("(signed in)"),
+    "auth.login_code": Route("(public: the pending log-in of the session)"),
+    "auth.totp": Route("account.second_factor"),
     "static": Route("(public)", lambda w: {"filename": "app.css"}),
     "favicon": Route("(public)"),
     "customers.index": Route("customer.list (rows: visible_customers)", query=SECRET_QUERY),
@@ -159,6 +161,7 @@ ROUTES: dict[str, Route] = {
     "admin.change_user": Route("user.manage", OTHER_USER),
     "admin.deactivate": Route("user.deactivate", OTHER_USER),
     "admin.reset_password": Route("user.manage", OTHER_USER),
+    "admin.reset_totp": Route("user.manage", OTHER_USER),
     "admin.reactivate": Route("user.manage", OTHER_USER),
     "admin.all_tokens": Route("user.manage"),
     "admin.tokens": Route("token.manage"),

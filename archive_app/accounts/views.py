@@ -6,11 +6,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from archive_app.accounts import administration as admin_svc
+from archive_app.accounts import second_factor
 from archive_app.accounts import users as accounts
 from archive_app.accounts.models import Department, User
 from archive_app.errors import DomainError
 from archive_app.extensions import db
-from archive_app.http import attempt, optional_int, page
+from archive_app.http import attempt, client_ip, optional_int, page
 from archive_app.wiring import now
 
 bp = Blueprint("admin", __name__)
@@ -78,6 +79,14 @@ def reset_password(user: User, user_id: int):
         return _back(target)
     # Shown in this answer only: a redirect would carry it in the (signed, not encrypted) session cookie.
     return _show(user, target, temporary_password=temporary)
+
+
+@page(bp, "/admin/users/<int:user_id>/totp-reset", "user.manage", methods=["POST"])
+def reset_totp(user: User, user_id: int):
+    target = admin_svc.get_user(db.session, user_id)
+    attempt(lambda: second_factor.reset(db.session, user, target, now(), ip=client_ip()),
+            lambda _: f"已关闭 {target.username} 的两步验证，其登录会话已失效；如角色要求，下次登录须重新绑定")
+    return _back(target)
 
 
 @page(bp, "/admin/users/<int:user_id>/deactivate", "user.deactivate", methods=["POST"])
