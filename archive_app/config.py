@@ -18,6 +18,16 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+COOKIE_SECURE_MODES = ("auto", "true", "false")
+
+
+def _cookie_secure(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in COOKIE_SECURE_MODES:
+        raise ConfigError(f"ARCHIVE_COOKIE_SECURE must be one of {', '.join(COOKIE_SECURE_MODES)}, not {value!r}")
+    return mode
+
+
 def _roles(value: str) -> frozenset[str]:
     # A misspelt role would silently leave that role without its mandatory second factor.
     from archive_app.vocabulary import ROLE_LABELS
@@ -80,8 +90,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Refused requests written to the audit log per user and minute; then one entry says the rest "
             "of that minute was not written one by one."),
     Setting("ARCHIVE_FONDS_CODE", "FONDS_CODE", "0001", str, "全宗号: first part of every 档号."),
-    Setting("ARCHIVE_SESSION_COOKIE_SECURE", "SESSION_COOKIE_SECURE", "false", _bool,
-            "Send the session cookie over HTTPS only (turn on behind TLS)."),
+    Setting("ARCHIVE_COOKIE_SECURE", "COOKIE_SECURE", "auto", _cookie_secure,
+            "Mark the session cookie Secure (sent over HTTPS only): auto (when the request came over HTTPS, "
+            "or through a proxy whose X-Forwarded-Proto says https), true, or false."),
     Setting("ARCHIVE_LOGIN_WINDOW_MINUTES", "LOGIN_WINDOW_MINUTES", "15", int,
             "Minutes over which failed log-ins are counted (per account and per client address)."),
     Setting("ARCHIVE_LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES", "5", int,
@@ -157,6 +168,10 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     # Non-file form fields held in memory; must exceed the 1 MiB multipart read size (uploads.py).
     config["MAX_FORM_MEMORY_SIZE"] = 4 * 1024 * 1024
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # "auto" is decided per request (http.ArchiveSessionInterface); these are the fixed answers.
+    config["SESSION_COOKIE_SECURE"] = config["COOKIE_SECURE"] == "true"
+    # No page sets a remember-me cookie; were one added, it would never travel over plain HTTP.
+    config["REMEMBER_COOKIE_SECURE"] = config["COOKIE_SECURE"] != "false"
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
     config["REMEMBER_COOKIE_HTTPONLY"] = True

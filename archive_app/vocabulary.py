@@ -57,6 +57,11 @@ GRADES = ("A", "B", "C", "D")
 
 RECORD_STATUSES = {"draft": "待审核", "filed": "已归档", "destroyed": "已销毁"}
 
+# The largest id or page number any request may name: past these a number is no id or page of ours.
+# Every id column is a 32-bit INTEGER (on PostgreSQL a larger number is an error, not "no such row").
+# Pages, the API and its OpenAPI document share them.
+MAX_ROW_ID = 2**31 - 1
+MAX_PAGE = 1_000_000
 
 # What the audit log page calls each action the code writes (tests/test_audit_reads.py checks every
 # action written in archive_app/ has a label here).

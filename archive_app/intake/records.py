@@ -56,6 +56,10 @@ class IncomingFile:
     path: str | None = None
     sha256: str | None = None  # computed while the file was spooled, when it was
 
+    def __post_init__(self) -> None:
+        # Cleaned here, so every way in (pages, API, commands) keeps names alike.
+        self.filename = filetypes.clean_filename(self.filename)
+
 
 @dataclass(frozen=True)
 class ArchiveSettings:
@@ -227,7 +231,7 @@ def _database_failed(session: Session, store: BlobStore, keys: Sequence[str], ex
 
 def _file_rows(record: Record, actor: User, written, now: datetime) -> list[RecordFile]:
     return [RecordFile(record=record, object_key=res.key, sha256=res.sha256, size=res.size, mime_type=mime,
-                       original_name=(f.filename or "file")[-255:], page_count=pages, uploaded_by_id=actor.id,
+                       original_name=f.filename, page_count=pages, uploaded_by_id=actor.id,
                        extract_status="queued", extract_updated_at=now)
             for f, mime, pages, res in written]
 

@@ -15,6 +15,7 @@ from typing import Literal
 
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
+from archive_app.intake.filetypes import MAX_FRAMES, MAX_IMAGE_PIXELS  # the limits uploads were checked against
 from archive_app.reading import pdf as pdfmod
 from archive_app.reading.errors import (
     CORRUPT_FILE,
@@ -33,8 +34,6 @@ IMAGE_MIMES = {"image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/tif
 OCR_DPI = 300  # scans are usually 200-300 dpi; rendering higher only adds cost
 MIN_TEXT_CHARS = 20  # a text layer with fewer meaningful characters is treated as absent
 MIN_TEXT_QUALITY = 0.6  # share of letters/digits/CJK among non-space characters
-MAX_IMAGE_PIXELS = 150_000_000  # one image file frame (PIL's own bomb limit is 179 Mpx)
-MAX_FRAMES = 2000
 
 Source = Literal["text", "ocr", "none"]
 
