@@ -205,3 +205,34 @@ def test_rate_limit_sleeps_to_the_rate():
     now[0] = 2.0
     throttle(5_000_000)  # 10 MB in 2 s: under the rate, no sleep
     assert len(slept) == 1
+
+
+def test_a_stale_result_never_reaches_another_records_file(app, client, users, store):
+    """SQLite may give a new file the id of a destroyed one: a result found for another record is not its own."""
+    record_id, _, file_id, _ = _stored_file(app)
+    other_record, _, _, _ = _stored_file(app)
+    with app.app_context():
+        db.session.add(FixityResult(file_id=file_id, record_id=other_record, checked_at=utcnow(), status="mismatch",
+                                    detail="found for a file since destroyed"))
+        db.session.commit()
+        assert checks.failure_count(db.session) == 0
+    login(client, "archivist")
+    assert client.get(_content_url(record_id, file_id)).status_code == 200
+    assert "完整性检测未通过" not in client.get(f"/records/{record_id}").text
+
+
+def test_a_run_stopped_by_storage_is_closed_not_left_running(app, users):
+    """The store stops answering (an S3 port nobody serves): no file is failed, the run says why it stopped."""
+    from storage import StorageError, make_store
+
+    from .s3server import free_port
+
+    _, _, file_id, _ = _stored_file(app)
+    dead = make_store({"STORAGE_BACKEND": "s3", "S3_ENDPOINT": f"127.0.0.1:{free_port()}", "S3_ACCESS_KEY": "k",
+                       "S3_SECRET_KEY": "secret-key", "S3_BUCKET": "archive", "S3_SECURE": False})
+    with app.app_context():
+        with pytest.raises(StorageError):
+            checks.run_check(db.session, dead, now=utcnow(), scope="all")
+        run = db.session.scalar(select(FixityRun))
+        assert run.finished_at is not None and "检测中止" in run.problems
+        assert db.session.get(FixityResult, file_id) is None

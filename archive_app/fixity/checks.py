@@ -45,6 +45,10 @@ ORPHAN_GRACE = timedelta(hours=1)
 ORPHAN_PREFIX = "records/"
 
 FailureHook = Callable[["FileCheck"], None]
+# A result belongs to its file only while the file's record is the one it was found for: file rows
+# are deleted by a destruction and SQLite may give a later file the same id, while records are
+# never deleted (a destroyed one keeps its tombstone), so a stale result never reaches a new file.
+_OWN_RESULT = (FixityResult.file_id == RecordFile.id) & (FixityResult.record_id == RecordFile.record_id)
 
 
 class FixityMismatch(StorageError):
@@ -197,7 +201,7 @@ def choose_files(session: Session, scope: str, *, pct: float | None = None, cycl
     else:
         raise ValueError(f"unknown fixity scope {scope!r}")
     never_checked = FixityResult.checked_at.is_(None)
-    query = (select(RecordFile.id).outerjoin(FixityResult, FixityResult.file_id == RecordFile.id)
+    query = (select(RecordFile.id).outerjoin(FixityResult, _OWN_RESULT)
              .order_by(never_checked.desc(), FixityResult.checked_at, RecordFile.id).limit(count))
     return list(session.scalars(query))
 
@@ -243,35 +247,47 @@ def run_check(session: Session, store: BlobStore, *, now: datetime, scope: str =
     session.commit()
     report = RunReport(run_id=run.id)
     throttle = Throttle(rate_mb)
-    for start in range(0, len(file_ids), BATCH):
-        targets = _targets(session, file_ids[start:start + BATCH])
-        session.rollback()  # nothing held while objects are read
-        checks = [check_object(store, t, tmp_dir, throttle) for t in targets]
-        moment = clock()
-        for check in checks:
-            save_result(session, check, moment, run.id)
-            report.files += 1
-            report.bytes += check.size
-            if check.failed:
-                report.failures.append(check)
-        session.commit()
-    report.orphans = orphan_objects(session, store, now)
+    try:
+        for start in range(0, len(file_ids), BATCH):
+            targets = _targets(session, file_ids[start:start + BATCH])
+            session.rollback()  # nothing held while objects are read
+            checks = [check_object(store, t, tmp_dir, throttle) for t in targets]
+            moment = clock()
+            for check in checks:
+                save_result(session, check, moment, run.id)
+                report.files += 1
+                report.bytes += check.size
+                if check.failed:
+                    report.failures.append(check)
+            session.commit()
+        report.orphans = orphan_objects(session, store, now)
+    except StorageError as exc:
+        # The store went away: not a fixity failure of any file. The run is closed with what it
+        # checked and why it stopped, and the error goes to the caller (the command exits non-zero).
+        session.rollback()
+        report.seconds = time.monotonic() - started
+        _finish(session, run, report, clock(), stopped=f"存储服务不可用，检测中止：{exc}")
+        raise
     report.seconds = time.monotonic() - started
     _finish(session, run, report, clock())
     return report
 
 
-def _finish(session: Session, run: FixityRun, report: RunReport, now: datetime) -> None:
+def _finish(session: Session, run: FixityRun, report: RunReport, now: datetime, stopped: str = "") -> None:
     run = session.get(FixityRun, run.id)
     run.finished_at = now
     run.files_checked, run.bytes_checked = report.files, report.bytes
     run.failures, run.orphans = len(report.failures), len(report.orphans)
-    run.problems = json.dumps([asdict(c) for c in report.failures + report.orphans], ensure_ascii=False)
+    problems = [asdict(c) for c in report.failures + report.orphans]
+    if stopped:
+        problems.append({"status": "stopped", "detail": stopped})
+    run.problems = json.dumps(problems, ensure_ascii=False)
+    details = {"scope": run.scope, "files": report.files, "bytes": report.bytes,
+               "failures": [_audited(c) for c in report.failures], "orphans": [c.object_key for c in report.orphans]}
+    if stopped:
+        details["stopped"] = stopped
     audit.record_event(session, "fixity.check", actor_name=f"fixity-check ({run.trigger})", object_type="fixity_run",
-                       object_id=run.id, now=now,
-                       details={"scope": run.scope, "files": report.files, "bytes": report.bytes,
-                                "failures": [_audited(c) for c in report.failures],
-                                "orphans": [c.object_key for c in report.orphans]})
+                       object_id=run.id, now=now, details=details)
     session.commit()
 
 
@@ -333,7 +349,7 @@ def open_verified(session: Session, store: BlobStore, row: RecordFile, *, max_by
     request back) and refused. A larger one streams through a VerifyingReader.
     """
     state = session.get(FixityResult, row.id)
-    if state is not None and state.status != "ok":
+    if state is not None and state.record_id == row.record_id and state.status != "ok":
         raise refused(STATUS_LABELS.get(state.status, state.status))
     target = _Target(row.id, row.record_id, row.record.archival_code, row.object_key, row.original_name, row.sha256,
                      row.size)
@@ -372,7 +388,7 @@ def open_verified(session: Session, store: BlobStore, row: RecordFile, *, max_by
 
 def failed_files(session: Session, record_id: int | None = None) -> list[tuple[FixityResult, RecordFile]]:
     """Current failures (latest result not ok) of existing files, newest first; of one record if given."""
-    query = (select(FixityResult, RecordFile).join(RecordFile, RecordFile.id == FixityResult.file_id)
+    query = (select(FixityResult, RecordFile).join(RecordFile, _OWN_RESULT)
              .where(FixityResult.status != "ok").order_by(FixityResult.checked_at.desc()))
     if record_id is not None:
         query = query.where(RecordFile.record_id == record_id)
@@ -382,7 +398,7 @@ def failed_files(session: Session, record_id: int | None = None) -> list[tuple[F
 def failure_count(session: Session) -> int:
     """How many existing files' latest check failed (the inbox notice)."""
     return session.scalar(select(func.count()).select_from(FixityResult)
-                          .join(RecordFile, RecordFile.id == FixityResult.file_id)
+                          .join(RecordFile, _OWN_RESULT)
                           .where(FixityResult.status != "ok")) or 0
 
 
@@ -396,7 +412,7 @@ def coverage(session: Session, now: datetime, cycle_days: int) -> tuple[int, int
     """(files checked within the last cycle, files stored)."""
     total = session.scalar(select(func.count()).select_from(RecordFile)) or 0
     recent = session.scalar(select(func.count()).select_from(FixityResult)
-                            .join(RecordFile, RecordFile.id == FixityResult.file_id)
+                            .join(RecordFile, _OWN_RESULT)
                             .where(FixityResult.checked_at >= now - timedelta(days=cycle_days))) or 0
     return recent, total
 
