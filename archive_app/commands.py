@@ -371,12 +371,16 @@ def fixity_check_command(check_all: bool, pct: float | None, rate: float) -> Non
     from archive_app.extensions import db
     from archive_app.fixity.checks import run_check
     from archive_app.wiring import get_store, now, setting
+    from storage import StorageError
 
     if check_all and pct is not None:
         raise click.UsageError("give --all or --sample, not both")
     scope = "all" if check_all else "sample" if pct is not None else "cycle"
-    report = run_check(db.session, get_store(), now=now(), scope=scope, pct=pct, rate_mb=rate,
-                       cycle_days=int(setting("FIXITY_CYCLE_DAYS")), tmp_dir=setting("UPLOAD_TMP_DIR"), clock=now)
+    try:
+        report = run_check(db.session, get_store(), now=now(), scope=scope, pct=pct, rate_mb=rate,
+                           cycle_days=int(setting("FIXITY_CYCLE_DAYS")), tmp_dir=setting("UPLOAD_TMP_DIR"), clock=now)
+    except StorageError as exc:
+        raise click.ClickException(f"storage unavailable, fixity check stopped: {exc}") from None
     click.echo(f"{report.files} file(s), {report.bytes / 1e6:.1f} MB checked in {report.seconds:.1f} s "
                f"({report.mb_per_s:.1f} MB/s, {report.files_per_s:.1f} files/s)")
     for c in report.failures:
@@ -390,9 +394,10 @@ def fixity_check_command(check_all: bool, pct: float | None, rate: float) -> Non
     click.echo("all checked files intact")
 
 
-APP_COMMANDS = (fixity_check_command, retention_sync_command, serve_command, worker_command, reindex_command, create_user_command,
+APP_COMMANDS = (retention_sync_command, serve_command, worker_command, reindex_command, create_user_command,
                 create_token_command, deactivate_user_command, reactivate_user_command, set_user_command,
-                reset_password_command, reset_totp_command, revoke_token_command, verify_audit_command, sweep_orphans_command)
+                reset_password_command, reset_totp_command, revoke_token_command, verify_audit_command, sweep_orphans_command,
+                fixity_check_command)
 
 
 def register_commands(app) -> None:
