@@ -164,3 +164,29 @@ def test_a_duplicate_job_leaves_a_file_a_live_worker_holds_alone(app, client, us
     # untouched: the live holder's lease, its progress, its pages
     assert (row.extract_status, row.leased_by, row.pages_done, row.retries) == ("processing", "busy-host:7", 1, 0)
     assert sorted(pages) == [1]
+
+
+def test_a_worker_renews_its_lease_and_a_stalled_one_writes_nothing_once_handed_on(app, client, users):
+    from archive_app.reading.extraction_job import Lease, LeaseLost, _claim, _fenced, kept
+
+    login(client, "archivist")
+    c = new_customer(client, name="柏林")
+    rec = upload(client, c["id"], [(pdfs.text_pdf(pages=2), "e.pdf")]).json
+    fid = rec["files"][0]["id"]
+    with app.app_context():
+        app.extensions["queue"].flush()
+        lease = Lease(fid, "slow-host:3", seconds=1)
+        assert _claim(db.session, lease, utcnow())
+        with kept(db.engine, lease, utcnow):
+            time.sleep(2.5)  # longer than the lease: only the renewals keep it
+            assert requeue_stale() == []
+        assert not lease.lost.is_set()
+        time.sleep(1.2)  # no longer renewed: it lapses and the sweep hands the job on
+        assert requeue_stale() == [fid]
+        try:
+            _fenced(db.session, lease, utcnow, pages_done=2, extract_status="done")
+            raise AssertionError("a lost lease still wrote")
+        except LeaseLost:
+            pass
+    row, _ = _file_state(app, fid)
+    assert (row.extract_status, row.pages_done, row.leased_by, row.retries) == ("queued", 0, None, 1)
