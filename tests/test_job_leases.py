@@ -98,7 +98,8 @@ def test_a_sigkilled_worker_s_file_is_finished_from_the_page_it_reached(app, cli
     # every page once; the pages read before the kill were kept (same rows), not read again
     assert sorted(after) == list(range(1, PAGES + 1))
     assert {n: after[n] for n in before} == before
-    assert (row.pages_done, row.page_count, row.extract_attempts) == (PAGES, PAGES, 2)
+    # the retaken job stored pages: a later interruption starts the count of fruitless attempts afresh
+    assert (row.pages_done, row.page_count, row.extract_attempts) == (PAGES, PAGES, 1)
     assert (row.retries, row.last_retry_reason, row.leased_by, row.lease_until) == (1, "lease_expired", None, None)
     with app.app_context():
         texts = dict(db.session.execute(select(FilePage.page_no, FilePage.text).where(FilePage.file_id == fid)).all())
@@ -147,7 +148,7 @@ def test_a_lapsed_lease_is_handed_on_and_the_job_resumes(app, client, users):
         kept = db.session.scalar(select(FilePage.text).where(FilePage.file_id == fid, FilePage.page_no == 1))
         db.session.rollback()
     assert kept == "kept 1"  # resumed after the stored page, which was not read again
-    assert (row.retries, row.last_retry_reason, row.extract_attempts) == (1, "lease_expired", 2)
+    assert (row.retries, row.last_retry_reason, row.extract_attempts) == (1, "lease_expired", 1)
     assert RETRY_NOTE in client.get(f"/records/{rec['id']}").get_data(as_text=True)
 
 
@@ -190,3 +191,19 @@ def test_a_worker_renews_its_lease_and_a_stalled_one_writes_nothing_once_handed_
             pass
     row, _ = _file_state(app, fid)
     assert (row.extract_status, row.pages_done, row.leased_by, row.retries) == ("queued", 0, None, 1)
+
+
+def test_a_lapsed_job_that_died_three_times_in_a_row_is_failed_not_handed_on(app, client, users):
+    login(client, "archivist")
+    c = new_customer(client, name="单雄")
+    stuck, moving = (upload(client, c["id"], [(pdfs.text_pdf(pages=2, marker=m), f"{m}.pdf")]).json["files"][0]["id"]
+                     for m in ("stuck", "moving"))
+    past = utcnow() - timedelta(seconds=1)
+    _stall(app, stuck, "dead-host:1", past, [1])
+    _stall(app, moving, "dead-host:1", past, [1])
+    with app.app_context():
+        db.session.execute(update(RecordFile).where(RecordFile.id == stuck).values(extract_attempts=3))
+        db.session.commit()
+        assert requeue_stale() == [moving]
+    row, pages = _file_state(app, stuck)
+    assert row.extract_status == "failed" and row.extract_error.startswith("worker_crashed") and sorted(pages) == [1]

@@ -36,8 +36,9 @@ THUMB_SIDE = 240
 VIEW_SIDE = 1600
 
 
-# A file whose job was started this many times without finishing (each time its worker died)
-# is failed instead of queued again: it is probably what kills the worker.
+# A file whose job was started this many times in a row without storing a page (each time its
+# worker died) is failed instead of queued again: it is probably what kills the worker. A job that
+# stored a page counts as the first attempt again, so a long file survives restarts that interrupt it.
 MAX_ATTEMPTS = 3
 
 
@@ -290,7 +291,7 @@ def _read_pages(session: Session, store: BlobStore, lease: Lease, clock: Clock, 
     """Read, render and commit each page not stored yet, one transaction per page; the page count."""
     from archive_app.reading import iter_pages, render_page_image, render_thumbnail
 
-    total = 0
+    total, read_any = 0, False
     with contextlib.closing(iter_pages(path, mime, skip=stored)) as pages:
         for page_no, total, page in pages:
             if page is None:
@@ -305,8 +306,10 @@ def _read_pages(session: Session, store: BlobStore, lease: Lease, clock: Clock, 
                 _put_replacing(store, view_key, view)
             except StorageError as exc:
                 raise TransientError(f"storage: {exc}") from exc
+            progress = {"extract_attempts": 1} if not read_any else {}
+            read_any = True
             stored.add(page_no)
-            _fenced(session, lease, clock, pages_done=len(stored), page_count=total)
+            _fenced(session, lease, clock, pages_done=len(stored), page_count=total, **progress)
             session.execute(insert(FilePage).values(
                 file_id=lease.file_id, page_no=page_no, text=page.text, source=page.source,
                 confidence=page.confidence, width=page.width, height=page.height,
@@ -322,7 +325,8 @@ def requeue_stale(session: Session, older_than: timedelta, now: datetime,
     A lease that lapsed means the worker stopped renewing it (killed, machine lost): the job is
     queued again at once and resumes after its last stored page. A file without a lease that has
     sat queued (or, from before leases, processing) longer than ``older_than`` lost its job in the
-    queue. A file whose job was started MAX_ATTEMPTS times without finishing is failed instead.
+    queue. A file whose job was started MAX_ATTEMPTS times in a row without storing a page is failed
+    instead.
     """
     lapsed = (RecordFile.extract_status == "processing") & RecordFile.lease_until.is_not(None) \
         & (RecordFile.lease_until < now)
@@ -336,7 +340,7 @@ def requeue_stale(session: Session, older_than: timedelta, now: datetime,
     if doomed:
         session.execute(update(RecordFile).where(RecordFile.id.in_(doomed)).values(
             extract_status="failed", extract_updated_at=now, leased_by=None, lease_until=None,
-            extract_error=f"worker_crashed: 已尝试 {MAX_ATTEMPTS} 次，处理进程每次都中断，文件可能有问题"))
+            extract_error=f"worker_crashed: 连续 {MAX_ATTEMPTS} 次处理中断且未完成任何新页面，文件可能有问题"))
     for reason, ids in retaken.items():
         if ids:
             # Clearing the holder fences off a worker that was only stalled: its next write is refused.
