@@ -58,10 +58,9 @@ def serve_command(host: str, port: int, workers: int, threads: int, with_worker:
 @click.option("--drain", is_flag=True, help="run what is queued now in this process, then exit")
 @with_appcontext
 def worker_command(workers: int | None, drain: bool) -> None:
-    """Run background jobs (text extraction, indexing, stale-job sweep) from the queue."""
+    """Run background jobs (text extraction, indexing) from the queue, and hand on those of lost workers."""
     from archive_app.extensions import db
-    from archive_app.jobs import run_pending
-    from archive_app.wiring import get_queue
+    from archive_app.jobs import make_consumer, run_pending
 
     if drain:
         click.echo(f"{run_pending()} job(s) run")
@@ -71,9 +70,7 @@ def worker_command(workers: int | None, drain: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s")
     app = current_app._get_current_object()
     db.engine.dispose()  # forked worker processes open their own connections
-    consumer = get_queue().create_consumer(workers=workers or app.config["WORKERS"], worker_type="process",
-                                           periodic=True, backoff=1.15, max_delay=2.0, check_worker_health=True)
-    consumer.run()
+    make_consumer(app, workers or app.config["WORKERS"]).run()
 
 
 @click.command("create-user")

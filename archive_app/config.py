@@ -80,6 +80,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_WORKERS", "WORKERS", "2", int, "Worker processes started by `archive worker`."),
     Setting("ARCHIVE_JOB_TIMEOUT", "JOB_TIMEOUT", "600", int,
             "Seconds one file's extraction may take before it is stopped and marked failed (0: no limit)."),
+    Setting("ARCHIVE_JOB_LEASE_SECONDS", "JOB_LEASE_SECONDS", "30", int,
+            "Seconds a worker's lease on a file's job lasts; renewed every third of it while the job runs. "
+            "A job whose lease lapses (worker killed, machine lost) is taken again by the next sweep."),
+    Setting("ARCHIVE_JOB_SWEEP_SECONDS", "JOB_SWEEP_SECONDS", "15", int,
+            "Seconds between two sweeps for lapsed leases by each `archive worker`; a killed worker's job "
+            "is taken again at most lease + sweep (+2) seconds after its last renewal (45 s by default)."),
     Setting("ARCHIVE_MAX_UPLOAD_MB", "MAX_UPLOAD_MB", "1024", int, "Largest accepted request body, in MiB."),
     Setting("ARCHIVE_TIMEZONE", "TIMEZONE", "Asia/Shanghai", str, "Time zone for dates shown and due dates."),
     Setting("ARCHIVE_LOAN_MAX_DAYS", "LOAN_MAX_DAYS", "7", int,
@@ -154,6 +160,8 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         )
     if not 1 <= int(config["AUDIT_ANCHOR_MINUTES"]) <= 60:
         raise ConfigError("ARCHIVE_AUDIT_ANCHOR_MINUTES must be between 1 and 60")
+    if int(config["JOB_LEASE_SECONDS"]) < 1 or int(config["JOB_SWEEP_SECONDS"]) < 1:
+        raise ConfigError("ARCHIVE_JOB_LEASE_SECONDS and ARCHIVE_JOB_SWEEP_SECONDS must be at least 1")
     config["MAX_CONTENT_LENGTH"] = int(config["MAX_UPLOAD_MB"]) * 1024 * 1024
     # Non-file form fields held in memory; must exceed the 1 MiB multipart read size (uploads.py).
     config["MAX_FORM_MEMORY_SIZE"] = 4 * 1024 * 1024

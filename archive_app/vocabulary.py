@@ -55,6 +55,12 @@ CUSTOMER_KINDS = {"person": "个人客户", "company": "企业客户"}
 BUSINESS_TYPES = ("购房", "租赁", "投资")
 GRADES = ("A", "B", "C", "D")
 
+# Why a file's extraction job was taken again (record_files.last_retry_reason).
+RETRY_REASONS = {
+    "lease_expired": "上次处理中断（工作进程无响应）",
+    "job_lost": "上次任务丢失（排队后未被执行）",
+}
+
 RECORD_STATUSES = {"draft": "待审核", "filed": "已归档", "destroyed": "已销毁"}
 
 # The largest id or page number any request may name: past these a number is no id or page of ours.
