@@ -1,6 +1,6 @@
 """job leases: who runs a file's extraction and until when, and its retries
 
-Revision ID: 0009
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-02 03:00:00
 
@@ -8,7 +8,7 @@ Create Date: 2026-12-02 03:00:00
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0009'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None
