@@ -67,21 +67,12 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
         if details:
             body["error"]["details"] = details
         return jsonify(body), status
-    if g.get("database_unavailable"):
-        return _standalone_error_page(status, code, message), status
-    try:
-        return render_template("error.html", status=status, code=code, message=message,
-                               details=details or {}), status
-    except SQLAlchemyError:
-        # The full page names the signed-in user (a query); an error page must still show
-        # when that query is what fails, never the WSGI server's bare English one.
-        log.exception("the error page needs the database; shown without it")
-        db.session.rollback()
-        return _standalone_error_page(status, code, message), status
+    return render_template("error.html", status=status, code=code, message=message, details=details or {}), status
 
 
 def _standalone_error_page(status: int, code: str, message: str, retry_after: int | None = None) -> str:
-    # Rendered without Flask's context processors: flask-login's would load current_user (a query).
+    # error.html extends base.html, which names the signed-in user (a query); this page is rendered
+    # without Flask's context processors too, since flask-login's would load current_user.
     return current_app.jinja_env.get_template("error_standalone.html").render(
         status=status, code=code, message=message, retry_after=retry_after)
 

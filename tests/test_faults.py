@@ -9,6 +9,7 @@ import io
 import os
 from datetime import datetime, timezone
 
+import pytest
 from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -116,3 +117,22 @@ def test_database_cut_answers_503_without_the_database_and_service_resumes(
     assert client.get(page).status_code == 200
     with app.app_context():
         assert db.session.scalar(select(func.count(Customer.id))) == 1  # the write during the cut left nothing
+
+
+@pytest.mark.parametrize("stack", ["sqlite-fs", "postgresql-s3"])
+def test_exhausted_connection_pool_answers_503_then_serves(stack, request, tmp_path, users_factory):
+    """Every connection taken (a real pool of one, held): a wait past pool_timeout is an outage too."""
+    small = make_app(stack, tmp_path, request, {"SQLALCHEMY_ENGINE_OPTIONS": {
+        "pool_pre_ping": True, "pool_size": 1, "max_overflow": 0, "pool_timeout": 0.2}})
+    users_factory(small)
+    client = small.test_client()
+    login(client, "archivist")
+    with small.app_context():
+        held = db.engine.connect()
+        try:
+            resp = client.get("/api/v1/customers")
+        finally:
+            held.close()
+    assert resp.status_code == 503
+    assert resp.json["error"]["code"] == "database_unavailable"
+    assert client.get("/api/v1/customers").status_code == 200
