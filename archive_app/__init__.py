@@ -170,11 +170,10 @@ def _socket_errors_are_interface_errors(dialect, conn_rec, cargs, cparams):
     # pg8000 lets a connection reset during its handshake escape as a bare OSError, which
     # SQLAlchemy does not wrap: raised as the driver's InterfaceError it becomes
     # sqlalchemy.exc.InterfaceError, which the error handlers answer as database_unavailable.
-    dbapi = dialect.loaded_dbapi
     try:
-        return dbapi.connect(*cargs, **cparams)
+        return dialect.connect(*cargs, **cparams)
     except OSError as exc:
-        interface_error = getattr(dbapi, "InterfaceError", None)
+        interface_error = getattr(dialect.loaded_dbapi, "InterfaceError", None)
         if interface_error is None or isinstance(exc, interface_error):
             raise
         raise interface_error(f"connecting to the database failed: {exc}") from exc
