@@ -514,8 +514,10 @@ class MinioStore(BlobStore):
             ]
 
     def abort_upload(self, upload: UnfinishedUpload) -> None:
-        """AbortMultipartUpload: the server drops its parts (already gone: nothing to do)."""
-        validate_key(upload.key)
+        """AbortMultipartUpload: the server drops its parts (already gone: nothing to do).
+
+        The key is the server's, as listed: not validated, so a foreign upload in the bucket can be aborted too.
+        """
         self._ensure_bucket()
         with self._errors(upload.key):
             self._abort(upload.key, upload.upload_id)
