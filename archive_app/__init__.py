@@ -168,3 +168,17 @@ def _sqlite_on_connect(dbapi_connection, connection_record) -> None:
 def _sqlite_on_begin(conn) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@event.listens_for(Engine, "do_connect")
+def _socket_errors_are_interface_errors(dialect, conn_rec, cargs, cparams):
+    # pg8000 lets a connection reset during its handshake escape as a bare OSError, which
+    # SQLAlchemy does not wrap: raised as the driver's InterfaceError it becomes
+    # sqlalchemy.exc.InterfaceError, which the error handlers answer as database_unavailable.
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as exc:
+        interface_error = getattr(dialect.loaded_dbapi, "InterfaceError", None)
+        if interface_error is None or isinstance(exc, interface_error):
+            raise
+        raise interface_error(f"connecting to the database failed: {exc}") from exc

@@ -304,18 +304,25 @@ def verify_audit_command() -> None:
 
 
 @click.command("sweep-orphans")
-@click.option("--grace-hours", default=24, show_default=True, type=int)
+@click.option("--grace-hours", default=None, type=int,
+              help="spare what is younger than this  [default: ARCHIVE_ORPHAN_GRACE_HOURS, 24]")
 @with_appcontext
-def sweep_orphans_command(grace_hours: int) -> None:
-    """Remove stored blobs that no record points to and that are older than the grace period."""
+def sweep_orphans_command(grace_hours: int | None) -> None:
+    """Remove stored blobs no record points to, and abort unfinished uploads, older than the grace period."""
     from archive_app.extensions import db
-    from archive_app.intake.records import sweep_orphans
-    from archive_app.wiring import get_store, now
+    from archive_app.intake.records import abort_abandoned_uploads, sweep_orphans
+    from archive_app.wiring import get_store, now, setting
 
-    removed = sweep_orphans(db.session, get_store(), now() - timedelta(hours=grace_hours))
+    hours = setting("ORPHAN_GRACE_HOURS") if grace_hours is None else grace_hours
+    cutoff = now() - timedelta(hours=hours)
+    removed = sweep_orphans(db.session, get_store(), cutoff)
     for key in removed:
         click.echo(f"removed {key}")
-    click.echo(f"{len(removed)} orphan blob(s) removed")
+    aborted = abort_abandoned_uploads(get_store(), cutoff)
+    for upload in aborted:
+        click.echo(f"aborted unfinished upload {upload.key or upload.upload_id} "
+                   f"(started {upload.started.isoformat(timespec='seconds')})")
+    click.echo(f"{len(removed)} orphan blob(s) removed; {len(aborted)} unfinished upload(s) aborted")
 
 
 @click.command("reindex")

@@ -71,6 +71,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Create the bucket with S3 Object Lock (needed for retention enforcement)."),
     Setting("ARCHIVE_UPLOAD_TMP_DIR", "UPLOAD_TMP_DIR", "{data_dir}/tmp", str,
             "Where uploaded files are spooled; on the file store's filesystem they are linked, not copied."),
+    Setting("ARCHIVE_ORPHAN_GRACE_HOURS", "ORPHAN_GRACE_HOURS", "24", int,
+            "Hours `archive sweep-orphans` spares what may still be in flight: blobs no record points to "
+            "and unfinished uploads (S3 multipart uploads, staging files) younger than this are kept."),
     Setting("ARCHIVE_INDEX_DIR", "INDEX_DIR", "{data_dir}/index", str, "Search index folder (derived data)."),
     Setting("ARCHIVE_QUEUE_BACKEND", "QUEUE_BACKEND", "sqlite", str,
             "Background-job queue: sqlite (embedded, no server) or redis."),
