@@ -399,6 +399,8 @@ def page(bp: Blueprint, rule: str, action: str, *, message: str | None = None, *
             user = actor(current_user)
             policy.require(user, action, message=message)
             return view(user, *args, **kwargs)
+        # Kept on the view so the route table in the tests can be held against what really guards it.
+        run.policy_action = action  # type: ignore[attr-defined]
         return bp.route(rule, **options)(login_required(run))
     return register
 
