@@ -101,6 +101,8 @@ SETTINGS: tuple[Setting, ...] = (
             "ARCHIVE_AUDIT_KEY_FILE, which `archive init` creates."),
     Setting("ARCHIVE_AUDIT_KEY_FILE", "AUDIT_KEY_FILE", "{data_dir}/audit_key", str,
             "File holding the audit key when ARCHIVE_AUDIT_KEY is unset (mode 600, made by `archive init`)."),
+    Setting("ARCHIVE_BACKUP_INCLUDE_AUDIT_KEY", "BACKUP_INCLUDE_AUDIT_KEY", "false", _bool,
+            "Copy the audit key into each backup (mode 600). Off: keep the key yourself, restore needs it."),
     Setting("ARCHIVE_AUDIT_ANCHOR_MINUTES", "AUDIT_ANCHOR_MINUTES", "15", int,
             "Minutes between two anchors of the audit chain's head written to the store (1-60)."),
 )

@@ -126,6 +126,9 @@ AUDIT_ACTION_LABELS = {
     "disposal.skip": "本次未销毁（不再符合销毁条件）",
     "disposal.execute_start": "开始销毁",
     "disposal.execute_finish": "完成销毁",
+    "backup.create": "备份",
+    "backup.restore": "从备份恢复",
+    "backup.redestroy": "恢复后重新销毁（销毁清册所列档案）",
     "disposal.register_export": "导出销毁清册",
     "disposal.certificate_download": "下载销毁证明书",
 }
