@@ -357,23 +357,25 @@ def retention_sync_command() -> None:
 
 @click.command("backup")
 @click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--keep", type=click.IntRange(1), default=None,
+              help="then keep only the newest N backups in DEST (default: keep all)")
 @with_appcontext
-def backup_command(dest: str) -> None:
+def backup_command(dest: str, keep: int | None) -> None:
     """Back up the database, every stored object it points to and the audit anchors into the folder DEST."""
     from archive_app.backup import backups
-    from archive_app.errors import DomainError
     from archive_app.extensions import db
     from archive_app.wiring import get_store, now, setting
 
     key = setting("AUDIT_KEY") if setting("BACKUP_INCLUDE_AUDIT_KEY") else None
-    try:
-        result = backups.create_backup(db.engine, get_store(), dest, now=now(), audit_key=key)
-    except DomainError as exc:
-        raise click.ClickException(f"{exc.code}: {exc.message}") from None
-    backups.record_backup(db.session, result, now=now())
+    run = backups.run_backup(db.session, get_store(), dest, now=now(), keep=keep, audit_key=key)
     db.session.commit()
+    if run.result is None:
+        raise click.ClickException(f"backup failed: {run.error}")
+    result = run.result
     click.echo(f"backup {result.name} written to {result.path}: {result.objects} object(s), "
                f"{result.copied} new ({result.copied_bytes} bytes)")
+    for name in run.pruned:
+        click.echo(f"removed old backup {name}")
     for key_name in result.missing:
         click.echo(f"warning: {key_name} is named by the database but no longer stored (destroyed meanwhile?)",
                    err=True)
@@ -419,6 +421,12 @@ def restore_command(src: str, name: str | None) -> None:
         result = backups.restore_backup(db.session, get_store(), src, now=now(), name=name)
     except DomainError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    from archive_app.jobs import sync_retention
+
+    locks = sync_retention().locks  # restored objects carry no storage locks: put them back
+    db.session.commit()
+    for key_name, error in locks.failed:
+        click.echo(f"could not lock {key_name}: {error}", err=True)
     queued = enqueue("reindex_all")
     click.echo(f"restored {result.name}: {sum(result.rows.values())} row(s), {result.objects} object(s), "
                f"counts and hashes match")

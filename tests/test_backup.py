@@ -20,7 +20,7 @@ from archive_app.jobs import run_pending
 from archive_app.retention.models import DestructionEntry
 from archive_app.wiring import get_index
 
-from .conftest import PG_BASE_URL, _cleanup, make_app
+from .conftest import PG_BASE_URL, make_app
 from .test_retention import MARKER, NOW, _approved_batch, _everyone, _execute, _req, _users, _visitor_card
 
 
@@ -200,6 +200,13 @@ def test_restoring_a_backup_older_than_a_destruction_destroys_the_record_again(a
     assert f"destroyed again (in the 销毁清册): {code}" in out.output
     verified = target.test_cli_runner().invoke(args=["verify-audit"])
     assert verified.exit_code == 0, verified.output
+    # once the last backup holding it is pruned, the destroyed record's bytes leave the pool too
+    destroyed_shas = {m["sha256"] for k, m in backups.read_manifest(dest, old.name)["objects"].items() if k in keys}
+    assert destroyed_shas and all(backups.pool_path(dest, sha).exists() for sha in destroyed_shas)
+    assert backups.prune_backups(dest, keep=1) == [old.name]
+    assert backups.list_backups(dest) == [newer.name]
+    assert not any(backups.pool_path(dest, sha).exists() for sha in destroyed_shas)
+    assert backups.verify_backup(dest).problems == []
 
 
 def test_the_manifest_lists_sha256_and_size_of_every_file(app, client, users, tmp_path):
@@ -216,3 +223,36 @@ def test_the_manifest_lists_sha256_and_size_of_every_file(app, client, users, tm
         assert (hashlib.sha256(data).hexdigest(), len(data)) == (meta["sha256"], meta["size"])
     assert manifest["audit_key_included"] and (result.path / "audit_key").stat().st_mode & 0o777 == 0o600
     assert manifest["dialect"] == ("sqlite" if app.config["STACK"].startswith("sqlite") else "postgresql")
+
+
+def test_the_worker_backs_up_keeps_the_last_n_and_the_admin_page_shows_each_run(app, client, users, tmp_path):
+    from archive_app.jobs import scheduled_backup
+
+    from .helpers import login
+
+    _visitor_card(app, client)
+    dest = tmp_path / "nightly"
+    app.config.update(BACKUP_DIR=str(dest), BACKUP_KEEP=1)
+    with app.app_context():
+        first = scheduled_backup()
+        db.session.commit()
+    app.config["CLOCK"] = lambda: datetime.now(UTC) + timedelta(days=1)
+    with app.app_context():
+        second = scheduled_backup()
+        db.session.commit()
+    assert first and second and first != second
+    assert backups.list_backups(dest) == [second]  # keep the last 1
+    # a run that cannot write is recorded as failed, not lost
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    app.config["BACKUP_DIR"] = str(blocker)
+    with app.app_context():
+        assert scheduled_backup() == ""
+        db.session.commit()
+    app.config["BACKUP_DIR"] = str(dest)
+    login(client, "admin")
+    body = client.get("/admin/backups").text
+    assert second in body and f"已删除旧备份 {first}" in body and "失败" in body and "备份失败" in body
+    client.post("/logout")
+    login(client, "archivist")
+    assert client.get("/admin/backups").status_code == 403

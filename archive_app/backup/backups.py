@@ -24,7 +24,7 @@ import sqlite3
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from archive_app.audit import log as audit
 from archive_app.audit.anchors import PREFIX as ANCHOR_PREFIX
+from archive_app.audit.anchors import lock_anchor
 from archive_app.audit.verification import verify_log
 from archive_app.dbtypes import UTCDateTime
 from archive_app.errors import Conflict, NotFound, StorageFailed
@@ -316,12 +317,72 @@ def create_backup(engine: Engine, store: BlobStore, dest: str | os.PathLike[str]
     return result
 
 
-def record_backup(session: Session, result: BackupResult, *, now: datetime) -> None:
-    """Audit one backup run (the caller commits)."""
-    audit.record_event(session, "backup.create", actor_name="archive backup", object_type="backup",
-                       object_id=result.name, now=now,
-                       details={"objects": result.objects, "copied": result.copied, "copied_bytes": result.copied_bytes,
-                                "missing": len(result.missing)})
+@dataclass
+class BackupRun:
+    """One run of ``run_backup``: the backup written (None when it failed), what was pruned, the error."""
+
+    result: BackupResult | None
+    pruned: list[str] = field(default_factory=list)
+    error: str = ""
+
+
+RUN_ACTIONS = ("backup.create", "backup.fail", "backup.restore")
+
+
+def run_backup(session: Session, store: BlobStore, dest: str | os.PathLike[str], *, now: datetime,
+               keep: int | None = None, audit_key: str | None = None, actor_name: str = "archive backup") -> BackupRun:
+    """Back up into ``dest``, then keep the newest ``keep`` backups (None: keep all); audit the run,
+    success or failure (flushed: the caller commits, also when the run failed)."""
+    try:
+        result = create_backup(session.get_bind(), store, dest, now=now, audit_key=audit_key)
+        run = BackupRun(result, pruned=prune_backups(dest, keep) if keep else [])
+    except Exception as exc:  # noqa: BLE001 - a failed run is recorded and shown, never silent
+        session.rollback()
+        run = BackupRun(None, error=f"{type(exc).__name__}: {exc}"[:500])
+        audit.record_event(session, "backup.fail", actor_name=actor_name, object_type="backup", object_id="",
+                           now=now, details={"dest": str(dest), "error": run.error})
+        session.flush()
+        return run
+    audit.record_event(session, "backup.create", actor_name=actor_name, object_type="backup", object_id=result.name,
+                       now=now, details={"dest": str(dest), "objects": result.objects, "copied": result.copied,
+                                         "copied_bytes": result.copied_bytes, "missing": len(result.missing),
+                                         "pruned": run.pruned})
+    session.flush()
+    return run
+
+
+def recent_runs(session: Session, limit: int = 30) -> list:
+    """The latest backup, failed backup and restore entries of the audit log, newest first."""
+    from archive_app.audit.models import AuditEntry
+
+    return list(session.scalars(select(AuditEntry).where(AuditEntry.action.in_(RUN_ACTIONS))
+                                .order_by(AuditEntry.seq.desc()).limit(limit)))
+
+
+def prune_backups(dest: str | os.PathLike[str], keep: int) -> list[str]:
+    """Keep the newest ``keep`` backups in ``dest``; remove the older ones and every pool object no kept
+    manifest lists (so a destroyed record's bytes leave the pool with the last backup holding them).
+    Returns the names removed."""
+    root = Path(dest)
+    names = list_backups(root)
+    removed = names[:-keep] if keep > 0 else []
+    for name in removed:
+        # The manifest goes first: a run stopped halfway leaves an unfinished folder, never a backup
+        # whose objects are gone.
+        (root / name / MANIFEST).unlink()
+        shutil.rmtree(root / name)
+    if not removed:
+        return []
+    wanted = {meta["sha256"] for meta in _known_objects(root).values()}
+    for path in (root / POOL).glob("??/*"):
+        if path.is_file() and path.name not in wanted:
+            path.unlink()
+    return removed
+
+
+def backup_expiry(created: datetime, keep: int, every: timedelta) -> datetime:
+    """When a backup made at ``created`` is pruned at the latest, ``keep`` backups being kept, one per ``every``."""
+    return created + keep * every
 
 
 # ---------------------------------------------------------------------------------------------- verify
@@ -502,6 +563,9 @@ def restore_backup(session: Session, store: BlobStore, src: str | os.PathLike[st
         if (digest.hexdigest(), size) != (meta["sha256"], meta["size"]):
             raise Conflict(f"恢复后对象 {key} 与清单不符", code="restore_mismatch")
     result.rows, result.objects = facts["rows"], len(manifest["objects"])
+    for key in manifest["objects"]:
+        if key.startswith(ANCHOR_PREFIX):
+            lock_anchor(store, key, now)  # locks are not copied; records' locks follow with retention-sync
     # Destruction wins over restore: what any backup's register lists as destroyed is destroyed again.
     register = _register(root)
     known = _known_objects(root)
