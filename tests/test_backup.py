@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from archive_app.retention.models import DestructionEntry
 from archive_app.wiring import get_index
 
 from .conftest import PG_BASE_URL, make_app
+from .helpers import login
 from .test_retention import MARKER, NOW, _approved_batch, _everyone, _execute, _req, _users, _visitor_card
 
 
@@ -165,7 +167,7 @@ def test_restoring_a_backup_older_than_a_destruction_destroys_the_record_again(a
     store = app.extensions["blob_store"]
     dest = tmp_path / "backups"
     with app.app_context():
-        old = backups.create_backup(db.engine, store, dest, now=datetime.now(UTC))
+        old = backups.create_backup(db.engine, store, dest, now=NOW - timedelta(hours=1))  # NOW: the destruction
         rec = db.session.get(Record, rid)
         keys = [f.object_key for f in rec.files] + [k for f in rec.files for p in f.pages
                                                     for k in (p.thumb_key, p.view_key) if k]
@@ -175,7 +177,7 @@ def test_restoring_a_backup_older_than_a_destruction_destroys_the_record_again(a
         assert _execute(app, u, batch).destroyed == 1
         cert_key = batch.certificate_key
         # the newer backup carries the 销毁清册 that the old one predates
-        newer = backups.create_backup(db.engine, store, dest, now=datetime.now(UTC) + timedelta(seconds=1))
+        newer = backups.create_backup(db.engine, store, dest, now=NOW + timedelta(hours=1))
         assert [line["entry"]["record_id"] for line in backups.read_manifest(dest, newer.name)["register"]] == [rid]
     target = fresh()
     out = target.test_cli_runner().invoke(args=["restore", str(dest), "--name", old.name])
@@ -200,6 +202,12 @@ def test_restoring_a_backup_older_than_a_destruction_destroys_the_record_again(a
     assert f"destroyed again (in the 销毁清册): {code}" in out.output
     verified = target.test_cli_runner().invoke(args=["verify-audit"])
     assert verified.exit_code == 0, verified.output
+    # the 销毁清册 says until when the backups still hold it: the old backup, kept 7 nightly runs
+    app.config.update(BACKUP_DIR=str(dest), BACKUP_KEEP=7)
+    login(client, "archivist")
+    page = client.get("/disposal/register").text
+    until = backups.backup_time(old.name) + timedelta(days=7)
+    assert "备份保留至" in page and until.astimezone(ZoneInfo(app.config["TIMEZONE"])).strftime("%Y-%m-%d") in page
     # once the last backup holding it is pruned, the destroyed record's bytes leave the pool too
     destroyed_shas = {m["sha256"] for k, m in backups.read_manifest(dest, old.name)["objects"].items() if k in keys}
     assert destroyed_shas and all(backups.pool_path(dest, sha).exists() for sha in destroyed_shas)
@@ -227,8 +235,6 @@ def test_the_manifest_lists_sha256_and_size_of_every_file(app, client, users, tm
 
 def test_the_worker_backs_up_keeps_the_last_n_and_the_admin_page_shows_each_run(app, client, users, tmp_path):
     from archive_app.jobs import scheduled_backup
-
-    from .helpers import login
 
     _visitor_card(app, client)
     dest = tmp_path / "nightly"

@@ -24,7 +24,7 @@ import sqlite3
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -380,9 +380,20 @@ def prune_backups(dest: str | os.PathLike[str], keep: int) -> list[str]:
     return removed
 
 
-def backup_expiry(created: datetime, keep: int, every: timedelta) -> datetime:
-    """When a backup made at ``created`` is pruned at the latest, ``keep`` backups being kept, one per ``every``."""
-    return created + keep * every
+def backup_time(name: str) -> datetime | None:
+    """When a backup was made, from its folder name (``YYYYmmddTHHMMSSZ``, maybe ``-n``); None if not one."""
+    try:
+        return datetime.strptime(name.split("-")[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def held_until(backup_names: Iterable[str], destroyed_at: datetime, keep: int,
+               every: timedelta = timedelta(days=1)) -> datetime | None:
+    """Until when a backup may still hold a record destroyed at ``destroyed_at``: the last backup made before
+    it is pruned once ``keep`` newer ones exist, one per ``every``. None: no backup in the folder holds it."""
+    before = [t for t in map(backup_time, backup_names) if t is not None and t < destroyed_at]
+    return max(before) + keep * every if before else None
 
 
 # ---------------------------------------------------------------------------------------------- verify
