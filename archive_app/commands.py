@@ -373,7 +373,7 @@ def backup_command(dest: str, keep: int | None) -> None:
         raise click.ClickException(f"backup failed: {run.error}")
     result = run.result
     click.echo(f"backup {result.name} written to {result.path}: {result.objects} object(s), "
-               f"{result.copied} new ({result.copied_bytes} bytes)")
+               f"{result.copied} new ({result.copied_bytes} bytes), {result.reused} already in earlier backups")
     for name in run.pruned:
         click.echo(f"removed old backup {name}")
     for key_name in result.missing:

@@ -4,6 +4,7 @@ new objects; restoring a backup older than a destruction leaves the destroyed re
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -151,12 +152,20 @@ def test_a_second_backup_copies_only_new_objects(app, client, users, tmp_path):
         new_keys = [f.object_key for f in db.session.get(Record, rid).files]
         new_keys += [k for f in db.session.get(Record, rid).files for p in f.pages for k in (p.thumb_key, p.view_key)
                      if k]
-        second = backups.create_backup(db.engine, store, dest, now=datetime.now(UTC) + timedelta(seconds=1))
+    out = app.test_cli_runner().invoke(args=["backup", str(dest)])
+    assert out.exit_code == 0, out.output
+    assert "The audit key is NOT in this backup" in out.output
+    # "backup NAME written to PATH: N object(s), M new (B bytes)"
+    written = re.search(r"backup (\S+) written to .*: (\d+) object\(s\), (\d+) new .*, (\d+) already", out.output)
+    # the first backup's objects are taken from its manifest, not read from the store again
+    assert int(written.group(4)) == first.objects
+    second_name, second_objects, second_copied = written.group(1), int(written.group(2)), int(written.group(3))
+    assert len(backups.read_manifest(dest, second_name)["objects"]) == second_objects
     pool_after = {p for p in (dest / "objects").rglob("*") if p.is_file()}
     assert first.copied == first.objects > 0
-    assert second.objects == first.objects + len(new_keys)
-    assert second.copied == len(new_keys) == len(pool_after - pool_before)
-    assert backups.list_backups(dest) == [first.name, second.name]
+    assert second_objects == first.objects + len(new_keys)
+    assert second_copied == len(new_keys) == len(pool_after - pool_before)
+    assert backups.list_backups(dest) == [first.name, second_name]
     assert backups.verify_backup(dest).problems == []
 
 

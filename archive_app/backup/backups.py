@@ -65,6 +65,7 @@ class BackupResult:
     objects: int = 0
     copied: int = 0
     copied_bytes: int = 0
+    reused: int = 0  # listed by an earlier manifest, pool file present: not read again
     missing: list[str] = field(default_factory=list)
 
 
@@ -155,11 +156,11 @@ def _snapshot_facts(conn: Connection) -> dict:
     seq = conn.scalar(select(head.c.seq).where(head.c.id == 1)) or 0
     revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
     entries, batches = DestructionEntry.__table__, DisposalBatch.__table__
-    register = []
-    for row in conn.execute(select(entries).order_by(entries.c.id)).mappings():
-        batch = conn.execute(select(batches).where(batches.c.id == row["batch_id"])).mappings().one()
-        register.append({"entry": {k: _json_value(v) for k, v in row.items() if k != "id"},
-                         "batch": {k: _json_value(v) for k, v in batch.items()}})
+    batch_rows = {row["id"]: {k: _json_value(v) for k, v in row.items()}
+                  for row in conn.execute(select(batches).where(batches.c.id.in_(select(entries.c.batch_id))))
+                  .mappings()}
+    register = [{"entry": {k: _json_value(v) for k, v in row.items() if k != "id"}, "batch": batch_rows[row["batch_id"]]}
+                for row in conn.execute(select(entries).order_by(entries.c.id)).mappings()]
     return {"rows": rows, "keys": keys, "audit_head_seq": seq, "revision": revision, "register": register}
 
 
@@ -285,6 +286,7 @@ def create_backup(engine: Engine, store: BlobStore, dest: str | os.PathLike[str]
         if seen and pool_path(root, seen["sha256"]).is_file() \
                 and pool_path(root, seen["sha256"]).stat().st_size == seen["size"]:
             objects[key] = seen
+            result.reused += 1
             continue
         try:
             sha, size, new = _copy_object(store, key, root)
