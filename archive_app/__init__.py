@@ -21,10 +21,11 @@ MIGRATIONS_DIR = ROOT / "migrations"
 
 def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
     """Build the application: defaults -> ARCHIVE_* environment -> ``config`` overrides."""
-    from archive_app.http import ArchiveRequest, RowIdConverter
+    from archive_app.http import ArchiveRequest, ArchiveSessionInterface, RowIdConverter
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"))
     app.request_class = ArchiveRequest
+    app.session_interface = ArchiveSessionInterface()
     app.url_map.converters["int"] = RowIdConverter
     app.config.update(load_config(environ, config))
     register_data_dir(app)
@@ -84,7 +85,7 @@ def register_queue(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Every room's pages, and the JSON API (one blueprint that each room's ``api`` module fills)."""
+    """Every room's pages, the favicon, and the JSON API (one blueprint that each room's ``api`` module fills)."""
     # Importing a room's API module puts its routes on api_bp.
     from archive_app.accounts import api as _accounts_api  # noqa: F401
     from archive_app.accounts import login_views, self_views
@@ -97,11 +98,13 @@ def register_blueprints(app: Flask) -> None:
     from archive_app.borrowing import views as borrowing_views
     from archive_app.finding import api as _finding_api  # noqa: F401
     from archive_app.finding import views as finding_views
+    from archive_app.http import register_favicon
     from archive_app.inbox import views as inbox_views
     from archive_app.intake import api as _intake_api  # noqa: F401
     from archive_app.intake import customer_views, record_views
     from archive_app.retention import views as retention_views
 
+    register_favicon(app)
     for module in (login_views, customer_views, record_views, finding_views, borrowing_views, retention_views,
                    inbox_views, account_views, self_views, audit_views, backup_views):
         app.register_blueprint(module.bp)
@@ -111,13 +114,15 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Errors (JSON under /api, a Chinese page elsewhere), one transaction per request, security headers."""
+    """Errors (JSON under /api, a Chinese page elsewhere), one transaction per request, security headers,
+    uploads refused before their bytes are read."""
     from archive_app.http import register_error_handlers as register
-    from archive_app.http import register_security_headers, register_unit_of_work
+    from archive_app.http import register_input_guards, register_security_headers, register_unit_of_work
 
     register(app)
     register_unit_of_work(app)
     register_security_headers(app)
+    register_input_guards(app)
 
 
 def register_commands(app: Flask) -> None:
@@ -164,3 +169,17 @@ def _sqlite_on_connect(dbapi_connection, connection_record) -> None:
 def _sqlite_on_begin(conn) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@event.listens_for(Engine, "do_connect")
+def _socket_errors_are_interface_errors(dialect, conn_rec, cargs, cparams):
+    # pg8000 lets a connection reset during its handshake escape as a bare OSError, which
+    # SQLAlchemy does not wrap: raised as the driver's InterfaceError it becomes
+    # sqlalchemy.exc.InterfaceError, which the error handlers answer as database_unavailable.
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as exc:
+        interface_error = getattr(dialect.loaded_dbapi, "InterfaceError", None)
+        if interface_error is None or isinstance(exc, interface_error):
+            raise
+        raise interface_error(f"connecting to the database failed: {exc}") from exc

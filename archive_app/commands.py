@@ -58,10 +58,9 @@ def serve_command(host: str, port: int, workers: int, threads: int, with_worker:
 @click.option("--drain", is_flag=True, help="run what is queued now in this process, then exit")
 @with_appcontext
 def worker_command(workers: int | None, drain: bool) -> None:
-    """Run background jobs (text extraction, indexing, stale-job sweep) from the queue."""
+    """Run background jobs (text extraction, indexing) from the queue, and hand on those of lost workers."""
     from archive_app.extensions import db
-    from archive_app.jobs import run_pending
-    from archive_app.wiring import get_queue
+    from archive_app.jobs import make_consumer, run_pending
 
     if drain:
         click.echo(f"{run_pending()} job(s) run")
@@ -71,9 +70,7 @@ def worker_command(workers: int | None, drain: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s")
     app = current_app._get_current_object()
     db.engine.dispose()  # forked worker processes open their own connections
-    consumer = get_queue().create_consumer(workers=workers or app.config["WORKERS"], worker_type="process",
-                                           periodic=True, backoff=1.15, max_delay=2.0, check_worker_health=True)
-    consumer.run()
+    make_consumer(app, workers or app.config["WORKERS"]).run()
 
 
 @click.command("create-user")
@@ -307,18 +304,25 @@ def verify_audit_command() -> None:
 
 
 @click.command("sweep-orphans")
-@click.option("--grace-hours", default=24, show_default=True, type=int)
+@click.option("--grace-hours", default=None, type=int,
+              help="spare what is younger than this  [default: ARCHIVE_ORPHAN_GRACE_HOURS, 24]")
 @with_appcontext
-def sweep_orphans_command(grace_hours: int) -> None:
-    """Remove stored blobs that no record points to and that are older than the grace period."""
+def sweep_orphans_command(grace_hours: int | None) -> None:
+    """Remove stored blobs no record points to, and abort unfinished uploads, older than the grace period."""
     from archive_app.extensions import db
-    from archive_app.intake.records import sweep_orphans
-    from archive_app.wiring import get_store, now
+    from archive_app.intake.records import abort_abandoned_uploads, sweep_orphans
+    from archive_app.wiring import get_store, now, setting
 
-    removed = sweep_orphans(db.session, get_store(), now() - timedelta(hours=grace_hours))
+    hours = setting("ORPHAN_GRACE_HOURS") if grace_hours is None else grace_hours
+    cutoff = now() - timedelta(hours=hours)
+    removed = sweep_orphans(db.session, get_store(), cutoff)
     for key in removed:
         click.echo(f"removed {key}")
-    click.echo(f"{len(removed)} orphan blob(s) removed")
+    aborted = abort_abandoned_uploads(get_store(), cutoff)
+    for upload in aborted:
+        click.echo(f"aborted unfinished upload {upload.key or upload.upload_id} "
+                   f"(started {upload.started.isoformat(timespec='seconds')})")
+    click.echo(f"{len(removed)} orphan blob(s) removed; {len(aborted)} unfinished upload(s) aborted")
 
 
 @click.command("reindex")

@@ -18,6 +18,16 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+COOKIE_SECURE_MODES = ("auto", "true", "false")
+
+
+def _cookie_secure(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in COOKIE_SECURE_MODES:
+        raise ConfigError(f"ARCHIVE_COOKIE_SECURE must be one of {', '.join(COOKIE_SECURE_MODES)}, not {value!r}")
+    return mode
+
+
 def _roles(value: str) -> frozenset[str]:
     # A misspelt role would silently leave that role without its mandatory second factor.
     from archive_app.vocabulary import ROLE_LABELS
@@ -61,6 +71,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Create the bucket with S3 Object Lock (needed for retention enforcement)."),
     Setting("ARCHIVE_UPLOAD_TMP_DIR", "UPLOAD_TMP_DIR", "{data_dir}/tmp", str,
             "Where uploaded files are spooled; on the file store's filesystem they are linked, not copied."),
+    Setting("ARCHIVE_ORPHAN_GRACE_HOURS", "ORPHAN_GRACE_HOURS", "24", int,
+            "Hours `archive sweep-orphans` spares what may still be in flight: blobs no record points to "
+            "and unfinished uploads (S3 multipart uploads, staging files) younger than this are kept."),
     Setting("ARCHIVE_INDEX_DIR", "INDEX_DIR", "{data_dir}/index", str, "Search index folder (derived data)."),
     Setting("ARCHIVE_QUEUE_BACKEND", "QUEUE_BACKEND", "sqlite", str,
             "Background-job queue: sqlite (embedded, no server) or redis."),
@@ -70,6 +83,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_WORKERS", "WORKERS", "2", int, "Worker processes started by `archive worker`."),
     Setting("ARCHIVE_JOB_TIMEOUT", "JOB_TIMEOUT", "600", int,
             "Seconds one file's extraction may take before it is stopped and marked failed (0: no limit)."),
+    Setting("ARCHIVE_JOB_LEASE_SECONDS", "JOB_LEASE_SECONDS", "30", int,
+            "Seconds a worker's lease on a file's job lasts; renewed every third of it while the job runs. "
+            "A job whose lease lapses (worker killed, machine lost) is taken again by the next sweep."),
+    Setting("ARCHIVE_JOB_SWEEP_SECONDS", "JOB_SWEEP_SECONDS", "15", int,
+            "Seconds between two sweeps for lapsed leases by each `archive worker`; a killed worker's job "
+            "is taken again at most lease + sweep (+2) seconds after its last renewal (45 s by default)."),
     Setting("ARCHIVE_MAX_UPLOAD_MB", "MAX_UPLOAD_MB", "1024", int, "Largest accepted request body, in MiB."),
     Setting("ARCHIVE_TIMEZONE", "TIMEZONE", "Asia/Shanghai", str, "Time zone for dates shown and due dates."),
     Setting("ARCHIVE_LOAN_MAX_DAYS", "LOAN_MAX_DAYS", "7", int,
@@ -80,8 +99,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Refused requests written to the audit log per user and minute; then one entry says the rest "
             "of that minute was not written one by one."),
     Setting("ARCHIVE_FONDS_CODE", "FONDS_CODE", "0001", str, "全宗号: first part of every 档号."),
-    Setting("ARCHIVE_SESSION_COOKIE_SECURE", "SESSION_COOKIE_SECURE", "false", _bool,
-            "Send the session cookie over HTTPS only (turn on behind TLS)."),
+    Setting("ARCHIVE_COOKIE_SECURE", "COOKIE_SECURE", "auto", _cookie_secure,
+            "Mark the session cookie Secure (sent over HTTPS only): auto (when the request came over HTTPS, "
+            "or through a proxy whose X-Forwarded-Proto says https), true, or false."),
     Setting("ARCHIVE_LOGIN_WINDOW_MINUTES", "LOGIN_WINDOW_MINUTES", "15", int,
             "Minutes over which failed log-ins are counted (per account and per client address)."),
     Setting("ARCHIVE_LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES", "5", int,
@@ -155,10 +175,16 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         raise ConfigError("ARCHIVE_BACKUP_KEEP must be at least 1")
     if not 1 <= int(config["AUDIT_ANCHOR_MINUTES"]) <= 60:
         raise ConfigError("ARCHIVE_AUDIT_ANCHOR_MINUTES must be between 1 and 60")
+    if int(config["JOB_LEASE_SECONDS"]) < 1 or int(config["JOB_SWEEP_SECONDS"]) < 1:
+        raise ConfigError("ARCHIVE_JOB_LEASE_SECONDS and ARCHIVE_JOB_SWEEP_SECONDS must be at least 1")
     config["MAX_CONTENT_LENGTH"] = int(config["MAX_UPLOAD_MB"]) * 1024 * 1024
     # Non-file form fields held in memory; must exceed the 1 MiB multipart read size (uploads.py).
     config["MAX_FORM_MEMORY_SIZE"] = 4 * 1024 * 1024
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # "auto" is decided per request (http.ArchiveSessionInterface); these are the fixed answers.
+    config["SESSION_COOKIE_SECURE"] = config["COOKIE_SECURE"] == "true"
+    # No page sets a remember-me cookie; were one added, it would never travel over plain HTTP.
+    config["REMEMBER_COOKIE_SECURE"] = config["COOKIE_SECURE"] != "false"
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
     config["REMEMBER_COOKIE_HTTPONLY"] = True

@@ -71,3 +71,17 @@ class BadFile(DomainError):
 class StorageFailed(DomainError):
     status = 503
     code = "storage_unavailable"
+
+
+def in_range(number: int, label: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """``number`` when ``minimum <= number <= maximum`` (default: the largest row id), else 400 ``invalid_parameter``.
+
+    Every integer a request names passes here or through the URL converter, so none reaches the
+    database too large for its column.
+    """
+    from archive_app.vocabulary import MAX_ROW_ID
+
+    top = MAX_ROW_ID if maximum is None else maximum
+    if not minimum <= number <= top:
+        raise ValidationFailed(f"{label}超出范围（{minimum}–{top}）", code="invalid_parameter")
+    return number

@@ -18,10 +18,12 @@ from typing import IO, Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, Request, Response, current_app, flash, jsonify, render_template, request
+from flask import Blueprint, Flask, Request, Response, current_app, flash, g, jsonify, render_template, request
 from flask import session as web_session
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.formparser import FormDataParser, MultiPartParser
@@ -30,9 +32,10 @@ from werkzeug.routing import IntegerConverter
 from archive_app import exports, policy
 from archive_app.accounts.models import User
 from archive_app.audit import denials
-from archive_app.errors import DomainError, ValidationFailed
+from archive_app.errors import DomainError, ValidationFailed, in_range
 from archive_app.extensions import db
 from archive_app.intake.records import Download, IncomingFile
+from archive_app.vocabulary import MAX_PAGE, MAX_ROW_ID
 from archive_app.wiring import now
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,69 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
             body["error"]["details"] = details
         return jsonify(body), status
     return render_template("error.html", status=status, code=code, message=message, details=details or {}), status
+
+
+def _standalone_error_page(status: int, code: str, message: str, retry_after: int | None = None) -> str:
+    # error.html extends base.html, which names the signed-in user (a query); this page is rendered
+    # without Flask's context processors too, since flask-login's would load current_user.
+    return current_app.jinja_env.get_template("error_standalone.html").render(
+        status=status, code=code, message=message, retry_after=retry_after)
+
+
+# ------------------------------------------------------------------------ database unavailable
+
+
+# Seconds a client is asked to wait (Retry-After) when the database cannot be reached: long
+# enough not to hammer a server that is restarting, short enough for a page refresh to find it back.
+DATABASE_RETRY_AFTER = 30
+
+DATABASE_UNAVAILABLE = ("database_unavailable", "数据库暂时无法连接，请稍后重试")
+
+# SQLSTATE classes of a server that cannot serve at all: 08 connection exception, 53 insufficient
+# resources (too many connections), 57 operator intervention (shutting down, starting up).
+_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """True when ``exc`` means the database cannot be reached now, not that a statement was wrong.
+
+    Refused, cut or timed-out connections (the driver's InterfaceError / OperationalError, or any
+    error after which SQLAlchemy invalidated the connection), a server refusing work while it
+    starts or stops, and a connection pool that stayed exhausted.
+    """
+    if isinstance(exc, sa_exc.TimeoutError):
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, (sa_exc.InterfaceError, sa_exc.OperationalError)):
+        return True
+    return _sqlstate(exc.orig)[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+
+
+def _sqlstate(orig: BaseException | None) -> str:
+    # pg8000 passes the server's error fields as a dict ('C' is the SQLSTATE); psycopg names it pgcode.
+    fields = orig.args[0] if orig is not None and orig.args and isinstance(orig.args[0], dict) else {}
+    return str(fields.get("C") or getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None) or "")
+
+
+def database_unavailable_response() -> Response:
+    """503 ``database_unavailable`` with Retry-After, built without touching the database.
+
+    JSON under /api; elsewhere a Chinese page that needs no query (not even the signed-in user's
+    name). The pool checks each connection before use (``pool_pre_ping``), so once the database
+    is back the next request simply gets a fresh connection: nothing needs restarting.
+    """
+    g.database_unavailable = True  # the after-request hooks skip what would query
+    code, message = DATABASE_UNAVAILABLE
+    if wants_json():
+        response = jsonify({"error": {"code": code, "message": message}})
+    else:
+        response = current_app.make_response(
+            _standalone_error_page(503, code, message, retry_after=DATABASE_RETRY_AFTER))
+    response.status_code = 503
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def domain_error_response(exc: DomainError):
@@ -129,26 +195,92 @@ def register_unit_of_work(app: Flask) -> None:
         if response.status_code < 400:
             db.session.commit()
         else:
-            db.session.rollback()
+            try:
+                db.session.rollback()
+            except SQLAlchemyError:
+                # Nothing was kept either way; the error already answered stays the answer.
+                log.warning("rollback failed after an error response", exc_info=True)
         return response
 
 
+# Scripts and styles come from our own static files only: an injected <script>, style attribute or
+# on…= handler does not run; nothing may frame a page, post a form elsewhere or load a plugin.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self'",
+    "object-src 'none'", "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'",
+))
+# Files anyone may cache: they carry no customer data.
+PUBLIC_PATHS = ("/static/", "/favicon.ico")
+
+
 def register_security_headers(app: Flask) -> None:
-    """Headers every response carries: no framing (approve, destroy and create-user forms could be
-    clicked through a frame), no type sniffing, no referrer outside the site (search URLs carry
-    names and ID numbers), and no stored copy of a signed-in user's pages in any cache."""
+    """Headers every response carries: the content security policy (no inline script or style,
+    no framing: approve, destroy and create-user forms could be clicked through a frame), no type
+    sniffing, no referrer outside the site (search URLs carry names and ID numbers), and no stored
+    copy of a signed-in user's pages in any cache."""
 
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers
         headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
-        if (current_user.is_authenticated and not request.path.startswith("/static/")
+        # Without the database the signed-in user cannot be looked up; that answer is no-store anyway.
+        signed_in = not g.get("database_unavailable") and current_user.is_authenticated
+        if (signed_in and not request.path.startswith(PUBLIC_PATHS)
                 and "no-store" not in headers.get("Cache-Control", "")):
             headers["Cache-Control"] = "private, no-store"
         return response
+
+
+def register_favicon(app: Flask) -> None:
+    """/favicon.ico, which browsers ask for on every site: the SVG icon pages link, drawn as an ICO."""
+
+    @app.route("/favicon.ico")
+    def favicon() -> Response:
+        resp = Response(_favicon_ico(), mimetype="image/vnd.microsoft.icon")
+        resp.headers["Cache-Control"] = "public, max-age=86400"
+        return resp
+
+
+@functools.cache
+def _favicon_ico() -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    # static/favicon.svg at 4x, so the 16 and 32 px sizes Pillow shrinks it to stay smooth.
+    img = Image.new("RGBA", (128, 128), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((4, 4, 124, 124), radius=24, fill="#1d5fa8")
+    draw.polygon([(36, 24), (76, 24), (96, 44), (96, 104), (36, 104)], fill="#ffffff")
+    draw.polygon([(76, 24), (76, 44), (96, 44)], fill="#cfdcec")
+    for y, end in ((60, 84), (76, 84), (92, 72)):
+        draw.line((48, y, end, y), fill="#1d5fa8", width=8)
+    out = io.BytesIO()
+    img.save(out, format="ICO", sizes=[(16, 16), (32, 32), (48, 48)])
+    return out.getvalue()
+
+
+def request_is_https() -> bool:
+    """Whether the browser reached us over HTTPS: directly, or through a proxy that says so.
+
+    The proxy's X-Forwarded-Proto is believed from anyone: it only ever makes a cookie stricter.
+    """
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.is_secure or forwarded == "https"
+
+
+class ArchiveSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, whose cookie is Secure as ``ARCHIVE_COOKIE_SECURE`` says:
+    ``auto`` marks it Secure whenever the request came over HTTPS, so a deployment behind TLS is
+    covered without a setting while plain-HTTP development still logs in."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if app.config.get("COOKIE_SECURE", "auto") == "auto":
+            return request_is_https()
+        return bool(app.config["SESSION_COOKIE_SECURE"])
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -162,8 +294,19 @@ def register_error_handlers(app: Flask) -> None:
     def _csrf(exc: CSRFError):
         return error_response(400, "csrf_failed", "页面已过期或来源不明，请刷新页面后重试")
 
+    @app.errorhandler(SQLAlchemyError)
+    def _database(exc: SQLAlchemyError):
+        if database_unavailable(exc):
+            log.warning("database unavailable: %s", exc)
+            return database_unavailable_response()
+        return _unexpected(exc)
+
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        # A failure after the view (the request's commit) reaches here wrapped in a 500.
+        if database_unavailable(getattr(exc, "original_exception", None)):
+            log.warning("database unavailable: %s", exc.original_exception)
+            return database_unavailable_response()
         code, message = HTTP_MESSAGES.get(exc.code or 500, ("http_error", exc.description or "请求失败"))
         if exc.code == 413:
             mb = app.config["MAX_UPLOAD_MB"]
@@ -197,13 +340,10 @@ def form_dict(exclude: tuple[str, ...] = ("csrf_token",)) -> dict[str, str]:
     return {k: v for k, v in request.form.items() if k not in exclude}
 
 
-# Beyond these a number is no id or page of ours: it would overflow the database's integers (a 500).
-MAX_ROW_ID = 2**63 - 1
-MAX_PAGE = 1_000_000
 
 
 class RowIdConverter(IntegerConverter):
-    """``<int:...>`` in every route: a number no 64-bit id column can hold matches no route (404)."""
+    """``<int:...>`` in every route: a number no id column can hold (past ``MAX_ROW_ID``) matches no route (404)."""
 
     def __init__(self, url_map: Any, fixed_digits: int = 0, min: int | None = None,  # noqa: A002 (werkzeug's names)
                  max: int | None = MAX_ROW_ID, signed: bool = False) -> None:  # noqa: A002
@@ -216,9 +356,7 @@ def page_arg() -> int:
         page = max(int(request.args.get("page", 1)), 1)
     except ValueError:
         return 1
-    if page > MAX_PAGE:
-        raise ValidationFailed("页码超出范围", code="invalid_parameter")
-    return page
+    return in_range(page, "页码", maximum=MAX_PAGE)
 
 
 def date_arg(value: str | None, label: str) -> date | None:
@@ -350,6 +488,66 @@ class ArchiveRequest(Request):
         return HashingSpool(current_app.config["UPLOAD_TMP_DIR"])  # type: ignore[return-value]
 
 
+def receives_files(action: str) -> Callable:
+    """Mark a view that takes uploaded files: only users whom the policy lets do ``action`` (a
+    role-level action such as ``record.upload``) get their request body read (``register_upload_guard``)."""
+    def mark(view: Callable) -> Callable:
+        view.upload_action = action  # type: ignore[attr-defined]  # copied by functools.wraps
+        return view
+    return mark
+
+
+def register_input_guards(app: Flask) -> None:
+    """Checks that run before any view and before the CSRF check, in this order.
+
+    Who may send files is decided before a byte of them is read. Reading ``request.form`` (CSRF checks it first) spools every file to the upload folder, so a
+    refusal after that has already let an anonymous client fill the disk. This check runs before
+    every other one and reads only headers: a multipart body from someone not signed in is answered
+    like any anonymous request (401 under /api, the log-in page elsewhere), and one sent to an upload
+    view by someone its action refuses gets 403.
+
+    Then text no database keeps: a NUL character in a query argument, form field or JSON string is
+    refused with 400 ``invalid_text`` (PostgreSQL refuses it outright, which would be a 500).
+    """
+    from flask_login import current_user as user
+
+    def _refuse_before_body() -> Response | None:
+        if request.mimetype != "multipart/form-data":
+            return None
+        if not user.is_authenticated:
+            return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+        action = getattr(current_app.view_functions.get(request.endpoint or ""), "upload_action", None)
+        if action is not None and not policy.can(actor(user), action):
+            return error_response(403, "forbidden", "您没有权限上传档案")
+        return None
+
+    def _refuse_nul_text() -> Response | None:
+        values: list[Any] = [v for _, v in request.args.items(multi=True)]
+        if request.mimetype == "application/x-www-form-urlencoded":
+            # Read even from anonymous clients (the log-in form): MAX_FORM_MEMORY_SIZE bounds it.
+            values += [v for _, v in request.form.items(multi=True)]
+        elif user.is_authenticated:  # anyone else's body is refused unread by the view
+            if request.mimetype == "multipart/form-data":
+                values += [v for _, v in request.form.items(multi=True)]
+            elif request.is_json:
+                values.append(request.get_json(silent=True))
+        if any(_has_nul(v) for v in values):
+            return error_response(400, "invalid_text", "文本中不能含有空字符（\\0）")
+        return None
+
+    app.before_request_funcs.setdefault(None, [])[:0] = [_refuse_before_body, _refuse_nul_text]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 # ------------------------------------------------------------------------------ files in and out
 
 
@@ -366,9 +564,28 @@ def _incoming(f) -> IncomingFile:
     # ArchiveRequest spools every file to a HashingSpool; keep its path and digest so the store
     # can adopt the file without copying or re-reading it.
     if isinstance(f.stream, HashingSpool):
-        return IncomingFile(filename=f.filename or "file", stream=f.stream, path=f.stream.name,
+        return IncomingFile(filename=client_filename(f), stream=f.stream, path=f.stream.name,
                             sha256=f.stream.sha256)
-    return IncomingFile(filename=f.filename or "file", stream=f.stream)
+    return IncomingFile(filename=client_filename(f), stream=f.stream)
+
+
+_QUOTED_FILENAME = re.compile(r'(?:^|;)\s*filename\s*=\s*"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
+
+
+def client_filename(f) -> str:
+    """A multipart file's name as the client wrote it (IncomingFile cleans it).
+
+    Browsers send a name's backslashes unescaped, and werkzeug reads a backslash as an escape:
+    ``C:\\scans\\a.pdf`` would become ``C:scansa.pdf`` and keep its folders in the name, while
+    ``scans/a.pdf`` keeps its slash. The quoted value is read as sent (only ``\\"`` undone), so
+    both kinds of path lose their folders alike.
+    """
+    disposition = f.headers.get("Content-Disposition", "")
+    if "filename*" not in disposition.lower():  # an RFC 5987 name is percent-encoded: werkzeug's is right
+        match = _QUOTED_FILENAME.search(disposition)
+        if match:
+            return match.group(1).replace('\\"', '"')
+    return f.filename or "file"
 
 
 def stream_response(download: Download, inline: bool = False) -> Response:

@@ -55,8 +55,19 @@ CUSTOMER_KINDS = {"person": "个人客户", "company": "企业客户"}
 BUSINESS_TYPES = ("购房", "租赁", "投资")
 GRADES = ("A", "B", "C", "D")
 
+# Why a file's extraction job was taken again (record_files.last_retry_reason).
+RETRY_REASONS = {
+    "lease_expired": "上次处理中断（工作进程无响应）",
+    "job_lost": "上次任务丢失（排队后未被执行）",
+}
+
 RECORD_STATUSES = {"draft": "待审核", "filed": "已归档", "destroyed": "已销毁"}
 
+# The largest id or page number any request may name: past these a number is no id or page of ours.
+# Every id column is a 32-bit INTEGER (on PostgreSQL a larger number is an error, not "no such row").
+# Pages, the API and its OpenAPI document share them.
+MAX_ROW_ID = 2**31 - 1
+MAX_PAGE = 1_000_000
 
 # What the audit log page calls each action the code writes (tests/test_audit_reads.py checks every
 # action written in archive_app/ has a label here).

@@ -306,7 +306,10 @@ def test_register_page_filters_and_export_links(app, client, users):
     # the export buttons keep the filters
     assert "/loans/register.xlsx?" in html and "/loans/register.csv?" in html
     assert "date_from=2026-11-25" in html and "customer=%E5%BC%A0%E4%B8%89" in html
-    assert "@media print" in html
+    # printed on its own terms: the page is marked, app.css holds its print rules (no inline style)
+    assert 'class="wide-page register-page"' in html
+    with client.get("/static/app.css") as css:
+        assert "@media print" in css.text and ".register-page header.top" in css.text
     bad = client.get("/loans/register?date_from=2026-13-01")
     assert bad.status_code == 400 and "起始日期格式不正确" in bad.text
     client.post("/logout")

@@ -100,6 +100,7 @@ ROUTES: dict[str, Route] = {
     "auth.login_code": Route("(public: the pending log-in of the session)"),
     "auth.totp": Route("account.second_factor"),
     "static": Route("(public)", lambda w: {"filename": "app.css"}),
+    "favicon": Route("(public)"),
     "customers.index": Route("customer.list (rows: visible_customers)", query=SECRET_QUERY),
     "customers.new": Route("customer.create"),
     "customers.show": Route("customer.view", OTHER_CUSTOMER, refused=_department_walker, missing=MISSING_CUSTOMER,

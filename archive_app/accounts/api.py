@@ -9,7 +9,7 @@ from flask_login import current_user
 from archive_app.accounts import administration as admin_svc
 from archive_app.accounts.models import ApiToken, User
 from archive_app.api import json_body, optional_body, route
-from archive_app.errors import ValidationFailed
+from archive_app.errors import ValidationFailed, in_range
 from archive_app.extensions import db
 from archive_app.http import actor, keep_this_session
 from archive_app.wiring import now
@@ -79,8 +79,12 @@ def change_user(user_id: int):
 def deactivate_user(user_id: int):
     body = json_body()
     successor_id = body.get("successor_id")
+    if isinstance(successor_id, float) and successor_id.is_integer():
+        successor_id = int(successor_id)  # JSON has one kind of number: 7.0 is the integer 7
     if successor_id is not None and (isinstance(successor_id, bool) or not isinstance(successor_id, int)):
         raise ValidationFailed("successor_id 须为用户编号", code="invalid_successor")
+    if successor_id is not None:
+        in_range(successor_id, "successor_id")
     target = admin_svc.get_user(db.session, user_id)
     handover = admin_svc.deactivate(db.session, actor(current_user), target,
                                     admin_svc.successor(db.session, successor_id), now=now(),

@@ -41,11 +41,15 @@ def api_auth(fn: Callable) -> Callable:
 
 
 def route(method: str, path: str, summary: str, body: str | None = None,
-          responses: dict[int, str] | None = None) -> Callable:
-    """Declare one API endpoint: its rule on the blueprint, its OpenAPI entry and its authentication."""
+          responses: dict[int, str] | None = None, query: dict[str, dict] | None = None) -> Callable:
+    """Declare one API endpoint: its rule on the blueprint, its OpenAPI entry and its authentication.
+
+    ``body`` names the request body's schema in ``openapi.SCHEMAS``; ``query`` maps each query
+    parameter to its JSON schema; ``responses`` adds the endpoint's own status codes to the common ones.
+    """
 
     def wrap(fn: Callable) -> Callable:
-        documented = document(path, method, summary, body, responses)(api_auth(fn))
+        documented = document(path, method, summary, body, responses, query)(api_auth(fn))
         return bp.route(path, methods=[method.upper()])(documented)
 
     return wrap

@@ -18,7 +18,7 @@ from archive_app.accounts.models import User
 from archive_app.borrowing import loans as svc
 from archive_app.borrowing import register as register_svc
 from archive_app.borrowing.models import LoanRequest, PaperLoan
-from archive_app.errors import ValidationFailed
+from archive_app.errors import ValidationFailed, in_range
 from archive_app.extensions import db
 from archive_app.http import attachment
 from archive_app.wiring import loan_settings, timezone_name
@@ -29,9 +29,10 @@ def _int(value: Any, label: str, code: str = "invalid_number") -> int:
     if isinstance(value, bool):
         raise ValidationFailed(f"{label}须为整数", code=code)
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         raise ValidationFailed(f"{label}须为整数", code=code) from None
+    return in_range(number, label, minimum=0 if code == "invalid_pages" else 1)
 
 
 def _ids(value: Any) -> list[int]:

@@ -5,6 +5,7 @@ from flask import jsonify, request
 from flask_login import current_user
 
 from archive_app.api import json_body, optional_body, route
+from archive_app.api.openapi import DATE, PAGE, ROW_ID, text
 from archive_app.borrowing import actions
 from archive_app.borrowing import register as register_svc
 from archive_app.errors import ValidationFailed
@@ -32,14 +33,16 @@ def loan_queue():
     return jsonify({"items": [actions.loan_dict(r, user) for r in actions.queue_for(user)]})
 
 
-@route("POST", "/loans/<int:loan_id>/approve", "Approve the current step of a request", body="LoanDecision")
+@route("POST", "/loans/<int:loan_id>/approve", "Approve the current step of a request", body="LoanDecision",
+       responses={409: "already decided"})
 def approve_loan(loan_id: int):
     reason = str(optional_body().get("reason") or "")
     user = actor(current_user)
     return jsonify(actions.loan_dict(actions.approve_loan(user, loan_id, reason), user))
 
 
-@route("POST", "/loans/<int:loan_id>/reject", "Reject a request (reason required)", body="LoanDecision")
+@route("POST", "/loans/<int:loan_id>/reject", "Reject a request (reason required)", body="LoanRejection",
+       responses={409: "already decided"})
 def reject_loan(loan_id: int):
     reason = str(optional_body().get("reason") or "")
     user = actor(current_user)
@@ -62,7 +65,7 @@ def hand_out_paper():
 
 
 @route("POST", "/paper-loans/<int:record_id>/return", "Archivist takes a paper original back",
-       body="PaperReturn")
+       body="PaperReturn", responses={409: "not_handed_out"})
 def return_paper(record_id: int):
     user = actor(current_user)
     return jsonify(actions.paper_dict(actions.return_paper(user, record_id, json_body()), user))
@@ -74,13 +77,16 @@ def overdue_paper():
     return jsonify({"items": [actions.paper_dict(p, user) for p in actions.overdue(user)]})
 
 
+REGISTER_QUERY = {"date_from": DATE, "date_to": DATE, "requester": text(100), "department_id": ROW_ID,
+                  "customer": text(100), "record_id": ROW_ID}
 REGISTER_FILTERS = ("date_from, date_to (local dates, both included, on the request's 申请时间), requester "
                     "(part of 姓名 or username), department_id, customer (part of name or 客户号), record_id")
 
 
 @route("GET", "/loan-register", "查阅登记表: one line per (borrowing request, record), newest first, as far as "
        f"the caller may see it (all / own department / own requests); filters {REGISTER_FILTERS}; page, "
-       "per_page (≤ 200)")
+       "per_page (≤ 200)", query={**REGISTER_QUERY, "page": PAGE,
+                                  "per_page": {"type": "integer", "minimum": 1, "maximum": register_svc.MAX_PER_PAGE}})
 def loan_register():
     user = actor(current_user)
     try:
@@ -94,12 +100,12 @@ def loan_register():
 
 
 @route("GET", "/loan-register.xlsx", "The 查阅登记表 as an Excel workbook (Chinese headers, every matching "
-       f"line, no paging; audited); filters {REGISTER_FILTERS}")
+       f"line, no paging; audited); filters {REGISTER_FILTERS}", query=REGISTER_QUERY)
 def loan_register_xlsx():
     return actions.register_download(actor(current_user), "xlsx", request.args, client_ip())
 
 
 @route("GET", "/loan-register.csv", "The 查阅登记表 as CSV (UTF-8 with BOM, CRLF, every matching line, no "
-       f"paging; audited); filters {REGISTER_FILTERS}")
+       f"paging; audited); filters {REGISTER_FILTERS}", query=REGISTER_QUERY)
 def loan_register_csv():
     return actions.register_download(actor(current_user), "csv", request.args, client_ip())

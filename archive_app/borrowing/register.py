@@ -32,7 +32,7 @@ from archive_app.accounts.models import Department, User
 from archive_app.audit import log as audit
 from archive_app.borrowing.loans import KIND_LABELS, STATUS_LABELS
 from archive_app.borrowing.models import LoanApproval, LoanItem, LoanRequest, PaperLoan
-from archive_app.errors import Forbidden, ValidationFailed
+from archive_app.errors import Forbidden, ValidationFailed, in_range
 from archive_app.intake.models import Customer, Record
 
 PER_PAGE = 50
@@ -138,7 +138,7 @@ def _id_arg(value: Any, label: str) -> int | None:
         return None
     if not text.isdigit():
         raise ValidationFailed(f"{label}须为整数", code="invalid_number")
-    return int(text)
+    return in_range(int(text), label)
 
 
 def parse_filter(args: Mapping[str, Any]) -> RegisterFilter:

@@ -17,7 +17,7 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.borrowing import loans
-from archive_app.errors import StorageFailed, ValidationFailed
+from archive_app.errors import StorageFailed, ValidationFailed, in_range
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile
 from search_index import Access, IndexBusy, IndexDamaged, IndexDoc, SearchIndex, SearchRequest, SearchResult  # noqa: F401
 
@@ -96,8 +96,7 @@ def search_request_from(args: Mapping[str, str]) -> SearchRequest:
                 values[key] = int(raw)
             except ValueError:
                 raise ValidationFailed(f"筛选条件格式不正确：{key}", code="invalid_filter") from None
-            if not 0 <= values[key] <= MAX_FILTER:
-                raise ValidationFailed(f"筛选条件超出范围：{key}", code="invalid_filter")
+            in_range(values[key], f"筛选条件 {key}", minimum=0, maximum=MAX_FILTER)
         else:
             values[key] = raw
     sort = args.get("sort", "relevance")
@@ -108,8 +107,7 @@ def search_request_from(args: Mapping[str, str]) -> SearchRequest:
         per_page = min(max(int(args.get("per_page", 20)), 1), 100)
     except ValueError:
         raise ValidationFailed("分页参数格式不正确", code="invalid_page") from None
-    if page > MAX_FILTER:
-        raise ValidationFailed("分页参数超出范围", code="invalid_page")
+    in_range(page, "页码", maximum=MAX_FILTER)
     return SearchRequest(text=(args.get("q") or "").strip()[:200], sort=sort, page=page, per_page=per_page,
                              **values)
 

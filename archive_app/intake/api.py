@@ -5,14 +5,18 @@ from flask import jsonify, request
 from flask_login import current_user
 
 from archive_app.api import json_body, route
+from archive_app.api.openapi import PAGE, text
 from archive_app.extensions import db
-from archive_app.http import actor, client_ip, incoming_files, page_arg, stream_response
+from archive_app.http import actor, client_ip, incoming_files, page_arg, receives_files, stream_response
 from archive_app.intake import customers as customer_svc
 from archive_app.intake import records as record_svc
+from archive_app.vocabulary import BUSINESS_TYPES, GRADES
 from archive_app.wiring import archive_settings, get_store, now
 
 
-@route("GET", "/customers", "Search customers (q, business_type, grade, project, page)")
+@route("GET", "/customers", "Search customers (q, business_type, grade, project, page)",
+       query={"q": text(200), "business_type": {"type": "string", "enum": list(BUSINESS_TYPES)},
+              "grade": {"type": "string", "enum": list(GRADES)}, "project": text(200), "page": PAGE})
 def list_customers():
     filters = {k: request.args.get(k, "") for k in ("q", "business_type", "grade", "project")}
     rows, total = customer_svc.search_customers(db.session, actor(current_user), page=page_arg(),
@@ -39,7 +43,8 @@ def reveal_customer(customer_id: int):
     return jsonify(customer_svc.customer_dict(customer, reveal=True))
 
 
-@route("PATCH", "/customers/<int:customer_id>", "Change a customer (audited)", body="CustomerInput")
+@route("PATCH", "/customers/<int:customer_id>", "Change a customer (audited); kind and id_number go together",
+       body="CustomerChange", responses={409: "customer_on_hold / customer_erased"})
 def update_customer(customer_id: int):
     c = customer_svc.update_customer(db.session, actor(current_user), customer_id, json_body(), ip=client_ip(),
                                      store=get_store(), now=now())
@@ -56,8 +61,9 @@ def list_records(customer_id: int):
 
 
 @route("POST", "/customers/<int:customer_id>/records", "Upload a record with one or more files",
-       body="multipart", responses={201: "created", 409: "duplicate_file", 413: "too_large",
-                                 415: "unsupported_type", 422: "bad_file"})
+       body="RecordUpload", responses={201: "created", 409: "duplicate_file", 413: "too_large",
+                                    415: "unsupported_type", 422: "bad_file"})
+@receives_files("record.upload")
 def create_record(customer_id: int):
     values = {k: v for k, v in request.form.items() if k != "confirm_duplicate"}
     record = record_svc.create_record(db.session, get_store(), archive_settings(), actor(current_user), customer_id,
@@ -88,15 +94,17 @@ def get_pages(record_id: int, file_id: int):
 
 
 @route("PATCH", "/records/<int:record_id>", "Change a draft record's metadata (never its 档号)",
-       body="RecordInput")
+       body="RecordChange", responses={409: "on hold"})
 def update_record(record_id: int):
     r = record_svc.update_record(db.session, actor(current_user), record_id, json_body(), ip=client_ip(),
                                  store=get_store(), now=now())
     return jsonify(record_svc.record_dict(r))
 
 
-@route("POST", "/records/<int:record_id>/files", "Add files to a draft record", body="multipart",
-       responses={201: "created"})
+@route("POST", "/records/<int:record_id>/files", "Add files to a draft record", body="FilesUpload",
+       responses={201: "created", 409: "duplicate_file / on hold", 413: "too_large", 415: "unsupported_type",
+                  422: "bad_file"})
+@receives_files("record.upload")
 def add_files(record_id: int):
     record_svc.add_files(db.session, get_store(), archive_settings(), actor(current_user), record_id,
                          incoming_files(), confirm_duplicate=request.form.get("confirm_duplicate") == "1",
@@ -112,7 +120,8 @@ def download(record_id: int, file_id: int):
                                                 record_id, file_id, ip=client_ip(), now=now()))
 
 
-@route("POST", "/records/<int:record_id>/review", "Reviewer marks a draft filed (not the uploader)")
+@route("POST", "/records/<int:record_id>/review", "Reviewer marks a draft filed (not the uploader)",
+       responses={409: "already_filed"})
 def review(record_id: int):
     return jsonify(record_svc.record_dict(record_svc.review_record(db.session, actor(current_user), record_id,
                                                                    ip=client_ip(), now=now())))

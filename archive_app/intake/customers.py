@@ -13,7 +13,7 @@ from archive_app import policy
 from archive_app.accounts import users as accounts
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
-from archive_app.errors import NotFound, ValidationFailed
+from archive_app.errors import NotFound, ValidationFailed, in_range
 from archive_app.intake.models import PERSONAL_FIELDS, Customer
 from archive_app.intake.numbering import customer_no_for
 from archive_app.retention import holds, upkeep
@@ -76,6 +76,9 @@ class CustomerInput:
             raise ValidationFailed("客户名称过长", code="name_too_long")
         if "phones" in out:
             out["phones"] = _normalise_phones(out["phones"])
+        for key, (label, limit) in TEXT_LIMITS.items():
+            if isinstance(out.get(key), str) and len(out[key]) > limit:
+                raise ValidationFailed(f"{label}过长（不超过 {limit} 字）", code="field_too_long")
         if "business_type" in out and out["business_type"] not in BUSINESS_TYPES:
             raise ValidationFailed("业务类型须为购房、租赁或投资", code="invalid_business_type")
         if "grade" in out:
@@ -98,6 +101,9 @@ class CustomerInput:
         return out
 
 
+# The columns' widths: a longer value is refused here, never cut off or failed by the database.
+TEXT_LIMITS = {"phones": ("电话", 200), "department": ("部门", 100), "project": ("楼盘", 100), "unit": ("房号", 100),
+               "address": ("地址", 300), "notes": ("备注", 20_000)}
 EVENT_FIELDS = {"deal_closed_on": "成交日期", "contract_ended_on": "合同终止日期", "last_contact_on": "最后联系日期"}
 
 
@@ -116,9 +122,10 @@ def _optional_int(value: Any, label: str) -> int | None:
     if value in (None, ""):
         return None
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         raise ValidationFailed(f"{label}格式不正确", code="invalid_number") from None
+    return in_range(number, label)
 
 
 def _normalise_phones(value: Any) -> str:
@@ -150,7 +157,8 @@ def _apply(session: Session, customer: Customer, values: dict[str, Any]) -> None
         if key == "department":
             customer.department = accounts.get_or_create_department(session, value) if value else None
         elif key == "consultant_id" and value is not None and session.get(User, value) is None:
-            raise ValidationFailed("置业顾问不存在", code="unknown_consultant")
+            # Like any id that names nothing: 404, as for a missing record or request.
+            raise NotFound("置业顾问不存在", code="unknown_consultant")
         else:
             setattr(customer, key, value)
 

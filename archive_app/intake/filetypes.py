@@ -1,7 +1,9 @@
-"""Decide what an uploaded file is by its content, never by its name, and count its pages."""
+"""Decide what an uploaded file is by its content, never by its name, and count its pages; clean the name."""
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 import warnings
 from typing import BinaryIO
 
@@ -18,6 +20,39 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 ACCEPTED_TYPES = tuple(sorted({mime for _, mime in _SIGNATURES}))
 # A 600 dpi A3 scan is ~70 Mpx; anything far beyond is refused as a likely decompression bomb.
 MAX_IMAGE_PIXELS = 150_000_000
+# More pages than any scanned customer document has; the reader refuses the same (reading/pipeline.py).
+MAX_FRAMES = 2000
+
+
+# A kept name fits any file system's 255-byte limit when it is downloaded, with room to spare.
+MAX_NAME_BYTES = 200
+_MAX_EXTENSION = 16
+_SEPARATORS = re.compile(r"[/\\]")
+
+
+def clean_filename(name: str | None) -> str:
+    """The name a client sent, reduced to what the archive keeps and shows.
+
+    Only the last path part, whichever separator the client used (``C:\\scans\\a.pdf`` and
+    ``scans/a.pdf`` both give ``a.pdf``); no control or format characters (a right-to-left override
+    could disguise the extension); at most ``MAX_NAME_BYTES`` UTF-8 bytes, cut from the stem so
+    the extension stays. Nothing left: ``file``.
+    """
+    text = "".join(ch for ch in unicodedata.normalize("NFC", name or "")
+                   if unicodedata.category(ch) not in {"Cc", "Cf"})
+    text = _SEPARATORS.split(text)[-1].strip()
+    if text in {"", ".", ".."}:
+        return "file"
+    if len(text.encode("utf-8")) <= MAX_NAME_BYTES:
+        return text
+    stem, dot, ext = text.rpartition(".")
+    if not dot or not stem or len(ext.encode("utf-8")) > _MAX_EXTENSION:
+        stem, ext = text, ""
+    suffix = f".{ext}" if ext else ""
+    room = MAX_NAME_BYTES - len(suffix.encode("utf-8"))
+    # Cut on a character boundary: a half CJK character is no name.
+    stem = stem.encode("utf-8")[:room].decode("utf-8", "ignore").rstrip()
+    return (stem or "file") + suffix
 
 
 def sniff(head: bytes) -> str | None:
@@ -90,15 +125,29 @@ def _image_pages(stream: BinaryIO, filename: str) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            # Opening reads the header only; the pixel count is checked before anything is decoded.
+            # Opening and seeking read headers only; every frame's pixel count is checked before
+            # anything is decoded (a TIFF's later frames can be the bomb, behind a harmless first one).
             with Image.open(stream) as img:
-                if img.width * img.height > MAX_IMAGE_PIXELS:
-                    raise BadFile(f"图像尺寸过大（{img.width}×{img.height}），疑似压缩炸弹：{filename}",
-                                  code="image_too_large")
-                return getattr(img, "n_frames", 1) or 1
+                return _frames_checked(img, filename)
         except BadFile:
             raise
         except Image.DecompressionBombError:
             raise BadFile(f"图像尺寸过大，疑似压缩炸弹：{filename}", code="image_too_large") from None
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
             raise BadFile(f"图像文件已损坏，无法读取：{filename}", code="corrupt_image") from None
+
+
+def _frames_checked(img, filename: str) -> int:
+    """The number of frames of an opened image, each frame's size checked against ``MAX_IMAGE_PIXELS``."""
+    count = getattr(img, "n_frames", 1) or 1
+    if count > MAX_FRAMES:
+        raise BadFile(f"图像文件页数过多（{count} 页，上限 {MAX_FRAMES}）：{filename}", code="too_many_frames")
+    for index in range(count):
+        if index:
+            img.seek(index)
+        width, height = img.size
+        if width * height > MAX_IMAGE_PIXELS:
+            where = f"第 {index + 1} 页" if count > 1 else ""
+            raise BadFile(f"图像{where}尺寸过大（{width}×{height}），疑似压缩炸弹：{filename}",
+                          code="image_too_large", details={"frame": index + 1, "width": width, "height": height})
+    return count

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from archive_app.borrowing import register as loan_register
 from archive_app.errors import DomainError
 from archive_app.extensions import db
-from archive_app.http import actor, client_ip, incoming_files, stream_response
+from archive_app.http import actor, client_ip, incoming_files, receives_files, stream_response
 from archive_app.intake import customers as customer_svc
 from archive_app.intake import records as svc
 from archive_app.wiring import archive_settings, get_store, now, timezone_name
@@ -17,6 +17,7 @@ bp = Blueprint("records", __name__)
 
 @bp.route("/customers/<int:customer_id>/upload", methods=["GET", "POST"])
 @login_required
+@receives_files("record.upload")
 def upload(customer_id: int):
     user = actor(current_user)
     customer = customer_svc.get_customer(db.session, user, customer_id, "record.upload")

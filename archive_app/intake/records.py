@@ -39,7 +39,7 @@ from archive_app.intake.models import Customer, FilePage, Record, RecordFile
 from archive_app.reading.extraction_job import record_status
 from archive_app.retention import holds, upkeep
 from archive_app.vocabulary import PARTS, RECORD_TYPES, SECRECY_LEVELS
-from storage import BlobStore, BlobTooLarge, StorageError
+from storage import BlobStore, BlobTooLarge, StorageError, UnfinishedUpload
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,6 +55,10 @@ class IncomingFile:
     stream: BinaryIO
     path: str | None = None
     sha256: str | None = None  # computed while the file was spooled, when it was
+
+    def __post_init__(self) -> None:
+        # Cleaned here, so every way in (pages, API, commands) keeps names alike.
+        self.filename = filetypes.clean_filename(self.filename)
 
 
 @dataclass(frozen=True)
@@ -222,7 +226,7 @@ def _database_failed(session: Session, store: BlobStore, keys: Sequence[str], ex
 
 def _file_rows(record: Record, actor: User, written, now: datetime) -> list[RecordFile]:
     return [RecordFile(record=record, object_key=res.key, sha256=res.sha256, size=res.size, mime_type=mime,
-                       original_name=(f.filename or "file")[-255:], page_count=pages, uploaded_by_id=actor.id,
+                       original_name=f.filename, page_count=pages, uploaded_by_id=actor.id,
                        extract_status="queued", extract_updated_at=now)
             for f, mime, pages, res in written]
 
@@ -605,7 +609,8 @@ def record_dict(r: Record, *, files: bool = True) -> dict[str, Any]:
         out["files"] = [{"id": f.id, "original_name": f.original_name, "sha256": f.sha256, "size": f.size,
                          "mime_type": f.mime_type, "page_count": f.page_count,
                          "text_status": f.extract_status, "text_error": f.extract_error or None,
-                         "pages_done": f.pages_done} for f in r.files]
+                         "pages_done": f.pages_done, "retries": f.retries,
+                         "retry_note": f.retry_note or None} for f in r.files]
         out["text_status"] = record_status(r.files)
     return out
 
@@ -632,6 +637,20 @@ def sweep_orphans(session: Session, store: BlobStore, older_than: datetime) -> l
     return removed
 
 
+def abort_abandoned_uploads(store: BlobStore, older_than: datetime) -> list[UnfinishedUpload]:
+    """Abort the uploads the store began before ``older_than`` and never finished; returns them.
+
+    A storage outage in the middle of an upload leaves its parts stored (S3 keeps an open multipart
+    upload; the SDK's abort could not reach the server either) where no key listing, and so no
+    ``sweep_orphans``, ever sees them. ``older_than`` is the same grace: a running upload is younger.
+    """
+    aborted = []
+    for upload in store.abandoned_uploads(older_than):
+        store.abort_upload(upload)
+        aborted.append(upload)
+    return aborted
+
+
 def _blob_older_than(store: BlobStore, key: str, cutoff: datetime) -> bool:
     stat = store.stat(key)
     modified = getattr(stat, "modified", None)
@@ -642,4 +661,4 @@ __all__ = ["IncomingFile", "ArchiveSettings", "Download", "create_record", "add_
            "view_record", "update_record", "review_record", "review_queue", "open_file", "open_page_image",
            "open_page_text", "PageText",
            "watermark_lines", "record_dict", "customer_records",
-           "sweep_orphans", "parse_record_fields"]
+           "sweep_orphans", "abort_abandoned_uploads", "parse_record_fields"]

@@ -23,6 +23,23 @@ def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
             + _chunk(b"IEND", b""))
 
 
+def tiff_with_huge_frame(width: int, height: int) -> bytes:
+    """A two-page TIFF: an 8x8 first page, then a page whose header claims ``width`` x ``height``
+    1-bit pixels with 8 bytes of data behind it. Only a check of every frame's header finds it."""
+    def ifd(w: int, h: int, data_at: int, next_at: int) -> bytes:
+        short = lambda tag, v: struct.pack("<HHIHH", tag, 3, 1, v, 0)  # noqa: E731
+        long = lambda tag, v: struct.pack("<HHII", tag, 4, 1, v)  # noqa: E731
+        entries = [long(256, w), long(257, h), short(258, 1), short(259, 1), short(262, 1), long(273, data_at),
+                   short(277, 1), long(278, h), long(279, 8)]
+        return struct.pack("<H", len(entries)) + b"".join(entries) + struct.pack("<I", next_at)
+
+    ifd_size = 2 + 9 * 12 + 4
+    first, second = 8, 8 + ifd_size
+    data = second + ifd_size
+    return (b"II*\x00" + struct.pack("<I", first) + ifd(8, 8, data, second) + ifd(width, height, data, 0)
+            + b"\xff" * 8)
+
+
 def truncated_png(size: tuple[int, int] = (400, 300)) -> bytes:
     """A PNG with a valid header and half its pixel data: accepted at upload, unreadable later."""
     buf = io.BytesIO()
