@@ -93,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
     from archive_app.api import bp as api_bp
     from archive_app.audit import api as _audit_api  # noqa: F401
     from archive_app.audit import views as audit_views
+    from archive_app.backup import views as backup_views
     from archive_app.borrowing import api as _borrowing_api  # noqa: F401
     from archive_app.borrowing import views as borrowing_views
     from archive_app.finding import api as _finding_api  # noqa: F401
@@ -105,7 +106,7 @@ def register_blueprints(app: Flask) -> None:
 
     register_favicon(app)
     for module in (login_views, customer_views, record_views, finding_views, borrowing_views, retention_views,
-                   inbox_views, account_views, self_views, audit_views):
+                   inbox_views, account_views, self_views, audit_views, backup_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
     # The API authenticates with tokens or checks the CSRF header itself (see api.api_auth).

@@ -359,7 +359,91 @@ def retention_sync_command() -> None:
         sys.exit(1)
 
 
-APP_COMMANDS = (retention_sync_command, serve_command, worker_command, reindex_command, create_user_command,
+@click.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--keep", type=click.IntRange(1), default=None,
+              help="then keep only the newest N backups in DEST (default: keep all)")
+@with_appcontext
+def backup_command(dest: str, keep: int | None) -> None:
+    """Back up the database, every stored object it points to and the audit anchors into the folder DEST."""
+    from archive_app.backup import backups
+    from archive_app.extensions import db
+    from archive_app.wiring import get_store, now, setting
+
+    key = setting("AUDIT_KEY") if setting("BACKUP_INCLUDE_AUDIT_KEY") else None
+    run = backups.run_backup(db.session, get_store(), dest, now=now(), keep=keep, audit_key=key)
+    db.session.commit()
+    if run.result is None:
+        raise click.ClickException(f"backup failed: {run.error}")
+    result = run.result
+    click.echo(f"backup {result.name} written to {result.path}: {result.objects} object(s), "
+               f"{result.copied} new ({result.copied_bytes} bytes), {result.reused} already in earlier backups")
+    for name in run.pruned:
+        click.echo(f"removed old backup {name}")
+    for key_name in result.missing:
+        click.echo(f"warning: {key_name} is named by the database but no longer stored (destroyed meanwhile?)",
+                   err=True)
+    if key is None:
+        click.echo("The audit key is NOT in this backup: keep ARCHIVE_AUDIT_KEY (or the audit key file) safe; "
+                   "restore needs it to verify the audit log.")
+
+
+@click.command("backup-verify")
+@click.argument("dest", type=click.Path(file_okay=False, exists=True))
+@click.option("--name", default=None, help="one backup (folder name); default: every backup in DEST")
+def backup_verify_command(dest: str, name: str | None) -> None:
+    """Re-hash backups against their manifests; exit 1 listing every mismatch."""
+    from archive_app.backup import backups
+    from archive_app.errors import DomainError
+
+    try:
+        result = backups.verify_backup(dest, name)
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    click.echo(f"{len(result.backups)} backup(s), {result.files} file(s) hashed")
+    for problem in result.problems:
+        click.echo(problem, err=True)
+    if result.problems:
+        click.echo(f"BACKUP DAMAGED: {len(result.problems)} problem(s)", err=True)
+        sys.exit(1)
+    click.echo("backup intact")
+
+
+@click.command("restore")
+@click.argument("src", type=click.Path(file_okay=False, exists=True))
+@click.option("--name", default=None, help="which backup (folder name); default: the newest")
+@with_appcontext
+def restore_command(src: str, name: str | None) -> None:
+    """Fill the empty database and store from a backup, check it, destroy again what was destroyed, verify
+    the audit log and queue the index rebuild."""
+    from archive_app.backup import backups
+    from archive_app.errors import DomainError
+    from archive_app.extensions import db
+    from archive_app.wiring import enqueue, get_store, now
+
+    try:
+        result = backups.restore_backup(db.session, get_store(), src, now=now(), name=name)
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    from archive_app.jobs import sync_retention
+
+    locks = sync_retention().locks  # restored objects carry no storage locks: put them back
+    db.session.commit()
+    for key_name, error in locks.failed:
+        click.echo(f"could not lock {key_name}: {error}", err=True)
+    queued = enqueue("reindex_all")
+    click.echo(f"restored {result.name}: {sum(result.rows.values())} row(s), {result.objects} object(s), "
+               f"counts and hashes match")
+    for code in result.redestroyed:
+        click.echo(f"destroyed again (in the 销毁清册): {code}")
+    for code in result.not_in_backup:
+        click.echo(f"in the 销毁清册 but not in this backup: {code}")
+    click.echo(f"audit log intact: {result.audit_entries} entries")
+    click.echo("search index rebuild queued (run `archive worker`)" if queued else
+               "could not queue the index rebuild: run `archive reindex`")
+
+
+APP_COMMANDS = (backup_command, backup_verify_command, restore_command, retention_sync_command, serve_command, worker_command, reindex_command, create_user_command,
                 create_token_command, deactivate_user_command, reactivate_user_command, set_user_command,
                 reset_password_command, reset_totp_command, revoke_token_command, verify_audit_command, sweep_orphans_command)
 

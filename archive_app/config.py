@@ -121,6 +121,14 @@ SETTINGS: tuple[Setting, ...] = (
             "ARCHIVE_AUDIT_KEY_FILE, which `archive init` creates."),
     Setting("ARCHIVE_AUDIT_KEY_FILE", "AUDIT_KEY_FILE", "{data_dir}/audit_key", str,
             "File holding the audit key when ARCHIVE_AUDIT_KEY is unset (mode 600, made by `archive init`)."),
+    Setting("ARCHIVE_BACKUP_DIR", "BACKUP_DIR", "", str,
+            "Folder the worker backs up into every night (empty: no scheduled backup; `archive backup DEST` still works)."),
+    Setting("ARCHIVE_BACKUP_HOUR", "BACKUP_HOUR", "3", int,
+            "Hour of the day (0-23, UTC) of the worker's nightly backup."),
+    Setting("ARCHIVE_BACKUP_KEEP", "BACKUP_KEEP", "7", int,
+            "Backups the nightly run keeps in ARCHIVE_BACKUP_DIR; older ones and objects only they held are removed."),
+    Setting("ARCHIVE_BACKUP_INCLUDE_AUDIT_KEY", "BACKUP_INCLUDE_AUDIT_KEY", "false", _bool,
+            "Copy the audit key into each backup (mode 600). Off: keep the key yourself, restore needs it."),
     Setting("ARCHIVE_AUDIT_ANCHOR_MINUTES", "AUDIT_ANCHOR_MINUTES", "15", int,
             "Minutes between two anchors of the audit chain's head written to the store (1-60)."),
 )
@@ -161,6 +169,10 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
             "run `archive init` first (it creates the file), or set ARCHIVE_AUDIT_KEY. Without it no audit "
             "entry can be written or verified."
         )
+    if not 0 <= int(config["BACKUP_HOUR"]) <= 23:
+        raise ConfigError("ARCHIVE_BACKUP_HOUR must be between 0 and 23")
+    if int(config["BACKUP_KEEP"]) < 1:
+        raise ConfigError("ARCHIVE_BACKUP_KEEP must be at least 1")
     if not 1 <= int(config["AUDIT_ANCHOR_MINUTES"]) <= 60:
         raise ConfigError("ARCHIVE_AUDIT_ANCHOR_MINUTES must be between 1 and 60")
     if int(config["JOB_LEASE_SECONDS"]) < 1 or int(config["JOB_SWEEP_SECONDS"]) < 1:

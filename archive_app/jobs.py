@@ -91,6 +91,23 @@ def sync_retention() -> Upkeep:
     return upkeep.after_change(db.session, wiring.get_store(), now=wiring.now(), all_records=True)
 
 
+def scheduled_backup() -> str:
+    """The nightly backup into ARCHIVE_BACKUP_DIR, keeping the newest ARCHIVE_BACKUP_KEEP (off when unset);
+    its result, failure included, is in the audit log and on the backup page."""
+    from archive_app.backup import backups
+
+    dest = wiring.setting("BACKUP_DIR")
+    if not dest:
+        return ""
+    key = wiring.setting("AUDIT_KEY") if wiring.setting("BACKUP_INCLUDE_AUDIT_KEY") else None
+    run = backups.run_backup(db.session, wiring.get_store(), dest, now=wiring.now(),
+                             keep=int(wiring.setting("BACKUP_KEEP")), audit_key=key, actor_name="worker")
+    if run.result is None:
+        log.error("scheduled backup into %s failed: %s", dest, run.error)
+        return ""
+    return run.result.name
+
+
 def anchor_audit() -> int:
     """Write the audit chain's head to the store, locked, so deleting the newest entries is detected."""
     from archive_app.audit.anchors import anchor_head
@@ -134,6 +151,8 @@ def register_jobs(app: Flask) -> None:
         # idempotent: an unchanged head is only re-locked
         "anchor_audit": queue.periodic_task(_every_minutes(int(app.config["AUDIT_ANCHOR_MINUTES"])),
                                             name="anchor_audit")(in_app(anchor_audit)),
+        "scheduled_backup": queue.periodic_task(crontab(minute="0", hour=str(int(app.config["BACKUP_HOUR"]))),
+                                                name="scheduled_backup")(in_app(scheduled_backup)),
         # nightly and idempotent
         "sync_retention": queue.periodic_task(crontab(minute="30", hour="2"),
                                               name="sync_retention")(in_app(sync_retention)),

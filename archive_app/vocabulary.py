@@ -137,6 +137,10 @@ AUDIT_ACTION_LABELS = {
     "disposal.skip": "本次未销毁（不再符合销毁条件）",
     "disposal.execute_start": "开始销毁",
     "disposal.execute_finish": "完成销毁",
+    "backup.create": "备份",
+    "backup.fail": "备份失败",
+    "backup.restore": "从备份恢复",
+    "backup.redestroy": "恢复后重新销毁（销毁清册所列档案）",
     "disposal.register_export": "导出销毁清册",
     "disposal.certificate_download": "下载销毁证明书",
 }
@@ -146,4 +150,5 @@ AUDIT_OBJECT_LABELS = {
     "user": "用户", "customer": "客户", "customer_list": "客户列表", "record": "档案", "search": "检索",
     "loan_request": "借阅申请", "paper_loan": "原件借出", "handover": "交接", "loan_register": "查阅登记表",
     "schedule": "保管期限表", "legal_hold": "冻结", "disposal_batch": "鉴定批次", "audit_log": "审计日志",
+    "backup": "备份",
 }

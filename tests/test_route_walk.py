@@ -167,6 +167,7 @@ ROUTES: dict[str, Route] = {
     "admin.tokens": Route("token.manage"),
     "admin.revoke_token": Route("token.manage (service: token.revoke)", OTHER_TOKEN),
     "audit.audit_log": Route("audit.view"),
+    "backup.backups_page": Route("backup.view"),
     "api.audit_log": Route("audit.view"),
     # the JSON API
     "api.me": Route("(signed in)"),
