@@ -10,9 +10,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ARCHIVE_DATA_DIR=/data
 
 # libgl1 + libglib2.0-0: opencv-python (pulled in by the OCR engine) needs them to import;
-# fonts-noto-cjk: the Chinese font the watermarks on borrowed pages are drawn with.
+# fonts-noto-cjk: the Chinese font the watermarks on borrowed pages are drawn with;
+# postgresql-client-16: pg_dump/pg_restore for `archive backup`/`restore`, from the PostgreSQL project's
+# apt repository (Debian 12 has 15, and pg_dump must be at least the server's version: postgres:16 in compose).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 fonts-noto-cjk \
+ && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 fonts-noto-cjk postgresql-common \
+ && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
+ && apt-get install -y --no-install-recommends postgresql-client-16 \
  && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 archive \

@@ -93,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
     from archive_app.api import bp as api_bp
     from archive_app.audit import api as _audit_api  # noqa: F401
     from archive_app.audit import views as audit_views
+    from archive_app.backup import views as backup_views
     from archive_app.borrowing import api as _borrowing_api  # noqa: F401
     from archive_app.borrowing import views as borrowing_views
     from archive_app.finding import api as _finding_api  # noqa: F401
@@ -106,7 +107,7 @@ def register_blueprints(app: Flask) -> None:
 
     register_favicon(app)
     for module in (login_views, customer_views, record_views, finding_views, borrowing_views, retention_views,
-                   inbox_views, account_views, self_views, audit_views, fixity_views):
+                   inbox_views, account_views, self_views, audit_views, backup_views, fixity_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
     # The API authenticates with tokens or checks the CSRF header itself (see api.api_auth).
@@ -169,3 +170,17 @@ def _sqlite_on_connect(dbapi_connection, connection_record) -> None:
 def _sqlite_on_begin(conn) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@event.listens_for(Engine, "do_connect")
+def _socket_errors_are_interface_errors(dialect, conn_rec, cargs, cparams):
+    # pg8000 lets a connection reset during its handshake escape as a bare OSError, which
+    # SQLAlchemy does not wrap: raised as the driver's InterfaceError it becomes
+    # sqlalchemy.exc.InterfaceError, which the error handlers answer as database_unavailable.
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as exc:
+        interface_error = getattr(dialect.loaded_dbapi, "InterfaceError", None)
+        if interface_error is None or isinstance(exc, interface_error):
+            raise
+        raise interface_error(f"connecting to the database failed: {exc}") from exc

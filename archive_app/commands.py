@@ -58,10 +58,9 @@ def serve_command(host: str, port: int, workers: int, threads: int, with_worker:
 @click.option("--drain", is_flag=True, help="run what is queued now in this process, then exit")
 @with_appcontext
 def worker_command(workers: int | None, drain: bool) -> None:
-    """Run background jobs (text extraction, indexing, stale-job sweep) from the queue."""
+    """Run background jobs (text extraction, indexing) from the queue, and hand on those of lost workers."""
     from archive_app.extensions import db
-    from archive_app.jobs import run_pending
-    from archive_app.wiring import get_queue
+    from archive_app.jobs import make_consumer, run_pending
 
     if drain:
         click.echo(f"{run_pending()} job(s) run")
@@ -71,9 +70,7 @@ def worker_command(workers: int | None, drain: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s")
     app = current_app._get_current_object()
     db.engine.dispose()  # forked worker processes open their own connections
-    consumer = get_queue().create_consumer(workers=workers or app.config["WORKERS"], worker_type="process",
-                                           periodic=True, backoff=1.15, max_delay=2.0, check_worker_health=True)
-    consumer.run()
+    make_consumer(app, workers or app.config["WORKERS"]).run()
 
 
 @click.command("create-user")
@@ -307,18 +304,25 @@ def verify_audit_command() -> None:
 
 
 @click.command("sweep-orphans")
-@click.option("--grace-hours", default=24, show_default=True, type=int)
+@click.option("--grace-hours", default=None, type=int,
+              help="spare what is younger than this  [default: ARCHIVE_ORPHAN_GRACE_HOURS, 24]")
 @with_appcontext
-def sweep_orphans_command(grace_hours: int) -> None:
-    """Remove stored blobs that no record points to and that are older than the grace period."""
+def sweep_orphans_command(grace_hours: int | None) -> None:
+    """Remove stored blobs no record points to, and abort unfinished uploads, older than the grace period."""
     from archive_app.extensions import db
-    from archive_app.intake.records import sweep_orphans
-    from archive_app.wiring import get_store, now
+    from archive_app.intake.records import abort_abandoned_uploads, sweep_orphans
+    from archive_app.wiring import get_store, now, setting
 
-    removed = sweep_orphans(db.session, get_store(), now() - timedelta(hours=grace_hours))
+    hours = setting("ORPHAN_GRACE_HOURS") if grace_hours is None else grace_hours
+    cutoff = now() - timedelta(hours=hours)
+    removed = sweep_orphans(db.session, get_store(), cutoff)
     for key in removed:
         click.echo(f"removed {key}")
-    click.echo(f"{len(removed)} orphan blob(s) removed")
+    aborted = abort_abandoned_uploads(get_store(), cutoff)
+    for upload in aborted:
+        click.echo(f"aborted unfinished upload {upload.key or upload.upload_id} "
+                   f"(started {upload.started.isoformat(timespec='seconds')})")
+    click.echo(f"{len(removed)} orphan blob(s) removed; {len(aborted)} unfinished upload(s) aborted")
 
 
 @click.command("reindex")
@@ -394,7 +398,91 @@ def fixity_check_command(check_all: bool, pct: float | None, rate: float) -> Non
     click.echo("all checked files intact")
 
 
-APP_COMMANDS = (retention_sync_command, serve_command, worker_command, reindex_command, create_user_command,
+@click.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--keep", type=click.IntRange(1), default=None,
+              help="then keep only the newest N backups in DEST (default: keep all)")
+@with_appcontext
+def backup_command(dest: str, keep: int | None) -> None:
+    """Back up the database, every stored object it points to and the audit anchors into the folder DEST."""
+    from archive_app.backup import backups
+    from archive_app.extensions import db
+    from archive_app.wiring import get_store, now, setting
+
+    key = setting("AUDIT_KEY") if setting("BACKUP_INCLUDE_AUDIT_KEY") else None
+    run = backups.run_backup(db.session, get_store(), dest, now=now(), keep=keep, audit_key=key)
+    db.session.commit()
+    if run.result is None:
+        raise click.ClickException(f"backup failed: {run.error}")
+    result = run.result
+    click.echo(f"backup {result.name} written to {result.path}: {result.objects} object(s), "
+               f"{result.copied} new ({result.copied_bytes} bytes), {result.reused} already in earlier backups")
+    for name in run.pruned:
+        click.echo(f"removed old backup {name}")
+    for key_name in result.missing:
+        click.echo(f"warning: {key_name} is named by the database but no longer stored (destroyed meanwhile?)",
+                   err=True)
+    if key is None:
+        click.echo("The audit key is NOT in this backup: keep ARCHIVE_AUDIT_KEY (or the audit key file) safe; "
+                   "restore needs it to verify the audit log.")
+
+
+@click.command("backup-verify")
+@click.argument("dest", type=click.Path(file_okay=False, exists=True))
+@click.option("--name", default=None, help="one backup (folder name); default: every backup in DEST")
+def backup_verify_command(dest: str, name: str | None) -> None:
+    """Re-hash backups against their manifests; exit 1 listing every mismatch."""
+    from archive_app.backup import backups
+    from archive_app.errors import DomainError
+
+    try:
+        result = backups.verify_backup(dest, name)
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    click.echo(f"{len(result.backups)} backup(s), {result.files} file(s) hashed")
+    for problem in result.problems:
+        click.echo(problem, err=True)
+    if result.problems:
+        click.echo(f"BACKUP DAMAGED: {len(result.problems)} problem(s)", err=True)
+        sys.exit(1)
+    click.echo("backup intact")
+
+
+@click.command("restore")
+@click.argument("src", type=click.Path(file_okay=False, exists=True))
+@click.option("--name", default=None, help="which backup (folder name); default: the newest")
+@with_appcontext
+def restore_command(src: str, name: str | None) -> None:
+    """Fill the empty database and store from a backup, check it, destroy again what was destroyed, verify
+    the audit log and queue the index rebuild."""
+    from archive_app.backup import backups
+    from archive_app.errors import DomainError
+    from archive_app.extensions import db
+    from archive_app.wiring import enqueue, get_store, now
+
+    try:
+        result = backups.restore_backup(db.session, get_store(), src, now=now(), name=name)
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    from archive_app.jobs import sync_retention
+
+    locks = sync_retention().locks  # restored objects carry no storage locks: put them back
+    db.session.commit()
+    for key_name, error in locks.failed:
+        click.echo(f"could not lock {key_name}: {error}", err=True)
+    queued = enqueue("reindex_all")
+    click.echo(f"restored {result.name}: {sum(result.rows.values())} row(s), {result.objects} object(s), "
+               f"counts and hashes match")
+    for code in result.redestroyed:
+        click.echo(f"destroyed again (in the 销毁清册): {code}")
+    for code in result.not_in_backup:
+        click.echo(f"in the 销毁清册 but not in this backup: {code}")
+    click.echo(f"audit log intact: {result.audit_entries} entries")
+    click.echo("search index rebuild queued (run `archive worker`)" if queued else
+               "could not queue the index rebuild: run `archive reindex`")
+
+
+APP_COMMANDS = (backup_command, backup_verify_command, restore_command, retention_sync_command, serve_command, worker_command, reindex_command, create_user_command,
                 create_token_command, deactivate_user_command, reactivate_user_command, set_user_command,
                 reset_password_command, reset_totp_command, revoke_token_command, verify_audit_command, sweep_orphans_command,
                 fixity_check_command)

@@ -71,6 +71,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Create the bucket with S3 Object Lock (needed for retention enforcement)."),
     Setting("ARCHIVE_UPLOAD_TMP_DIR", "UPLOAD_TMP_DIR", "{data_dir}/tmp", str,
             "Where uploaded files are spooled; on the file store's filesystem they are linked, not copied."),
+    Setting("ARCHIVE_ORPHAN_GRACE_HOURS", "ORPHAN_GRACE_HOURS", "24", int,
+            "Hours `archive sweep-orphans` spares what may still be in flight: blobs no record points to "
+            "and unfinished uploads (S3 multipart uploads, staging files) younger than this are kept."),
     Setting("ARCHIVE_INDEX_DIR", "INDEX_DIR", "{data_dir}/index", str, "Search index folder (derived data)."),
     Setting("ARCHIVE_QUEUE_BACKEND", "QUEUE_BACKEND", "sqlite", str,
             "Background-job queue: sqlite (embedded, no server) or redis."),
@@ -80,6 +83,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_WORKERS", "WORKERS", "2", int, "Worker processes started by `archive worker`."),
     Setting("ARCHIVE_JOB_TIMEOUT", "JOB_TIMEOUT", "600", int,
             "Seconds one file's extraction may take before it is stopped and marked failed (0: no limit)."),
+    Setting("ARCHIVE_JOB_LEASE_SECONDS", "JOB_LEASE_SECONDS", "30", int,
+            "Seconds a worker's lease on a file's job lasts; renewed every third of it while the job runs. "
+            "A job whose lease lapses (worker killed, machine lost) is taken again by the next sweep."),
+    Setting("ARCHIVE_JOB_SWEEP_SECONDS", "JOB_SWEEP_SECONDS", "15", int,
+            "Seconds between two sweeps for lapsed leases by each `archive worker`; a killed worker's job "
+            "is taken again at most lease + sweep (+2) seconds after its last renewal (45 s by default)."),
     Setting("ARCHIVE_MAX_UPLOAD_MB", "MAX_UPLOAD_MB", "1024", int, "Largest accepted request body, in MiB."),
     Setting("ARCHIVE_TIMEZONE", "TIMEZONE", "Asia/Shanghai", str, "Time zone for dates shown and due dates."),
     Setting("ARCHIVE_LOAN_MAX_DAYS", "LOAN_MAX_DAYS", "7", int,
@@ -112,6 +121,14 @@ SETTINGS: tuple[Setting, ...] = (
             "ARCHIVE_AUDIT_KEY_FILE, which `archive init` creates."),
     Setting("ARCHIVE_AUDIT_KEY_FILE", "AUDIT_KEY_FILE", "{data_dir}/audit_key", str,
             "File holding the audit key when ARCHIVE_AUDIT_KEY is unset (mode 600, made by `archive init`)."),
+    Setting("ARCHIVE_BACKUP_DIR", "BACKUP_DIR", "", str,
+            "Folder the worker backs up into every night (empty: no scheduled backup; `archive backup DEST` still works)."),
+    Setting("ARCHIVE_BACKUP_HOUR", "BACKUP_HOUR", "3", int,
+            "Hour of the day (0-23, UTC) of the worker's nightly backup."),
+    Setting("ARCHIVE_BACKUP_KEEP", "BACKUP_KEEP", "7", int,
+            "Backups the nightly run keeps in ARCHIVE_BACKUP_DIR; older ones and objects only they held are removed."),
+    Setting("ARCHIVE_BACKUP_INCLUDE_AUDIT_KEY", "BACKUP_INCLUDE_AUDIT_KEY", "false", _bool,
+            "Copy the audit key into each backup (mode 600). Off: keep the key yourself, restore needs it."),
     Setting("ARCHIVE_AUDIT_ANCHOR_MINUTES", "AUDIT_ANCHOR_MINUTES", "15", int,
             "Minutes between two anchors of the audit chain's head written to the store (1-60)."),
     Setting("ARCHIVE_FIXITY_CYCLE_DAYS", "FIXITY_CYCLE_DAYS", "30", int,
@@ -160,8 +177,14 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
             "run `archive init` first (it creates the file), or set ARCHIVE_AUDIT_KEY. Without it no audit "
             "entry can be written or verified."
         )
+    if not 0 <= int(config["BACKUP_HOUR"]) <= 23:
+        raise ConfigError("ARCHIVE_BACKUP_HOUR must be between 0 and 23")
+    if int(config["BACKUP_KEEP"]) < 1:
+        raise ConfigError("ARCHIVE_BACKUP_KEEP must be at least 1")
     if not 1 <= int(config["AUDIT_ANCHOR_MINUTES"]) <= 60:
         raise ConfigError("ARCHIVE_AUDIT_ANCHOR_MINUTES must be between 1 and 60")
+    if int(config["JOB_LEASE_SECONDS"]) < 1 or int(config["JOB_SWEEP_SECONDS"]) < 1:
+        raise ConfigError("ARCHIVE_JOB_LEASE_SECONDS and ARCHIVE_JOB_SWEEP_SECONDS must be at least 1")
     if int(config["FIXITY_CYCLE_DAYS"]) < 1:
         raise ConfigError("ARCHIVE_FIXITY_CYCLE_DAYS must be at least 1")
     config["MAX_CONTENT_LENGTH"] = int(config["MAX_UPLOAD_MB"]) * 1024 * 1024

@@ -18,11 +18,12 @@ from typing import IO, Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, Request, Response, current_app, flash, jsonify, render_template, request
+from flask import Blueprint, Flask, Request, Response, current_app, flash, g, jsonify, render_template, request
 from flask import session as web_session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.formparser import FormDataParser, MultiPartParser
@@ -69,6 +70,69 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
             body["error"]["details"] = details
         return jsonify(body), status
     return render_template("error.html", status=status, code=code, message=message, details=details or {}), status
+
+
+def _standalone_error_page(status: int, code: str, message: str, retry_after: int | None = None) -> str:
+    # error.html extends base.html, which names the signed-in user (a query); this page is rendered
+    # without Flask's context processors too, since flask-login's would load current_user.
+    return current_app.jinja_env.get_template("error_standalone.html").render(
+        status=status, code=code, message=message, retry_after=retry_after)
+
+
+# ------------------------------------------------------------------------ database unavailable
+
+
+# Seconds a client is asked to wait (Retry-After) when the database cannot be reached: long
+# enough not to hammer a server that is restarting, short enough for a page refresh to find it back.
+DATABASE_RETRY_AFTER = 30
+
+DATABASE_UNAVAILABLE = ("database_unavailable", "数据库暂时无法连接，请稍后重试")
+
+# SQLSTATE classes of a server that cannot serve at all: 08 connection exception, 53 insufficient
+# resources (too many connections), 57 operator intervention (shutting down, starting up).
+_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """True when ``exc`` means the database cannot be reached now, not that a statement was wrong.
+
+    Refused, cut or timed-out connections (the driver's InterfaceError / OperationalError, or any
+    error after which SQLAlchemy invalidated the connection), a server refusing work while it
+    starts or stops, and a connection pool that stayed exhausted.
+    """
+    if isinstance(exc, sa_exc.TimeoutError):
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, (sa_exc.InterfaceError, sa_exc.OperationalError)):
+        return True
+    return _sqlstate(exc.orig)[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+
+
+def _sqlstate(orig: BaseException | None) -> str:
+    # pg8000 passes the server's error fields as a dict ('C' is the SQLSTATE); psycopg names it pgcode.
+    fields = orig.args[0] if orig is not None and orig.args and isinstance(orig.args[0], dict) else {}
+    return str(fields.get("C") or getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None) or "")
+
+
+def database_unavailable_response() -> Response:
+    """503 ``database_unavailable`` with Retry-After, built without touching the database.
+
+    JSON under /api; elsewhere a Chinese page that needs no query (not even the signed-in user's
+    name). The pool checks each connection before use (``pool_pre_ping``), so once the database
+    is back the next request simply gets a fresh connection: nothing needs restarting.
+    """
+    g.database_unavailable = True  # the after-request hooks skip what would query
+    code, message = DATABASE_UNAVAILABLE
+    if wants_json():
+        response = jsonify({"error": {"code": code, "message": message}})
+    else:
+        response = current_app.make_response(
+            _standalone_error_page(503, code, message, retry_after=DATABASE_RETRY_AFTER))
+    response.status_code = 503
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def domain_error_response(exc: DomainError):
@@ -131,7 +195,11 @@ def register_unit_of_work(app: Flask) -> None:
         if response.status_code < 400:
             db.session.commit()
         else:
-            db.session.rollback()
+            try:
+                db.session.rollback()
+            except SQLAlchemyError:
+                # Nothing was kept either way; the error already answered stays the answer.
+                log.warning("rollback failed after an error response", exc_info=True)
         return response
 
 
@@ -158,7 +226,9 @@ def register_security_headers(app: Flask) -> None:
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
-        if (current_user.is_authenticated and not request.path.startswith(PUBLIC_PATHS)
+        # Without the database the signed-in user cannot be looked up; that answer is no-store anyway.
+        signed_in = not g.get("database_unavailable") and current_user.is_authenticated
+        if (signed_in and not request.path.startswith(PUBLIC_PATHS)
                 and "no-store" not in headers.get("Cache-Control", "")):
             headers["Cache-Control"] = "private, no-store"
         return response
@@ -224,8 +294,19 @@ def register_error_handlers(app: Flask) -> None:
     def _csrf(exc: CSRFError):
         return error_response(400, "csrf_failed", "页面已过期或来源不明，请刷新页面后重试")
 
+    @app.errorhandler(SQLAlchemyError)
+    def _database(exc: SQLAlchemyError):
+        if database_unavailable(exc):
+            log.warning("database unavailable: %s", exc)
+            return database_unavailable_response()
+        return _unexpected(exc)
+
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        # A failure after the view (the request's commit) reaches here wrapped in a 500.
+        if database_unavailable(getattr(exc, "original_exception", None)):
+            log.warning("database unavailable: %s", exc.original_exception)
+            return database_unavailable_response()
         code, message = HTTP_MESSAGES.get(exc.code or 500, ("http_error", exc.description or "请求失败"))
         if exc.code == 413:
             mb = app.config["MAX_UPLOAD_MB"]
@@ -318,6 +399,8 @@ def page(bp: Blueprint, rule: str, action: str, *, message: str | None = None, *
             user = actor(current_user)
             policy.require(user, action, message=message)
             return view(user, *args, **kwargs)
+        # Kept on the view so the route table in the tests can be held against what really guards it.
+        run.policy_action = action  # type: ignore[attr-defined]
         return bp.route(rule, **options)(login_required(run))
     return register
 

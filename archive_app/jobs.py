@@ -7,12 +7,14 @@ application context, so a worker process is just ``create_app()`` plus a Huey co
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
+from huey.consumer import Consumer, Scheduler
 from huey.exceptions import RetryTask
 
 from archive_app import wiring
@@ -48,7 +50,8 @@ def extract_one(file_id: int) -> str:
     from archive_app.reading import extraction_job
 
     return extraction_job.extract_file(db.session, wiring.get_store(), file_id, wiring.setting("UPLOAD_TMP_DIR"),
-                                       timeout=wiring.setting("JOB_TIMEOUT"), clock=wiring.now)
+                                       timeout=wiring.setting("JOB_TIMEOUT"), clock=wiring.now,
+                                       lease_seconds=int(wiring.setting("JOB_LEASE_SECONDS")))
 
 
 def index_records(record_ids: list[int], customer_ids: list[int]) -> int:
@@ -66,7 +69,8 @@ def reindex_all() -> int:
 
 
 def requeue_stale() -> list[int]:
-    """Put back on the queue the files whose job was lost (worker killed, enqueue lost)."""
+    """Hand on the jobs whose worker stopped renewing its lease (killed, machine lost), and put back
+    on the queue the files whose job was lost in the queue."""
     from archive_app.reading import extraction_job
 
     return extraction_job.requeue_stale(db.session, STALE_AFTER, wiring.now(), wiring.enqueue_extraction)
@@ -85,6 +89,23 @@ def sync_retention() -> Upkeep:
     from archive_app.retention import upkeep
 
     return upkeep.after_change(db.session, wiring.get_store(), now=wiring.now(), all_records=True)
+
+
+def scheduled_backup() -> str:
+    """The nightly backup into ARCHIVE_BACKUP_DIR, keeping the newest ARCHIVE_BACKUP_KEEP (off when unset);
+    its result, failure included, is in the audit log and on the backup page."""
+    from archive_app.backup import backups
+
+    dest = wiring.setting("BACKUP_DIR")
+    if not dest:
+        return ""
+    key = wiring.setting("AUDIT_KEY") if wiring.setting("BACKUP_INCLUDE_AUDIT_KEY") else None
+    run = backups.run_backup(db.session, wiring.get_store(), dest, now=wiring.now(),
+                             keep=int(wiring.setting("BACKUP_KEEP")), audit_key=key, actor_name="worker")
+    if run.result is None:
+        log.error("scheduled backup into %s failed: %s", dest, run.error)
+        return ""
+    return run.result.name
 
 
 def anchor_audit() -> int:
@@ -140,12 +161,12 @@ def register_jobs(app: Flask) -> None:
         "extract_file": queue.task(name="extract_file", **retried)(in_app(extract)),
         "index_records": queue.task(name="index_records", **retried)(in_app(index_records)),
         "reindex_all": queue.task(name="reindex_all")(in_app(reindex_all)),
-        # a worker killed mid-job, or an enqueue lost with Redis down: put the file back
-        "requeue_stale": queue.periodic_task(crontab(minute="*/5"), name="requeue_stale")(in_app(requeue_stale)),
         "expire_loans": queue.periodic_task(crontab(minute="*/5"), name="expire_loans")(in_app(expire_loans)),
         # idempotent: an unchanged head is only re-locked
         "anchor_audit": queue.periodic_task(_every_minutes(int(app.config["AUDIT_ANCHOR_MINUTES"])),
                                             name="anchor_audit")(in_app(anchor_audit)),
+        "scheduled_backup": queue.periodic_task(crontab(minute="0", hour=str(int(app.config["BACKUP_HOUR"]))),
+                                                name="scheduled_backup")(in_app(scheduled_backup)),
         # nightly and idempotent
         "sync_retention": queue.periodic_task(crontab(minute="30", hour="2"),
                                               name="sync_retention")(in_app(sync_retention)),
@@ -155,6 +176,56 @@ def register_jobs(app: Flask) -> None:
     }
     app.extensions["queue"] = queue
     app.extensions["tasks"] = tasks
+
+
+class _SweepingScheduler(Scheduler):
+    """Huey's scheduler, which also sweeps for lapsed job leases every ``JOB_SWEEP_SECONDS``.
+
+    Periodic tasks run at most once a minute and wait behind busy workers; the scheduler process
+    runs every second and never executes jobs, so a killed worker's job is handed on in time even
+    while every worker is reading a long file.
+    """
+
+    def __init__(self, huey: Huey, stop_flag, interval: int, periodic: bool, *, sweep, every: float) -> None:
+        super().__init__(huey, stop_flag, interval, periodic)
+        self._sweep, self._every = sweep, every
+        self._next_sweep = time.monotonic()
+
+    def loop(self, now=None) -> None:
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + self._every
+            try:
+                self._sweep()
+            except Exception:  # noqa: BLE001 - database away: the next sweep tries again
+                self._logger.exception("Error sweeping for lapsed job leases.")
+        super().loop(now)
+
+
+class _Consumer(Consumer):
+    def __init__(self, huey: Huey, app: Flask, **options) -> None:
+        self._app = app
+        super().__init__(huey, **options)
+
+    def _create_scheduler(self):
+        app = self._app
+
+        def sweep() -> None:
+            with app.app_context():
+                try:
+                    taken = requeue_stale()
+                finally:
+                    db.session.remove()
+            if taken:
+                log.info("jobs of files %s taken again (lease lapsed or job lost)", taken)
+
+        return _SweepingScheduler(self.huey, self.stop_flag, self.scheduler_interval, self.periodic,
+                                  sweep=sweep, every=float(app.config["JOB_SWEEP_SECONDS"]))
+
+
+def make_consumer(app: Flask, workers: int) -> Consumer:
+    """The consumer `archive worker` runs: ``workers`` processes, periodic tasks, and the lease sweep."""
+    return _Consumer(wiring.get_queue(), app, workers=workers, worker_type="process", periodic=True,
+                     backoff=1.15, max_delay=2.0, check_worker_health=True)
 
 
 def _every_minutes(minutes: int):
@@ -178,4 +249,4 @@ def run_pending(limit: int = 1000) -> int:
     return done
 
 
-__all__ = ["make_queue", "register_jobs", "run_pending", "RetryTask"]
+__all__ = ["make_consumer", "make_queue", "register_jobs", "run_pending", "RetryTask"]

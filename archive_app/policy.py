@@ -74,6 +74,7 @@ ROLES: dict[str, frozenset[Role]] = {
     "user.manage": frozenset({Role.ADMIN}),
     "user.deactivate": frozenset({Role.ADMIN}),
     "audit.view": frozenset({Role.ADMIN, Role.AUDITOR}),
+    "backup.view": frozenset({Role.ADMIN}),           # the backup page: schedule, backups, last runs
     "token.manage": EVERYONE,
     "token.manage_all": frozenset({Role.ADMIN}),      # see and revoke every user's tokens
     "token.revoke": EVERYONE,                         # obj ApiToken: their own, or any for an admin

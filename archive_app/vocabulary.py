@@ -55,6 +55,12 @@ CUSTOMER_KINDS = {"person": "个人客户", "company": "企业客户"}
 BUSINESS_TYPES = ("购房", "租赁", "投资")
 GRADES = ("A", "B", "C", "D")
 
+# Why a file's extraction job was taken again (record_files.last_retry_reason).
+RETRY_REASONS = {
+    "lease_expired": "上次处理中断（工作进程无响应）",
+    "job_lost": "上次任务丢失（排队后未被执行）",
+}
+
 RECORD_STATUSES = {"draft": "待审核", "filed": "已归档", "destroyed": "已销毁"}
 
 # The largest id or page number any request may name: past these a number is no id or page of ours.
@@ -131,6 +137,10 @@ AUDIT_ACTION_LABELS = {
     "disposal.skip": "本次未销毁（不再符合销毁条件）",
     "disposal.execute_start": "开始销毁",
     "disposal.execute_finish": "完成销毁",
+    "backup.create": "备份",
+    "backup.fail": "备份失败",
+    "backup.restore": "从备份恢复",
+    "backup.redestroy": "恢复后重新销毁（销毁清册所列档案）",
     "disposal.register_export": "导出销毁清册",
     "disposal.certificate_download": "下载销毁证明书",
     # fixity
@@ -143,5 +153,6 @@ AUDIT_OBJECT_LABELS = {
     "user": "用户", "customer": "客户", "customer_list": "客户列表", "record": "档案", "search": "检索",
     "loan_request": "借阅申请", "paper_loan": "原件借出", "handover": "交接", "loan_register": "查阅登记表",
     "schedule": "保管期限表", "legal_hold": "冻结", "disposal_batch": "鉴定批次", "audit_log": "审计日志",
+    "backup": "备份",
     "fixity_run": "完整性检测",
 }

@@ -35,6 +35,7 @@ __all__ = [
     "RetentionViolation",
     "StorageError",
     "StorageUnavailable",
+    "UnfinishedUpload",
     "normalize_retain_until",
     "validate_key",
     "validate_prefix",
@@ -104,6 +105,22 @@ class RetentionInfo:
         if self.until is None:
             return False
         return self.until > (now or datetime.now(timezone.utc))
+
+
+@dataclass(frozen=True)
+class UnfinishedUpload:
+    """Bytes of an upload the store began and never completed, as :meth:`BlobStore.abandoned_uploads` lists them.
+
+    On S3 an unfinished multipart upload (its parts are stored, and billed, but no object shows
+    them: ``keys()`` never lists it); on disk a staging file left in ``.tmp`` by a crash.
+    ``upload_id`` is the backend's handle for :meth:`BlobStore.abort_upload`; ``key`` is the key
+    the upload was meant for ('' when the backend cannot tell); ``started`` (UTC) when it began,
+    or for a staging file when it was last written.
+    """
+
+    key: str
+    upload_id: str
+    started: datetime
 
 
 # --------------------------------------------------------------------------
@@ -413,6 +430,19 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Yield every stored key starting with ``prefix`` (string prefix, recursive)."""
+
+    # -- uploads a crash or an outage left unfinished ----------------------------
+
+    def abandoned_uploads(self, older_than: datetime) -> list[UnfinishedUpload]:
+        """Unfinished uploads begun (last written, for a staging file) before ``older_than``.
+
+        ``older_than`` is the caller's grace: an upload still streaming is younger than it and
+        is left alone. The default, for a store that leaves nothing half-written, lists nothing.
+        """
+        return []
+
+    def abort_upload(self, upload: UnfinishedUpload) -> None:
+        """Discard the stored bytes of one unfinished upload; one already finished or gone is not an error."""
 
     # -- retention and legal hold ---------------------------------------------
     #

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from datetime import datetime, timezone
-
 import errno
 import fcntl
 import json
 import os
 import stat as stat_mod
 import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -18,10 +17,10 @@ from .base import (
     CHUNK_SIZE,
     RESERVED_FIRST_SEGMENT,
     BlobExists,
-    BlobTooLarge,
     BlobNotFound,
     BlobStat,
     BlobStore,
+    BlobTooLarge,
     HashingReader,
     InvalidKey,
     ObjectLocked,
@@ -30,6 +29,7 @@ from .base import (
     RetentionViolation,
     StorageError,
     StorageUnavailable,
+    UnfinishedUpload,
     normalize_retain_until,
     validate_key,
     validate_prefix,
@@ -511,6 +511,41 @@ class FilesystemStore(BlobStore):
         with self._locked():
             if not os.path.lexists(self._path(key)):
                 self._remove_meta(key)
+
+    def abandoned_uploads(self, older_than: datetime) -> list[UnfinishedUpload]:
+        """Staging files in ``.tmp`` last written before ``older_than``: a put or a lock change killed midway.
+
+        A put in progress keeps writing its staging file, so its modification time stays recent.
+        """
+        try:
+            entries = list(os.scandir(self._tmp))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise StorageUnavailable(f"listing {self._tmp} failed: {exc}") from exc
+        found = []
+        for entry in entries:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            try:
+                written = datetime.fromtimestamp(entry.stat(follow_symlinks=False).st_mtime, timezone.utc)
+            except FileNotFoundError:
+                continue  # finished meanwhile
+            if written < older_than:
+                found.append(UnfinishedUpload(key="", upload_id=entry.name, started=written))
+        return sorted(found, key=lambda u: u.upload_id)
+
+    def abort_upload(self, upload: UnfinishedUpload) -> None:
+        """Remove the staging file. Never the blob: a staging file linked into place is only another name."""
+        name = upload.upload_id
+        if not name or "/" in name or name in (".", ".."):
+            raise InvalidKey(f"not a staging file name: {name!r}")
+        try:
+            os.unlink(self._tmp / name)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StorageUnavailable(f"removing staging file {name!r} failed: {exc}") from exc
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Yield stored keys starting with ``prefix``, in sorted order.

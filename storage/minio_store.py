@@ -16,7 +16,7 @@ import certifi
 import urllib3
 from minio import Minio
 from minio.commonconfig import GOVERNANCE
-from minio.datatypes import Object
+from minio.datatypes import Object, Upload
 from minio.deleteobjects import DeleteObject
 from minio.error import MinioException, S3Error
 from minio.helpers import check_bucket_name
@@ -37,6 +37,7 @@ from .base import (
     RetentionViolation,
     StorageError,
     StorageUnavailable,
+    UnfinishedUpload,
     normalize_retain_until,
     validate_key,
     validate_prefix,
@@ -296,25 +297,32 @@ class MinioStore(BlobStore):
     def _remove_all_versions(self, key: str) -> None:
         self._remove_versions(key, self._versions(key), bypass_governance=False)
 
-    def _abort_uploads(self, key: str) -> None:
-        """Abort unfinished multipart uploads of ``key``: their parts are stored bytes too."""
+    def _uploads(self, prefix: str | None = None) -> Iterator[Upload]:
+        """Every unfinished multipart upload in the bucket (of keys starting with ``prefix``)."""
         # minio-py has no public call for this (7.2); the private helpers are
         # thin wrappers over ListMultipartUploads / AbortMultipartUpload.
         key_marker = upload_id_marker = None
         while True:
             result = self._client._list_multipart_uploads(
-                self._bucket, prefix=key, key_marker=key_marker, upload_id_marker=upload_id_marker
+                self._bucket, prefix=prefix, key_marker=key_marker, upload_id_marker=upload_id_marker
             )
-            for upload in result.uploads:
-                if upload.object_name == key and upload.upload_id:
-                    try:
-                        self._client._abort_multipart_upload(self._bucket, key, upload.upload_id)
-                    except S3Error as exc:
-                        if exc.code != "NoSuchUpload":  # finished or aborted meanwhile
-                            raise
+            yield from result.uploads
             if not result.is_truncated:
                 return
             key_marker, upload_id_marker = result.next_key_marker, result.next_upload_id_marker
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        try:
+            self._client._abort_multipart_upload(self._bucket, key, upload_id)
+        except S3Error as exc:
+            if exc.code != "NoSuchUpload":  # finished or aborted meanwhile
+                raise
+
+    def _abort_uploads(self, key: str) -> None:
+        """Abort unfinished multipart uploads of ``key``: their parts are stored bytes too."""
+        for upload in list(self._uploads(key)):
+            if upload.object_name == key and upload.upload_id:
+                self._abort(key, upload.upload_id)
 
     # -- interface -------------------------------------------------------------
 
@@ -490,6 +498,29 @@ class MinioStore(BlobStore):
             raise StorageUnavailable(
                 f"destroying {key!r} failed: {len(left)} version(s) still stored after the delete"
             )
+
+    def abandoned_uploads(self, older_than: datetime) -> list[UnfinishedUpload]:
+        """Multipart uploads initiated before ``older_than`` and never completed or aborted.
+
+        A storage outage in the middle of an upload leaves one: the SDK's abort cannot reach the
+        server either. The server's ``Initiated`` time decides; an upload without one is kept.
+        """
+        self._ensure_bucket()
+        with self._errors():
+            return [
+                UnfinishedUpload(key=u.object_name, upload_id=u.upload_id, started=u.initiated_time)
+                for u in self._uploads()
+                if u.upload_id and u.initiated_time is not None and u.initiated_time < older_than
+            ]
+
+    def abort_upload(self, upload: UnfinishedUpload) -> None:
+        """AbortMultipartUpload: the server drops its parts (already gone: nothing to do).
+
+        The key is the server's, as listed: not validated, so a foreign upload in the bucket can be aborted too.
+        """
+        self._ensure_bucket()
+        with self._errors(upload.key):
+            self._abort(upload.key, upload.upload_id)
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Yield object names starting with ``prefix`` (recursive listing)."""

@@ -21,7 +21,7 @@ from archive_app import create_app
 from archive_app.commands import upgrade_database
 from archive_app.extensions import db
 
-pytest_plugins = ["tests.s3server"]
+pytest_plugins = ["tests.s3server", "tests.tcpproxy"]
 
 PG_BASE_URL = os.environ.get("ARCHIVE_TEST_PG_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/test")
 ACCEPTANCE = Path(__file__).resolve().parent / "acceptance"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -88,3 +89,22 @@ def borrow(client: FlaskClient, username: str, record_ids: list[int], kind: str 
     assert loan["status"] == "approved", loan
     login(client, username)
     return loan
+
+
+def worker_env(app, **extra: str) -> dict[str, str]:
+    """The environment of an `archive` subprocess (a worker) that builds the same app as ``app``: every
+    setting it holds, as its ARCHIVE_* variable; ``extra`` adds or replaces variables."""
+    from archive_app.config import SETTINGS
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
+    for s in SETTINGS:
+        value = app.config.get(s.key)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (set, frozenset)):
+            value = ",".join(sorted(value))
+        env[s.env] = str(value)
+    env.update(extra)
+    return env

@@ -124,8 +124,8 @@ ROUTES: dict[str, Route] = {
     "loans.reject": Route("loan.approve + loan.view", OTHER_LOAN),
     "loans.revoke": Route("loan.revoke + loan.view", OTHER_LOAN),
     "loans.paper": Route("paper.manage (records: projection)"),
-    "loans.paper_hand_out": Route("paper.hand_out"),
-    "loans.paper_return": Route("paper.return", lambda w: {"record_id": w.ids["r_paper"]}),
+    "loans.paper_hand_out": Route("paper.manage (service: paper.hand_out)"),
+    "loans.paper_return": Route("paper.manage (service: paper.return)", lambda w: {"record_id": w.ids["r_paper"]}),
     "loans.paper_overdue": Route("paper.manage (records: projection)"),
     "loans.register": Route("register.view (lines: register scope; records: projection)", query=RECORD_FILTER),
     "loans.register_export": Route("register.view (lines: register scope; records: projection)",
@@ -153,8 +153,8 @@ ROUTES: dict[str, Route] = {
     "retention.register_export": Route("retention.view (records: projection)"),
     # people, audit, messages
     "inbox.index": Route("(signed in; messages name records through the projection)"),
-    "account.index": Route("(signed in: own account)"),
-    "account.password": Route("(signed in: own password)"),
+    "account.index": Route("token.manage (own account and tokens)"),
+    "account.password": Route("password.change (own password)"),
     "account.create_token": Route("token.manage"),
     "admin.users": Route("user.manage"),
     "admin.user_detail": Route("user.manage", OTHER_USER),
@@ -162,11 +162,12 @@ ROUTES: dict[str, Route] = {
     "admin.deactivate": Route("user.deactivate", OTHER_USER),
     "admin.reset_password": Route("user.manage", OTHER_USER),
     "admin.reset_totp": Route("user.manage", OTHER_USER),
-    "admin.reactivate": Route("user.manage", OTHER_USER),
-    "admin.all_tokens": Route("user.manage"),
+    "admin.reactivate": Route("user.deactivate", OTHER_USER),
+    "admin.all_tokens": Route("token.manage_all"),
     "admin.tokens": Route("token.manage"),
-    "admin.revoke_token": Route("token.revoke", OTHER_TOKEN),
+    "admin.revoke_token": Route("token.manage (service: token.revoke)", OTHER_TOKEN),
     "audit.audit_log": Route("audit.view"),
+    "backup.backups_page": Route("backup.view"),
     "api.audit_log": Route("audit.view"),
     "fixity.index": Route("fixity.view (records: projection)"),
     # the JSON API
@@ -380,6 +381,13 @@ def test_every_route_has_a_decision(world):
     for name, route in ROUTES.items():
         first = route.action.split(" ")[0]
         assert first.startswith("(") or first in policy.ACTIONS, (name, route.action)
+    # A page routed through ``http.page`` names its action itself: the table must say the same.
+    wrong = {}
+    for name, view in world.app.view_functions.items():
+        guarded = getattr(view, "policy_action", None)
+        if guarded is not None and ROUTES[name].action.split(" ")[0] != guarded:
+            wrong[name] = (ROUTES[name].action, guarded)
+    assert wrong == {}, "ROUTES disagrees with the action the page asks the policy"
 
 
 def test_those_cleared_see_the_same_objects(world):

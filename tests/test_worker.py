@@ -1,7 +1,6 @@
 """The real thing: `archive worker` processes on the Redis queue read uploads while the app serves."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -17,20 +16,9 @@ from archive_app.jobs import requeue_stale, run_pending
 
 from .conftest import make_app
 from .generated import images as gi
-from .helpers import login, new_customer, truncated_png, upload
+from .helpers import login, new_customer, truncated_png, upload, worker_env
 
 ARCHIVE = str(Path(sys.executable).with_name("archive"))
-
-
-def _worker_env(app) -> dict[str, str]:
-    cfg = app.config
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
-    env.update(ARCHIVE_DATA_DIR=cfg["DATA_DIR"], ARCHIVE_SECRET_KEY=cfg["SECRET_KEY"],
-               ARCHIVE_AUDIT_KEY=cfg["AUDIT_KEY"], ARCHIVE_DATABASE_URL=cfg["SQLALCHEMY_DATABASE_URI"],
-               ARCHIVE_STORAGE_BACKEND="fs",
-               ARCHIVE_STORAGE_DIR=cfg["STORAGE_DIR"], ARCHIVE_QUEUE_BACKEND="redis",
-               ARCHIVE_REDIS_URL=cfg["REDIS_URL"], ARCHIVE_QUEUE_NAME=cfg["QUEUE_NAME"])
-    return env
 
 
 def _statuses(client, records) -> dict[int, dict]:
@@ -51,7 +39,7 @@ def test_worker_processes_on_redis(tmp_path, request, users_factory):
     assert all(s["text_status"] == "queued" for s in _statuses(client, good + [bad]).values())
 
     log = open(tmp_path / "worker.log", "wb")
-    worker = subprocess.Popen([ARCHIVE, "worker", "--workers", "2"], env=_worker_env(app), stdout=log,
+    worker = subprocess.Popen([ARCHIVE, "worker", "--workers", "2"], env=worker_env(app), stdout=log,
                               stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120

@@ -91,7 +91,7 @@ def newest_anchor(store: BlobStore, key: AuditKey) -> tuple[Anchor | None, list[
     return None, bad
 
 
-def _lock(store: BlobStore, blob_key: str, now: datetime) -> bool:
+def lock_anchor(store: BlobStore, blob_key: str, now: datetime) -> bool:
     """Lock the anchor against deletion (extend only); False when the store cannot lock objects."""
     if not store.lock_supported():
         log.warning("audit anchor %s is not locked: the store has no object lock", blob_key)
@@ -121,9 +121,9 @@ def anchor_head(session: Session, store: BlobStore, now: datetime, key: AuditKey
             store.put(blob_key, io.BytesIO(_encode(key, seq, mac, now)), content_type="application/json")
         except BlobExists:
             pass  # another worker anchored the same head at the same moment
-        _lock(store, blob_key, now)
+        lock_anchor(store, blob_key, now)
     elif store.retention(blob_key).until is None:
-        _lock(store, blob_key, now)  # written, then the process died before locking it
+        lock_anchor(store, blob_key, now)  # written, then the process died before locking it
     try:
         anchor = read_anchor(store, blob_key, key)
     except (BadAnchor, StorageError) as exc:

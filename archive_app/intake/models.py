@@ -148,8 +148,25 @@ class RecordFile(db.Model):
     pages_done: Mapped[int] = mapped_column(Integer, default=0)
     extract_attempts: Mapped[int] = mapped_column(Integer, default=0)
     extract_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The worker running the job holds a lease it renews; a lapsed lease means the worker is gone and the
+    # sweep hands the job to another, which resumes after the last stored page.
+    leased_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Times the job was taken again after its worker was lost, and why the last time (vocabulary.RETRY_REASONS).
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    last_retry_reason: Mapped[str] = mapped_column(String(32), default="")
 
     record: Mapped[Record] = relationship(back_populates="files")
+
+    @property
+    def retry_note(self) -> str:
+        """「第 N 次重试：原因」 for the record page and the API, or '' when the job never had to be retaken."""
+        from archive_app.vocabulary import RETRY_REASONS
+
+        if not self.retries:
+            return ""
+        return f"第 {self.retries} 次重试：{RETRY_REASONS.get(self.last_retry_reason, self.last_retry_reason)}"
+
     pages: Mapped[list["FilePage"]] = relationship(back_populates="file", order_by="FilePage.page_no",
                                                    cascade="all, delete-orphan")
 

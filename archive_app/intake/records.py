@@ -39,7 +39,7 @@ from archive_app.intake.models import Customer, FilePage, Record, RecordFile
 from archive_app.reading.extraction_job import record_status
 from archive_app.retention import holds, upkeep
 from archive_app.vocabulary import PARTS, RECORD_TYPES, SECRECY_LEVELS
-from storage import BlobStore, BlobTooLarge, StorageError
+from storage import BlobStore, BlobTooLarge, StorageError, UnfinishedUpload
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -631,7 +631,8 @@ def record_dict(r: Record, *, files: bool = True) -> dict[str, Any]:
         out["files"] = [{"id": f.id, "original_name": f.original_name, "sha256": f.sha256, "size": f.size,
                          "mime_type": f.mime_type, "page_count": f.page_count,
                          "text_status": f.extract_status, "text_error": f.extract_error or None,
-                         "pages_done": f.pages_done} for f in r.files]
+                         "pages_done": f.pages_done, "retries": f.retries,
+                         "retry_note": f.retry_note or None} for f in r.files]
         out["text_status"] = record_status(r.files)
     return out
 
@@ -658,6 +659,20 @@ def sweep_orphans(session: Session, store: BlobStore, older_than: datetime) -> l
     return removed
 
 
+def abort_abandoned_uploads(store: BlobStore, older_than: datetime) -> list[UnfinishedUpload]:
+    """Abort the uploads the store began before ``older_than`` and never finished; returns them.
+
+    A storage outage in the middle of an upload leaves its parts stored (S3 keeps an open multipart
+    upload; the SDK's abort could not reach the server either) where no key listing, and so no
+    ``sweep_orphans``, ever sees them. ``older_than`` is the same grace: a running upload is younger.
+    """
+    aborted = []
+    for upload in store.abandoned_uploads(older_than):
+        store.abort_upload(upload)
+        aborted.append(upload)
+    return aborted
+
+
 def _blob_older_than(store: BlobStore, key: str, cutoff: datetime) -> bool:
     stat = store.stat(key)
     modified = getattr(stat, "modified", None)
@@ -668,4 +683,4 @@ __all__ = ["IncomingFile", "ArchiveSettings", "Download", "create_record", "add_
            "view_record", "update_record", "review_record", "review_queue", "open_file", "open_page_image",
            "open_page_text", "PageText",
            "watermark_lines", "record_dict", "customer_records",
-           "sweep_orphans", "parse_record_fields"]
+           "sweep_orphans", "abort_abandoned_uploads", "parse_record_fields"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import unicodedata
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -180,35 +180,30 @@ def extract(path: str, mime: str, *, on_page: Callable[[int, int], None] | None 
     ``on_page(done, total)`` is called after each page. Raises ExtractionError for files that
     cannot be processed (the whole file: a job should fail with ``err.code``/``err.message_zh``).
     """
-    kind = _kind(mime)
     pages: list[PageText] = []
+    for page_no, total, page in iter_pages(path, mime):
+        pages.append(page)
+        if on_page:
+            on_page(page_no, total)
+    return pages
+
+
+def iter_pages(path: str, mime: str, *, skip: Container[int] = ()) -> Iterator[tuple[int, int, PageText | None]]:
+    """``(page_no, total, text)`` for each page in order, read one at a time so a job can store each
+    page as soon as it is read; pages in ``skip`` (already stored by an earlier run) are not read and
+    come as ``None``. Raises ExtractionError like ``extract``."""
+    kind = _kind(mime)
     try:
         if kind == "pdf":
             with pdfmod.open_pdf(path) as doc:
                 total = len(doc)
                 for i in range(total):
-                    text = meaningful_text(pdfmod.page_text(doc, i))
-                    if text:
-                        wpt, hpt = doc.doc.get_page_size(i)
-                        rot = doc.doc[i].get_rotation()
-                        dpi = pdfmod.render_dpi(wpt, hpt, OCR_DPI)
-                        w, h = round(wpt / 72 * dpi), round(hpt / 72 * dpi)
-                        if rot in (90, 270):
-                            w, h = h, w
-                        pages.append(PageText(i + 1, text, "text", None, w, h))
-                    else:
-                        img = pdfmod.render_page(doc, i, OCR_DPI)
-                        pages.append(_ocr_page(img, i + 1))
-                        img.close()
-                    if on_page:
-                        on_page(i + 1, total)
+                    yield i + 1, total, None if i + 1 in skip else _pdf_page(doc, i)
         else:
             total, frames = _image_frames(path)
             try:
                 for k, frame in enumerate(frames, start=1):
-                    pages.append(_ocr_page(frame, k))
-                    if on_page:
-                        on_page(k, total)
+                    yield k, total, None if k in skip else _ocr_page(frame, k)
             finally:
                 frames.close()
     except ExtractionError:
@@ -218,7 +213,23 @@ def extract(path: str, mime: str, *, on_page: Callable[[int, int], None] | None 
     except Exception as exc:  # pdfium/PIL/onnx surprises: the file fails, the worker lives
         raise ExtractionError(OCR_FAILED if kind == "image" else CORRUPT_FILE,
                               detail=f"{type(exc).__name__}: {exc}") from exc
-    return pages
+
+
+def _pdf_page(doc, i: int) -> PageText:
+    text = meaningful_text(pdfmod.page_text(doc, i))
+    if not text:
+        img = pdfmod.render_page(doc, i, OCR_DPI)
+        try:
+            return _ocr_page(img, i + 1)
+        finally:
+            img.close()
+    wpt, hpt = doc.doc.get_page_size(i)
+    rot = doc.doc[i].get_rotation()
+    dpi = pdfmod.render_dpi(wpt, hpt, OCR_DPI)
+    w, h = round(wpt / 72 * dpi), round(hpt / 72 * dpi)
+    if rot in (90, 270):
+        w, h = h, w
+    return PageText(i + 1, text, "text", None, w, h)
 
 
 # ---------------------------------------------------------------- page images

@@ -290,6 +290,29 @@ def _blob_keys(record: Record) -> list[str]:
     return keys
 
 
+def destroy_blobs(store: BlobStore, record: Record) -> None:
+    """Remove every stored byte of a record (originals, page images), past retention dates.
+
+    Raises DestructionFailed (``details['key']``, the StorageError as its cause) at the first key the
+    store refuses; keys already gone are not an error, so it can be repeated.
+    """
+    for key in _blob_keys(record):
+        try:
+            store.destroy(key, bypass_governance=True)
+        except StorageError as exc:
+            raise DestructionFailed(f"存储拒绝删除档案 {record.archival_code} 的文件，销毁已中止，该件未标记为已销毁",
+                                    code="storage_refused", details={"key": key}) from exc
+
+
+def tombstone(session: Session, record: Record, now: datetime) -> None:
+    """Delete a record's file and page rows (their text) and leave the record row as a destroyed tombstone."""
+    file_ids = [f.id for f in record.files]
+    if file_ids:
+        session.execute(delete(FilePage).where(FilePage.file_id.in_(file_ids)))
+        session.execute(delete(RecordFile).where(RecordFile.id.in_(file_ids)))
+    record.status, record.destroyed_at = "destroyed", now
+
+
 def _destroy_item(session: Session, store: BlobStore, batch: DisposalBatch, item: DisposalItem, executor: User,
                   now: datetime) -> str:
     """Destroy one record (or skip it); returns its final state. Commits at each step."""
@@ -308,14 +331,12 @@ def _destroy_item(session: Session, store: BlobStore, batch: DisposalBatch, item
         item.state = "destroying"
         session.commit()
     files = list(record.files)
-    for key in _blob_keys(record):
-        try:
-            store.destroy(key, bypass_governance=True)
-        except StorageError as exc:
-            item.error = f"存储拒绝删除 {key}：{exc}"
-            session.commit()
-            raise DestructionFailed(f"存储拒绝删除档案 {record.archival_code} 的文件，销毁已中止，该件未标记为已销毁",
-                                    code="storage_refused", details={"key": key}) from exc
+    try:
+        destroy_blobs(store, record)
+    except DestructionFailed as exc:
+        item.error = f"存储拒绝删除 {exc.details['key']}：{exc.__cause__}"
+        session.commit()
+        raise
     dates = [d for d in (record.doc_date,) if d] or [date(record.year, 1, 1)]
     supervisors = session.scalars(select(User).join(DisposalSupervisor, DisposalSupervisor.user_id == User.id)
                                   .where(DisposalSupervisor.batch_id == batch.id)
@@ -328,11 +349,7 @@ def _destroy_item(session: Session, store: BlobStore, batch: DisposalBatch, item
         sha256s=" ".join(f.sha256 for f in files), retention_basis=record.disposal_basis,
         decision_reason=item.reason, approved_by=_names([batch.approved_by]), supervisors=_names(supervisors),
         executed_by=executor.display_name, destroyed_at=now, method=METHOD))
-    file_ids = [f.id for f in files]
-    if file_ids:
-        session.execute(delete(FilePage).where(FilePage.file_id.in_(file_ids)))
-        session.execute(delete(RecordFile).where(RecordFile.id.in_(file_ids)))
-    record.status, record.destroyed_at = "destroyed", now
+    tombstone(session, record, now)
     item.state, item.error = "destroyed", ""
     audit.record_event(session, "record.destroy", actor=executor, object_type="record", object_id=record.id, now=now,
                        details={"batch_no": batch.batch_no, "archival_code": record.archival_code,
@@ -347,19 +364,24 @@ def _erase_customers_without_records(session: Session, batch: DisposalBatch, exe
     audit entries that recorded it (the erasure entry names the batch, so verify-audit can account for it)."""
     customer_ids = set(session.scalars(select(Record.customer_id).join(DisposalItem, DisposalItem.record_id == Record.id)
                                        .where(DisposalItem.batch_id == batch.id, DisposalItem.state == "destroyed")))
-    erased = 0
-    for cid in sorted(customer_ids):
-        live = session.scalar(select(func.count()).where(Record.customer_id == cid, Record.status != "destroyed"))
-        c = session.get(Customer, cid)
-        if live or c.erased:
-            continue
-        c.name, c.phones, c.id_number, c.address, c.unit, c.notes = ERASED_NAME, "", None, "", "", ""
-        c.deal_closed_on = c.contract_ended_on = c.last_contact_on = None
-        record_ids = list(session.scalars(select(Record.id).where(Record.customer_id == cid)))
-        audit.erase_personal(session, customer_id=cid, record_ids=record_ids, actor=executor, now=now,
-                             details={"customer_no": c.customer_no, "batch_no": batch.batch_no})
-        erased += 1
-    return erased
+    return sum(erase_customer_if_all_destroyed(session, cid, batch.batch_no, executor, now)
+               for cid in sorted(customer_ids))
+
+
+def erase_customer_if_all_destroyed(session: Session, customer_id: int, batch_no: str | None, actor: User | None,
+                                    now: datetime) -> bool:
+    """Blank one customer's personal data (file and audit entries) once every record of theirs is destroyed;
+    True if it did so now."""
+    live = session.scalar(select(func.count()).where(Record.customer_id == customer_id, Record.status != "destroyed"))
+    c = session.get(Customer, customer_id)
+    if live or c.erased:
+        return False
+    c.name, c.phones, c.id_number, c.address, c.unit, c.notes = ERASED_NAME, "", None, "", "", ""
+    c.deal_closed_on = c.contract_ended_on = c.last_contact_on = None
+    record_ids = list(session.scalars(select(Record.id).where(Record.customer_id == customer_id)))
+    audit.erase_personal(session, customer_id=customer_id, record_ids=record_ids, actor=actor, now=now,
+                         details={"customer_no": c.customer_no, "batch_no": batch_no})
+    return True
 
 
 def execute(session: Session, store: BlobStore, executor: User, batch_id: int, *, index: SearchIndex,

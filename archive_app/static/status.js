@@ -28,6 +28,11 @@
           } else {
             cell.textContent = text + (f.text_error ? "：" + f.text_error : "");
           }
+          if (f.retry_note) {
+            var note = document.createElement("div");
+            note.className = "small retry-note"; note.textContent = f.retry_note;
+            cell.appendChild(note);
+          }
           if (f.text_status === "queued" || f.text_status === "processing") stillPending = true;
         });
         if (stillPending) setTimeout(poll, 1500); else window.location.reload();
