@@ -108,6 +108,20 @@ def scheduled_backup() -> str:
     return run.result.name
 
 
+def sweep_leftovers() -> tuple[int, int]:
+    """Nightly: blobs no row points to and unfinished uploads, older than ARCHIVE_ORPHAN_GRACE_HOURS, go
+    (what ``archive sweep-orphans`` does); returns (blobs removed, uploads aborted)."""
+    from archive_app.intake.records import abort_abandoned_uploads, sweep_orphans
+
+    cutoff = wiring.now() - timedelta(hours=int(wiring.setting("ORPHAN_GRACE_HOURS")))
+    store = wiring.get_store()
+    removed = sweep_orphans(db.session, store, cutoff)
+    aborted = abort_abandoned_uploads(store, cutoff)
+    if removed or aborted:
+        log.warning("swept %d orphan blob(s) and %d unfinished upload(s)", len(removed), len(aborted))
+    return len(removed), len(aborted)
+
+
 def anchor_audit() -> int:
     """Write the audit chain's head to the store, locked, so deleting the newest entries is detected."""
     from archive_app.audit.anchors import anchor_head
@@ -170,6 +184,9 @@ def register_jobs(app: Flask) -> None:
         # nightly and idempotent
         "sync_retention": queue.periodic_task(crontab(minute="30", hour="2"),
                                               name="sync_retention")(in_app(sync_retention)),
+        # nightly, before the fixity check so it does not report what a crash left behind
+        "sweep_leftovers": queue.periodic_task(crontab(minute="45", hour="2"),
+                                               name="sweep_leftovers")(in_app(sweep_leftovers)),
         # nightly, after the retention sync; the least recently checked files first
         "check_fixity": queue.periodic_task(crontab(minute="0", hour="3"),
                                             name="check_fixity")(in_app(check_fixity)),

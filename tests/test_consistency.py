@@ -98,3 +98,22 @@ def test_sweep_removes_only_old_unreferenced_blobs(app, client, users, store):
         referenced = db.session.scalar(select(RecordFile.object_key))
     assert removed == ["records/C000001/orphan"]
     assert list(store.keys("records/")) == [referenced]
+
+
+def test_the_worker_sweeps_leftovers_every_night(app, client, users, store):
+    import io
+
+    from archive_app.jobs import sweep_leftovers
+
+    assert "sweep_leftovers" in app.extensions["tasks"]
+    login(client, "archivist")
+    c = new_customer(client)
+    assert upload(client, c["id"], [(PDF_MIN, "a.pdf")]).status_code == 201
+    store.put("records/C000001/orphan", io.BytesIO(b"left by a crash"))
+    with app.app_context():
+        assert sweep_leftovers() == (0, 0)  # younger than the grace: it might be an upload in flight
+    app.config["CLOCK"] = lambda: datetime.now(timezone.utc) + timedelta(hours=25)
+    with app.app_context():
+        assert sweep_leftovers() == (1, 0)
+        referenced = db.session.scalar(select(RecordFile.object_key))
+    assert list(store.keys("records/")) == [referenced]
