@@ -271,3 +271,22 @@ def test_the_worker_backs_up_keeps_the_last_n_and_the_admin_page_shows_each_run(
     client.post("/logout")
     login(client, "archivist")
     assert client.get("/admin/backups").status_code == 403
+
+
+def test_a_second_run_on_the_same_folder_is_refused_while_one_holds_it(app, client, users, tmp_path):
+    import fcntl
+
+    _visitor_card(app, client)
+    dest = tmp_path / "busy"
+    dest.mkdir()
+    with open(dest / backups.LOCK, "a+b") as held:  # another run (the worker's) holds the folder
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with app.app_context():
+            run = backups.run_backup(db.session, app.extensions["blob_store"], dest, now=datetime.now(UTC), keep=1)
+            db.session.commit()
+        assert run.result is None and "另一个备份或恢复正在使用" in run.error
+        assert backups.list_backups(dest) == []
+    with app.app_context():  # released: the next run goes through
+        run = backups.run_backup(db.session, app.extensions["blob_store"], dest, now=datetime.now(UTC), keep=1)
+        db.session.commit()
+    assert run.result is not None and backups.list_backups(dest) == [run.result.name]

@@ -16,6 +16,7 @@ pool file present is not read again.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -23,10 +24,11 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from sqlalchemy import Date, create_engine, func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -47,6 +49,7 @@ from storage import BlobStore
 FORMAT = 1
 CHUNK = 1024 * 1024
 MANIFEST = "manifest.json"
+LOCK = ".lock"
 POOL = "objects"
 AUDIT_KEY_NOTE = ("审计密钥（ARCHIVE_AUDIT_KEY 或审计密钥文件）不在数据库中，也不在本备份中：请另行妥善保管，"
                   "恢复后校验审计日志（verify-audit）需要同一密钥。")
@@ -331,13 +334,32 @@ class BackupRun:
 RUN_ACTIONS = ("backup.create", "backup.fail", "backup.restore")
 
 
+@contextmanager
+def exclusive(dest: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold ``dest`` for one run: pruning while another run copies could delete a pool file that run
+    has just counted on. A second run (the worker's and an operator's at once) is refused at once.
+    """
+    root = Path(dest)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Conflict(f"另一个备份或恢复正在使用 {root}，请稍后再试", code="backup_running") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def run_backup(session: Session, store: BlobStore, dest: str | os.PathLike[str], *, now: datetime,
                keep: int | None = None, audit_key: str | None = None, actor_name: str = "archive backup") -> BackupRun:
     """Back up into ``dest``, then keep the newest ``keep`` backups (None: keep all); audit the run,
     success or failure (flushed: the caller commits, also when the run failed)."""
     try:
-        result = create_backup(session.get_bind(), store, dest, now=now, audit_key=audit_key)
-        run = BackupRun(result, pruned=prune_backups(dest, keep) if keep else [])
+        with exclusive(dest):
+            result = create_backup(session.get_bind(), store, dest, now=now, audit_key=audit_key)
+            run = BackupRun(result, pruned=prune_backups(dest, keep) if keep else [])
     except Exception as exc:  # noqa: BLE001 - a failed run is recorded and shown, never silent
         session.rollback()
         run = BackupRun(None, error=f"{type(exc).__name__}: {exc}"[:500])
@@ -539,8 +561,14 @@ def restore_backup(session: Session, store: BlobStore, src: str | os.PathLike[st
     Checks the backup's hashes first, then, once loaded, the row counts and every object's bytes
     against the manifest; then destroys again what the 销毁清册 of any backup in ``src`` lists, and
     verifies the audit log (Conflict ``audit_damaged`` if it does not verify). Queuing the index
-    rebuild is the caller's (the index is derived data).
+    rebuild is the caller's (the index is derived data). No backup run may prune ``src`` meanwhile.
     """
+    with exclusive(src):
+        return _restore_backup(session, store, src, now=now, name=name)
+
+
+def _restore_backup(session: Session, store: BlobStore, src: str | os.PathLike[str], *, now: datetime,
+                    name: str | None) -> RestoreResult:
     root = Path(src)
     names = list_backups(root)
     if not names:
