@@ -419,6 +419,11 @@ class BlobStore(abc.ABC):
     def exists(self, key: str) -> bool:
         """Return True if a blob is stored under ``key``."""
 
+    def written_before(self, key: str, cutoff: datetime) -> bool:
+        """True when the blob was last written before ``cutoff`` (unknown time: False, so it is spared)."""
+        modified = getattr(self.stat(key), "modified", None)
+        return modified is not None and modified < cutoff
+
     @abc.abstractmethod
     def delete(self, key: str) -> None:
         """Remove the blob (every stored version of it); deleting a missing key is not an error.

@@ -208,13 +208,11 @@ def choose_files(session: Session, scope: str, *, pct: float | None = None, cycl
 
 def orphan_objects(session: Session, store: BlobStore, now: datetime) -> list[FileCheck]:
     """Stored originals no file row points to (past the grace that spares uploads in flight)."""
-    from archive_app.intake.records import _blob_older_than
-
     known = set(session.scalars(select(RecordFile.object_key)))
     session.rollback()  # end the read before listing the store (SQLite: the read holds the write lock)
     return [FileCheck(0, 0, "", key, "", "orphan", STATUS_LABELS["orphan"])
             for key in store.keys(ORPHAN_PREFIX)
-            if key not in known and _blob_older_than(store, key, now - ORPHAN_GRACE)]
+            if key not in known and store.written_before(key, now - ORPHAN_GRACE)]
 
 
 # ---------------------------------------------------------------------------------------------- a run

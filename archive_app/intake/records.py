@@ -653,7 +653,7 @@ def sweep_orphans(session: Session, store: BlobStore, older_than: datetime) -> l
     known = set(session.scalars(select(RecordFile.object_key)))
     removed = []
     for key in store.keys("records/"):
-        if key not in known and _blob_older_than(store, key, older_than):
+        if key not in known and store.written_before(key, older_than):
             store.delete(key)
             removed.append(key)
     return removed
@@ -671,12 +671,6 @@ def abort_abandoned_uploads(store: BlobStore, older_than: datetime) -> list[Unfi
         store.abort_upload(upload)
         aborted.append(upload)
     return aborted
-
-
-def _blob_older_than(store: BlobStore, key: str, cutoff: datetime) -> bool:
-    stat = store.stat(key)
-    modified = getattr(stat, "modified", None)
-    return modified is not None and modified < cutoff
 
 
 __all__ = ["IncomingFile", "ArchiveSettings", "Download", "create_record", "add_files", "authorize", "get_record",
