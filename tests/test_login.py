@@ -229,7 +229,7 @@ def test_enrol_then_log_in_with_a_code_on_a_second_step(app, users, auth, client
     resp = auth.login("staff")
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/login/code")
     assert not _signed_in(client)  # the password alone signs nobody in
-    clock.advance(seconds=40)
+    clock.advance(seconds=70)  # past the step whose code enrolled (a code is accepted once)
     resp = client.post("/login/code", data={"code": _wrong_code(secret, clock.now)})
     assert resp.status_code == 401 and "验证码不正确" in resp.get_data(as_text=True)
     failure = _entries(app, "login.failure")[-1]
@@ -240,6 +240,26 @@ def test_enrol_then_log_in_with_a_code_on_a_second_step(app, users, auth, client
     assert _signed_in(client)
     assert json.loads(_entries(app, "login.success")[-1].details) == {"second_factor": True}
     assert _failure_rows(app, "staff") == 0
+
+
+def test_a_code_signs_in_once(app, users, auth, client, clock):
+    with app.app_context():
+        staff = db.session.get(User, users["staff"])
+        staff.totp_secret = secret = pyotp.random_base32()
+        db.session.commit()
+    code = pyotp.TOTP(secret).at(clock.now)
+    auth.login("staff")
+    assert client.post("/login/code", data={"code": code}).status_code == 302 and _signed_in(client)
+    auth.logout()
+    # Seen over a shoulder: the same code, still inside its window, a moment later.
+    clock.advance(seconds=5)
+    other = app.test_client()
+    _post_login(other, "staff", PASSWORD)
+    resp = other.post("/login/code", data={"code": code})
+    assert resp.status_code == 401 and not _signed_in(other)
+    # The next step's code works.
+    clock.advance(seconds=30)
+    assert other.post("/login/code", data={"code": pyotp.TOTP(secret).at(clock.now)}).status_code == 302
 
 
 def test_the_second_step_expires_and_wrong_codes_are_throttled(app, users, auth, client, clock):

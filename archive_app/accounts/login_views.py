@@ -228,7 +228,7 @@ def login_code():
     row, wait = _begin_attempt(user.username)
     if wait is not None:
         return _refuse_throttled(row, user.username, wait, lambda: render_template("auth/code.html"))
-    if not second_factor.code_matches(user.totp_secret, request.form.get("code", ""), now()):
+    if not second_factor.accept_code(db.session, user, request.form.get("code", ""), now()):
         return _refuse(user.username, user, "second_factor", "验证码不正确或已过期",
                        lambda: render_template("auth/code.html"))
     web_session.pop("pending_login", None)

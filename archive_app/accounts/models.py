@@ -58,6 +58,9 @@ class User(UserMixin, db.Model):
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Base32 TOTP secret once the user has confirmed a second factor; None = password only.
     totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The last 30-second step whose code was accepted: a code seen once (over a shoulder, in a proxy log)
+    # is not accepted again.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     department: Mapped[Department | None] = relationship()

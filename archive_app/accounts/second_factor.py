@@ -3,10 +3,11 @@
 A user turns it on by scanning a new secret into an authenticator app and confirming one code;
 only then is ``User.totp_secret`` set, so a half-finished enrolment never locks anyone out. Codes
 are six digits over 30-second steps and one step either side is accepted (phone clocks drift).
-A code is not remembered after use: it stays valid for the rest of its ~90 s window.
+A code is accepted once: the step of the last accepted code is kept, and only later steps sign in.
 """
 from __future__ import annotations
 
+import hmac
 import io
 from datetime import datetime
 
@@ -48,12 +49,34 @@ def grouped(secret: str) -> str:
     return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
 
 
-def code_matches(secret: str | None, code: str, now: datetime) -> bool:
-    """Whether ``code`` (spaces allowed) is the TOTP of ``secret`` at ``now``, give or take one step."""
+def matching_step(secret: str | None, code: str, now: datetime) -> int | None:
+    """The 30-second step whose TOTP of ``secret`` is ``code`` (spaces allowed), within one step of
+    ``now``; None when it matches none."""
     code = "".join(code.split())
     if not secret or len(code) != 6 or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in range(current - VALID_WINDOW, current + VALID_WINDOW + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def code_matches(secret: str | None, code: str, now: datetime) -> bool:
+    """Whether ``code`` (spaces allowed) is the TOTP of ``secret`` at ``now``, give or take one step."""
+    return matching_step(secret, code, now) is not None
+
+
+def accept_code(session: Session, user: User, code: str, now: datetime) -> bool:
+    """Whether ``code`` signs ``user`` in now: it must match and be of a later step than the last code
+    accepted (flushed), so the same code cannot be used twice in its ~90 s window."""
+    step = matching_step(user.totp_secret, code, now)
+    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
         return False
-    return pyotp.TOTP(secret).verify(code, for_time=now, valid_window=VALID_WINDOW)
+    user.totp_last_step = step
+    session.flush()
+    return True
 
 
 def _require_code(secret: str | None, code: str, now: datetime) -> None:
@@ -67,6 +90,7 @@ def enable(session: Session, user: User, secret: str, code: str, now: datetime, 
         raise Conflict("两步验证已启用", code="totp_enabled")
     _require_code(secret, code, now)
     user.totp_secret = secret
+    user.totp_last_step = matching_step(secret, code, now)
     audit.record_event(session, "totp.enable", actor=user, object_type="user", object_id=user.id, ip=ip, now=now)
     session.flush()
 
