@@ -34,8 +34,8 @@ these are pessimistic and noisy; the client's 24 threads run on the same 2 cores
                                                read+upload   39.9  191  1941   4160   0 (126 uploads)
 
 No run met the p95 targets; none had an error or a cut upload (the earlier RemoteDisconnected did not
-recur). p50 is 16 ms on an idle server, so the p95 is queueing: CPU and, with SQLite, the write lock
-every audited read takes.
+recur). p50 is 16 ms on an idle server, so the p95 is queueing: CPU and probably, with SQLite, the write lock
+every audited read takes (not yet measured apart).
 """
 from __future__ import annotations
 
