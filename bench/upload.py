@@ -49,7 +49,7 @@ from storage import FilesystemStore
 
 MB = 1024 * 1024
 CHUNK = 1024 * 1024
-ADMIN_PASSWORD = "bench-admin-Passw0rd"
+ADMIN_PASSWORD = "bench-ledger-Passw0rd"  # must pass the password rules (no username inside)
 BENCH_PASSWORD = "bench-user-Passw0rd"
 BIG_RECORD_TYPE = "购房合同"
 SCAN_RECORD_TYPE = "身份证复印件"
