@@ -11,3 +11,8 @@ Clock = Callable[[], datetime]
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC (stored as UTC everywhere)."""
     return datetime.now(timezone.utc)
+
+
+def utc_iso(value: datetime | None) -> str | None:
+    """An aware instant as UTC ISO 8601, the API's form of every time (None stays None)."""
+    return value.astimezone(timezone.utc).isoformat() if value else None

@@ -48,6 +48,9 @@ class Setting:
     default: str | None
     parse: Callable[[str], Any]
     doc: str
+    # Inclusive bounds of a number; a value outside stops the app at start-up.
+    least: int | None = None
+    most: int | None = None
 
 
 # Defaults that depend on the data dir are written with {data_dir}.
@@ -85,10 +88,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds one file's extraction may take before it is stopped and marked failed (0: no limit)."),
     Setting("ARCHIVE_JOB_LEASE_SECONDS", "JOB_LEASE_SECONDS", "30", int,
             "Seconds a worker's lease on a file's job lasts; renewed every third of it while the job runs. "
-            "A job whose lease lapses (worker killed, machine lost) is taken again by the next sweep."),
+            "A job whose lease lapses (worker killed, machine lost) is taken again by the next sweep.", least=1),
     Setting("ARCHIVE_JOB_SWEEP_SECONDS", "JOB_SWEEP_SECONDS", "15", int,
             "Seconds between two sweeps for lapsed leases by each `archive worker`; a killed worker's job "
-            "is taken again at most lease + sweep (+2) seconds after its last renewal (45 s by default)."),
+            "is taken again at most lease + sweep (+2) seconds after its last renewal (45 s by default).", least=1),
     Setting("ARCHIVE_MAX_UPLOAD_MB", "MAX_UPLOAD_MB", "1024", int, "Largest accepted request body, in MiB."),
     Setting("ARCHIVE_TIMEZONE", "TIMEZONE", "Asia/Shanghai", str, "Time zone for dates shown and due dates."),
     Setting("ARCHIVE_LOAN_MAX_DAYS", "LOAN_MAX_DAYS", "7", int,
@@ -122,18 +125,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_AUDIT_KEY_FILE", "AUDIT_KEY_FILE", "{data_dir}/audit_key", str,
             "File holding the audit key when ARCHIVE_AUDIT_KEY is unset (mode 600, made by `archive init`)."),
     Setting("ARCHIVE_BACKUP_DIR", "BACKUP_DIR", "", str,
-            "Folder the worker backs up into every night (empty: no scheduled backup; `archive backup DEST` still works)."),
+            "Folder the worker backs up into every night "
+            "(empty: no scheduled backup; `archive backup DEST` still works)."),
     Setting("ARCHIVE_BACKUP_HOUR", "BACKUP_HOUR", "3", int,
-            "Hour of the day (0-23, UTC) of the worker's nightly backup."),
+            "Hour of the day (0-23, UTC) of the worker's nightly backup.", least=0, most=23),
     Setting("ARCHIVE_BACKUP_KEEP", "BACKUP_KEEP", "7", int,
-            "Backups the nightly run keeps in ARCHIVE_BACKUP_DIR; older ones and objects only they held are removed."),
+            "Backups the nightly run keeps in ARCHIVE_BACKUP_DIR; older ones and objects only they held are removed.",
+            least=1),
     Setting("ARCHIVE_BACKUP_INCLUDE_AUDIT_KEY", "BACKUP_INCLUDE_AUDIT_KEY", "false", _bool,
             "Copy the audit key into each backup (mode 600). Off: keep the key yourself, restore needs it."),
     Setting("ARCHIVE_AUDIT_ANCHOR_MINUTES", "AUDIT_ANCHOR_MINUTES", "15", int,
-            "Minutes between two anchors of the audit chain's head written to the store (1-60)."),
+            "Minutes between two anchors of the audit chain's head written to the store (1-60).", least=1, most=60),
     Setting("ARCHIVE_FIXITY_CYCLE_DAYS", "FIXITY_CYCLE_DAYS", "30", int,
             "The worker re-hashes a share of the stored originals each night so that every one is checked "
-            "within this many days."),
+            "within this many days.", least=1),
     Setting("ARCHIVE_FIXITY_RATE_MB", "FIXITY_RATE_MB", "0", float,
             "Read rate limit of the nightly fixity check, in MB/s (0: unlimited)."),
     Setting("ARCHIVE_FIXITY_VERIFY_MAX_MB", "FIXITY_VERIFY_MAX_MB", "64", int,
@@ -158,35 +163,20 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         config[s.key] = s.parse(raw)
     config["DATA_DIR"] = data_dir
     config.update(overrides)
-    if not config.get("SECRET_KEY"):
-        key_file = Path(config["DATA_DIR"]) / "secret_key"
-        if key_file.exists():
-            config["SECRET_KEY"] = key_file.read_text().strip()
-    if not config.get("SECRET_KEY"):
-        raise ConfigError(
-            "ARCHIVE_SECRET_KEY is not set and no secret_key file exists in the data dir; "
-            "run `archive init` first (the README's run command does)."
-        )
-    if not config.get("AUDIT_KEY"):
-        audit_key_file = Path(config["AUDIT_KEY_FILE"])
-        if audit_key_file.exists():
-            config["AUDIT_KEY"] = audit_key_file.read_text().strip()
-    if not config.get("AUDIT_KEY"):
-        raise ConfigError(
-            f"ARCHIVE_AUDIT_KEY is not set and the audit key file {config['AUDIT_KEY_FILE']} does not exist; "
-            "run `archive init` first (it creates the file), or set ARCHIVE_AUDIT_KEY. Without it no audit "
-            "entry can be written or verified."
-        )
-    if not 0 <= int(config["BACKUP_HOUR"]) <= 23:
-        raise ConfigError("ARCHIVE_BACKUP_HOUR must be between 0 and 23")
-    if int(config["BACKUP_KEEP"]) < 1:
-        raise ConfigError("ARCHIVE_BACKUP_KEEP must be at least 1")
-    if not 1 <= int(config["AUDIT_ANCHOR_MINUTES"]) <= 60:
-        raise ConfigError("ARCHIVE_AUDIT_ANCHOR_MINUTES must be between 1 and 60")
-    if int(config["JOB_LEASE_SECONDS"]) < 1 or int(config["JOB_SWEEP_SECONDS"]) < 1:
-        raise ConfigError("ARCHIVE_JOB_LEASE_SECONDS and ARCHIVE_JOB_SWEEP_SECONDS must be at least 1")
-    if int(config["FIXITY_CYCLE_DAYS"]) < 1:
-        raise ConfigError("ARCHIVE_FIXITY_CYCLE_DAYS must be at least 1")
+    _key_from_file(config, "SECRET_KEY", Path(config["DATA_DIR"]) / "secret_key",
+                   "ARCHIVE_SECRET_KEY is not set and no secret_key file exists in the data dir; "
+                   "run `archive init` first (the README's run command does).")
+    _key_from_file(config, "AUDIT_KEY", Path(config["AUDIT_KEY_FILE"]),
+                   f"ARCHIVE_AUDIT_KEY is not set and the audit key file {config['AUDIT_KEY_FILE']} does not "
+                   "exist; run `archive init` first (it creates the file), or set ARCHIVE_AUDIT_KEY. Without it "
+                   "no audit entry can be written or verified.")
+    for s in SETTINGS:
+        if config.get(s.key) is None or (s.least is None and s.most is None):
+            continue
+        value = int(config[s.key])
+        if (s.least is not None and value < s.least) or (s.most is not None and value > s.most):
+            span = f"between {s.least} and {s.most}" if s.most is not None else f"at least {s.least}"
+            raise ConfigError(f"{s.env} must be {span} (got {value})")
     config["MAX_CONTENT_LENGTH"] = int(config["MAX_UPLOAD_MB"]) * 1024 * 1024
     # Non-file form fields held in memory; must exceed the 1 MiB multipart read size (uploads.py).
     config["MAX_FORM_MEMORY_SIZE"] = 4 * 1024 * 1024
@@ -201,6 +191,14 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
     config["WTF_CSRF_TIME_LIMIT"] = None
     return config
+
+
+def _key_from_file(config: dict[str, Any], key: str, path: Path, missing: str) -> None:
+    # A key not given in the environment is read from the file `archive init` made; none at all stops the app.
+    if not config.get(key) and path.exists():
+        config[key] = path.read_text().strip()
+    if not config.get(key):
+        raise ConfigError(missing)
 
 
 def ensure_secret_key(data_dir: str) -> str:

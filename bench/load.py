@@ -64,14 +64,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.corpus import PROJECTS, make_name  # noqa: E402
-from bench.upload import MultipartBody, archive_cmd, free_port, process_tree, run_archive, wait_ready  # noqa: E402
+from bench.upload import MultipartBody, archive_cmd, free_port, process_tree, run_archive, stop_server, wait_ready  # noqa: E402
 from tests.generated import images as gi  # noqa: E402
 from tests.generated import pdfs  # noqa: E402
 
 # A current desktop Chrome: some of the app's session and audit code looks at the user agent.
 CHROME_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
              "Chrome/131.0.0.0 Safari/537.36")
-# Both pass the password rules (bench/upload.py's admin password contains "admin": refused now).
+# Both pass the password rules.
 ADMIN_PASSWORD = "correct-horse-9"
 STAFF_PASSWORD = "battery-staple-7"
 DEPARTMENT = "销售一部"
@@ -383,15 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"args": vars(args), "phases": results, "server_log": problems}, ensure_ascii=False))
         return 0
     finally:
-        if server is not None and server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-        if log is not None:
-            log.close()
+        stop_server(server, log, timeout=30)
         if args.keep:
             print(f"kept {tmp}")
         else:

@@ -274,6 +274,19 @@ def wait_ready(base: str, token: str, server: subprocess.Popen, timeout: float =
 # --------------------------------------------------------------------------- the benchmark
 
 
+def stop_server(server: subprocess.Popen | None, log, timeout: float) -> None:
+    """Stop a server this bench started (terminate, then kill after ``timeout`` s) and close its log."""
+    if server is not None and server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    if log is not None:
+        log.close()
+
+
 def upload(session: requests.Session, url: str, token: str, path: Path, mime: str, record_type: str,
            confirm_duplicate: bool = False) -> dict:
     fields = {"record_type": record_type} | ({"confirm_duplicate": "1"} if confirm_duplicate else {})
@@ -440,15 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if sampler is not None and sampler.is_alive():
             sampler.stop()
-        if server is not None and server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-        if log is not None:
-            log.close()
+        stop_server(server, log, timeout=10)
         if args.keep:
             print(f"kept {tmp}")
         else:

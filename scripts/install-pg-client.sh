@@ -7,24 +7,6 @@ set -u
 if command -v pg_dump >/dev/null 2>&1 && command -v pg_restore >/dev/null 2>&1; then
     exit 0
 fi
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO="sudo -n"
-    else
-        echo "install-pg-client.sh: need root to install postgresql-client (run as root or install it yourself)" >&2
-        exit 1
-    fi
-else
-    SUDO=""
-fi
-echo "install-pg-client.sh: installing postgresql-client ..." >&2
-log=$(mktemp "${TMPDIR:-/tmp}/install-pg-client.XXXXXX")
-trap 'rm -f "$log"' EXIT
-if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$log" 2>&1 \
-   || ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >"$log" 2>&1; then
-    cat "$log" >&2
-    echo "install-pg-client.sh: could not install postgresql-client" >&2
-    exit 1
-fi
+sh "$(dirname "$0")/apt-install.sh" install-pg-client.sh postgresql-client || exit 1
 echo "install-pg-client.sh: ready ($(pg_dump --version))" >&2
 exit 0

@@ -9,28 +9,25 @@ from flask_login import current_user
 from archive_app.accounts import administration as admin_svc
 from archive_app.accounts.models import ApiToken, User
 from archive_app.api import json_body, optional_body, route
+from archive_app.clock import utc_iso
 from archive_app.errors import ValidationFailed, in_range
 from archive_app.extensions import db
 from archive_app.http import actor, keep_this_session
 from archive_app.wiring import now
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
-
-
 def user_dict(u: User) -> dict[str, Any]:
     """A user as the API shows it (never the password hash or second-factor secret)."""
     return {"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
             "department": u.department.name if u.department else None, "clearance": u.clearance,
-            "active": u.is_active, "deactivated_at": _iso(u.deactivated_at),
-            "must_change_password": bool(u.must_change_password), "password_changed_at": _iso(u.password_changed_at)}
+            "active": u.is_active, "deactivated_at": utc_iso(u.deactivated_at),
+            "must_change_password": bool(u.must_change_password), "password_changed_at": utc_iso(u.password_changed_at)}
 
 
 def token_dict(t: ApiToken) -> dict[str, Any]:
     """A token's metadata; the token itself was shown once, at creation, and is not stored."""
     return {"id": t.id, "name": t.name, "user_id": t.user_id, "username": t.user.username,
-            "created_at": _iso(t.created_at), "last_used_at": _iso(t.last_used_at), "revoked_at": _iso(t.revoked_at)}
+            "created_at": utc_iso(t.created_at), "last_used_at": utc_iso(t.last_used_at), "revoked_at": utc_iso(t.revoked_at)}
 
 
 def _text(body: dict, key: str) -> str:

@@ -6,7 +6,7 @@ Pages render what these return; the API turns it into JSON (``loan_dict``, ``pap
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from archive_app.accounts.models import User
 from archive_app.borrowing import loans as svc
 from archive_app.borrowing import register as register_svc
 from archive_app.borrowing.models import LoanRequest, PaperLoan
+from archive_app.clock import utc_iso
 from archive_app.errors import ValidationFailed, in_range
 from archive_app.extensions import db
 from archive_app.http import attachment
@@ -120,10 +121,6 @@ def overdue(user: User) -> list[PaperLoan]:
     return svc.overdue_paper_loans(db.session, utc_now())
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
-
-
 def _record_ref(viewer: User, record: Any) -> dict[str, Any]:
     """A record named in a JSON answer, through the policy's projection (null 档号 and 题名 when hidden)."""
     s = policy.shown_record(viewer, record)
@@ -139,19 +136,19 @@ def loan_dict(req: LoanRequest, viewer: User) -> dict[str, Any]:
             "requester": {"id": req.requester_id, "username": req.requester.username,
                           "display_name": req.requester.display_name},
             "customer_id": req.customer_id, "needs_gm": req.needs_gm,
-            "window_start": _iso(req.window_start), "window_end": _iso(req.window_end),
-            "created_at": _iso(req.created_at), "decided_at": _iso(req.decided_at),
+            "window_start": utc_iso(req.window_start), "window_end": utc_iso(req.window_end),
+            "created_at": utc_iso(req.created_at), "decided_at": utc_iso(req.decided_at),
             "records": [_record_ref(viewer, i.record) for i in req.items],
             "approvals": [{"step": a.step, "decision": a.decision, "reason": a.reason,
-                           "approver": a.approver.username, "at": _iso(a.at)} for a in req.approvals]}
+                           "approver": a.approver.username, "at": utc_iso(a.at)} for a in req.approvals]}
 
 
 def paper_dict(p: PaperLoan, viewer: User) -> dict[str, Any]:
     """A paper original out (or back) as JSON for ``viewer``; its 档号 only if the viewer may see it."""
     return {"id": p.id, "record_id": p.record_id, "archival_code": _record_ref(viewer, p.record)["archival_code"],
             "request_id": p.request_id, "request_no": p.request.request_no, "holder": p.holder.username,
-            "pages_out": p.pages_out, "out_at": _iso(p.out_at), "due_at": _iso(p.due_at),
-            "returned_at": _iso(p.returned_at), "pages_back": p.pages_back, "condition_note": p.condition_note,
+            "pages_out": p.pages_out, "out_at": utc_iso(p.out_at), "due_at": utc_iso(p.due_at),
+            "returned_at": utc_iso(p.returned_at), "pages_back": p.pages_back, "condition_note": p.condition_note,
             "status": p.status}
 
 

@@ -32,6 +32,7 @@ from archive_app.accounts.models import Department, User
 from archive_app.audit import log as audit
 from archive_app.borrowing.loans import KIND_LABELS, STATUS_LABELS
 from archive_app.borrowing.models import LoanApproval, LoanItem, LoanRequest, PaperLoan
+from archive_app.clock import utc_iso
 from archive_app.errors import Forbidden, ValidationFailed, in_range
 from archive_app.intake.models import Customer, Record
 
@@ -241,15 +242,12 @@ class RegisterRow:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for the API: times in UTC ISO 8601."""
-        def iso(v: datetime | None) -> str | None:
-            return v.astimezone(UTC).isoformat() if v else None
-
         def decision(d: Decision | None) -> dict[str, Any] | None:
-            return d and {"approver": d.approver, "at": iso(d.at), "decision": d.decision,
+            return d and {"approver": d.approver, "at": utc_iso(d.at), "decision": d.decision,
                           "decision_label": DECISION_LABELS.get(d.decision, d.decision), "reason": d.reason}
 
         return {
-            "request_id": self.request_id, "request_no": self.request_no, "created_at": iso(self.created_at),
+            "request_id": self.request_id, "request_no": self.request_no, "created_at": utc_iso(self.created_at),
             "requester": {"display_name": self.requester, "username": self.requester_username},
             "department": self.department,
             "customer": {"id": self.customer_id, "name": self.customer_name, "customer_no": self.customer_no},
@@ -258,11 +256,11 @@ class RegisterRow:
                        "title": self.title if self.visible else None,
                        "record_type": self.record_type if self.visible else None},
             "kind": self.kind, "kind_label": self.kind_label, "purpose": self.purpose,
-            "window_start": iso(self.window_start), "window_end": iso(self.window_end),
+            "window_start": utc_iso(self.window_start), "window_end": utc_iso(self.window_end),
             "status": self.status, "status_label": self.status_label, "needs_gm": self.needs_gm,
             "head_approval": decision(self.head), "gm_approval": decision(self.gm),
-            "paper": [{"out_at": iso(p.out_at), "due_at": iso(p.due_at), "handed_out_by": p.handed_out_by,
-                       "received_by": p.received_by, "pages_out": p.pages_out, "returned_at": iso(p.returned_at),
+            "paper": [{"out_at": utc_iso(p.out_at), "due_at": utc_iso(p.due_at), "handed_out_by": p.handed_out_by,
+                       "received_by": p.received_by, "pages_out": p.pages_out, "returned_at": utc_iso(p.returned_at),
                        "returned_to": p.returned_to, "pages_back": p.pages_back,
                        "condition_note": p.condition_note} for p in self.paper],
         }
