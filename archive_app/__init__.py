@@ -1,7 +1,6 @@
 """The archive application: ``create_app`` builds it from defaults, the environment and overrides."""
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -9,6 +8,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from archive_app import sqlite_locking  # noqa: F401  (registers SQLite's connection events)
 from archive_app.config import load_config
 from archive_app.extensions import csrf, db, login_manager, migrate
 
@@ -149,27 +149,6 @@ def register_template_helpers(app: Flask) -> None:
         return policy.shown_record(actor(current_user), record)
 
     app.jinja_env.globals.update(domain=domain, can=policy.can, local_time=local_time, shown=shown)
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_on_connect(dbapi_connection, connection_record) -> None:
-    # SQLite: WAL lets readers run beside the writer; every transaction starts IMMEDIATE so two
-    # writers queue on the busy timeout instead of one failing on a lock upgrade.
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.isolation_level = None
-        cur = dbapi_connection.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA foreign_keys=ON")
-        # Deleted rows are overwritten with zeros: destroyed records' text must not linger in free pages.
-        cur.execute("PRAGMA secure_delete=ON")
-        cur.close()
-
-
-@event.listens_for(Engine, "begin")
-def _sqlite_on_begin(conn) -> None:
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @event.listens_for(Engine, "do_connect")

@@ -69,6 +69,9 @@ def worker_command(workers: int | None, drain: bool) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s")
     app = current_app._get_current_object()
+    # OCR takes every core it is given; on a machine shared with the web server, pages and searches
+    # must not wait behind it (bench/load.py). The job processes fork from here and inherit this.
+    os.nice(app.config["WORKER_NICE"])
     db.engine.dispose()  # forked worker processes open their own connections
     make_consumer(app, workers or app.config["WORKERS"]).run()
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -123,8 +123,51 @@ def record_event(session: Session, action: str, *, actor: User | None = None, ac
     defaults to the one installed for the session's database. The head row is updated before it is
     read, so the lock it takes serialises appenders.
     """
+    _append_pending_reads(session)
+    return _append(session, action, actor=actor, actor_name=actor_name, object_type=object_type,
+                   object_id=object_id, details=details, ip=ip, now=now or utcnow(), personal=personal, key=key)
+
+
+# Reads waiting in a session for its commit (see record_read).
+_PENDING = "audit_pending_reads"
+
+
+def record_read(session: Session, action: str, *, actor: User | None = None, object_type: str = "",
+                object_id: Any = "", details: dict | None = None, ip: str = "", now: datetime | None = None,
+                personal: dict | None = None) -> None:
+    """Record that something was read; the entry is appended when the session commits.
+
+    Appending takes the chain's lock (on SQLite, the database's one write lock) until the commit.
+    A page that records its read first and then renders would hold it while rendering, and every
+    other reader would queue behind it; deferred to the commit, the lock is held for the append
+    alone. The entry keeps the time of the read, and a rolled-back request drops it, as before. An
+    entry recorded with ``record_event`` later in the same transaction is appended after it.
+    """
+    session.info.setdefault(_PENDING, []).append(dict(
+        action=action, actor=actor, object_type=object_type, object_id=object_id, details=details, ip=ip,
+        now=now or utcnow(), personal=personal))
+
+
+def _append_pending_reads(session: Session) -> None:
+    for pending in session.info.pop(_PENDING, ()):
+        _append(session, pending.pop("action"), actor_name="", key=None, **pending)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    _append_pending_reads(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous_transaction) -> None:
+    if not previous_transaction.nested:  # a savepoint rolled back keeps the reads before it
+        session.info.pop(_PENDING, None)
+
+
+def _append(session: Session, action: str, *, actor: User | None, actor_name: str, object_type: str,
+            object_id: Any, details: dict | None, ip: str, now: datetime, personal: dict | None,
+            key: AuditKey | None) -> AuditEntry:
     key = key or key_for(session)
-    now = now or utcnow()
     # Timestamps are hashed at microsecond precision; keep the stored value identical.
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
     head = session.execute(select(AuditHead.seq, AuditHead.last_hash).where(AuditHead.id == 1)).one_or_none()

@@ -87,7 +87,7 @@ def read_log(session: Session, actor: User, f: LogFilter, *, tz: str, page: int,
     """``log_page`` for ``actor``, who must be allowed to see the log; the look itself is logged (audit.view)."""
     policy.require(actor, "audit.view")
     rows, pages, total = log_page(session, f, tz=tz, page=page, per_page=per_page)
-    audit.record_event(session, "audit.view", actor=actor, object_type="audit_log", ip=ip,
+    audit.record_read(session, "audit.view", actor=actor, object_type="audit_log", ip=ip,
                        details={"filters": f.as_args(), "page": page, "total": total})
     session.flush()
     return rows, pages, total

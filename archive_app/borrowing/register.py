@@ -547,7 +547,7 @@ def export_register(session: Session, viewer: User, f: RegisterFilter, fmt: str,
     else:
         content = exports.table_to_csv(HEADERS, cells(), tz=tz)
         mimetype = exports.CSV_MIMETYPE
-    audit.record_event(session, "loan_register.export", actor=viewer, object_type="loan_register",
+    audit.record_read(session, "loan_register.export", actor=viewer, object_type="loan_register",
                        object_id=fmt, ip=ip, now=now,
                        details={"format": fmt, "rows": count, "scope": scope.kind, "filters": f.as_args()})
     session.flush()

@@ -166,7 +166,7 @@ def search_records(session: Session, index: SearchIndex, user: User, request: Se
 def _audit_search(session: Session, user: User, request: SearchRequest, found: Found, ip: str,
                   now: datetime) -> None:
     filters = {k: getattr(request, k) for k in FILTERS if getattr(request, k) is not None}
-    audit.record_event(session, "search.run", actor=user, object_type="search", ip=ip, now=now,
+    audit.record_read(session, "search.run", actor=user, object_type="search", ip=ip, now=now,
                        details={"filters": filters, "sort": request.sort,
                                 "page": request.page, "total": found.result.total,
                                 "records": [h.record_id for h in found.result.hits]},

@@ -193,7 +193,7 @@ def get_customer(session: Session, actor: User, customer_id: int, action: str = 
 def view_customer(session: Session, actor: User, customer_id: int, ip: str = "") -> Customer:
     """Load a customer's file for display and write the view to the audit log."""
     customer = get_customer(session, actor, customer_id)
-    audit.record_event(session, "customer.view", actor=actor, object_type="customer", object_id=customer.id, ip=ip,
+    audit.record_read(session, "customer.view", actor=actor, object_type="customer", object_id=customer.id, ip=ip,
                        details={"customer_no": customer.customer_no})
     return customer
 
@@ -202,7 +202,7 @@ def reveal_pii(session: Session, actor: User, customer_id: int, ip: str = "", *,
     """A customer whose full phone numbers and ID number ``actor`` may see now; each look is audited
     (``customer.pii_reveal``; ``via`` says where they were shown: the page, the edit form, the API)."""
     customer = get_customer(session, actor, customer_id, "customer.pii_reveal")
-    audit.record_event(session, "customer.pii_reveal", actor=actor, object_type="customer", object_id=customer.id,
+    audit.record_read(session, "customer.pii_reveal", actor=actor, object_type="customer", object_id=customer.id,
                        ip=ip, details={"customer_no": customer.customer_no, "fields": ["phones", "id_number"],
                                        "via": via})
     session.flush()
@@ -282,7 +282,7 @@ def search_customers(session: Session, actor: User, *, q: str = "", business_typ
     page = max(page, 1)
     rows = session.scalars(stmt.order_by(Customer.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
     filters = {k: v for k, v in (("business_type", business_type), ("grade", grade), ("project", project)) if v}
-    audit.record_event(session, "customer.search", actor=actor, object_type="customer_list", ip=ip,
+    audit.record_read(session, "customer.search", actor=actor, object_type="customer_list", ip=ip,
                        details={"filters": filters, "page": page, "total": total,
                                 "customers": [c.id for c in rows]},
                        # A customer search is typed with names, phones and ID numbers: keep the words

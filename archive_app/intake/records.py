@@ -393,7 +393,7 @@ def content_rights(session: Session, actor: User, record: Record, *, now: dateti
 def view_record(session: Session, actor: User, record_id: int, ip: str = "") -> Record:
     """Load a record for display and write the view to the audit log."""
     record = get_record(session, actor, record_id)
-    audit.record_event(session, "record.view", actor=actor, object_type="record", object_id=record.id, ip=ip,
+    audit.record_read(session, "record.view", actor=actor, object_type="record", object_id=record.id, ip=ip,
                        details={"archival_code": record.archival_code})
     return record
 
@@ -531,7 +531,7 @@ def open_file(session: Session, store: BlobStore, settings: ArchiveSettings, act
         lines = watermark_lines(actor, grant, now, settings.timezone)
         download = _watermarked(stream, row.original_name, row.mime_type, lines, grant, settings)
         details |= {"request_no": grant.request_no, "watermarked": True, "served_size": download.size}
-    audit.record_event(session, "file.download", actor=actor, object_type="record", object_id=record.id, ip=ip,
+    audit.record_read(session, "file.download", actor=actor, object_type="record", object_id=record.id, ip=ip,
                        details=details)
     return _commit_serving(session, download)
 
@@ -561,7 +561,7 @@ def open_page_image(session: Session, store: BlobStore, settings: ArchiveSetting
         lines = watermark_lines(actor, grant, now, settings.timezone)
         download = _watermarked(stream, name, "image/jpeg", lines, grant, settings)
         details |= {"request_no": grant.request_no, "watermarked": True}
-    audit.record_event(session, "page.view", actor=actor, object_type="record", object_id=record.id, ip=ip,
+    audit.record_read(session, "page.view", actor=actor, object_type="record", object_id=record.id, ip=ip,
                        details=details)
     return _commit_serving(session, download)
 
@@ -576,7 +576,7 @@ def _audit_thumbnails(session: Session, actor: User, record: Record, file_id: in
                       now: datetime) -> None:
     if recorded_since(session, actor.id, "page.thumbnails", "record", record.id, now - THUMBNAIL_AUDIT_WINDOW):
         return
-    audit.record_event(session, "page.thumbnails", actor=actor, object_type="record", object_id=record.id, ip=ip,
+    audit.record_read(session, "page.thumbnails", actor=actor, object_type="record", object_id=record.id, ip=ip,
                        now=now, details={"archival_code": record.archival_code, "file_id": file_id,
                                          "first_page": page_no,
                                          "window_minutes": int(THUMBNAIL_AUDIT_WINDOW.total_seconds() // 60)})
@@ -607,7 +607,7 @@ def open_page_text(session: Session, actor: User, record_id: int, file_id: int, 
                                "pages": [page_no] if page_no is not None else [p.page_no for p in pages]}
     if grant is not None:
         details["request_no"] = grant.request_no
-    audit.record_event(session, "page.text", actor=actor, object_type="record", object_id=record.id, ip=ip,
+    audit.record_read(session, "page.text", actor=actor, object_type="record", object_id=record.id, ip=ip,
                        now=now, details=details)
     session.flush()
     return PageText(record=record, file=file, pages=pages, grant=grant)

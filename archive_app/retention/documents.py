@@ -66,7 +66,7 @@ def register_xlsx(session: Session, user: User, batch_id: int | None, *, tz: str
     title = f"销毁清册 {b.batch_no}" if b else "销毁清册（全部）"
     content = exports.table_to_xlsx(headers, (_entry_row(i, e, with_batch, user) for i, e in enumerate(entries, 1)),
                                     "销毁清册", title, tz=tz)
-    audit.record_event(session, "disposal.register_export", actor=user, object_type="disposal_batch",
+    audit.record_read(session, "disposal.register_export", actor=user, object_type="disposal_batch",
                        object_id=b.id if b else "", ip=ip,
                        details={"batch_no": b.batch_no if b else None, "rows": len(entries)})
     session.flush()
@@ -85,7 +85,7 @@ def certificate(session: Session, store: BlobStore, user: User, batch_id: int, *
         raise Forbidden("销毁证明列有您无权查看的档案，请向档案管理员查阅", code="certificate_restricted")
     with store.open(b.certificate_key) as fh:
         data = fh.read()
-    audit.record_event(session, "disposal.certificate_download", actor=user, object_type="disposal_batch",
+    audit.record_read(session, "disposal.certificate_download", actor=user, object_type="disposal_batch",
                        object_id=b.id, ip=ip, details={"batch_no": b.batch_no})
     session.flush()
     return Document(data, "application/pdf", f"销毁证明-{b.batch_no}.pdf", f"certificate-{b.batch_no}.pdf")
