@@ -46,12 +46,20 @@ def make_queue(config: dict[str, Any]) -> Huey:
 
 
 def extract_one(file_id: int) -> str:
-    """Read one stored file (text layer or OCR, page images); its record is indexed after the commit."""
+    """Read one stored file (text layer or OCR, page images); its record is indexed after the commit.
+
+    The job renders every page anyway, so its outcome is the file's 四性检测 usability result.
+    """
+    from archive_app.intake import admission_checks
     from archive_app.reading import extraction_job
 
-    return extraction_job.extract_file(db.session, wiring.get_store(), file_id, wiring.setting("UPLOAD_TMP_DIR"),
-                                       timeout=wiring.setting("JOB_TIMEOUT"), clock=wiring.now,
-                                       lease_seconds=int(wiring.setting("JOB_LEASE_SECONDS")))
+    status = extraction_job.extract_file(db.session, wiring.get_store(), file_id, wiring.setting("UPLOAD_TMP_DIR"),
+                                         timeout=wiring.setting("JOB_TIMEOUT"), clock=wiring.now,
+                                         lease_seconds=int(wiring.setting("JOB_LEASE_SECONDS")))
+    if status in ("done", "failed"):
+        admission_checks.after_extraction(db.session, file_id, now=wiring.now())
+        db.session.commit()
+    return status
 
 
 def index_records(record_ids: list[int], customer_ids: list[int]) -> int:

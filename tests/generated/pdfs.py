@@ -120,6 +120,34 @@ def attachment_pdf() -> bytes:
     return _pypdf_bytes(writer)
 
 
+def scripted_pdf() -> bytes:
+    """A PDF that runs JavaScript as it opens: a document-level script and an /OpenAction script."""
+    import pypdf
+    from pypdf.actions import JavaScript
+    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(text_pdf(["This PDF runs a script"]))))
+    writer.add_open_action(JavaScript("app.alert('hello');"))
+    writer._root_object[NameObject("/OpenAction")] = DictionaryObject({  # noqa: SLF001 - no public setter
+        NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject("this.print();")})
+    return _pypdf_bytes(writer)
+
+
+def launch_pdf() -> bytes:
+    """A PDF whose first page has a link that launches a program (/Launch)."""
+    import pypdf
+    from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, TextStringObject
+
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(text_pdf(["Click here"]))))
+    link = DictionaryObject({
+        NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Link"),
+        NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (50, 50, 200, 80)]),
+        NameObject("/A"): DictionaryObject({NameObject("/S"): NameObject("/Launch"),
+                                            NameObject("/F"): TextStringObject("cmd.exe")})})
+    writer.pages[0][NameObject("/Annots")] = ArrayObject([writer._add_object(link)])  # noqa: SLF001
+    return _pypdf_bytes(writer)
+
+
 def no_contents_pdf() -> bytes:
     """One page with no /Contents entry at all."""
     return _raw_pdf([b"<< /Type /Catalog /Pages 2 0 R >>",
