@@ -177,6 +177,10 @@ def test_api_gives_fixity_runs_and_a_records_checks(app, client, users, runner):
                                              "usability": "pending", "security": "flag"}
     assert {i["kind"] for i in got["four_checks"]["items"]} == {"authenticity", "integrity", "usability", "security"}
     assert client.get("/api/v1/fixity/runs", query_string={"limit": 0}).json["error"]["code"] == "invalid_parameter"
+    again = client.post(f"/api/v1/records/{rec['id']}/checks")
+    assert again.status_code == 200 and "存储内容复核一致" in next(
+        i["detail"] for i in again.json["four_checks"]["items"] if i["kind"] == "authenticity")
     client.post("/logout")
     login(client, "staff")
     assert client.get("/api/v1/fixity/runs").status_code == 403
+    assert client.post(f"/api/v1/records/{rec['id']}/checks").status_code == 403

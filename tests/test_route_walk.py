@@ -196,6 +196,7 @@ ROUTES: dict[str, Route] = {
     "api.record_checks": Route("record.checks", _secret_record, refused=_everyone,
                                missing=lambda w: {"record_id": 999999}),
     "api.fixity_runs": Route("fixity.view"),
+    "api.rerun_checks": Route("record.checks_run", _secret_record),
     "api.get_record_status": Route("record.view", _secret_record, refused=_everyone,
                                    missing=lambda w: {"record_id": 999999}),
     "api.update_record": Route("record.edit", _secret_record),

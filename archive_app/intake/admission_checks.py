@@ -65,6 +65,8 @@ CUSTOMER_FIELDS: dict[str, tuple[str, str]] = {
 }
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1024 * 1024
+# The upload's audit entry is written in the same transaction as the file row: seconds apart at most.
+AUDIT_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -112,9 +114,13 @@ def authenticity(session: Session, row: RecordFile, actual_sha: str | None = Non
     problems = []
     if not _SHA256.match(row.sha256 or ""):
         problems.append("未登记有效的 SHA-256")
+    # The uploader, the action and a window around the file row's creation come first: the audit log's
+    # (actor, action, at) index finds the few candidates, whatever the size of the log.
     entry = session.scalar(select(AuditEntry.seq).where(
-        AuditEntry.action == "file.upload", AuditEntry.object_type == "record",
-        AuditEntry.object_id == str(row.record_id), AuditEntry.details.contains(row.sha256 or "-"))
+        AuditEntry.actor_id == row.uploaded_by_id, AuditEntry.action == "file.upload",
+        AuditEntry.at.between(row.created_at - AUDIT_WINDOW, row.created_at + AUDIT_WINDOW),
+        AuditEntry.object_type == "record", AuditEntry.object_id == str(row.record_id),
+        AuditEntry.details.contains(row.sha256 or "-"))
         .order_by(AuditEntry.seq).limit(1))
     if entry is None:
         problems.append("审计日志中没有该文件的上传记录")
