@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from archive_app.audit.models import AuditEntry
 from archive_app.extensions import db
+from archive_app.intake import filetypes
 from archive_app.intake.models import AdmissionCheck
 from archive_app.jobs import run_pending
 
@@ -81,6 +82,20 @@ def test_pdfs_that_run_scripts_launch_programs_or_carry_files_are_flagged_not_re
     for name in expected:
         assert name in listed
     assert clean["archival_code"] not in listed
+
+
+def test_pdf_risks_follow_action_chains_and_spare_an_opening_at_a_page():
+    def risks(data: bytes) -> set[str]:
+        return {r.code for r in filetypes.examine(io.BytesIO(data), "x.pdf")[2]}
+
+    assert risks(pdfs.goto_open_action_pdf()) == set()
+    assert risks(pdfs.goto_open_action_pdf(then_script=True)) == {"javascript"}
+    assert risks(pdfs.scripted_pdf()) == {"javascript", "open_action"}
+    assert risks(pdfs.launch_pdf()) == {"launch"}
+    assert risks(pdfs.attachment_pdf()) == {"embedded_file"}
+    assert risks(pdfs.text_pdf(marker="plain")) == set()
+    # the plain inspection that fixity and others use still answers as before
+    assert filetypes.inspect(io.BytesIO(pdfs.scripted_pdf()), "x.pdf") == ("application/pdf", 1)
 
 
 def test_a_file_that_does_not_render_fails_usability(app, client, users):

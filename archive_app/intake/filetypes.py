@@ -200,9 +200,10 @@ def pdf_risks(reader) -> list[Risk]:
             add("encrypted", "PDF 已加密（仅设权限密码，可不输入密码打开）")
         root = resolve(reader.trailer["/Root"])
         opening = resolve(root.get("/OpenAction"))
-        if hasattr(opening, "get") and str(opening.get("/S", "")) not in ("", "/GoTo"):
-            add("open_action", f"打开文档时自动执行动作（OpenAction {opening.get('/S')}）")
-            action(opening, "打开文档时的动作")
+        if hasattr(opening, "get"):
+            if str(opening.get("/S", "")) not in ("", "/GoTo"):
+                add("open_action", f"打开文档时自动执行动作（OpenAction {opening.get('/S')}）")
+            action(opening, "打开文档时的动作")  # a /GoTo may still chain a script through /Next
         additional = resolve(root.get("/AA"))
         if hasattr(additional, "values"):
             for value in additional.values():

@@ -133,6 +133,22 @@ def scripted_pdf() -> bytes:
     return _pypdf_bytes(writer)
 
 
+def goto_open_action_pdf(*, then_script: bool = False) -> bytes:
+    """A PDF that opens at its first page (/OpenAction /GoTo), harmless; ``then_script``: the GoTo chains
+    a JavaScript action through /Next, as a file hiding its script behind a harmless action would."""
+    import pypdf
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
+
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(text_pdf(["Opens at page one"]))))
+    goto = DictionaryObject({NameObject("/S"): NameObject("/GoTo"),
+                             NameObject("/D"): ArrayObject([writer.pages[0].indirect_reference, NameObject("/Fit")])})
+    if then_script:
+        goto[NameObject("/Next")] = writer._add_object(DictionaryObject({  # noqa: SLF001
+            NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject("app.alert(1);")}))
+    writer._root_object[NameObject("/OpenAction")] = goto  # noqa: SLF001
+    return _pypdf_bytes(writer)
+
+
 def launch_pdf() -> bytes:
     """A PDF whose first page has a link that launches a program (/Launch)."""
     import pypdf
