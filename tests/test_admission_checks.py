@@ -82,6 +82,11 @@ def test_pdfs_that_run_scripts_launch_programs_or_carry_files_are_flagged_not_re
     for name in expected:
         assert name in listed
     assert clean["archival_code"] not in listed
+    # the reviewer sees each draft's worst result in the review queue, before filing it
+    client.post("/logout")
+    login(client, "reviewer")
+    queue = client.get("/review").text
+    assert queue.count('class="check flag"') == len(expected) and 'class="check pending"' in queue
 
 
 def test_pdf_risks_follow_action_chains_and_spare_an_opening_at_a_page():

@@ -39,9 +39,11 @@ from archive_app import exports, policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.audit.models import AuditEntry
+from archive_app.clock import utc_iso
 from archive_app.errors import Conflict, DomainError, NotFound, StorageFailed, ValidationFailed
 from archive_app.intake import filetypes
 from archive_app.intake.models import AdmissionCheck, Customer, FilePage, Record, RecordFile
+from archive_app.vocabulary import RECORD_STATUSES
 from storage import BlobNotFound, BlobStore, StorageError
 
 KINDS = {"authenticity": "真实性", "integrity": "完整性", "usability": "可用性", "security": "安全性"}
@@ -250,19 +252,15 @@ def rerun(session: Session, store: BlobStore, actor: User, record_id: int, *, no
     save(session, record.id, findings, now=now, checker=actor.display_name)
     audit.record_event(session, "admission_checks.run", actor=actor, object_type="record", object_id=record.id,
                        ip=ip, now=now, details={"archival_code": record.archival_code,
-                                                "results": summary_of([_as_row(f) for f in findings])})
+                                                "results": summary_of(findings)})
     session.flush()
     return record
-
-
-def _as_row(f: Finding) -> AdmissionCheck:
-    return AdmissionCheck(file_id=f.file_id, kind=f.kind, result=f.result, detail=f.detail)
 
 
 # ------------------------------------------------------------------------------------------ reading them
 
 
-def summary_of(rows: Iterable[AdmissionCheck]) -> dict[str, str]:
+def summary_of(rows: Iterable[AdmissionCheck | Finding]) -> dict[str, str]:
     """Each check's worst result over the record and its files (a check never run: absent)."""
     out: dict[str, str] = {}
     for row in rows:
@@ -392,7 +390,8 @@ def _records_query(viewer: User, f: ChecksFilter, tz: str):
     return stmt
 
 
-def _with_checks(session: Session, records: list[Record]) -> list[RecordChecks]:
+def with_checks(session: Session, records: list[Record]) -> list[RecordChecks]:
+    """The latest results of each of ``records`` (already chosen through the policy), in two queries."""
     if not records:
         return []
     files = {f.id: f for f in session.scalars(select(RecordFile).where(
@@ -429,7 +428,7 @@ def batch_page(session: Session, viewer: User, f: ChecksFilter, *, tz: str, page
     total = session.scalar(select(func.count()).select_from(stmt.with_only_columns(Record.id).subquery())) or 0
     records = list(session.scalars(stmt.order_by(Record.created_at.desc(), Record.id.desc())
                                    .offset((page - 1) * PER_PAGE).limit(PER_PAGE)))
-    return BatchPage(_with_checks(session, records), total, page)
+    return BatchPage(with_checks(session, records), total, page)
 
 
 def iter_batch(session: Session, viewer: User, f: ChecksFilter, *, tz: str) -> Iterator[RecordChecks]:
@@ -441,7 +440,7 @@ def iter_batch(session: Session, viewer: User, f: ChecksFilter, *, tz: str) -> I
                                        .order_by(Record.id).limit(EXPORT_CHUNK)))
         if not records:
             return
-        yield from _with_checks(session, records)
+        yield from with_checks(session, records)
         last = records[-1].id
 
 
@@ -464,8 +463,6 @@ class ChecksExport:
 def export_batch(session: Session, viewer: User, f: ChecksFilter, fmt: str, *, tz: str, now: datetime,
                  ip: str = "") -> ChecksExport:
     """A batch's results, one line per check, as XLSX or CSV; the export is audited before it is handed over."""
-    from archive_app.vocabulary import RECORD_STATUSES
-
     if fmt not in EXPORT_FORMATS:
         raise ValidationFailed("导出格式须为 xlsx 或 csv", code="invalid_format")
     policy.require(viewer, "record.checks")
@@ -501,8 +498,6 @@ def export_batch(session: Session, viewer: User, f: ChecksFilter, fmt: str, *, t
 
 def check_dict(row: AdmissionCheck, file: RecordFile | None) -> dict[str, Any]:
     """The API representation of one result."""
-    from archive_app.clock import utc_iso
-
     return {"kind": row.kind, "kind_label": KINDS[row.kind], "file_id": row.file_id or None,
             "file_name": file.original_name if file else None, "result": row.result,
             "result_label": RESULTS[row.result], "detail": row.detail, "checked_at": utc_iso(row.checked_at),
@@ -511,5 +506,5 @@ def check_dict(row: AdmissionCheck, file: RecordFile | None) -> dict[str, Any]:
 
 __all__ = ["KINDS", "RESULTS", "Finding", "missing_metadata", "integrity", "authenticity", "security", "usability",
            "save", "at_intake", "refresh_integrity", "after_extraction", "rerun", "summary_of", "RecordChecks",
-           "record_checks", "checks_for_viewer", "ChecksFilter", "parse_filter", "batch_page", "iter_batch",
+           "record_checks", "with_checks", "checks_for_viewer", "ChecksFilter", "parse_filter", "batch_page", "iter_batch",
            "export_batch", "check_dict", "BatchPage", "ChecksExport"]

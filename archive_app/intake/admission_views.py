@@ -54,6 +54,14 @@ def _record_checks(record) -> checks.RecordChecks | None:
     return checks.record_checks(db.session, record)
 
 
+def _summaries(records) -> dict[int, checks.RecordChecks]:
+    # The review queue's column: the queue lists only records the reviewer sees.
+    if not policy.can(actor(current_user), "record.checks"):
+        return {}
+    return {rc.record.id: rc for rc in checks.with_checks(db.session, list(records))}
+
+
 bp.add_app_template_global(_record_checks, "admission_checks_of")
+bp.add_app_template_global(_summaries, "admission_checks_for")
 bp.add_app_template_global(checks.KINDS, "CHECK_KINDS")
 bp.add_app_template_global(checks.RESULTS, "CHECK_RESULTS")
