@@ -78,10 +78,15 @@ def reindex_all() -> int:
 
 def requeue_stale() -> list[int]:
     """Hand on the jobs whose worker stopped renewing its lease (killed, machine lost), and put back
-    on the queue the files whose job was lost in the queue."""
+    on the queue the files whose job was lost in the queue. Files the sweep gave up on (failed without
+    their job ending) get their 四性检测 usability result here."""
+    from archive_app.intake import admission_checks
     from archive_app.reading import extraction_job
 
-    return extraction_job.requeue_stale(db.session, STALE_AFTER, wiring.now(), wiring.enqueue_extraction)
+    taken = extraction_job.requeue_stale(db.session, STALE_AFTER, wiring.now(), wiring.enqueue_extraction)
+    admission_checks.catch_up_usability(db.session, now=wiring.now())
+    db.session.commit()
+    return taken
 
 
 def expire_loans() -> dict[str, int]:

@@ -115,6 +115,26 @@ def test_a_file_that_does_not_render_fails_usability(app, client, users):
     assert resp.json["archival_code"] in listed
 
 
+def test_a_file_the_stale_job_sweep_gave_up_on_fails_usability_at_the_next_sweep(app, client, users):
+    from sqlalchemy import update
+
+    from archive_app.intake.models import RecordFile
+    from archive_app.jobs import requeue_stale
+
+    login(client, "archivist")
+    c = new_customer(client)
+    rec = upload(client, c["id"], [(pdfs.text_pdf(marker="doomed"), "d.pdf")], **COMPLETE).json
+    with app.app_context():
+        # what extraction_job.requeue_stale does to a file whose worker died three times in a row
+        db.session.execute(update(RecordFile).where(RecordFile.id == rec["files"][0]["id"]).values(
+            extract_status="failed", extract_error="worker_crashed: 连续 3 次处理中断且未完成任何新页面，文件可能有问题"))
+        db.session.commit()
+        assert _results(app, rec["id"])[("usability", True)][0] == "pending"
+        requeue_stale()
+    result, detail = _results(app, rec["id"])[("usability", True)]
+    assert result == "failed" and "连续 3 次处理中断" in detail
+
+
 def test_missing_metadata_fails_integrity_and_a_correction_completes_it(app, client, users):
     login(client, "archivist")
     c = new_customer(client)  # a person without an ID number

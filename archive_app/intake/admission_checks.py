@@ -204,6 +204,18 @@ def after_extraction(session: Session, file_id: int, *, now: datetime) -> None:
         save(session, row.record_id, [usability(session, row)], now=now, checker=EXTRACTION_CHECKER)
 
 
+def catch_up_usability(session: Session, *, now: datetime, limit: int = 500) -> int:
+    """Usability of files still 待检测 whose extraction has ended without the job saying so (the stale-job
+    sweep failed them, or the job's own update was lost); how many were settled. The caller commits."""
+    rows = session.scalars(select(RecordFile).join(AdmissionCheck, and_(
+        AdmissionCheck.file_id == RecordFile.id, AdmissionCheck.record_id == RecordFile.record_id))
+        .where(AdmissionCheck.kind == "usability", AdmissionCheck.result == "pending",
+               RecordFile.extract_status.in_(["done", "failed"])).limit(limit)).all()
+    for row in rows:
+        save(session, row.record_id, [usability(session, row)], now=now, checker=EXTRACTION_CHECKER)
+    return len(rows)
+
+
 def _reread(store: BlobStore, row: RecordFile, tmp_dir: str | None) -> tuple[str, int, list[Finding]]:
     """Read a stored original once: its hash and size, and its structure again (security, opening)."""
     try:
@@ -505,6 +517,6 @@ def check_dict(row: AdmissionCheck, file: RecordFile | None) -> dict[str, Any]:
 
 
 __all__ = ["KINDS", "RESULTS", "Finding", "missing_metadata", "integrity", "authenticity", "security", "usability",
-           "save", "at_intake", "refresh_integrity", "after_extraction", "rerun", "summary_of", "RecordChecks",
+           "save", "at_intake", "refresh_integrity", "after_extraction", "catch_up_usability", "rerun", "summary_of", "RecordChecks",
            "record_checks", "with_checks", "checks_for_viewer", "ChecksFilter", "parse_filter", "batch_page", "iter_batch",
            "export_batch", "check_dict", "BatchPage", "ChecksExport"]
