@@ -224,3 +224,23 @@ def test_api_gives_fixity_runs_and_a_records_checks(app, client, users, runner):
     login(client, "staff")
     assert client.get("/api/v1/fixity/runs").status_code == 403
     assert client.post(f"/api/v1/records/{rec['id']}/checks").status_code == 403
+
+
+def test_records_filed_before_the_checks_get_them_from_the_command(app, client, users, runner):
+    login(client, "archivist")
+    c = new_customer(client)
+    old = upload(client, c["id"], [(pdfs.text_pdf(marker="old"), "old.pdf")]).json
+    new = upload(client, c["id"], [(pdfs.text_pdf(marker="new"), "new.pdf")], **COMPLETE).json
+    with app.app_context():  # as a record filed before migration 0011 has none
+        db.session.execute(AdmissionCheck.__table__.delete().where(AdmissionCheck.record_id == old["id"]))
+        db.session.commit()
+    kept = _results(app, new["id"])
+    result = runner.invoke(args=["four-checks"])
+    assert result.exit_code == 0, result.output
+    assert "1 record(s) checked" in result.output
+    assert f"FAILED {old['archival_code']} 完整性" in result.output and new["archival_code"] not in result.output
+    got = _results(app, old["id"])
+    assert got[("authenticity", True)][0] == "passed" and "复核一致" in got[("authenticity", True)][1]
+    assert got[("security", True)][0] == "passed" and got[("integrity", False)][0] == "failed"
+    assert _results(app, new["id"]) == kept  # only the unchecked one
+    assert "2 record(s) checked" in runner.invoke(args=["four-checks", "--all"]).output

@@ -52,6 +52,7 @@ RESULTS = {"passed": "通过", "flag": "需关注", "failed": "未通过", "pend
 _SEVERITY = {"passed": 0, "pending": 1, "flag": 2, "failed": 3}
 RECORD_LEVEL = 0  # file_id of a check of the record itself (integrity)
 EXTRACTION_CHECKER = "文字识别任务"
+BACKFILL_CHECKER = "four-checks 命令"
 
 # Metadata every record needs: 档号, 题名, 年度, 保管期限 (given at filing), and where its paper original is.
 COMMON_FIELDS: tuple[tuple[str, str], ...] = (
@@ -249,6 +250,20 @@ def rerun(session: Session, store: BlobStore, actor: User, record_id: int, *, no
     if record.status == "destroyed":
         raise Conflict("该档案已销毁，没有可检测的文件", code="record_destroyed")
     session.commit()  # nothing held while the files are read (SQLite: the write lock)
+    findings = check_stored(session, store, record, now=now, checker=actor.display_name, tmp_dir=tmp_dir)
+    audit.record_event(session, "admission_checks.run", actor=actor, object_type="record", object_id=record.id,
+                       ip=ip, now=now, details={"archival_code": record.archival_code,
+                                                "results": summary_of(findings)})
+    session.flush()
+    return record
+
+
+def check_stored(session: Session, store: BlobStore, record: Record, *, now: datetime, checker: str,
+                 tmp_dir: str | None = None) -> list[Finding]:
+    """The four checks of a stored record from its stored files (each read once), kept; what they found.
+
+    Raises StorageFailed (503 ``storage_unavailable``) when the store does not answer.
+    """
     findings = [integrity(record)]
     for row in record.files:
         try:
@@ -261,12 +276,32 @@ def rerun(session: Session, store: BlobStore, actor: User, record_id: int, *, no
         if not any(f.kind == "security" for f in found):
             found.append(Finding("security", row.id, "flag", "文件无法读取，未能检查"))
         findings += found
-    save(session, record.id, findings, now=now, checker=actor.display_name)
-    audit.record_event(session, "admission_checks.run", actor=actor, object_type="record", object_id=record.id,
-                       ip=ip, now=now, details={"archival_code": record.archival_code,
-                                                "results": summary_of(findings)})
-    session.flush()
-    return record
+    save(session, record.id, findings, now=now, checker=checker)
+    return findings
+
+
+def backfill(session: Session, store: BlobStore, *, now: datetime, everything: bool = False,
+             tmp_dir: str | None = None) -> list[tuple[Record, list[Finding]]]:
+    """Check the records that have no 四性检测 result yet (filed before it existed), or with ``everything``
+    every record that is not destroyed; commits after each record and audits the run
+    (``admission_checks.run``, one entry naming how many). What each record's checks found."""
+    stmt = select(Record.id).where(Record.status != "destroyed").order_by(Record.id)
+    if not everything:
+        stmt = stmt.where(~exists().where(AdmissionCheck.record_id == Record.id))
+    ids = list(session.scalars(stmt))
+    session.commit()
+    done = []
+    for record_id in ids:
+        record = session.get(Record, record_id)
+        findings = check_stored(session, store, record, now=now, checker=BACKFILL_CHECKER, tmp_dir=tmp_dir)
+        session.commit()
+        done.append((record, findings))
+    failed = [r.archival_code for r, found in done if any(f.result == "failed" for f in found)]
+    audit.record_event(session, "admission_checks.run", actor_name=BACKFILL_CHECKER, object_type="admission_checks",
+                       object_id="all" if everything else "missing", now=now,
+                       details={"records": len(done), "failed": failed})
+    session.commit()
+    return done
 
 
 # ------------------------------------------------------------------------------------------ reading them
@@ -517,6 +552,6 @@ def check_dict(row: AdmissionCheck, file: RecordFile | None) -> dict[str, Any]:
 
 
 __all__ = ["KINDS", "RESULTS", "Finding", "missing_metadata", "integrity", "authenticity", "security", "usability",
-           "save", "at_intake", "refresh_integrity", "after_extraction", "catch_up_usability", "rerun", "summary_of", "RecordChecks",
+           "save", "at_intake", "refresh_integrity", "after_extraction", "catch_up_usability", "check_stored", "backfill", "rerun", "summary_of", "RecordChecks",
            "record_checks", "with_checks", "checks_for_viewer", "ChecksFilter", "parse_filter", "batch_page", "iter_batch",
            "export_batch", "check_dict", "BatchPage", "ChecksExport"]
