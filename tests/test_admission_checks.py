@@ -56,7 +56,11 @@ def test_a_normal_upload_passes_all_four_once_its_first_page_rendered(app, clien
     assert "第 1 页已渲染" in after[("usability", True)][1]
     page = client.get(f"/records/{rid}").text
     assert 'id="four-checks"' in page and "可用性：通过" in page and "重新检测" in page
-    # staff see the record in their department but not its checks
+    # auditors see the checks and do not run them again; staff see the record but not its checks
+    client.post("/logout")
+    login(client, "auditor")
+    page = client.get(f"/records/{rid}").text
+    assert 'id="four-checks"' in page and "重新检测" not in page
     client.post("/logout")
     login(client, "staff")
     assert 'id="four-checks"' not in client.get(f"/records/{rid}").text
