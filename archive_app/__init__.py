@@ -98,16 +98,17 @@ def register_blueprints(app: Flask) -> None:
     from archive_app.borrowing import views as borrowing_views
     from archive_app.finding import api as _finding_api  # noqa: F401
     from archive_app.finding import views as finding_views
+    from archive_app.fixity import api as _fixity_api  # noqa: F401
     from archive_app.fixity import views as fixity_views
     from archive_app.http import register_favicon
     from archive_app.inbox import views as inbox_views
+    from archive_app.intake import admission_views, customer_views, record_views
     from archive_app.intake import api as _intake_api  # noqa: F401
-    from archive_app.intake import customer_views, record_views
     from archive_app.retention import views as retention_views
 
     register_favicon(app)
     for module in (login_views, customer_views, record_views, finding_views, borrowing_views, retention_views,
-                   inbox_views, account_views, self_views, audit_views, backup_views, fixity_views):
+                   inbox_views, account_views, self_views, audit_views, backup_views, fixity_views, admission_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
     # The API authenticates with tokens or checks the CSRF header itself (see api.api_auth).

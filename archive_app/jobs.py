@@ -46,12 +46,20 @@ def make_queue(config: dict[str, Any]) -> Huey:
 
 
 def extract_one(file_id: int) -> str:
-    """Read one stored file (text layer or OCR, page images); its record is indexed after the commit."""
+    """Read one stored file (text layer or OCR, page images); its record is indexed after the commit.
+
+    The job renders every page anyway, so its outcome is the file's 四性检测 usability result.
+    """
+    from archive_app.intake import admission_checks
     from archive_app.reading import extraction_job
 
-    return extraction_job.extract_file(db.session, wiring.get_store(), file_id, wiring.setting("UPLOAD_TMP_DIR"),
-                                       timeout=wiring.setting("JOB_TIMEOUT"), clock=wiring.now,
-                                       lease_seconds=int(wiring.setting("JOB_LEASE_SECONDS")))
+    status = extraction_job.extract_file(db.session, wiring.get_store(), file_id, wiring.setting("UPLOAD_TMP_DIR"),
+                                         timeout=wiring.setting("JOB_TIMEOUT"), clock=wiring.now,
+                                         lease_seconds=int(wiring.setting("JOB_LEASE_SECONDS")))
+    if status in ("done", "failed"):
+        admission_checks.after_extraction(db.session, file_id, now=wiring.now())
+        db.session.commit()
+    return status
 
 
 def index_records(record_ids: list[int], customer_ids: list[int]) -> int:
@@ -70,10 +78,15 @@ def reindex_all() -> int:
 
 def requeue_stale() -> list[int]:
     """Hand on the jobs whose worker stopped renewing its lease (killed, machine lost), and put back
-    on the queue the files whose job was lost in the queue."""
+    on the queue the files whose job was lost in the queue. Files the sweep gave up on (failed without
+    their job ending) get their 四性检测 usability result here."""
+    from archive_app.intake import admission_checks
     from archive_app.reading import extraction_job
 
-    return extraction_job.requeue_stale(db.session, STALE_AFTER, wiring.now(), wiring.enqueue_extraction)
+    taken = extraction_job.requeue_stale(db.session, STALE_AFTER, wiring.now(), wiring.enqueue_extraction)
+    admission_checks.catch_up_usability(db.session, now=wiring.now())
+    db.session.commit()
+    return taken
 
 
 def expire_loans() -> dict[str, int]:

@@ -118,10 +118,15 @@ ROLES: dict[str, frozenset[Role]] = {
     # fixity (完整性检测): the runs and failures page; failures are told in the keepers' inbox
     "fixity.view": frozenset({Role.ARCHIVIST, Role.ADMIN, Role.AUDITOR}),
     "fixity.notify": _KEEPERS,
+    # 四性检测 (intake.admission_checks): a record's results (obj Record: one they see) and the batch page;
+    # reviewers see them before they file a record. Keepers run them again.
+    "record.checks": frozenset({Role.ARCHIVIST, Role.REVIEWER, Role.ADMIN, Role.AUDITOR}),
+    "record.checks_run": _KEEPERS,
 }
 ACTIONS = frozenset(ROLES)
 # Actions ``can`` decides from the role alone (``users_who_may`` can turn them into SQL).
 ROLE_ONLY = ACTIONS - {"customer.view", "customer.pii_reveal", "record.view", "record.edit", "record.review",
+                       "record.checks", "record.checks_run",
                        "record.read", "record.download", "loan.request", "loan.borrow", "loan.approve_head", "loan.revoke",
                        "loan.view", "hold.view", "token.revoke", "register.view_department",
                        "disposal.follow_department"}
@@ -235,6 +240,9 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
         return role is Role.ADMIN or (isinstance(obj, ApiToken) and obj.user_id == user.id)
     if action in {"register.view_department", "disposal.follow_department"}:
         return user.department_id is not None
+    if action in {"record.checks", "record.checks_run"}:
+        # Without a record: may they use the batch page at all; with one: only one they see.
+        return obj is None or _sees_record(user, role, obj)
     record: Record = obj
     if not _sees_record(user, role, record):
         return False

@@ -146,6 +146,9 @@ AUDIT_ACTION_LABELS = {
     # fixity
     "fixity.check": "完整性检测",
     "fixity.failed": "完整性检测未通过",
+    # 四性检测
+    "admission_checks.run": "重新进行四性检测",
+    "admission_checks.export": "导出四性检测结果",
 }
 
 # What the audit log page calls the objects entries concern.

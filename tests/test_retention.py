@@ -18,7 +18,7 @@ from archive_app.errors import DomainError
 from archive_app.extensions import db
 from archive_app.intake import customers
 from archive_app.intake import records as records_svc
-from archive_app.intake.models import Customer, FilePage, Record, RecordFile
+from archive_app.intake.models import AdmissionCheck, Customer, FilePage, Record, RecordFile
 from archive_app.jobs import run_pending
 from archive_app.retention import disposal, holds
 from archive_app.retention import locks as object_lock
@@ -321,6 +321,8 @@ def test_destruction_leaves_no_byte_behind(app, client, users):
         s = db.session
         rec = s.get(Record, rid)
         keys = [f.object_key for f in rec.files] + [k for f in rec.files for p in f.pages for k in (p.thumb_key, p.view_key) if k]
+        checks_of = select(func.count()).select_from(AdmissionCheck).where(AdmissionCheck.record_id == rid)
+        assert s.scalar(checks_of) == 4  # 四性检测 at intake: the check below can fail
         shas = sorted(f.sha256 for f in rec.files)
         assert len(keys) >= 3 and all(store.exists(k) for k in keys)
         assert get_index().search(_req(MARKER), _everyone()).total == 1
@@ -340,6 +342,7 @@ def test_destruction_leaves_no_byte_behind(app, client, users):
         # database: files and pages gone; the record row is a tombstone; the register line stays
         assert s.scalar(select(func.count()).select_from(RecordFile).where(RecordFile.record_id == rid)) == 0
         assert s.scalar(select(func.count()).select_from(FilePage).where(FilePage.text.contains(MARKER))) == 0
+        assert s.scalar(checks_of) == 0  # its 四性检测 results describe the files' content
         tomb = s.get(Record, rid)
         assert tomb.status == "destroyed" and tomb.destroyed_at == NOW
         [entry] = disposal.register_entries(s, batch.id)

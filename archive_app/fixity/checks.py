@@ -406,6 +406,25 @@ def recent_runs(session: Session, limit: int = 20) -> list[FixityRun]:
                                 .limit(limit)))
 
 
+def latest_results(session: Session, record_id: int) -> dict[int, FixityResult]:
+    """The latest result of each existing file of one record, by file id (files never checked: absent)."""
+    query = (select(FixityResult).join(RecordFile, _OWN_RESULT).where(RecordFile.record_id == record_id))
+    return {r.file_id: r for r in session.scalars(query)}
+
+
+def run_dict(run: FixityRun) -> dict:
+    """The API representation of one run: its scope and figures (the problems stay on the admin page,
+    which names records through the policy's projection)."""
+    from archive_app.clock import utc_iso
+
+    seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
+    return {"id": run.id, "started_at": utc_iso(run.started_at), "finished_at": utc_iso(run.finished_at),
+            "scope": run.scope, "sample_pct": run.sample_pct, "trigger": run.trigger,
+            "files_checked": run.files_checked, "bytes_checked": run.bytes_checked, "failures": run.failures,
+            "orphans": run.orphans, "seconds": seconds,
+            "mb_per_s": round(run.bytes_checked / 1e6 / seconds, 2) if seconds else None}
+
+
 def coverage(session: Session, now: datetime, cycle_days: int) -> tuple[int, int]:
     """(files checked within the last cycle, files stored)."""
     total = session.scalar(select(func.count()).select_from(RecordFile)) or 0
@@ -417,4 +436,4 @@ def coverage(session: Session, now: datetime, cycle_days: int) -> tuple[int, int
 
 __all__ = ["STATUS_LABELS", "FileCheck", "RunReport", "FixityMismatch", "check_object", "choose_files",
            "orphan_objects", "run_check", "save_result", "flag_failure", "open_verified", "refused",
-           "failed_files", "failure_count", "recent_runs", "coverage", "Throttle"]
+           "failed_files", "failure_count", "recent_runs", "latest_results", "run_dict", "coverage", "Throttle"]

@@ -5,6 +5,7 @@ import logging
 import re
 import unicodedata
 import warnings
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from archive_app.errors import BadFile, UnsupportedType
@@ -71,6 +72,13 @@ def inspect(stream: BinaryIO, filename: str = "") -> tuple[str, int | None]:
 
     The stream is left at position 0.
     """
+    mime, pages, _ = examine(stream, filename, risks=False)
+    return mime, pages
+
+
+def examine(stream: BinaryIO, filename: str = "", *, risks: bool = True) -> tuple[str, int | None, list[Risk]]:
+    """``inspect`` plus, for a PDF, what in it could act on the reader's machine (``pdf_risks``), found
+    while the file is open anyway: the upload's one parse serves both (四性检测's security check)."""
     stream.seek(0)
     head = stream.read(1024)
     stream.seek(0)
@@ -79,14 +87,18 @@ def inspect(stream: BinaryIO, filename: str = "") -> tuple[str, int | None]:
     mime = sniff(head)
     if mime is None:
         raise UnsupportedType(f"不支持的文件类型：{filename}（仅接受 PDF、JPEG、PNG、TIFF）", code="unsupported_type")
+    found: list[Risk] = []
     try:
-        pages = _pdf_pages(stream, filename) if mime == "application/pdf" else _image_pages(stream, filename)
+        if mime == "application/pdf":
+            pages = _pdf_pages(stream, filename, found if risks else None)
+        else:
+            pages = _image_pages(stream, filename)
     finally:
         stream.seek(0)
-    return mime, pages
+    return mime, pages, found
 
 
-def _pdf_pages(stream: BinaryIO, filename: str) -> int:
+def _pdf_pages(stream: BinaryIO, filename: str, risks: list[Risk] | None = None) -> int:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
@@ -99,6 +111,8 @@ def _pdf_pages(stream: BinaryIO, filename: str) -> int:
             if reader.is_encrypted and not _opens_without_password(reader):
                 raise BadFile(f"PDF 已加密，无法读取：{filename}。请上传未加密的文件", code="encrypted_pdf")
             count = len(reader.pages)
+            if risks is not None:
+                risks.extend(pdf_risks(reader))
         except BadFile:
             raise
         except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
@@ -109,6 +123,148 @@ def _pdf_pages(stream: BinaryIO, filename: str) -> int:
     if count < 1:
         raise BadFile(f"PDF 没有任何页面：{filename}", code="corrupt_pdf")
     return count
+
+
+@dataclass(frozen=True)
+class Risk:
+    """Something in a file that could act on the machine it is opened on: a stable code, and a 简体中文 detail."""
+
+    code: str
+    detail: str
+
+
+# Actions that run something, fetch or send data, or open what the file carries, by their /S name.
+_ACTIVE_ACTIONS = {
+    "/JavaScript": ("javascript", "JavaScript 脚本"),
+    "/Launch": ("launch", "启动外部程序或文件（Launch）"),
+    "/SubmitForm": ("submit", "向外部地址提交表单数据（SubmitForm）"),
+    "/ImportData": ("submit", "从外部文件导入数据（ImportData）"),
+    "/GoToE": ("embedded_file", "跳转到嵌入文件（GoToE）"),
+    "/RichMediaExecute": ("javascript", "富媒体脚本（RichMediaExecute）"),
+}
+# Actions, annotations and fields looked at before the scan gives up (a hostile file can hold millions).
+_MAX_SCANNED = 20_000
+
+
+def pdf_risks(reader) -> list[Risk]:
+    """What in an open PDF could act on its reader's machine: JavaScript, Launch and other active actions
+    (where they would run: on opening, on a page, a link, a form field), embedded files, XFA forms, and
+    encryption (only a PDF that opens without a password gets this far).
+
+    Walks the catalog, the document's and pages' actions, annotations and form fields through pypdf's
+    objects, so compressed object streams and ``#xx``-escaped names are seen as a reader sees them.
+    An OpenAction that only opens a page (a destination or /GoTo) runs nothing and is not reported.
+    Never raises: a structure it cannot follow is itself reported (``unscanned``).
+    """
+    found: list[Risk] = []
+    seen: set[int] = set()
+    budget = [_MAX_SCANNED]
+
+    def add(code: str, detail: str) -> None:
+        risk = Risk(code, detail)
+        if risk not in found:
+            found.append(risk)
+
+    def resolve(obj):
+        return obj.get_object() if hasattr(obj, "get_object") else obj
+
+    def action(obj, where: str) -> None:
+        obj = resolve(obj)
+        while obj is not None and budget[0] > 0:
+            budget[0] -= 1
+            if isinstance(obj, list):
+                for item in obj:
+                    action(item, where)
+                return
+            if not hasattr(obj, "get") or id(obj) in seen:
+                return
+            seen.add(id(obj))
+            kind = str(obj.get("/S", ""))
+            if kind in _ACTIVE_ACTIONS or "/JS" in obj:
+                code, label = _ACTIVE_ACTIONS.get(kind, _ACTIVE_ACTIONS["/JavaScript"])
+                add(code, f"{where}含{label}")
+            obj = resolve(obj.get("/Next"))
+
+    def actions_of(holder, where: str) -> None:
+        if holder is None:
+            return
+        if "/A" in holder:
+            action(holder["/A"], where)
+        additional = resolve(holder.get("/AA"))
+        if hasattr(additional, "values"):
+            for value in additional.values():
+                action(value, where)
+
+    try:
+        if reader.is_encrypted:
+            add("encrypted", "PDF 已加密（仅设权限密码，可不输入密码打开）")
+        root = resolve(reader.trailer["/Root"])
+        opening = resolve(root.get("/OpenAction"))
+        if hasattr(opening, "get"):
+            if str(opening.get("/S", "")) not in ("", "/GoTo"):
+                add("open_action", f"打开文档时自动执行动作（OpenAction {opening.get('/S')}）")
+            action(opening, "打开文档时的动作")  # a /GoTo may still chain a script through /Next
+        additional = resolve(root.get("/AA"))
+        if hasattr(additional, "values"):
+            for value in additional.values():
+                action(value, "文档级附加动作")
+        names = resolve(root.get("/Names"))
+        if hasattr(names, "get"):
+            if "/JavaScript" in names:
+                add("javascript", "文档级 JavaScript 脚本（名称树 /JavaScript）")
+            if "/EmbeddedFiles" in names:
+                for name in _name_tree_keys(resolve(names["/EmbeddedFiles"]), budget):
+                    add("embedded_file", f"嵌入文件：{name}")
+        form = resolve(root.get("/AcroForm"))
+        if hasattr(form, "get"):
+            if "/XFA" in form:
+                add("xfa", "XFA 表单（可含脚本）")
+            fields = list(resolve(form.get("/Fields")) or [])
+            while fields and budget[0] > 0:
+                budget[0] -= 1
+                field_ = resolve(fields.pop())
+                if hasattr(field_, "get"):
+                    actions_of(field_, "表单字段")
+                    fields.extend(resolve(field_.get("/Kids")) or [])
+        for number, page in enumerate(reader.pages, start=1):
+            if budget[0] <= 0:
+                break
+            actions_of(page, f"第 {number} 页")
+            for annot in resolve(page.get("/Annots")) or []:
+                budget[0] -= 1
+                annot = resolve(annot)
+                if not hasattr(annot, "get"):
+                    continue
+                if annot.get("/Subtype") == "/FileAttachment":
+                    spec = resolve(annot.get("/FS"))
+                    name = spec.get("/UF") or spec.get("/F") if hasattr(spec, "get") else None
+                    add("embedded_file", f"第 {number} 页附件注释：{name or '（未命名）'}")
+                actions_of(annot, f"第 {number} 页的链接或注释")
+        if budget[0] <= 0:
+            add("unscanned", f"结构过于复杂（超过 {_MAX_SCANNED} 个动作、注释或字段），未全部检查")
+    except Exception as exc:  # noqa: BLE001 - a damaged structure must never refuse an upload it did not refuse
+        add("unscanned", f"部分结构无法检查（{type(exc).__name__}）")
+    return found
+
+
+def _name_tree_keys(node, budget: list[int]) -> list[str]:
+    """The keys of a PDF name tree (the embedded files' names), depth-first, within the scan budget."""
+    keys: list[str] = []
+    stack = [node]
+    while stack and budget[0] > 0:
+        budget[0] -= 1
+        node = stack.pop()
+        node = node.get_object() if hasattr(node, "get_object") else node
+        if not hasattr(node, "get"):
+            continue
+        names = node.get("/Names")
+        names = names.get_object() if hasattr(names, "get_object") else names
+        if names:
+            keys.extend(str(k) for k in list(names)[0::2])
+        kids = node.get("/Kids")
+        kids = kids.get_object() if hasattr(kids, "get_object") else kids
+        stack.extend(kids or [])
+    return keys or ["（未命名）"]
 
 
 def _opens_without_password(reader) -> bool:

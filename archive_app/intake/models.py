@@ -190,3 +190,28 @@ class FilePage(db.Model):
     view_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     file: Mapped[RecordFile] = relationship(back_populates="pages")
+
+
+class AdmissionCheck(db.Model):
+    """The latest result of one 四性检测 check (intake.admission_checks) of a record or one of its files.
+
+    ``file_id`` 0 is the record itself (integrity: its metadata). No foreign key to the file: a
+    destruction deletes file rows, and a result of a file that is gone is simply never joined again.
+    """
+
+    __tablename__ = "admission_checks"
+    __table_args__ = (
+        UniqueConstraint("record_id", "file_id", "kind"),
+        CheckConstraint("kind IN ('authenticity', 'integrity', 'usability', 'security')", name="kind"),
+        CheckConstraint("result IN ('passed', 'flag', 'failed', 'pending')", name="result"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
+    file_id: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(16))
+    result: Mapped[str] = mapped_column(String(8), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # Who ran it: the uploader's or re-runner's display name, or the text-extraction job (usability).
+    checker: Mapped[str] = mapped_column(String(100), default="")

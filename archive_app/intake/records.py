@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, BinaryIO, Callable, Mapping, Sequence, TypeVar
 from zoneinfo import ZoneInfo
@@ -33,7 +33,7 @@ from archive_app.errors import (
     TooLarge,
     ValidationFailed,
 )
-from archive_app.intake import filetypes, numbering
+from archive_app.intake import admission_checks, filetypes, numbering
 from archive_app.intake.customers import get_customer
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile
 from archive_app.reading.extraction_job import record_status
@@ -55,6 +55,8 @@ class IncomingFile:
     stream: BinaryIO
     path: str | None = None
     sha256: str | None = None  # computed while the file was spooled, when it was
+    # What could act on a reader's machine, found while the upload inspected it (四性检测: security).
+    risks: list[filetypes.Risk] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Cleaned here, so every way in (pages, API, commands) keeps names alike.
@@ -149,7 +151,7 @@ def _inspect_all(files: Sequence[IncomingFile], max_size: int) -> list[tuple[Inc
         raise ValidationFailed("请至少选择一个文件", code="no_files")
     checked = []
     for f in files:
-        mime, pages = filetypes.inspect(f.stream, f.filename)
+        mime, pages, f.risks = filetypes.examine(f.stream, f.filename)
         f.stream.seek(0, 2)
         size = f.stream.tell()
         f.stream.seek(0)
@@ -243,6 +245,13 @@ def _audit_files(session: Session, actor: User, record: Record, rows: list[Recor
                                     "sha256": row.sha256, "size": row.size, "mime": row.mime_type})
 
 
+def _admission_checks(session: Session, actor: User, record: Record, rows: list[RecordFile], written,
+                      now: datetime) -> None:
+    """四性检测 of the new files and the record, in the upload's commit (rows and ``written`` share their order)."""
+    admission_checks.at_intake(session, record, [(row, w[0].risks) for row, w in zip(rows, written, strict=True)],
+                               now=now, checker=actor.display_name)
+
+
 def _store_then_commit(session: Session, store: BlobStore, settings: ArchiveSettings, customer_id: int,
                        customer_no: str, checked, confirm_duplicate: bool,
                        build: Callable[[list], T], now: datetime) -> T:
@@ -309,6 +318,7 @@ def create_record(session: Session, store: BlobStore, settings: ArchiveSettings,
         audit.record_event(session, "record.create", actor=actor, object_type="record", object_id=record.id, ip=ip,
                            now=now, details={"after": record_snapshot(record)})
         _audit_files(session, actor, record, rows, ip)
+        _admission_checks(session, actor, record, rows, written, now)
         return record
 
     return _store_then_commit(session, store, settings, customer_id, customer_no, checked, confirm_duplicate, build,
@@ -330,6 +340,7 @@ def add_files(session: Session, store: BlobStore, settings: ArchiveSettings, act
         session.add_all(rows)
         session.flush()
         _audit_files(session, actor, target, rows, ip)
+        _admission_checks(session, actor, target, rows, written, now)
         return rows
 
     return _store_then_commit(session, store, settings, record.customer_id, record.customer.customer_no, checked,
@@ -413,6 +424,8 @@ def update_record(session: Session, actor: User, record_id: int, data: Mapping[s
     if changed:
         audit.record_event(session, "record.update", actor=actor, object_type="record", object_id=record.id,
                            ip=ip, details={"archival_code": record.archival_code, "changes": changed})
+        # A correction may complete (or empty) what the record's type needs.
+        admission_checks.refresh_integrity(session, record, now=now, checker=actor.display_name)
         # A new type or date may move the disposal date; the locks follow given the ``store``.
         upkeep.after_change(session, store, now=now, customer_ids=[record.customer_id])
     else:

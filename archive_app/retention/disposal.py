@@ -32,7 +32,7 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import Conflict, NotFound, StorageFailed, ValidationFailed
-from archive_app.intake.models import ERASED_NAME, Customer, FilePage, Record, RecordFile
+from archive_app.intake.models import ERASED_NAME, AdmissionCheck, Customer, FilePage, Record, RecordFile
 from archive_app.retention import certificates, upkeep
 from archive_app.retention.models import (
     BATCH_STATUSES,
@@ -305,11 +305,13 @@ def destroy_blobs(store: BlobStore, record: Record) -> None:
 
 
 def tombstone(session: Session, record: Record, now: datetime) -> None:
-    """Delete a record's file and page rows (their text) and leave the record row as a destroyed tombstone."""
+    """Delete a record's file and page rows (their text) and its 四性检测 results (they describe the files'
+    content, e.g. an attachment's name), and leave the record row as a destroyed tombstone."""
     file_ids = [f.id for f in record.files]
     if file_ids:
         session.execute(delete(FilePage).where(FilePage.file_id.in_(file_ids)))
         session.execute(delete(RecordFile).where(RecordFile.id.in_(file_ids)))
+    session.execute(delete(AdmissionCheck).where(AdmissionCheck.record_id == record.id))
     record.status, record.destroyed_at = "destroyed", now
 
 

@@ -120,6 +120,50 @@ def attachment_pdf() -> bytes:
     return _pypdf_bytes(writer)
 
 
+def scripted_pdf() -> bytes:
+    """A PDF that runs JavaScript as it opens: a document-level script and an /OpenAction script."""
+    import pypdf
+    from pypdf.actions import JavaScript
+    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(text_pdf(["This PDF runs a script"]))))
+    writer.add_open_action(JavaScript("app.alert('hello');"))
+    writer._root_object[NameObject("/OpenAction")] = DictionaryObject({  # noqa: SLF001 - no public setter
+        NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject("this.print();")})
+    return _pypdf_bytes(writer)
+
+
+def goto_open_action_pdf(*, then_script: bool = False) -> bytes:
+    """A PDF that opens at its first page (/OpenAction /GoTo), harmless; ``then_script``: the GoTo chains
+    a JavaScript action through /Next, as a file hiding its script behind a harmless action would."""
+    import pypdf
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
+
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(text_pdf(["Opens at page one"]))))
+    goto = DictionaryObject({NameObject("/S"): NameObject("/GoTo"),
+                             NameObject("/D"): ArrayObject([writer.pages[0].indirect_reference, NameObject("/Fit")])})
+    if then_script:
+        goto[NameObject("/Next")] = writer._add_object(DictionaryObject({  # noqa: SLF001
+            NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject("app.alert(1);")}))
+    writer._root_object[NameObject("/OpenAction")] = goto  # noqa: SLF001
+    return _pypdf_bytes(writer)
+
+
+def launch_pdf() -> bytes:
+    """A PDF whose first page has a link that launches a program (/Launch)."""
+    import pypdf
+    from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, TextStringObject
+
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(text_pdf(["Click here"]))))
+    link = DictionaryObject({
+        NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Link"),
+        NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (50, 50, 200, 80)]),
+        NameObject("/A"): DictionaryObject({NameObject("/S"): NameObject("/Launch"),
+                                            NameObject("/F"): TextStringObject("cmd.exe")})})
+    writer.pages[0][NameObject("/Annots")] = ArrayObject([writer._add_object(link)])  # noqa: SLF001
+    return _pypdf_bytes(writer)
+
+
 def no_contents_pdf() -> bytes:
     """One page with no /Contents entry at all."""
     return _raw_pdf([b"<< /Type /Catalog /Pages 2 0 R >>",
