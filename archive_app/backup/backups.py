@@ -244,8 +244,6 @@ def _copy_object(store: BlobStore, key: str, dest: Destination) -> tuple[str, in
                 digest.update(chunk)
                 size += len(chunk)
                 out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
         sha = digest.hexdigest()
         return sha, size, dest.pool_add(sha, Path(tmp_name))
     finally:

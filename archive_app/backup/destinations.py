@@ -163,6 +163,8 @@ class FolderDestination(Destination):
         final = self._path(self.pool_path(sha256))
         if final.exists():
             return False
+        with open(local, "rb") as fh:
+            os.fsync(fh.fileno())  # on disk before its name is: a crash leaves no short file in the pool
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(local, final)
         return True
