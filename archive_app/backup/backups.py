@@ -566,6 +566,8 @@ def restore_backup(session: Session, store: BlobStore, src: Dest, *, now: dateti
     rebuild is the caller's (the index is derived data). No backup run may prune ``src`` meanwhile.
     """
     target = open_destination(src)
+    if not list_backups(target):  # before locking, which would make a mistyped folder
+        raise NotFound(f"{target.label} 中没有已完成的备份", code="backup_not_found")
     with exclusive(target):
         return _restore_backup(session, store, target, now=now, name=name)
 

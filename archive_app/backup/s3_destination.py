@@ -12,6 +12,7 @@ import io
 import json
 import os
 import socket
+import tempfile
 import threading
 import uuid
 from contextlib import contextmanager
@@ -183,7 +184,7 @@ class S3Destination(Destination):
                 self._pool.pop(sha, None)
 
     def spool_dir(self) -> Path:
-        return Path(os.environ.get("TMPDIR") or "/tmp")
+        return Path(tempfile.gettempdir())
 
     @contextmanager
     def staging(self, name: str) -> Iterator[Path]:
@@ -232,15 +233,18 @@ class S3Destination(Destination):
         """The lock object's content and ETag; None if there is none."""
         try:
             with self._errors(LOCK):
-                info = self._ready().stat_object(self.bucket, self._key(LOCK))
-                with self.open(LOCK) as fh:
-                    body = fh.read()
+                response = self._ready().get_object(self.bucket, self._key(LOCK))
+                try:
+                    body, etag = response.read(), (response.headers.get("ETag") or "").strip('"')
+                finally:
+                    response.close()
+                    response.release_conn()
         except FileNotFoundError:
             return None
         try:
-            return json.loads(body), (info.etag or "").strip('"')
+            return json.loads(body), etag  # body and ETag of one response: the same version
         except ValueError:
-            return {}, (info.etag or "").strip('"')  # unreadable: treated as lapsed
+            return {}, etag  # unreadable: treated as lapsed
 
     def _write_lock(self, body: dict, condition: dict[str, str]) -> str | None:
         """Write the lock object if ``condition`` holds; its new ETag, or None if the condition failed."""
