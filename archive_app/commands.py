@@ -426,19 +426,31 @@ def fixity_check_command(check_all: bool, pct: float | None, rate: float) -> Non
     click.echo("all checked files intact")
 
 
+def _backup_destination(dest: str):
+    """The folder or ``s3://bucket/prefix`` named on the command line, with the backup settings."""
+    from archive_app.errors import DomainError
+    from archive_app.wiring import backup_destination
+
+    try:
+        return backup_destination(dest)
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+
+
 @click.command("backup")
-@click.argument("dest", type=click.Path(file_okay=False))
+@click.argument("dest")
 @click.option("--keep", type=click.IntRange(1), default=None,
               help="then keep only the newest N backups in DEST (default: keep all)")
 @with_appcontext
 def backup_command(dest: str, keep: int | None) -> None:
-    """Back up the database, every stored object it points to and the audit anchors into the folder DEST."""
+    """Back up the database, every stored object it points to and the audit anchors into DEST: a folder, or
+    s3://bucket/prefix (server and keys: ARCHIVE_BACKUP_S3_*, else the archive's ARCHIVE_S3_*)."""
     from archive_app.backup import backups
     from archive_app.extensions import db
     from archive_app.wiring import get_store, now, setting
 
     key = setting("AUDIT_KEY") if setting("BACKUP_INCLUDE_AUDIT_KEY") else None
-    run = backups.run_backup(db.session, get_store(), dest, now=now(), keep=keep, audit_key=key)
+    run = backups.run_backup(db.session, get_store(), _backup_destination(dest), now=now(), keep=keep, audit_key=key)
     db.session.commit()
     if run.result is None:
         raise click.ClickException(f"backup failed: {run.error}")
@@ -456,15 +468,18 @@ def backup_command(dest: str, keep: int | None) -> None:
 
 
 @click.command("backup-verify")
-@click.argument("dest", type=click.Path(file_okay=False, exists=True))
+@click.argument("dest")
 @click.option("--name", default=None, help="one backup (folder name); default: every backup in DEST")
+@with_appcontext
 def backup_verify_command(dest: str, name: str | None) -> None:
-    """Re-hash backups against their manifests; exit 1 listing every mismatch."""
+    """Re-hash backups in DEST (a folder or s3://bucket/prefix) against their manifests; exit 1 listing every
+    mismatch."""
     from archive_app.backup import backups
     from archive_app.errors import DomainError
 
+    target = _backup_destination(dest)
     try:
-        result = backups.verify_backup(dest, name)
+        result = backups.verify_backup(target, name)
     except DomainError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
     click.echo(f"{len(result.backups)} backup(s), {result.files} file(s) hashed")
@@ -477,7 +492,7 @@ def backup_verify_command(dest: str, name: str | None) -> None:
 
 
 @click.command("restore")
-@click.argument("src", type=click.Path(file_okay=False, exists=True))
+@click.argument("src")
 @click.option("--name", default=None, help="which backup (folder name); default: the newest")
 @with_appcontext
 def restore_command(src: str, name: str | None) -> None:
@@ -489,7 +504,7 @@ def restore_command(src: str, name: str | None) -> None:
     from archive_app.wiring import enqueue, get_store, now
 
     try:
-        result = backups.restore_backup(db.session, get_store(), src, now=now(), name=name)
+        result = backups.restore_backup(db.session, get_store(), _backup_destination(src), now=now(), name=name)
     except DomainError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
     from archive_app.jobs import sync_retention

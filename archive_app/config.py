@@ -18,6 +18,11 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _optional_bool(value: str) -> bool | None:
+    # Empty means "as the setting it falls back to", which a plain bool could not say.
+    return None if not value.strip() else _bool(value)
+
+
 COOKIE_SECURE_MODES = ("auto", "true", "false")
 
 
@@ -137,6 +142,16 @@ SETTINGS: tuple[Setting, ...] = (
             least=1),
     Setting("ARCHIVE_BACKUP_INCLUDE_AUDIT_KEY", "BACKUP_INCLUDE_AUDIT_KEY", "false", _bool,
             "Copy the audit key into each backup (mode 600). Off: keep the key yourself, restore needs it."),
+    Setting("ARCHIVE_BACKUP_S3_ENDPOINT", "BACKUP_S3_ENDPOINT", "", str,
+            "S3 server (host:port) of a backup destination s3://bucket/prefix; empty: ARCHIVE_S3_ENDPOINT."),
+    Setting("ARCHIVE_BACKUP_S3_ACCESS_KEY", "BACKUP_S3_ACCESS_KEY", "", str,
+            "Access key for the backup bucket; empty: ARCHIVE_S3_ACCESS_KEY."),
+    Setting("ARCHIVE_BACKUP_S3_SECRET_KEY", "BACKUP_S3_SECRET_KEY", "", str,
+            "Secret key for the backup bucket; empty: ARCHIVE_S3_SECRET_KEY."),
+    Setting("ARCHIVE_BACKUP_S3_SECURE", "BACKUP_S3_SECURE", "", _optional_bool,
+            "Use TLS to reach the backup S3 server; empty: as ARCHIVE_S3_SECURE."),
+    Setting("ARCHIVE_BACKUP_S3_REGION", "BACKUP_S3_REGION", "", str,
+            "Region name sent to the backup S3 server; empty: ARCHIVE_S3_REGION."),
     Setting("ARCHIVE_AUDIT_ANCHOR_MINUTES", "AUDIT_ANCHOR_MINUTES", "15", int,
             "Minutes between two anchors of the audit chain's head written to the store (1-60).", least=1, most=60),
     Setting("ARCHIVE_FIXITY_CYCLE_DAYS", "FIXITY_CYCLE_DAYS", "30", int,

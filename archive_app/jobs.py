@@ -113,7 +113,7 @@ def scheduled_backup() -> str:
     if not dest:
         return ""
     key = wiring.setting("AUDIT_KEY") if wiring.setting("BACKUP_INCLUDE_AUDIT_KEY") else None
-    run = backups.run_backup(db.session, wiring.get_store(), dest, now=wiring.now(),
+    run = backups.run_backup(db.session, wiring.get_store(), wiring.backup_destination(dest), now=wiring.now(),
                              keep=int(wiring.setting("BACKUP_KEEP")), audit_key=key, actor_name="worker")
     if run.result is None:
         log.error("scheduled backup into %s failed: %s", dest, run.error)

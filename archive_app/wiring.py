@@ -13,6 +13,7 @@ from typing import Any, Callable
 from flask import current_app, has_app_context
 from huey.api import Huey
 
+from archive_app.backup.destinations import Destination, open_destination
 from archive_app.borrowing.loans import LoanSettings
 from archive_app.clock import utcnow
 from archive_app.errors import StorageFailed
@@ -37,6 +38,12 @@ def setting(name: str) -> Any:
 def get_store() -> BlobStore:
     """The current app's blob store."""
     return current_app.extensions["blob_store"]
+
+
+def backup_destination(dest: str | None = None) -> Destination:
+    """Where backups go: ``dest`` (a folder or ``s3://bucket/prefix``), by default ARCHIVE_BACKUP_DIR,
+    with the ARCHIVE_BACKUP_S3_* settings for an S3 bucket."""
+    return open_destination(dest if dest is not None else current_app.config["BACKUP_DIR"], current_app.config)
 
 
 def get_index() -> SearchIndex:

@@ -58,6 +58,35 @@ def _pdf(kb: int, rng: random.Random) -> bytes:
     return out.getvalue()
 
 
+def file_records(n: int, kb: int, rng: random.Random, start: int = 0) -> int:
+    """File ``n`` records of one ~``kb`` KiB file each into the current app (nine in ten PNG scans, one in ten
+    a PDF) through the intake service; returns the bytes stored. Needs an app context and a migrated database;
+    ``start`` numbers the records on from an earlier call."""
+    from sqlalchemy import select
+
+    from archive_app.accounts.models import User
+
+    archivist = db.session.scalar(select(User).where(User.username == "archivist"))
+    if archivist is None:
+        archivist = accounts.create_user(db.session, username="archivist", password="bench-Password-93",
+                                         role="archivist", display_name="档案员", department="档案室")
+        db.session.commit()
+    customer = None
+    total_bytes = 0
+    for i in range(start, start + n):
+        if i % 50 == 0 or customer is None:
+            customer = customers.create_customer(db.session, archivist,
+                                                 {"name": f"客户{i // 50}", "department": "销售一部"})
+        pdf = i % 10 == 9
+        data = _pdf(kb, rng) if pdf else _png(kb, rng)
+        total_bytes += len(data)
+        incoming = [records.IncomingFile(filename="scan.pdf" if pdf else "scan.png", stream=io.BytesIO(data))]
+        records.create_record(db.session, get_store(), archive_settings(), archivist, customer.id,
+                              {"record_type": "购房合同", "secrecy": 1}, incoming, now=now())
+        db.session.commit()
+    return total_bytes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=2000, help="files to store and check")
@@ -72,24 +101,8 @@ def main() -> None:
                           "STORAGE_BACKEND": "fs", "STORAGE_DIR": str(tmp / "blobs")})
         with app.app_context():
             upgrade_database()
-            archivist = accounts.create_user(db.session, username="archivist", password="bench-Password-93",
-                                             role="archivist", display_name="档案员", department="档案室")
-            db.session.commit()
             started = time.perf_counter()
-            customer = None
-            total_bytes = 0
-            for i in range(args.n):
-                if i % 50 == 0:
-                    customer = customers.create_customer(db.session, archivist,
-                                                         {"name": f"客户{i // 50}", "department": "销售一部"})
-                pdf = i % 10 == 9
-                data = _pdf(args.kb, rng) if pdf else _png(args.kb, rng)
-                total_bytes += len(data)
-                incoming = [records.IncomingFile(filename="scan.pdf" if pdf else "scan.png",
-                                                 stream=io.BytesIO(data))]
-                records.create_record(db.session, get_store(), archive_settings(), archivist, customer.id,
-                                      {"record_type": "购房合同", "secrecy": 1}, incoming, now=now())
-                db.session.commit()
+            total_bytes = file_records(args.n, args.kb, rng)
             print(f"stored {args.n} files, {total_bytes / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s")
             if args.drop_caches:
                 subprocess.run(["sync"], check=True)

@@ -1,10 +1,10 @@
-"""Backup, verification and restore of the whole archive into a folder.
+"""Backup, verification and restore of the whole archive into a folder or an S3 bucket.
 
-Layout of a backup folder DEST::
+Layout of a destination DEST (a folder, or ``s3://bucket/prefix``: ``destinations.py``)::
 
     DEST/objects/<sha256[:2]>/<sha256>     one pool of stored objects, shared by every backup
     DEST/<YYYYmmddTHHMMSSZ>/database.*      the database (SQLite file, or pg_dump custom format)
-    DEST/<YYYYmmddTHHMMSSZ>/manifest.json   written last: a folder without it is an unfinished backup
+    DEST/<YYYYmmddTHHMMSSZ>/manifest.json   written last: a backup without it is unfinished
 
 Consistency while the service runs: the database is copied first, at one instant (SQLite's online
 backup API; PostgreSQL: ``pg_dump --snapshot`` of a repeatable-read transaction that also counts the
@@ -16,7 +16,6 @@ pool file present is not read again.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -38,6 +37,7 @@ from archive_app.audit import log as audit
 from archive_app.audit.anchors import PREFIX as ANCHOR_PREFIX
 from archive_app.audit.anchors import lock_anchor
 from archive_app.audit.verification import verify_log
+from archive_app.backup.destinations import LOCK, MANIFEST, POOL, Destination, FolderDestination, open_destination
 from archive_app.dbtypes import UTCDateTime
 from archive_app.errors import Conflict, NotFound, StorageFailed
 from archive_app.extensions import db
@@ -48,9 +48,8 @@ from storage import BlobStore
 
 FORMAT = 1
 CHUNK = 1024 * 1024
-MANIFEST = "manifest.json"
-LOCK = ".lock"
-POOL = "objects"
+__all__ = ["LOCK", "MANIFEST", "POOL", "create_backup", "verify_backup", "restore_backup", "run_backup",
+           "prune_backups", "list_backups", "read_manifest", "pool_path"]
 AUDIT_KEY_NOTE = ("审计密钥（ARCHIVE_AUDIT_KEY 或审计密钥文件）不在数据库中，也不在本备份中：请另行妥善保管，"
                   "恢复后校验审计日志（verify-audit）需要同一密钥。")
 
@@ -64,7 +63,7 @@ class BackupResult:
     """What ``create_backup`` wrote."""
 
     name: str
-    path: Path
+    path: Path | str  # the backup's folder, or its s3:// address
     objects: int = 0
     copied: int = 0
     copied_bytes: int = 0
@@ -96,34 +95,40 @@ class RestoreResult:
 # --------------------------------------------------------------------------------------------- helpers
 
 
-def _sha256_file(path: Path) -> tuple[str, int]:
+Dest = str | os.PathLike[str] | Destination  # a folder path, or a destination opened with its settings
+
+
+def _sha256_stream(fh) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+    while chunk := fh.read(CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
     return digest.hexdigest(), size
 
 
+def _sha256_file(path: Path) -> tuple[str, int]:
+    with open(path, "rb") as fh:
+        return _sha256_stream(fh)
+
+
 def pool_path(dest: Path, sha256: str) -> Path:
-    """Where the object with this SHA-256 lives in the pool of ``dest``."""
+    """Where the object with this SHA-256 lives in the pool of the folder ``dest``."""
     return dest / POOL / sha256[:2] / sha256
 
 
-def list_backups(dest: str | os.PathLike[str]) -> list[str]:
+def list_backups(dest: Dest) -> list[str]:
     """The finished backups in ``dest`` (those with a manifest), oldest first."""
-    root = Path(dest)
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name != POOL and (p / MANIFEST).is_file())
+    target = open_destination(dest)
+    return [name for name in target.names() if target.exists(f"{name}/{MANIFEST}")]
 
 
-def read_manifest(dest: str | os.PathLike[str], name: str) -> dict:
+def read_manifest(dest: Dest, name: str) -> dict:
     """The manifest of one backup; NotFound if there is none."""
-    path = Path(dest) / name / MANIFEST
-    if not path.is_file():
-        raise NotFound(f"备份 {name} 不存在或未完成", code="backup_not_found")
-    return json.loads(path.read_text("utf-8"))
+    try:
+        with open_destination(dest).open(f"{name}/{MANIFEST}") as fh:
+            return json.loads(fh.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise NotFound(f"备份 {name} 不存在或未完成", code="backup_not_found") from None
 
 
 def _json_value(value: Any) -> Any:
@@ -221,7 +226,7 @@ def _dump_database(engine: Engine, folder: Path) -> tuple[str, dict]:
     raise BackupFailed(f"不支持备份 {engine.dialect.name} 数据库", code="unsupported_database")
 
 
-def _known_objects(dest: Path) -> dict[str, dict]:
+def _known_objects(dest: Destination) -> dict[str, dict]:
     """key -> {sha256, size} from every earlier manifest (objects are immutable: same key, same bytes)."""
     known: dict[str, dict] = {}
     for name in list_backups(dest):
@@ -229,27 +234,18 @@ def _known_objects(dest: Path) -> dict[str, dict]:
     return known
 
 
-def _copy_object(store: BlobStore, key: str, dest: Path) -> tuple[str, int, bool]:
+def _copy_object(store: BlobStore, key: str, dest: Destination) -> tuple[str, int, bool]:
     """Stream one object into the pool; returns (sha256, size, newly written)."""
-    tmp_dir = dest / POOL / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0
-    fd, tmp_name = tempfile.mkstemp(dir=tmp_dir)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.spool_dir())
     try:
         with os.fdopen(fd, "wb") as out, store.open(key) as fh:
             while chunk := fh.read(CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
                 out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
         sha = digest.hexdigest()
-        final = pool_path(dest, sha)
-        if final.exists():
-            return sha, size, False
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp_name, final)
-        return sha, size, True
+        return sha, size, dest.pool_add(sha, Path(tmp_name))
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
@@ -258,41 +254,47 @@ def _copy_object(store: BlobStore, key: str, dest: Path) -> tuple[str, int, bool
 # ---------------------------------------------------------------------------------------------- backup
 
 
-def create_backup(engine: Engine, store: BlobStore, dest: str | os.PathLike[str], *, now: datetime,
+def create_backup(engine: Engine, store: BlobStore, dest: Dest, *, now: datetime,
                   audit_key: str | None = None) -> BackupResult:
-    """Back up the database, every object it points to and the audit anchors into the folder ``dest``.
+    """Back up the database, every object it points to and the audit anchors into ``dest``.
 
     ``audit_key``: included in the backup (mode 600) only when given; otherwise the manifest says
     the operator must keep it. Objects a previous backup in ``dest`` already holds are not read again.
     """
-    root = Path(dest)
-    root.mkdir(parents=True, exist_ok=True)
+    target = open_destination(dest)
+    taken = set(target.names())
     name = now.strftime("%Y%m%dT%H%M%SZ")
     n = 1
-    while (root / name).exists():
+    while name in taken:
         n += 1
         name = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{n}"
-    folder = root / name
-    folder.mkdir()
-    db_file, facts = _dump_database(engine, folder)
-    db_sha, db_size = _sha256_file(folder / db_file)
+    with target.staging(name) as work:
+        db_file, facts = _dump_database(engine, work)
+        files = {db_file: dict(zip(("sha256", "size"), _sha256_file(work / db_file)))}
+        target.write_file(f"{name}/{db_file}", work / db_file)
+        if audit_key is not None:
+            key_file = work / "audit_key"
+            key_file.write_text(audit_key)
+            key_file.chmod(0o600)
+            files["audit_key"] = dict(zip(("sha256", "size"), _sha256_file(key_file)))
+            target.write_file(f"{name}/audit_key", key_file)
     # Anchors written after the copy count entries the copy does not hold: a restore would see them as
     # deleted entries. Only those up to the copied head go in.
     anchors = [k for k in store.keys(ANCHOR_PREFIX)
                if k.removeprefix(ANCHOR_PREFIX).removesuffix(".json").isdigit()
                and int(k.removeprefix(ANCHOR_PREFIX).removesuffix(".json")) <= facts["audit_head_seq"]]
-    known = _known_objects(root)
-    result = BackupResult(name=name, path=folder)
+    known = _known_objects(target)
+    result = BackupResult(name=name, path=target.root / name if isinstance(target, FolderDestination)
+                          else target.describe(name))
     objects: dict[str, dict] = {}
     for key in sorted(facts["keys"] | set(anchors)):
         seen = known.get(key)
-        if seen and pool_path(root, seen["sha256"]).is_file() \
-                and pool_path(root, seen["sha256"]).stat().st_size == seen["size"]:
+        if seen and target.pool_size(seen["sha256"]) == seen["size"]:
             objects[key] = seen
             result.reused += 1
             continue
         try:
-            sha, size, new = _copy_object(store, key, root)
+            sha, size, new = _copy_object(store, key, target)
         except Exception as exc:  # noqa: BLE001 - a destroyed or lost object is reported, the rest goes on
             if store.exists(key):
                 raise BackupFailed(f"读取存储对象 {key} 失败：{exc}", code="storage_unavailable") from exc
@@ -303,12 +305,6 @@ def create_backup(engine: Engine, store: BlobStore, dest: str | os.PathLike[str]
             result.copied += 1
             result.copied_bytes += size
     result.objects = len(objects)
-    files = {db_file: {"sha256": db_sha, "size": db_size}}
-    if audit_key is not None:
-        key_file = folder / "audit_key"
-        key_file.write_text(audit_key)
-        key_file.chmod(0o600)
-        files["audit_key"] = dict(zip(("sha256", "size"), _sha256_file(key_file)))
     manifest = {
         "format": FORMAT, "name": name, "created_at": now.isoformat(), "dialect": engine.dialect.name,
         "revision": facts["revision"], "database": db_file, "files": files, "rows": facts["rows"],
@@ -316,9 +312,9 @@ def create_backup(engine: Engine, store: BlobStore, dest: str | os.PathLike[str]
         "register": facts["register"], "audit_key_included": audit_key is not None,
         "note": "" if audit_key is not None else AUDIT_KEY_NOTE,
     }
-    tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True), "utf-8")
-    os.replace(tmp, folder / MANIFEST)
+    target.check_lock()  # a run that lost its hold on the destination must not finish a backup in it
+    target.write_bytes(f"{name}/{MANIFEST}",
+                       json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8"))
     return result
 
 
@@ -335,31 +331,36 @@ RUN_ACTIONS = ("backup.create", "backup.fail", "backup.restore")
 
 
 @contextmanager
-def exclusive(dest: str | os.PathLike[str]) -> Iterator[None]:
+def exclusive(dest: Destination) -> Iterator[None]:
     """Hold ``dest`` for one run: pruning while another run copies could delete a pool file that run
     has just counted on. A second run (the worker's and an operator's at once) is refused at once.
     """
-    root = Path(dest)
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK, "a+b") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise Conflict(f"另一个备份或恢复正在使用 {root}，请稍后再试", code="backup_running") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with dest.lock():
+        yield
 
 
-def run_backup(session: Session, store: BlobStore, dest: str | os.PathLike[str], *, now: datetime,
+def remove_unfinished(dest: Dest) -> list[str]:
+    """Remove the backups a stopped run left without a manifest; only while holding ``dest``
+    (else a running backup's files would go). Their pool objects go with the next prune."""
+    target = open_destination(dest)
+    done = set(list_backups(target))
+    stale = [name for name in target.names() if name not in done]
+    for name in stale:
+        target.remove_backup(name)
+    return stale
+
+
+def run_backup(session: Session, store: BlobStore, dest: Dest, *, now: datetime,
                keep: int | None = None, audit_key: str | None = None, actor_name: str = "archive backup") -> BackupRun:
     """Back up into ``dest``, then keep the newest ``keep`` backups (None: keep all); audit the run,
     success or failure (flushed: the caller commits, also when the run failed)."""
     try:
-        with exclusive(dest):
-            result = create_backup(session.get_bind(), store, dest, now=now, audit_key=audit_key)
-            run = BackupRun(result, pruned=prune_backups(dest, keep) if keep else [])
+        target = open_destination(dest)
+        dest = target.label
+        with exclusive(target):
+            remove_unfinished(target)
+            result = create_backup(session.get_bind(), store, target, now=now, audit_key=audit_key)
+            run = BackupRun(result, pruned=prune_backups(target, keep) if keep else [])
     except Exception as exc:  # noqa: BLE001 - a failed run is recorded and shown, never silent
         session.rollback()
         run = BackupRun(None, error=f"{type(exc).__name__}: {exc}"[:500])
@@ -383,24 +384,22 @@ def recent_runs(session: Session, limit: int = 30) -> list:
                                 .order_by(AuditEntry.seq.desc()).limit(limit)))
 
 
-def prune_backups(dest: str | os.PathLike[str], keep: int) -> list[str]:
+def prune_backups(dest: Dest, keep: int) -> list[str]:
     """Keep the newest ``keep`` backups in ``dest``; remove the older ones and every pool object no kept
     manifest lists (so a destroyed record's bytes leave the pool with the last backup holding them).
     Returns the names removed."""
-    root = Path(dest)
-    names = list_backups(root)
+    target = open_destination(dest)
+    names = list_backups(target)
     removed = names[:-keep] if keep > 0 else []
-    for name in removed:
-        # The manifest goes first: a run stopped halfway leaves an unfinished folder, never a backup
-        # whose objects are gone.
-        (root / name / MANIFEST).unlink()
-        shutil.rmtree(root / name)
     if not removed:
         return []
-    wanted = {meta["sha256"] for meta in _known_objects(root).values()}
-    for path in (root / POOL).glob("??/*"):
-        if path.is_file() and path.name not in wanted:
-            path.unlink()
+    target.check_lock()
+    for name in removed:
+        # The manifest goes first: a run stopped halfway leaves an unfinished backup, never a backup
+        # whose objects are gone.
+        target.remove_backup(name)
+    wanted = {meta["sha256"] for meta in _known_objects(target).values()}
+    target.pool_remove([sha for sha in target.pool() if sha not in wanted])
     return removed
 
 
@@ -423,31 +422,35 @@ def held_until(backup_names: Iterable[str], destroyed_at: datetime, keep: int,
 # ---------------------------------------------------------------------------------------------- verify
 
 
-def verify_backup(dest: str | os.PathLike[str], name: str | None = None) -> VerifyResult:
+def verify_backup(dest: Dest, name: str | None = None) -> VerifyResult:
     """Re-hash one backup (or every backup in ``dest``) against its manifest; each pool file is read once."""
-    root = Path(dest)
-    names = [name] if name else list_backups(root)
+    target = open_destination(dest)
+    names = [name] if name else list_backups(target)
     if not names:
-        raise NotFound(f"{root} 中没有已完成的备份", code="backup_not_found")
+        raise NotFound(f"{target.label} 中没有已完成的备份", code="backup_not_found")
     result = VerifyResult(backups=names)
-    hashed: dict[Path, tuple[str, int] | None] = {}
+    hashed: dict[str, tuple[str, int] | None] = {}
 
-    def check(path: Path, expected: dict, label: str) -> None:
+    def check(path: str, expected: dict, label: str) -> None:
         if path not in hashed:
-            hashed[path] = _sha256_file(path) if path.is_file() else None
+            try:
+                with target.open(path) as fh:
+                    hashed[path] = _sha256_stream(fh)
+            except FileNotFoundError:
+                hashed[path] = None
             result.files += 1
         got = hashed[path]
         if got is None:
-            result.problems.append(f"{label}: 文件缺失 ({path})")
+            result.problems.append(f"{label}: 文件缺失 ({target.describe(path)})")
         elif got != (expected["sha256"], expected["size"]):
-            result.problems.append(f"{label}: SHA-256 或大小不符 ({path})")
+            result.problems.append(f"{label}: SHA-256 或大小不符 ({target.describe(path)})")
 
     for backup in names:
-        manifest = read_manifest(root, backup)
+        manifest = read_manifest(target, backup)
         for file_name, expected in manifest["files"].items():
-            check(root / backup / file_name, expected, f"{backup}/{file_name}")
+            check(f"{backup}/{file_name}", expected, f"{backup}/{file_name}")
         for key, expected in manifest["objects"].items():
-            check(pool_path(root, expected["sha256"]), expected, f"{backup}: {key}")
+            check(target.pool_path(expected["sha256"]), expected, f"{backup}: {key}")
     return result
 
 
@@ -462,11 +465,10 @@ def _database_is_empty(engine: Engine) -> bool:
     return not inspect(engine).get_table_names()
 
 
-def _load_database(engine: Engine, folder: Path, manifest: dict) -> None:
+def _load_database(engine: Engine, source: Path, manifest: dict) -> None:
     if manifest["dialect"] != engine.dialect.name:
         raise Conflict(f"备份来自 {manifest['dialect']} 数据库，不能恢复到 {engine.dialect.name}",
                        code="backup_dialect_mismatch")
-    source = folder / manifest["database"]
     engine.dispose()
     if engine.dialect.name == "sqlite":
         target = _sqlite_path(engine)
@@ -482,7 +484,7 @@ def _load_database(engine: Engine, folder: Path, manifest: dict) -> None:
     _run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--dbname", libpq, str(source)], env)
 
 
-def _register(root: Path) -> dict[int, dict]:
+def _register(root: Destination) -> dict[int, dict]:
     """record_id -> its 销毁清册 line, from every manifest in the folder (the newest knows the most)."""
     lines: dict[int, dict] = {}
     for name in list_backups(root):
@@ -554,7 +556,7 @@ def replay_destructions(session: Session, store: BlobStore, register: Iterable[d
     session.commit()
 
 
-def restore_backup(session: Session, store: BlobStore, src: str | os.PathLike[str], *, now: datetime,
+def restore_backup(session: Session, store: BlobStore, src: Dest, *, now: datetime,
                    name: str | None = None) -> RestoreResult:
     """Fill an empty database and an empty store from one backup (default: the newest) in ``src``.
 
@@ -563,16 +565,18 @@ def restore_backup(session: Session, store: BlobStore, src: str | os.PathLike[st
     verifies the audit log (Conflict ``audit_damaged`` if it does not verify). Queuing the index
     rebuild is the caller's (the index is derived data). No backup run may prune ``src`` meanwhile.
     """
-    with exclusive(src):
-        return _restore_backup(session, store, src, now=now, name=name)
+    target = open_destination(src)
+    if not list_backups(target):  # before locking, which would make a mistyped folder
+        raise NotFound(f"{target.label} 中没有已完成的备份", code="backup_not_found")
+    with exclusive(target):
+        return _restore_backup(session, store, target, now=now, name=name)
 
 
-def _restore_backup(session: Session, store: BlobStore, src: str | os.PathLike[str], *, now: datetime,
+def _restore_backup(session: Session, store: BlobStore, root: Destination, *, now: datetime,
                     name: str | None) -> RestoreResult:
-    root = Path(src)
     names = list_backups(root)
     if not names:
-        raise NotFound(f"{root} 中没有已完成的备份", code="backup_not_found")
+        raise NotFound(f"{root.label} 中没有已完成的备份", code="backup_not_found")
     name = name or names[-1]
     manifest = read_manifest(root, name)
     checked = verify_backup(root, name)
@@ -584,10 +588,11 @@ def _restore_backup(session: Session, store: BlobStore, src: str | os.PathLike[s
         raise Conflict("目标数据库不是空的：只能恢复到空数据库", code="target_not_empty")
     if next(iter(store.keys()), None) is not None:
         raise Conflict("目标存储不是空的：只能恢复到空的存储", code="target_not_empty")
-    _load_database(engine, root / name, manifest)
+    with root.local_copy(f"{name}/{manifest['database']}") as source:
+        _load_database(engine, source, manifest)
     result = RestoreResult(name=name)
     for key, meta in sorted(manifest["objects"].items()):
-        with open(pool_path(root, meta["sha256"]), "rb") as fh:
+        with root.open(root.pool_path(meta["sha256"])) as fh:
             store.put(key, fh)
     # Counts and bytes as restored, before anything changes them.
     with engine.connect() as conn:
@@ -614,7 +619,7 @@ def _restore_backup(session: Session, store: BlobStore, src: str | os.PathLike[s
     for line in register.values():  # the certificates of batches newer than the backup
         key = line["batch"].get("certificate_key")
         if key and key in known and not store.exists(key):
-            with open(pool_path(root, known[key]["sha256"]), "rb") as fh:
+            with root.open(root.pool_path(known[key]["sha256"])) as fh:
                 store.put(key, fh)
     audit.record_event(session, "backup.restore", actor_name="archive restore", object_type="backup",
                        object_id=name, now=now,

@@ -10,7 +10,7 @@ from archive_app.backup import backups
 from archive_app.errors import DomainError
 from archive_app.extensions import db
 from archive_app.http import page
-from archive_app.wiring import setting
+from archive_app.wiring import backup_destination, setting
 
 bp = Blueprint("backup", __name__)
 
@@ -19,10 +19,16 @@ bp = Blueprint("backup", __name__)
 def backups_page(user: User):
     dest = setting("BACKUP_DIR")
     folder: list[dict] = []
+    unreadable = ""
     if dest:
-        for name in reversed(backups.list_backups(dest)):
+        try:
+            target = backup_destination(dest)
+            names = backups.list_backups(target)
+        except DomainError as exc:  # an S3 destination down or misconfigured: the page still shows the runs
+            target, names, unreadable = None, [], exc.message
+        for name in reversed(names):
             try:
-                m = backups.read_manifest(dest, name)
+                m = backups.read_manifest(target, name)
             except (DomainError, ValueError):
                 continue  # removed or unreadable meanwhile: the runs below still tell what happened
             folder.append({"name": name, "objects": len(m["objects"]), "missing": len(m["missing"]),
@@ -30,4 +36,5 @@ def backups_page(user: User):
                            "audit_key": m.get("audit_key_included", False)})
     runs = backups.recent_runs(db.session)
     return render_template("admin/backups.html", dest=dest, hour=setting("BACKUP_HOUR"), keep=setting("BACKUP_KEEP"),
-                           folder=folder, runs=runs, details={e.id: json.loads(e.details or "{}") for e in runs})
+                           folder=folder, unreadable=unreadable, runs=runs,
+                           details={e.id: json.loads(e.details or "{}") for e in runs})

@@ -24,7 +24,7 @@ from archive_app.retention import disposal, documents, holds, queries, upkeep
 from archive_app.retention import schedule as retention
 from archive_app.retention.models import BATCH_STATUSES, DECISIONS, HOLD_KINDS, TRIGGERS
 from archive_app.vocabulary import RECORD_TYPES
-from archive_app.wiring import get_index, get_store, setting, timezone_name
+from archive_app.wiring import backup_destination, get_index, get_store, setting, timezone_name
 from archive_app.wiring import now as utc_now
 
 bp = Blueprint("retention", __name__)
@@ -262,6 +262,10 @@ def register(user: User):
     listing = queries.register_page(db.session, batch_id, page_arg(), PER_PAGE)
     # Destruction wins over restore, but an old backup still holds the bytes until it is pruned: say until when.
     dest, keep = setting("BACKUP_DIR"), int(setting("BACKUP_KEEP"))
-    names = backups.list_backups(dest) if dest else []
-    held = {e.id: backups.held_until(names, e.destroyed_at, keep) for e in listing["entries"]} if dest else None
+    try:
+        names = backups.list_backups(backup_destination(dest)) if dest else None
+    except DomainError:  # an S3 destination out of reach: the register itself must still show
+        names = None
+    held = {e.id: backups.held_until(names, e.destroyed_at, keep) for e in listing["entries"]} \
+        if names is not None else None
     return render_template("retention/register.html", batch_id=batch_id, held=held, keep=keep, **listing)
