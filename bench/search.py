@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import resource
 import shutil
 import sqlite3
@@ -64,6 +65,15 @@ def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+_CONTRACT_RE = re.compile(r"HT-\d{4}-\d{4}")
+_RECEIPT_RE = re.compile(r"No\.\d{7}")
+
+
+def _codes(content: str) -> tuple[str, str]:
+    """The contract and receipt numbers ``bench.corpus`` printed in a record's text."""
+    return _CONTRACT_RE.search(content).group(), _RECEIPT_RE.search(content).group()
+
+
 def make_queries(samples, rng: random.Random, count: int) -> list[tuple[str, SearchRequest]]:
     kinds = []
     for doc, c in samples:
@@ -84,6 +94,12 @@ def make_queries(samples, rng: random.Random, count: int) -> list[tuple[str, Sea
         kinds.append(("project+unit", SearchRequest(text=f"{c.project} {c.unit.split('栋')[0]}栋")))
         kinds.append(("code", SearchRequest(text=doc.archival_code)))
         kinds.append(("code-prefix", SearchRequest(text=doc.archival_code[:22])))
+        contract, receipt = _codes(doc.content)
+        kinds.append(("code-typed", SearchRequest(text=contract)))
+        kinds.append(("receipt-digits", SearchRequest(text=receipt[3:])))
+        kinds.append(("digit-tail", SearchRequest(text=receipt[-4:])))
+        kinds.append(("dh-prefix", SearchRequest(text=doc.archival_code[:9])))
+        kinds.append(("dh-compact", SearchRequest(text=doc.archival_code[:14].replace("-", ""))))
         body = doc.content.split("\n")[-1]
         start = rng.randrange(0, max(1, len(body) - 12))
         phrase = "".join(ch for ch in body[start:start + rng.randint(4, 10)] if not ch.isspace())
