@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import iter_records  # noqa: E402
 from search_index import Access, SearchIndex, SearchRequest, normalise  # noqa: E402
-from search_index.analysis import digit_tail_keys, pinyin_keys  # noqa: E402
+from search_index.analysis import phone_id_keys, pinyin_keys  # noqa: E402
 
 ACCESS = Access(max_secrecy=2, department_ids=frozenset({1, 2, 3, 4}))
 
@@ -152,8 +152,8 @@ def fts_build(path: Path, n: int, seed: int) -> tuple[float, int]:
     for doc, _c in iter_records(n, seed=seed):
         nums = set()
         for p in doc.phones:
-            nums |= digit_tail_keys(p)
-        nums |= digit_tail_keys(doc.id_number)
+            nums |= phone_id_keys(p)
+        nums |= phone_id_keys(doc.id_number)
         batch.append((normalise(doc.customer_name), normalise(doc.title), normalise(doc.address),
                       normalise(doc.project), normalise(doc.unit), normalise(doc.content),
                       " ".join(sorted(nums)), normalise(f"{doc.archival_code} {doc.customer_no}"),
