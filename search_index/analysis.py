@@ -323,16 +323,18 @@ def _number_of(token: str) -> str:
 
 
 def token_keys(token: str) -> set[str]:
-    """Keys of one number or code as it occurs (normalised, lower case): the token as typed
-    (spaces dropped), without joiners, its digits alone, each digit run of 4 or more, and the
-    tails of its digits and of those runs. Empty below ``MIN_CODE_DIGITS`` digits."""
+    """Keys of one number or code as it occurs (normalised, lower case): the token without its
+    joiners, its digits alone, each digit run of 4 or more, and the tails of its digits and of
+    those runs. Empty below ``MIN_CODE_DIGITS`` digits."""
     typed = _SPACE_RE.sub("", token)
     digits = _number_of(typed)
     if len(digits.rstrip("x")) < MIN_CODE_DIGITS:
         return set()
     if digits == typed:  # a plain number (or an ID number with its check letter)
         return {typed} | number_tails(typed) if len(typed) >= MIN_TAIL else set()
-    keys = {typed, _NOT_ALNUM_RE.sub("", typed), digits}
+    # the code without its joiners stands for it as typed too: a query is looked up that way
+    # (``HT-2024-0012`` and ``ht20240012`` alike), so the printed form needs no key of its own
+    keys = {_NOT_ALNUM_RE.sub("", typed), digits}
     keys |= number_tails(digits)
     for run in _DIGIT_RUN_RE.findall(typed):
         if len(run) >= MIN_TAIL and run != digits:
@@ -360,8 +362,10 @@ def phone_id_keys(number: str | None) -> set[str]:
 
 
 def archival_code_keys(code: str | None) -> set[str]:
-    """Keys of a 档号 (``0001-2026-D30-C000042-3-0007``): the whole, as typed and without the
-    dashes, and every prefix of two or more segments, both ways (``^0001-2026``, ``^00012026``).
+    """Keys of a 档号 (``0001-2026-D30-C000042-3-0007``): the whole without its dashes, and
+    every prefix of two or more segments, without dashes too (``^00012026``, ``^00012026d30``):
+    a query of the first segments, dashed or not, is looked up that way. Segments have fixed
+    widths, so dropping the dashes joins no two 档号.
 
     No keys for the single segments: the 全宗号 and the year each hold a large share of all
     records; the 客户号 segment has keys of its own (:func:`customer_no_keys`)."""
@@ -369,9 +373,8 @@ def archival_code_keys(code: str | None) -> set[str]:
     if not s:
         return set()
     segs = s.split("-")
-    keys = {s, "".join(segs)}
+    keys = {"".join(segs)}
     for i in range(2, len(segs) + 1):
-        keys.add(PREFIX_MARK + "-".join(segs[:i]))
         keys.add(PREFIX_MARK + "".join(segs[:i]))
     return keys
 
@@ -388,9 +391,9 @@ def customer_no_keys(customer_no: str | None) -> set[str]:
 class CodeQuery:
     """The keys a number or code query looks up (see :func:`query_code_keys`).
 
-    exact: the whole code as typed / without joiners / (digits only) its digits; tail: the tail
-    key (digits only, 4 or more); prefixes: 档号 prefix keys (input of two or more segments, or
-    8 or more characters without dashes); custno_prefix: a 客户号 prefix (one letter and 4 or
+    exact: the whole code without joiners (and, digits only, with ``+86`` dropped); tail: the
+    tail key (digits only, 4 or more); prefixes: the 档号 prefix key (input with a dash, or 8
+    or more characters); custno_prefix: a 客户号 prefix (one letter and 4 or
     more digits) to expand over the 客户号 keys."""
 
     exact: tuple[str, ...]
@@ -422,7 +425,7 @@ def query_code_keys(text: str) -> CodeQuery | None:
     has_letters = not _ID_SHAPE_RE.fullmatch(compact) and _LETTER_RE.search(compact) is not None
     if len(number) < (MIN_CODE_DIGITS if has_letters else MIN_TAIL):  # ``1002x``: an ID tail
         return None
-    exact = [s, compact]
+    exact = [compact]  # keys hold codes without their joiners (see token_keys)
     tail = None
     if not has_letters:
         exact.append(number)
@@ -431,6 +434,6 @@ def query_code_keys(text: str) -> CodeQuery | None:
         tail = TAIL_MARK + number
     prefixes: tuple[str, ...] = ()
     if "-" in s or len(compact) >= 8:
-        prefixes = tuple(dict.fromkeys((PREFIX_MARK + s, PREFIX_MARK + compact)))
+        prefixes = (PREFIX_MARK + compact,)
     custno = compact if _CUSTNO_SHAPE_RE.fullmatch(compact) else None
     return CodeQuery(tuple(dict.fromkeys(exact)), tail, prefixes, custno, s)
