@@ -13,8 +13,8 @@ Concurrency
   (searcher, access); every query is evaluated *within* it: totals, pages and snippets never
   include a forbidden record, and no forbidden record is ever checked or scored.
 
-Performance notes (schema version 4)
-------------------------------------
+Performance notes (schema version 4; version 5 added the number and code keys and customers)
+--------------------------------------------------------------------------------------------
 * Files: segments are written as separate files (no compound ``.seg``); posting and term files
   are read through ``mmap``, the big per-document columns (stored fields, ``all_runs``) through
   ``pread`` (:class:`MmapFileStorage`): Whoosh reads a compound segment by copying each of its

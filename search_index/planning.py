@@ -5,11 +5,11 @@ Planning, per whitespace-separated chunk of the input (chunks are AND-ed):
 * one number or code (:func:`analysis.query_code_keys`: ``G1234``, ``HT-2024-0012``,
   ``No.0051971``, ``0012``, a phone or ID number even spaced, a 档号 or a prefix of it, with or
   without dashes) -> exact keys in the ``nums`` (phones, ID), ``code`` (档号, 客户号) and
-  ``text_codes`` (numbers and codes printed in the text) fields: the whole as typed and without
-  joiners, digits alone also as a tail (``~1971``), 档号 prefixes (``^0001-2020``), and a 客户号
-  prefix (``C00004``). Scores put exact field matches first: a phone, ID, 档号 or 客户号 equal to
-  the input, then a 档号 prefix, then the text's own number, then tails (fields, then text).
-  Fewer than 4 digits (3 beside letters) -> text.
+  ``text_codes`` (numbers and codes printed in the text) fields: the whole without joiners,
+  digits alone also as a tail (``~1971``), a 档号 prefix (``^00012020``), and a 客户号 prefix
+  (``C00004``). A document scores its best key (:class:`Best`), exact field matches first: a
+  phone, ID, 档号 or 客户号 equal to the input, then a 档号 prefix, then the text's own number,
+  then tails (fields, then text). Fewer than 4 digits (3 beside letters) -> text.
 * Latin letters only -> pinyin keys (full and initials, prefix allowed) OR the word in the text.
 * anything else -> each Han/digit run of two or more characters must be a substring of one of
   name, project, unit, address, title, content: ONE :class:`Substring` on the combined ``all``
@@ -21,7 +21,7 @@ Planning, per whitespace-separated chunk of the input (chunks are AND-ed):
   would match nearly every record): one term of the ``uni`` field.
 
 Filters (record type, year range, ...) are one :class:`CachedFilter`; rights are
-:func:`permission_query`.
+:func:`permission_query` (records) or :func:`customer_permission_query` (customers' own documents).
 
 The tree is made of Whoosh's own queries (Term, Prefix, And, Or, AndMaybe, NumericRange) and the
 five nodes here. They are Whoosh ``Query`` objects for the tree's sake (estimates, equality,

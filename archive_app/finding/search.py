@@ -187,6 +187,8 @@ def search_records(session: Session, index: SearchIndex, user: User, request: Se
         return found
     try:
         result = index.search(request, access)
+        customer_ids = index.search_customers(request.text, access, limit=CUSTOMERS_SHOWN) \
+            if request.text.strip() else []
     except IndexDamaged as exc:
         log.error("search index damaged: %s", exc)
         raise StorageFailed("搜索索引已损坏，请联系管理员运行 archive reindex 重建索引", code="index_damaged") from None
@@ -198,17 +200,13 @@ def search_records(session: Session, index: SearchIndex, user: User, request: Se
     for hit in result.hits:
         if not policy.can(user, "record.read", records[hit.record_id], lambda r, _action: r.id in granted):
             hit.snippet = ""
-    found = Found(result, records, _customers(session, index, user, access, request))
+    found = Found(result, records, _customers(session, user, customer_ids))
     _audit_search(session, user, request, found, ip, now)
     return found
 
 
-def _customers(session: Session, index: SearchIndex, user: User, access: Access,
-               request: SearchRequest) -> list[Customer]:
-    """The customers the request's text names that the user may see, best first."""
-    if not request.text.strip():
-        return []
-    ids = index.search_customers(request.text, access, limit=CUSTOMERS_SHOWN)
+def _customers(session: Session, user: User, ids: list[int]) -> list[Customer]:
+    """The customers of ``ids`` (the index's, best first) that the user may see."""
     if not ids:
         return []
     rows = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
