@@ -300,9 +300,13 @@ _ID_SHAPE_RE = re.compile(r"[0-9]+x")
 TAIL_MARK = "~"
 PREFIX_MARK = "^"
 MIN_TAIL = 4
-#: Digit strings longer than this keep tails of their last MAX_TAIL digits only (a 30-digit
-#: serial would give 26 keys nobody types).
-MAX_TAIL = 20
+#: Tails are keyed up to this many digits: each tail of 6 or more digits is nearly a term of its
+#: own, and every term costs the index ~100 bytes and the writer ~15 us (keying an ID number's
+#: every tail made the 100k index 70 % larger). A longer tail is looked up by its last MAX_TAIL.
+MAX_TAIL = 8
+#: A query of this many digits or more is a whole number (an ID number), not a tail: no one types
+#: the last 15 characters of an ID, and its last 8 (birthday, sequence, check) are not unique.
+WHOLE_ONLY = 15
 #: A text token counts as a number or code from this many digits (a run of fewer is found as
 #: text: ``query_code_keys`` leaves such input to the substring search).
 MIN_CODE_DIGITS = 3
@@ -310,7 +314,7 @@ MIN_CODE_DIGITS = 3
 
 def number_tails(number: str) -> set[str]:
     """Tail keys of a digit string (an ID number may end in ``x``): each of its last 4, 5, ...
-    characters, up to but not including the whole (``MAX_TAIL`` at most)."""
+    ``MAX_TAIL`` characters, the whole excluded."""
     n = len(number)
     return {TAIL_MARK + number[-k:] for k in range(MIN_TAIL, min(n, MAX_TAIL + 1)) if k < n}
 
@@ -431,7 +435,8 @@ def query_code_keys(text: str) -> CodeQuery | None:
         exact.append(number)
         cleaned = clean_number(number)
         exact.append(cleaned)  # +86 / 0086 dropped, as the phone keys are
-        tail = TAIL_MARK + number
+        if len(number) < WHOLE_ONLY:  # a longer tail: by its last MAX_TAIL (see there)
+            tail = TAIL_MARK + number[-MAX_TAIL:]
     prefixes: tuple[str, ...] = ()
     if "-" in s or len(compact) >= 8:
         prefixes = (PREFIX_MARK + compact,)

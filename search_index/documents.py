@@ -14,6 +14,7 @@ from .analysis import (
     phone_id_keys,
     pinyin_keys,
 )
+from .schema import analyse
 
 
 @dataclass
@@ -90,11 +91,14 @@ def to_fields(doc: IndexDoc) -> dict:
     short = [doc.customer_name or "", doc.project or "", doc.unit or "", doc.address or "",
              doc.title or ""]
     joined = FIELD_SEPARATOR.join(short + [content])
+    # the text's numbers, less those the fields already hold (a form prints the customer's own
+    # phone and ID number): a query looks in every field and scores the best, so nothing is lost
+    text_codes = analyse(joined).codes - nums - codes
     fields = {
         "rid": str(doc.record_id),
         "all": joined,
         "all_runs": joined,  # the same object: analysed once (schema.analyse), sent once
-        "text_codes": joined,
+        "text_codes": " ".join(sorted(text_codes)),
         "uni": FIELD_SEPARATOR.join(short),
         "name": short[0],
         "project": short[1],
@@ -129,7 +133,7 @@ def customer_fields(doc: CustomerDoc) -> dict:
     name = doc.name or ""
     fields = {
         "rid": customer_rid(doc.customer_id),
-        "all": name, "all_runs": name, "uni": name, "name": name, "text_codes": name,
+        "all": name, "all_runs": name, "uni": name, "name": name,
         "name_py": " ".join(sorted(pinyin_keys(name))),
         "nums": " ".join(sorted(nums)),
         "code": " ".join(sorted(customer_no_keys(doc.customer_no))),

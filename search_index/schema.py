@@ -232,20 +232,16 @@ class KeySet(fields.FieldType):
     """Exact keys, no positions or weights (schema version 5): every posting scores the query's
     boost, so a key matching a hundred thousand records costs one posting list and no scoring.
 
-    The value is the keys separated by spaces; with ``from_text`` it is the raw text, whose
-    numbers and codes give the keys (:func:`search_index.analysis.code_keys`). ``term_sets`` is
-    the bulk writer's fast path (see fastwrite)."""
+    The value is the keys separated by spaces. ``term_sets`` is the bulk writer's fast path
+    (see fastwrite)."""
 
-    def __init__(self, from_text: bool = False):
+    def __init__(self):
         super().__init__(formats.Existence(), wanalysis.SpaceSeparatedTokenizer(), scorable=False,
                          stored=False)
         self.spelling = False
         self.spelling_prefix = "spell_"
-        self.from_text = from_text
 
     def term_sets(self, value):
-        if self.from_text:
-            return analyse(value).codes, {}
         return set(value.split()), {}
 
     def index(self, value, **kwargs):
@@ -276,7 +272,7 @@ def make_schema() -> fields.Schema:
         # 客户号; those printed in the six text fields
         nums=KeySet(),
         code=KeySet(),
-        text_codes=KeySet(from_text=True),
+        text_codes=KeySet(),
         # filters and permissions (exact terms)
         record_type=fields.ID(),
         part=fields.ID(),

@@ -58,6 +58,7 @@ def test_an_input_shaped_like_a_phone_or_id_also_searches_the_text(codes_index):
     assert found(codes_index, "+86 13900001971") == [4, 5]
     assert found(codes_index, "11010519491231002x") == [4]
     assert found(codes_index, "31002X") == [4]  # an ID tail with its check letter
+    assert found(codes_index, "19491231002X") == [4]  # a tail longer than 8: by its last 8
 
 
 def test_exact_field_matches_rank_first(codes_index):
