@@ -367,7 +367,7 @@ def phone_id_keys(number: str | None) -> set[str]:
 
 def archival_code_keys(code: str | None) -> set[str]:
     """Keys of a 档号 (``0001-2026-D30-C000042-3-0007``): the whole without its dashes, and
-    every prefix of two or more segments, without dashes too (``^00012026``, ``^00012026d30``):
+    every shorter prefix of two or more segments, without dashes too (``^00012026``, ``^00012026d30``):
     a query of the first segments, dashed or not, is looked up that way. Segments have fixed
     widths, so dropping the dashes joins no two 档号.
 
@@ -378,7 +378,8 @@ def archival_code_keys(code: str | None) -> set[str]:
         return set()
     segs = s.split("-")
     keys = {"".join(segs)}
-    for i in range(2, len(segs) + 1):
+    # the whole is its own exact key: a query of all segments finds it so (one term less each)
+    for i in range(2, len(segs)):
         keys.add(PREFIX_MARK + "".join(segs[:i]))
     return keys
 

@@ -121,7 +121,7 @@ def test_code_keys_of_printed_numbers_and_codes():
 def test_archival_code_and_customer_no_keys():
     keys = archival_code_keys("0001-2026-D30-C000042-3-0007")
     assert keys == {"00012026d30c00004230007", "^00012026", "^00012026d30", "^00012026d30c000042",
-                    "^00012026d30c0000423", "^00012026d30c00004230007"}
+                    "^00012026d30c0000423"}
     # no key for the 全宗号 alone (every record) nor the year alone
     assert customer_no_keys("C000042") == {"c000042", "000042", "~0042", "~00042"}
 
