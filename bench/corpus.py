@@ -105,11 +105,16 @@ def make_customer(rng: random.Random, cid: int) -> Customer:
                     None if company else make_id(rng), project, unit, address, dept)
 
 
-def _body(rng: random.Random, c: Customer, rtype: str, sentences: list[str], target: int) -> str:
+def _body(rng: random.Random, c: Customer, rtype: str, sentences: list[str], target: int,
+          year: int = 2026) -> str:
+    # numbers a scanned contract or receipt prints: what an archivist types to find it again
+    codes = (f"合同编号：HT-{year}-{rng.randint(1, 9999):04d} 收据 No.{rng.randint(0, 9_999_999):07d} "
+             f"车次{rng.choice('GDKTZ')}{rng.randint(1, 9999)}\n")
     head = (f"{rtype}\n客户姓名：{c.name} 联系电话：{'、'.join(c.phones)}"
             f"{' 身份证号码：' + c.id_number if c.id_number else ''}\n"
             f"通讯地址：{c.address} 购买房屋：{c.project}{c.unit}\n"
             f"置业顾问接待记录，客户等级{rng.choice('ABCD')}，意向面积{rng.choice(['80以下', '80-100', '100-120', '120-140'])}平方米。\n")
+    head += codes
     parts = [head]
     size = len(head)
     while size < target:
@@ -152,7 +157,7 @@ def iter_records(n: int, seed: int = 20260101, chars: int = 520, first_record_id
                 title=f"{c.name}{rtype}", record_type=rtype, part=part, year=year,
                 doc_date=ddate, grade=rng.choice("ABCD"), secrecy=rng.choice([0, 0, 1, 1, 2, 3]),
                 department_id=c.department_id, status="filed" if rng.random() < 0.9 else "draft",
-                content=_body(rng, c, rtype, sentences, chars),
+                content=_body(rng, c, rtype, sentences, chars, year),
                 updated_at=datetime(year, ddate.month, ddate.day, 12, 0, 0),
             ), c
             rid += 1

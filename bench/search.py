@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import resource
 import shutil
 import sqlite3
@@ -25,13 +26,14 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import iter_records  # noqa: E402
-from search_index import Access, SearchIndex, SearchRequest, normalise  # noqa: E402
-from search_index.analysis import digit_tail_keys, pinyin_keys  # noqa: E402
+from search_index import Access, CustomerDoc, SearchIndex, SearchRequest, normalise  # noqa: E402
+from search_index.analysis import phone_id_keys, pinyin_keys  # noqa: E402
 
 ACCESS = Access(max_secrecy=2, department_ids=frozenset({1, 2, 3, 4}))
 
@@ -64,6 +66,15 @@ def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+_CONTRACT_RE = re.compile(r"HT-\d{4}-\d{4}")
+_RECEIPT_RE = re.compile(r"No\.\d{7}")
+
+
+def _codes(content: str) -> tuple[str, str]:
+    """The contract and receipt numbers ``bench.corpus`` printed in a record's text."""
+    return _CONTRACT_RE.search(content).group(), _RECEIPT_RE.search(content).group()
+
+
 def make_queries(samples, rng: random.Random, count: int) -> list[tuple[str, SearchRequest]]:
     kinds = []
     for doc, c in samples:
@@ -84,6 +95,12 @@ def make_queries(samples, rng: random.Random, count: int) -> list[tuple[str, Sea
         kinds.append(("project+unit", SearchRequest(text=f"{c.project} {c.unit.split('栋')[0]}栋")))
         kinds.append(("code", SearchRequest(text=doc.archival_code)))
         kinds.append(("code-prefix", SearchRequest(text=doc.archival_code[:22])))
+        contract, receipt = _codes(doc.content)
+        kinds.append(("code-typed", SearchRequest(text=contract)))
+        kinds.append(("receipt-digits", SearchRequest(text=receipt[3:])))
+        kinds.append(("digit-tail", SearchRequest(text=receipt[-4:])))
+        kinds.append(("dh-prefix", SearchRequest(text=doc.archival_code[:9])))
+        kinds.append(("dh-compact", SearchRequest(text=doc.archival_code[:14].replace("-", ""))))
         body = doc.content.split("\n")[-1]
         start = rng.randrange(0, max(1, len(body) - 12))
         phrase = "".join(ch for ch in body[start:start + rng.randint(4, 10)] if not ch.isspace())
@@ -136,8 +153,8 @@ def fts_build(path: Path, n: int, seed: int) -> tuple[float, int]:
     for doc, _c in iter_records(n, seed=seed):
         nums = set()
         for p in doc.phones:
-            nums |= digit_tail_keys(p)
-        nums |= digit_tail_keys(doc.id_number)
+            nums |= phone_id_keys(p)
+        nums |= phone_id_keys(doc.id_number)
         batch.append((normalise(doc.customer_name), normalise(doc.title), normalise(doc.address),
                       normalise(doc.project), normalise(doc.unit), normalise(doc.content),
                       " ".join(sorted(nums)), normalise(f"{doc.archival_code} {doc.customer_no}"),
@@ -249,9 +266,17 @@ def main() -> None:
     cpu0 = cpu_s()
     done = 0
 
+    customers = 0
+
     def stream():
-        nonlocal done
+        nonlocal done, customers
+        last_cid = 0
         for doc, c in iter_records(n, seed=args.seed):
+            if c.customer_id != last_cid:  # each customer's own document too, as the app indexes it
+                last_cid = c.customer_id
+                customers += 1
+                yield CustomerDoc(c.customer_id, c.customer_no, c.name, list(c.phones), c.id_number,
+                                  c.department_id, datetime(2026, 1, 1))
             if doc.record_id % sample_every == 0 and doc.secrecy <= ACCESS.max_secrecy and \
                     doc.department_id in ACCESS.department_ids:
                 samples.append((doc, c))
@@ -282,7 +307,8 @@ def main() -> None:
     size = dir_size(ixdir)
     rss_index = rss_mb()
     print(f"Whoosh index: {n:,} records in {index_s:.1f} s = {n / index_s:,.0f} records/s; "
-          f"size {size / 2**20:,.1f} MiB ({size / n:,.0f} B/record); docs {ix.doc_count():,}; "
+          f"size {size / 2**20:,.1f} MiB ({size / n:,.0f} B/record); docs {ix.doc_count():,} "
+          f"records + {customers:,} customers; "
           f"{index_cpu:.0f} CPU s (all processes) = {n / max(index_cpu, 1e-9):,.0f} records per "
           f"CPU-second", flush=True)
 
@@ -291,6 +317,7 @@ def main() -> None:
     ix.search(SearchRequest(text="客户"), ACCESS)
     lat: list[float] = []
     cpu_lat: list[float] = []
+    cust_lat: list[float] = []
     by_kind: dict[str, list[float]] = {}
     totals: dict[str, list[int]] = {}
     for kind, req in queries:
@@ -302,10 +329,15 @@ def main() -> None:
         lat.append(ms)
         by_kind.setdefault(kind, []).append(ms)
         totals.setdefault(kind, []).append(res.total)
+        if req.text:  # the app asks for the customers the text names too, in the same request
+            t = time.perf_counter()
+            ix.search_customers(req.text, ACCESS)
+            cust_lat.append((time.perf_counter() - t) * 1000)
     rss_search = rss_mb()
     print(f"{len(queries)} queries as {ACCESS}")
     print(summary("Whoosh", lat))
     print(summary("Whoosh (CPU time of the same queries)", cpu_lat))
+    print(summary("Whoosh customers the same texts name (search_customers)", cust_lat))
     for kind, v in sorted(by_kind.items()):
         print(f"    {kind:18s} n={len(v):3d}  p50 {pct(v, 50):7.1f}  p95 {pct(v, 95):7.1f}  "
               f"max {max(v):7.1f} ms   median total {statistics.median(totals[kind]):.0f}")

@@ -19,14 +19,14 @@ from . import whoosh_patch
 
 whoosh_patch.install()  # before any index is opened: see whoosh_patch
 
-from .analysis import digit_tail_keys, normalise, pinyin_keys, query_terms, tokenize
-from .documents import IndexDoc
+from .analysis import normalise, phone_id_keys, pinyin_keys, query_terms, tokenize
+from .documents import CustomerDoc, IndexDoc
 from .index import IndexBusy, IndexDamaged, SearchIndex
 from .requests import Access, Hit, SearchRequest, SearchResult
 from .schema import SCHEMA_VERSION
 
 __all__ = [
-    "SCHEMA_VERSION", "Access", "Hit", "IndexBusy", "IndexDamaged", "IndexDoc", "SearchIndex",
-    "SearchRequest", "SearchResult", "digit_tail_keys", "normalise", "pinyin_keys", "query_terms",
+    "SCHEMA_VERSION", "Access", "CustomerDoc", "Hit", "IndexBusy", "IndexDamaged", "IndexDoc", "SearchIndex",
+    "SearchRequest", "SearchResult", "phone_id_keys", "normalise", "pinyin_keys", "query_terms",
     "tokenize",
 ]

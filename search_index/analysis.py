@@ -277,13 +277,169 @@ def clean_number(number: str | None) -> str:
     return s
 
 
-def digit_tail_keys(number: str | None) -> set[str]:
-    """Exact number, last 4 and last 6 characters (lengths tell the kinds apart)."""
-    s = clean_number(number)
-    if len(s) < 4:
+# ---------------------------------------------------------------------------------------------
+# Numbers and codes (schema version 5)
+#
+# One vocabulary of keys for every field that holds numbers: the record's text, the phones and
+# ID number, the 客户号 and the 档号. A query that looks like a number or a code is turned into
+# keys by :func:`query_code_keys` and looked up exactly, never as a substring or a term prefix,
+# so its cost is one posting list per key. The functions are pure (strings in, strings out) so
+# that any backend can store the same keys.
+
+#: A code as printed: letters and digits, segments joined by one ``-``, ``/`` or ``.`` (OCR may
+#: put one space beside the joiner: ``No. 0051971``).
+_CODE_TOKEN_RE = re.compile(r"[a-z0-9]+(?:\s?[-/.]\s?[a-z0-9]+)*")
+_CODE_FULL_RE = re.compile(r"[a-z0-9]+(?:[-/.][a-z0-9]+)*")
+_DIGIT_RUN_RE = re.compile(r"[0-9]+")
+_NOT_ALNUM_RE = re.compile(r"[^a-z0-9]")
+_SPACE_RE = re.compile(r"\s")
+_ID_SHAPE_RE = re.compile(r"[0-9]+x")
+
+#: Key marks: a tail (the last 4 or more digits of a longer number) and a 档号 prefix at a segment
+#: boundary; an unmarked key is the whole thing (as typed, without joiners, or its digits alone).
+TAIL_MARK = "~"
+PREFIX_MARK = "^"
+MIN_TAIL = 4
+#: Tails are keyed up to this many digits: each tail of 6 or more digits is nearly a term of its
+#: own, and every term costs the index ~100 bytes and the writer ~15 us (keying an ID number's
+#: every tail made the 100k index 70 % larger). A longer tail is looked up by its last MAX_TAIL.
+MAX_TAIL = 8
+#: A query of this many digits or more is a whole number (an ID number), not a tail: no one types
+#: the last 15 characters of an ID, and its last 8 (birthday, sequence, check) are not unique.
+WHOLE_ONLY = 15
+#: A text token counts as a number or code from this many digits (a run of fewer is found as
+#: text: ``query_code_keys`` leaves such input to the substring search).
+MIN_CODE_DIGITS = 3
+
+
+def number_tails(number: str) -> set[str]:
+    """Tail keys of a digit string (an ID number may end in ``x``): each of its last 4, 5, ...
+    ``MAX_TAIL`` characters, the whole excluded."""
+    n = len(number)
+    return {TAIL_MARK + number[-k:] for k in range(MIN_TAIL, min(n, MAX_TAIL + 1)) if k < n}
+
+
+def _number_of(token: str) -> str:
+    """The digits of a code (an ID-shaped ``...x`` keeps its check letter)."""
+    if _ID_SHAPE_RE.fullmatch(token):
+        return token
+    return "".join(_DIGIT_RUN_RE.findall(token))
+
+
+def token_keys(token: str) -> set[str]:
+    """Keys of one number or code as it occurs (normalised, lower case): the token without its
+    joiners, its digits alone, each digit run of 4 or more, and the tails of its digits and of
+    those runs. Empty below ``MIN_CODE_DIGITS`` digits."""
+    typed = _SPACE_RE.sub("", token)
+    digits = _number_of(typed)
+    if len(digits.rstrip("x")) < MIN_CODE_DIGITS:
         return set()
-    keys = {s, s[-4:]}
-    if len(s) >= 6:
-        keys.add(s[-6:])
+    if digits == typed:  # a plain number (or an ID number with its check letter)
+        return {typed} | number_tails(typed) if len(typed) >= MIN_TAIL else set()
+    # the code without its joiners stands for it as typed too: a query is looked up that way
+    # (``HT-2024-0012`` and ``ht20240012`` alike), so the printed form needs no key of its own
+    keys = {_NOT_ALNUM_RE.sub("", typed), digits}
+    keys |= number_tails(digits)
+    for run in _DIGIT_RUN_RE.findall(typed):
+        if len(run) >= MIN_TAIL and run != digits:
+            keys.add(run)
+            keys |= number_tails(run)
+    if len(digits) < MIN_TAIL:  # a 3-digit number: its text search finds it (substring)
+        keys.discard(digits)
     return keys
 
+
+def code_keys(normalised: str) -> set[str]:
+    """Keys of every number and code in an already normalised text (see :func:`token_keys`)."""
+    keys: set[str] = set()
+    for m in _CODE_TOKEN_RE.finditer(normalised):
+        keys |= token_keys(m.group())
+    return keys
+
+
+def phone_id_keys(number: str | None) -> set[str]:
+    """Keys of a phone or ID number: the whole (``+86`` dropped) and its tails."""
+    s = clean_number(number)
+    if len(s) < MIN_TAIL:
+        return set()
+    return {s} | number_tails(s)
+
+
+def archival_code_keys(code: str | None) -> set[str]:
+    """Keys of a 档号 (``0001-2026-D30-C000042-3-0007``): the whole without its dashes, and
+    every shorter prefix of two or more segments, without dashes too (``^00012026``, ``^00012026d30``):
+    a query of the first segments, dashed or not, is looked up that way. Segments have fixed
+    widths, so dropping the dashes joins no two 档号.
+
+    No keys for the single segments: the 全宗号 and the year each hold a large share of all
+    records; the 客户号 segment has keys of its own (:func:`customer_no_keys`)."""
+    s = normalise(code).strip()
+    if not s:
+        return set()
+    segs = s.split("-")
+    keys = {"".join(segs)}
+    # the whole is its own exact key: a query of all segments finds it so (one term less each)
+    for i in range(2, len(segs)):
+        keys.add(PREFIX_MARK + "".join(segs[:i]))
+    return keys
+
+
+def customer_no_keys(customer_no: str | None) -> set[str]:
+    """Keys of a 客户号 (``C000042``): as typed, its digits, their tails."""
+    s = normalise(customer_no).strip()
+    if not s:
+        return set()
+    return {s} | token_keys(s)
+
+
+@dataclass(frozen=True)
+class CodeQuery:
+    """The keys a number or code query looks up (see :func:`query_code_keys`).
+
+    exact: the whole code without joiners (and, digits only, with ``+86`` dropped); tail: the
+    tail key (digits only, 4 or more); prefixes: the 档号 prefix key (input with a dash, or 8
+    or more characters); custno_prefix: a 客户号 prefix (one letter and 4 or
+    more digits) to expand over the 客户号 keys."""
+
+    exact: tuple[str, ...]
+    tail: str | None
+    prefixes: tuple[str, ...]
+    custno_prefix: str | None
+    text: str  # the normalised input, for highlighting
+
+
+_CUSTNO_SHAPE_RE = re.compile(r"[a-z][0-9]{4,}")
+_LETTER_RE = re.compile(r"[a-z]")
+
+
+def query_code_keys(text: str) -> CodeQuery | None:
+    """The keys of a query that is one number or code, or None if it is not one.
+
+    A number or code: letters and digits in segments joined by ``-``, ``/``, ``.`` (spaces
+    allowed only inside an all-digit number: ``138 0013 8000``), holding 4 or more digits, or
+    3 or more beside letters (``G123``). Fewer digits, Han characters or letters only: None
+    (text or pinyin). Digits alone look up the number exactly and as a tail; a code with letters
+    looks up only its whole forms (``G1234`` must not find every number ending in 1234)."""
+    s = unicodedata.normalize("NFKC", text or "").lower().strip().strip("-/.")
+    if re.fullmatch(r"\+?[0-9][0-9\s\-]*x?", s):  # a phone or ID number, perhaps spaced
+        s = _SPACE_RE.sub("", s).lstrip("+")
+    if not _CODE_FULL_RE.fullmatch(s):
+        return None
+    compact = _NOT_ALNUM_RE.sub("", s)
+    number = _number_of(s)
+    has_letters = not _ID_SHAPE_RE.fullmatch(compact) and _LETTER_RE.search(compact) is not None
+    if len(number) < (MIN_CODE_DIGITS if has_letters else MIN_TAIL):  # ``1002x``: an ID tail
+        return None
+    exact = [compact]  # keys hold codes without their joiners (see token_keys)
+    tail = None
+    if not has_letters:
+        exact.append(number)
+        cleaned = clean_number(number)
+        exact.append(cleaned)  # +86 / 0086 dropped, as the phone keys are
+        if len(number) < WHOLE_ONLY:  # a longer tail: by its last MAX_TAIL (see there)
+            tail = TAIL_MARK + number[-MAX_TAIL:]
+    prefixes: tuple[str, ...] = ()
+    if "-" in s or len(compact) >= 8:
+        prefixes = (PREFIX_MARK + compact,)
+    custno = compact if _CUSTNO_SHAPE_RE.fullmatch(compact) else None
+    return CodeQuery(tuple(dict.fromkeys(exact)), tail, prefixes, custno, s)

@@ -5,7 +5,16 @@ import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from .analysis import FIELD_SEPARATOR, clean_number, digit_tail_keys, normalise, pinyin_keys
+from .analysis import (
+    FIELD_SEPARATOR,
+    archival_code_keys,
+    clean_number,
+    customer_no_keys,
+    normalise,
+    phone_id_keys,
+    pinyin_keys,
+)
+from .schema import analyse
 
 
 @dataclass
@@ -34,6 +43,30 @@ class IndexDoc:
     updated_at: datetime
 
 
+@dataclass
+class CustomerDoc:
+    """A customer as the index holds it, apart from its records, so that a customer with no
+    record is found too (by name, pinyin, phone, ID number, 客户号)."""
+
+    customer_id: int
+    customer_no: str
+    name: str
+    phones: list[str]
+    id_number: str | None
+    department_id: int | None
+    updated_at: datetime
+
+
+#: The ``secrecy`` term of a customer document: no record permission query names it, so a
+#: record search never meets a customer (and totals stay counts of records).
+CUSTOMER_SECRECY = "customer"
+
+
+def customer_rid(customer_id: int) -> str:
+    """The unique key (``rid`` field) of a customer's document."""
+    return f"c{int(customer_id)}"
+
+
 def _key(value: object) -> str:
     return normalise(str(value)).strip() if value is not None else ""
 
@@ -50,18 +83,22 @@ def to_fields(doc: IndexDoc) -> dict:
     """The Whoosh document (field name -> value) of one record."""
     nums: set[str] = set()
     for phone in doc.phones or ():
-        nums |= digit_tail_keys(phone)
+        nums |= phone_id_keys(phone)
     if doc.id_number:
-        nums |= digit_tail_keys(doc.id_number)
-    codes = {c for c in (_key(doc.archival_code), _key(doc.customer_no)) if c}
+        nums |= phone_id_keys(doc.id_number)
+    codes = archival_code_keys(doc.archival_code) | customer_no_keys(doc.customer_no)
     content = doc.content or ""
     short = [doc.customer_name or "", doc.project or "", doc.unit or "", doc.address or "",
              doc.title or ""]
     joined = FIELD_SEPARATOR.join(short + [content])
+    # the text's numbers, less those the fields already hold (a form prints the customer's own
+    # phone and ID number): a query looks in every field and scores the best, so nothing is lost
+    text_codes = analyse(joined).codes - nums - codes
     fields = {
         "rid": str(doc.record_id),
         "all": joined,
         "all_runs": joined,  # the same object: analysed once (schema.analyse), sent once
+        "text_codes": " ".join(sorted(text_codes)),
         "uni": FIELD_SEPARATOR.join(short),
         "name": short[0],
         "project": short[1],
@@ -86,4 +123,31 @@ def to_fields(doc: IndexDoc) -> dict:
     return {k: v for k, v in fields.items() if v != ""}
 
 
-__all__ = ["IndexDoc", "to_fields", "clean_number"]
+def customer_fields(doc: CustomerDoc) -> dict:
+    """The Whoosh document of one customer: the name as the only text."""
+    nums: set[str] = set()
+    for phone in doc.phones or ():
+        nums |= phone_id_keys(phone)
+    if doc.id_number:
+        nums |= phone_id_keys(doc.id_number)
+    name = doc.name or ""
+    fields = {
+        "rid": customer_rid(doc.customer_id),
+        "all": name, "all_runs": name, "uni": name, "name": name,
+        "name_py": " ".join(sorted(pinyin_keys(name))),
+        "nums": " ".join(sorted(nums)),
+        "code": " ".join(sorted(customer_no_keys(doc.customer_no))),
+        "secrecy": CUSTOMER_SECRECY,
+        "dept": "none" if doc.department_id is None else str(int(doc.department_id)),
+        "customer_id": str(doc.customer_id),
+        "sort_date": int(doc.updated_at.timestamp()),
+    }
+    return {k: v for k, v in fields.items() if v != ""}
+
+
+def fields_of(doc: IndexDoc | CustomerDoc) -> dict:
+    """The Whoosh document of a record or a customer."""
+    return customer_fields(doc) if isinstance(doc, CustomerDoc) else to_fields(doc)
+
+
+__all__ = ["IndexDoc", "CustomerDoc", "to_fields", "customer_fields", "fields_of", "clean_number"]

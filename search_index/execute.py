@@ -38,7 +38,7 @@ from whoosh.searching import Searcher
 
 from . import idlists
 from .cache import LeafCache, leaf_cache
-from .planning import RUNS_FIELD, Boosted, CachedFilter, Substring, Verified
+from .planning import RUNS_FIELD, Best, Boosted, CachedFilter, Substring, Verified
 from .schema import encode_check, holds_all
 
 #: A common bigram's decoded postings are kept (per leaf searcher, a sorted array of document
@@ -425,6 +425,23 @@ def _or(parts: list[Res]) -> Res:
     return Res(ids, 0.0, var)
 
 
+def _best(parts: list[Res]) -> Res:
+    """Union; a document scores the best part holding it (:class:`planning.Best`)."""
+    parts = [p for p in parts if p.ids]
+    if len(parts) <= 1:
+        return parts[0] if parts else EMPTY
+    ids: set[int] = set()
+    var: dict[int, float] = {}
+    for p in parts:
+        ids |= p.ids
+        pv = p.var or {}
+        for d in p.ids:
+            s = p.const + pv.get(d, 0.0)
+            if s > var.get(d, -1.0):
+                var[d] = s
+    return Res(ids, 0.0, var)
+
+
 def _add_optional(r: Res, opts: list[Res]) -> Res:
     """``r`` with the scores of the optional parts added on the documents they share."""
     var = dict(r.var) if r.var else {}
@@ -485,6 +502,8 @@ def evaluate(q: wq.Query, leaf: Leaf, within: set[int] | None) -> Res:
         return _and(q.subqueries, leaf, within) if q.subqueries else EMPTY
     if type(q) is wq.Or:
         return _or([evaluate(c, leaf, within) for c in q.subqueries])
+    if isinstance(q, Best):
+        return _best([evaluate(c, leaf, within) for c in q.qs])
     if type(q) is wq.AndMaybe:
         r = evaluate(q.a, leaf, within)
         if not r.ids:

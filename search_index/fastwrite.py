@@ -32,7 +32,7 @@ from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.util.numeric import length_to_byte
 
 from . import idlists
-from .documents import to_fields
+from .documents import fields_of
 
 #: ``add_document(**{DOC_KEYWORD: index_doc})``: the writer turns the IndexDoc into fields itself
 #: (with parallel writers: in the child process, not in the one feeding them)
@@ -427,7 +427,7 @@ def install(writer) -> bool:
 def _add_document(self, **fields) -> None:
     doc = fields.pop(DOC_KEYWORD, None)
     if doc is not None:  # an IndexDoc sent as is: analysed here, in the writer process
-        fields = to_fields(doc)
+        fields = fields_of(doc)
     docnum = self.docnum
     todo = []
     for name, f in self._si_direct:

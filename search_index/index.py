@@ -13,8 +13,8 @@ Concurrency
   (searcher, access); every query is evaluated *within* it: totals, pages and snippets never
   include a forbidden record, and no forbidden record is ever checked or scored.
 
-Performance notes (schema version 4)
-------------------------------------
+Performance notes (schema version 4; version 5 added the number and code keys and customers)
+--------------------------------------------------------------------------------------------
 * Files: segments are written as separate files (no compound ``.seg``); posting and term files
   are read through ``mmap``, the big per-document columns (stored fields, ``all_runs``) through
   ``pread`` (:class:`MmapFileStorage`): Whoosh reads a compound segment by copying each of its
@@ -46,16 +46,16 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from whoosh import index as windex
-from whoosh.filedb.filestore import FileStorage
-from whoosh.filedb.structfile import StructFile
 from whoosh import query as wq
 from whoosh import writing
+from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.structfile import StructFile
 
 from . import execute, fastwrite
 from .analysis import _HAN_SPACE_RE, normalise
-from .documents import IndexDoc, to_fields
+from .documents import CUSTOMER_SECRECY, CustomerDoc, IndexDoc, customer_rid, fields_of
 from .execute import Leaf
-from .planning import Boosted, Verified, filter_query, permission_query, plan_text
+from .planning import Boosted, Verified, customer_permission_query, filter_query, permission_query, plan_text
 from .requests import Access, Hit, SearchRequest, SearchResult
 from .schema import SCHEMA_VERSION, make_schema
 
@@ -250,14 +250,16 @@ class SearchIndex:
                     old.close()
         return s
 
-    def _allowed(self, searcher, access: Access) -> list[tuple[Leaf, int, set[int]]]:
+    def _allowed(self, searcher, access: Access | None,
+                 customers: bool = False) -> list[tuple[Leaf, int, set[int]]]:
         """Per leaf (segment): the leaf, its document offset and the leaf's document numbers
-        the user may see (computed once per searcher and access; deleted documents excluded)."""
+        the user may see -- records, or with ``customers`` customer documents (``access``
+        None: all of them) -- computed once per searcher and access; deleted documents excluded."""
         cache = self._local.allowed
-        key = access.key()
+        key = (customers, access.key() if access is not None else None)
         leaves = cache.get(key)
         if leaves is None:
-            pq = permission_query(access)
+            pq = customer_permission_query(access) if customers else permission_query(access)
             leaves = []
             for sub, offset in searcher.leaf_searchers():
                 leaf = Leaf.of(sub)
@@ -280,7 +282,9 @@ class SearchIndex:
         self._local = threading.local()
 
     def doc_count(self) -> int:
-        return self._searcher().doc_count()
+        """How many records the index holds (customer documents not counted)."""
+        s = self._searcher()
+        return s.doc_count() - sum(len(ids) for _, _, ids in self._allowed(s, None, customers=True))
 
     # -- writing --------------------------------------------------------------------------
 
@@ -309,21 +313,35 @@ class SearchIndex:
                 w.cancel()
                 raise
 
-    def add_or_update(self, docs: Iterable[IndexDoc]) -> int:
-        """Index (or replace) records by record_id. Idempotent. Returns how many."""
-        latest: dict[int, IndexDoc] = {}
+    def add_or_update(self, docs: Iterable[IndexDoc | CustomerDoc]) -> int:
+        """Index (or replace) records by record_id and customers by customer_id. Idempotent.
+        Returns how many."""
+        latest: dict[str, dict] = {}
         for d in docs:
-            latest[d.record_id] = d
+            f = fields_of(d)
+            latest[f["rid"]] = f
         if not latest:
             return 0
         with self._writer() as w:
-            for d in latest.values():
-                w.update_document(**to_fields(d))
+            for f in latest.values():
+                w.update_document(**f)
             w.commit()
         return len(latest)
 
-    def delete(self, record_ids: Iterable[int]) -> int:
-        ids = {int(r) for r in record_ids}
+    def delete_customers(self, customer_ids: Iterable[int]) -> int:
+        """Remove customers' own documents (not their records')."""
+        return self.delete(customer_rid(c) for c in customer_ids)
+
+    def delete_all_customers(self) -> int:
+        """Remove every customer's own document (a rebuild writes them again)."""
+        with self._writer() as w:
+            n = w.delete_by_term("secrecy", CUSTOMER_SECRECY) or 0
+            w.commit()
+        return n
+
+    def delete(self, record_ids: Iterable[int | str]) -> int:
+        """Remove records by record_id (or any document by its ``rid``)."""
+        ids = {str(r) for r in record_ids}
         if not ids:
             return 0
         with self._writer() as w:
@@ -344,16 +362,16 @@ class SearchIndex:
         with self._writer() as w:
             w.commit(optimize=True)
 
-    def purge(self, record_ids: Iterable[int]) -> int:
+    def purge(self, record_ids: Iterable[int], customer_ids: Iterable[int] = ()) -> int:
         """Delete records and rewrite every segment that holds deleted documents.
 
         A plain delete only marks documents deleted: their terms and stored text stay in the
         segment files until a merge. Destruction must leave no byte behind, so the segments
         with deletions are rewritten (cost: the size of those segments) and their files removed.
         """
-        ids = {int(r) for r in record_ids}
+        ids = {str(int(r)) for r in record_ids} | {customer_rid(c) for c in customer_ids}
         with self._writer() as w:
-            n = sum(w.delete_by_term("rid", str(r)) or 0 for r in ids)
+            n = sum(w.delete_by_term("rid", r) or 0 for r in ids)
             w.commit(mergetype=_merge_segments_with_deletions)
         return n
 
@@ -438,6 +456,29 @@ class SearchIndex:
         return result
 
 
+    def search_customers(self, text: str, access: Access, limit: int = 5) -> list[int]:
+        """Ids of the customers ``access`` may see whose name (Han, pinyin), phone, ID number
+        or 客户号 matches ``text``, best first (at most ``limit``)."""
+        plan = plan_text(text)
+        if plan.query is None or plan.query is wq.NullQuery:
+            return []
+        s = self._searcher()
+        leaves = self._allowed(s, access, customers=True)
+        q = plan.query
+        if plan.verify:
+            q = Verified(q, plan.verify)
+        if plan.boost is not None:
+            q = Boosted(q, plan.boost)
+        best: list[tuple[float, int]] = []
+        for leaf, offset, allowed in leaves:
+            if allowed:
+                r = execute.evaluate(q, leaf, allowed)
+                if r.ids:
+                    best.extend((-score, d) for score, d in execute.top_by_score(r, offset, limit))
+        best.sort()
+        return [int(s.stored_fields(d)["rid"][1:]) for _, d in best[:limit]]
+
+
 class BulkWriter:
     def __init__(self, index: SearchIndex, limitmb: int, commit_every: int, update: bool,
                  procs: int = 1, optimize: bool = False):
@@ -466,12 +507,13 @@ class BulkWriter:
     def add(self, docs: Iterable[IndexDoc]) -> None:
         for d in docs:
             if self._update:
-                self._w.update_document(**to_fields(d))
+                self._w.update_document(**fields_of(d))
             elif self._fast:
                 self._w.add_document(**{fastwrite.DOC_KEYWORD: d})
             else:
-                self._w.add_document(**to_fields(d))
-            self._last = d.record_id if self._last is None else max(self._last, d.record_id)
+                self._w.add_document(**fields_of(d))
+            if isinstance(d, IndexDoc):  # the checkpoint counts records
+                self._last = d.record_id if self._last is None else max(self._last, d.record_id)
             self._pending += 1
             self.added += 1
             if self._pending >= self._commit_every or \

@@ -2,12 +2,14 @@
 
 Planning, per whitespace-separated chunk of the input (chunks are AND-ed):
 
-* digits only (spaces, dashes, ``+86`` allowed when the whole input is a number), at least 4, or
-  an 18-character ID ending in X -> the ``nums`` field: 4 digits = last 4 of a phone/ID, 6 = last
-  6, 11 = a full mobile number, 18 = a full ID number (other lengths: exact number, or a phrase in
-  the text). Fewer than 4 digits -> text.
-* 档号-looking input (``0001-2026-D30-C000042-3-0007`` or a prefix such as ``0001-2026-D30``),
-  or a customer number (``C000042``) -> prefix on the ``code`` field.
+* one number or code (:func:`analysis.query_code_keys`: ``G1234``, ``HT-2024-0012``,
+  ``No.0051971``, ``0012``, a phone or ID number even spaced, a 档号 or a prefix of it, with or
+  without dashes) -> exact keys in the ``nums`` (phones, ID), ``code`` (档号, 客户号) and
+  ``text_codes`` (numbers and codes printed in the text) fields: the whole without joiners,
+  digits alone also as a tail (``~1971``), a 档号 prefix (``^00012020``), and a 客户号 prefix
+  (``C00004``). A document scores its best key (:class:`Best`), exact field matches first: a
+  phone, ID, 档号 or 客户号 equal to the input, then a 档号 prefix, then the text's own number,
+  then tails (fields, then text). Fewer than 4 digits (3 beside letters) -> text.
 * Latin letters only -> pinyin keys (full and initials, prefix allowed) OR the word in the text.
 * anything else -> each Han/digit run of two or more characters must be a substring of one of
   name, project, unit, address, title, content: ONE :class:`Substring` on the combined ``all``
@@ -19,10 +21,10 @@ Planning, per whitespace-separated chunk of the input (chunks are AND-ed):
   would match nearly every record): one term of the ``uni`` field.
 
 Filters (record type, year range, ...) are one :class:`CachedFilter`; rights are
-:func:`permission_query`.
+:func:`permission_query` (records) or :func:`customer_permission_query` (customers' own documents).
 
 The tree is made of Whoosh's own queries (Term, Prefix, And, Or, AndMaybe, NumericRange) and the
-four nodes here. They are Whoosh ``Query`` objects for the tree's sake (estimates, equality,
+five nodes here. They are Whoosh ``Query`` objects for the tree's sake (estimates, equality,
 children) but have no matchers: :mod:`search_index.execute` evaluates the tree.
 """
 from __future__ import annotations
@@ -34,7 +36,8 @@ from dataclasses import dataclass
 
 from whoosh import query as wq
 
-from .analysis import QueryPart, bigrams, clean_number, normalise, query_terms
+from .analysis import CodeQuery, QueryPart, bigrams, normalise, query_code_keys, query_terms
+from .documents import CUSTOMER_SECRECY
 from .requests import Access, SearchRequest
 
 TEXT_FIELDS: dict[str, float] = {
@@ -45,9 +48,18 @@ ALL_FIELD = "all"
 RUNS_FIELD = "all_runs"
 UNI_FIELD = "uni"
 
-_CODE_RE = re.compile(r"^\d{4}-[0-9a-z][0-9a-z\-]*$|^\d{4}-$")
-_CUSTNO_RE = re.compile(r"^[a-z]\d{4,}$")
-_WHOLE_NUMBER_RE = re.compile(r"^\+?[\d\s\-]+[xX]?$")
+NUM_FIELD = "nums"
+CODE_FIELD = "code"
+TEXT_CODES_FIELD = "text_codes"
+
+#: Scores of a number or code query's keys: exact field matches first (see the module docstring)
+FIELD_EXACT = 10.0
+CODE_PREFIX = 8.0
+TEXT_EXACT = 6.0
+FIELD_TAIL = 4.0
+CUSTNO_PREFIX = 3.0
+TEXT_TAIL = 2.0
+
 _LATIN_RE = re.compile(r"^[a-z]+$")
 
 
@@ -155,6 +167,33 @@ class Boosted(wq.Query):
         return self.required.estimate_size(ixreader)
 
 
+class Best(wq.Query):
+    """Any of ``qs``; a document scores the best of the parts holding it (not their sum: a
+    number printed once must not outrank another for also matching as its own tail)."""
+
+    def __init__(self, qs: Iterable[wq.Query]):
+        self.qs = list(qs)
+        self.boost = 1.0
+
+    def __repr__(self):
+        return f"Best({self.qs!r})"
+
+    def __eq__(self, other):
+        return other.__class__ is self.__class__ and self.qs == other.qs
+
+    def __hash__(self):
+        return hash(tuple(self.qs))
+
+    def is_leaf(self):
+        return False
+
+    def children(self):
+        return list(self.qs)
+
+    def estimate_size(self, ixreader) -> int:
+        return sum(q.estimate_size(ixreader) for q in self.qs)
+
+
 class CachedFilter(wq.Query):
     """All of ``qs`` (exact-term filters, numeric ranges); each scores 1.0.
 
@@ -204,19 +243,16 @@ def plan_text(text: str) -> Plan:
     text = unicodedata.normalize("NFKC", text or "").strip()
     if not text:
         return Plan(None, needles)
-    if _WHOLE_NUMBER_RE.match(text):
-        num = clean_number(text)
-        if len(num) >= 4:
-            return Plan(_number_query(num, needles, boosts), needles, boosts or None)
+    whole = query_code_keys(text)  # one number, spaces allowed (``138 0013 8000``)
+    if whole is not None:
+        return Plan(code_query(whole, needles), needles)
     qs: list[wq.Query] = []
     runs: list[str] = []  # every multi-character run of every text chunk: ONE Substring
     for chunk in text.split():
         low = chunk.lower()
-        num = clean_number(low) if re.fullmatch(r"\d+x?", low) else ""
-        if len(num) >= 4:
-            qs.append(_number_query(num, needles, boosts))
-        elif _CODE_RE.match(low) or _CUSTNO_RE.match(low):
-            qs.append(wq.Prefix("code", normalise(low)))
+        cq = query_code_keys(low)
+        if cq is not None:
+            qs.append(code_query(cq, needles))
         elif _LATIN_RE.match(low):
             needles.append(low)
             qs.append(_word_query(low))
@@ -278,13 +314,21 @@ def _text_query(text: str, needles: list[str], boosts: list[wq.Query],
     return _and(qs) if qs else None
 
 
-def _number_query(num: str, needles: list[str], boosts: list[wq.Query]) -> wq.Query:
-    q: wq.Query = wq.Term("nums", num, boost=10.0)
-    if len(num) not in (4, 6, 11, 18) and num.isdigit():
-        tq = _text_query(num, needles, boosts)
-        if tq is not None:
-            q = wq.Or([q, tq])
-    return q
+def code_query(cq: CodeQuery, needles: list[str]) -> wq.Query:
+    """The keys of a number or code query, each scored by where and how it matched."""
+    needles.append(cq.text)
+    qs: list[wq.Query] = []
+    for k in cq.exact:
+        qs += [wq.Term(NUM_FIELD, k, boost=FIELD_EXACT), wq.Term(CODE_FIELD, k, boost=FIELD_EXACT),
+               wq.Term(TEXT_CODES_FIELD, k, boost=TEXT_EXACT)]
+    qs += [wq.Term(CODE_FIELD, p, boost=CODE_PREFIX) for p in cq.prefixes]
+    if cq.tail:
+        qs += [wq.Term(NUM_FIELD, cq.tail, boost=FIELD_TAIL),
+               wq.Term(CODE_FIELD, cq.tail, boost=FIELD_TAIL),
+               wq.Term(TEXT_CODES_FIELD, cq.tail, boost=TEXT_TAIL)]
+    if cq.custno_prefix:
+        qs.append(wq.Prefix(CODE_FIELD, cq.custno_prefix, boost=CUSTNO_PREFIX))
+    return Best(qs)
 
 
 def _or(qs: list[wq.Query]) -> wq.Query:
@@ -319,6 +363,21 @@ def filter_query(req: SearchRequest) -> wq.Query | None:
     if req.status:
         qs.append(wq.Term("status", normalise(req.status).strip()))
     return CachedFilter(qs) if qs else None
+
+
+def customer_permission_query(access: Access | None) -> wq.Query:
+    """The customer documents ``access`` may see (None: all of them): customers are seen by
+    department alone (no 密级), as ``policy.visible_customers`` says."""
+    q = wq.Term("secrecy", CUSTOMER_SECRECY)
+    if access is None:
+        return q
+    if access.max_secrecy < 0:
+        return wq.NullQuery
+    if access.department_ids is not None:
+        if not access.department_ids:
+            return wq.NullQuery
+        q = wq.And([q, _or([wq.Term("dept", str(int(d))) for d in sorted(access.department_ids)])])
+    return q
 
 
 def permission_query(access: Access) -> wq.Query:

@@ -6,23 +6,14 @@ reported as ``needs_rebuild`` so that the app reindexes from the database.
 """
 from __future__ import annotations
 
+import numpy as np
 from whoosh import analysis as wanalysis
 from whoosh import columns, fields, formats
 from whoosh.util.numlists import GrowableArray
 
-import numpy as np
+from .analysis import FIELD_SEPARATOR, bigram_tokens, bigrams, code_keys, normalise, run_chars, run_text, split_runs
 
-from .analysis import (
-    FIELD_SEPARATOR,
-    bigram_tokens,
-    bigrams,
-    normalise,
-    run_chars,
-    run_text,
-    split_runs,
-)
-
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class BigramTokenizer(wanalysis.Tokenizer):
@@ -57,10 +48,12 @@ class Analysed:
     or packed as integer keys for the bulk writer) and its ``all_runs`` column bytes are
     computed on first use."""
 
-    __slots__ = ("runs", "words", "_grams", "_runs16", "_keys")
+    __slots__ = ("runs", "words", "codes", "_grams", "_runs16", "_keys")
 
     def __init__(self, value: str):
-        self.runs, self.words = split_runs(normalise(value))
+        norm = normalise(value)
+        self.runs, self.words = split_runs(norm)
+        self.codes = code_keys(norm)  # numbers and codes in the text (schema version 5)
         self._grams = self._runs16 = self._keys = None
 
     @property
@@ -235,6 +228,27 @@ class CharSet(fields.FieldType):
             yield t.encode("utf-8"), 1, 1.0, b""
 
 
+class KeySet(fields.FieldType):
+    """Exact keys, no positions or weights (schema version 5): every posting scores the query's
+    boost, so a key matching a hundred thousand records costs one posting list and no scoring.
+
+    The value is the keys separated by spaces. ``term_sets`` is the bulk writer's fast path
+    (see fastwrite)."""
+
+    def __init__(self):
+        super().__init__(formats.Existence(), wanalysis.SpaceSeparatedTokenizer(), scorable=False,
+                         stored=False)
+        self.spelling = False
+        self.spelling_prefix = "spell_"
+
+    def term_sets(self, value):
+        return set(value.split()), {}
+
+    def index(self, value, **kwargs):
+        for t in self.term_sets(value)[0]:
+            yield t.encode("utf-8"), 1, 1.0, b""
+
+
 def make_schema() -> fields.Schema:
     """The schema of a new index (Whoosh pickles it into the index's table of contents)."""
     return fields.Schema(
@@ -254,8 +268,11 @@ def make_schema() -> fields.Schema:
         content_z=fields.STORED(),                         # zlib(content) for snippets
         # dedicated keys
         name_py=fields.KEYWORD(lowercase=False, commas=False, scorable=True),
-        nums=fields.KEYWORD(lowercase=False, commas=False, scorable=True),
-        code=fields.KEYWORD(lowercase=False, commas=False),  # archival code, customer no
+        # numbers and codes (analysis.code_keys and friends): phones and ID number; 档号 and
+        # 客户号; those printed in the six text fields
+        nums=KeySet(),
+        code=KeySet(),
+        text_codes=KeySet(),
         # filters and permissions (exact terms)
         record_type=fields.ID(),
         part=fields.ID(),

@@ -328,6 +328,8 @@ def test_destruction_leaves_no_byte_behind(app, client, users):
         assert get_index().search(_req(MARKER), _everyone()).total == 1
         index = get_index()
         assert MARKER.lower().encode() in _index_bytes(app)  # the check below can fail
+        assert index.search_customers("林小红", _everyone()) == [cid]  # the customer's own document
+        assert b"linxiaohong" in _index_bytes(app)  # its pinyin key, as a term of the segment files
         # storage refuses to delete an original before its disposal date (2029 for the other record)
         with pytest.raises(ObjectLocked):
             store.delete(s.get(Record, other).files[0].object_key)
@@ -352,6 +354,8 @@ def test_destruction_leaves_no_byte_behind(app, client, users):
         # the customer had no other record: its personal data is erased
         c = s.get(Customer, cid)
         assert (c.name, c.phones, c.id_number) == (disposal.ERASED_NAME, "", None)
+        assert index.search_customers("林小红", _everyone()) == []
+        assert b"linxiaohong" not in _index_bytes(app)
         # the other customer's record is untouched
         assert s.get(Record, other).status == "filed"
         assert index.search(_req("Keepmarker5521"), _everyone()).total == 1

@@ -41,15 +41,17 @@ def api_auth(fn: Callable) -> Callable:
 
 
 def route(method: str, path: str, summary: str, body: str | None = None,
-          responses: dict[int, str] | None = None, query: dict[str, dict] | None = None) -> Callable:
+          responses: dict[int, str] | None = None, query: dict[str, dict] | None = None,
+          response: str | None = None) -> Callable:
     """Declare one API endpoint: its rule on the blueprint, its OpenAPI entry and its authentication.
 
     ``body`` names the request body's schema in ``openapi.SCHEMAS``; ``query`` maps each query
-    parameter to its JSON schema; ``responses`` adds the endpoint's own status codes to the common ones.
+    parameter to its JSON schema; ``responses`` adds the endpoint's own status codes to the common ones;
+    ``response`` names its success body's schema in ``openapi.SCHEMAS``, where one is declared.
     """
 
     def wrap(fn: Callable) -> Callable:
-        documented = document(path, method, summary, body, responses, query)(api_auth(fn))
+        documented = document(path, method, summary, body, responses, query, response)(api_auth(fn))
         return bp.route(path, methods=[method.upper()])(documented)
 
     return wrap

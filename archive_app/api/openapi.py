@@ -26,22 +26,25 @@ class Operation:
     responses: dict[int, str] = field(default_factory=dict)
     query: dict[str, dict[str, Any]] | None = None  # query parameters: name -> JSON schema
     endpoint: str = ""
+    response: str | None = None  # the name of its success body's schema in SCHEMAS, where declared
 
 
 OPERATIONS: list[Operation] = []
 
 
 def document(path: str, method: str, summary: str, body: str | None = None,
-             responses: dict[int, str] | None = None, query: dict[str, dict[str, Any]] | None = None) -> Callable:
+             responses: dict[int, str] | None = None, query: dict[str, dict[str, Any]] | None = None,
+             response: str | None = None) -> Callable:
     """Declare an endpoint's OpenAPI entry next to its code."""
 
     def wrap(fn: Callable) -> Callable:
-        if body is not None and body not in SCHEMAS:
-            raise ValueError(f"{path}: no schema named {body!r}")
+        for name in (body, response):
+            if name is not None and name not in SCHEMAS:
+                raise ValueError(f"{path}: no schema named {name!r}")
         declared = responses or {200: "OK"}
         if not any(code < 300 for code in declared):
             declared = {200: "OK", **declared}
-        OPERATIONS.append(Operation(path, method.lower(), summary, body, declared, query, fn.__name__))
+        OPERATIONS.append(Operation(path, method.lower(), summary, body, declared, query, fn.__name__, response))
         return fn
 
     return wrap
@@ -188,6 +191,28 @@ SCHEMAS: dict[str, Any] = {
         "successor_id": {**ROW_ID, "description": "the colleague who takes over customers and originals"},
         "note": text(500)}},
     "UserReactivation": {"type": "object", "additionalProperties": False, "properties": {"reason": text(500)}},
+    # responses
+    "SearchCustomer": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "customer_no", "name", "kind", "project", "unit", "phones", "id_number"],
+        "description": "a customer the search text names (name, pinyin, phone, ID number, 客户号), "
+                       "records or none; phones and ID number masked",
+        "properties": {"id": {"type": "integer"}, "customer_no": {"type": "string"}, "name": {"type": "string"},
+                       "kind": {"type": "string", "enum": ["person", "company"]},
+                       "project": {"type": "string"}, "unit": {"type": "string"}, "phones": {"type": "string"},
+                       "id_number": {"type": ["string", "null"]}}},
+    "SearchResult": {
+        "type": "object", "additionalProperties": False,
+        "required": ["total", "page", "per_page", "customers", "items"],
+        "properties": {
+            "total": {"type": "integer", "minimum": 0}, "page": {"type": "integer", "minimum": 1},
+            "per_page": {"type": "integer", "minimum": 1},
+            "customers": {"type": "array", "maxItems": 5,
+                          "items": {"$ref": "#/components/schemas/SearchCustomer"}},
+            "items": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False, "required": ["record", "score", "snippet"],
+                "properties": {"record": {"type": "object"}, "score": {"type": "number"},
+                               "snippet": {"type": "string", "description": "HTML, matches in <mark>"}}}}}},
 }
 MULTIPART = {"RecordUpload", "FilesUpload"}
 # Bodies a client may leave out altogether.
@@ -200,6 +225,10 @@ def build_document(rules: list[tuple[str, set[str]]]) -> dict[str, Any]:
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for op in OPERATIONS:
         responses: dict[str, Any] = {str(code): {"description": text_} for code, text_ in op.responses.items()}
+        if op.response:
+            ok = min(code for code in op.responses if code < 300)
+            responses[str(ok)]["content"] = {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{op.response}"}}}
         for code, text_ in {**COMMON_ERRORS, **{c: t for c, t in op.responses.items() if c >= 400}}.items():
             responses[str(code)] = {"description": text_, "content": error}
         item: dict[str, Any] = {"summary": op.summary, "operationId": op.endpoint, "responses": responses}

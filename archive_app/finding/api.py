@@ -17,7 +17,9 @@ YEAR = {"type": "integer", "minimum": 0, "maximum": 9999}
 
 
 @route("GET", "/search", "Full-text search (q, record_type, part, year_from, year_to, grade, secrecy, "
-       "customer_id, project, status, sort=relevance|date, page, per_page); permission-filtered",
+       "customer_id, project, status, sort=relevance|date, page, per_page); permission-filtered. "
+       "customers: the customers the text names (name, pinyin, phone, ID number, 客户号) that the caller may see",
+       response="SearchResult",
        query={"q": text(200), "record_type": {"type": "string", "enum": list(RECORD_TYPES)},
               "part": {"type": "integer", "enum": list(PARTS)},
               "year_from": YEAR, "year_to": YEAR, "grade": {"type": "string", "enum": list(GRADES)},
@@ -30,5 +32,6 @@ def search():
     req = search_svc.search_request_from(request.args)
     found = search_svc.search_records(db.session, get_index(), actor(current_user), req, now=now(), ip=client_ip())
     return jsonify({"total": found.result.total, "page": found.result.page, "per_page": found.result.per_page,
+                    "customers": [search_svc.customer_hit(c) for c in found.customers],
                     "items": [{"record": record_svc.record_dict(found.records[h.record_id], files=False),
                                "score": h.score, "snippet": h.snippet} for h in found.result.hits]})

@@ -6,7 +6,7 @@ page text), written after the database commit, and can be rebuilt at any time (`
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable, Mapping
 
@@ -18,8 +18,18 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.borrowing import loans
 from archive_app.errors import StorageFailed, ValidationFailed, in_range
-from archive_app.intake.models import Customer, FilePage, Record, RecordFile
-from search_index import Access, IndexBusy, IndexDamaged, IndexDoc, SearchIndex, SearchRequest, SearchResult  # noqa: F401
+from archive_app.intake.customers import mask_id_number, mask_phones
+from archive_app.intake.models import ERASED_NAME, Customer, FilePage, Record, RecordFile
+from search_index import (  # noqa: F401
+    Access,
+    CustomerDoc,
+    IndexBusy,
+    IndexDamaged,
+    IndexDoc,
+    SearchIndex,
+    SearchRequest,
+    SearchResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,26 @@ def index_doc(record: Record) -> IndexDoc:
     return _doc(record, record.customer, _content(record))
 
 
+def customer_doc(c) -> CustomerDoc:
+    """The index document of a customer apart from its records (a Customer or a row of its columns)."""
+    return CustomerDoc(customer_id=c.id, customer_no=c.customer_no or "", name=c.name,
+                       phones=[p for p in (c.phones or "").split(",") if p], id_number=c.id_number,
+                       department_id=c.department_id, updated_at=c.updated_at)
+
+
+def reindex_customers(session: Session, index: SearchIndex, customer_ids: Iterable[int]) -> int:
+    """Write customers' own documents; customers gone or erased by destruction leave the index."""
+    ids = set(customer_ids)
+    if not ids:
+        return 0
+    live = [c for c in session.scalars(select(Customer).where(Customer.id.in_(sorted(ids)))) if not c.erased]
+    index.add_or_update(customer_doc(c) for c in live)
+    gone = ids - {c.id for c in live}
+    if gone:
+        index.delete_customers(gone)
+    return len(live)
+
+
 def _load(session: Session, record_ids: Iterable[int]) -> list[Record]:
     # Destroyed records (tombstones) leave the index: they count as gone.
     stmt = (select(Record).where(Record.id.in_(list(record_ids)), Record.status != "destroyed")
@@ -65,16 +95,17 @@ def reindex_records(session: Session, index: SearchIndex, record_ids: Iterable[i
 
 
 def reindex_customer(session: Session, index: SearchIndex, customer_id: int) -> int:
-    """Customer fields are in every record's document: refresh them all after a customer change."""
-    ids = list(session.scalars(select(Record.id).where(Record.customer_id == customer_id)))
-    return reindex_records(session, index, ids) if ids else 0
+    """Customer fields are in every record's document: refresh them all (and the customer's own
+    document) after a customer change."""
+    return refresh(session, index, [], [customer_id])
 
 
 def refresh(session: Session, index: SearchIndex, record_ids: Iterable[int], customer_ids: Iterable[int]) -> int:
-    """Re-index records and every record of the given customers (the index job's body)."""
+    """Re-index records, the given customers and every record of theirs (the index job's body)."""
     ids = set(record_ids)
     if customer_ids:
         ids |= set(session.scalars(select(Record.id).where(Record.customer_id.in_(list(customer_ids)))))
+        reindex_customers(session, index, customer_ids)
     return reindex_records(session, index, sorted(ids)) if ids else 0
 
 
@@ -121,17 +152,26 @@ def access_for(user: User) -> Access | None:
     return Access(max_secrecy=max_secrecy, department_ids=departments)
 
 
+#: How many matching customers a search shows above its records.
+CUSTOMERS_SHOWN = 5
+
+
 @dataclass
 class Found:
-    """A page of search results with the rows the hits point to."""
+    """A page of search results with the rows the hits point to, and the customers the text
+    names (shown above the records, whether or not they have any)."""
 
     result: SearchResult
     records: dict[int, Record]
+    customers: list[Customer] = field(default_factory=list)
 
 
 def search_records(session: Session, index: SearchIndex, user: User, request: SearchRequest, *,
                    now: datetime, ip: str = "") -> Found:
     """Search as a user: the permission filter is part of the index query (counts and pages too).
+
+    Customers whose name (Han or pinyin), phone, ID number or 客户号 match the text come in
+    ``customers`` (at most ``CUSTOMERS_SHOWN``), under ``customer.view``, records or none.
 
     A hit shows the record's metadata to whoever may view it; its snippet (words of its text) only
     to whoever may read the record's content at ``now`` (``record.read``: for business staff, under
@@ -147,6 +187,8 @@ def search_records(session: Session, index: SearchIndex, user: User, request: Se
         return found
     try:
         result = index.search(request, access)
+        customer_ids = index.search_customers(request.text, access, limit=CUSTOMERS_SHOWN) \
+            if request.text.strip() else []
     except IndexDamaged as exc:
         log.error("search index damaged: %s", exc)
         raise StorageFailed("搜索索引已损坏，请联系管理员运行 archive reindex 重建索引", code="index_damaged") from None
@@ -162,9 +204,25 @@ def search_records(session: Session, index: SearchIndex, user: User, request: Se
     for hit in result.hits:
         if not policy.can(user, "record.read", records[hit.record_id], lambda r, _action: r.id in granted):
             hit.snippet = ""
-    found = Found(result, records)
+    found = Found(result, records, _customers(session, user, customer_ids))
     _audit_search(session, user, request, found, ip, now)
     return found
+
+
+def _customers(session: Session, user: User, ids: list[int]) -> list[Customer]:
+    """The customers of ``ids`` (the index's, best first) that the user may see."""
+    if not ids:
+        return []
+    rows = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
+    # the database decides again, as for records: a stale index entry never shows a customer
+    return [rows[i] for i in ids if i in rows and not rows[i].erased and policy.can(user, "customer.view", rows[i])]
+
+
+def customer_hit(c: Customer) -> dict:
+    """A customer as a search lists it (phones and ID number masked; see ``openapi.SearchCustomer``)."""
+    return {"id": c.id, "customer_no": c.customer_no or "", "name": c.name, "kind": c.kind,
+            "project": c.project or "", "unit": c.unit or "", "phones": mask_phones(c.phones),
+            "id_number": mask_id_number(c.id_number)}
 
 
 def _audit_search(session: Session, user: User, request: SearchRequest, found: Found, ip: str,
@@ -173,7 +231,8 @@ def _audit_search(session: Session, user: User, request: SearchRequest, found: F
     audit.record_read(session, "search.run", actor=user, object_type="search", ip=ip, now=now,
                        details={"filters": filters, "sort": request.sort,
                                 "page": request.page, "total": found.result.total,
-                                "records": [h.record_id for h in found.result.hits]},
+                                "records": [h.record_id for h in found.result.hits],
+                                "customers": [c.id for c in found.customers]},
                        # Queries carry customers' names and ID numbers: erasable, outside the chain.
                        personal={"query": request.text} if request.text else None)
     session.flush()
@@ -239,8 +298,28 @@ def rebuild_index(session: Session, index: SearchIndex, *, batch: int = 1000, re
             last = ids[-1]
             if progress:
                 progress(done, total)
+    _rebuild_customers(session, index, batch, procs=procs, limitmb=limitmb)
     return done
 
 
-__all__ = ["index_doc", "reindex_records", "reindex_customer", "refresh",
+def _rebuild_customers(session: Session, index: SearchIndex, batch: int, *, procs: int, limitmb: int) -> int:
+    """Every customer's own document, after the records. Customer documents a resumed rebuild
+    wrote before are removed first, so none is written twice."""
+    c = Customer.__table__
+    index.delete_all_customers()
+    n, last = 0, 0
+    with index.bulk_writer(commit_every=100_000, procs=procs, limitmb=limitmb) as writer:
+        while True:
+            rows = session.execute(select(c.c.id, c.c.customer_no, c.c.name, c.c.phones, c.c.id_number,
+                                          c.c.department_id, c.c.updated_at)
+                                   .where(c.c.id > last, c.c.name != ERASED_NAME).order_by(c.c.id).limit(batch)).all()
+            if not rows:
+                break
+            writer.add(customer_doc(r) for r in rows)
+            n += len(rows)
+            last = rows[-1].id
+    return n
+
+
+__all__ = ["index_doc", "customer_doc", "reindex_records", "reindex_customer", "reindex_customers", "refresh",
            "access_for", "search_request_from", "search_records", "rebuild_index", "load_index_docs", "Found"]

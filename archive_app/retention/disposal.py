@@ -452,9 +452,15 @@ def _purge_from_index(session: Session, index: SearchIndex, batch_id: int) -> No
     """
     destroyed = list(session.scalars(select(DisposalItem.record_id).where(DisposalItem.batch_id == batch_id,
                                                                           DisposalItem.state == "destroyed")))
+    # customers the batch erased leave too: their own document held their name and numbers
+    erased = list(session.scalars(
+        select(Customer.id).join(Record, Record.customer_id == Customer.id)
+        .join(DisposalItem, DisposalItem.record_id == Record.id)
+        .where(DisposalItem.batch_id == batch_id, DisposalItem.state == "destroyed", Customer.name == ERASED_NAME)
+        .distinct()))
     session.commit()  # no transaction held open while the index is rewritten
     if destroyed:
-        index.purge(destroyed)
+        index.purge(destroyed, customer_ids=erased)
 
 
 def _certify(session: Session, store: BlobStore, batch_id: int, now: datetime, tz: str) -> None:

@@ -11,6 +11,7 @@ a second, independent implementation of what each node means:
   child's scores.
 * ``Boosted``: the documents of its required child, scored with the boosts that hold each one.
 * ``CachedFilter``: the documents matching every filter; each filter scores 1.0.
+* ``Best``: Whoosh's ``DisjunctionMax`` (a document scores its best part).
 
 Written for clarity, not speed: no caches, every bigram intersected, the ``all_runs`` value
 decoded and searched as text.
@@ -23,7 +24,7 @@ from bisect import bisect_left
 from whoosh import query as wq
 from whoosh.matching import mcore
 
-from search_index.planning import Boosted, CachedFilter, Substring, Verified
+from search_index.planning import Best, Boosted, CachedFilter, Substring, Verified
 from search_index.schema import RUNS_ENCODING
 
 RUNS_FIELD = "all_runs"
@@ -40,6 +41,8 @@ def reference(q: wq.Query) -> wq.Query:
         return RefBoosted(reference(q.required), [reference(b) for b in q.boosts])
     if isinstance(q, CachedFilter):
         return RefCachedFilter(q.qs)
+    if isinstance(q, Best):
+        return wq.DisjunctionMax([reference(c) for c in q.qs])
     return q.apply(reference)
 
 

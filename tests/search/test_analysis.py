@@ -1,7 +1,19 @@
 """Unit tests of search_index.analysis (pure functions)."""
 from __future__ import annotations
 
-from search_index.analysis import bigram_tokens, bigrams, digit_tail_keys, normalise, pinyin_keys, query_terms, tokenize
+from search_index.analysis import (
+    archival_code_keys,
+    bigram_tokens,
+    bigrams,
+    code_keys,
+    customer_no_keys,
+    normalise,
+    phone_id_keys,
+    pinyin_keys,
+    query_code_keys,
+    query_terms,
+    tokenize,
+)
 
 
 def test_normalise_nfkc_lower_and_t2s():
@@ -87,9 +99,48 @@ def test_pinyin_combinations_are_bounded():
     assert len(pinyin_keys("王长长长长长长长")) <= 32
 
 
-def test_digit_tail_keys():
-    assert digit_tail_keys("138-1234-5678") == {"13812345678", "5678", "345678"}
-    assert digit_tail_keys("+86 138 1234 5678") == {"13812345678", "5678", "345678"}
-    assert digit_tail_keys("11010519491231002X") == {"11010519491231002x", "002x", "31002x"}
-    assert digit_tail_keys("12") == set()
-    assert digit_tail_keys(None) == set()
+def test_phone_id_keys_whole_and_tails_of_4_to_8():
+    assert phone_id_keys("138-1234-5678") == {"13812345678", "~5678", "~45678", "~345678",
+                                              "~2345678", "~12345678"}
+    assert phone_id_keys("+86 138 1234 5678") == phone_id_keys("13812345678")
+    keys = phone_id_keys("11010519491231002X")
+    assert {"11010519491231002x", "~002x", "~31002x", "~1231002x"} <= keys
+    assert phone_id_keys("12") == set() and phone_id_keys(None) == set()
+
+
+def test_code_keys_of_printed_numbers_and_codes():
+    keys = code_keys(normalise("车次Ｇ1234，合同编号：HT-2024-0012号。收据 No. 0051971 金额123元"))
+    # without joiners, digits alone, digit runs of 4 or more, tails of 4 or more
+    assert {"g1234", "1234", "ht20240012", "20240012", "2024", "0012", "~0012",
+            "~240012", "no0051971", "0051971", "~1971", "~51971"} <= keys
+    assert "ht-2024-0012" not in keys  # a query is looked up without its joiners
+    assert "123" not in keys and "~123" not in keys  # three digits: found as text
+    assert "~0051971" not in keys  # a tail is shorter than the whole
+
+
+def test_archival_code_and_customer_no_keys():
+    keys = archival_code_keys("0001-2026-D30-C000042-3-0007")
+    assert keys == {"00012026d30c00004230007", "^00012026", "^00012026d30", "^00012026d30c000042",
+                    "^00012026d30c0000423"}
+    # no key for the 全宗号 alone (every record) nor the year alone
+    assert customer_no_keys("C000042") == {"c000042", "000042", "~0042", "~00042"}
+
+
+def test_query_code_keys_by_shape():
+    assert query_code_keys("G1234").exact == ("g1234",) and query_code_keys("G1234").tail is None
+    q = query_code_keys("HT-2024-0012")
+    assert q.exact == ("ht20240012",) and q.tail is None
+    q = query_code_keys("1971")
+    assert q.exact == ("1971",) and q.tail == "~1971" and q.prefixes == ()
+    q = query_code_keys("0001-2020")
+    assert q.exact == ("00012020",) and q.prefixes == ("^00012020",)
+    assert query_code_keys("00012020").prefixes == ("^00012020",)
+    assert query_code_keys("+86 138 0013 8000").exact == ("8613800138000", "13800138000")
+    assert query_code_keys("138-0013-8000").exact == ("13800138000",)
+    assert query_code_keys("1002X").tail == "~1002x"
+    # a tail longer than 8 by its last 8; 15 digits or more: a whole ID number, no tail
+    assert query_code_keys("0105194912").tail == "~05194912"
+    assert query_code_keys("11010519491231002x").tail is None
+    assert query_code_keys("C00004").custno_prefix == "c00004"
+    for text in ("123", "d30", "张三", "阳光花园12栋", "", "ab-cd"):
+        assert query_code_keys(text) is None, text

@@ -72,6 +72,10 @@ def _queries(docs):
     yield SearchRequest(text="客户", sort="date", year_from=2018)
     yield SearchRequest(text="")
     yield SearchRequest(text="齉龘")
+    yield SearchRequest(text=d.phones[0][-7:])  # a tail: phones and the text's numbers
+    yield SearchRequest(text=d.archival_code[:9])  # 全宗号-年度
+    yield SearchRequest(text=d.customer_no[:5])  # a 客户号 prefix
+    yield SearchRequest(text=f"{name} {d.archival_code[:9]}")
 
 
 def test_executor_agrees_with_whoosh_collector(index):

@@ -259,3 +259,32 @@ def test_one_latin_letter_is_not_a_pinyin_prefix(small_index):
     assert hits("zha") == {1}
     assert hits("z") == set()  # one letter: no prefix expansion
     assert hits("x") == {2}    # but the letter as a word
+
+
+def test_customers_are_found_apart_from_records(small_index):
+    from datetime import datetime
+
+    from search_index import CustomerDoc
+
+    when = datetime(2026, 1, 5, 9, 0)
+    small_index.add_or_update([
+        blank_doc(1, "欧阳明华的认购书", customer_id=7, customer_name="欧阳明华", department_id=1),
+        CustomerDoc(7, "C000007", "欧阳明华", ["13812345678"], "11010519491231002X", 1, when),
+        CustomerDoc(8, "C000008", "欧阳明丽", ["13900008888"], None, 2, when),  # no records
+        CustomerDoc(9, "C000009", "深圳前海置业有限公司", [], None, None, when),
+    ])
+    assert small_index.doc_count() == 1  # records only
+    for text, expected in (("欧阳明华", [7]), ("欧阳", [7, 8]), ("oymh", [7]), ("ouyangmingli", [8]),
+                           ("5678", [7]), ("8888", [8]), ("31002x", [7]), ("C000008", [8]),
+                           ("前海置业", [9]), ("量子", [])):
+        assert small_index.search_customers(text, ALL) == expected, text
+    # department rules, as for records; no 密级 for customers
+    assert small_index.search_customers("欧阳", Access(0, frozenset({2}))) == [8]
+    assert small_index.search_customers("前海置业", Access(3, frozenset({1, 2}))) == []
+    assert small_index.search_customers("欧阳", Access(-1, None)) == []
+    # a record search never returns a customer document, nor counts one
+    r = small_index.search(SearchRequest(text="欧阳"), ALL)
+    assert r.total == 1 and [h.record_id for h in r.hits] == [1]
+    assert small_index.search(SearchRequest(), ALL).total == 1
+    small_index.purge([], customer_ids=[8])
+    assert small_index.search_customers("欧阳", ALL) == [7]

@@ -15,7 +15,15 @@ import opencc
 import pytest
 
 from search_index import Access, SearchRequest, normalise
-from search_index.analysis import digit_tail_keys, pinyin_keys
+from search_index.analysis import (
+    FIELD_SEPARATOR,
+    archival_code_keys,
+    code_keys,
+    customer_no_keys,
+    phone_id_keys,
+    pinyin_keys,
+    query_code_keys,
+)
 
 from .conftest import OCR_ID, PAGE_IDS
 
@@ -39,14 +47,23 @@ def oracle_text(corpus, text: str) -> set[int]:
     return out
 
 
+def doc_keys(d) -> set[str]:
+    """Every number and code key of a record: phones and ID, 档号 and 客户号, its text."""
+    keys = archival_code_keys(d.archival_code) | customer_no_keys(d.customer_no)
+    for p in d.phones:
+        keys |= phone_id_keys(p)
+    keys |= phone_id_keys(d.id_number)
+    return keys | code_keys(normalise(FIELD_SEPARATOR.join(getattr(d, f) for f in TEXT_FIELDS)))
+
+
 def oracle_nums(corpus, num: str) -> set[int]:
+    """Records holding one of the keys a number query looks up (brute force over the corpus)."""
+    q = query_code_keys(num)
+    wanted = set(q.exact) | set(q.prefixes) | ({q.tail} if q.tail else set())
     out = set()
     for d in all_docs(corpus):
-        keys = set()
-        for p in d.phones:
-            keys |= digit_tail_keys(p)
-        keys |= digit_tail_keys(d.id_number)
-        if num.lower() in keys:
+        keys = doc_keys(d)
+        if wanted & keys or (q.custno_prefix and any(k.startswith(q.custno_prefix) for k in keys)):
             out.add(d.record_id)
     return out
 
@@ -225,9 +242,7 @@ def test_controls_return_nothing(quality_index, corpus):
         assert search(quality_index, q).total == 0
     taken = set()
     for d in all_docs(corpus):
-        for p in d.phones:
-            taken |= digit_tail_keys(p)
-        taken |= digit_tail_keys(d.id_number)
+        taken |= {k.lstrip("~^") for k in doc_keys(d)}
     free4 = next(f"{i:04d}" for i in range(10_000) if f"{i:04d}" not in taken)
     free6 = next(f"{i:06d}" for i in range(10**6) if f"{i:06d}" not in taken)
     for q in (free4, free6, "13900000000", "110105199001011234", "xqzjkw", "0009-1999-"):
