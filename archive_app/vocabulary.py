@@ -146,6 +146,12 @@ AUDIT_ACTION_LABELS = {
     # fixity
     "fixity.check": "完整性检测",
     "fixity.failed": "完整性检测未通过",
+    # visits: visitor cards, grades, follow-ups
+    "visit_card.create": "登记温馨卡",
+    "visit_card.view": "查看温馨卡",
+    "visit_card.list": "查看客户温馨卡",
+    "grade.change": "变更客户等级",
+    "followup.record": "记录回访",
 }
 
 # What the audit log page calls the objects entries concern.
