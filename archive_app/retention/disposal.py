@@ -33,7 +33,6 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import Conflict, NotFound, StorageFailed, ValidationFailed
 from archive_app.intake.models import ERASED_NAME, Customer, FilePage, Record, RecordFile
-from archive_app.visits.erasure import erase_visit_notes
 from archive_app.retention import certificates, upkeep
 from archive_app.retention.models import (
     BATCH_STATUSES,
@@ -44,6 +43,7 @@ from archive_app.retention.models import (
     DisposalSupervisor,
     LegalHold,
 )
+from archive_app.visits.erasure import erase_visit_notes
 from search_index import SearchIndex
 from storage.base import BlobStore, StorageError
 

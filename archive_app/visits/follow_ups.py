@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
+from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import ValidationFailed
@@ -131,6 +132,12 @@ def due_follow_ups(session: Session, user: User, today: date, *, department: boo
     return list(session.scalars(stmt))
 
 
+def due_for(session: Session, user: User, today: date) -> list[FollowUp]:
+    """The due list ``user`` works from (``followup.record``): their own, a head's whole department's."""
+    policy.require(user, "followup.record")
+    return due_follow_ups(session, user, today, department=policy.can(user, "followup.view_department"))
+
+
 @dataclass(frozen=True)
 class DueCounts:
     """How many of a consultant's follow-ups are overdue and due today (the inbox's lines)."""
@@ -142,13 +149,12 @@ class DueCounts:
 
 def due_counts(session: Session, user: User, today: date) -> DueCounts:
     """The user's own open follow-ups: overdue (due before ``today``) and due ``today``."""
-    rows = session.execute(select(FollowUp.due_on < today, func.count(), func.min(FollowUp.due_on))
-                           .join(Customer, Customer.id == FollowUp.customer_id)
-                           .where(*_due_condition(user, today, False))
-                           .group_by(FollowUp.due_on < today)).all()
-    overdue = next(((n, first) for late, n, first in rows if late), (0, None))
-    on_day = next((n for late, n, _ in rows if not late), 0)
-    return DueCounts(overdue=overdue[0], today=on_day, earliest=overdue[1])
+    late = FollowUp.due_on < today
+    overdue, on_day, earliest = session.execute(
+        select(func.sum(case((late, 1), else_=0)), func.sum(case((late, 0), else_=1)),
+               func.min(case((late, FollowUp.due_on), else_=None)))
+        .join(Customer, Customer.id == FollowUp.customer_id).where(*_due_condition(user, today, False))).one()
+    return DueCounts(overdue=int(overdue or 0), today=int(on_day or 0), earliest=earliest)
 
 
 def follow_up_dict(f: FollowUp, today: date | None = None) -> dict[str, Any]:
