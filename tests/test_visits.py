@@ -154,7 +154,10 @@ def test_the_first_follow_up_is_due_days_after_the_first_visit(app, client, user
     _at(app)
     app.config["FIRST_FOLLOWUP_DAYS"] = 5
     _as(client, "archivist")
-    c = new_customer(client, name="陈首访")
+    c = new_customer(client, name="陈首访", grade="c")
+    # a grade given when the file is opened is the first line of its history
+    assert [(h["from_grade"], h["to_grade"], h["reason"]) for h in
+            client.get(f"/api/v1/customers/{c['id']}/grades").json["items"]] == [(None, "C", "建档时评定")]
     _as(client, "staff")
     assert _card(client, c["id"], visit_dates=["2026-11-20", "2026-11-29"], consultant_id=users["staff"]).status_code \
         == 201

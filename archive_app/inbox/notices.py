@@ -4,8 +4,8 @@ Borrowers see their overdue originals and the fate of their requests; approvers 
 them; archivists every overdue original and the approved originals still to hand out; leadership
 and the archive the disposal batches waiting for their step; the keepers the files failing their
 fixity check; consultants their follow-ups (回访) due today or overdue. Nothing to mark read: a
-notice disappears when its cause does (the original comes
-back, the request is decided).
+notice disappears when its cause does (the original comes back, the request is decided, the
+follow-up is recorded).
 """
 from __future__ import annotations
 
