@@ -149,6 +149,7 @@ AUDIT_ACTION_LABELS = {
     # visits: visitor cards, grades, follow-ups
     "visit_card.create": "登记温馨卡",
     "visit_card.view": "查看温馨卡",
+    "visit_card.visit": "登记再次到访",
     "visit_card.list": "查看客户温馨卡",
     "grade.change": "变更客户等级",
     "followup.record": "记录回访",

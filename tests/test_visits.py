@@ -110,6 +110,12 @@ def test_several_cards_over_time_and_one_first_follow_up(app, client, users):
     assert [(i["visit_dates"][0], i["grade"]) for i in items] == [("2025-03-01", "C"), ("2026-11-18", "A")]
     assert [(h["from_grade"], h["to_grade"]) for h in client.get(f"/api/v1/customers/{c['id']}/grades").json["items"]] \
         == [("C", "A"), (None, "C")]  # newest first; an upgrade needs no reason
+    # the card's later visits are added as they happen, never before the last one
+    card_id = again.json["id"]
+    late = client.post(f"/api/v1/cards/{card_id}/visits", json={"visited_on": "2026-11-25"})
+    assert late.status_code == 409 and late.json["error"]["code"] == "visit_before_last"
+    assert client.post(f"/cards/{card_id}/visits", data={"visited_on": "2026-11-29"}).status_code == 302
+    assert client.get(f"/api/v1/cards/{card_id}").json["visit_dates"] == ["2026-11-18", "2026-11-26", "2026-11-29"]
     # only the customer's first visit sets the first follow-up
     follow = client.get(f"/api/v1/customers/{c['id']}/follow-ups").json["items"]
     assert [(f["due_on"], f["assignee_id"]) for f in follow] == [("2025-03-04", users["staff"])]
@@ -203,7 +209,7 @@ def test_a_held_or_erased_customer_takes_no_card_grade_or_follow_up(app, client,
     _as(client, "archivist")
     c = new_customer(client, name="林冻结", last_contact_on="2019-03-01")
     rid = upload(client, c["id"], [(text_pdf("温馨卡 林冻结"), "card.pdf")], record_type="温馨卡").json["id"]
-    assert _card(client, c["id"], grade="B", notes="相貌：高个").status_code == 201
+    card_id = _card(client, c["id"], grade="B", notes="相貌：高个").json["id"]
     with app.app_context():
         u = _users(users)
         hold = holds.place_hold(db.session, u["archivist"], kind="litigation", reason="购房纠纷", mandate="(2026)1号",
@@ -215,6 +221,8 @@ def test_a_held_or_erased_customer_takes_no_card_grade_or_follow_up(app, client,
         _as(client, "archivist")
         assert _card(client, c["id"]).json["error"]["code"] == code
         assert client.post(f"/api/v1/customers/{c['id']}/grades", json={"grade": "A"}).json["error"]["code"] == code
+        assert client.post(f"/api/v1/cards/{card_id}/visits", json={"visited_on": "2026-11-29"}).json["error"][
+            "code"] == code
         _as(client, "staff")
         resp = client.post(f"/api/v1/customers/{c['id']}/follow-ups", json={"way": "phone", "result": "无人接听"})
         assert (resp.status_code, resp.json["error"]["code"]) == (409, code)

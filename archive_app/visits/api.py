@@ -32,6 +32,9 @@ SCHEMAS.update({
         "grade_reason": text(2000), "scouting": {"type": "boolean", "description": "踩盘"},
         "notes": text(5000), "record_id": {"anyOf": [ROW_ID, {"type": "null"}],
                                            "description": "the record of this customer holding the card's scan"}}},
+    "CardVisitInput": {"type": "object", "additionalProperties": False, "required": ["visited_on"], "properties": {
+        "visited_on": {**DATE, "description": "the next visit (二次、三次…); before the card's last one: "
+                                              "409 visit_before_last"}}},
     "GradeChangeInput": {"type": "object", "additionalProperties": False, "required": ["grade"], "properties": {
         "grade": _GRADE, "reason": {**text(2000), "description": "required for a downgrade "
                                                                "(400 downgrade_reason_required)"}}},
@@ -65,6 +68,14 @@ def create_card(customer_id: int):
 def get_card(card_id: int):
     user = actor(current_user)
     return jsonify(cards.card_dict(cards.view_card(db.session, user, card_id, ip=client_ip()), user))
+
+
+@route("POST", "/cards/<int:card_id>/visits", "Add the next visit date to a card", body="CardVisitInput",
+       responses={201: "created", 409: "visit_before_last / too_many_visits / customer_on_hold / customer_erased"})
+def add_visit(card_id: int):
+    user = actor(current_user)
+    visit = cards.add_visit(db.session, user, card_id, json_body(), now=now(), ip=client_ip())
+    return jsonify(cards.card_dict(visit.card, user)), 201
 
 
 @route("GET", "/customers/<int:customer_id>/grades", "A customer's grade history, newest first")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
-from archive_app.errors import NotFound, ValidationFailed, in_range
+from archive_app.errors import Conflict, NotFound, ValidationFailed, in_range
 from archive_app.intake.models import Customer, Record
 from archive_app.visits import follow_ups, grades
 from archive_app.visits.choices import CARD_CHOICES, MAX_VISITS, label
@@ -144,6 +144,39 @@ def create_card(session: Session, actor: User, customer_id: int, data: Mapping[s
                        # The card's notes describe the person (相貌特征、性格…): the erasable part.
                        personal={"notes": card.notes} if card.notes else None)
     return card
+
+
+def add_visit(session: Session, actor: User, card_id: int, data: Mapping[str, Any], *, now: datetime,
+              ip: str = "") -> CardVisit:
+    """Add the next visit date (二次、三次及以后到访) to a card (``visit.record``), on or after its last one.
+
+    A date before the card's last visit conflicts with the card as it stands (409 ``visit_before_last``).
+    """
+    from archive_app.retention.holds import require_customer_changeable
+
+    unknown = set(data) - {"visited_on"}
+    if unknown:
+        raise ValidationFailed(f"未知字段：{sorted(unknown)[0]}", code="unknown_field")
+    card = session.get(VisitorCard, card_id)
+    if card is None or not policy.can(actor, "visit.view", card.customer):
+        raise NotFound("温馨卡不存在", code="card_not_found")
+    policy.require(actor, "visit.record", card.customer)
+    require_customer_changeable(session, card.customer, "登记到访", actor)
+    visited_on = grades.parse_day(data.get("visited_on"), "到访日期")
+    if visited_on is None:
+        raise ValidationFailed("请填写到访日期", code="visit_date_required")
+    if len(card.visits) >= MAX_VISITS:
+        raise Conflict(f"一张温馨卡最多登记 {MAX_VISITS} 次到访，请新登记一张", code="too_many_visits")
+    last = card.visits[-1].visited_on if card.visits else None
+    if last is not None and visited_on < last:
+        raise Conflict(f"到访日期不能早于上次到访（{last}）", code="visit_before_last")
+    visit = CardVisit(visit_no=len(card.visits) + 1, visited_on=visited_on)
+    card.visits.append(visit)
+    session.flush()
+    audit.record_event(session, "visit_card.visit", actor=actor, object_type="customer", object_id=card.customer_id,
+                       ip=ip, now=now, details={"customer_no": card.customer.customer_no, "card_id": card.id,
+                                                "visit_no": visit.visit_no, "visited_on": visited_on.isoformat()})
+    return visit
 
 
 def customer_cards(session: Session, customer_id: int) -> list[VisitorCard]:

@@ -80,8 +80,19 @@ def new_card(user: User, customer_id: int):
 @page(bp, "/cards/<int:card_id>", "visit.view")
 def show_card(user: User, card_id: int):
     card = cards.view_card(db.session, user, card_id, ip=client_ip())
-    return render_template("visits/card.html", card=card, choices=CARD_CHOICES,
-                           scan_pages=_scan_pages(user, card.record))
+    customer = card.customer
+    may_visit = (not customer.erased and not holds.customer_holds_in_force(db.session, customer.id)
+                 and policy.can(user, "visit.record", customer))
+    return render_template("visits/card.html", card=card, choices=CARD_CHOICES, may_visit=may_visit,
+                           today=local_today(), scan_pages=_scan_pages(user, card.record))
+
+
+@page(bp, "/cards/<int:card_id>/visits", "visit.record", methods=["POST"])
+def add_visit(user: User, card_id: int):
+    values = {k: v for k, v in form_dict().items() if k == "visited_on"}
+    attempt(lambda: cards.add_visit(db.session, user, card_id, values, now=now(), ip=client_ip()),
+            lambda v: f"已登记第{v.visit_no}次到访")
+    return redirect(url_for("visits.show_card", card_id=card_id))
 
 
 @page(bp, "/customers/<int:customer_id>/grade", "grade.change", methods=["POST"])
