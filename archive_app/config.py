@@ -109,6 +109,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_AUDIT_DENIALS_PER_MINUTE", "AUDIT_DENIALS_PER_MINUTE", "20", int,
             "Refused requests written to the audit log per user and minute; then one entry says the rest "
             "of that minute was not written one by one."),
+    Setting("ARCHIVE_FIRST_FOLLOWUP_DAYS", "FIRST_FOLLOWUP_DAYS", "3", int,
+            "Days after a customer's first visit (温馨卡) that the first follow-up call (回访) is due; the "
+            "company's rule says 3-5.", least=1, most=30),
     Setting("ARCHIVE_FONDS_CODE", "FONDS_CODE", "0001", str, "全宗号: first part of every 档号."),
     Setting("ARCHIVE_COOKIE_SECURE", "COOKIE_SECURE", "auto", _cookie_secure,
             "Mark the session cookie Secure (sent over HTTPS only): auto (when the request came over HTTPS, "

@@ -122,14 +122,26 @@ ROLES: dict[str, frozenset[Role]] = {
     # reviewers see them before they file a record. Keepers run them again.
     "record.checks": frozenset({Role.ARCHIVIST, Role.REVIEWER, Role.ADMIN, Role.AUDITOR}),
     "record.checks_run": _KEEPERS,
+    # visits (来访): visitor cards (温馨卡), grades, follow-ups (回访). With a Customer: one whose file
+    # the user sees (their department, or company-wide), as ``customer.view``.
+    "visit.view": EVERYONE,
+    # Consultants enter the day's cards themselves (电子温馨卡); archivists enter them from the paper.
+    "visit.record": _KEEPERS | {Role.STAFF, Role.DEPT_HEAD},
+    "grade.change": _KEEPERS | {Role.STAFF, Role.DEPT_HEAD},
+    # Following up is the consultants' (and their head's) work: the due list and the inbox are theirs.
+    "followup.record": frozenset({Role.STAFF, Role.DEPT_HEAD}),
+    # the due follow-ups of the whole department, not only their own (the 现场主管's check)
+    "followup.view_department": frozenset({Role.DEPT_HEAD}),
 }
 ACTIONS = frozenset(ROLES)
+# Actions on a customer's visits: decided by role, and by the customer's department when one is named.
+VISIT_ACTIONS = frozenset({"visit.view", "visit.record", "grade.change", "followup.record"})
 # Actions ``can`` decides from the role alone (``users_who_may`` can turn them into SQL).
 ROLE_ONLY = ACTIONS - {"customer.view", "customer.pii_reveal", "record.view", "record.edit", "record.review",
                        "record.checks", "record.checks_run",
                        "record.read", "record.download", "loan.request", "loan.borrow", "loan.approve_head", "loan.revoke",
                        "loan.view", "hold.view", "token.revoke", "register.view_department",
-                       "disposal.follow_department"}
+                       "disposal.follow_department"} - VISIT_ACTIONS
 # The 密级 a new account of each role may see unless the administrator says otherwise.
 DEFAULT_CLEARANCE: dict[Role, int] = {
     Role.ADMIN: 3, Role.ARCHIVIST: 3, Role.REVIEWER: 3, Role.GENERAL_MANAGER: 3,
@@ -214,6 +226,8 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
         return True
     if action in {"customer.view", "customer.pii_reveal"}:
         return _sees_customer(user, role, obj)
+    if action in VISIT_ACTIONS:
+        return obj is None or _sees_customer(user, role, obj)
     if action == "loan.request":
         # Someone must approve: the department's head, or for the general manager (no
         # department) another general manager.

@@ -149,6 +149,13 @@ AUDIT_ACTION_LABELS = {
     # 四性检测
     "admission_checks.run": "重新进行四性检测",
     "admission_checks.export": "导出四性检测结果",
+    # visits: visitor cards, grades, follow-ups
+    "visit_card.create": "登记温馨卡",
+    "visit_card.view": "查看温馨卡",
+    "visit_card.visit": "登记再次到访",
+    "visit_card.list": "查看客户温馨卡",
+    "grade.change": "变更客户等级",
+    "followup.record": "记录回访",
 }
 
 # What the audit log page calls the objects entries concern.

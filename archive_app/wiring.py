@@ -7,8 +7,9 @@ the same under a request, in a worker or in a test with whatever store, index an
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Any, Callable
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Callable
+from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 from huey.api import Huey
@@ -20,6 +21,9 @@ from archive_app.errors import StorageFailed
 from archive_app.intake.records import ArchiveSettings
 from search_index import IndexDamaged, SearchIndex
 from storage import BlobStore
+
+if TYPE_CHECKING:
+    from archive_app.visits.follow_ups import FollowUpSettings
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +135,18 @@ def _fixity_flagger(app: Any) -> Callable[[Any], None]:
 def loan_settings() -> LoanSettings:
     """The settings borrowing needs, from the app config."""
     return LoanSettings.from_config(current_app.config)
+
+
+def follow_up_settings() -> "FollowUpSettings":
+    """The settings follow-ups need (ARCHIVE_FIRST_FOLLOWUP_DAYS)."""
+    from archive_app.visits.follow_ups import FollowUpSettings
+
+    return FollowUpSettings(first_days=int(current_app.config["FIRST_FOLLOWUP_DAYS"]))
+
+
+def local_today() -> date:
+    """Today in ARCHIVE_TIMEZONE (due dates of follow-ups are days there)."""
+    return now().astimezone(ZoneInfo(timezone_name())).date()
 
 
 def timezone_name() -> str:

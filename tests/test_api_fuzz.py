@@ -70,12 +70,22 @@ def _seed(client, headers) -> dict[str, int]:
 
 def _keeps_rules_the_document_cannot_state(case) -> bool:
     """Drop the few requests that break a rule between values, which a JSON schema cannot state (each
-    one's description names it): a date range ending before it starts (400 invalid_date_range), and
-    a new password zxcvbn finds guessable (400 weak_password)."""
+    one's description names it): a date range ending before it starts (400 invalid_date_range), a
+    new password zxcvbn finds guessable (400 weak_password), a grade given without a reason (a
+    downgrade from the customer's current grade is 400 downgrade_reason_required), visit dates out of
+    order (400 visit_dates_out_of_order) and a next follow-up before this one (400 next_due_before_done)."""
     query = case.query or {}
     if query.get("date_from") and query.get("date_to") and query["date_from"] > query["date_to"]:
         return False
     body = case.body if isinstance(case.body, dict) else {}
+    if (case.operation.path.endswith(("/grades", "/cards")) and body.get("grade")
+            and not str(body.get("reason") or body.get("grade_reason") or "").strip()):
+        return False
+    dates = body.get("visit_dates")
+    if isinstance(dates, list) and dates != sorted(dates):
+        return False
+    if body.get("next_due_on"):
+        return False
     for key in ("new_password", "password"):
         if isinstance(body.get(key), str):
             try:

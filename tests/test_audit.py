@@ -30,7 +30,7 @@ def _exercise(client) -> dict:
     client.post("/login", data={"username": "archivist", "password": "wrong-password"})
     login(client, "archivist")
     c = new_customer(client)
-    client.patch(f"/api/v1/customers/{c['id']}", json={"grade": "B", "phones": "13800000000"})
+    client.patch(f"/api/v1/customers/{c['id']}", json={"project": "翠湖", "phones": "13800000000"})
     rec = upload(client, c["id"], [(PDF_MIN, "a.pdf")]).json
     client.get(f"/customers/{c['id']}")
     client.get(f"/records/{rec['id']}")
@@ -48,7 +48,7 @@ def test_events_are_recorded_with_before_and_after(app, client, users):
         assert expected in actions, expected
     update = next(e for e in entries if e.action == "customer.update")
     details = json.loads(update.details)
-    assert details["changes"]["grade"] == {"before": None, "after": "B"}
+    assert details["changes"]["project"] == {"before": "", "after": "翠湖"}
     # personal data is kept apart from the chained details (so erasure can blank it), named but not shown there
     assert details["personal_fields"] == ["phones"] and "1380000" not in update.details
     assert update.personal_data["changes"]["phones"] == {"before": "13912345678", "after": "13800000000"}

@@ -55,3 +55,35 @@ def test_pages_run_under_the_policy_in_chromium(browser, live_server: str) -> No
         assert reported == [] and errors == []
     finally:
         context.close()
+
+
+def test_a_visitor_card_is_entered_under_the_policy(browser, live_server: str) -> None:
+    """The 温馨卡 form's own script (static/visits.js) adds visit-date fields; the card saves with them."""
+    from playwright.sync_api import expect
+
+    context = new_context(browser, live_server)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    try:
+        log_in(page, "admin", ADMIN_PASSWORD)
+        page.goto("/customers/new")
+        page.locator("input[name=name]").fill("卡片客户")
+        page.locator("input[name=department]").fill("销售一部")
+        page.get_by_role("button", name="保存").click()
+        page.get_by_role("link", name="登记温馨卡").click()
+        page.get_by_role("button", name="增加到访日期").click()
+        dates = page.locator("input[name=visit_dates]")
+        expect(dates).to_have_count(4)
+        dates.nth(0).fill("2026-11-20")
+        dates.nth(3).fill("2026-11-28")
+        page.locator("input[name=unit_type][value=institution]").check()
+        page.locator("input[name=channel][value=dm]").check()
+        page.get_by_role("button", name="保存温馨卡").click()
+        card = page.locator("#card-fields")
+        expect(card).to_contain_text("事业单位")
+        expect(card).to_contain_text("第2次 2026-11-28")
+        assert problems == []
+    finally:
+        context.close()

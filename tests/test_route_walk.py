@@ -35,6 +35,8 @@ from archive_app.borrowing import loans
 from archive_app.extensions import db
 from archive_app.intake.models import Record
 from archive_app.retention import disposal, holds
+from archive_app.visits import cards
+from archive_app.visits.follow_ups import FollowUpSettings
 from archive_app.wiring import get_index, get_store, loan_settings
 
 from .conftest import PASSWORD, _cleanup, create_users, make_app
@@ -92,6 +94,8 @@ RECORD_FILTER = lambda w: {"record_id": w.ids["r_top"]}  # noqa: E731
 SECRET_QUERY = lambda w: {"q": "机密题名"}  # noqa: E731
 OTHER_USER = lambda w: {"user_id": w.ids["u_other"]}  # noqa: E731
 OTHER_TOKEN = lambda w: {"token_id": w.ids["t_other"]}  # noqa: E731
+OTHER_CARD = lambda w: {"card_id": w.ids["card_other"]}  # noqa: E731
+MISSING_CARD = lambda w: {"card_id": 999999}  # noqa: E731
 
 ROUTES: dict[str, Route] = {
     # sign-in, static, the catalogue
@@ -220,6 +224,25 @@ ROUTES: dict[str, Route] = {
                                     query=RECORD_FILTER),
     "api.loan_register_csv": Route("register.view (lines: register scope; records: projection)",
                                    query=RECORD_FILTER),
+    # visits: visitor cards (温馨卡), grades, follow-ups
+    "visits.new_card": Route("visit.record", OTHER_CUSTOMER, refused=_department_walker, missing=MISSING_CUSTOMER),
+    "visits.show_card": Route("visit.view (scan: projection)", OTHER_CARD, refused=_department_walker,
+                              missing=MISSING_CARD, also=lambda w: [{"card_id": w.ids["card_own"]}]),
+    "visits.add_visit": Route("visit.record", OTHER_CARD),
+    "visits.change_grade": Route("grade.change", OTHER_CUSTOMER),
+    "visits.record_follow_up": Route("followup.record", OTHER_CUSTOMER),
+    "visits.due_follow_ups": Route("followup.record (rows: own or department; customers: customer.view)"),
+    "api.list_cards": Route("visit.view (scan: record.view)", OTHER_CUSTOMER, refused=_department_walker,
+                            missing=MISSING_CUSTOMER, also=lambda w: [{"customer_id": w.ids["c_own"]}]),
+    "api.create_card": Route("visit.record", OTHER_CUSTOMER),
+    "api.get_card": Route("visit.view (scan: record.view)", OTHER_CARD, refused=_department_walker,
+                          missing=MISSING_CARD, also=lambda w: [{"card_id": w.ids["card_own"]}]),
+    "api.add_visit": Route("visit.record", OTHER_CARD),
+    "api.grade_history": Route("visit.view", OTHER_CUSTOMER, refused=_department_walker, missing=MISSING_CUSTOMER),
+    "api.change_grade": Route("grade.change", OTHER_CUSTOMER),
+    "api.list_follow_ups": Route("visit.view", OTHER_CUSTOMER, refused=_department_walker, missing=MISSING_CUSTOMER),
+    "api.record_follow_up": Route("followup.record", OTHER_CUSTOMER),
+    "api.due_follow_ups": Route("followup.record (rows: own or department; customers: customer.view)"),
 }
 
 
@@ -290,6 +313,17 @@ def _build(app) -> World:
     plain = make_record(other, title="乙部门题名-内部P2", secrecy=1)
     w.department_secrets += ["甄秘客户乙", other.customer_no, plain.title, plain.archival_code]
     w.ids |= {"r_hold": r_hold.id, "r_hold_file": r_hold.files[0].id, "r_paper": r_paper.id, "r_top": r_top.id}
+
+    # 温馨卡: 销售二部's, received by a 销售一部 consultant (whose due follow-ups must not name the customer),
+    # and 销售一部's own, whose scan is a record above its walkers' 密级
+    first_days = FollowUpSettings()
+    card_other = cards.create_card(s, user("archivist"), other.id, {
+        "visit_dates": ["2026-01-05"], "consultant_id": user("staff").id, "grade": "B", "notes": "乙部门温馨卡备注V7",
+        "record_id": r_hold.id}, now=now, settings=first_days)
+    card_own = cards.create_card(s, user("archivist"), own.id, {"visit_dates": ["2026-01-06"], "record_id": r_top.id},
+                                 now=now, settings=first_days)
+    w.department_secrets += ["乙部门温馨卡备注V7"]
+    w.ids |= {"card_other": card_other.id, "card_own": card_own.id}
 
     h = holds.place_hold(s, user("archivist"), kind="litigation", reason="诉讼理由甄秘Z9", mandate="(2026)甄秘民初1号",
                          now=now, record_id=r_hold.id).hold

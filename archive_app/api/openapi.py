@@ -114,10 +114,12 @@ def _customer(required: list[str], *, pair: bool) -> dict[str, Any]:
     ``pair``: a change sends kind and id_number together, so the number is checked against its kind.
     """
     variants = []
+    # A change leaves the grade alone: it moves through the grade history (POST /customers/{id}/grades).
+    fields = {k: v for k, v in CUSTOMER_FIELDS.items() if not (pair and k == "grade")}
     for kind, number in (("person", RESIDENT_ID), ("company", CREDIT_CODE)):
         variant: dict[str, Any] = {
             "type": "object", "additionalProperties": False, "required": required + (["kind"] if pair else []),
-            "properties": {"kind": {"type": "string", "enum": [kind]}, "id_number": number, **CUSTOMER_FIELDS}}
+            "properties": {"kind": {"type": "string", "enum": [kind]}, "id_number": number, **fields}}
         if kind == "company" and not pair:
             variant["required"] = [*required, "kind"]
         if pair:
@@ -126,7 +128,7 @@ def _customer(required: list[str], *, pair: bool) -> dict[str, Any]:
     if pair:
         # Or neither kind nor id_number: the other fields alone.
         variants.append({"type": "object", "additionalProperties": False, "required": required,
-                         "properties": dict(CUSTOMER_FIELDS), "not": {"anyOf": [{"required": ["kind"]},
+                         "properties": dict(fields), "not": {"anyOf": [{"required": ["kind"]},
                                                                               {"required": ["id_number"]}]}})
     return {"oneOf": variants}
 

@@ -3,13 +3,14 @@
 Borrowers see their overdue originals and the fate of their requests; approvers what waits for
 them; archivists every overdue original and the approved originals still to hand out; leadership
 and the archive the disposal batches waiting for their step; the keepers the files failing their
-fixity check. Nothing to mark read: a notice disappears when its cause does (the original comes
-back, the request is decided).
+fixity check; consultants their follow-ups (回访) due today or overdue. Nothing to mark read: a
+notice disappears when its cause does (the original comes back, the request is decided, the
+follow-up is recorded).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -22,6 +23,7 @@ from archive_app.borrowing.models import LoanRequest, PaperLoan
 from archive_app.fixity import checks as fixity
 from archive_app.intake.models import Customer, Record
 from archive_app.retention.models import DestructionEntry, DisposalBatch, DisposalSupervisor
+from archive_app.visits import follow_ups
 
 # How long a decided request stays in its requester's inbox.
 RECENT = timedelta(days=7)
@@ -106,6 +108,18 @@ def _disposal(session: Session, user: User, now: datetime) -> list[Notice]:
     return out
 
 
+def _follow_ups(session: Session, user: User, today: date) -> list[Notice]:
+    # Counts only: a follow-up of a customer the consultant no longer sees (moved department) is not named.
+    due = follow_ups.due_counts(session, user, today)
+    out = []
+    if due.overdue:
+        out.append(Notice("urgent", f"有 {due.overdue} 项客户回访已逾期（最早应于 {due.earliest} 回访）",
+                          ("visits.due_follow_ups", {})))
+    if due.today:
+        out.append(Notice("info", f"今天有 {due.today} 项客户回访待做", ("visits.due_follow_ups", {})))
+    return out
+
+
 def inbox(session: Session, user: User, settings: loans.LoanSettings, now: datetime) -> list[Notice]:
     """Everything that needs ``user`` now, urgent first."""
     out = _borrower(session, user, settings, now)
@@ -115,6 +129,8 @@ def inbox(session: Session, user: User, settings: loans.LoanSettings, now: datet
     if policy.can(user, "paper.manage"):
         out += _archive(session, user, settings, now)
     out += _disposal(session, user, now)
+    if policy.can(user, "followup.record"):
+        out += _follow_ups(session, user, now.astimezone(ZoneInfo(settings.timezone)).date())
     if policy.can(user, "fixity.notify"):
         failing = fixity.failure_count(session)
         if failing:

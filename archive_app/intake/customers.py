@@ -13,6 +13,7 @@ from archive_app import policy
 from archive_app.accounts import users as accounts
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
+from archive_app.clock import utcnow
 from archive_app.errors import NotFound, ValidationFailed, in_range
 from archive_app.intake.models import PERSONAL_FIELDS, Customer
 from archive_app.intake.numbering import customer_no_for
@@ -163,10 +164,13 @@ def _apply(session: Session, customer: Customer, values: dict[str, Any]) -> None
             setattr(customer, key, value)
 
 
-def create_customer(session: Session, actor: User, data: Mapping[str, Any], ip: str = "") -> Customer:
-    """Open a new customer file. The 客户号 is derived from the id, once."""
+def create_customer(session: Session, actor: User, data: Mapping[str, Any], ip: str = "",
+                    now: datetime | None = None) -> Customer:
+    """Open a new customer file. The 客户号 is derived from the id, once. A grade given at opening is
+    the first line of the customer's grade history (dated ``now``'s day in ``timezone``)."""
     policy.require(actor, "customer.create")
     values = CustomerInput.parse(data)
+    grade = values.pop("grade", None)
     if not values.get("department") and actor.department is not None:
         values["department"] = actor.department.name
     customer = Customer(created_by_id=actor.id)
@@ -174,6 +178,11 @@ def create_customer(session: Session, actor: User, data: Mapping[str, Any], ip: 
     session.add(customer)
     session.flush()
     customer.customer_no = customer_no_for(customer.id)
+    if grade is not None:
+        from archive_app.visits.grades import set_grade
+
+        moment = now or utcnow()
+        set_grade(session, actor, customer, grade, reason="建档时评定", now=moment, changed_on=moment.date(), ip=ip)
     plain, personal = _split(_snapshot(customer))
     audit.record_event(session, "customer.create", actor=actor, object_type="customer", object_id=customer.id,
                        ip=ip, details={"after": plain}, personal={"after": personal})
@@ -235,6 +244,9 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
     customer = get_customer(session, actor, customer_id, "customer.edit")
     holds.require_customer_changeable(session, customer, "修改客户资料", actor)
     values = CustomerInput.parse(data, partial=True)
+    if "grade" in values and values["grade"] != customer.grade:
+        # The grade has its own history (who, when, why; a downgrade needs its reason): visits.grades.
+        raise ValidationFailed("客户等级请在客户页的「等级变更」中修改（降级须填写原因）", code="grade_via_history")
     if "id_number" in values or "kind" in values:
         # Re-validate the pair together so a kind change cannot leave a mismatched number.
         CustomerInput.parse({"kind": values.get("kind", customer.kind),

@@ -43,6 +43,7 @@ from archive_app.retention.models import (
     DisposalSupervisor,
     LegalHold,
 )
+from archive_app.visits.erasure import erase_visit_notes
 from search_index import SearchIndex
 from storage.base import BlobStore, StorageError
 
@@ -380,6 +381,7 @@ def erase_customer_if_all_destroyed(session: Session, customer_id: int, batch_no
         return False
     c.name, c.phones, c.id_number, c.address, c.unit, c.notes = ERASED_NAME, "", None, "", "", ""
     c.deal_closed_on = c.contract_ended_on = c.last_contact_on = None
+    erase_visit_notes(session, customer_id)
     record_ids = list(session.scalars(select(Record.id).where(Record.customer_id == customer_id)))
     audit.erase_personal(session, customer_id=customer_id, record_ids=record_ids, actor=actor, now=now,
                          details={"customer_no": c.customer_no, "batch_no": batch_no})
