@@ -110,6 +110,7 @@ ROUTES: dict[str, Route] = {
     "records.upload": Route("record.upload", OTHER_CUSTOMER, refused=_department_walker, missing=MISSING_CUSTOMER),
     "records.show": Route("record.view", _secret_record, refused=_everyone, missing=lambda w: {"record_id": 999999}),
     "records.download": Route("record.download", _secret_file, refused=_everyone, missing=_missing_file),
+    "records.searchable_copy": Route("record.download", _secret_file, refused=_everyone, missing=_missing_file),
     "records.page_view": Route("record.read", _secret_file, refused=_everyone, missing=_missing_file),
     "records.page_image": Route("record.read", lambda w: _secret_file(w) | {"kind": "image"}, refused=_everyone,
                                 missing=lambda w: _missing_file(w) | {"kind": "image"}),
