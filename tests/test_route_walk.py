@@ -197,6 +197,7 @@ ROUTES: dict[str, Route] = {
     "api.add_files": Route("record.edit", _secret_record),
     "api.get_pages": Route("record.read", _secret_file, refused=_everyone, missing=_missing_file),
     "api.download": Route("record.download", _secret_file, refused=_everyone, missing=_missing_file),
+    "api.searchable_copy": Route("record.download", _secret_file, refused=_everyone, missing=_missing_file),
     "api.review": Route("record.review", _secret_record),
     "api.review_queue": Route("review.queue (rows: visible_records)"),
     "api.search": Route("(signed in; hits: record_scope, snippets: record.read)", query=SECRET_QUERY),

@@ -139,7 +139,9 @@ def test_scanned_upload_gets_a_searchable_copy_borrowers_get_it_marked_destructi
     assert "ETag" not in got.headers and got.headers["Content-Length"] == str(len(got.data))
     text = _squashed(_text(got.data))
     assert "档案管理" in text and "HT-2024-0012" in text and loan["request_no"] in text
-    assert client.get(f"/records/{rec['id']}/files/{fid}/searchable").status_code == 200
+    api = client.get(f"/api/v1/records/{rec['id']}/files/{fid}/searchable")
+    assert api.status_code == 200 and loan["request_no"] in _squashed(_text(api.data))
+    assert client.get(f"/api/v1/records/{rec['id']}").json["files"][0]["searchable_copy"] is True
     client.post("/logout")
     with app.app_context():
         entries = db.session.scalars(select(AuditEntry).where(AuditEntry.actor_name == "staff",
@@ -158,3 +160,16 @@ def test_scanned_upload_gets_a_searchable_copy_borrowers_get_it_marked_destructi
         assert db.session.get(Record, rec["id"]).status == "destroyed"
         assert list(store.keys(sc.derived_prefix(object_key))) == []
         assert not store.exists(object_key)
+
+
+def test_a_page_that_brings_its_lines_is_not_read_again():
+    from types import SimpleNamespace
+
+    from archive_app.reading import OcrLine
+
+    line = OcrLine(text=CHINESE, confidence=0.99, box=((10, 20), (300, 20), (300, 60), (10, 60)))
+    page = SimpleNamespace(page_no=1, source="ocr", lines=[line], rotation=90, width=400, height=800)
+    # no such file: reading it again would fail, so the lines must be the page's own
+    got = sc.page_lines_of("/nonexistent.png", "image/png", page)
+    assert got == sc.PageLines(800, 400, 90, ((CHINESE, ((10.0, 20.0), (300.0, 20.0), (300.0, 60.0), (10.0, 60.0))),))
+    assert sc.page_lines_of("/nonexistent.pdf", "application/pdf", SimpleNamespace(source="text")) is None

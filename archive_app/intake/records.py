@@ -688,7 +688,8 @@ def record_dict(r: Record, *, files: bool = True) -> dict[str, Any]:
                          "mime_type": f.mime_type, "page_count": f.page_count,
                          "text_status": f.extract_status, "text_error": f.extract_error or None,
                          "pages_done": f.pages_done, "retries": f.retries,
-                         "retry_note": f.retry_note or None} for f in r.files]
+                         "retry_note": f.retry_note or None, "searchable_copy": bool(f.searchable_key)}
+                        for f in r.files]
         out["text_status"] = record_status(r.files)
     return out
 
