@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 from PIL import Image, ImageOps, ImageSequence
 
 from archive_app.reading.errors import ExtractionError
-from storage import BlobNotFound, BlobStore
+from storage import BlobStore
 
 log = logging.getLogger(__name__)
 
@@ -329,9 +329,6 @@ def store_copy(store: BlobStore, path: str, mime: str, object_key: str, workdir:
     with tempfile.TemporaryFile(dir=workdir) as spool:
         make_copy(path, mime, pages, spool)
         spool.seek(0)
-        try:
-            store.delete(key)
-        except BlobNotFound:
-            pass
+        store.delete(key)  # keys are write-once; a rerun replaces its own copy
         store.put(key, spool, content_type="application/pdf")
     return key
