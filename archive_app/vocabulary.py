@@ -105,6 +105,7 @@ AUDIT_ACTION_LABELS = {
     "record.destroy": "销毁档案",
     "file.upload": "上传文件",
     "file.download": "下载文件",
+    "file.download_searchable": "下载可检索副本",
     "page.view": "查看页面图像",
     "page.text": "查看识别文字",
     "page.thumbnails": "查看页面缩略图",

@@ -120,6 +120,15 @@ def download(record_id: int, file_id: int):
                                                 record_id, file_id, ip=client_ip(), now=now()))
 
 
+@route("GET", "/records/<int:record_id>/files/<int:file_id>/searchable",
+       "Download a scanned file's searchable copy (PDF with its OCR text invisible over each page); "
+       "watermarked under a borrowing request", responses={404: "no_searchable_copy"})
+def searchable_copy(record_id: int, file_id: int):
+    return stream_response(record_svc.open_searchable_copy(db.session, get_store(), archive_settings(),
+                                                           actor(current_user), record_id, file_id,
+                                                           ip=client_ip(), now=now()))
+
+
 @route("POST", "/records/<int:record_id>/review", "Reviewer marks a draft filed (not the uploader)",
        responses={409: "already_filed"})
 def review(record_id: int):

@@ -155,6 +155,9 @@ class RecordFile(db.Model):
     # Times the job was taken again after its worker was lost, and why the last time (vocabulary.RETRY_REASONS).
     retries: Mapped[int] = mapped_column(Integer, default=0)
     last_retry_reason: Mapped[str] = mapped_column(String(32), default="")
+    # The PDF copy with an invisible text layer over each scanned page (reading.searchable_copy), made
+    # when the job finishes; None for files without OCR'd pages. The original is never replaced by it.
+    searchable_key: Mapped[str | None] = mapped_column(String(240), nullable=True)
 
     record: Mapped[Record] = relationship(back_populates="files")
 

@@ -61,6 +61,14 @@ def download(record_id: int, file_id: int) -> Response:
     return stream_response(got, inline=request.args.get("inline") == "1")
 
 
+@bp.route("/records/<int:record_id>/files/<int:file_id>/searchable")
+@login_required
+def searchable_copy(record_id: int, file_id: int) -> Response:
+    got = svc.open_searchable_copy(db.session, get_store(), archive_settings(), actor(current_user), record_id,
+                                   file_id, ip=client_ip(), now=now())
+    return stream_response(got, inline=request.args.get("inline") == "1")
+
+
 @bp.route("/records/<int:record_id>/files/<int:file_id>/pages/<int:page_no>/<any(thumb, image):kind>")
 @login_required
 def page_image(record_id: int, file_id: int, page_no: int, kind: str) -> Response:

@@ -39,7 +39,7 @@ from archive_app.intake.models import Customer, FilePage, Record, RecordFile
 from archive_app.reading.extraction_job import record_status
 from archive_app.retention import holds, upkeep
 from archive_app.vocabulary import PARTS, RECORD_TYPES, SECRECY_LEVELS
-from storage import BlobStore, BlobTooLarge, StorageError, UnfinishedUpload
+from storage import BlobNotFound, BlobStore, BlobTooLarge, StorageError, UnfinishedUpload
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -533,6 +533,11 @@ def open_file(session: Session, store: BlobStore, settings: ArchiveSettings, act
     row = session.get(RecordFile, file_id)
     if row is None or row.record_id != record.id:
         raise NotFound("文件不存在", code="file_not_found")
+    if grant is not None and row.searchable_key:
+        # A borrower's copy starts from the searchable copy, so its text can be selected and searched.
+        copy = _open_copy(store, row)
+        if copy is not None:
+            return _serve_copy(session, settings, actor, record, row, grant, copy, "file.download", ip, now)
     # A borrower's marked copy is made whole before its first byte is sent anyway: verify it whole
     # first too, whatever its size, so a mismatch is refused (409) rather than cut off mid-marking.
     stream = _open_verified(session, store, settings, row, now, whole=grant is not None)
@@ -547,6 +552,57 @@ def open_file(session: Session, store: BlobStore, settings: ArchiveSettings, act
     audit.record_read(session, "file.download", actor=actor, object_type="record", object_id=record.id, ip=ip,
                        details=details)
     return _commit_serving(session, download)
+
+
+def searchable_name(row: RecordFile) -> str:
+    """The download name of a file's searchable copy: its own name, as a PDF."""
+    stem = row.original_name.rsplit(".", 1)[0] if "." in row.original_name else row.original_name
+    return f"{stem or 'file'}.pdf"
+
+
+def _open_copy(store: BlobStore, row: RecordFile) -> BinaryIO | None:
+    """The file's searchable copy, or None when it is not stored (a restore without derived data)."""
+    try:
+        return store.open(row.searchable_key)
+    except BlobNotFound:
+        log.warning("searchable copy %s of file %s is missing", row.searchable_key, row.id)
+        return None
+    except StorageError:
+        raise StorageFailed("存储服务不可用，暂时无法下载", code="storage_unavailable") from None
+
+
+def _serve_copy(session: Session, settings: ArchiveSettings, actor: User, record: Record, row: RecordFile,
+                grant: LoanRequest | None, stream: BinaryIO, action: str, ip: str, now: datetime) -> Download:
+    """Hand out the searchable copy (watermarked under a loan) and write ``action`` to the audit log."""
+    name = searchable_name(row)
+    details: dict[str, Any] = {"archival_code": record.archival_code, "file_id": row.id, "sha256": row.sha256,
+                               "searchable_copy": True}
+    if grant is None:
+        download = Download(name=name, mime_type="application/pdf", stream=stream, size=None)
+    else:
+        lines = watermark_lines(actor, grant, now, settings.timezone)
+        download = _watermarked(stream, name, "application/pdf", lines, grant, settings)
+        details |= {"request_no": grant.request_no, "watermarked": True, "served_size": download.size}
+    audit.record_read(session, action, actor=actor, object_type="record", object_id=record.id, ip=ip,
+                      details=details)
+    return _commit_serving(session, download)
+
+
+def open_searchable_copy(session: Session, store: BlobStore, settings: ArchiveSettings, actor: User,
+                         record_id: int, file_id: int, ip: str = "", *, now: datetime) -> Download:
+    """A file's searchable copy (PDF with the OCR text under each page) for someone allowed to download
+    the record's files: as stored for archive staff, watermarked under a loan; audited like a download.
+
+    The original stays what ``open_file`` serves; the copy is derived and carries no fixity promise.
+    """
+    record, grant = authorize(session, actor, record_id, "record.download", now)
+    row = session.get(RecordFile, file_id)
+    if row is None or row.record_id != record.id:
+        raise NotFound("文件不存在", code="file_not_found")
+    stream = _open_copy(store, row) if row.searchable_key else None
+    if stream is None:
+        raise NotFound("该文件没有可检索副本", code="no_searchable_copy")
+    return _serve_copy(session, settings, actor, record, row, grant, stream, "file.download_searchable", ip, now)
 
 
 def open_page_image(session: Session, store: BlobStore, settings: ArchiveSettings, actor: User, record_id: int,
@@ -645,7 +701,8 @@ def record_dict(r: Record, *, files: bool = True) -> dict[str, Any]:
                          "mime_type": f.mime_type, "page_count": f.page_count,
                          "text_status": f.extract_status, "text_error": f.extract_error or None,
                          "pages_done": f.pages_done, "retries": f.retries,
-                         "retry_note": f.retry_note or None} for f in r.files]
+                         "retry_note": f.retry_note or None, "searchable_copy": bool(f.searchable_key)}
+                        for f in r.files]
         out["text_status"] = record_status(r.files)
     return out
 
@@ -687,7 +744,7 @@ def abort_abandoned_uploads(store: BlobStore, older_than: datetime) -> list[Unfi
 
 
 __all__ = ["IncomingFile", "ArchiveSettings", "Download", "create_record", "add_files", "authorize", "get_record",
-           "view_record", "update_record", "review_record", "review_queue", "open_file", "open_page_image",
+           "view_record", "update_record", "review_record", "review_queue", "open_file", "open_searchable_copy", "open_page_image",
            "open_page_text", "PageText",
            "watermark_lines", "record_dict", "customer_records",
            "sweep_orphans", "abort_abandoned_uploads", "parse_record_fields"]

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from archive_app.clock import Clock, utcnow
 from archive_app.finding import index_feed
 from archive_app.intake.models import FilePage, RecordFile
+from archive_app.reading import searchable_copy
 from archive_app.reading.errors import ExtractionError
 from storage import BlobStore, StorageError
 
@@ -246,6 +247,7 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
             try:
                 with time_limit(timeout):
                     total = _read_pages(session, store, lease, clock, path, mime, object_key, stored)
+                    copy = _searchable_copy(store, path, mime, object_key, workdir)
             except ExtractionError as exc:
                 # Pages read before the unreadable one stay (and are found), like a resumed job's.
                 _fenced(session, lease, clock, extract_status="failed", extract_error=f"{exc.code}: {exc.message_zh}",
@@ -261,7 +263,7 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
                 session.commit()
                 return "failed"
             _fenced(session, lease, clock, extract_status="done", pages_done=total,
-                    page_count=total or page_count, leased_by=None, lease_until=None)
+                    page_count=total or page_count, searchable_key=copy, leased_by=None, lease_until=None)
             index_feed.note_records(session, [record_id])
             session.commit()
     except LeaseLost:
@@ -301,9 +303,13 @@ def _read_pages(session: Session, store: BlobStore, lease: Lease, clock: Clock, 
             thumb_key, view_key = derived_key(object_key, page_no, "thumb"), derived_key(object_key, page_no, "view")
             thumb = render_thumbnail(path, mime, page_no, max_side=THUMB_SIDE)
             view = render_page_image(path, mime, page_no, max_side=VIEW_SIDE)
+            # Read before anything is stored: a second OCR pass when the page did not bring its lines.
+            lines = searchable_copy.page_lines_of(path, mime, page)
             try:
                 _put_replacing(store, thumb_key, thumb)
                 _put_replacing(store, view_key, view)
+                if lines is not None:
+                    searchable_copy.keep_page_lines(store, object_key, page_no, lines)
             except StorageError as exc:
                 raise TransientError(f"storage: {exc}") from exc
             progress = {"extract_attempts": 1} if not read_any else {}
@@ -316,6 +322,23 @@ def _read_pages(session: Session, store: BlobStore, lease: Lease, clock: Clock, 
                 thumb_key=thumb_key, view_key=view_key))
             session.commit()
     return total
+
+
+def _searchable_copy(store: BlobStore, path: str, mime: str, object_key: str, workdir: str) -> str | None:
+    """Make the file's searchable copy from its pages' stored lines; its key, or None.
+
+    A copy that cannot be made (a PDF pypdf cannot rewrite) leaves the file without one rather than
+    failing it: its text is read and indexed either way, and borrowers get the watermarked original.
+    """
+    try:
+        return searchable_copy.store_copy(store, path, mime, object_key, workdir)
+    except StorageError as exc:
+        raise TransientError(f"storage: {exc}") from exc
+    except JobTimeout:
+        raise
+    except Exception:  # noqa: BLE001 - see above
+        log.exception("file %s: no searchable copy", object_key)
+        return None
 
 
 def requeue_stale(session: Session, older_than: timedelta, now: datetime,

@@ -288,16 +288,31 @@ def _blob_keys(record: Record) -> list[str]:
     keys = [f.object_key for f in record.files]
     for f in record.files:
         keys += [k for p in f.pages for k in (p.thumb_key, p.view_key) if k]
+        keys += [f.searchable_key] if f.searchable_key else []
     return keys
 
 
+def _derived_keys(store: BlobStore, record: Record) -> list[str]:
+    """Whatever else is stored under the files' derived prefixes (pages' OCR lines, a copy of a run
+    that did not commit): listed, since no row names them."""
+    from archive_app.reading.searchable_copy import derived_prefix
+
+    return [k for f in record.files for k in store.keys(derived_prefix(f.object_key))]
+
+
 def destroy_blobs(store: BlobStore, record: Record) -> None:
-    """Remove every stored byte of a record (originals, page images), past retention dates.
+    """Remove every stored byte of a record (originals, page images, searchable copies, OCR lines),
+    past retention dates.
 
     Raises DestructionFailed (``details['key']``, the StorageError as its cause) at the first key the
     store refuses; keys already gone are not an error, so it can be repeated.
     """
-    for key in _blob_keys(record):
+    try:
+        keys = list(dict.fromkeys(_blob_keys(record) + _derived_keys(store, record)))
+    except StorageError as exc:
+        raise DestructionFailed(f"存储服务不可用，无法列出档案 {record.archival_code} 的派生文件，销毁已中止",
+                                code="storage_refused", details={"key": "derived/"}) from exc
+    for key in keys:
         try:
             store.destroy(key, bypass_governance=True)
         except StorageError as exc:

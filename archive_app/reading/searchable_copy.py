@@ -1,0 +1,334 @@
+"""Searchable copies: a PDF of a scanned file with an invisible text layer over each OCR'd page.
+
+The copy is what Paperless-ngx/OCRmyPDF users know as the archival copy: it looks like the scan,
+and its text can be selected and searched. Borrowers' downloads are watermarked from it; the
+stored original is never changed and stays what keepers download as the original.
+
+Made with permissive libraries only: reportlab (BSD) draws the text (and places images), pypdf
+(BSD) lays the text pages over the original PDF's pages, pypdfium2 renders a page only where its
+lines must be read again. The text is drawn in reportlab's CID font ``STSong-Light`` (Adobe's
+standard Chinese font: nothing embedded, extracted as Unicode, Latin included) in render mode 3
+(invisible), each line stretched horizontally to its box, so a selection covers the printed words.
+
+How the lines get here: the extraction job keeps each OCR'd page's lines (text and 4-point box) as
+a small JSON object beside the page images (``lines_key``), as the page is committed. The copy is
+made once the last page is read, from those objects, so a job resumed by another worker (which
+holds none of the earlier pages in memory) makes the same copy. Every object lives under the
+file's ``derived/<object_key>/`` prefix and is destroyed with the record.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, BinaryIO
+
+from PIL import Image, ImageOps, ImageSequence
+
+from archive_app.reading.errors import ExtractionError
+from storage import BlobStore
+
+log = logging.getLogger(__name__)
+
+FONT = "STSong-Light"
+DEFAULT_DPI = 300  # an image that does not say its resolution is taken for a usual scan
+MIN_DPI, MAX_DPI = 50, 2400  # outside this the file's own figure is nonsense (or a screen's 72)
+OCR_DPI = 300  # PDF pages are rendered at this to read their lines again (the pipeline's resolution)
+# Share of a line box's height taken by the font size: boxes carry some padding above and below.
+FONT_FILL = 0.8
+PDF_MIMES = {"application/pdf", "application/x-pdf"}
+IMAGE_MIMES = {"image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/tiff", "image/x-tiff"}
+
+Box = tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class PageLines:
+    """The lines read on one page, in pixels of the page image as it was read.
+
+    ``width`` × ``height`` is the image given to OCR (before any turn); ``rotation`` the degrees
+    clockwise it was turned to read it; each box (4 corners clockwise from top-left) is in pixels
+    of the turned image, as ``reading.ocr.OcrLine`` gives it.
+    """
+
+    width: int
+    height: int
+    rotation: int
+    lines: tuple[tuple[str, Box], ...]
+
+
+# ---------------------------------------------------------------------------------------------- keys
+
+
+def lines_key(object_key: str, page_no: int) -> str:
+    """Object key of a page's lines (JSON), beside its page images under the file's derived prefix."""
+    return f"derived/{object_key}/p{page_no:04d}-lines.json"
+
+
+def copy_key(object_key: str) -> str:
+    """Object key of a file's searchable copy (PDF), under the file's derived prefix."""
+    return f"derived/{object_key}/searchable.pdf"
+
+
+def derived_prefix(object_key: str) -> str:
+    """The prefix of every object derived from a file (page images, lines, the searchable copy)."""
+    return f"derived/{object_key}/"
+
+
+# ---------------------------------------------------------------------------------------------- lines
+
+
+def from_ocr(lines: Sequence[Any], width: int, height: int, rotation: int = 0) -> PageLines:
+    """PageLines from ``OcrLine``-like objects (anything with ``text`` and ``box``)."""
+    kept = tuple((str(ln.text), tuple((float(x), float(y)) for x, y in ln.box))
+                 for ln in lines if str(ln.text).strip() and len(ln.box) == 4)
+    return PageLines(int(width), int(height), int(rotation) % 360, kept)
+
+
+def to_json(page: PageLines) -> bytes:
+    """The page's lines as compact JSON (boxes rounded to a tenth of a pixel)."""
+    return json.dumps({"width": page.width, "height": page.height, "rotation": page.rotation,
+                       "lines": [{"text": t, "box": [[round(x, 1), round(y, 1)] for x, y in b]}
+                                 for t, b in page.lines]},
+                      ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def from_json(data: bytes) -> PageLines:
+    """PageLines back from ``to_json``."""
+    raw = json.loads(data)
+    return PageLines(int(raw["width"]), int(raw["height"]), int(raw.get("rotation", 0)),
+                     tuple((str(ln["text"]), tuple((float(x), float(y)) for x, y in ln["box"]))
+                           for ln in raw["lines"]))
+
+
+def _image_frames(path: str) -> Iterator[Image.Image]:
+    """Each frame of an image file as it is read (EXIF orientation applied); TIFF pages, else the first."""
+    with Image.open(path) as img:
+        frames = ImageSequence.Iterator(img) if img.format == "TIFF" else [img]
+        for frame in frames:
+            frame.load()
+            yield ImageOps.exif_transpose(frame).copy()
+
+
+def read_page_lines(path: str, mime: str, page_no: int) -> PageLines:
+    """Read one page's lines with the OCR engine (the page rendered as the pipeline renders it).
+
+    Only for pages whose lines did not come with the extracted page: it costs a second OCR pass.
+    """
+    from archive_app.reading import pdf as pdfmod
+    from archive_app.reading.ocr import ocr_image
+
+    if _kind(mime) == "pdf":
+        with pdfmod.open_pdf(path) as doc:
+            img = pdfmod.render_page(doc, page_no - 1, OCR_DPI)
+    else:
+        img = next(f for k, f in enumerate(_image_frames(path), start=1) if k == page_no)
+    try:
+        res = ocr_image(img)
+        return from_ocr(res.lines, img.width, img.height, res.rotation)
+    finally:
+        img.close()
+
+
+def page_lines_of(path: str, mime: str, page: Any) -> PageLines | None:
+    """The lines of an extracted page (``reading.PageText``): its own when it carries them, else read
+    again; None for pages that were not OCR'd (a PDF's own text layer needs no copy)."""
+    if getattr(page, "source", None) != "ocr":
+        return None
+    own = getattr(page, "lines", None)
+    if own is not None:
+        rotation = int(getattr(page, "rotation", 0) or 0)
+        width, height = (page.height, page.width) if rotation in (90, 270) else (page.width, page.height)
+        return from_ocr(own, width, height, rotation)
+    try:
+        return read_page_lines(path, mime, page.page_no)
+    except (ExtractionError, OSError, ValueError) as exc:
+        # The page was read once already: a failed second pass costs the copy its text, not the file.
+        log.warning("page %s of %s: lines not read again (%s)", page.page_no, path, exc)
+        return None
+
+
+def keep_page_lines(store: BlobStore, object_key: str, page_no: int, page: PageLines) -> str:
+    """Store a page's lines beside its images (replacing an earlier run's); returns the key."""
+    key = lines_key(object_key, page_no)
+    store.delete(key)  # keys are write-once; a rerun of the job replaces its own
+    store.put(key, io.BytesIO(to_json(page)), content_type="application/json")
+    return key
+
+
+def stored_page_lines(store: BlobStore, object_key: str) -> dict[int, PageLines]:
+    """Every page's stored lines by page number."""
+    out: dict[int, PageLines] = {}
+    prefix = derived_prefix(object_key)
+    for key in store.keys(prefix):
+        name = key[len(prefix):]
+        if name.startswith("p") and name.endswith("-lines.json"):
+            with store.open(key) as fh:
+                out[int(name[1:5])] = from_json(fh.read())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- drawing
+
+
+@lru_cache(maxsize=1)
+def _font() -> str:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    return FONT
+
+
+def _unturn(u: float, v: float, width: int, height: int, rotation: int) -> tuple[float, float]:
+    """A point of the image turned ``rotation`` degrees clockwise, back in the image as read."""
+    if rotation == 90:
+        return v, height - u
+    if rotation == 180:
+        return width - u, height - v
+    if rotation == 270:
+        return width - v, u
+    return u, v
+
+
+def draw_text_layer(canvas: Any, page: PageLines, page_w: float, page_h: float) -> int:
+    """Draw the page's lines invisibly on a reportlab canvas of ``page_w`` × ``page_h`` points whose
+    area is the page image; returns the number of lines drawn."""
+    from reportlab.pdfbase import pdfmetrics
+
+    font = _font()
+    kx, ky = page_w / max(page.width, 1), page_h / max(page.height, 1)
+    drawn = 0
+    for text, box in page.lines:
+        pts = []
+        for u, v in box:
+            x, y = _unturn(u, v, page.width, page.height, page.rotation)
+            pts.append((x * kx, page_h - y * ky))  # PDF's y grows upwards
+        (x0, y0), (x1, y1), _, (x3, y3) = pts
+        length, thick = math.hypot(x1 - x0, y1 - y0), math.hypot(x3 - x0, y3 - y0)
+        if length < 0.5 or thick < 0.5:
+            continue
+        size = thick * FONT_FILL
+        natural = pdfmetrics.stringWidth(text, font, size)
+        if natural <= 0:
+            continue
+        canvas.saveState()
+        canvas.translate(x3, y3)  # bottom-left corner of the line's box
+        canvas.rotate(math.degrees(math.atan2(y1 - y0, x1 - x0)))
+        t = canvas.beginText()
+        t.setTextRenderMode(3)  # neither filled nor stroked: invisible, still selectable
+        t.setFont(font, size)
+        t.setHorizScale(100.0 * length / natural)
+        t.setTextOrigin(0, thick * (1 - FONT_FILL) / 2 + size * 0.12)  # lift the baseline over descenders
+        t.textOut(text)
+        canvas.drawText(t)
+        canvas.restoreState()
+        drawn += 1
+    return drawn
+
+
+def text_page(page: PageLines, page_w: float, page_h: float) -> bytes:
+    """A one-page PDF of ``page_w`` × ``page_h`` points holding only the page's invisible text."""
+    from reportlab.pdfgen import canvas as rl_canvas
+
+    buf = io.BytesIO()
+    c = rl_canvas.Canvas(buf, pagesize=(page_w, page_h), pageCompression=1)
+    draw_text_layer(c, page, page_w, page_h)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------- copies
+
+
+def _kind(mime: str) -> str:
+    m = (mime or "").split(";")[0].strip().lower()
+    if m in PDF_MIMES:
+        return "pdf"
+    if m in IMAGE_MIMES:
+        return "image"
+    raise ValueError(f"no searchable copy for {mime!r}")
+
+
+def _dpi(frame: Image.Image) -> tuple[float, float]:
+    raw = frame.info.get("dpi")
+    try:
+        dx, dy = (float(raw[0]), float(raw[1])) if raw else (0.0, 0.0)
+    except (TypeError, ValueError, IndexError):
+        dx = dy = 0.0
+    ok = MIN_DPI <= dx <= MAX_DPI and MIN_DPI <= dy <= MAX_DPI
+    return (dx, dy) if ok else (DEFAULT_DPI, DEFAULT_DPI)
+
+
+def _image_copy(path: str, pages: Mapping[int, PageLines], out: BinaryIO) -> None:
+    """One PDF page per frame: the frame at its own resolution, its lines over it."""
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas as rl_canvas
+
+    c = rl_canvas.Canvas(out, pageCompression=1)
+    with Image.open(path) as probe:
+        # A plain JPEG goes in as it is stored (no re-encoding); one EXIF-turned is drawn as read.
+        as_stored = probe.format == "JPEG" and probe.mode in ("RGB", "L") \
+            and probe.getexif().get(0x0112, 1) == 1
+    for page_no, frame in enumerate(_image_frames(path), start=1):
+        dx, dy = _dpi(frame)
+        w, h = frame.width * 72 / dx, frame.height * 72 / dy
+        c.setPageSize((w, h))
+        if frame.mode not in ("RGB", "L", "1"):
+            frame = frame.convert("RGB")
+        c.drawImage(ImageReader(path if as_stored else frame), 0, 0, w, h)
+        if page_no in pages:
+            draw_text_layer(c, pages[page_no], w, h)
+        c.showPage()
+        frame.close()
+    c.save()
+
+
+def _pdf_copy(path: str, pages: Mapping[int, PageLines], out: BinaryIO) -> None:
+    """The original PDF with a text-only page laid over each OCR'd page (nothing re-rendered)."""
+    from pypdf import PdfReader, PdfWriter, Transformation
+
+    writer = PdfWriter(clone_from=PdfReader(path))
+    for page_no, page in enumerate(writer.pages, start=1):
+        if page_no not in pages:
+            continue
+        if page.rotation % 360:
+            # The lines were read on the page as shown (turned); turn its content instead, so the
+            # text page is laid over it without a turn of its own.
+            page.transfer_rotation_to_content()
+        box = page.cropbox  # what pdfium rendered for OCR
+        w, h = float(box.width), float(box.height)
+        overlay = PdfReader(io.BytesIO(text_page(pages[page_no], w, h))).pages[0]
+        page.merge_transformed_page(overlay, Transformation().translate(float(box.left), float(box.bottom)))
+    writer.write(out)
+
+
+def make_copy(path: str, mime: str, pages: Mapping[int, PageLines], out: BinaryIO) -> None:
+    """Write the searchable copy of the file at ``path`` to ``out``: a PDF keeps its pages with the
+    text laid over the OCR'd ones; an image (JPEG, PNG, TIFF with every page) becomes a PDF page per
+    frame, the frame at its resolution (300 dpi if it does not say) with its text over it."""
+    if _kind(mime) == "pdf":
+        _pdf_copy(path, pages, out)
+    else:
+        _image_copy(path, pages, out)
+
+
+def store_copy(store: BlobStore, path: str, mime: str, object_key: str, workdir: str | None = None) -> str | None:
+    """Make and store the file's searchable copy from its stored page lines; its key, or None when no
+    page was OCR'd. Replaces an earlier run's copy. StorageError propagates (the caller retries)."""
+    pages = stored_page_lines(store, object_key)
+    if not any(p.lines for p in pages.values()):
+        return None
+    key = copy_key(object_key)
+    with tempfile.TemporaryFile(dir=workdir) as spool:
+        make_copy(path, mime, pages, spool)
+        spool.seek(0)
+        store.delete(key)  # keys are write-once; a rerun replaces its own copy
+        store.put(key, spool, content_type="application/pdf")
+    return key
