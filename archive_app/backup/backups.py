@@ -155,7 +155,7 @@ def _snapshot_facts(conn: Connection) -> dict:
     tables = db.metadata.sorted_tables
     rows = {t.name: conn.scalar(select(func.count()).select_from(t)) for t in tables}
     keys: set[str] = set()
-    for table, columns in (("record_files", ("object_key",)), ("file_pages", ("thumb_key", "view_key")),
+    for table, columns in (("record_files", ("object_key", "searchable_key")), ("file_pages", ("thumb_key", "view_key")),
                            ("disposal_batches", ("certificate_key",))):
         t = db.metadata.tables[table]
         for col in columns:

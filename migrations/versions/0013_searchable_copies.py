@@ -1,7 +1,7 @@
 """Searchable copies: the key of a file's PDF copy with an invisible text layer
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-02 05:45:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 revision = '0013'
 # Re-chained onto 0012 when the branches adding 0011 and 0012 are merged.
-down_revision = '0010'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
