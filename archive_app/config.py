@@ -84,6 +84,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_REDIS_URL", "REDIS_URL", "redis://127.0.0.1:6379/0", str, "Redis URL of the redis queue."),
     Setting("ARCHIVE_QUEUE_NAME", "QUEUE_NAME", "archive", str, "Queue name (separates several archives on one Redis)."),
     Setting("ARCHIVE_WORKERS", "WORKERS", "2", int, "Worker processes started by `archive worker`."),
+    Setting("ARCHIVE_OCR_THREADS", "OCR_THREADS", "0", int,
+            "onnxruntime threads each worker process gives one OCR call (0: every core). One file's pages "
+            "are read one after another, so every core makes a single scan fastest; with several busy "
+            "workers, cores / ARCHIVE_WORKERS avoids threads fighting over cores.", least=0, most=64),
     Setting("ARCHIVE_JOB_TIMEOUT", "JOB_TIMEOUT", "600", int,
             "Seconds one file's extraction may take before it is stopped and marked failed (0: no limit)."),
     Setting("ARCHIVE_JOB_LEASE_SECONDS", "JOB_LEASE_SECONDS", "30", int,

@@ -47,8 +47,9 @@ def make_queue(config: dict[str, Any]) -> Huey:
 
 def extract_one(file_id: int) -> str:
     """Read one stored file (text layer or OCR, page images); its record is indexed after the commit."""
-    from archive_app.reading import extraction_job
+    from archive_app.reading import extraction_job, ocr
 
+    ocr.set_threads(wiring.setting("OCR_THREADS"))
     return extraction_job.extract_file(db.session, wiring.get_store(), file_id, wiring.setting("UPLOAD_TMP_DIR"),
                                        timeout=wiring.setting("JOB_TIMEOUT"), clock=wiring.now,
                                        lease_seconds=int(wiring.setting("JOB_LEASE_SECONDS")))
@@ -71,8 +72,9 @@ def reindex_all() -> int:
 def requeue_stale() -> list[int]:
     """Hand on the jobs whose worker stopped renewing its lease (killed, machine lost), and put back
     on the queue the files whose job was lost in the queue."""
-    from archive_app.reading import extraction_job
+    from archive_app.reading import extraction_job, ocr
 
+    ocr.set_threads(wiring.setting("OCR_THREADS"))
     return extraction_job.requeue_stale(db.session, STALE_AFTER, wiring.now(), wiring.enqueue_extraction)
 
 
