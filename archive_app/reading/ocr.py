@@ -1,4 +1,4 @@
-"""OCR with RapidOCR (PP-OCRv4 Chinese/English models on onnxruntime). The only module importing it.
+"""OCR with RapidOCR 3.10 and its PP-OCRv6 small models on onnxruntime. The only module importing it.
 
 Why not ``RapidOCR()(image)`` as is:
 
@@ -8,13 +8,17 @@ Why not ``RapidOCR()(image)`` as is:
   happens with 16-bit ("I;16"/"I") greyscale and gives wrong colours for CMYK. We convert every
   input to 8-bit RGB ourselves (alpha composited onto white).
 * It shrinks any page to 2000 px on the long side *before* cropping the text lines, so the
-  recogniser reads lines from the shrunken page. We detect on a copy of at most
-  ``DET_MAX_SIDE`` px but crop the lines from the page at up to ``MAX_SIDE`` px.
-* Small images (a photo of one line, a chat screenshot) read better upscaled (see ``SMALL_SIDE``).
+  recogniser reads lines from the shrunken page. We detect on a copy of at most ``DET_MAX_SIDE``
+  px but crop the lines from the page at up to ``MAX_SIDE`` px.
+* Small images are not enlarged (an enlarged photo made a printed word score just under the cut-off;
+  bench/ocr.py --upscale 1500 reads nothing more): the detector scales its own copy and the
+  recogniser reads every line at 48 px high anyway.
 * Pages turned by 90/270 degrees: the detector then finds mostly upright (tall) boxes; we turn the
-  page and detect again. Pages upside down (180, or 270 after our 90 turn) are recognised by the
-  line classifier (which flips each line); when most lines were flipped, the page order is
-  reversed (boxes mapped through a 180 degree turn) so the text reads top to bottom.
+  page and detect again. Pages upside down (180, or 270 after our 90 turn) are found by the line
+  orientation classifier on a sample of the longest lines, and turned as a whole (boxes mapped
+  through a 180 degree turn) so the text reads top to bottom.
+* Lines are recognised in batches capped by width (memory, see ``REC_BATCH_WIDTH``) and the reading
+  order (columns, forms) and the reflow of wrapped Chinese sentences are ours.
 """
 from __future__ import annotations
 
@@ -47,6 +51,8 @@ MODEL_VERSIONS = {"v6-small-det": "PP-OCRv6", "v6-small-rec": "PP-OCRv6",
 DET_MODEL = "v6-small-det"
 REC_MODEL = "v6-small-rec"
 CLS_MODEL = "cls"
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
 # Lines go to the recogniser in batches (sorted by width, so a batch pads little) of at most
 # REC_BATCH_WIDTH pixels of 48 px high strip (batch size x widest line). The PP-OCRv6 recogniser's
 # output is 18,710 scores per 8 px column: a batch of six full A4 lines held ~450 MB at once (peak
@@ -56,8 +62,13 @@ REC_BATCH_MAX = 16
 
 # Long side of the image the recogniser crops lines from (downscale above it).
 MAX_SIDE = 4000
-# Long side of the copy the text detector runs on.
+# Long side of the copy the text detector runs on: 1,280 px holds 10 pt print of an A4 page at 300 dpi
+# at ~16 px a line, which the detector finds as well as at 2,000 px (bench/ocr.py) in a third of the
+# time. Pages where it finds nothing, or only lines under DET_MIN_LINE_PX high on its copy (tiny
+# print on a huge page), are detected again on a copy of DET_RETRY_SIDE px.
 DET_MAX_SIDE = 1280
+DET_RETRY_SIDE = 2560
+DET_MIN_LINE_PX = 10
 # Lines the recogniser is less sure of than this are dropped (RapidOCR's own default).
 TEXT_SCORE = 0.5
 # A page counts as turned by 90/270 degrees when this share of its (weighted) boxes is tall.
@@ -135,7 +146,12 @@ def build_engine(det: str = DET_MODEL, rec: str = REC_MODEL, threads: int | None
         "Rec.rec_batch_num": REC_BATCH_MAX,
     }
     ocr = RapidOCR(params=params)
-    return Engine(f"det {det} + rec {rec}", ocr._load_det_model(), ocr._load_cls_model(), ocr._load_rec_model())
+    detector = ocr._load_det_model()
+    # PaddleOCR normalises the detector's input with ImageNet's mean and deviation; RapidOCR's default
+    # (0.5, 0.5) made the PP-OCRv6 detector miss the one line of hugemono.pdf (a 35,000 px page) at
+    # every size, and changes nothing on the other bench pages (same accuracy or +0.001).
+    detector.mean, detector.std = IMAGENET_MEAN, IMAGENET_STD
+    return Engine(f"det {det} + rec {rec}", detector, ocr._load_cls_model(), ocr._load_rec_model())
 
 
 _engine: Engine | None = None
@@ -211,9 +227,20 @@ def work_scale(w: int, h: int) -> float:
 
 
 def _detect(engine: Engine, bgr: np.ndarray) -> np.ndarray:
-    """Text boxes (N x 4 x 2, float32) in ``bgr`` coordinates, detected on a copy <= DET_MAX_SIDE."""
+    """Text boxes (N x 4 x 2, float32) in ``bgr`` coordinates, detected on a copy <= DET_MAX_SIDE
+    (again on one <= DET_RETRY_SIDE when the first finds no line of DET_MIN_LINE_PX)."""
     h, w = bgr.shape[:2]
-    s = min(1.0, DET_MAX_SIDE / max(h, w))
+    boxes = _detect_at(engine, bgr, DET_MAX_SIDE)
+    scale = min(1.0, DET_MAX_SIDE / max(h, w))
+    if scale < 1.0 and DET_RETRY_SIDE > DET_MAX_SIDE and (
+            len(boxes) == 0 or max(_box_dims(b)[1] for b in boxes) * scale < DET_MIN_LINE_PX):
+        boxes = _detect_at(engine, bgr, DET_RETRY_SIDE)
+    return boxes
+
+
+def _detect_at(engine: Engine, bgr: np.ndarray, side: int) -> np.ndarray:
+    h, w = bgr.shape[:2]
+    s = min(1.0, side / max(h, w))
     small = _resize(bgr, s)
     # Very flat strips (one text line) confuse the detector; pad them as RapidOCR does.
     sh, sw = small.shape[:2]
