@@ -51,8 +51,9 @@ def extract_one(file_id: int) -> str:
     The job renders every page anyway, so its outcome is the file's 四性检测 usability result.
     """
     from archive_app.intake import admission_checks
-    from archive_app.reading import extraction_job
+    from archive_app.reading import extraction_job, ocr
 
+    ocr.set_threads(wiring.setting("OCR_THREADS"))
     status = extraction_job.extract_file(db.session, wiring.get_store(), file_id, wiring.setting("UPLOAD_TMP_DIR"),
                                          timeout=wiring.setting("JOB_TIMEOUT"), clock=wiring.now,
                                          lease_seconds=int(wiring.setting("JOB_LEASE_SECONDS")))
@@ -81,8 +82,9 @@ def requeue_stale() -> list[int]:
     on the queue the files whose job was lost in the queue. Files the sweep gave up on (failed without
     their job ending) get their 四性检测 usability result here."""
     from archive_app.intake import admission_checks
-    from archive_app.reading import extraction_job
+    from archive_app.reading import extraction_job, ocr
 
+    ocr.set_threads(wiring.setting("OCR_THREADS"))
     taken = extraction_job.requeue_stale(db.session, STALE_AFTER, wiring.now(), wiring.enqueue_extraction)
     admission_checks.catch_up_usability(db.session, now=wiring.now())
     db.session.commit()

@@ -162,14 +162,14 @@ def test_scanned_upload_gets_a_searchable_copy_borrowers_get_it_marked_destructi
         assert not store.exists(object_key)
 
 
-def test_a_page_that_brings_its_lines_is_not_read_again():
+def test_a_page_s_own_lines_make_its_copy_page_and_pages_without_lines_get_none():
     from types import SimpleNamespace
 
     from archive_app.reading import OcrLine
 
     line = OcrLine(text=CHINESE, confidence=0.99, box=((10, 20), (300, 20), (300, 60), (10, 60)))
     page = SimpleNamespace(page_no=1, source="ocr", lines=[line], rotation=90, width=400, height=800)
-    # no such file: reading it again would fail, so the lines must be the page's own
+    # no such file: the lines are the page's own
     got = sc.page_lines_of("/nonexistent.png", "image/png", page)
     assert got == sc.PageLines(800, 400, 90, ((CHINESE, ((10.0, 20.0), (300.0, 20.0), (300.0, 60.0), (10.0, 60.0))),))
     assert sc.page_lines_of("/nonexistent.pdf", "application/pdf", SimpleNamespace(source="text")) is None

@@ -303,7 +303,6 @@ def _read_pages(session: Session, store: BlobStore, lease: Lease, clock: Clock, 
             thumb_key, view_key = derived_key(object_key, page_no, "thumb"), derived_key(object_key, page_no, "view")
             thumb = render_thumbnail(path, mime, page_no, max_side=THUMB_SIDE)
             view = render_page_image(path, mime, page_no, max_side=VIEW_SIDE)
-            # Read before anything is stored: a second OCR pass when the page did not bring its lines.
             lines = searchable_copy.page_lines_of(path, mime, page)
             try:
                 _put_replacing(store, thumb_key, thumb)

@@ -1,4 +1,4 @@
-"""OCR with RapidOCR (PP-OCRv4 Chinese/English models on onnxruntime). The only module importing it.
+"""OCR with RapidOCR 3.10 and its PP-OCRv6 small models on onnxruntime. The only module importing it.
 
 Why not ``RapidOCR()(image)`` as is:
 
@@ -8,38 +8,74 @@ Why not ``RapidOCR()(image)`` as is:
   happens with 16-bit ("I;16"/"I") greyscale and gives wrong colours for CMYK. We convert every
   input to 8-bit RGB ourselves (alpha composited onto white).
 * It shrinks any page to 2000 px on the long side *before* cropping the text lines, so the
-  recogniser reads lines from the shrunken page. We detect on a copy of at most
-  ``DET_MAX_SIDE`` px but crop the lines from the page at up to ``MAX_SIDE`` px.
-* Small images (a photo of one line, a chat screenshot) read better upscaled (see ``SMALL_SIDE``).
+  recogniser reads lines from the shrunken page. We detect on a copy of at most ``DET_MAX_SIDE``
+  px but crop the lines from the page at up to ``MAX_SIDE`` px.
+* Small images are not enlarged (an enlarged photo made a printed word score just under the cut-off;
+  bench/ocr.py --upscale 1500 reads nothing more): the detector scales its own copy and the
+  recogniser reads every line at 48 px high anyway.
 * Pages turned by 90/270 degrees: the detector then finds mostly upright (tall) boxes; we turn the
-  page and detect again. Pages upside down (180, or 270 after our 90 turn) are recognised by the
-  line classifier (which flips each line); when most lines were flipped, the page order is
-  reversed (boxes mapped through a 180 degree turn) so the text reads top to bottom.
+  page and detect again. Pages upside down (180, or 270 after our 90 turn) are found by the line
+  orientation classifier on a sample of the longest lines, and turned as a whole (boxes mapped
+  through a 180 degree turn) so the text reads top to bottom.
+* Lines are recognised in batches capped by width (memory, see ``REC_BATCH_WIDTH``) and the reading
+  order (columns, forms) and the reflow of wrapped Chinese sentences are ours.
 """
 from __future__ import annotations
 
+import ctypes
+import importlib.util
+import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 from PIL import Image
 
 from archive_app.reading.errors import OCR_FAILED, ExtractionError
-from archive_app.reading.text import clean_ocr_text
+from archive_app.reading.text import LaidLine, clean_ocr_text, reflow_lines
+
+# Models: (package whose wheel carries the file, file name). The PP-OCRv4 ones come with the former
+# engine package (rapidocr_onnxruntime) and are only there for ``bench/ocr.py --engine`` comparisons.
+MODELS = {
+    "v6-small-det": ("rapidocr", "PP-OCRv6_det_small.onnx"),
+    "v6-small-rec": ("rapidocr", "PP-OCRv6_rec_small.onnx"),
+    "v4-mobile-det": ("rapidocr_onnxruntime", "ch_PP-OCRv4_det_infer.onnx"),
+    "v4-mobile-rec": ("rapidocr_onnxruntime", "ch_PP-OCRv4_rec_infer.onnx"),
+    "cls": ("rapidocr", "ch_ppocr_mobile_v2.0_cls_mobile.onnx"),
+}
+MODEL_VERSIONS = {"v6-small-det": "PP-OCRv6", "v6-small-rec": "PP-OCRv6",
+                  "v4-mobile-det": "PP-OCRv4", "v4-mobile-rec": "PP-OCRv4", "cls": "PP-OCRv4"}
+DET_MODEL = "v6-small-det"
+REC_MODEL = "v6-small-rec"
+CLS_MODEL = "cls"
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+# Lines go to the recogniser in batches (sorted by width, so a batch pads little) of at most
+# REC_BATCH_WIDTH pixels of 48 px high strip (batch size x widest line). The PP-OCRv6 recogniser's
+# output is 18,710 scores per 8 px column: a batch of six full A4 lines held ~450 MB at once (peak
+# RSS 1.3 GB); batches this wide keep the peak near 100 MB at the same speed (bench/ocr.py).
+REC_BATCH_WIDTH = 4800
+REC_BATCH_MAX = 16
 
 # Long side of the image the recogniser crops lines from (downscale above it).
 MAX_SIDE = 4000
-# Long side of the copy the text detector runs on.
-DET_MAX_SIDE = 2000
-# Images whose long side is below this are upscaled (at most x UPSCALE_MAX) to reach it.
-SMALL_SIDE = 1500
-UPSCALE_MAX = 3.0
+# Long side of the copy the text detector runs on: 1,280 px holds 10 pt print of an A4 page at 300 dpi
+# at ~16 px a line, which the detector finds as well as at 2,000 px (bench/ocr.py) in a third of the
+# time. Pages where it finds nothing, or only lines under DET_MIN_LINE_PX high on its copy (tiny
+# print on a huge page), are detected again on a copy of DET_RETRY_SIDE px.
+DET_MAX_SIDE = 1280
+DET_RETRY_SIDE = 2560
+DET_MIN_LINE_PX = 10
 # Lines the recogniser is less sure of than this are dropped (RapidOCR's own default).
 TEXT_SCORE = 0.5
 # A page counts as turned by 90/270 degrees when this share of its (weighted) boxes is tall.
 VERTICAL_SHARE = 0.6
 MIN_BOXES_FOR_ROTATION = 3
+# Lines the orientation classifier looks at first (the longest); the rest only if these say upside down.
+CLS_SAMPLE = 8
 
 
 @dataclass(frozen=True)
@@ -59,22 +95,84 @@ class OcrPage:
     rotation: int = 0  # degrees clockwise the input was turned to read it (0, 90, 180, 270)
 
 
-_engine = None
+@dataclass
+class Engine:
+    """Text detector, line orientation classifier and recogniser (RapidOCR components on onnxruntime)."""
+
+    name: str
+    det: Any
+    cls: Any
+    rec: Any
+    # The components keep per-call state (the detector stores its pre-processor on self), so one page
+    # at a time goes through an engine; onnxruntime itself uses ``threads`` cores for each call.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def charset(self) -> set[str]:
+        """The characters the recogniser can output."""
+        return set(self.rec.postprocess_op.character)
+
+
+def model_path(model: str) -> Path:
+    """The ONNX file of ``model`` (a key of MODELS), from the installed wheel: never downloaded."""
+    package, filename = MODELS[model]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ExtractionError(OCR_FAILED, detail=f"OCR model {model}: package {package} is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / filename
+    if not path.is_file():
+        raise ExtractionError(OCR_FAILED, detail=f"OCR model {model}: {path} missing")
+    return path
+
+
+def build_engine(det: str = DET_MODEL, rec: str = REC_MODEL, threads: int | None = None) -> Engine:
+    """A new engine with the given detection and recognition models and onnxruntime threads per call
+    (default: the threads set by ``set_threads``, else every core)."""
+    from rapidocr import OCRVersion, RapidOCR
+
+    threads = threads or _threads or os.cpu_count() or 1
+    # Every model path is given, so RapidOCR never reaches for its download URLs (model_root_dir is
+    # only used when a path is missing: pointing it nowhere makes such a slip fail loudly).
+    params = {
+        "Global.log_level": "warning",
+        "Global.model_root_dir": "/nonexistent/rapidocr-models",
+        "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        "Det.model_path": str(model_path(det)),
+        "Det.ocr_version": OCRVersion(MODEL_VERSIONS[det]),
+        "Cls.model_path": str(model_path(CLS_MODEL)),
+        "Rec.model_path": str(model_path(rec)),
+        "Rec.ocr_version": OCRVersion(MODEL_VERSIONS[rec]),
+        "Rec.rec_batch_num": REC_BATCH_MAX,
+    }
+    ocr = RapidOCR(params=params)
+    detector = ocr._load_det_model()
+    # PaddleOCR normalises the detector's input with ImageNet's mean and deviation; RapidOCR's default
+    # (0.5, 0.5) made the PP-OCRv6 detector miss the one line of hugemono.pdf (a 35,000 px page) at
+    # every size, and changes nothing on the other bench pages (same accuracy or +0.001).
+    detector.mean, detector.std = IMAGENET_MEAN, IMAGENET_STD
+    return Engine(f"det {det} + rec {rec}", detector, ocr._load_cls_model(), ocr._load_rec_model())
+
+
+_engine: Engine | None = None
 _engine_lock = threading.Lock()
-# RapidOCR's components keep per-call state (the detector stores its pre-processor on self), so one
-# page at a time goes through the engine; onnxruntime itself uses all cores for each call.
-_run_lock = threading.Lock()
+_threads = 0
 
 
-def get_engine():
-    """The process-wide RapidOCR engine, created on first use (thread-safe)."""
+def set_threads(threads: int) -> None:
+    """onnxruntime threads per call for the process-wide engine (0: every core). Takes effect for an
+    engine not yet created; workers call it before their first page."""
+    global _threads
+    _threads = max(0, int(threads))
+
+
+def get_engine() -> Engine:
+    """The process-wide engine, created on first use (thread-safe)."""
     global _engine
     if _engine is None:
         with _engine_lock:
             if _engine is None:
-                from rapidocr_onnxruntime import RapidOCR
-
-                _engine = RapidOCR(text_score=TEXT_SCORE)
+                _engine = build_engine()
     return _engine
 
 
@@ -111,8 +209,15 @@ def _resize(a: np.ndarray, s: float) -> np.ndarray:
     return cv2.resize(a, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
 
 
+SMALL_SIDE = 0  # no enlargement (see the module docstring); kept for bench/ocr.py --upscale
+UPSCALE_MAX = 3.0
+# RapidOCR pads strips flatter than this (width / height), or lower than MIN_HEIGHT, before detection.
+WIDTH_HEIGHT_RATIO = 8
+MIN_HEIGHT = 30
+
+
 def work_scale(w: int, h: int) -> float:
-    """Scale applied to an input image before OCR (down for huge pages, up for small snippets)."""
+    """Scale applied to an input image before OCR (down for huge pages; up only if SMALL_SIDE is set)."""
     long = max(w, h)
     if long > MAX_SIDE:
         return MAX_SIDE / long
@@ -121,19 +226,30 @@ def work_scale(w: int, h: int) -> float:
     return 1.0
 
 
-def _detect(engine, bgr: np.ndarray) -> np.ndarray:
-    """Text boxes (N x 4 x 2, float32) in ``bgr`` coordinates, detected on a copy <= DET_MAX_SIDE."""
+def _detect(engine: Engine, bgr: np.ndarray) -> np.ndarray:
+    """Text boxes (N x 4 x 2, float32) in ``bgr`` coordinates, detected on a copy <= DET_MAX_SIDE
+    (again on one <= DET_RETRY_SIDE when the first finds no line of DET_MIN_LINE_PX)."""
     h, w = bgr.shape[:2]
-    s = min(1.0, DET_MAX_SIDE / max(h, w))
+    boxes = _detect_at(engine, bgr, DET_MAX_SIDE)
+    scale = min(1.0, DET_MAX_SIDE / max(h, w))
+    if scale < 1.0 and DET_RETRY_SIDE > DET_MAX_SIDE and (
+            len(boxes) == 0 or max(_box_dims(b)[1] for b in boxes) * scale < DET_MIN_LINE_PX):
+        boxes = _detect_at(engine, bgr, DET_RETRY_SIDE)
+    return boxes
+
+
+def _detect_at(engine: Engine, bgr: np.ndarray, side: int) -> np.ndarray:
+    h, w = bgr.shape[:2]
+    s = min(1.0, side / max(h, w))
     small = _resize(bgr, s)
     # Very flat strips (one text line) confuse the detector; pad them as RapidOCR does.
     sh, sw = small.shape[:2]
     pad = 0
-    if sh <= engine.min_height or sw / sh > engine.width_height_ratio:
-        new_h = max(int(sw / engine.width_height_ratio), engine.min_height) * 2
+    if sh <= MIN_HEIGHT or sw / sh > WIDTH_HEIGHT_RATIO:
+        new_h = max(int(sw / WIDTH_HEIGHT_RATIO), MIN_HEIGHT) * 2
         pad = int(abs(new_h - sh) / 2)
         small = cv2.copyMakeBorder(small, pad, pad, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-    boxes, _ = engine.text_det(small)
+    boxes = engine.det(small).boxes
     if boxes is None or len(boxes) == 0:
         return np.zeros((0, 4, 2), np.float32)
     boxes = np.asarray(boxes, dtype=np.float32).copy()
@@ -205,7 +321,8 @@ def _extent(items: list, axis: int) -> float:
 def _reading_order(items: list, line_h: float | None = None, depth: int = 0) -> list[list]:
     """Rows of (box, text, score) in reading order: a recursive XY-cut.
 
-    Blocks are separated at horizontal gaps of about a line height (paragraphs, sections) and,
+    Blocks are separated at horizontal gaps of 0.6 line height (paragraphs, sections: 0.8 missed the
+    gap above linn.png's two columns once boxes came from the 1,280 px detection copy) and,
     failing that, at vertical gutters of at least half a line height between two wide blocks (text
     columns, read left column first); inside a block, lines are grouped by vertical overlap and
     read top to bottom, left to right. Narrow blocks (form labels, values) are never cut apart
@@ -216,7 +333,7 @@ def _reading_order(items: list, line_h: float | None = None, depth: int = 0) -> 
     if line_h is None:
         line_h = float(np.median([float(it[0][:, 1].max() - it[0][:, 1].min()) for it in items])) or 1.0
     if len(items) > 1 and depth < 32:
-        groups = _split(items, 1, 0.8 * line_h)
+        groups = _split(items, 1, 0.6 * line_h)
         if len(groups) > 1:
             return [row for g in groups for row in _reading_order(g, line_h, depth + 1)]
         groups = _split(items, 0, 0.5 * line_h)
@@ -247,8 +364,80 @@ def _reading_order(items: list, line_h: float | None = None, depth: int = 0) -> 
     return _rows(items)
 
 
-def ocr_image(img: Image.Image) -> OcrPage:
+def _crop(bgr: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The line under ``box`` straightened to a horizontal strip (tall strips turned, as RapidOCR does)."""
+    w, h = _box_dims(box)
+    w, h = max(1, int(w)), max(1, int(h))
+    dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    m = cv2.getPerspectiveTransform(box.astype(np.float32), dst)
+    crop = cv2.warpPerspective(bgr, m, (w, h), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
+    if h / w >= 1.5:
+        crop = np.rot90(crop)
+    return np.ascontiguousarray(crop)
+
+
+def _upside_down(engine: Engine, boxes: np.ndarray, crops: list[np.ndarray]) -> bool:
+    """Whether the page reads upside down, by the orientation classifier on its longest lines.
+
+    Only the CLS_SAMPLE longest lines are classified (one call of a tiny model): an upright page, the
+    usual case, costs no more, and an upside-down page is turned as a whole — per line the classifier
+    left a few short lines of a turned page unturned, and they were read as garbage."""
+    weights = [max(_box_dims(b)) for b in boxes]
+    sample = sorted(range(len(crops)), key=lambda k: -weights[k])[:CLS_SAMPLE]
+    res = engine.cls([crops[k] for k in sample]).cls_res
+    total = sum(weights[k] for k in sample)
+    flipped = sum(weights[k] for k, (label, score) in zip(sample, res)
+                  if label == "180" and score >= engine.cls.cls_thresh)
+    return total > 0 and flipped / total > 0.5
+
+
+def _recognise(engine: Engine, crops: list[np.ndarray]) -> tuple[list[str], list[float]]:
+    """Text and score of each crop, in batches of at most REC_BATCH_WIDTH (see there)."""
+    from rapidocr.ch_ppocr_rec.typings import TextRecInput
+
+    width = [48 * c.shape[1] / max(1, c.shape[0]) for c in crops]
+    order = sorted(range(len(crops)), key=lambda k: width[k])
+    txts: list[str] = [""] * len(crops)
+    scores: list[float] = [0.0] * len(crops)
+    k = 0
+    while k < len(order):
+        n = 1
+        while (k + n < len(order) and n < REC_BATCH_MAX
+               and (n + 1) * max(width[order[k + n]], 320) <= REC_BATCH_WIDTH):
+            n += 1
+        batch = order[k:k + n]
+        res = engine.rec(TextRecInput(img=[crops[j] for j in batch], return_word_box=False))
+        for j, t, sc in zip(batch, res.txts, res.scores):
+            txts[j], scores[j] = t, float(sc)
+        k += n
+    return txts, scores
+
+
+def _give_back_memory() -> None:
+    """Return freed heap to the system (glibc keeps it otherwise: a worker's RSS stayed at the peak of
+    its biggest page, ~550 MB, instead of ~230 MB between pages)."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
+
+
+def ocr_image(img: Image.Image, engine: Engine | None = None) -> OcrPage:
     """Read the text of one page image. Raises ExtractionError(ocr_failed) if the engine fails."""
+    try:
+        return _ocr_image(img, engine)
+    finally:
+        _give_back_memory()
+
+
+def _ocr_image(img: Image.Image, engine: Engine | None) -> OcrPage:
     try:
         rgb = to_rgb_array(img)
         h0, w0 = rgb.shape[:2]
@@ -256,8 +445,8 @@ def ocr_image(img: Image.Image) -> OcrPage:
             return OcrPage(text="", lines=[], mean_confidence=0.0, rotation=0)
         s = work_scale(w0, h0)
         bgr = np.ascontiguousarray(_resize(rgb, s)[:, :, ::-1])
-        engine = get_engine()
-        with _run_lock:
+        engine = engine or get_engine()
+        with engine.lock:
             rotation = 0
             boxes = _detect(engine, bgr)
             if _mostly_vertical(boxes):
@@ -267,24 +456,18 @@ def ocr_image(img: Image.Image) -> OcrPage:
                     bgr, boxes, rotation = turned, boxes2, 90
             if len(boxes) == 0:
                 return OcrPage(text="", lines=[], mean_confidence=0.0, rotation=rotation)
-            boxes = np.asarray(engine.sorted_boxes(boxes), dtype=np.float32)
-            crops = engine.get_crop_img_list(bgr, list(boxes))
-            crops, cls_res, _ = engine.text_cls(crops)
-            rec_res, _ = engine.text_rec(crops)
+            crops = [_crop(bgr, b) for b in boxes]
+            upside_down = _upside_down(engine, boxes, crops)
+            if upside_down:
+                crops = [np.ascontiguousarray(c[::-1, ::-1]) for c in crops]
+            txts, scores = _recognise(engine, crops)
     except ExtractionError:
         raise
     except Exception as exc:  # onnxruntime / cv2 errors
         raise ExtractionError(OCR_FAILED, detail=f"{type(exc).__name__}: {exc}") from exc
 
-    # Page upside down: the classifier flipped most lines (weighted by length).
-    flipped = total = 0.0
-    for b, (label, score) in zip(boxes, cls_res):
-        weight = max(_box_dims(b))
-        total += weight
-        if label == "180" and score >= engine.text_cls.cls_thresh:
-            flipped += weight
     hb, wb = bgr.shape[:2]
-    if total > 0 and flipped / total > 0.5:
+    if upside_down:
         rotation = (rotation + 180) % 360
         boxes = boxes.copy()
         boxes[:, :, 0] = (wb - 1) - boxes[:, :, 0]
@@ -292,7 +475,7 @@ def ocr_image(img: Image.Image) -> OcrPage:
         boxes = boxes[:, [2, 3, 0, 1], :]  # keep corners clockwise from top-left
 
     items = []
-    for b, (text, score, *_rest) in zip(boxes, rec_res):
+    for b, text, score in zip(boxes, txts, scores):
         text = (text or "").strip()
         if text and float(score) >= TEXT_SCORE:
             items.append((b / s, text, float(score)))
@@ -301,7 +484,13 @@ def ocr_image(img: Image.Image) -> OcrPage:
         OcrLine(text=t, confidence=c, box=tuple((float(x), float(y)) for x, y in b))
         for row in rows for (b, t, c) in row
     ]
-    text = clean_ocr_text("\n".join(" ".join(t for _, t, _ in row) for row in rows))
+    text = clean_ocr_text(reflow_lines([_row_line(row) for row in rows]))
     n = sum(len(ln.text) for ln in lines)
     mean = sum(len(ln.text) * ln.confidence for ln in lines) / n if n else 0.0
     return OcrPage(text=text, lines=lines, mean_confidence=mean, rotation=rotation)
+
+
+def _row_line(row: list) -> LaidLine:
+    xs = [float(v) for b, _, _ in row for v in b[:, 0]]
+    ys = [float(v) for b, _, _ in row for v in b[:, 1]]
+    return LaidLine(" ".join(t for _, t, _ in row), min(xs), max(xs), min(ys), max(ys), len(row))

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 from PIL import Image
 
 from archive_app.reading.errors import CORRUPT_FILE, ENCRYPTED_PDF, NO_SUCH_PAGE, TOO_LARGE_TO_RENDER, ExtractionError
@@ -97,6 +98,26 @@ def page_text(d: PdfDoc, i: int) -> str:
             tp.close()
     except pdfium.PdfiumError:
         return ""
+    finally:
+        page.close()
+
+
+def image_share(d: PdfDoc, i: int) -> float:
+    """Share of page ``i``'s area covered by its images (0..1; overlaps counted once per image, capped)."""
+    page = _page(d, i)
+    try:
+        w, h = page.get_size()
+        if not (w > 0 and h > 0):
+            return 0.0
+        covered = 0.0
+        for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,)):
+            left, bottom, right, top = obj.get_bounds()
+            cw = max(0.0, min(right, w) - max(left, 0.0))
+            ch = max(0.0, min(top, h) - max(bottom, 0.0))
+            covered += cw * ch
+        return min(1.0, covered / (w * h))
+    except pdfium.PdfiumError:
+        return 0.0
     finally:
         page.close()
 

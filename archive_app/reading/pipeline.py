@@ -34,6 +34,14 @@ IMAGE_MIMES = {"image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/tif
 OCR_DPI = 300  # scans are usually 200-300 dpi; rendering higher only adds cost
 MIN_TEXT_CHARS = 20  # a text layer with fewer meaningful characters is treated as absent
 MIN_TEXT_QUALITY = 0.6  # share of letters/digits/CJK among non-space characters
+# A text layer is thin, and the page's images are read too, when it has fewer letters/digits than this
+# times the share of the page its images cover (a full-page scan: 200), and images cover at least
+# THIN_LAYER_MIN_IMAGE_SHARE of the page. A scan whose only text layer is a one-line watermark
+# ("Evaluation version", ~40 characters) was taken as a text page and its image never read; a
+# scanned page whose OCR layer is real holds hundreds of characters. Pages a little over the line
+# lose nothing but the second reading's time.
+THIN_LAYER_CHARS = 200
+THIN_LAYER_MIN_IMAGE_SHARE = 0.3
 
 Source = Literal["text", "ocr", "none"]
 
@@ -46,6 +54,10 @@ class PageText:
     confidence: float | None  # OCR mean character confidence; None for a text layer
     width: int  # page size in pixels (as rendered for OCR; for text-layer pages at OCR_DPI)
     height: int
+    # The OCR'd lines with their boxes (upright page pixels) and the turn that made the page upright:
+    # the searchable copy lays them over the page without reading it a second time.
+    lines: tuple | None = None
+    rotation: int = 0
 
 
 def _kind(mime: str) -> str:
@@ -171,7 +183,7 @@ def _ocr_page(img: Image.Image, page_no: int) -> PageText:
         w, h = h, w
     if not res.text:
         return PageText(page_no, "", "none", None, w, h)
-    return PageText(page_no, res.text, "ocr", round(res.mean_confidence, 4), w, h)
+    return PageText(page_no, res.text, "ocr", round(res.mean_confidence, 4), w, h, tuple(res.lines), res.rotation)
 
 
 def extract(path: str, mime: str, *, on_page: Callable[[int, int], None] | None = None) -> list[PageText]:
@@ -215,14 +227,29 @@ def iter_pages(path: str, mime: str, *, skip: Container[int] = ()) -> Iterator[t
                               detail=f"{type(exc).__name__}: {exc}") from exc
 
 
+def thin_layer(text: str, image_share: float) -> bool:
+    """Whether a (meaningful) text layer is too thin for a page whose images cover ``image_share``."""
+    if image_share < THIN_LAYER_MIN_IMAGE_SHARE:
+        return False
+    good = sum(1 for c in text if unicodedata.category(c)[0] in "LN")
+    return good < THIN_LAYER_CHARS * image_share
+
+
 def _pdf_page(doc, i: int) -> PageText:
     text = meaningful_text(pdfmod.page_text(doc, i))
-    if not text:
+    if not text or thin_layer(text, pdfmod.image_share(doc, i)):
         img = pdfmod.render_page(doc, i, OCR_DPI)
         try:
-            return _ocr_page(img, i + 1)
+            page = _ocr_page(img, i + 1)
         finally:
             img.close()
+        if not text:
+            return page
+        # Both readings are kept for the index: the image's text and the layer's (a watermark, a
+        # stamp's caption or a scanner's partial OCR may hold words the image reading lost).
+        both = clean_ocr_text(f"{page.text}\n{text}") if page.text else text
+        return PageText(i + 1, both, page.source if page.text else "text", page.confidence, page.width, page.height,
+                        page.lines, page.rotation)
     wpt, hpt = doc.doc.get_page_size(i)
     rot = doc.doc[i].get_rotation()
     dpi = pdfmod.render_dpi(wpt, hpt, OCR_DPI)

@@ -5,12 +5,12 @@ and its text can be selected and searched. Borrowers' downloads are watermarked 
 stored original is never changed and stays what keepers download as the original.
 
 Made with permissive libraries only: reportlab (BSD) draws the text (and places images), pypdf
-(BSD) lays the text pages over the original PDF's pages, pypdfium2 renders a page only where its
-lines must be read again. The text is drawn in reportlab's CID font ``STSong-Light`` (Adobe's
+(BSD) lays the text pages over the original PDF's pages. The text is drawn in reportlab's CID font ``STSong-Light`` (Adobe's
 standard Chinese font: nothing embedded, extracted as Unicode, Latin included) in render mode 3
 (invisible), each line stretched horizontally to its box, so a selection covers the printed words.
 
-How the lines get here: the extraction job keeps each OCR'd page's lines (text and 4-point box) as
+How the lines get here: the pipeline hands each OCR'd page's lines over with its text (never a
+second OCR pass), and the extraction job keeps them (text and 4-point box) as
 a small JSON object beside the page images (``lines_key``), as the page is committed. The copy is
 made once the last page is read, from those objects, so a job resumed by another worker (which
 holds none of the earlier pages in memory) makes the same copy. Every object lives under the
@@ -30,7 +30,6 @@ from typing import Any, BinaryIO
 
 from PIL import Image, ImageOps, ImageSequence
 
-from archive_app.reading.errors import ExtractionError
 from storage import BlobStore
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,6 @@ log = logging.getLogger(__name__)
 FONT = "STSong-Light"
 DEFAULT_DPI = 300  # an image that does not say its resolution is taken for a usual scan
 MIN_DPI, MAX_DPI = 50, 2400  # outside this the file's own figure is nonsense (or a screen's 72)
-OCR_DPI = 300  # PDF pages are rendered at this to read their lines again (the pipeline's resolution)
 # Share of a line box's height taken by the font size: boxes carry some padding above and below.
 FONT_FILL = 0.8
 PDF_MIMES = {"application/pdf", "application/x-pdf"}
@@ -115,42 +113,16 @@ def _image_frames(path: str) -> Iterator[Image.Image]:
             yield ImageOps.exif_transpose(frame).copy()
 
 
-def read_page_lines(path: str, mime: str, page_no: int) -> PageLines:
-    """Read one page's lines with the OCR engine (the page rendered as the pipeline renders it).
-
-    Only for pages whose lines did not come with the extracted page: it costs a second OCR pass.
-    """
-    from archive_app.reading import pdf as pdfmod
-    from archive_app.reading.ocr import ocr_image
-
-    if _kind(mime) == "pdf":
-        with pdfmod.open_pdf(path) as doc:
-            img = pdfmod.render_page(doc, page_no - 1, OCR_DPI)
-    else:
-        img = next(f for k, f in enumerate(_image_frames(path), start=1) if k == page_no)
-    try:
-        res = ocr_image(img)
-        return from_ocr(res.lines, img.width, img.height, res.rotation)
-    finally:
-        img.close()
-
-
 def page_lines_of(path: str, mime: str, page: Any) -> PageLines | None:
-    """The lines of an extracted page (``reading.PageText``): its own when it carries them, else read
-    again; None for pages that were not OCR'd (a PDF's own text layer needs no copy)."""
-    if getattr(page, "source", None) != "ocr":
-        return None
+    """The lines of an extracted page (``reading.PageText``); None for pages that were not OCR'd (a
+    PDF's own text layer needs no copy) or that came without lines."""
     own = getattr(page, "lines", None)
-    if own is not None:
-        rotation = int(getattr(page, "rotation", 0) or 0)
-        width, height = (page.height, page.width) if rotation in (90, 270) else (page.width, page.height)
-        return from_ocr(own, width, height, rotation)
-    try:
-        return read_page_lines(path, mime, page.page_no)
-    except (ExtractionError, OSError, ValueError) as exc:
-        # The page was read once already: a failed second pass costs the copy its text, not the file.
-        log.warning("page %s of %s: lines not read again (%s)", page.page_no, path, exc)
+    if getattr(page, "source", None) != "ocr" or own is None:
         return None
+    rotation = int(getattr(page, "rotation", 0) or 0)
+    # PageText sizes are upright; the lines' frame is the page as it was read.
+    width, height = (page.height, page.width) if rotation in (90, 270) else (page.width, page.height)
+    return from_ocr(own, width, height, rotation)
 
 
 def keep_page_lines(store: BlobStore, object_key: str, page_no: int, page: PageLines) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 # Han ideographs (URO + ext. A + compatibility ideographs + ext. B..) and CJK punctuation / full-width forms.
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
@@ -44,3 +45,60 @@ def char_accuracy(ref: str, hyp: str, *, drop_space: bool = False) -> float:
     norm = (lambda s: re.sub(r"\s+", "", s)) if drop_space else (lambda s: re.sub(r"\s+", " ", s).strip())
     ref, hyp = norm(ref), norm(hyp)
     return max(0.0, 1 - levenshtein(ref, hyp) / len(ref))
+
+
+@dataclass(frozen=True)
+class LaidLine:
+    """One line of OCR text with where it lies on the page (pixels) and how many boxes made it."""
+
+    text: str
+    left: float
+    right: float
+    top: float
+    bottom: float
+    cells: int = 1  # boxes side by side in the row: more than one is a table or form row
+
+
+# A line that may go on in the next: it ends in a Han character or a comma-like mark, not a full stop,
+# colon or closing mark (after those a new line is a new thought, a list item or a table row).
+_OPEN_END = re.compile(rf"[{_HAN}，、“‘（《]$")
+_HAN_START = re.compile(rf"^[{_HAN}，、。；：！？”’）》]")
+# A wrapped line fills its column: at least this many glyphs (line heights) wide.
+REFLOW_MIN_GLYPHS = 10
+
+
+def reflow_lines(lines: list[LaidLine]) -> str:
+    """The lines as text, with a line break inside a Chinese sentence removed where the layout shows
+    the line was wrapped by the page (so a phrase split over two lines is one phrase again).
+
+    A break is removed only between two single-box lines when the first fills the column (reaches
+    the right edge of the lines starting where it starts, at least REFLOW_MIN_GLYPHS glyphs wide) and
+    ends in a Han character or a comma, the next starts with a Han character right under it (same
+    left edge, or the first line indented), and no gap wider than a line lies between them. Table
+    and form rows (several boxes side by side), short lines, headings and lines ending a sentence
+    keep their break, so unrelated cells are never joined into one phrase.
+    """
+    out: list[str] = []
+    for k, ln in enumerate(lines):
+        out.append(ln.text)
+        if k + 1 == len(lines):
+            break
+        nxt = lines[k + 1]
+        out.append("" if _wrapped(ln, nxt, lines) else "\n")
+    return "".join(out)
+
+
+def _wrapped(ln: LaidLine, nxt: LaidLine, lines: list[LaidLine]) -> bool:
+    if ln.cells != 1 or nxt.cells != 1:
+        return False
+    if not (_OPEN_END.search(ln.text) and _HAN_START.search(nxt.text)):
+        return False
+    h = max(1.0, min(ln.bottom - ln.top, nxt.bottom - nxt.top))
+    if ln.right - ln.left < REFLOW_MIN_GLYPHS * h:
+        return False
+    if not 0 <= nxt.top - ln.top <= 2.2 * h:  # next line directly below
+        return False
+    if not -0.6 * h <= ln.left - nxt.left <= 2.6 * h:  # same left edge, or a first-line indent
+        return False
+    column_right = max(o.right for o in lines if abs(o.left - nxt.left) <= 2.6 * h and o.cells == 1)
+    return ln.right >= column_right - 1.5 * h

@@ -64,6 +64,24 @@ def mixed_pdf(text_lines: list[str], scan: Image.Image) -> bytes:
     return _pypdf_bytes(writer)
 
 
+WATERMARK = "Evaluation Warning: created with a trial version of ScanKit"
+
+
+def watermarked_scan_pdf(scan: Image.Image, watermark: str = WATERMARK) -> bytes:
+    """A scan filling an A4 page whose only text layer is a one-line trial-version watermark."""
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1)
+    c.drawImage(ImageReader(scan.convert("RGB")), 0, 0, width=A4[0], height=A4[1])
+    c.setFont("Helvetica", 9)
+    c.drawString(36, A4[1] - 20, watermark)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
 def encrypted_pdf(data: bytes | None = None, *, user_password: str = "secret",
                   owner_password: str = "owner", algorithm: str = "AES-256") -> bytes:
     """``data`` (default: a text PDF) encrypted. An empty user password gives an owner-password-only
