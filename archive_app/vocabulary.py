@@ -97,6 +97,13 @@ AUDIT_ACTION_LABELS = {
     "customer.search": "查询客户",
     "customer.pii_reveal": "显示完整证件号/电话",
     "customer.erase": "清除客户个人信息",
+    "customer.history": "查看客户变更记录",
+    "customer.verify": "季度核实客户资料",
+    "correction.request": "提交客户数据变更申请",
+    "correction.approve": "变更申请审批通过（转复核）",
+    "correction.apply": "变更申请审批通过并执行变更",
+    "correction.reject": "驳回客户数据变更申请",
+    "correction.list": "查看客户数据变更申请",
     # records and their content
     "record.create": "新建档案",
     "record.update": "修改档案",
