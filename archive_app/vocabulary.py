@@ -103,6 +103,9 @@ AUDIT_ACTION_LABELS = {
     "correction.approve": "变更申请审批通过（转复核）",
     "correction.apply": "变更申请审批通过并执行变更",
     "correction.reject": "驳回客户数据变更申请",
+    "correction.view": "查看客户数据变更申请",
+    "correction.list": "查看客户数据变更申请列表",
+    "verification.list": "查看季度核实名单",
     # records and their content
     "record.create": "新建档案",
     "record.update": "修改档案",

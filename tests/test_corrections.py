@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from archive_app.accounts.models import User
+from archive_app.audit.models import AuditEntry
 from archive_app.corrections import requests as change_requests
 from archive_app.corrections import verification
 from archive_app.corrections.models import ChangeRequest, CustomerChange
@@ -58,9 +59,16 @@ def test_an_approved_request_is_applied_and_shown_in_the_history(app, client, us
     assert [r["id"] for r in client.get("/api/v1/change-requests?scope=to_decide").json["items"]] == [rid]
     resp = client.post(f"/api/v1/change-requests/{rid}/approve", json={"note": "同意"})
     assert resp.status_code == 200 and resp.json["status"] == "approved", resp.json
+    assert client.get(f"/api/v1/change-requests/{rid}").status_code == 200
     with app.app_context():
         c = db.session.get(Customer, cid)
         assert (c.phones, c.unit) == ("13700001111", "5-1201")
+        # Every write audited; personal data only in the erasable part, never in the chained details.
+        entries = {e.action: e for e in db.session.scalars(select(AuditEntry).where(AuditEntry.object_id == str(cid)))}
+        assert {"correction.request", "correction.apply", "correction.view"} <= entries.keys()
+        for action in ("correction.request", "correction.apply"):
+            assert "13700001111" not in entries[action].details and "13700001111" in entries[action].personal
+            assert "客户换号" not in entries[action].details
     history = client.get(f"/api/v1/customers/{cid}/history").json["items"]
     by_field = {h["field"]: h for h in history}
     assert by_field.keys() == {"phones", "unit"}
@@ -238,3 +246,30 @@ def test_erasure_blanks_personal_data_in_the_history(app, client, users):
         stored = " ".join(f"{c.before} {c.after} {c.reason}" for c in lines.values()) + req.changes + req.reason
         for personal in ("13912345678", "13600002222", "陈一鸣", "北京路"):
             assert personal not in stored
+
+
+def test_the_pages_file_decide_and_verify(app, client, users):
+    cid = _customer(client)
+    _as(client, "staff")
+    assert "申请变更资料" in client.get(f"/customers/{cid}").text
+    resp = client.post(f"/customers/{cid}/change-requests/new", data={"name": "", "unit": "8-808", "reason": ""})
+    assert resp.status_code == 400 and "请填写变更原因" in resp.text
+    resp = client.post(f"/customers/{cid}/change-requests/new", data={"name": "", "unit": "8-808", "reason": "补房号"})
+    assert resp.status_code == 302
+    page = client.get(resp.location).text
+    assert "8-808" in page and "待部门负责人审批" in page and 'id="approve-change"' not in page
+    assert "房号" in client.get("/change-requests/mine").text
+    _as(client, "head")
+    queue = client.get("/change-requests/queue").text
+    assert "陈一鸣" in queue and "房号" in queue
+    rid = int(resp.location.rsplit("/", 1)[1])
+    assert 'id="approve-change"' in client.get(f"/change-requests/{rid}").text
+    assert client.post(f"/change-requests/{rid}/approve", data={"note": ""}).status_code == 302
+    assert "已批准并执行" in client.get(f"/change-requests/{rid}").text
+    assert "季度核实" in client.get("/verification").text
+    assert client.post(f"/customers/{cid}/verify", data={"note": "到访核对"}).status_code == 302
+    assert "由 head 于" in client.get(f"/customers/{cid}").text
+    progress = client.get("/verification/progress").text
+    assert "（未指定置业顾问）" in progress and "100%" in progress
+    with app.app_context():
+        assert db.session.get(Customer, cid).unit == "8-808"

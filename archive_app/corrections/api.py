@@ -30,15 +30,15 @@ def create_change_request(customer_id: int):
        query={"scope": {"type": "string", "enum": ["mine", "to_decide"]}})
 def list_change_requests():
     user = actor(current_user)
-    rows = (svc.to_decide(db.session, user) if request.args.get("scope") == "to_decide"
-            else svc.my_requests(db.session, user))
+    rows = (svc.to_decide(db.session, user, ip=client_ip()) if request.args.get("scope") == "to_decide"
+            else svc.my_requests(db.session, user, ip=client_ip()))
     return jsonify({"items": [svc.request_dict(user, r) for r in rows]})
 
 
 @route("GET", "/change-requests/<int:request_id>", "One change request (its requester, deciders, the company-wide)")
 def get_change_request(request_id: int):
     user = actor(current_user)
-    return jsonify(svc.request_dict(user, svc.get_request(db.session, user, request_id)))
+    return jsonify(svc.request_dict(user, svc.view_request(db.session, user, request_id, ip=client_ip())))
 
 
 @route("POST", "/change-requests/<int:request_id>/approve", "Approve the step the caller decides; the last "
@@ -71,7 +71,7 @@ def customer_history(customer_id: int):
 def verification_list():
     consultant = request.args.get("consultant_id", type=int)
     quarter, groups = verification.to_verify(db.session, actor(current_user), now=now(), tz=timezone_name(),
-                                             consultant_id=consultant)
+                                             consultant_id=consultant, ip=client_ip())
     return jsonify({"quarter": quarter, "consultants": [
         {"consultant_id": g.consultant_id, "consultant": g.consultant,
          "customers": [{"id": c.id, "customer_no": c.customer_no, "name": c.name} for c in g.customers]}

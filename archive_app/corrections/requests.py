@@ -93,6 +93,20 @@ def get_request(session: Session, actor: User, request_id: int) -> ChangeRequest
     return req
 
 
+def view_request(session: Session, actor: User, request_id: int, *, ip: str = "") -> ChangeRequest:
+    """``get_request`` for display: the look is audited (``correction.view``), as any read of customer data."""
+    req = get_request(session, actor, request_id)
+    audit.record_read(session, "correction.view", actor=actor, object_type="customer", object_id=req.customer_id,
+                      ip=ip, details={"request_id": req.id})
+    return req
+
+
+def _listed(session: Session, actor: User, rows: list[ChangeRequest], which: str, ip: str) -> list[ChangeRequest]:
+    audit.record_read(session, "correction.list", actor=actor, object_type="change_request_list", ip=ip,
+                      details={"list": which, "requests": [r.id for r in rows]})
+    return rows
+
+
 def _step_action(req: ChangeRequest) -> str:
     if req.status == "pending_head":
         return "correction.approve_head"
@@ -162,16 +176,18 @@ def reject(session: Session, actor: User, request_id: int, *, note: str, now: da
     return req
 
 
-def my_requests(session: Session, actor: User, *, limit: int = 200) -> list[ChangeRequest]:
-    """The requests ``actor`` filed, newest first."""
-    return list(session.scalars(select(ChangeRequest).where(ChangeRequest.requester_id == actor.id)
-                                .order_by(ChangeRequest.id.desc()).limit(limit)))
+def my_requests(session: Session, actor: User, *, limit: int = 200, ip: str = "") -> list[ChangeRequest]:
+    """The requests ``actor`` filed, newest first (the list is audited)."""
+    return _listed(session, actor, list(session.scalars(
+        select(ChangeRequest).where(ChangeRequest.requester_id == actor.id)
+        .order_by(ChangeRequest.id.desc()).limit(limit))), "mine", ip)
 
 
-def to_decide(session: Session, actor: User, *, limit: int = 200) -> list[ChangeRequest]:
-    """The requests waiting at a step ``actor`` decides, oldest first."""
-    return list(session.scalars(select(ChangeRequest).where(policy.changes_to_decide(actor))
-                                .order_by(ChangeRequest.id).limit(limit)))
+def to_decide(session: Session, actor: User, *, limit: int = 200, ip: str = "") -> list[ChangeRequest]:
+    """The requests waiting at a step ``actor`` decides, oldest first (the list is audited)."""
+    return _listed(session, actor, list(session.scalars(
+        select(ChangeRequest).where(policy.changes_to_decide(actor)).order_by(ChangeRequest.id).limit(limit))),
+        "to_decide", ip)
 
 
 def request_dict(viewer: User, req: ChangeRequest) -> dict[str, Any]:
@@ -189,5 +205,5 @@ def request_dict(viewer: User, req: ChangeRequest) -> dict[str, Any]:
             "decision_note": req.decision_note, **when}
 
 
-__all__ = ["file_request", "approve", "reject", "get_request", "my_requests", "to_decide", "request_dict",
+__all__ = ["file_request", "approve", "reject", "get_request", "view_request", "my_requests", "to_decide", "request_dict",
            "changes_of", "STATUS_LABELS"]

@@ -48,8 +48,9 @@ class ConsultantList:
 
 
 def to_verify(session: Session, actor: User, *, now: datetime, tz: str, consultant_id: int | None = None,
-              limit: int = 500) -> tuple[str, list[ConsultantList]]:
-    """(quarter, per consultant the customers ``actor`` sees whose data was not verified this quarter)."""
+              limit: int = 500, ip: str = "") -> tuple[str, list[ConsultantList]]:
+    """(quarter, per consultant the customers ``actor`` sees whose data was not verified this quarter);
+    the list is audited (``verification.list``), as any list of customers."""
     policy.require(actor, "verification.view")
     quarter = quarter_of(now, tz)
     stmt = _scope(actor).where(~select(CustomerVerification.id).where(_verified(quarter)).exists())
@@ -59,6 +60,8 @@ def to_verify(session: Session, actor: User, *, now: datetime, tz: str, consulta
     groups: dict[int | None, list[Customer]] = {}
     for c in rows:
         groups.setdefault(c.consultant_id, []).append(c)
+    audit.record_read(session, "verification.list", actor=actor, object_type="customer_list", ip=ip,
+                      details={"quarter": quarter, "consultant_id": consultant_id, "customers": [c.id for c in rows]})
     out = [ConsultantList(cid, cs[0].consultant.display_name if cs[0].consultant else UNASSIGNED, cs)
            for cid, cs in groups.items()]
     return quarter, sorted(out, key=lambda g: (g.consultant_id is None, g.consultant))

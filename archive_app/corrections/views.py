@@ -54,19 +54,19 @@ def new(user: User, customer_id: int):
 
 @page(bp, "/change-requests/mine", "correction.view")
 def mine(user: User):
-    return render_template("corrections/list.html", title="我的变更申请", rows=svc.my_requests(db.session, user),
-                           labels=svc.STATUS_LABELS)
+    rows = svc.my_requests(db.session, user, ip=client_ip())
+    return render_template("corrections/list.html", title="我的变更申请", rows=rows, labels=svc.STATUS_LABELS)
 
 
 @page(bp, "/change-requests/queue", "correction.view")
 def queue(user: User):
-    return render_template("corrections/list.html", title="待我审批的变更申请", rows=svc.to_decide(db.session, user),
-                           labels=svc.STATUS_LABELS)
+    rows = svc.to_decide(db.session, user, ip=client_ip())
+    return render_template("corrections/list.html", title="待我审批的变更申请", rows=rows, labels=svc.STATUS_LABELS)
 
 
 @page(bp, "/change-requests/<int:request_id>", "correction.view")
 def show(user: User, request_id: int):
-    req = svc.get_request(db.session, user, request_id)
+    req = svc.view_request(db.session, user, request_id, ip=client_ip())
     return render_template("corrections/show.html", req=req, data=svc.request_dict(user, req))
 
 
@@ -90,7 +90,8 @@ def reject(user: User, request_id: int):
 @page(bp, "/verification", "verification.view")
 def verification_list(user: User):
     quarter, groups = verification.to_verify(db.session, user, now=now(), tz=timezone_name(),
-                                             consultant_id=request.args.get("consultant_id", type=int))
+                                             consultant_id=request.args.get("consultant_id", type=int),
+                                             ip=client_ip())
     return render_template("corrections/verification.html", quarter=quarter, groups=groups)
 
 
