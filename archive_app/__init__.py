@@ -96,6 +96,8 @@ def register_blueprints(app: Flask) -> None:
     from archive_app.backup import views as backup_views
     from archive_app.borrowing import api as _borrowing_api  # noqa: F401
     from archive_app.borrowing import views as borrowing_views
+    from archive_app.corrections import api as _corrections_api  # noqa: F401
+    from archive_app.corrections import views as correction_views
     from archive_app.finding import api as _finding_api  # noqa: F401
     from archive_app.finding import views as finding_views
     from archive_app.fixity import api as _fixity_api  # noqa: F401
@@ -111,7 +113,7 @@ def register_blueprints(app: Flask) -> None:
     register_favicon(app)
     for module in (login_views, customer_views, record_views, finding_views, borrowing_views, retention_views,
                    inbox_views, account_views, self_views, audit_views, backup_views, fixity_views, admission_views,
-                   visit_views):
+                   visit_views, correction_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
     # The API authenticates with tokens or checks the CSRF header itself (see api.api_auth).

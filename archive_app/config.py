@@ -44,6 +44,21 @@ def _roles(value: str) -> frozenset[str]:
     return roles
 
 
+# Customer fields a change request may name (intake.customers.CustomerInput's, less grade, consultant and
+# department, which have their own paths).
+CORRECTABLE_FIELDS = ("kind", "name", "phones", "id_number", "business_type", "project", "unit", "address",
+                      "notes", "deal_closed_on", "contract_ended_on", "last_contact_on")
+
+
+def _customer_fields(value: str) -> frozenset[str]:
+    # A misspelt field would silently let that field's changes through on one approval.
+    names = frozenset(part.strip() for part in value.split(",") if part.strip())
+    unknown = sorted(names - set(CORRECTABLE_FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown customer field(s) {', '.join(unknown)}; known: {', '.join(CORRECTABLE_FIELDS)}")
+    return names
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: its name, the config key it fills, a default and a parser."""
@@ -106,6 +121,9 @@ SETTINGS: tuple[Setting, ...] = (
             "is taken again at most lease + sweep (+2) seconds after its last renewal (45 s by default).", least=1),
     Setting("ARCHIVE_MAX_UPLOAD_MB", "MAX_UPLOAD_MB", "1024", int, "Largest accepted request body, in MiB."),
     Setting("ARCHIVE_TIMEZONE", "TIMEZONE", "Asia/Shanghai", str, "Time zone for dates shown and due dates."),
+    Setting("ARCHIVE_SENSITIVE_CUSTOMER_FIELDS", "SENSITIVE_CUSTOMER_FIELDS", "id_number,name", _customer_fields,
+            "Customer fields whose change request needs a second approval (archivist or general manager) "
+            "after the department head's."),
     Setting("ARCHIVE_LOAN_MAX_DAYS", "LOAN_MAX_DAYS", "7", int,
             "Longest borrowing window in days (past the same day only with a reason)."),
     Setting("ARCHIVE_LOAN_DECISION_HOURS", "LOAN_DECISION_HOURS", "48", int,

@@ -37,6 +37,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, true
 
 from archive_app.accounts.models import ApiToken, Role, User
 from archive_app.borrowing.models import LoanRequest
+from archive_app.corrections.models import ChangeRequest
 from archive_app.errors import Forbidden, NotFound
 from archive_app.intake.models import Customer, Record
 from archive_app.retention.models import LegalHold
@@ -132,6 +133,22 @@ ROLES: dict[str, frozenset[Role]] = {
     "followup.record": frozenset({Role.STAFF, Role.DEPT_HEAD}),
     # the due follow-ups of the whole department, not only their own (the 现场主管's check)
     "followup.view_department": frozenset({Role.DEPT_HEAD}),
+    # 客户数据变更 (corrections): business staff propose a change (obj Customer: one they see; needs a
+    # department, whose head decides); fields marked sensitive need a second step by the archive or the GM.
+    "correction.request": frozenset({Role.STAFF, Role.DEPT_HEAD}),
+    "correction.approve_head": frozenset({Role.DEPT_HEAD}),   # obj ChangeRequest: their department's, not their own
+    "correction.approve_second": frozenset({Role.ARCHIVIST, Role.GENERAL_MANAGER}),   # obj: not their own
+    # A head has no head above: their own requests go straight to the second step.
+    "correction.skip_head": frozenset({Role.DEPT_HEAD}),
+    # obj ChangeRequest: the requester, whoever may decide a step of it, and those who see every customer.
+    "correction.view": EVERYONE,
+    # obj Customer: the change history (变更记录) of a customer they see
+    "customer.history": EVERYONE,
+    # 每季度核实: the list of customers still to verify (scoped to what they see), marking one verified
+    # (obj Customer: one they see), and the department's progress per consultant.
+    "verification.view": frozenset({Role.STAFF, Role.DEPT_HEAD, Role.ARCHIVIST, Role.ADMIN, Role.GENERAL_MANAGER}),
+    "verification.mark": frozenset({Role.STAFF, Role.DEPT_HEAD, Role.ARCHIVIST}),
+    "verification.progress": frozenset({Role.DEPT_HEAD, Role.ARCHIVIST, Role.ADMIN, Role.GENERAL_MANAGER}),
 }
 ACTIONS = frozenset(ROLES)
 # Actions on a customer's visits: decided by role, and by the customer's department when one is named.
@@ -141,7 +158,9 @@ ROLE_ONLY = ACTIONS - {"customer.view", "customer.pii_reveal", "record.view", "r
                        "record.checks", "record.checks_run",
                        "record.read", "record.download", "loan.request", "loan.borrow", "loan.approve_head", "loan.revoke",
                        "loan.view", "hold.view", "token.revoke", "register.view_department",
-                       "disposal.follow_department"} - VISIT_ACTIONS
+                       "disposal.follow_department", "correction.request", "correction.approve_head",
+                       "correction.approve_second", "correction.view", "customer.history",
+                       "verification.mark"} - VISIT_ACTIONS
 # The 密级 a new account of each role may see unless the administrator says otherwise.
 DEFAULT_CLEARANCE: dict[Role, int] = {
     Role.ADMIN: 3, Role.ARCHIVIST: 3, Role.REVIEWER: 3, Role.GENERAL_MANAGER: 3,
@@ -211,6 +230,22 @@ def _may_borrow(user: User, role: Role, obj: Any) -> bool:
     return True
 
 
+def _may_correct(user: User, role: Role, action: str, obj: Any) -> bool:
+    """The change-request actions; without an object: may the user use that page at all."""
+    if action == "correction.request":
+        return user.department_id is not None and (obj is None or _sees_customer(user, role, obj))
+    if not isinstance(obj, ChangeRequest):
+        return obj is None
+    if action == "correction.approve_head":
+        # Nobody decides their own request; a head decides their own department's only.
+        return obj.requester_id != user.id and user.department_id is not None and user.department_id == obj.department_id
+    if action == "correction.approve_second":
+        return obj.requester_id != user.id and _sees_customer(user, role, obj.customer)
+    # correction.view
+    return (obj.requester_id == user.id or role in COMPANY_WIDE_ROLES
+            or (role is Role.DEPT_HEAD and user.department_id is not None and user.department_id == obj.department_id))
+
+
 def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChecker | None = None) -> bool:
     """Decide one action. ``obj`` is the Customer, Record or LoanRequest the action concerns, if any.
 
@@ -226,8 +261,11 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
         return True
     if action in {"customer.view", "customer.pii_reveal"}:
         return _sees_customer(user, role, obj)
-    if action in VISIT_ACTIONS:
+    if action in VISIT_ACTIONS | {"customer.history", "verification.mark"}:
+        # Without a customer: may they use the page at all.
         return obj is None or _sees_customer(user, role, obj)
+    if action.startswith("correction."):
+        return _may_correct(user, role, action, obj)
     if action == "loan.request":
         # Someone must approve: the department's head, or for the general manager (no
         # department) another general manager.
@@ -351,6 +389,18 @@ def loans_to_decide(user: User | None) -> ColumnElement[bool]:
     if can(user, "loan.approve_gm"):
         steps.append(LoanRequest.status == "pending_gm")
     return or_(*steps) if steps else false()
+
+
+def changes_to_decide(user: User | None) -> ColumnElement[bool]:
+    """A SQL condition on ``ChangeRequest``: the requests at a step this user decides (less their own)."""
+    steps = []
+    if can(user, "correction.approve_head") and user.department_id is not None:
+        steps.append(and_(ChangeRequest.status == "pending_head", ChangeRequest.department_id == user.department_id))
+    if can(user, "correction.approve_second"):
+        steps.append(ChangeRequest.status == "pending_second")
+    if not steps:
+        return false()
+    return and_(or_(*steps), ChangeRequest.requester_id != user.id)
 
 
 def record_scope(user: User | None) -> tuple[int, frozenset[int] | None] | None:

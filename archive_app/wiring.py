@@ -152,3 +152,8 @@ def local_today() -> date:
 def timezone_name() -> str:
     """ARCHIVE_TIMEZONE: local dates, 年度 and due dates are reckoned in it."""
     return current_app.config["TIMEZONE"]
+
+
+def sensitive_customer_fields() -> frozenset[str]:
+    """ARCHIVE_SENSITIVE_CUSTOMER_FIELDS: a change request naming one needs a second approval."""
+    return current_app.config["SENSITIVE_CUSTOMER_FIELDS"]

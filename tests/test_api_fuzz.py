@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from archive_app.accounts.passwords import check_new_password
 from archive_app.errors import ValidationFailed
+from archive_app.intake.customers import id_card_valid
 
 from .generated import images as gi
 from .helpers import make_pdf, tiny_png
@@ -73,7 +74,8 @@ def _keeps_rules_the_document_cannot_state(case) -> bool:
     one's description names it): a date range ending before it starts (400 invalid_date_range), a
     new password zxcvbn finds guessable (400 weak_password), a grade given without a reason (a
     downgrade from the customer's current grade is 400 downgrade_reason_required), visit dates out of
-    order (400 visit_dates_out_of_order) and a next follow-up before this one (400 next_due_before_done)."""
+    order (400 visit_dates_out_of_order), a next follow-up before this one (400 next_due_before_done)
+    and a resident ID number with a wrong check digit (400 invalid_id_number)."""
     query = case.query or {}
     if query.get("date_from") and query.get("date_to") and query["date_from"] > query["date_to"]:
         return False
@@ -85,6 +87,12 @@ def _keeps_rules_the_document_cannot_state(case) -> bool:
     if isinstance(dates, list) and dates != sorted(dates):
         return False
     if body.get("next_due_on"):
+        return False
+    # The format cn-resident-id states the check digit, but a body drawn through oneOf/required merging can
+    # come from the pattern alone (e.g. 000000000000000000): the check digit is a rule between characters.
+    idn = body.get("id_number")
+    if isinstance(idn, str) and body.get("kind", "person") == "person" and re.fullmatch(r"[0-9]{17}[0-9X]", idn) \
+            and not id_card_valid(idn):
         return False
     for key in ("new_password", "password"):
         if isinstance(body.get(key), str):

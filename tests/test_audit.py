@@ -30,7 +30,7 @@ def _exercise(client) -> dict:
     client.post("/login", data={"username": "archivist", "password": "wrong-password"})
     login(client, "archivist")
     c = new_customer(client)
-    client.patch(f"/api/v1/customers/{c['id']}", json={"project": "翠湖", "phones": "13800000000"})
+    client.patch(f"/api/v1/customers/{c['id']}", json={"project": "翠湖", "phones": "13800000000", "reason": "更正"})
     rec = upload(client, c["id"], [(PDF_MIN, "a.pdf")]).json
     client.get(f"/customers/{c['id']}")
     client.get(f"/records/{rec['id']}")
@@ -229,7 +229,7 @@ def test_erasure_blanks_personal_data_in_the_log_and_verify_audit_accounts_for_i
     _visitor_card(app, client, name="陈大文", marker="Keepmarker5521", last_contact="2025-06-01")
     with app.app_context():
         u = _users(users)
-        customers.update_customer(db.session, u["archivist"], cid, {"address": address}, now=NOW)
+        customers.update_customer(db.session, u["archivist"], cid, {"address": address, "reason": "更正"}, now=NOW)
         db.session.commit()
         assert address in "".join(e.personal or "" for e in db.session.scalars(select(AuditEntry)))
         batch = _approved_batch(u, [rid])

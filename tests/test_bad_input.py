@@ -199,12 +199,12 @@ def test_every_integer_parameter_is_range_checked(app, client, users):
     for key in ("customer_id", "year_from", "page"):
         resp = client.get("/api/v1/search", query_string={"q": "合同", key: past})
         assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_parameter", key
-    resp = client.patch(f"/api/v1/customers/{c['id']}", json={"consultant_id": int(past)})
+    resp = client.patch(f"/api/v1/customers/{c['id']}", json={"consultant_id": int(past), "reason": "更正"})
     assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_parameter"
     resp = client.post("/api/v1/paper-loans", json={"request_id": int(past), "record_id": 1, "pages": 1})
     assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_parameter"
     # a consultant id that names nobody is a missing thing, like any other id
-    resp = client.patch(f"/api/v1/customers/{c['id']}", json={"consultant_id": 99999})
+    resp = client.patch(f"/api/v1/customers/{c['id']}", json={"consultant_id": 99999, "reason": "更正"})
     assert resp.status_code == 404 and resp.json["error"]["code"] == "unknown_consultant"
 
 
@@ -217,6 +217,6 @@ def test_text_the_database_cannot_keep_is_refused(app, client, users):
                  upload(client, c["id"], [(PDF_MIN, "a.pdf")], title="合同\x00")):
         assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_text"
     for field, limit in (("project", 100), ("unit", 100), ("address", 300), ("department", 100)):
-        resp = client.patch(f"/api/v1/customers/{c['id']}", json={field: "楼" * (limit + 1)})
+        resp = client.patch(f"/api/v1/customers/{c['id']}", json={field: "楼" * (limit + 1), "reason": "更正"})
         assert resp.status_code == 400 and resp.json["error"]["code"] == "field_too_long", field
-        assert client.patch(f"/api/v1/customers/{c['id']}", json={field: "楼" * limit}).status_code == 200
+        assert client.patch(f"/api/v1/customers/{c['id']}", json={field: "楼" * limit, "reason": "更正"}).status_code == 200

@@ -129,7 +129,7 @@ def test_customer_change_reaches_the_index(app, client, users):
     rec = upload(client, c["id"], [(make_pdf(marker="d"), "d.pdf")]).json
     _drain(app)
     assert client.get("/api/v1/search", query_string={"q": "shanxiongxin"}).json["total"] == 1
-    client.patch(f"/api/v1/customers/{c['id']}", json={"phones": "13700001111", "project": "翠湖山庄"})
+    client.patch(f"/api/v1/customers/{c['id']}", json={"phones": "13700001111", "project": "翠湖山庄", "reason": "更正"})
     _drain(app)
     body = client.get("/api/v1/search", query_string={"q": "翠湖山庄 1111"}).json
     assert [i["record"]["id"] for i in body["items"]] == [rec["id"]]

@@ -147,12 +147,12 @@ def test_records_get_their_date_when_filed_and_when_events_change(app, client, u
         store = app.extensions["blob_store"]
         key = r.files[0].object_key
         far = store.retention(key).until
-        customers.update_customer(db.session, u["archivist"], cid, {"last_contact_on": "2019-03-01"}, now=datetime.now(UTC))
+        customers.update_customer(db.session, u["archivist"], cid, {"last_contact_on": "2019-03-01", "reason": "更正"}, now=datetime.now(UTC))
         db.session.refresh(r)
         assert (r.disposal_state, r.disposal_date) == ("scheduled", date(2023, 1, 1))
         assert "最后联系日期 2019-03-01" in r.disposal_basis
         # a later event moves the date beyond the lock: given the store, the lock follows at once
-        customers.update_customer(db.session, u["archivist"], cid, {"last_contact_on": "2026-01-01"}, store=store, now=datetime.now(UTC))
+        customers.update_customer(db.session, u["archivist"], cid, {"last_contact_on": "2026-01-01", "reason": "更正"}, store=store, now=datetime.now(UTC))
         assert db.session.get(Record, rid).disposal_date == date(2030, 1, 1)
         assert far.year >= 2100 and store.retention(key).until == far  # already longer: kept, never shortened
 
@@ -497,20 +497,20 @@ def test_a_held_file_keeps_its_data_and_an_erased_customer_takes_nothing(app, cl
         s.commit()
         hold_id = hold.id
         with pytest.raises(DomainError) as refused:
-            customers.update_customer(s, u["archivist"], cid, {"name": "林大红", "department": "销售二部"}, now=NOW)
+            customers.update_customer(s, u["archivist"], cid, {"name": "林大红", "department": "销售二部", "reason": "更正"}, now=NOW)
         assert refused.value.code == "customer_on_hold" and refused.value.status == 409
         assert "诉讼" in refused.value.message and "购房合同纠纷诉讼" in refused.value.message
         s.rollback()
         assert s.get(Customer, cid).name == "林小红"
     login(client, "archivist")
-    resp = client.patch(f"/api/v1/customers/{cid}", json={"name": "林大红"})
+    resp = client.patch(f"/api/v1/customers/{cid}", json={"name": "林大红", "reason": "更正"})
     assert resp.status_code == 409 and resp.json["error"]["code"] == "customer_on_hold"
     client.post("/logout")
     with app.app_context():
         u = _users(users)
         s = db.session
         holds.lift_hold(s, u["archivist"], hold_id, reason="已结案", now=NOW)
-        customers.update_customer(s, u["archivist"], cid, {"unit": "3-1502"}, now=NOW)  # free again
+        customers.update_customer(s, u["archivist"], cid, {"unit": "3-1502", "reason": "更正"}, now=NOW)  # free again
         s.commit()
         _execute(app, u, _approved_batch(u, [rid]))
         assert s.get(Customer, cid).erased
@@ -521,7 +521,7 @@ def test_a_held_file_keeps_its_data_and_an_erased_customer_takes_nothing(app, cl
             s.rollback()
             return exc.value.code
 
-        assert code_of(lambda: customers.update_customer(s, u["archivist"], cid, {"unit": "x"}, now=NOW)) \
+        assert code_of(lambda: customers.update_customer(s, u["archivist"], cid, {"unit": "x", "reason": "更正"}, now=NOW)) \
             == "customer_erased"
         assert code_of(lambda: holds.place_hold(s, u["archivist"], kind="dispute", reason="x", mandate="y", now=NOW,
                                                 customer_id=cid)) == "customer_erased"

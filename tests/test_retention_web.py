@@ -278,7 +278,7 @@ def test_customer_event_dates_on_form_and_page(app, client, users):
     resp = client.post(f"/customers/{cid}/edit", data={"name": "周九", "kind": "person", "phones": "13900000009",
                                                        "business_type": "购房", "deal_closed_on": "2020-05-01",
                                                        "contract_ended_on": "2030-12-31",
-                                                       "last_contact_on": "2021-06-30"})
+                                                       "last_contact_on": "2021-06-30", "reason": "合同终止日期补录"})
     assert resp.status_code == 302
     assert "2030-12-31" in client.get(f"/customers/{cid}").text
 

@@ -32,6 +32,7 @@ from archive_app import policy
 from archive_app.accounts import users as accounts
 from archive_app.accounts.models import ApiToken
 from archive_app.borrowing import loans
+from archive_app.corrections import requests as change_requests
 from archive_app.extensions import db
 from archive_app.intake.models import Record
 from archive_app.retention import disposal, holds
@@ -96,6 +97,8 @@ OTHER_USER = lambda w: {"user_id": w.ids["u_other"]}  # noqa: E731
 OTHER_TOKEN = lambda w: {"token_id": w.ids["t_other"]}  # noqa: E731
 OTHER_CARD = lambda w: {"card_id": w.ids["card_other"]}  # noqa: E731
 MISSING_CARD = lambda w: {"card_id": 999999}  # noqa: E731
+OTHER_CHANGE = lambda w: {"request_id": w.ids["cr_other"]}  # noqa: E731
+MISSING_CHANGE = lambda w: {"request_id": 999999}  # noqa: E731
 
 ROUTES: dict[str, Route] = {
     # sign-in, static, the catalogue
@@ -120,6 +123,17 @@ ROUTES: dict[str, Route] = {
                                 missing=lambda w: _missing_file(w) | {"kind": "image"}),
     "records.queue": Route("review.queue (rows: visible_records)"),
     "records.review": Route("record.review", _secret_record),
+    # 客户数据变更 and 每季度核实
+    "corrections.new": Route("correction.request", OTHER_CUSTOMER, refused=_department_walker,
+                             missing=MISSING_CUSTOMER),
+    "corrections.mine": Route("correction.view (own requests)"),
+    "corrections.queue": Route("correction.view (rows: changes_to_decide)"),
+    "corrections.show": Route("correction.view", OTHER_CHANGE, refused=_department_walker, missing=MISSING_CHANGE),
+    "corrections.approve": Route("correction.view (service: correction.approve_head / approve_second)", OTHER_CHANGE),
+    "corrections.reject": Route("correction.view (service: correction.approve_head / approve_second)", OTHER_CHANGE),
+    "corrections.verification_list": Route("verification.view (rows: visible_customers)"),
+    "corrections.verify": Route("verification.mark", OTHER_CUSTOMER),
+    "corrections.progress": Route("verification.progress (rows: visible_customers)"),
     "search.index": Route("(signed in; hits: record_scope, snippets: record.read)", query=SECRET_QUERY),
     # borrowing
     "loans.new": Route("loan.request", query=lambda w: {"record_ids": w.ids["r_hold"]}),
@@ -197,6 +211,17 @@ ROUTES: dict[str, Route] = {
     "api.list_records": Route("customer.view (rows: visible_records)", OTHER_CUSTOMER, refused=_department_walker,
                               missing=MISSING_CUSTOMER, also=lambda w: [{"customer_id": w.ids["c_own"]}]),
     "api.create_record": Route("record.upload", OTHER_CUSTOMER),
+    "api.create_change_request": Route("correction.request", OTHER_CUSTOMER),
+    "api.list_change_requests": Route("correction.view (own requests / changes_to_decide)"),
+    "api.get_change_request": Route("correction.view", OTHER_CHANGE, refused=_department_walker,
+                                    missing=MISSING_CHANGE),
+    "api.approve_change_request": Route("correction.approve_head (or approve_second; correction.view)", OTHER_CHANGE),
+    "api.reject_change_request": Route("correction.approve_head (or approve_second; correction.view)", OTHER_CHANGE),
+    "api.customer_history": Route("customer.history", OTHER_CUSTOMER, refused=_department_walker,
+                                  missing=MISSING_CUSTOMER),
+    "api.verification_list": Route("verification.view (rows: visible_customers)"),
+    "api.verify_customer": Route("verification.mark", OTHER_CUSTOMER),
+    "api.verification_progress": Route("verification.progress (rows: visible_customers)"),
     "api.get_record": Route("record.view", _secret_record, refused=_everyone, missing=lambda w: {"record_id": 999999}),
     "api.record_checks": Route("record.checks", _secret_record, refused=_everyone,
                                missing=lambda w: {"record_id": 999999}),
@@ -300,6 +325,13 @@ def _build(app) -> World:
     own = make_customer(name="张本部", department="销售一部")
     other = make_customer(name="甄秘客户乙", department="销售二部", last_contact_on="2019-03-01")
     w.ids |= {"c_other": other.id, "c_own": own.id}
+    # a change request of 销售二部 (filed before any hold reaches the file)
+    change = change_requests.file_request(s, user("staff_other"), other.id,
+                                          {"changes": {"unit": "甄秘房号U4"}, "reason": "变更理由甄秘V7"},
+                                          sensitive_fields=frozenset(), now=now)
+    s.commit()
+    w.ids["cr_other"] = change.id
+    w.department_secrets += ["甄秘房号U4", "变更理由甄秘V7"]
 
     def secret(customer, title, **kw) -> Record:
         r = make_record(customer, title=title, secrecy=3, **kw)

@@ -108,7 +108,7 @@ CUSTOMER_FIELDS: dict[str, Any] = {
 }
 
 
-def _customer(required: list[str], *, pair: bool) -> dict[str, Any]:
+def _customer(required: list[str], *, pair: bool, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """A customer body: a person (kind absent or person, resident ID) or a company (credit code).
 
     ``pair``: a change sends kind and id_number together, so the number is checked against its kind.
@@ -119,7 +119,8 @@ def _customer(required: list[str], *, pair: bool) -> dict[str, Any]:
     for kind, number in (("person", RESIDENT_ID), ("company", CREDIT_CODE)):
         variant: dict[str, Any] = {
             "type": "object", "additionalProperties": False, "required": required + (["kind"] if pair else []),
-            "properties": {"kind": {"type": "string", "enum": [kind]}, "id_number": number, **fields}}
+            "properties": {"kind": {"type": "string", "enum": [kind]}, "id_number": number, **fields,
+                           **(extra or {})}}
         if kind == "company" and not pair:
             variant["required"] = [*required, "kind"]
         if pair:
@@ -128,7 +129,7 @@ def _customer(required: list[str], *, pair: bool) -> dict[str, Any]:
     if pair:
         # Or neither kind nor id_number: the other fields alone.
         variants.append({"type": "object", "additionalProperties": False, "required": required,
-                         "properties": dict(fields), "not": {"anyOf": [{"required": ["kind"]},
+                         "properties": {**fields, **(extra or {})}, "not": {"anyOf": [{"required": ["kind"]},
                                                                               {"required": ["id_number"]}]}})
     return {"oneOf": variants}
 
@@ -136,7 +137,22 @@ def _customer(required: list[str], *, pair: bool) -> dict[str, Any]:
 SCHEMAS: dict[str, Any] = {
     "Error": ERROR_SCHEMA,
     "CustomerInput": _customer(["name"], pair=False),
-    "CustomerChange": _customer([], pair=True),
+    # An archivist's direct correction: the reason goes into the change history (变更记录).
+    "CustomerChange": _customer(["reason"], pair=True, extra={"reason": text(2000, required=True)}),
+    # A change request (客户数据变更申请): the fields to change (the customer's own, less grade, consultant
+    # and department) and why; kind and id_number are checked together against the customer's.
+    "ChangeRequestInput": {"type": "object", "additionalProperties": False, "required": ["changes", "reason"],
+                           "properties": {"reason": text(2000, required=True), "changes": {
+                               "type": "object", "additionalProperties": False, "minProperties": 1,
+                               "properties": {
+                                   "kind": {"type": "string", "enum": ["person", "company"]},
+                                   "id_number": {"anyOf": [RESIDENT_ID, CREDIT_CODE]},
+                                   **{k: v for k, v in CUSTOMER_FIELDS.items()
+                                      if k not in ("grade", "consultant_id", "department")}}}}},
+    "ChangeDecision": {"type": "object", "additionalProperties": False, "properties": {"note": text(2000)}},
+    "ChangeRejection": {"type": "object", "additionalProperties": False, "required": ["note"],
+                        "properties": {"note": text(2000, required=True)}},
+    "VerificationInput": {"type": "object", "additionalProperties": False, "properties": {"note": text(2000)}},
     "RecordChange": {"type": "object", "additionalProperties": False, "properties": {
         "record_type": {"type": "string", "enum": list(RECORD_TYPES)},
         "part": {"type": "integer", "enum": list(PARTS)}, "title": text(300, required=True),
@@ -218,7 +234,7 @@ SCHEMAS: dict[str, Any] = {
 }
 MULTIPART = {"RecordUpload", "FilesUpload"}
 # Bodies a client may leave out altogether.
-OPTIONAL_BODIES = {"LoanDecision"}
+OPTIONAL_BODIES = {"LoanDecision", "ChangeDecision", "VerificationInput"}
 
 
 def build_document(rules: list[tuple[str, set[str]]]) -> dict[str, Any]:

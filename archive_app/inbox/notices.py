@@ -20,6 +20,7 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.borrowing import loans
 from archive_app.borrowing.models import LoanRequest, PaperLoan
+from archive_app.corrections.models import ChangeRequest
 from archive_app.fixity import checks as fixity
 from archive_app.intake.models import Customer, Record
 from archive_app.retention.models import DestructionEntry, DisposalBatch, DisposalSupervisor
@@ -120,6 +121,22 @@ def _follow_ups(session: Session, user: User, today: date) -> list[Notice]:
     return out
 
 
+def _corrections(session: Session, user: User, now: datetime) -> list[Notice]:
+    """Change requests (客户数据变更申请): waiting for this user's step, and the outcome of their own."""
+    out = []
+    waiting = session.scalar(select(func.count()).select_from(ChangeRequest).where(policy.changes_to_decide(user)))
+    if waiting:
+        out.append(Notice("urgent", f"有 {waiting} 件客户数据变更申请待您审批", ("corrections.queue", {})))
+    decided = session.scalars(select(ChangeRequest).where(ChangeRequest.requester_id == user.id,
+                                                          ChangeRequest.decided_at >= now - RECENT)
+                              .order_by(ChangeRequest.decided_at.desc()))
+    for r in decided:
+        text = (f"客户数据变更申请 #{r.id} 已批准并执行" if r.status == "approved"
+                else f"客户数据变更申请 #{r.id} 被驳回：{r.decision_note}")
+        out.append(Notice("info", text, ("corrections.show", {"request_id": r.id})))
+    return out
+
+
 def inbox(session: Session, user: User, settings: loans.LoanSettings, now: datetime) -> list[Notice]:
     """Everything that needs ``user`` now, urgent first."""
     out = _borrower(session, user, settings, now)
@@ -131,6 +148,7 @@ def inbox(session: Session, user: User, settings: loans.LoanSettings, now: datet
     out += _disposal(session, user, now)
     if policy.can(user, "followup.record"):
         out += _follow_ups(session, user, now.astimezone(ZoneInfo(settings.timezone)).date())
+    out += _corrections(session, user, now)
     if policy.can(user, "fixity.notify"):
         failing = fixity.failure_count(session)
         if failing:

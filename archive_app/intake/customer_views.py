@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from archive_app import policy
 from archive_app.accounts.models import User
+from archive_app.corrections import history, verification
 from archive_app.extensions import db
 from archive_app.http import actor, attempt, client_ip, form_dict, page, page_arg
 from archive_app.intake import customers as svc
@@ -55,8 +56,11 @@ bp.add_app_template_filter(svc.mask_id_number, "mask_id_number")
 def _show(user: User, customer, revealed: bool = False):
     records = customer_records(db.session, user, customer)
     by_part = {part: [r for r in records if r.part == part] for part in (1, 2, 3, 4)}
+    # The change history is masked as the page is: whole values only on the audited reveal.
+    changes = history.lines(db.session, customer, reveal=revealed) if policy.can(user, "customer.history", customer) else []
     return render_template("customers/show.html", customer=customer, by_part=by_part, revealed=revealed,
-                           actions=svc.customer_actions(db.session, user, customer))
+                           actions=svc.customer_actions(db.session, user, customer), changes=changes,
+                           verifications=verification.verifications(db.session, customer))
 
 
 @bp.route("/customers/<int:customer_id>")

@@ -153,6 +153,9 @@ def _split(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             {k: v for k, v in values.items() if k in PERSONAL_FIELDS})
 
 
+split_personal = _split
+
+
 def _apply(session: Session, customer: Customer, values: dict[str, Any]) -> None:
     for key, value in values.items():
         if key == "department":
@@ -231,22 +234,60 @@ def customer_actions(session: Session, actor: User, customer: Customer) -> dict[
         "borrow": alive and policy.can(actor, "loan.request", customer),
         "edit": alive and not in_force and policy.can(actor, "customer.edit", customer),
         "hold": alive and policy.can(actor, "hold.place") and not any(h.customer_id for h in in_force),
+        "request_change": alive and not in_force and policy.can(actor, "correction.request", customer),
+        "verify": alive and policy.can(actor, "verification.mark", customer),
     }
 
 
 def update_customer(session: Session, actor: User, customer_id: int, data: Mapping[str, Any],
                     ip: str = "", store: BlobStore | None = None, *, now: datetime) -> Customer:
-    """Change a customer's data; the audit entry keeps the before and after values of what changed.
+    """An archivist's direct correction of a customer's data: needs a ``reason`` (in ``data``); the audit
+    entry keeps the before and after values of what changed, and the change history (变更记录) a line per field.
 
     When an event date changes, the records' disposal dates are recomputed and, given the
     ``store``, its locks on their files follow after the commit.
     """
+    # The corrections room keeps the history; it builds on this one, so it is imported when used.
+    from archive_app.corrections import history
+
     customer = get_customer(session, actor, customer_id, "customer.edit")
     holds.require_customer_changeable(session, customer, "修改客户资料", actor)
-    values = CustomerInput.parse(data, partial=True)
-    if "grade" in values and values["grade"] != customer.grade:
+    values = dict(data)
+    reason = str(values.pop("reason", "") or "").strip()
+    if not reason:
+        raise ValidationFailed("请填写修改原因（变更记录须写明原因）", code="reason_required")
+    if len(reason) > 2000:
+        raise ValidationFailed("修改原因过长（不超过 2000 字）", code="field_too_long")
+    parsed = CustomerInput.parse(values, partial=True)
+    if "grade" in parsed and parsed["grade"] != customer.grade:
         # The grade has its own history (who, when, why; a downgrade needs its reason): visits.grades.
         raise ValidationFailed("客户等级请在客户页的「等级变更」中修改（降级须填写原因）", code="grade_via_history")
+    changed = change_fields(session, customer, parsed)
+    if changed:
+        plain, personal = _split(changed)
+        # Which personal fields changed is kept in the chain; their values (and the reason, free text
+        # about the customer) only in the erasable part.
+        audit.record_event(session, "customer.update", actor=actor, object_type="customer",
+                           object_id=customer.id, ip=ip,
+                           details={"changes": plain, "personal_fields": sorted(personal)},
+                           personal={"changes": personal, "reason": reason})
+        history.record_changes(session, customer, changed, source="correction", requested_by=actor,
+                               reason=reason, now=now)
+    after_fields_changed(session, customer, changed, store, now=now)
+    return customer
+
+
+def current_values(customer: Customer) -> dict[str, Any]:
+    """A customer's fields as ``CustomerInput`` names them (department by name)."""
+    return _snapshot(customer)
+
+
+def change_fields(session: Session, customer: Customer, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Apply parsed ``values`` to ``customer``; returns ``{field: {"before", "after"}}`` of what really changed.
+
+    No policy and no audit here: the caller decided (a direct correction, an approved change request),
+    writes both, then calls ``after_fields_changed``. Kind and ID number are validated together.
+    """
     if "id_number" in values or "kind" in values:
         # Re-validate the pair together so a kind change cannot leave a mismatched number.
         CustomerInput.parse({"kind": values.get("kind", customer.kind),
@@ -255,19 +296,18 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
     before = _snapshot(customer)
     _apply(session, customer, values)
     after = _snapshot(customer)
-    changed = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
-    if changed:
-        plain, personal = _split(changed)
-        # Which personal fields changed is kept in the chain; their values only in the erasable part.
-        audit.record_event(session, "customer.update", actor=actor, object_type="customer",
-                           object_id=customer.id, ip=ip,
-                           details={"changes": plain, "personal_fields": sorted(personal)},
-                           personal={"changes": personal} if personal else None)
+    session.flush()
+    return {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
+
+
+def after_fields_changed(session: Session, customer: Customer, changed: Mapping[str, Any],
+                         store: BlobStore | None = None, *, now: datetime) -> None:
+    """Once the change and its audit entry are in the session: when an event date changed, recompute the
+    records' disposal dates (this commits, the change with it) and, given ``store``, relock their files."""
     if changed.keys() & EVENT_FIELDS.keys():
         upkeep.after_change(session, store, now=now, customer_ids=[customer.id])
     else:
         session.flush()
-    return customer
 
 
 def search_customers(session: Session, actor: User, *, q: str = "", business_type: str = "", grade: str = "",
@@ -337,5 +377,5 @@ def customer_dict(c: Customer, *, reveal: bool = False) -> dict[str, Any]:
             "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat()}
 
 
-__all__ = ["CustomerInput", "create_customer", "update_customer", "get_customer", "view_customer", "search_customers",
+__all__ = ["CustomerInput", "create_customer", "update_customer", "change_fields", "after_fields_changed", "current_values", "split_personal", "get_customer", "view_customer", "search_customers",
            "customer_dict", "id_card_valid", "reveal_pii", "mask_phone", "mask_phones", "mask_id_number"]

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, selectinload
 from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
+from archive_app.corrections import history
 from archive_app.errors import Conflict, NotFound, StorageFailed, ValidationFailed
 from archive_app.intake.models import ERASED_NAME, AdmissionCheck, Customer, FilePage, Record, RecordFile
 from archive_app.retention import certificates, upkeep
@@ -397,6 +398,8 @@ def erase_customer_if_all_destroyed(session: Session, customer_id: int, batch_no
     c.name, c.phones, c.id_number, c.address, c.unit, c.notes = ERASED_NAME, "", None, "", "", ""
     c.deal_closed_on = c.contract_ended_on = c.last_contact_on = None
     erase_visit_notes(session, customer_id)
+    # The change history and change requests hold old names, phones and ID numbers: blanked with the file.
+    history.erase_customer(session, customer_id)
     record_ids = list(session.scalars(select(Record.id).where(Record.customer_id == customer_id)))
     audit.erase_personal(session, customer_id=customer_id, record_ids=record_ids, actor=actor, now=now,
                          details={"customer_no": c.customer_no, "batch_no": batch_no})
