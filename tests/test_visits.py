@@ -136,7 +136,7 @@ def test_a_downgrade_needs_a_reason(app, client, users):
     assert card.status_code == 400 and card.json["error"]["code"] == "downgrade_reason_required"
     assert _count(app, VisitorCard, customer_id=c["id"]) == 0
     _as(client, "archivist")
-    edit = client.patch(f"/api/v1/customers/{c['id']}", json={"grade": "D"})
+    edit = client.patch(f"/api/v1/customers/{c['id']}", json={"grade": "D", "reason": "客户要求"})
     assert edit.status_code == 400 and edit.json["error"]["code"] == "grade_via_history"
     assert client.get(f"/api/v1/customers/{c['id']}").json["grade"] == "A"
     _as(client, "staff")
