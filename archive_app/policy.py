@@ -132,6 +132,9 @@ ROLES: dict[str, frozenset[Role]] = {
     "followup.record": frozenset({Role.STAFF, Role.DEPT_HEAD}),
     # the due follow-ups of the whole department, not only their own (the 现场主管's check)
     "followup.view_department": frozenset({Role.DEPT_HEAD}),
+    # registers in (登记表导入): bringing the sales office's Excel registers into the catalogue, and their
+    # import reports, are the keepers' work, like opening a customer's file
+    "register.import": _KEEPERS,
 }
 ACTIONS = frozenset(ROLES)
 # Actions on a customer's visits: decided by role, and by the customer's department when one is named.
