@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 from openpyxl import load_workbook
 from sqlalchemy import func, select
@@ -133,9 +134,7 @@ def test_a_visitor_card_register_imported_on_the_page_creates_cards(app, client,
     assert "住房性质的选项无效：别墅" in page
     with app.app_context():
         assert _count(Customer) == 0
-    token = checked.request.path  # not yet known: read it from the form's action
-    import re
-
+    # the upload waits under a token named in the form's action
     token = re.search(r'action="/registers/import/([0-9a-f]{32})"', page).group(1)
     columns = len(rows[0])
     mapping = {f"col_{i}": f or "" for i, f in enumerate(headers.mapping_for(rows[0]))}

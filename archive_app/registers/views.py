@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from archive_app.extensions import db
-from archive_app.http import attachment, attempt, client_ip, page, receives_files
+from archive_app.http import attachment, attempt, client_ip, optional_int, page, receives_files
 from archive_app.registers import headers, importing, reports
 from archive_app.wiring import follow_up_settings, now, timezone_name
 
@@ -17,6 +18,8 @@ bp = Blueprint("registers", __name__)
 # Problems shown on the check page; every one of them is in the stored report after the import.
 SHOWN_PROBLEMS = 500
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
+# An upload checked and never imported is removed after this long (it holds customers' personal data).
+HELD_SECONDS = 24 * 3600
 
 
 def _held_path(token: str) -> str:
@@ -25,6 +28,18 @@ def _held_path(token: str) -> str:
     if not _TOKEN.match(token):
         abort(404)
     return os.path.join(current_app.config["UPLOAD_TMP_DIR"], f"register-{token}")
+
+
+def _forget_old_uploads() -> None:
+    folder = current_app.config["UPLOAD_TMP_DIR"]
+    limit = time.time() - HELD_SECONDS
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        try:
+            if name.startswith("register-") and os.path.getmtime(path) < limit:
+                os.remove(path)
+        except FileNotFoundError:  # another request removed it first
+            pass
 
 
 def _preview(token: str, filename: str, check: importing.Check | None, status: int = 200):
@@ -42,6 +57,7 @@ def upload(user):
     if sent is None or not sent.filename:
         return render_template("registers/upload.html", reports=reports.recent_reports(db.session, user),
                                error="请选择登记表文件（XLSX 或 CSV）"), 400
+    _forget_old_uploads()
     token = uuid.uuid4().hex
     sent.save(_held_path(token))
     filename = os.path.basename(sent.filename)
@@ -56,7 +72,7 @@ def check_or_run(user, token: str):
     if not os.path.exists(path):
         abort(404)
     filename = os.path.basename(request.form.get("filename", "") or "register.xlsx")
-    columns = int(request.form.get("columns", "0") or 0)
+    columns = optional_int(request.form.get("columns")) or 0
     mapping = [request.form.get(f"col_{i}") or None for i in range(min(columns, 500))] if columns else None
     with open(path, "rb") as fh:
         data = fh.read()
