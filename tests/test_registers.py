@@ -167,3 +167,29 @@ def test_a_visitor_card_register_imported_on_the_page_creates_cards(app, client,
 def test_only_keepers_may_import(app, client, users):
     login(client, "staff")
     assert client.get("/registers/import").status_code == 403
+
+
+def test_a_row_reports_every_mistake_and_reads_dates_and_choices_as_typed():
+    from datetime import date, datetime
+
+    from archive_app.registers.rows import Lookups, check_row, parse_date
+
+    assert {parse_date(v) for v in ("2026-11-25", "2026/11/25", "2026.11.25", "2026年11月25日",
+                                    datetime(2026, 11, 25, 9, 30), 46351)} == {date(2026, 11, 25)}
+    assert parse_date("") is None
+    for no_date in ("去年春天", "2026-13-01", 12):
+        try:
+            parse_date(no_date)
+        except ValueError:
+            continue
+        raise AssertionError(no_date)
+    mapping = headers.mapping_for(["客户姓名", "联系电话", "年龄", "意向面积", "来访日期", "置业顾问", "部门"])
+    found = Lookups(consultants={"李顾问": 7}, departments={"销售一部": 3})
+    good = check_row(2, ["王", "139 1234 5678", "25岁以下", "80-100㎡", "2026/11/20", "李顾问", "销售一部"], mapping,
+                     found)
+    assert good.ready and good.customer["phones"] == "13912345678"
+    assert (good.card["age_band"], good.card["area_band"], good.consultant_id, good.department_id) == (
+        "under_25", "80_100", 7, 3)
+    bad = check_row(3, ["", "12ab", "九十岁", "", "上周", "张三", "销售九部"], mapping, found)
+    assert [p.code for p in bad.problems] == ["invalid_date", "name_required", "invalid_phone", "unknown_consultant",
+                                              "unknown_department", "invalid_choice"]
