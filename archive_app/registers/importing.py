@@ -138,7 +138,8 @@ def run_import(session: Session, actor: User, check: Check, *, skip_errors: bool
                                code="register_has_errors")
     ready = check.ready
     # Core inserts with RETURNING, many rows a statement: ten thousand ORM objects through the unit of work
-    # took most of the 30 s allowed (bench/import_registers.py).
+    # took most of the 30 s allowed (bench/import_registers.py). The search index, fed from flushed Customer
+    # objects, has nothing to do: new customers have no records yet.
     customer_ids = _insert_customers(session, actor, ready, now)
     _number(session, [(cid, row.customer.get("grade") or None) for row, cid in zip(ready, customer_ids, strict=True)])
     with_cards = [(row, cid) for row, cid in zip(ready, customer_ids, strict=True) if row.card is not None]
