@@ -5,4 +5,5 @@ from archive_app.borrowing.models import Handover, LoanApproval, LoanItem, LoanR
 from archive_app.corrections.models import ChangeRequest, CustomerChange, CustomerVerification  # noqa: F401
 from archive_app.fixity.models import FixityResult, FixityRun  # noqa: F401
 from archive_app.intake.models import AdmissionCheck, Customer, FilePage, Record, RecordFile  # noqa: F401
+from archive_app.registers.models import RegisterImport  # noqa: F401
 from archive_app.visits.models import CardVisit, FollowUp, GradeChange, VisitorCard  # noqa: F401

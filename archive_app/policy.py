@@ -149,6 +149,9 @@ ROLES: dict[str, frozenset[Role]] = {
     "verification.view": frozenset({Role.STAFF, Role.DEPT_HEAD, Role.ARCHIVIST, Role.ADMIN, Role.GENERAL_MANAGER}),
     "verification.mark": frozenset({Role.STAFF, Role.DEPT_HEAD, Role.ARCHIVIST}),
     "verification.progress": frozenset({Role.DEPT_HEAD, Role.ARCHIVIST, Role.ADMIN, Role.GENERAL_MANAGER}),
+    # registers in (登记表导入): bringing the sales office's Excel registers into the catalogue, and their
+    # import reports, are the keepers' work, like opening a customer's file
+    "register.import": _KEEPERS,
 }
 ACTIONS = frozenset(ROLES)
 # Actions on a customer's visits: decided by role, and by the customer's department when one is named.

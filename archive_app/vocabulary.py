@@ -161,6 +161,8 @@ AUDIT_ACTION_LABELS = {
     "admission_checks.export": "导出四性检测结果",
     # visits: visitor cards, grades, follow-ups
     "visit_card.create": "登记温馨卡",
+    "register.import": "导入登记表",
+    "register.report_view": "查看导入报告",
     "visit_card.view": "查看温馨卡",
     "visit_card.visit": "登记再次到访",
     "visit_card.list": "查看客户温馨卡",

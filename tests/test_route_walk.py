@@ -35,6 +35,7 @@ from archive_app.borrowing import loans
 from archive_app.corrections import requests as change_requests
 from archive_app.extensions import db
 from archive_app.intake.models import Record
+from archive_app.registers import importing
 from archive_app.retention import disposal, holds
 from archive_app.visits import cards
 from archive_app.visits.follow_ups import FollowUpSettings
@@ -99,6 +100,7 @@ OTHER_CARD = lambda w: {"card_id": w.ids["card_other"]}  # noqa: E731
 MISSING_CARD = lambda w: {"card_id": 999999}  # noqa: E731
 OTHER_CHANGE = lambda w: {"request_id": w.ids["cr_other"]}  # noqa: E731
 MISSING_CHANGE = lambda w: {"request_id": 999999}  # noqa: E731
+REPORT = lambda w: {"report_id": w.ids["import_report"]}  # noqa: E731
 
 ROUTES: dict[str, Route] = {
     # sign-in, static, the catalogue
@@ -265,6 +267,11 @@ ROUTES: dict[str, Route] = {
     "api.get_card": Route("visit.view (scan: record.view)", OTHER_CARD, refused=_department_walker,
                           missing=MISSING_CARD, also=lambda w: [{"card_id": w.ids["card_own"]}]),
     "api.add_visit": Route("visit.record", OTHER_CARD),
+    # registers in (登记表导入): the upload page, a held upload's check or run, the stored reports
+    "registers.upload": Route("register.import (reports: register.import)"),
+    "registers.check_or_run": Route("register.import", lambda w: {"token": "0" * 32}),
+    "registers.show_report": Route("register.import", REPORT, missing=lambda w: {"report_id": 999999}),
+    "registers.export_report": Route("register.import", lambda w: REPORT(w) | {"fmt": "xlsx"}),
     "api.grade_history": Route("visit.view", OTHER_CUSTOMER, refused=_department_walker, missing=MISSING_CUSTOMER),
     "api.change_grade": Route("grade.change", OTHER_CUSTOMER),
     "api.list_follow_ups": Route("visit.view", OTHER_CUSTOMER, refused=_department_walker, missing=MISSING_CUSTOMER),
@@ -397,6 +404,13 @@ def _build(app) -> World:
     review = disposal.create_batch(s, user("archivist"), now.date(), now=now)
     assert [i.record_id for i in review.items] == [due.id]
     w.ids |= {"b_done": batch.id, "b_review": review.id}
+    s.commit()
+
+    # a register imported (its stored report): one good row, one without a name
+    register = "客户姓名,联系电话,部门\r\n导入客户R1,13900000001,销售二部\r\n,13900000002,销售二部\r\n"
+    check = importing.check_register(s, "客户登记表.csv", register.encode("utf-8-sig"))
+    w.ids["import_report"] = importing.run_import(s, user("archivist"), check, skip_errors=True, now=now,
+                                                  settings=FollowUpSettings()).id
     s.commit()
     return w
 

@@ -1,0 +1,104 @@
+"""Registers in: upload a register, see its mapping and every problem (a dry run), correct the mapping,
+run the import; read and export the stored reports."""
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+
+from archive_app.extensions import db
+from archive_app.http import attachment, attempt, client_ip, optional_int, page, receives_files
+from archive_app.registers import headers, importing, reports
+from archive_app.wiring import follow_up_settings, now, timezone_name
+
+bp = Blueprint("registers", __name__)
+# Problems shown on the check page; every one of them is in the stored report after the import.
+SHOWN_PROBLEMS = 500
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+# An upload checked and never imported is removed after this long (it holds customers' personal data).
+HELD_SECONDS = 24 * 3600
+
+
+def _held_path(token: str) -> str:
+    """Where an uploaded register waits between its check and its import (the upload folder, not the DB:
+    a dry run writes nothing to the archive)."""
+    if not _TOKEN.match(token):
+        abort(404)
+    return os.path.join(current_app.config["UPLOAD_TMP_DIR"], f"register-{token}")
+
+
+def _forget_old_uploads() -> None:
+    folder = current_app.config["UPLOAD_TMP_DIR"]
+    limit = time.time() - HELD_SECONDS
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        try:
+            if name.startswith("register-") and os.path.getmtime(path) < limit:
+                os.remove(path)
+        except FileNotFoundError:  # another request removed it first
+            pass
+
+
+def _preview(token: str, filename: str, check: importing.Check | None, status: int = 200):
+    return render_template("registers/check.html", token=token, filename=filename, check=check,
+                           fields=headers.FIELDS, kinds=headers.KINDS, shown=SHOWN_PROBLEMS,
+                           problems=check.problem_lines()[:SHOWN_PROBLEMS] if check else []), status
+
+
+@receives_files("register.import")
+@page(bp, "/registers/import", "register.import", methods=["GET", "POST"])
+def upload(user):
+    if request.method == "GET":
+        return render_template("registers/upload.html", reports=reports.recent_reports(db.session, user))
+    sent = request.files.get("file")
+    if sent is None or not sent.filename:
+        return render_template("registers/upload.html", reports=reports.recent_reports(db.session, user),
+                               error="请选择登记表文件（XLSX 或 CSV）"), 400
+    _forget_old_uploads()
+    token = uuid.uuid4().hex
+    sent.save(_held_path(token))
+    filename = os.path.basename(sent.filename)
+    with open(_held_path(token), "rb") as fh:
+        check, error = attempt(lambda: importing.check_register(db.session, filename, fh.read()))
+    return _preview(token, filename, check, error.status if error else 200)
+
+
+@page(bp, "/registers/import/<token>", "register.import", methods=["POST"])
+def check_or_run(user, token: str):
+    path = _held_path(token)
+    if not os.path.exists(path):
+        abort(404)
+    filename = os.path.basename(request.form.get("filename", "") or "register.xlsx")
+    columns = optional_int(request.form.get("columns")) or 0
+    mapping = [request.form.get(f"col_{i}") or None for i in range(min(columns, 500))] if columns else None
+    with open(path, "rb") as fh:
+        data = fh.read()
+    check, error = attempt(lambda: importing.check_register(db.session, filename, data, mapping))
+    if error or request.form.get("do") != "run":
+        return _preview(token, filename, check, error.status if error else 200)
+    report, error = attempt(lambda: importing.run_import(
+        db.session, user, check, skip_errors=request.form.get("skip_errors") == "1", now=now(),
+        settings=follow_up_settings(), ip=client_ip()),
+        lambda r: f"已导入 {r.customers_created} 户客户、{r.cards_created} 张温馨卡")
+    if error:
+        return _preview(token, filename, check, error.status)
+    db.session.commit()
+    os.remove(path)
+    return redirect(url_for("registers.show_report", report_id=report.id))
+
+
+@page(bp, "/registers/imports/<int:report_id>", "register.import")
+def show_report(user, report_id: int):
+    report = reports.view_report(db.session, user, report_id, client_ip())
+    return render_template("registers/report.html", report=report, kinds=headers.KINDS,
+                           problem_kinds=reports.PROBLEM_KINDS)
+
+
+@page(bp, "/registers/imports/<int:report_id>.<any(xlsx, csv):fmt>", "register.import")
+def export_report(user, report_id: int, fmt: str):
+    report = reports.view_report(db.session, user, report_id, client_ip(), how=fmt)
+    content, mimetype, name = reports.export_report(report, fmt, timezone_name())
+    return attachment(content, mimetype, name, f"import-report-{report.id}.{fmt}")
