@@ -20,23 +20,8 @@ a page that fell back to the login form, or an exception such as RemoteDisconnec
 tracebacks and worker timeouts in the server log. Targets (issue 12): 0 errors, p95 <= 400 ms without
 uploads and <= 800 ms with them. This is a benchmark, not a test: it exits 0 unless the setup fails.
 
-Figures (2 CPUs, 2026-12-02, shared with three other engineers' pytest runs: load average 4-6, so
-these are pessimistic and noisy; the client's 24 threads run on the same 2 cores):
-
-    settings                                   phase        req/s  p50   p95    p99    errors
-    default (2 workers x 8 threads), 60 s      read          58.9  123  1568   3108   0
-                                               read+upload   16.1  445  5101   9822   4* (105 uploads)
-    default, 30 s                              read          68.0  125  1254   2663   0
-                                               read+upload   23.0  396  3198   6029   0 (78 uploads)
-    --nice-worker 15, 30 s                     read          54.6  167  1369   3590   0
-                                               read+upload   34.1  358  2014   5462   0 (97 uploads)
-    --nice-worker 15 --workers 4 --threads 4   read          70.1   71  1384   2882   0
-                                               read+upload   39.9  191  1941   4160   0 (126 uploads)
-
-* 409 duplicate_file: that run's uploaders sent the same scans (a bench bug, fixed since).
-No run met the p95 targets; none had a server error or a cut upload (the earlier RemoteDisconnected did not
-recur). p50 was 16 ms with 3 readers (smoke run), so the p95 is queueing: CPU and probably, with SQLite, the write lock
-every audited read takes (not yet measured apart).
+Figures: the README's "Load benchmark" section (before and after SQLite took its write lock only to
+write and audited reads were appended at the commit).
 """
 from __future__ import annotations
 
