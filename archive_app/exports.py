@@ -206,3 +206,15 @@ def content_disposition(filename: str, ascii_fallback: str | None = None) -> str
     fallback = ascii_fallback or filename.encode("ascii", "ignore").decode() or "download"
     fallback = fallback.replace("\\", "_").replace('"', "_")
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def titled_table(fmt: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], sheet_title: str, *,
+                 described: str, exported_by: str, now: datetime, tz: str) -> tuple[bytes, str]:
+    """A list exported as XLSX (titled with its filter, who exported it and when) or CSV; the bytes
+    and their MIME type."""
+    if fmt != "xlsx":
+        return table_to_csv(headers, rows, tz=tz), CSV_MIMETYPE
+    local_now = now.astimezone(ZoneInfo(tz))
+    title = (f"{sheet_title}（{described}）" if described else sheet_title) + \
+        f" · 导出：{exported_by} {local_now:%Y-%m-%d %H:%M}"
+    return table_to_xlsx(headers, rows, sheet_title, title, tz=tz), XLSX_MIMETYPE

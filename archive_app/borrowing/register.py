@@ -537,20 +537,13 @@ def export_register(session: Session, viewer: User, f: RegisterFilter, fmt: str,
             count += 1
             yield row.cells(tz)
 
-    local_now = now.astimezone(ZoneInfo(tz))
-    if fmt == "xlsx":
-        described = describe_filter(session, viewer, f)
-        title = (f"{SHEET_TITLE}（{described}）" if described else SHEET_TITLE) + \
-            f" · 导出：{viewer.display_name} {local_now:%Y-%m-%d %H:%M}"
-        content = exports.table_to_xlsx(HEADERS, cells(), SHEET_TITLE, title, tz=tz)
-        mimetype = exports.XLSX_MIMETYPE
-    else:
-        content = exports.table_to_csv(HEADERS, cells(), tz=tz)
-        mimetype = exports.CSV_MIMETYPE
+    described = describe_filter(session, viewer, f) if fmt == "xlsx" else ""
+    content, mimetype = exports.titled_table(fmt, HEADERS, cells(), SHEET_TITLE, described=described,
+                                             exported_by=viewer.display_name, now=now, tz=tz)
     audit.record_read(session, "loan_register.export", actor=viewer, object_type="loan_register",
                        object_id=fmt, ip=ip, now=now,
                        details={"format": fmt, "rows": count, "scope": scope.kind, "filters": f.as_args()})
     session.flush()
-    day = f"{local_now:%Y-%m-%d}"
+    day = f"{now.astimezone(ZoneInfo(tz)):%Y-%m-%d}"
     return RegisterExport(filename=f"{SHEET_TITLE}-{day}.{fmt}", ascii_filename=f"loan-register-{day}.{fmt}",
                           mimetype=mimetype, content=content, rows=count)

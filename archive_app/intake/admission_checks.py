@@ -525,20 +525,12 @@ def export_batch(session: Session, viewer: User, f: ChecksFilter, fmt: str, *, t
                        file.original_name if file else "（档案著录）", KINDS[check.kind],
                        RESULTS[check.result], check.detail, check.checked_at, check.checker]
 
-    local_now = now.astimezone(ZoneInfo(tz))
-    if fmt == "xlsx":
-        described = f.describe()
-        title = (f"{SHEET_TITLE}（{described}）" if described else SHEET_TITLE) + \
-            f" · 导出：{viewer.display_name} {local_now:%Y-%m-%d %H:%M}"
-        content = exports.table_to_xlsx(HEADERS, cells(), SHEET_TITLE, title, tz=tz)
-        mimetype = exports.XLSX_MIMETYPE
-    else:
-        content = exports.table_to_csv(HEADERS, cells(), tz=tz)
-        mimetype = exports.CSV_MIMETYPE
+    content, mimetype = exports.titled_table(fmt, HEADERS, cells(), SHEET_TITLE, described=f.describe(),
+                                             exported_by=viewer.display_name, now=now, tz=tz)
     audit.record_event(session, "admission_checks.export", actor=viewer, object_type="admission_checks",
                        object_id=fmt, ip=ip, now=now, details={"format": fmt, "rows": count, "filters": f.as_args()})
     session.flush()
-    day = f"{local_now:%Y-%m-%d}"
+    day = f"{now.astimezone(ZoneInfo(tz)):%Y-%m-%d}"
     return ChecksExport(filename=f"{SHEET_TITLE}-{day}.{fmt}", ascii_filename=f"four-checks-{day}.{fmt}",
                         mimetype=mimetype, content=content, rows=count)
 

@@ -92,7 +92,7 @@ class CustomerInput:
             out["id_number"] = (out["id_number"] or None) and str(out["id_number"]).upper()
         for key, label in EVENT_FIELDS.items():
             if key in out:
-                out[key] = _optional_date(out[key], label)
+                out[key] = parse_date(out[key], label)
         kind = out.get("kind", "person")
         idn = out.get("id_number")
         if idn and kind == "person" and not id_card_valid(idn):
@@ -108,7 +108,8 @@ TEXT_LIMITS = {"phones": ("电话", 200), "department": ("部门", 100), "projec
 EVENT_FIELDS = {"deal_closed_on": "成交日期", "contract_ended_on": "合同终止日期", "last_contact_on": "最后联系日期"}
 
 
-def _optional_date(value: Any, label: str) -> date | None:
+def parse_date(value: Any, label: str) -> date | None:
+    """An ISO date (empty: None) or ValidationFailed ``invalid_date`` naming ``label``."""
     if value in (None, ""):
         return None
     if isinstance(value, date):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import Conflict, ValidationFailed
+from archive_app.intake.customers import parse_date
 from archive_app.intake.models import Customer
 from archive_app.visits.choices import GRADE_ORDER
 from archive_app.visits.models import GradeChange, VisitorCard
@@ -89,16 +90,8 @@ def change_grade(session: Session, actor: User, customer_id: int, data: dict[str
                      changed_on=today, ip=ip)
 
 
-def parse_day(value: Any, label: str) -> date | None:
-    """An ISO date (empty: None) or ValidationFailed ``invalid_date`` naming ``label``."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ValidationFailed(f"{label}格式不正确（例如 2026-11-25）", code="invalid_date") from None
+# One date parser for every customer form: the customer's own dates and the visits'.
+parse_day = parse_date
 
 
 def history(session: Session, customer_id: int) -> list[GradeChange]:
