@@ -72,7 +72,7 @@ def test_login_create_upload_download(page, live_server: str, tmp_path: Path) ->
     match = ARCHIVAL_CODE.search(code_text)
     assert match, f"no 档号 on the record page: {code_text!r}"
     archival_code = match.group(0)
-    expect(page.get_by_role("cell", name=sample_pdf.name)).to_be_visible()
+    expect(page.locator("#files").get_by_role("cell", name=sample_pdf.name)).to_be_visible()
 
     # The customer page lists the record under 第3部分.
     page.goto(customer_url)
