@@ -82,9 +82,8 @@ def requeue_stale() -> list[int]:
     on the queue the files whose job was lost in the queue. Files the sweep gave up on (failed without
     their job ending) get their 四性检测 usability result here."""
     from archive_app.intake import admission_checks
-    from archive_app.reading import extraction_job, ocr
+    from archive_app.reading import extraction_job
 
-    ocr.set_threads(wiring.setting("OCR_THREADS"))
     taken = extraction_job.requeue_stale(db.session, STALE_AFTER, wiring.now(), wiring.enqueue_extraction)
     admission_checks.catch_up_usability(db.session, now=wiring.now())
     db.session.commit()

@@ -60,7 +60,8 @@ class PageText:
     rotation: int = 0
 
 
-def _kind(mime: str) -> str:
+def file_kind(mime: str) -> str:
+    """``pdf`` or ``image`` for a MIME type extraction reads; ExtractionError otherwise."""
     m = (mime or "").split(";")[0].strip().lower()
     if m in PDF_MIMES:
         return "pdf"
@@ -204,7 +205,7 @@ def iter_pages(path: str, mime: str, *, skip: Container[int] = ()) -> Iterator[t
     """``(page_no, total, text)`` for each page in order, read one at a time so a job can store each
     page as soon as it is read; pages in ``skip`` (already stored by an earlier run) are not read and
     come as ``None``. Raises ExtractionError like ``extract``."""
-    kind = _kind(mime)
+    kind = file_kind(mime)
     try:
         if kind == "pdf":
             with pdfmod.open_pdf(path) as doc:
@@ -265,7 +266,7 @@ def _pdf_page(doc, i: int) -> PageText:
 def _page_image(path: str, mime: str, page_no: int, max_side: int) -> Image.Image:
     if max_side < 16:
         raise ValueError("max_side must be >= 16")
-    kind = _kind(mime)
+    kind = file_kind(mime)
     try:
         if kind == "pdf":
             with pdfmod.open_pdf(path) as doc:

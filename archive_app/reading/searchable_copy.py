@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 
 from PIL import Image, ImageOps, ImageSequence
 
+from archive_app.reading.pipeline import file_kind
 from storage import BlobStore
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,6 @@ DEFAULT_DPI = 300  # an image that does not say its resolution is taken for a us
 MIN_DPI, MAX_DPI = 50, 2400  # outside this the file's own figure is nonsense (or a screen's 72)
 # Share of a line box's height taken by the font size: boxes carry some padding above and below.
 FONT_FILL = 0.8
-PDF_MIMES = {"application/pdf", "application/x-pdf"}
-IMAGE_MIMES = {"image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/tiff", "image/x-tiff"}
 
 Box = tuple[tuple[float, float], ...]
 
@@ -219,15 +218,6 @@ def text_page(page: PageLines, page_w: float, page_h: float) -> bytes:
 # ---------------------------------------------------------------------------------------------- copies
 
 
-def _kind(mime: str) -> str:
-    m = (mime or "").split(";")[0].strip().lower()
-    if m in PDF_MIMES:
-        return "pdf"
-    if m in IMAGE_MIMES:
-        return "image"
-    raise ValueError(f"no searchable copy for {mime!r}")
-
-
 def _dpi(frame: Image.Image) -> tuple[float, float]:
     raw = frame.info.get("dpi")
     try:
@@ -285,7 +275,7 @@ def make_copy(path: str, mime: str, pages: Mapping[int, PageLines], out: BinaryI
     """Write the searchable copy of the file at ``path`` to ``out``: a PDF keeps its pages with the
     text laid over the OCR'd ones; an image (JPEG, PNG, TIFF with every page) becomes a PDF page per
     frame, the frame at its resolution (300 dpi if it does not say) with its text over it."""
-    if _kind(mime) == "pdf":
+    if file_kind(mime) == "pdf":
         _pdf_copy(path, pages, out)
     else:
         _image_copy(path, pages, out)
