@@ -151,11 +151,13 @@ def register_template_helpers(app: Flask) -> None:
     from archive_app import policy
     from archive_app import vocabulary as domain
     from archive_app.http import actor, local_time
+    from archive_app.navigation import menus_for
 
     def shown(record):
         return policy.shown_record(actor(current_user), record)
 
-    app.jinja_env.globals.update(domain=domain, can=policy.can, local_time=local_time, shown=shown)
+    app.jinja_env.globals.update(domain=domain, can=policy.can, local_time=local_time, shown=shown,
+                             menus_for=menus_for)
 
 
 @event.listens_for(Engine, "do_connect")

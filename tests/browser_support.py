@@ -200,6 +200,17 @@ def new_context(browser, base_url: str, **options):
     return context
 
 
+def open_menu_entry(page, group: str, label: str, *, tap: bool = False) -> None:
+    """Open ``label`` from the header's ``group`` menu the way a person does: on a phone first
+    「菜单」, then the group's title, then the page."""
+    press = "tap" if tap else "click"
+    button = page.locator("[data-menu-toggle]")
+    if button.is_visible():
+        getattr(button, press)()
+    getattr(page.locator("nav details.menu > summary", has_text=group), press)()
+    getattr(page.locator("nav .menu-items").get_by_role("link", name=label), press)()
+
+
 def log_in(page, username: str, password: str) -> None:
     """Sign in through the login form and land on the customer list."""
     from playwright.sync_api import expect

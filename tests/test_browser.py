@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 # The fixtures are imported so pytest finds them here (browser_support is not a conftest).
-from tests.browser_support import ADMIN_PASSWORD, archive_server, browser, live_server, new_context  # noqa: F401
+from tests.browser_support import ADMIN_PASSWORD, archive_server, browser, live_server, new_context, open_menu_entry  # noqa: F401
 from tests.generated import pdfs
 
 pytestmark = pytest.mark.browser
@@ -48,7 +48,7 @@ def test_login_create_upload_download(page, live_server: str, tmp_path: Path) ->
     expect(page.locator("h1")).to_contain_text("客户档案")
 
     # New customer.
-    page.get_by_role("link", name="新建档案").click()
+    open_menu_entry(page, "档案", "新建档案")
     expect(page).to_have_url(re.compile(r"/customers/new$"))
     page.locator("input[name=name]").fill("李小龙")
     page.locator("input[name=phones]").fill("13800138000")

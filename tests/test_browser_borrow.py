@@ -35,6 +35,7 @@ from tests.browser_support import (  # noqa: F401
     live_server,
     log_in,
     new_context,
+    open_menu_entry,
 )
 
 pytestmark = pytest.mark.browser
@@ -139,7 +140,7 @@ def _approve_on_phone(page, person: Person, request_no: str, card_status: str, e
     from playwright.sync_api import expect
 
     log_in(page, person.username, PASSWORD)
-    page.get_by_role("link", name="待我审批").tap()
+    open_menu_entry(page, "借阅", "待我审批", tap=True)
     expect(page).to_have_url(re.compile(r"/loans/queue$"))
     card = page.locator("ol.hits > li").filter(has_text=request_no)
     expect(card).to_have_count(1)
@@ -209,7 +210,7 @@ def test_request_two_approvals_watermarked_view_then_window_closes(
     # --- The administrator files a 秘密 purchase contract and sets up the people.
     admin = open_page()
     log_in(admin, "admin", ADMIN_PASSWORD)
-    admin.get_by_role("link", name="新建档案").click()
+    open_menu_entry(admin, "档案", "新建档案")
     admin.locator("input[name=name]").fill("陈美华")
     admin.locator("input[name=phones]").fill("13912345678")
     admin.locator("select[name=business_type]").select_option("购房")

@@ -87,3 +87,37 @@ def test_a_visitor_card_is_entered_under_the_policy(browser, live_server: str) -
         assert problems == []
     finally:
         context.close()
+
+
+def test_the_menus_fit_one_line_on_a_desktop_and_fold_behind_a_button_on_a_phone(browser, live_server: str) -> None:
+    """The administrator sees every group; at 1366 px the header is one line and nothing overflows;
+    on a 390 px phone the nav hides behind 「菜单」 and opens a page from there."""
+    from playwright.sync_api import expect
+
+    from tests.browser_support import PHONE, open_menu_entry
+
+    desktop = new_context(browser, live_server, viewport={"width": 1366, "height": 900})
+    phone = new_context(browser, live_server, **PHONE)
+    try:
+        page = desktop.new_page()
+        log_in(page, "admin", ADMIN_PASSWORD)
+        titles = page.locator("nav details.menu > summary").all_inner_texts()
+        assert [t.strip() for t in titles] == ["档案", "借阅", "保管与销毁", "管理"]
+        expect(page.locator("[data-menu-toggle]")).to_be_hidden()
+        # One line: every menu title sits at the same height, and the page is not wider than the screen.
+        tops = page.evaluate("() => [...document.querySelectorAll('nav > a, nav summary')]"
+                             ".map(e => Math.round(e.getBoundingClientRect().top))")
+        assert len(set(tops)) == 1, tops
+        assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+        open_menu_entry(page, "管理", "审计日志")
+        expect(page).to_have_url(re.compile(r"/audit$"))
+
+        small = phone.new_page()
+        log_in(small, "admin", ADMIN_PASSWORD)
+        expect(small.locator("nav#main-nav")).to_be_hidden()
+        assert small.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+        open_menu_entry(small, "保管与销毁", "销毁清册", tap=True)
+        expect(small).to_have_url(re.compile(r"/disposal/register$"))
+    finally:
+        desktop.close()
+        phone.close()

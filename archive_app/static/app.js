@@ -11,6 +11,20 @@
       window.print();
       return;
     }
+    // 「菜单」 on a phone shows or hides the whole nav.
+    var toggle = event.target.closest("[data-menu-toggle]");
+    if (toggle) {
+      var header = toggle.closest("header");
+      var open = header.classList.toggle("nav-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      return;
+    }
+    // A click outside an open menu closes it, as menus elsewhere do.
+    document.querySelectorAll("nav details.menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) {
+        menu.removeAttribute("open");
+      }
+    });
     // <a data-back href="…">: back to where the user came from; the href is where to go without a history.
     var back = event.target.closest("a[data-back]");
     if (back && window.history.length > 1) {
@@ -18,6 +32,18 @@
       window.history.back();
     }
   });
+
+  // One menu open at a time: opening a group closes the others.
+  document.addEventListener("toggle", function (event) {
+    var menu = event.target;
+    if (menu.matches && menu.matches("nav details.menu") && menu.open) {
+      document.querySelectorAll("nav details.menu[open]").forEach(function (other) {
+        if (other !== menu) {
+          other.removeAttribute("open");
+        }
+      });
+    }
+  }, true);
 
   // <form data-confirm="…">: ask before an irreversible step (执行销毁).
   document.addEventListener("submit", function (event) {

@@ -1,0 +1,82 @@
+"""The header's menus: which pages each person is offered, grouped the way the archive works.
+
+The menu is data, filtered through :func:`archive_app.policy.can`, so a role sees only the groups and
+pages it may open and the template never decides on roles itself. A group with no page left for the
+user is not shown at all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .policy import can
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One page in a menu: its label, its Flask endpoint and the actions of which any one opens it
+    (none: every signed-in user)."""
+
+    label: str
+    endpoint: str
+    actions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Group:
+    """A menu as shown to one user: its title and the entries left for them."""
+
+    title: str
+    entries: tuple[Entry, ...]
+
+
+MENUS: tuple[tuple[str, tuple[Entry, ...]], ...] = (
+    ("档案", (
+        Entry("客户档案", "customers.index"),
+        Entry("新建档案", "customers.new", ("customer.create",)),
+        Entry("导入登记表", "registers.upload", ("register.import",)),
+        Entry("待审核", "records.queue", ("review.queue",)),
+        Entry("变更审批", "corrections.queue", ("correction.approve_head", "correction.approve_second")),
+        Entry("季度核实", "corrections.verification_list", ("verification.view",)),
+        Entry("四性检测", "four_checks.index", ("record.checks",)),
+    )),
+    ("借阅", (
+        Entry("我的申请", "loans.mine", ("loan.request",)),
+        Entry("待我审批", "loans.queue", ("loan.approve",)),
+        # Every signed-in user has a view of the register: all of it, their department's, or their own lines.
+        Entry("查阅登记表", "loans.register"),
+        Entry("原件借还", "loans.paper", ("paper.manage",)),
+        Entry("逾期未还", "loans.paper_overdue", ("paper.manage",)),
+    )),
+    ("保管与销毁", (
+        Entry("保管期限", "retention.schedule", ("retention.view",)),
+        Entry("冻结", "retention.holds_page", ("hold.place",)),
+        Entry("到期档案", "retention.due", ("disposal.view_due",)),
+        Entry("鉴定与销毁", "retention.batches", ("retention.view",)),
+        Entry("销毁清册", "retention.register", ("retention.view",)),
+        Entry("完整性检测", "fixity.index", ("fixity.view",)),
+        Entry("备份", "backup.backups_page", ("backup.view",)),
+    )),
+    ("统计", ()),
+    ("管理", (
+        Entry("用户管理", "admin.users", ("user.manage",)),
+        Entry("审计日志", "audit.audit_log", ("audit.view",)),
+    )),
+)
+
+
+def _offered(user: Any, entry: Entry) -> bool:
+    return not entry.actions or any(can(user, action) for action in entry.actions)
+
+
+def menus_for(user: Any) -> list[Group]:
+    """The groups ``user`` is offered, each with only the pages they may open; empty groups dropped."""
+    groups = []
+    for title, entries in MENUS:
+        offered = tuple(e for e in entries if _offered(user, e))
+        if offered:
+            groups.append(Group(title, offered))
+    return groups
+
+
+__all__ = ["Entry", "Group", "MENUS", "menus_for"]
