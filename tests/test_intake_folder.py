@@ -130,7 +130,7 @@ def test_a_file_that_grows_between_two_looks_waits(app, users, tmp_path: Path):
     folder.mkdir()
     growing = folder / "C000001_收据_20240101.pdf"
     growing.write_bytes(b"%PDF-1.7\n")
-    settings = intake_folder.FolderSettings(str(folder))
+    settings = intake_folder.FolderSettings(str(folder), "archivist")  # ARCHIVE_INTAKE_FOLDER_USER
     with app.app_context():
         run = intake_folder.run(db.session, get_store(), archive_settings(), settings, now=now,
                                 settle=lambda: growing.write_bytes(b"%PDF-1.7\nmore bytes arrive\n"))
@@ -143,6 +143,11 @@ def test_a_file_that_grows_between_two_looks_waits(app, users, tmp_path: Path):
         second = intake_folder.run(db.session, get_store(), archive_settings(), settings, now=now)
         assert [(o.name, o.status, o.code) for o in second.outcomes] == [
             (growing.name, "rejected", "customer_not_found")]
+        assert db.session.scalars(select(AuditEntry.actor_id).where(
+            AuditEntry.action == "intake_folder.reject")).all() == [users["archivist"]]
+        with pytest.raises(ValidationFailed) as refused:  # a user who may not upload files nothing
+            intake_folder.intake_actor(db.session, "staff")
+        assert refused.value.code == "intake_user_invalid"
 
 
 # ------------------------------------------------------------------------ one file per request (the page)
