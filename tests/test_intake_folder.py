@@ -166,3 +166,8 @@ def test_a_file_is_uploaded_by_customer_number(app, client, users):
         "customer_no": "C999999", "record_type": "发票", "file": (io.BytesIO(make_pdf(marker="x")), "x.pdf")})
     assert missing.status_code == 404 and missing.json["error"]["code"] == "customer_not_found"
     assert missing.json["error"]["message"] == "客户号不存在：C999999"
+    client.post("/logout")
+    login(client, "staff")  # may not upload: refused alike whether the number exists or not
+    for number in (customer["customer_no"], "C999999"):
+        refused = client.post("/api/v1/intake/files", data={"customer_no": number, "record_type": "发票"})
+        assert refused.status_code == 403, refused.json

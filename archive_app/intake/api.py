@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import jsonify, request
 from flask_login import current_user
 
+from archive_app import policy
 from archive_app.api import json_body, route
 from archive_app.api.openapi import PAGE, text
 from archive_app.errors import ValidationFailed
@@ -81,6 +82,7 @@ def create_record(customer_id: int):
                                      413: "too_large", 415: "unsupported_type", 422: "bad_file"})
 @receives_files("record.upload")
 def intake_file():
+    policy.require(actor(current_user), "record.upload")  # before the body says anything about the request
     files = incoming_files("file")
     if len(files) != 1:
         raise ValidationFailed("请选择一个文件", code="no_files")

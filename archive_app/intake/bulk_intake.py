@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.errors import NotFound, ValidationFailed
 from archive_app.intake import records
@@ -43,6 +44,8 @@ def file_one(session: Session, store: BlobStore, settings: records.ArchiveSettin
 
     ``data`` holds the record's fields; ``record_type`` may be a type's label or its code (GFHT).
     """
+    # Asked before the number is looked up: someone who may not upload learns nothing of which numbers exist.
+    policy.require(actor, "record.upload")
     values = dict(data)
     if "record_type" in values:
         values["record_type"] = record_type_of(str(values["record_type"] or "")) or values["record_type"]
