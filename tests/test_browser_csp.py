@@ -140,6 +140,9 @@ def test_three_files_dropped_are_filed_each_with_its_progress_bar(browser, live_
         assert page.locator("#bulk-rows progress").evaluate_all("bars => bars.map(b => b.value)") == [100] * 3
         expect(page.locator("#bulk-rows .bulk-percent").first).to_have_text("100%")
         expect(page.locator("#bulk-summary")).to_have_text("已上传 3 个")
+        # On a phone the rows scroll inside their own box; the page itself does not widen.
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert page.evaluate("() => document.querySelector('main').scrollWidth <= window.innerWidth")
         assert problems == []
     finally:
         context.close()
