@@ -16,6 +16,7 @@ from archive_app.extensions import db
 from archive_app.intake import intake_folder
 from archive_app.intake.models import Record, RecordFile
 from archive_app.intake.naming_rule import parse_name
+from archive_app.jobs import run_pending
 from archive_app.wiring import archive_settings, get_store, now
 
 from .helpers import login, make_pdf, new_customer
@@ -125,7 +126,7 @@ def test_the_folder_files_what_it_can_and_moves_the_rest_aside(app, client, user
         assert (_count(Record), _count(RecordFile)) == (1, 1)
 
 
-def test_a_file_that_grows_between_two_looks_waits(app, users, tmp_path: Path):
+def test_a_file_still_growing_waits_for_the_next_poll(app, users, tmp_path: Path):
     folder = tmp_path / "intake"
     folder.mkdir()
     growing = folder / "C000001_收据_20240101.pdf"
@@ -136,13 +137,22 @@ def test_a_file_that_grows_between_two_looks_waits(app, users, tmp_path: Path):
                                 settle=lambda: growing.write_bytes(b"%PDF-1.7\nmore bytes arrive\n"))
         assert (run.outcomes, run.waiting) == ([], [growing.name])
         assert growing.exists()
-        # the worker's polls compare with the previous one: grown since, it waits; unchanged, it is handled
-        growing.write_bytes(b"%PDF-1.7\nmore bytes arrive\nand more\n")
-        first = intake_folder.run(db.session, get_store(), archive_settings(), settings, now=now)
-        assert first.outcomes == [] and first.waiting == [growing.name]
-        second = intake_folder.run(db.session, get_store(), archive_settings(), settings, now=now)
-        assert [(o.name, o.status, o.code) for o in second.outcomes] == [
-            (growing.name, "rejected", "customer_not_found")]
+    # the worker's polls (its periodic task) compare with the previous one: grown since, the file waits;
+    # unchanged, it is handled
+    app.config.update(INTAKE_FOLDER=str(folder), INTAKE_FOLDER_USER="archivist")
+    growing.write_bytes(b"%PDF-1.7\nmore bytes arrive\nand more\n")
+    poll = app.extensions["tasks"]["intake_folder"]
+    with app.app_context():
+        poll()
+        assert run_pending() == 1
+    assert growing.exists() and not any((folder / "rejected").iterdir())
+    with app.app_context():
+        poll()
+        assert run_pending() == 1
+    assert not growing.exists()
+    reason = (folder / "rejected" / f"{growing.name}.reason.txt").read_text(encoding="utf-8")
+    assert "customer_not_found" in reason
+    with app.app_context():
         assert db.session.scalars(select(AuditEntry.actor_id).where(
             AuditEntry.action == "intake_folder.reject")).all() == [users["archivist"]]
         with pytest.raises(ValidationFailed) as refused:  # a user who may not upload files nothing
