@@ -1,6 +1,6 @@
 """The ``archive`` sub-commands that run inside an application: serve, worker, create-user, create-token,
 the account commands (deactivate-user, reactivate-user, set-user, reset-password, reset-totp, revoke-token),
-verify-audit, sweep-orphans, reindex, retention-sync, fixity-check, four-checks (``create_app`` puts them on ``app.cli``)."""
+verify-audit, sweep-orphans, reindex, retention-sync, fixity-check, four-checks, intake-folder (``create_app`` puts them on ``app.cli``)."""
 from __future__ import annotations
 
 import os
