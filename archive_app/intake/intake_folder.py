@@ -193,9 +193,14 @@ def _move(source: Path, directory: Path) -> Path:
     return target
 
 
+def _shown(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (kept by the OS as surrogates) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _reason_text(name: str, code: str, message: str, when: datetime, timezone: str) -> str:
     local = when.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S")
-    return (f"未能归档：{message}\n代码：{code}\n文件：{name}\n时间：{local}\n"
+    return (f"未能归档：{message}\n代码：{code}\n文件：{_shown(name)}\n时间：{local}\n"
             f"命名规则：客户号_类型_日期.扩展名，例如 C000123_购房合同_20240315.pdf；"
             f"改正后请放回监视文件夹。\n")
 
@@ -229,6 +234,9 @@ def file_one(session: Session, store: BlobStore, settings: ArchiveSettings, acto
     """File one settled file of the folder and move it to done/, or move it aside to rejected/ saying why."""
     path = folder / name
     try:
+        if _shown(name) != name:
+            # Not text any database keeps; the name must be fixed before the file can be filed.
+            raise ValidationFailed("文件名不是有效的 UTF-8 编码，请重新命名", code="bad_file_name")
         named = parse_name(name)
         with open(path, "rb") as stream:
             record = bulk_intake.file_one(
@@ -265,10 +273,10 @@ def _reject(session: Session, actor: User, folder: Path, name: str, code: str, m
     except OSError as exc:
         log.error("intake folder: could not move %s aside (%s: %s): %s", name, code, message, exc)
         return Outcome(name, "held", code=code, message=message)
-    _commit_audit(session, "intake_folder.reject", actor, object_type="intake_folder", object_id=name[:64],
-                  details={"file": name, "code": code, "message": message, "moved_to": moved,
-                           "folder": str(folder)})
-    return Outcome(name, "rejected", code=code, message=message, moved_to=moved)
+    _commit_audit(session, "intake_folder.reject", actor, object_type="intake_folder", object_id=_shown(name)[:64],
+                  details={"file": _shown(name), "code": code, "message": message, "moved_to": _shown(moved),
+                           "folder": _shown(str(folder))})
+    return Outcome(_shown(name), "rejected", code=code, message=message, moved_to=_shown(moved))
 
 
 def run(session: Session, store: BlobStore, settings: ArchiveSettings, folder_settings: FolderSettings, *,
