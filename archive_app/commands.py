@@ -1,6 +1,6 @@
 """The ``archive`` sub-commands that run inside an application: serve, worker, create-user, create-token,
 the account commands (deactivate-user, reactivate-user, set-user, reset-password, reset-totp, revoke-token),
-verify-audit, sweep-orphans, reindex, retention-sync, fixity-check, four-checks (``create_app`` puts them on ``app.cli``)."""
+verify-audit, sweep-orphans, reindex, retention-sync, fixity-check, four-checks, intake-folder (``create_app`` puts them on ``app.cli``)."""
 from __future__ import annotations
 
 import os
@@ -525,10 +525,50 @@ def restore_command(src: str, name: str | None) -> None:
                "could not queue the index rebuild: run `archive reindex`")
 
 
+@click.command("intake-folder")
+@click.option("--once", is_flag=True, required=True, help="one pass over the folder, then exit")
+@click.option("--settle", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="seconds between the two looks that tell a finished file from one still being written")
+@with_appcontext
+def intake_folder_command(once: bool, settle: float) -> None:
+    """File what is in ARCHIVE_INTAKE_FOLDER by the naming rule 客户号_类型_日期.ext (what the worker does
+    every minute): filed files go to done/, the others to rejected/ with a <name>.reason.txt."""
+    import time
+
+    from archive_app.errors import DomainError
+    from archive_app.extensions import db
+    from archive_app.intake import intake_folder
+    from archive_app.wiring import archive_settings, get_store, now, setting
+
+    path = setting("INTAKE_FOLDER")
+    if not path:
+        raise click.ClickException("ARCHIVE_INTAKE_FOLDER is not set")
+    folder = intake_folder.FolderSettings(path, setting("INTAKE_FOLDER_USER"))
+    try:
+        run = intake_folder.run(db.session, get_store(), archive_settings(), folder, now=now,
+                                settle=lambda: time.sleep(settle))
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    if run.busy:
+        raise click.ClickException("another run is processing the folder; try again in a moment")
+    for o in run.outcomes:
+        if o.status == "filed":
+            click.echo(f"filed {o.name} -> {o.archival_code}")
+        elif o.status == "rejected":
+            click.echo(f"rejected {o.name}: {o.code} {o.message}")
+        else:
+            click.echo(f"left {o.name} for the next run: {o.code} {o.message}")
+    for name in run.waiting:
+        click.echo(f"still being written: {name}")
+    click.echo(f"{len(run.of('filed'))} filed, {len(run.of('rejected'))} rejected, "
+               f"{len(run.of('held')) + len(run.waiting)} left in the folder")
+
+
 APP_COMMANDS = (backup_command, backup_verify_command, restore_command, retention_sync_command, serve_command, worker_command, reindex_command, create_user_command,
                 create_token_command, deactivate_user_command, reactivate_user_command, set_user_command,
                 reset_password_command, reset_totp_command, revoke_token_command, verify_audit_command, sweep_orphans_command,
-                fixity_check_command, four_checks_command)
+                fixity_check_command, four_checks_command, intake_folder_command)
 
 
 def register_commands(app) -> None:

@@ -97,6 +97,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_ORPHAN_GRACE_HOURS", "ORPHAN_GRACE_HOURS", "24", int,
             "Hours `archive sweep-orphans` spares what may still be in flight: blobs no record points to "
             "and unfinished uploads (S3 multipart uploads, staging files) younger than this are kept."),
+    Setting("ARCHIVE_INTAKE_FOLDER", "INTAKE_FOLDER", "", str,
+            "Watched intake folder the worker polls every minute: files named 客户号_类型_日期.ext are filed "
+            "(then moved to done/), others moved to rejected/ with a reason (empty: off)."),
+    Setting("ARCHIVE_INTAKE_FOLDER_USER", "INTAKE_FOLDER_USER", "", str,
+            "Archivist (username) the intake folder files as; empty: the system account intake-folder."),
     Setting("ARCHIVE_INDEX_DIR", "INDEX_DIR", "{data_dir}/index", str, "Search index folder (derived data)."),
     Setting("ARCHIVE_QUEUE_BACKEND", "QUEUE_BACKEND", "sqlite", str,
             "Background-job queue: sqlite (embedded, no server) or redis."),

@@ -158,6 +158,20 @@ def check_fixity() -> int:
     return len(report.failures) + len(report.orphans)
 
 
+def poll_intake_folder() -> int:
+    """Each minute: file what has settled in ARCHIVE_INTAKE_FOLDER (off when unset); how many were filed."""
+    from archive_app.intake import intake_folder
+
+    path = wiring.setting("INTAKE_FOLDER")
+    if not path:
+        return 0
+    folder = intake_folder.FolderSettings(path, wiring.setting("INTAKE_FOLDER_USER"))
+    run = intake_folder.run(db.session, wiring.get_store(), wiring.archive_settings(), folder, now=wiring.now)
+    for outcome in run.of("rejected"):
+        log.warning("intake folder: %s moved aside (%s: %s)", outcome.name, outcome.code, outcome.message)
+    return len(run.of("filed"))
+
+
 def register_jobs(app: Flask) -> None:
     """Create the app's queue and register every task on it (app.extensions['queue'])."""
     from archive_app.reading.extraction_job import TransientError
@@ -201,6 +215,9 @@ def register_jobs(app: Flask) -> None:
         # nightly, before the fixity check so it does not report what a crash left behind
         "sweep_leftovers": queue.periodic_task(crontab(minute="45", hour="2"),
                                                name="sweep_leftovers")(in_app(sweep_leftovers)),
+        # every minute; a run still going holds the folder's lock and the next one skips
+        "intake_folder": queue.periodic_task(crontab(minute="*"),
+                                             name="intake_folder")(in_app(poll_intake_folder)),
         # nightly, after the retention sync; the least recently checked files first
         "check_fixity": queue.periodic_task(crontab(minute="0", hour="3"),
                                             name="check_fixity")(in_app(check_fixity)),

@@ -34,6 +34,7 @@ MENUS: tuple[tuple[str, tuple[Entry, ...]], ...] = (
     ("档案", (
         Entry("客户档案", "customers.index"),
         Entry("新建档案", "customers.new", ("customer.create",)),
+        Entry("批量上传", "bulk_intake.bulk_upload", ("record.upload",)),
         Entry("导入登记表", "registers.upload", ("register.import",)),
         Entry("待审核", "records.queue", ("review.queue",)),
         Entry("变更审批", "corrections.queue", ("correction.approve_head", "correction.approve_second")),

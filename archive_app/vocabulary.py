@@ -35,6 +35,28 @@ RECORD_TYPES: dict[str, tuple[int, str]] = {
     "客户数据变更申请表": (1, "D30"),
 }
 
+# Short codes of the record types (拼音首字母), for file names where Chinese is awkward: the watched
+# intake folder's naming rule (intake/naming_rule.py) takes a type by its label or by its code.
+RECORD_TYPE_CODES: dict[str, str] = {
+    "购房合同": "GFHT",
+    "认购书": "RGS",
+    "租赁合同": "ZLHT",
+    "身份证复印件": "SFZ",
+    "营业执照副本复印件": "YYZZ",
+    "授权委托书": "SQWTS",
+    "付款凭证": "FKPZ",
+    "收据": "SJ",
+    "发票": "FP",
+    "温馨卡": "WXK",
+    "来电来访登记表": "LDLF",
+    "成交客户信息登记表": "CJDJ",
+    "客户投诉处理表": "KHTS",
+    "满意度调查表": "MYD",
+    "资信调查报告": "ZXDC",
+    "往来函件": "WLHJ",
+    "客户数据变更申请表": "BGSQ",
+}
+
 RETENTION_LABELS = {"Y": "永久", "D30": "定期30年", "D10": "定期10年", "D3": "定期3年"}
 
 # 密级, ordered: a user with clearance n may see records with secrecy <= n.
@@ -113,6 +135,8 @@ AUDIT_ACTION_LABELS = {
     "record.view": "查看档案",
     "record.destroy": "销毁档案",
     "file.upload": "上传文件",
+    "intake_folder.file": "监视文件夹自动归档",
+    "intake_folder.reject": "监视文件夹文件无法归档（已移至 rejected）",
     "file.download": "下载文件",
     "file.download_searchable": "下载可检索副本",
     "page.view": "查看页面图像",
@@ -176,5 +200,5 @@ AUDIT_OBJECT_LABELS = {
     "loan_request": "借阅申请", "paper_loan": "原件借出", "handover": "交接", "loan_register": "查阅登记表",
     "schedule": "保管期限表", "legal_hold": "冻结", "disposal_batch": "鉴定批次", "audit_log": "审计日志",
     "backup": "备份",
-    "fixity_run": "完整性检测",
+    "fixity_run": "完整性检测", "intake_folder": "监视文件夹",
 }

@@ -1,7 +1,8 @@
 """The content security policy in a real browser (Debian's Chromium against ``archive serve``).
 
 Pages run with no violation reported and no script error; the policy is enforced (a script injected
-into a page does not run); the behaviours moved out of inline handlers still work from static/app.js.
+into a page does not run); the behaviours moved out of inline handlers still work from static/app.js;
+批量上传 (static/bulk_upload.js) sends dropped files one request each, with a progress bar per file.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 # The fixtures are imported so pytest finds them here (browser_support is not a conftest).
 from tests.browser_support import ADMIN_PASSWORD, archive_server, browser, live_server, log_in, new_context  # noqa: F401
+from tests.helpers import make_pdf
 
 pytestmark = pytest.mark.browser
 PAGES = ["/", "/customers/new", "/search", "/loans/register", "/retention/schedule", "/retention/holds",
@@ -121,3 +123,60 @@ def test_the_menus_fit_one_line_on_a_desktop_and_fold_behind_a_button_on_a_phone
     finally:
         desktop.close()
         phone.close()
+
+
+def _new_customer(page, name: str) -> str:
+    page.goto("/customers/new")
+    page.locator("input[name=name]").fill(name)
+    page.locator("input[name=department]").fill("销售一部")
+    page.get_by_role("button", name="保存").click()
+    page.wait_for_url(re.compile(r"/customers/\d+$"))
+    return f"C{int(page.url.rsplit('/', 1)[1]):06d}"
+
+
+def test_three_files_dropped_are_filed_each_with_its_progress_bar(browser, live_server: str) -> None:
+    from playwright.sync_api import expect
+
+    context = new_context(browser, live_server)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    try:
+        log_in(page, "admin", ADMIN_PASSWORD)
+        first, second = _new_customer(page, "批量甲"), _new_customer(page, "批量乙")
+        page.goto("/intake/bulk")
+        files = [
+            {"name": f"{first}_购房合同_20240315.pdf", "mimeType": "application/pdf",
+             "buffer": make_pdf(marker="bulk-1")},
+            {"name": f"{second}_SJ_20240316_定金.pdf", "mimeType": "application/pdf",
+             "buffer": make_pdf(marker="bulk-2")},
+            {"name": "扫描件.pdf", "mimeType": "application/pdf", "buffer": make_pdf(marker="bulk-3")},
+        ]
+        page.locator("#bulk-files").set_input_files(files)
+        rows = page.locator("#bulk-rows tr")
+        expect(rows).to_have_count(3)
+        # read from the names; the third, named otherwise, is filled in by hand
+        expect(rows.nth(0).locator(".bulk-customer")).to_have_value(first)
+        expect(rows.nth(1).locator(".bulk-type")).to_have_value("收据")
+        expect(rows.nth(1).locator(".bulk-date")).to_have_value("2024-03-16")
+        rows.nth(2).locator(".bulk-customer").fill(second)
+        rows.nth(2).locator(".bulk-type").select_option("发票")
+
+        page.get_by_role("button", name="全部上传").click()
+        expect(page.locator("#bulk-rows .bulk-result a")).to_have_count(3)
+        codes = page.locator("#bulk-rows .bulk-result a").all_inner_texts()
+        assert re.fullmatch(rf"0001-2024-D30-{first}-3-0001", codes[0]), codes
+        # two requests run side by side: either of the second customer's records may be numbered first
+        assert re.fullmatch(rf"0001-2024-D30-{second}-2-000[12]", codes[1]), codes
+        assert re.fullmatch(rf"0001-\d{{4}}-D30-{second}-2-000[12]", codes[2]), codes
+        assert codes[1][-4:] != codes[2][-4:]
+        assert page.locator("#bulk-rows progress").evaluate_all("bars => bars.map(b => b.value)") == [100] * 3
+        expect(page.locator("#bulk-rows .bulk-percent").first).to_have_text("100%")
+        expect(page.locator("#bulk-summary")).to_have_text("已上传 3 个")
+        # On a phone the rows scroll inside their own box; the page itself does not widen.
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert page.evaluate("() => document.querySelector('main').scrollWidth <= window.innerWidth")
+        assert problems == []
+    finally:
+        context.close()

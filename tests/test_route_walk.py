@@ -123,6 +123,7 @@ ROUTES: dict[str, Route] = {
     "records.page_view": Route("record.read", _secret_file, refused=_everyone, missing=_missing_file),
     "records.page_image": Route("record.read", lambda w: _secret_file(w) | {"kind": "image"}, refused=_everyone,
                                 missing=lambda w: _missing_file(w) | {"kind": "image"}),
+    "bulk_intake.bulk_upload": Route("record.upload"),
     "records.queue": Route("review.queue (rows: visible_records)"),
     "records.review": Route("record.review", _secret_record),
     # 客户数据变更 and 每季度核实
@@ -213,6 +214,7 @@ ROUTES: dict[str, Route] = {
     "api.list_records": Route("customer.view (rows: visible_records)", OTHER_CUSTOMER, refused=_department_walker,
                               missing=MISSING_CUSTOMER, also=lambda w: [{"customer_id": w.ids["c_own"]}]),
     "api.create_record": Route("record.upload", OTHER_CUSTOMER),
+    "api.intake_file": Route("record.upload"),
     "api.create_change_request": Route("correction.request", OTHER_CUSTOMER),
     "api.list_change_requests": Route("correction.view (own requests / changes_to_decide)"),
     "api.get_change_request": Route("correction.view", OTHER_CHANGE, refused=_department_walker,

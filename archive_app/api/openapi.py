@@ -11,6 +11,7 @@ from archive_app.vocabulary import (
     MAX_PAGE,
     MAX_ROW_ID,
     PARTS,
+    RECORD_TYPE_CODES,
     RECORD_TYPES,
     ROLE_LABELS,
     SECRECY_LEVELS,
@@ -174,6 +175,15 @@ SCHEMAS: dict[str, Any] = {
     "FilesUpload": {"type": "object", "additionalProperties": False, "required": ["files"], "properties": {
         "files": {"type": "array", "minItems": 1, "items": {"type": "string", "format": "binary"}},
         "confirm_duplicate": {"type": "string", "enum": ["0", "1"]}}},
+    "IntakeFile": {"type": "object", "additionalProperties": False,
+                   "required": ["customer_no", "record_type", "file"], "properties": {
+        "customer_no": {"type": "string", "pattern": "^[Cc][0-9]{6}$", "description": "客户号, e.g. C000123"},
+        "record_type": {"type": "string", "enum": list(RECORD_TYPES) + list(RECORD_TYPE_CODES.values()),
+                        "description": "a record type, or its code (GFHT = 购房合同)"},
+        "title": text(300), "doc_date": DATE,
+        "secrecy": {"type": "string", "enum": [str(s) for s in SECRECY_LEVELS]},
+        "file": {"type": "string", "format": "binary", "description": "PDF, JPEG, PNG or TIFF, decided by content"},
+        "confirm_duplicate": {"type": "string", "enum": ["0", "1"]}}},
     "LoanInput": {"type": "object", "additionalProperties": False, "required": ["kind", "purpose"], "properties": {
         "kind": {"type": "string", "enum": ["view", "download", "original"],
                  "description": "查阅 / 复制调用 / 借出原件"},
@@ -232,7 +242,7 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {"record": {"type": "object"}, "score": {"type": "number"},
                                "snippet": {"type": "string", "description": "HTML, matches in <mark>"}}}}}},
 }
-MULTIPART = {"RecordUpload", "FilesUpload"}
+MULTIPART = {"RecordUpload", "FilesUpload", "IntakeFile"}
 # Bodies a client may leave out altogether.
 OPTIONAL_BODIES = {"LoanDecision", "ChangeDecision", "VerificationInput"}
 

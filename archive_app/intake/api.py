@@ -4,10 +4,13 @@ from __future__ import annotations
 from flask import jsonify, request
 from flask_login import current_user
 
+from archive_app import policy
 from archive_app.api import json_body, route
 from archive_app.api.openapi import PAGE, text
+from archive_app.errors import ValidationFailed
 from archive_app.extensions import db
 from archive_app.http import actor, client_ip, incoming_files, page_arg, receives_files, stream_response
+from archive_app.intake import bulk_intake
 from archive_app.intake import customers as customer_svc
 from archive_app.intake import records as record_svc
 from archive_app.vocabulary import BUSINESS_TYPES, GRADES
@@ -70,6 +73,24 @@ def create_record(customer_id: int):
                                       values, incoming_files(),
                                       confirm_duplicate=request.form.get("confirm_duplicate") == "1", ip=client_ip(),
                                       now=now())
+    return jsonify(record_svc.record_dict(record)), 201
+
+
+@route("POST", "/intake/files", "File one scanned file as a new record of the customer numbered customer_no "
+       "(the bulk upload page sends each dropped file on a request of its own)",
+       body="IntakeFile", responses={201: "created", 404: "customer_not_found", 409: "duplicate_file / on hold",
+                                     413: "too_large", 415: "unsupported_type", 422: "bad_file"})
+@receives_files("record.upload")
+def intake_file():
+    policy.require(actor(current_user), "record.upload")  # before the body says anything about the request
+    files = incoming_files("file")
+    if len(files) != 1:
+        raise ValidationFailed("请选择一个文件", code="no_files")
+    values = {k: v for k, v in request.form.items() if k not in ("customer_no", "confirm_duplicate")}
+    record = bulk_intake.file_one(db.session, get_store(), archive_settings(), actor(current_user),
+                                  request.form.get("customer_no", ""), values, files[0],
+                                  confirm_duplicate=request.form.get("confirm_duplicate") == "1", ip=client_ip(),
+                                  now=now())
     return jsonify(record_svc.record_dict(record)), 201
 
 
