@@ -98,13 +98,13 @@ REGISTER_LINES = ["来访客户登记表", "客户 慕容雨桐 电话 138001380
 def contract_page() -> QualityPage:
     body = documents.wrap(CONTRACT_LINES[-1], CONTRACT_WRAP)
     lines = CONTRACT_LINES[:-1] + body
-    return QualityPage("contract", _sheet(lines, 30, 860), "\n".join(lines))
+    return QualityPage("contract", _sheet(lines, 30, MIN_SIDE), "\n".join(lines))
 
 
 def supplement_page() -> QualityPage:
     f = serif_font(28)
     step = int(28 * 1.7)
-    img = Image.new("L", (760, max(MIN_SIDE, 96 + step * len(SUPPLEMENT_LINES))), 255)
+    img = Image.new("L", (MIN_SIDE, max(MIN_SIDE, 96 + step * len(SUPPLEMENT_LINES))), 255)
     draw = ImageDraw.Draw(img)
     for k, line in enumerate(SUPPLEMENT_LINES):
         draw.text((48, 48 + k * step), line, fill=0, font=f)
@@ -113,13 +113,13 @@ def supplement_page() -> QualityPage:
 
 def receipt_page() -> QualityPage:
     """documents.RECEIPT_LINES (G1234, HT-2024-0012, No.0051971, 王建国) printed and photographed."""
-    img = _sheet(documents.RECEIPT_LINES, 30, 760, margin=40, spacing=0.6)
+    img = _sheet(documents.RECEIPT_LINES, 30, MIN_SIDE, margin=40, spacing=0.6)
     return QualityPage("receipt", documents.photographed(img), "\n".join(documents.RECEIPT_LINES))
 
 
 def traditional_page() -> QualityPage:
     lines = texts.TRADITIONAL_LINES
-    return QualityPage("Traditional", _sheet(lines, 32, 820, face="TC"), "\n".join(lines))
+    return QualityPage("Traditional", _sheet(lines, 32, MIN_SIDE, face="TC"), "\n".join(lines))
 
 
 def handwriting_card(seed: int = 3) -> QualityPage:
@@ -151,7 +151,7 @@ def handwriting_card(seed: int = 3) -> QualityPage:
 
 def rotated_scan() -> QualityPage:
     """The register scanned lying on its side (turned 90 degrees) and a little crooked (1 degree)."""
-    page = _sheet(REGISTER_LINES, 30, 760)
+    page = _sheet(REGISTER_LINES, 30, MIN_SIDE)
     return QualityPage("rotated scan", gi.rotated(gi.rotated(page, 90), 1.0), "\n".join(REGISTER_LINES))
 
 
@@ -159,14 +159,14 @@ def noisy_scan() -> QualityPage:
     """Three lines of the filing rule photographed badly, as documents.noisy_lines (grey paper, blur,
     grain, JPEG 55), on a sheet."""
     lines = texts.SCAN_LINES[1:]
-    img = documents.photographed(_sheet(lines, 30, 760, spacing=0.6), turn=2.0, blur=1.1, noise=30,
+    img = documents.photographed(_sheet(lines, 30, MIN_SIDE, spacing=0.6), turn=2.0, blur=1.1, noise=30,
                                  ink=70, paper=190, quality=55)
     return QualityPage("noisy scan", img, "\n".join(lines))
 
 
 def english_page() -> QualityPage:
     lines = texts.ENGLISH_LINES
-    return QualityPage("English", _sheet(lines, 30, 820), "\n".join(lines), cjk=False)
+    return QualityPage("English", _sheet(lines, 30, MIN_SIDE), "\n".join(lines), cjk=False)
 
 
 MAKERS = {
