@@ -68,11 +68,13 @@ def dir_size(path: Path) -> int:
 
 _CONTRACT_RE = re.compile(r"HT-\d{4}-\d{4}")
 _RECEIPT_RE = re.compile(r"No\.\d{7}")
+_TRAIN_RE = re.compile(r"车次([GDKTZ]\d+)")
 
 
-def _codes(content: str) -> tuple[str, str]:
-    """The contract and receipt numbers ``bench.corpus`` printed in a record's text."""
-    return _CONTRACT_RE.search(content).group(), _RECEIPT_RE.search(content).group()
+def _codes(content: str) -> tuple[str, str, str]:
+    """The contract, receipt and train numbers ``bench.corpus`` printed in a record's text."""
+    return (_CONTRACT_RE.search(content).group(), _RECEIPT_RE.search(content).group(),
+            _TRAIN_RE.search(content).group(1))
 
 
 def make_queries(samples, rng: random.Random, count: int) -> list[tuple[str, SearchRequest]]:
@@ -95,12 +97,17 @@ def make_queries(samples, rng: random.Random, count: int) -> list[tuple[str, Sea
         kinds.append(("project+unit", SearchRequest(text=f"{c.project} {c.unit.split('栋')[0]}栋")))
         kinds.append(("code", SearchRequest(text=doc.archival_code)))
         kinds.append(("code-prefix", SearchRequest(text=doc.archival_code[:22])))
-        contract, receipt = _codes(doc.content)
+        contract, receipt, train = _codes(doc.content)
         kinds.append(("code-typed", SearchRequest(text=contract)))
+        kinds.append(("train", SearchRequest(text=train)))
         kinds.append(("receipt-digits", SearchRequest(text=receipt[3:])))
         kinds.append(("digit-tail", SearchRequest(text=receipt[-4:])))
         kinds.append(("dh-prefix", SearchRequest(text=doc.archival_code[:9])))
         kinds.append(("dh-compact", SearchRequest(text=doc.archival_code[:14].replace("-", ""))))
+        # 客户号 as typed, in lower case (prefix search is case-insensitive)
+        kinds.append(("customer-no", SearchRequest(text=c.customer_no.lower())))
+        if c.kind == "company":
+            kinds.append(("company", SearchRequest(text=c.name[3:9])))
         body = doc.content.split("\n")[-1]
         start = rng.randrange(0, max(1, len(body) - 12))
         phrase = "".join(ch for ch in body[start:start + rng.randint(4, 10)] if not ch.isspace())
@@ -319,6 +326,7 @@ def main() -> None:
     cpu_lat: list[float] = []
     cust_lat: list[float] = []
     by_kind: dict[str, list[float]] = {}
+    cpu_by_kind: dict[str, list[float]] = {}
     totals: dict[str, list[int]] = {}
     for kind, req in queries:
         t = time.perf_counter()
@@ -326,6 +334,7 @@ def main() -> None:
         res = ix.search(req, ACCESS)
         ms = (time.perf_counter() - t) * 1000
         cpu_lat.append((time.process_time() - c) * 1000)
+        cpu_by_kind.setdefault(kind, []).append(cpu_lat[-1])
         lat.append(ms)
         by_kind.setdefault(kind, []).append(ms)
         totals.setdefault(kind, []).append(res.total)
@@ -340,7 +349,8 @@ def main() -> None:
     print(summary("Whoosh customers the same texts name (search_customers)", cust_lat))
     for kind, v in sorted(by_kind.items()):
         print(f"    {kind:18s} n={len(v):3d}  p50 {pct(v, 50):7.1f}  p95 {pct(v, 95):7.1f}  "
-              f"max {max(v):7.1f} ms   median total {statistics.median(totals[kind]):.0f}")
+              f"p99 {pct(v, 99):7.1f}  max {max(v):7.1f} ms  CPU p95 {pct(cpu_by_kind[kind], 95):6.1f}  "
+              f"median total {statistics.median(totals[kind]):.0f}")
     print(f"peak RSS: indexing self {rss_index[0]:.0f} MB, writer children {rss_index[1]:.0f} MB; "
           f"after searching self {rss_search[0]:.0f} MB; {rss_now()}", flush=True)
     ix.close()
