@@ -25,6 +25,10 @@ metadata (档号, 题名, type, customer) or its content. Lists that are not fil
 record through the projection (``shown_record`` / ``record_label``): its 档号 and 题名 only when
 the metadata is visible, a neutral placeholder otherwise. The SQL and index filters
 (``visible_records``, ``record_scope``) select exactly the records whose metadata is visible.
+
+A customer's phones and ID number are whole for whoever handles the customer (``customer.pii_whole``)
+and masked for everyone else until an audited reveal: every page, API answer and export that shows
+them goes through ``shown_personal`` / ``shown_field`` / ``shown_text``.
 """
 from __future__ import annotations
 
