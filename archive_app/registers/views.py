@@ -10,6 +10,7 @@ import uuid
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from archive_app import policy
+from archive_app.accounts.models import User
 from archive_app.extensions import db
 from archive_app.http import attachment, attempt, client_ip, optional_int, page, receives_files
 from archive_app.registers import headers, importing, reports
@@ -45,7 +46,7 @@ def _forget_old_uploads() -> None:
             pass
 
 
-def _row_lines(user, check: importing.Check) -> list[dict]:
+def _row_lines(user: User, check: importing.Check) -> list[dict]:
     """The first rows of the register as the check page lists them (phones as the policy shows them)."""
     return [{"row": r.row_no, "name": r.customer.get("name", ""),
              "phones": policy.shown_text(user, None, str(r.customer.get("phones") or "")),
@@ -53,7 +54,7 @@ def _row_lines(user, check: importing.Check) -> list[dict]:
             for r in check.rows[:SHOWN_ROWS]]
 
 
-def _preview(user, token: str, filename: str, check: importing.Check | None, status: int = 200):
+def _preview(user: User, token: str, filename: str, check: importing.Check | None, status: int = 200):
     return render_template("registers/check.html", token=token, filename=filename, check=check,
                            fields=headers.FIELDS, kinds=headers.KINDS, shown=SHOWN_PROBLEMS, shown_rows=SHOWN_ROWS,
                            rows=_row_lines(user, check) if check else [],
