@@ -25,6 +25,10 @@ metadata (档号, 题名, type, customer) or its content. Lists that are not fil
 record through the projection (``shown_record`` / ``record_label``): its 档号 and 题名 only when
 the metadata is visible, a neutral placeholder otherwise. The SQL and index filters
 (``visible_records``, ``record_scope``) select exactly the records whose metadata is visible.
+
+A customer's phones and ID number are whole for whoever handles the customer (``customer.pii_whole``)
+and masked for everyone else until an audited reveal: every page, API answer and export that shows
+them goes through ``shown_personal`` / ``shown_field`` / ``shown_text``.
 """
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ from archive_app.accounts.models import ApiToken, Role, User
 from archive_app.borrowing.models import LoanRequest
 from archive_app.corrections.models import ChangeRequest
 from archive_app.errors import Forbidden, NotFound
+from archive_app.intake.masks import mask_field, mask_numbers_in
 from archive_app.intake.models import Customer, Record
 from archive_app.retention.models import LegalHold
 
@@ -64,6 +69,11 @@ ROLES: dict[str, frozenset[Role]] = {
     # Full phone numbers and ID number, shown masked otherwise; obj Customer: one they see. Audited each time.
     # Auditors check the log, they do not contact customers.
     "customer.pii_reveal": EVERYONE - {Role.AUDITOR},
+    # The same values whole without a click, for whoever handles the customer (obj Customer they see): the
+    # archivists, who file and check every customer's papers; the consultant the customer belongs to; the
+    # head of the customer's department, who answers for its customers and approves their changes. Without
+    # a customer (a register's rows, which belong to nobody yet): the archivists who bring registers in.
+    "customer.pii_whole": frozenset({Role.ARCHIVIST, Role.STAFF, Role.DEPT_HEAD}),
     "record.view": EVERYONE,                          # obj Record: clearance and department
     "record.upload": _KEEPERS,
     "record.edit": _KEEPERS,                          # obj Record: a draft
@@ -157,7 +167,7 @@ ACTIONS = frozenset(ROLES)
 # Actions on a customer's visits: decided by role, and by the customer's department when one is named.
 VISIT_ACTIONS = frozenset({"visit.view", "visit.record", "grade.change", "followup.record"})
 # Actions ``can`` decides from the role alone (``users_who_may`` can turn them into SQL).
-ROLE_ONLY = ACTIONS - {"customer.view", "customer.pii_reveal", "record.view", "record.edit", "record.review",
+ROLE_ONLY = ACTIONS - {"customer.view", "customer.pii_reveal", "customer.pii_whole", "record.view", "record.edit", "record.review",
                        "record.checks", "record.checks_run",
                        "record.read", "record.download", "loan.request", "loan.borrow", "loan.approve_head", "loan.revoke",
                        "loan.view", "hold.view", "token.revoke", "register.view_department",
@@ -207,6 +217,17 @@ def _sees_department(user: User, role: Role, department_id: int | None) -> bool:
 
 def _sees_customer(user: User, role: Role, customer: Customer) -> bool:
     return _sees_department(user, role, customer.department_id)
+
+
+def _handles_customer(user: User, role: Role, customer: Customer | None) -> bool:
+    """Whether the user works with this customer's data (``customer.pii_whole``)."""
+    if customer is None:
+        return role is Role.ARCHIVIST
+    if not isinstance(customer, Customer) or not _sees_customer(user, role, customer):
+        return False
+    if role is Role.ARCHIVIST or (customer.consultant_id is not None and customer.consultant_id == user.id):
+        return True
+    return role is Role.DEPT_HEAD and user.department_id is not None and user.department_id == customer.department_id
 
 
 def _sees_record(user: User, role: Role, record: Record) -> bool:
@@ -264,6 +285,8 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
         return True
     if action in {"customer.view", "customer.pii_reveal"}:
         return _sees_customer(user, role, obj)
+    if action == "customer.pii_whole":
+        return _handles_customer(user, role, obj)
     if action in VISIT_ACTIONS | {"customer.history", "verification.mark"}:
         # Without a customer: may they use the page at all.
         return obj is None or _sees_customer(user, role, obj)
@@ -539,3 +562,45 @@ def customer_label(user: User | None, customer: Customer | None) -> str:
     if customer is None or not can(user, "customer.view", customer):
         return HIDDEN_CUSTOMER
     return f"{customer.name}（{customer.customer_no}）" if customer.customer_no else customer.name
+
+
+# ------------------------------------------------------------------------------------------- personal data
+
+
+@dataclass(frozen=True)
+class ShownPersonal:
+    """A customer's phones and ID number as one viewer sees them: whole, or masked (139****5678,
+    110101********1234). ``whole`` says which; pages offer the audited 「显示」 only when it is False."""
+
+    phones: str
+    id_number: str | None
+    whole: bool
+
+
+def shows_whole(user: User | None, customer: Customer | None, *, revealed: bool = False) -> bool:
+    """Whether ``user`` sees ``customer``'s phones and ID number whole: they handle the customer
+    (``customer.pii_whole``), or ``revealed``, which a caller passes only after ``reveal_pii`` allowed and
+    audited the look. ``customer`` None: a register's rows, which belong to no customer yet."""
+    return revealed or can(user, "customer.pii_whole", customer)
+
+
+def shown_personal(user: User | None, customer: Customer, *, revealed: bool = False) -> ShownPersonal:
+    """The projection of ``customer``'s phones and ID number for ``user``: every page, API answer, search
+    hit and export that shows them goes through here."""
+    whole = shows_whole(user, customer, revealed=revealed)
+    phones = customer.phones or ""
+    return ShownPersonal(phones if whole else mask_field("phones", phones),
+                         customer.id_number if whole else (mask_field("id_number", customer.id_number or "") or None),
+                         whole)
+
+
+def shown_field(user: User | None, customer: Customer | None, field: str, value: str, *,
+                revealed: bool = False) -> str:
+    """One stored value of a customer's ``field`` (a history line, a change request) as ``user`` sees it."""
+    return value if shows_whole(user, customer, revealed=revealed) else mask_field(field, value)
+
+
+def shown_text(user: User | None, customer: Customer | None, text: str) -> str:
+    """Free text that may hold phones or ID numbers (a register row's error) as ``user`` sees it: whole for
+    whoever handles ``customer`` (None: a register's rows), every long number masked for anyone else."""
+    return text if shows_whole(user, customer) else mask_numbers_in(text)

@@ -169,3 +169,32 @@ def test_another_departments_customer_answers_like_a_missing_one(app, client, us
     assert hidden.status_code == missing.status_code == 404
     assert hidden.json == missing.json
     assert client.get(f"/customers/{other['id']}").status_code == 404
+
+
+def test_who_handles_a_customer_sees_phones_and_id_numbers_whole_everyone_else_masked():
+    from archive_app.accounts.models import User
+    from archive_app.intake.models import Customer
+
+    def person(role: str, uid: int, department_id: int | None = 1) -> User:
+        return User(id=uid, role=role, department_id=department_id, is_active_flag=True, clearance=3)
+
+    customer = Customer(department_id=1, consultant_id=2, phones="13912345678", id_number="110105199003071234")
+    handlers = {"archivist": person("archivist", 1, None), "consultant": person("staff", 2),
+                "head": person("dept_head", 3)}
+    others = {"colleague": person("staff", 4), "other head": person("dept_head", 5, 2),
+              "reviewer": person("reviewer", 6, None), "admin": person("admin", 7, None),
+              "gm": person("general_manager", 8, None), "auditor": person("auditor", 9, None),
+              # the consultant named on a customer of another department does not see that customer at all
+              "moved consultant": person("staff", 2, 2)}
+    for name, u in handlers.items():
+        shown = policy.shown_personal(u, customer)
+        assert (shown.phones, shown.id_number, shown.whole) == ("13912345678", "110105199003071234", True), name
+    for name, u in others.items():
+        shown = policy.shown_personal(u, customer)
+        assert (shown.phones, shown.id_number, shown.whole) == ("139****5678", "110105********1234", False), name
+        # after the audited reveal (the caller's part) the same projection is whole
+        assert policy.shown_personal(u, customer, revealed=True).phones == "13912345678", name
+    # a register's rows belong to no customer yet: whole for the archivist who imports them only
+    assert policy.shown_text(handlers["archivist"], None, "电话号码格式不正确：13912345678X").endswith("13912345678X")
+    assert policy.shown_text(others["admin"], None, "电话号码格式不正确：13912345678X") == "电话号码格式不正确：139*****678X"
+    assert not policy.can(None, "customer.pii_whole", customer)

@@ -72,7 +72,8 @@ def test_an_approved_request_is_applied_and_shown_in_the_history(app, client, us
     history = client.get(f"/api/v1/customers/{cid}/history").json["items"]
     by_field = {h["field"]: h for h in history}
     assert by_field.keys() == {"phones", "unit"}
-    assert by_field["phones"]["before"] == "139****5678" and by_field["phones"]["after"] == "137****1111"
+    # the head answers for the department's customers: whole values (the staff member below sees them masked)
+    assert by_field["phones"]["before"] == "13912345678" and by_field["phones"]["after"] == "13700001111"
     assert by_field["unit"] | {"changed_at": None} == {
         "field": "unit", "label": "房号", "before": "", "after": "5-1201", "source": "request", "request_id": rid,
         "requested_by": "staff", "approved_by": "head", "second_by": "", "reason": "客户换号，来电告知",
@@ -82,6 +83,8 @@ def test_an_approved_request_is_applied_and_shown_in_the_history(app, client, us
     page = client.get(f"/customers/{cid}").text
     assert "变更记录" in page and "客户换号，来电告知" in page and "137****1111" in page
     assert "13700001111" not in page.split('id="change-history"')[1]
+    masked = {h["field"]: h for h in client.get(f"/api/v1/customers/{cid}/history").json["items"]}["phones"]
+    assert (masked["before"], masked["after"]) == ("139****5678", "137****1111")
     # The audited reveal shows the whole values in the history too.
     assert "13912345678" in client.post(f"/customers/{cid}/reveal").text.split('id="change-history"')[1]
 

@@ -164,6 +164,34 @@ def test_a_visitor_card_register_imported_on_the_page_creates_cards(app, client,
     assert "住房性质的选项无效：别墅" in client.get(report_url + ".csv").data.decode("utf-8-sig")
 
 
+def test_a_rows_phone_in_a_report_is_whole_for_the_archivist_and_masked_in_the_admins_page_and_exports(
+        app, client, users):
+    rows = customer_register(3)
+    rows[3][3] = "13900000001X"   # the second data row: a phone with a letter typed into it
+    login(client, "archivist")
+    form = client.get("/registers/import").get_data(as_text=True)
+    checked = client.post("/registers/import", data={
+        "csrf_token": csrf_from(form), "file": (io.BytesIO(to_csv(rows)), "客户登记表.csv")},
+        content_type="multipart/form-data").get_data(as_text=True)
+    assert "电话号码格式不正确：13900000001X" in checked and "13900000000" in checked
+    token = re.search(r'action="/registers/import/([0-9a-f]{32})"', checked).group(1)
+    mapping = {f"col_{i}": f or "" for i, f in enumerate(headers.mapping_for(rows[1]))}
+    done = client.post(f"/registers/import/{token}", data={
+        "csrf_token": csrf_from(checked), "filename": "客户登记表.csv", "columns": str(len(rows[1])), **mapping,
+        "do": "run", "skip_errors": "1"})
+    report_url = done.headers["Location"]
+    assert "电话号码格式不正确：13900000001X" in client.get(report_url + ".csv").data.decode("utf-8-sig")
+    client.post("/logout")
+    # the administrator keeps the system, not the customers: the same report and exports, the number masked
+    login(client, "admin")
+    assert "电话号码格式不正确：139*****001X" in client.get(report_url).get_data(as_text=True)
+    csv_text = client.get(report_url + ".csv").data.decode("utf-8-sig")
+    cells = [c for row in load_workbook(io.BytesIO(client.get(report_url + ".xlsx").data)).active.iter_rows(
+        values_only=True) for c in row]
+    assert "电话号码格式不正确：139*****001X" in csv_text and "电话号码格式不正确：139*****001X" in cells
+    assert "13900000001X" not in csv_text and not any("13900000001X" in str(c) for c in cells)
+
+
 def test_only_keepers_may_import(app, client, users):
     login(client, "staff")
     assert client.get("/registers/import").status_code == 403

@@ -1,12 +1,14 @@
 """Visits (来访): visitor cards (温馨卡) as data, grade history, follow-ups (回访), on both stacks."""
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 
+from archive_app.audit.models import AuditEntry
 from archive_app.extensions import db
-from archive_app.intake.models import Customer
+from archive_app.intake.models import Customer, Record
 from archive_app.jobs import run_pending
 from archive_app.retention import holds
 from archive_app.visits.choices import CARD_CHOICES
@@ -244,3 +246,29 @@ def test_a_held_or_erased_customer_takes_no_card_grade_or_follow_up(app, client,
         # the card's notes went with the rest of the customer's personal data
         assert db.session.scalar(select(VisitorCard.notes).where(VisitorCard.customer_id == c["id"])) == ""
     refused("customer_erased")
+
+
+def test_a_follow_up_moves_the_last_contact_on_and_the_dates_counted_from_it(app, client, users):
+    _at(app)
+    _as(client, "archivist")
+    c = new_customer(client, name="韩联系", last_contact_on="2025-12-20")
+    rid = upload(client, c["id"], [(text_pdf(marker="card"), "card.pdf")], record_type="温馨卡").json["id"]
+    with app.app_context():
+        # 3 years from the last contact, counted from the start of the next year
+        assert db.session.get(Record, rid).disposal_date == date(2029, 1, 1)
+    _as(client, "staff")
+    # a follow-up entered late, of a day before the last contact, leaves it alone
+    assert client.post(f"/api/v1/customers/{c['id']}/follow-ups",
+                       json={"done_on": "2025-12-01", "way": "phone", "result": "未接"}).status_code == 201
+    with app.app_context():
+        assert db.session.get(Customer, c["id"]).last_contact_on == date(2025, 12, 20)
+    assert client.post(f"/customers/{c['id']}/follow-ups", data={
+        "done_on": "2026-11-29", "way": "wechat", "result": "约周末看房"}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Customer, c["id"]).last_contact_on == date(2026, 11, 29)
+        # the 温馨卡's three years are counted from the last contact: the review date moves with it
+        assert db.session.get(Record, rid).disposal_date == date(2030, 1, 1)
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "followup.record")
+                                   .order_by(AuditEntry.id.desc())).first()
+        assert json.loads(entry.details)["last_contact_on"] == {"before": "2025-12-20", "after": "2026-11-29"}
+    assert "2026-11-29" in client.get(f"/customers/{c['id']}").get_data(as_text=True)

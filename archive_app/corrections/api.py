@@ -60,7 +60,7 @@ def reject_change_request(request_id: int):
 
 
 @route("GET", "/customers/<int:customer_id>/history", "A customer's change history (变更记录), phones and ID "
-       "numbers masked; the look is audited")
+       "numbers masked unless the caller handles the customer; the look is audited")
 def customer_history(customer_id: int):
     lines = history.customer_history(db.session, actor(current_user), customer_id, ip=client_ip())
     return jsonify({"items": [line.as_dict() for line in lines]})

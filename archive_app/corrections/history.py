@@ -9,9 +9,11 @@ from typing import Any, Mapping
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.corrections.models import ChangeRequest, CustomerChange, CustomerVerification
+from archive_app.intake.masks import mask_field
 from archive_app.intake.models import PERSONAL_FIELDS, Customer
 
 # The customer fields as the paper forms name them.
@@ -21,8 +23,6 @@ FIELD_LABELS = {
     "address": "地址", "notes": "备注", "deal_closed_on": "成交日期", "contract_ended_on": "合同终止日期",
     "last_contact_on": "最后联系日期",
 }
-# Shown masked (138****5678, 1101**********1234) until an audited reveal, as on the customer page.
-MASKED_FIELDS = ("phones", "id_number")
 SOURCE_LABELS = {"request": "变更申请", "correction": "档案员直接更正"}
 
 
@@ -33,17 +33,6 @@ def as_text(value: Any) -> str:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     return str(value)
-
-
-def mask(field: str, value: str) -> str:
-    """``value`` of ``field`` as a viewer without a reveal sees it."""
-    from archive_app.intake.customers import mask_id_number, mask_phones
-
-    if field == "phones":
-        return mask_phones(value)
-    if field == "id_number":
-        return mask_id_number(value) or ""
-    return value
 
 
 def record_changes(session: Session, customer: Customer, changed: Mapping[str, Mapping[str, Any]], *, source: str,
@@ -88,14 +77,14 @@ def _name(user: User | None) -> str:
     return user.display_name if user is not None else ""
 
 
-def lines(session: Session, customer: Customer, *, reveal: bool = False) -> list[HistoryLine]:
-    """Every change of ``customer``, newest first; phones and ID numbers masked unless ``reveal``
-    (the caller checked ``customer.history`` and, for ``reveal``, made the audited reveal)."""
+def lines(session: Session, customer: Customer, *, whole: bool = False) -> list[HistoryLine]:
+    """Every change of ``customer``, newest first; phones and ID numbers masked unless ``whole`` (the
+    caller checked ``customer.history`` and asked ``policy.shows_whole`` of the viewer)."""
     rows = session.scalars(select(CustomerChange).where(CustomerChange.customer_id == customer.id)
                            .order_by(CustomerChange.changed_at.desc(), CustomerChange.id.desc()))
     out = []
     for r in rows:
-        before, after = (r.before, r.after) if reveal else (mask(r.field, r.before), mask(r.field, r.after))
+        before, after = (r.before, r.after) if whole else (mask_field(r.field, r.before), mask_field(r.field, r.after))
         out.append(HistoryLine(r.field, FIELD_LABELS.get(r.field, r.field), before, after, r.source, r.request_id,
                                _name(r.requested_by), _name(r.approved_by), _name(r.second_by), r.reason,
                                r.changed_at))
@@ -103,13 +92,14 @@ def lines(session: Session, customer: Customer, *, reveal: bool = False) -> list
 
 
 def customer_history(session: Session, actor: User, customer_id: int, *, ip: str = "") -> list[HistoryLine]:
-    """The change history of a customer ``actor`` sees, masked; the look is audited (``customer.history``)."""
+    """The change history of a customer ``actor`` sees, phones and ID numbers as the policy shows them to
+    ``actor``; the look is audited (``customer.history``)."""
     from archive_app.intake.customers import get_customer
 
     customer = get_customer(session, actor, customer_id, "customer.history")
     audit.record_read(session, "customer.history", actor=actor, object_type="customer", object_id=customer.id,
                       ip=ip, details={"customer_no": customer.customer_no})
-    return lines(session, customer)
+    return lines(session, customer, whole=policy.shows_whole(actor, customer))
 
 
 def erase_customer(session: Session, customer_id: int) -> None:
@@ -129,5 +119,5 @@ def erase_customer(session: Session, customer_id: int) -> None:
     session.flush()
 
 
-__all__ = ["FIELD_LABELS", "HistoryLine", "record_changes", "lines", "customer_history", "erase_customer", "mask",
+__all__ = ["FIELD_LABELS", "HistoryLine", "record_changes", "lines", "customer_history", "erase_customer",
            "as_text"]

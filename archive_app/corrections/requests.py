@@ -191,10 +191,12 @@ def to_decide(session: Session, actor: User, *, limit: int = 200, ip: str = "") 
 
 
 def request_dict(viewer: User, req: ChangeRequest) -> dict[str, Any]:
-    """The API's form of a request: phones and ID numbers masked, as everywhere outside a reveal."""
+    """The API's form of a request: phones and ID numbers as the customer page shows them to ``viewer``
+    (whole for whoever handles the customer, masked otherwise)."""
     changes = {f: {"label": history.FIELD_LABELS.get(f, f),
-                   "before": history.mask(f, history.as_text(v["before"])),
-                   "after": history.mask(f, history.as_text(v["after"]))} for f, v in changes_of(req).items()}
+                   "before": policy.shown_field(viewer, req.customer, f, history.as_text(v["before"])),
+                   "after": policy.shown_field(viewer, req.customer, f, history.as_text(v["after"]))}
+               for f, v in changes_of(req).items()}
     when = {k: (getattr(req, k).isoformat() if getattr(req, k) else None)
             for k in ("created_at", "head_decided_at", "second_decided_at", "decided_at")}
     return {"id": req.id, "customer_id": req.customer_id, "customer": policy.customer_label(viewer, req.customer),

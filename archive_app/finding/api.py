@@ -30,8 +30,9 @@ YEAR = {"type": "integer", "minimum": 0, "maximum": 9999}
               "per_page": {"type": "integer", "minimum": 1, "maximum": 100}})
 def search():
     req = search_svc.search_request_from(request.args)
-    found = search_svc.search_records(db.session, get_index(), actor(current_user), req, now=now(), ip=client_ip())
+    user = actor(current_user)
+    found = search_svc.search_records(db.session, get_index(), user, req, now=now(), ip=client_ip())
     return jsonify({"total": found.result.total, "page": found.result.page, "per_page": found.result.per_page,
-                    "customers": [search_svc.customer_hit(c) for c in found.customers],
+                    "customers": [search_svc.customer_hit(c, user) for c in found.customers],
                     "items": [{"record": record_svc.record_dict(found.records[h.record_id], files=False),
                                "score": h.score, "snippet": h.snippet} for h in found.result.hits]})

@@ -18,7 +18,6 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.borrowing import loans
 from archive_app.errors import StorageFailed, ValidationFailed, in_range
-from archive_app.intake.customers import mask_id_number, mask_phones
 from archive_app.intake.models import ERASED_NAME, Customer, FilePage, Record, RecordFile
 from search_index import (  # noqa: F401
     Access,
@@ -218,11 +217,12 @@ def _customers(session: Session, user: User, ids: list[int]) -> list[Customer]:
     return [rows[i] for i in ids if i in rows and not rows[i].erased and policy.can(user, "customer.view", rows[i])]
 
 
-def customer_hit(c: Customer) -> dict:
-    """A customer as a search lists it (phones and ID number masked; see ``openapi.SearchCustomer``)."""
+def customer_hit(c: Customer, viewer: User) -> dict:
+    """A customer as a search lists it to ``viewer`` (phones and ID number whole for whoever handles the
+    customer, masked otherwise; see ``openapi.SearchCustomer``)."""
+    shown = policy.shown_personal(viewer, c)
     return {"id": c.id, "customer_no": c.customer_no or "", "name": c.name, "kind": c.kind,
-            "project": c.project or "", "unit": c.unit or "", "phones": mask_phones(c.phones),
-            "id_number": mask_id_number(c.id_number)}
+            "project": c.project or "", "unit": c.unit or "", "phones": shown.phones, "id_number": shown.id_number}
 
 
 def _audit_search(session: Session, user: User, request: SearchRequest, found: Found, ip: str,

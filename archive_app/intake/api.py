@@ -22,36 +22,42 @@ from archive_app.wiring import archive_settings, get_store, now
               "grade": {"type": "string", "enum": list(GRADES)}, "project": text(200), "page": PAGE})
 def list_customers():
     filters = {k: request.args.get(k, "") for k in ("q", "business_type", "grade", "project")}
-    rows, total = customer_svc.search_customers(db.session, actor(current_user), page=page_arg(),
+    user = actor(current_user)
+    rows, total = customer_svc.search_customers(db.session, user, page=page_arg(),
                                                 ip=client_ip(), **filters)
-    return jsonify({"total": total, "page": page_arg(), "items": [customer_svc.customer_dict(c) for c in rows]})
+    return jsonify({"total": total, "page": page_arg(), "items": [customer_svc.customer_dict(c, user) for c in rows]})
 
 
 @route("POST", "/customers", "Open a customer file", body="CustomerInput", responses={201: "created"})
 def create_customer():
-    c = customer_svc.create_customer(db.session, actor(current_user), json_body(), ip=client_ip())
-    return jsonify(customer_svc.customer_dict(c)), 201
+    user = actor(current_user)
+    c = customer_svc.create_customer(db.session, user, json_body(), ip=client_ip())
+    return jsonify(customer_svc.customer_dict(c, user)), 201
 
 
 @route("GET", "/customers/<int:customer_id>", "One customer (the view is audited)")
 def get_customer(customer_id: int):
-    customer = customer_svc.view_customer(db.session, actor(current_user), customer_id, ip=client_ip())
-    return jsonify(customer_svc.customer_dict(customer))
+    user = actor(current_user)
+    customer = customer_svc.view_customer(db.session, user, customer_id, ip=client_ip())
+    return jsonify(customer_svc.customer_dict(customer, user))
 
 
 @route("POST", "/customers/<int:customer_id>/reveal", "One customer with full phone numbers and ID number "
-       "(other answers mask them: 138****5678, 1101**********1234); allowed by customer.pii_reveal, audited")
+       "(other answers mask them for whoever does not handle the customer: 139****5678, 110101********1234); "
+       "allowed by customer.pii_reveal, audited")
 def reveal_customer(customer_id: int):
-    customer = customer_svc.reveal_pii(db.session, actor(current_user), customer_id, ip=client_ip(), via="api")
-    return jsonify(customer_svc.customer_dict(customer, reveal=True))
+    user = actor(current_user)
+    customer = customer_svc.reveal_pii(db.session, user, customer_id, ip=client_ip(), via="api")
+    return jsonify(customer_svc.customer_dict(customer, user, revealed=True))
 
 
 @route("PATCH", "/customers/<int:customer_id>", "Change a customer (audited); kind and id_number go together",
        body="CustomerChange", responses={409: "customer_on_hold / customer_erased"})
 def update_customer(customer_id: int):
-    c = customer_svc.update_customer(db.session, actor(current_user), customer_id, json_body(), ip=client_ip(),
+    user = actor(current_user)
+    c = customer_svc.update_customer(db.session, user, customer_id, json_body(), ip=client_ip(),
                                      store=get_store(), now=now())
-    return jsonify(customer_svc.customer_dict(c))
+    return jsonify(customer_svc.customer_dict(c, user))
 
 
 @route("GET", "/customers/<int:customer_id>/records",

@@ -48,16 +48,19 @@ def new(user: User):
     return render_template("customers/form.html", values=values, customer=None, consultants=_consultants())
 
 
-# Lists and pages show phone numbers and ID numbers masked; the full values only after 「显示」.
-bp.add_app_template_filter(svc.mask_phones, "mask_phones")
-bp.add_app_template_filter(svc.mask_id_number, "mask_id_number")
+@bp.app_template_global("personal")
+def personal(customer, revealed: bool = False) -> policy.ShownPersonal:
+    """A customer's phones and ID number as the signed-in user sees them (whole for those who handle the
+    customer, masked otherwise; ``revealed`` only on the page the audited 「显示」 answers)."""
+    return policy.shown_personal(actor(current_user), customer, revealed=revealed)
 
 
 def _show(user: User, customer, revealed: bool = False):
     records = customer_records(db.session, user, customer)
     by_part = {part: [r for r in records if r.part == part] for part in (1, 2, 3, 4)}
-    # The change history is masked as the page is: whole values only on the audited reveal.
-    changes = history.lines(db.session, customer, reveal=revealed) if policy.can(user, "customer.history", customer) else []
+    # The change history is shown as the page is: masked unless the user handles the customer or revealed.
+    changes = (history.lines(db.session, customer, whole=policy.shows_whole(user, customer, revealed=revealed))
+               if policy.can(user, "customer.history", customer) else [])
     return render_template("customers/show.html", customer=customer, by_part=by_part, revealed=revealed,
                            actions=svc.customer_actions(db.session, user, customer), changes=changes,
                            verifications=verification.verifications(db.session, customer))
@@ -92,7 +95,10 @@ def edit(customer_id: int):
             return render_template("customers/form.html", values=values, customer=customer,
                                    consultants=_consultants()), error.status
         return redirect(url_for("customers.show", customer_id=customer_id))
-    # The form must hold the full values to save them back: opening it is a reveal.
-    svc.reveal_pii(db.session, user, customer_id, ip=client_ip(), via="edit")
-    values = svc.customer_dict(customer, reveal=True)
+    # The form must hold the full values to save them back: for one who does not handle the customer,
+    # opening it is a reveal.
+    revealed = not policy.shows_whole(user, customer)
+    if revealed:
+        svc.reveal_pii(db.session, user, customer_id, ip=client_ip(), via="edit")
+    values = svc.customer_dict(customer, user, revealed=revealed)
     return render_template("customers/form.html", values=values, customer=customer, consultants=_consultants())

@@ -212,8 +212,9 @@ def view_customer(session: Session, actor: User, customer_id: int, ip: str = "")
 
 
 def reveal_pii(session: Session, actor: User, customer_id: int, ip: str = "", *, via: str = "page") -> Customer:
-    """A customer whose full phone numbers and ID number ``actor`` may see now; each look is audited
-    (``customer.pii_reveal``; ``via`` says where they were shown: the page, the edit form, the API)."""
+    """A customer whose full phone numbers and ID number ``actor``, who does not handle the customer, may
+    see now; each look is audited (``customer.pii_reveal``; ``via`` says where they were shown: the page,
+    the edit form, the API). Those who handle the customer see them whole anyway (``policy.shows_whole``)."""
     customer = get_customer(session, actor, customer_id, "customer.pii_reveal")
     audit.record_read(session, "customer.pii_reveal", actor=actor, object_type="customer", object_id=customer.id,
                        ip=ip, details={"customer_no": customer.customer_no, "fields": ["phones", "id_number"],
@@ -349,34 +350,15 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def mask_phone(phone: str) -> str:
-    """138****5678: a number of 8 digits or more keeps its first 3 and last 4, a shorter one its last 2."""
-    if len(phone) >= 8:
-        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-    return "*" * max(len(phone) - 2, 0) + phone[-2:]
-
-
-def mask_phones(phones: str | None) -> str:
-    """Every number of a comma-separated list masked (``mask_phone``)."""
-    return ",".join(mask_phone(p) for p in (phones or "").split(",") if p)
-
-
-def mask_id_number(number: str | None) -> str | None:
-    """1101**********1234: an ID number or credit code keeps its first 4 and last 4 characters."""
-    if not number:
-        return number
-    return number[:4] + "*" * (len(number) - 8) + number[-4:] if len(number) > 8 else "*" * len(number)
-
-
-def customer_dict(c: Customer, *, reveal: bool = False) -> dict[str, Any]:
-    """The API representation of a customer: phones and ID number masked unless ``reveal``
-    (only after ``reveal_pii`` allowed and audited it)."""
+def customer_dict(c: Customer, viewer: User | None, *, revealed: bool = False) -> dict[str, Any]:
+    """The API representation of a customer for ``viewer``: phones and ID number whole for whoever handles
+    the customer, masked for anyone else unless ``revealed`` (only after ``reveal_pii`` allowed and audited it)."""
     snap = {k: v.isoformat() if isinstance(v, date) else v for k, v in _snapshot(c).items()}
-    if not reveal:
-        snap["phones"], snap["id_number"] = mask_phones(snap["phones"]), mask_id_number(snap["id_number"])
+    shown = policy.shown_personal(viewer, c, revealed=revealed)
+    snap["phones"], snap["id_number"] = shown.phones, shown.id_number
     return {"id": c.id, "customer_no": c.customer_no, **snap,
             "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat()}
 
 
 __all__ = ["CustomerInput", "create_customer", "update_customer", "change_fields", "after_fields_changed", "current_values", "split_personal", "get_customer", "view_customer", "search_customers",
-           "customer_dict", "id_card_valid", "reveal_pii", "mask_phone", "mask_phones", "mask_id_number"]
+           "customer_dict", "id_card_valid", "reveal_pii"]

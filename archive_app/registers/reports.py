@@ -1,6 +1,8 @@
 """Stored import reports: listed, read again (each look audited) and exported as CSV or XLSX."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,10 +34,17 @@ def view_report(session: Session, actor: User, report_id: int, ip: str = "", *, 
     return report
 
 
-def export_report(report: RegisterImport, fmt: str, tz: str) -> tuple[bytes, str, str]:
-    """(content, mimetype, file name) of the report's problems as ``csv`` or ``xlsx``."""
+def shown_problems(viewer: User, problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Problem lines as ``viewer`` may see them: a message quoting a row's phone or ID number (「电话号码格式不正确：
+    139…」) keeps it whole only for whoever handles registers' rows (``customer.pii_whole`` without a customer)."""
+    return [p | {"message": policy.shown_text(viewer, None, p["message"])} for p in problems]
+
+
+def export_report(viewer: User, report: RegisterImport, fmt: str, tz: str) -> tuple[bytes, str, str]:
+    """(content, mimetype, file name) of the report's problems as ``csv`` or ``xlsx``, numbers in messages
+    shown to ``viewer`` as on the page (``shown_problems``)."""
     rows = [[p["row"], PROBLEM_KINDS.get(p["kind"], p["kind"]), p["field"], p["code"], p["message"]]
-            for p in report.problems]
+            for p in shown_problems(viewer, report.problems)]
     name = f"导入报告-{report.id}"
     if fmt == "csv":
         return exports.table_to_csv(PROBLEM_HEADERS, rows, tz=tz), exports.CSV_MIMETYPE, f"{name}.csv"

@@ -9,6 +9,8 @@ import uuid
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
+from archive_app import policy
+from archive_app.accounts.models import User
 from archive_app.extensions import db
 from archive_app.http import attachment, attempt, client_ip, optional_int, page, receives_files
 from archive_app.registers import headers, importing, reports
@@ -17,6 +19,8 @@ from archive_app.wiring import follow_up_settings, now, timezone_name
 bp = Blueprint("registers", __name__)
 # Problems shown on the check page; every one of them is in the stored report after the import.
 SHOWN_PROBLEMS = 500
+# Rows listed on the check page, so the archivist sees what was read before anything is written.
+SHOWN_ROWS = 50
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 # An upload checked and never imported is removed after this long (it holds customers' personal data).
 HELD_SECONDS = 24 * 3600
@@ -42,10 +46,20 @@ def _forget_old_uploads() -> None:
             pass
 
 
-def _preview(token: str, filename: str, check: importing.Check | None, status: int = 200):
+def _row_lines(user: User, check: importing.Check) -> list[dict]:
+    """The first rows of the register as the check page lists them (phones as the policy shows them)."""
+    return [{"row": r.row_no, "name": r.customer.get("name", ""),
+             "phones": policy.shown_text(user, None, str(r.customer.get("phones") or "")),
+             "state": "错误" if r.problems else ("可能重复" if r.duplicate_of else "可导入")}
+            for r in check.rows[:SHOWN_ROWS]]
+
+
+def _preview(user: User, token: str, filename: str, check: importing.Check | None, status: int = 200):
     return render_template("registers/check.html", token=token, filename=filename, check=check,
-                           fields=headers.FIELDS, kinds=headers.KINDS, shown=SHOWN_PROBLEMS,
-                           problems=check.problem_lines()[:SHOWN_PROBLEMS] if check else []), status
+                           fields=headers.FIELDS, kinds=headers.KINDS, shown=SHOWN_PROBLEMS, shown_rows=SHOWN_ROWS,
+                           rows=_row_lines(user, check) if check else [],
+                           problems=reports.shown_problems(user, check.problem_lines()[:SHOWN_PROBLEMS])
+                           if check else []), status
 
 
 @receives_files("register.import")
@@ -63,7 +77,7 @@ def upload(user):
     filename = os.path.basename(sent.filename)
     with open(_held_path(token), "rb") as fh:
         check, error = attempt(lambda: importing.check_register(db.session, filename, fh.read()))
-    return _preview(token, filename, check, error.status if error else 200)
+    return _preview(user, token, filename, check, error.status if error else 200)
 
 
 @page(bp, "/registers/import/<token>", "register.import", methods=["POST"])
@@ -78,13 +92,13 @@ def check_or_run(user, token: str):
         data = fh.read()
     check, error = attempt(lambda: importing.check_register(db.session, filename, data, mapping))
     if error or request.form.get("do") != "run":
-        return _preview(token, filename, check, error.status if error else 200)
+        return _preview(user, token, filename, check, error.status if error else 200)
     report, error = attempt(lambda: importing.run_import(
         db.session, user, check, skip_errors=request.form.get("skip_errors") == "1", now=now(),
         settings=follow_up_settings(), ip=client_ip()),
         lambda r: f"已导入 {r.customers_created} 户客户、{r.cards_created} 张温馨卡")
     if error:
-        return _preview(token, filename, check, error.status)
+        return _preview(user, token, filename, check, error.status)
     db.session.commit()
     os.remove(path)
     return redirect(url_for("registers.show_report", report_id=report.id))
@@ -94,11 +108,12 @@ def check_or_run(user, token: str):
 def show_report(user, report_id: int):
     report = reports.view_report(db.session, user, report_id, client_ip())
     return render_template("registers/report.html", report=report, kinds=headers.KINDS,
+                           problems=reports.shown_problems(user, report.problems),
                            problem_kinds=reports.PROBLEM_KINDS)
 
 
 @page(bp, "/registers/imports/<int:report_id>.<any(xlsx, csv):fmt>", "register.import")
 def export_report(user, report_id: int, fmt: str):
     report = reports.view_report(db.session, user, report_id, client_ip(), how=fmt)
-    content, mimetype, name = reports.export_report(report, fmt, timezone_name())
+    content, mimetype, name = reports.export_report(user, report, fmt, timezone_name())
     return attachment(content, mimetype, name, f"import-report-{report.id}.{fmt}")

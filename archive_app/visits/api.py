@@ -14,7 +14,7 @@ from archive_app.http import actor, client_ip
 from archive_app.intake.customers import get_customer
 from archive_app.visits import cards, follow_ups, grades
 from archive_app.visits.choices import CARD_CHOICES, FOLLOW_UP_WAYS, GRADE_ORDER, MAX_VISITS
-from archive_app.wiring import follow_up_settings, local_today, now
+from archive_app.wiring import follow_up_settings, get_store, local_today, now
 
 _GRADE = {"type": "string", "enum": list(GRADE_ORDER)}
 # The bodies this room takes, closed like every other (declared here, next to the code that reads them).
@@ -106,7 +106,7 @@ def list_follow_ups(customer_id: int):
        "one) and when the next is due", body="FollowUpInput", responses={201: "created", **HELD})
 def record_follow_up(customer_id: int):
     follow = follow_ups.record_follow_up(db.session, actor(current_user), customer_id, json_body(), now=now(),
-                                         today=local_today(), ip=client_ip())
+                                         today=local_today(), ip=client_ip(), store=get_store())
     return jsonify(follow_ups.follow_up_dict(follow, local_today())), 201
 
 

@@ -21,6 +21,7 @@ from archive_app.intake.models import Customer
 from archive_app.visits.choices import FOLLOW_UP_WAYS
 from archive_app.visits.grades import parse_day
 from archive_app.visits.models import FollowUp, VisitorCard
+from storage.base import BlobStore
 
 RESULT_LIMIT = 2000
 
@@ -61,10 +62,14 @@ def _open(session: Session, customer_id: int) -> FollowUp | None:
 
 
 def record_follow_up(session: Session, actor: User, customer_id: int, data: dict[str, Any], *, now: datetime,
-                     today: date, ip: str = "") -> FollowUp:
+                     today: date, ip: str = "", store: BlobStore | None = None) -> FollowUp:
     """Record a follow-up made (``done_on`` default today, ``way``, ``result``) and, with ``next_due_on``,
-    when the next is due. It completes the customer's oldest open follow-up, or is written done."""
-    from archive_app.intake.customers import get_customer
+    when the next is due. It completes the customer's oldest open follow-up, or is written done.
+
+    A follow-up is a contact: when ``done_on`` is later than the customer's 最后联系日期 it becomes the new
+    one, and the records' disposal dates counted from it are recomputed (committed; given ``store``, the
+    locks on their files follow), as for a correction of that date."""
+    from archive_app.intake.customers import after_fields_changed, get_customer
     from archive_app.retention.holds import require_customer_changeable
 
     unknown = set(data) - {"done_on", "way", "result", "next_due_on"}
@@ -95,14 +100,28 @@ def record_follow_up(session: Session, actor: User, customer_id: int, data: dict
         following = FollowUp(customer_id=customer.id, assignee_id=follow.assignee_id or actor.id, due_on=next_due)
         session.add(following)
         session.flush()
+    contact = _later_contact(customer, done_on)
+    details = {"customer_no": customer.customer_no, "follow_up_id": follow.id, "done_on": done_on.isoformat(),
+               "way": way, "due_on": follow.due_on.isoformat() if follow.due_on else None,
+               "next_due_on": next_due.isoformat() if next_due else None}
+    if contact:
+        details["last_contact_on"] = {k: v.isoformat() if v else None for k, v in contact["last_contact_on"].items()}
     audit.record_event(session, "followup.record", actor=actor, object_type="customer", object_id=customer.id,
-                       ip=ip, now=now, details={"customer_no": customer.customer_no, "follow_up_id": follow.id,
-                                                "done_on": done_on.isoformat(), "way": way,
-                                                "due_on": follow.due_on.isoformat() if follow.due_on else None,
-                                                "next_due_on": next_due.isoformat() if next_due else None},
+                       ip=ip, now=now, details=details,
                        # What the customer said is theirs: kept in the erasable part of the entry.
                        personal={"result": result})
+    after_fields_changed(session, customer, contact, store, now=now)
     return follow
+
+
+def _later_contact(customer: Customer, done_on: date) -> dict[str, dict[str, date | None]]:
+    """Move the customer's 最后联系日期 on to ``done_on`` when that is later; ``{field: {"before", "after"}}``
+    of the change, or empty (an earlier follow-up entered late never moves it back)."""
+    before = customer.last_contact_on
+    if before is not None and before >= done_on:
+        return {}
+    customer.last_contact_on = done_on
+    return {"last_contact_on": {"before": before, "after": done_on}}
 
 
 def customer_follow_ups(session: Session, customer_id: int) -> list[FollowUp]:

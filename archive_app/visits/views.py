@@ -18,7 +18,7 @@ from archive_app.intake.models import Customer, Record
 from archive_app.retention import holds
 from archive_app.visits import cards, follow_ups, grades
 from archive_app.visits.choices import CARD_CHOICES, FOLLOW_UP_WAYS, GRADE_ORDER, MAX_VISITS, label
-from archive_app.wiring import follow_up_settings, local_today, now
+from archive_app.wiring import follow_up_settings, get_store, local_today, now
 
 bp = Blueprint("visits", __name__)
 # Empty visit-date fields the form offers (first, second, third…); more are added by static/visits.js.
@@ -108,7 +108,7 @@ def change_grade(user: User, customer_id: int):
 def record_follow_up(user: User, customer_id: int):
     values = {k: v for k, v in form_dict().items() if k in ("done_on", "way", "result", "next_due_on")}
     attempt(lambda: follow_ups.record_follow_up(db.session, user, customer_id, values, now=now(),
-                                                today=local_today(), ip=client_ip()),
+                                                today=local_today(), ip=client_ip(), store=get_store()),
             lambda f: "回访已记录")
     return redirect(url_for("customers.show", customer_id=customer_id) + "#visits")
 
