@@ -133,6 +133,7 @@ AUDIT_ACTION_LABELS = {
     "loan.close": "借阅结束",
     "paper.hand_out": "借出原件",
     "paper.return": "归还原件",
+    "paper.slip_print": "打印原件交接单",
     "loan_register.export": "导出查阅登记表",
     # retention and destruction
     "retention.schedule": "修改保管期限表",
