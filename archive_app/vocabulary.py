@@ -148,6 +148,7 @@ AUDIT_ACTION_LABELS = {
     "disposal.skip": "本次未销毁（不再符合销毁条件）",
     "disposal.execute_start": "开始销毁",
     "disposal.execute_finish": "完成销毁",
+    "disposal.paper_destroy": "销毁纸质原件",
     "backup.create": "备份",
     "backup.fail": "备份失败",
     "backup.restore": "从备份恢复",

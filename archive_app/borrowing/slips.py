@@ -41,12 +41,6 @@ def _local(value: datetime | None, zone: ZoneInfo) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
-def shelf_location(record: Any) -> str:
-    """Where a paper original is kept (室 柜 架 盒), or '' when the record names no place."""
-    parts = (record.location_room, record.location_cabinet, record.location_shelf, record.location_box)
-    return " ".join(p.strip() for p in parts if p and p.strip())
-
-
 def slip_pdf(loan: PaperLoan, *, code: str, title: str, tz: str, printed_at: datetime) -> bytes:
     """The slip of ``loan`` as a PDF; ``code``/``title`` are what the printing user may see of the record."""
     from reportlab.lib import colors
@@ -74,7 +68,7 @@ def slip_pdf(loan: PaperLoan, *, code: str, title: str, tz: str, printed_at: dat
         ("档号", code, "", ""),
         ("题名", title, "", ""),
         ("档案类型", record.record_type, "交出页数", f"{loan.pages_out} 页"),
-        ("原件位置", shelf_location(record) or "—", "", ""),
+        ("原件位置", record.shelf_location or "—", "", ""),
         ("借出时间", _local(loan.out_at, zone), "应还时间", _local(loan.due_at, zone)),
         ("借阅用途", req.purpose, "", ""),
         ("交出人（档案管理员）", loan.handed_out_by.display_name, "接收人（借阅人）", loan.received_by.display_name),
