@@ -169,6 +169,7 @@ ROUTES: dict[str, Route] = {
     "retention.batch_send_back": Route("disposal.approve", BATCH),
     "retention.batch_sign": Route("disposal.supervise", BATCH),
     "retention.batch_execute": Route("disposal.execute", BATCH),
+    "retention.batch_paper": Route("disposal.execute", DONE_BATCH),
     "retention.batch_register_xlsx": Route("retention.view (records: projection)", DONE_BATCH),
     "retention.batch_certificate": Route("retention.view + record.view of every record listed", DONE_BATCH,
                                          refused=_everyone),
