@@ -6,8 +6,8 @@ the Simplified Chinese face, keeps the glyphs its character map reaches (every c
 the vertical and variant glyphs only reachable through layout tables are left out: reportlab does not
 shape text), and redraws each outline in quadratic curves (fontTools' cu2qu, within one font unit).
 The result is a plain TrueType font that reportlab loads in about half a second and subsets per
-document. The OFL allows the conversion; the font keeps its licence and its Reserved-Font-Name-free
-name ("Noto Sans CJK SC" carries no reserved name).
+document. The OFL allows the conversion of a font; the result keeps the licence text in its name
+table and is named "Noto Sans CJK SC Archive", which avoids the fonts' Reserved Font Name ("Source").
 
 Run by ``scripts/install-fonts.sh`` (``python -m archive_app.printing.font_build``); fontTools (MIT) is
 needed only here.
