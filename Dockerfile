@@ -38,6 +38,9 @@ COPY templates ./templates
 # package (ROOT in archive_app/__init__.py), and those two folders are not part of the wheel
 # a plain `pip install .` would build.
 RUN pip install -e .
+# The CJK font printed PDFs embed: Noto Sans CJK SC converted to TrueType (archive_app/printing/font_build.py),
+# under /usr/local/share/archive/fonts, where the app looks by default.
+RUN python -m archive_app.printing.font_build
 
 USER archive
 

@@ -29,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     app.url_map.converters["int"] = RowIdConverter
     app.config.update(load_config(environ, config))
     register_data_dir(app)
+    register_pdf_font(app)
     register_extensions(app)
     register_audit_key(app)
     register_storage(app)
@@ -46,6 +47,13 @@ def register_data_dir(app: Flask) -> None:
     Path(app.config["UPLOAD_TMP_DIR"]).mkdir(parents=True, exist_ok=True)
     if app.config.get("STORAGE_BACKEND") == "fs":
         Path(app.config["STORAGE_DIR"]).mkdir(parents=True, exist_ok=True)
+
+
+def register_pdf_font(app: Flask) -> None:
+    """Point the printed PDFs at the configured CJK font (loaded on the first PDF, not here)."""
+    from archive_app.printing import fonts
+
+    fonts.configure(app.config.get("PDF_FONT") or None)
 
 
 def register_extensions(app: Flask) -> None:

@@ -192,6 +192,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_FIXITY_VERIFY_MAX_MB", "FIXITY_VERIFY_MAX_MB", "64", int,
             "Downloads of originals up to this size (MiB) are re-hashed before a byte is sent; larger ones "
             "are checked while they stream and cut off, and the file flagged, if they do not match."),
+    Setting("ARCHIVE_PDF_FONT", "PDF_FONT", "", str,
+            "TrueType CJK font embedded in printed PDFs (certificate, hand-out slip, searchable copies); "
+            "empty: the one scripts/install-fonts.sh builds, <venv>/share/archive/fonts/NotoSansCJKsc-Regular.ttf."),
 )
 
 

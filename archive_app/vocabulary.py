@@ -157,6 +157,7 @@ AUDIT_ACTION_LABELS = {
     "loan.close": "借阅结束",
     "paper.hand_out": "借出原件",
     "paper.return": "归还原件",
+    "paper.slip_print": "打印原件交接单",
     "loan_register.export": "导出查阅登记表",
     # retention and destruction
     "retention.schedule": "修改保管期限表",
@@ -171,6 +172,7 @@ AUDIT_ACTION_LABELS = {
     "disposal.skip": "本次未销毁（不再符合销毁条件）",
     "disposal.execute_start": "开始销毁",
     "disposal.execute_finish": "完成销毁",
+    "disposal.paper_destroy": "销毁纸质原件",
     "backup.create": "备份",
     "backup.fail": "备份失败",
     "backup.restore": "从备份恢复",

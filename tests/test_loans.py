@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import product
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -441,6 +442,34 @@ def test_paper_original_out_and_back(w):
     assert L.hand_out(w.s, w.u["archivist"], r2.id, w.r1.id, pages=11, now=NOW + timedelta(hours=7)).status == "out"
     assert actions(w, "paper_loan") == ["paper.hand_out", "paper.hand_out", "paper.return", "paper.return",
                                         "paper.hand_out"]
+
+
+def test_hand_out_slip_has_both_signature_lines_and_the_embedded_font(w, tmp_path):
+    import io
+
+    from pypdf import PdfReader
+
+    from archive_app.borrowing import slips
+
+    from .test_printing import assert_printable
+
+    w.r1.location_room, w.r1.location_cabinet, w.r1.location_shelf = "档案室", "A柜", "3架"
+    r = approved(w, kind="original", records=[w.r1], window_end=NOW + timedelta(days=1), reason="现场核对")
+    loan = L.hand_out(w.s, w.u["archivist"], r.id, w.r1.id, pages=12, now=NOW)
+    printed = NOW + timedelta(minutes=1)
+    pdf, number = slips.print_slip(w.s, w.u["archivist"], loan.id, tz="Asia/Shanghai", now=printed)
+    w.s.commit()
+    assert number == f"JJ-2026-{loan.id:06d}"
+    reader = assert_printable(pdf, tmp_path, printed.astimezone(ZoneInfo("Asia/Shanghai")))
+    text = "".join(page.extract_text() for page in reader.pages)
+    for words in ("档案原件交接单", number, r.request_no, w.r1.archival_code, "件 1-1", "档案室 A柜 3架", "12 页",
+                  "交出人 archivist（签字）", "接收人 staff（签字）", "归还人（签字）", "2026-11-25 10:00"):
+        assert words in text, words
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
+    assert actions(w, "paper_loan")[-1] == "paper.slip_print"
+    # Only keepers print slips; a slip of a loan that does not exist is a 404.
+    raises("forbidden", slips.print_slip, w.s, w.u["staff"], loan.id, tz="Asia/Shanghai", now=printed)
+    raises("paper_loan_not_found", slips.print_slip, w.s, w.u["archivist"], 999999, tz="Asia/Shanghai", now=printed)
 
 
 def test_one_holder_at_a_time(w):

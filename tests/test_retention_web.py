@@ -8,7 +8,7 @@ from datetime import date
 
 from openpyxl import load_workbook
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from archive_app.extensions import db
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile
@@ -183,6 +183,76 @@ def test_whole_path_from_due_list_to_certificate(app, client, users, store):
     # Running it again destroys nothing twice.
     resp = client.post(f"/disposal/batches/{batch_id}/execute", follow_redirects=True)
     assert "本次销毁 0 件" in resp.text or "不能执行" in resp.text
+
+
+def test_paper_originals_destroyed_as_a_step_after_the_electronic_one(app, client, users, store):
+    from archive_app.accounts.models import User
+    from archive_app.audit.models import AuditEntry
+    from archive_app.borrowing import loans as L
+    from archive_app.retention.models import DestructionEntry
+    from archive_app.wiring import loan_settings
+    from archive_app.wiring import now as utc_now
+
+    rec = _due_record(app, client, name="孙八", marker="paper")
+    with app.app_context():
+        s = db.session
+        record = s.get(Record, rec["id"])
+        record.location_room, record.location_cabinet, record.location_shelf, record.location_box = \
+            "档案室", "B柜", "2架", "7盒"
+        s.commit()
+        # The paper original is out on loan when the batch is executed.
+        staff, head, archivist = (s.scalar(select(User).where(User.username == n)) for n in ("staff", "head", "archivist"))
+        req = L.create_request(s, staff, kind="original", purpose="核对", settings=loan_settings(), now=utc_now(),
+                               record_ids=[rec["id"]])
+        L.approve(s, head, req.id, settings=loan_settings(), now=utc_now())
+        if req.status == "pending_gm":
+            L.approve(s, s.scalar(select(User).where(User.username == "gm")), req.id, settings=loan_settings(),
+                      now=utc_now())
+        L.hand_out(s, archivist, req.id, rec["id"], pages=1, now=utc_now())
+    login(client, "archivist")
+    batch_id = _create_batch(client)
+    _approve_and_supervise(client, batch_id)
+    resp = client.post(f"/disposal/batches/{batch_id}/execute", follow_redirects=True)
+    assert "销毁完成：本次销毁 1 件" in resp.text, _flashes(resp.text)
+    # Electronic content gone; the paper original waits, shown on the batch and on the tombstone.
+    assert 'id="paper-step"' in resp.text and "档案室 B柜 2架 7盒" in resp.text
+    page = client.get(f"/records/{rec['id']}").text
+    assert 'id="destroyed-list"' in page and "待销毁" in page and "档案室 B柜 2架 7盒" in page
+    assert 'id="files"' not in page  # no empty file table on a tombstone
+    with app.app_context():
+        ids = [db.session.scalar(select(User.id).where(User.username == n)) for n in ("auditor", "head")]
+    form = {"method": "粉碎", "supervisor_ids": [str(ids[0])]}
+    resp = client.post(f"/disposal/batches/{batch_id}/paper", data=form, follow_redirects=True)
+    assert "原件销毁须有两名不同的监销人" in _flashes(resp.text)
+    form["supervisor_ids"] = [str(i) for i in ids]
+    resp = client.post(f"/disposal/batches/{batch_id}/paper", data=form, follow_redirects=True)
+    assert any("借出未还" in f and rec["code"] in f for f in _flashes(resp.text)), _flashes(resp.text)
+    with app.app_context():
+        L.return_paper(db.session, db.session.scalar(select(User).where(User.username == "archivist")), rec["id"],
+                       pages_back=1, now=utc_now())
+        db.session.commit()
+    resp = client.post(f"/disposal/batches/{batch_id}/paper", data=form | {"note": "3号碎纸机"}, follow_redirects=True)
+    assert "1 件原件已粉碎，存放位置已清除" in " ".join(_flashes(resp.text)), _flashes(resp.text)
+    assert 'id="paper-destroyed"' in resp.text and "auditor、head" in resp.text and 'id="paper-step"' not in resp.text
+    # Twice is refused.
+    again = client.post(f"/disposal/batches/{batch_id}/paper", data=form, follow_redirects=True)
+    assert "原件销毁已登记" in " ".join(_flashes(again.text))
+    page = client.get(f"/records/{rec['id']}").text
+    assert "原存放于 档案室 B柜 2架 7盒" in page and "粉碎" in page and "待销毁" not in page
+    with app.app_context():
+        record = db.session.get(Record, rec["id"])
+        assert record.shelf_location == ""
+        entry = db.session.scalar(select(DestructionEntry).where(DestructionEntry.record_id == rec["id"]))
+        assert entry.paper_location == "档案室 B柜 2架 7盒" and entry.paper_destroyed_at is not None
+        batch = db.session.get(DisposalBatch, batch_id)
+        assert (batch.paper_method, batch.paper_count, batch.paper_note) == ("粉碎", 1, "3号碎纸机")
+        assert sorted([batch.paper_supervisor1_id, batch.paper_supervisor2_id]) == sorted(ids)
+        assert db.session.scalar(select(func.count()).where(AuditEntry.action == "disposal.paper_destroy")) == 1
+    # The 销毁清册 says where the original was and when it went.
+    ws = load_workbook(io.BytesIO(client.get(f"/disposal/batches/{batch_id}/register.xlsx").data)).active
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    line = dict(zip(rows[1], rows[2]))
+    assert line["原件存放位置"] == "档案室 B柜 2架 7盒" and line["原件销毁时间"]
 
 
 def test_held_customer_never_enters_a_batch(app, client, users, store):

@@ -149,6 +149,8 @@ ROUTES: dict[str, Route] = {
     "loans.paper_hand_out": Route("paper.manage (service: paper.hand_out)"),
     "loans.paper_return": Route("paper.manage (service: paper.return)", lambda w: {"record_id": w.ids["r_paper"]}),
     "loans.paper_overdue": Route("paper.manage (records: projection)"),
+    "loans.paper_slip": Route("paper.manage (title: record.view)", lambda w: {"loan_id": w.ids["paper_loan"]},
+                              missing=lambda w: {"loan_id": 999999}),
     "loans.register": Route("register.view (lines: register scope; records: projection)", query=RECORD_FILTER),
     "loans.register_export": Route("register.view (lines: register scope; records: projection)",
                                    lambda w: {"fmt": "xlsx"}, query=RECORD_FILTER),
@@ -168,6 +170,7 @@ ROUTES: dict[str, Route] = {
     "retention.batch_send_back": Route("disposal.approve", BATCH),
     "retention.batch_sign": Route("disposal.supervise", BATCH),
     "retention.batch_execute": Route("disposal.execute", BATCH),
+    "retention.batch_paper": Route("disposal.execute", DONE_BATCH),
     "retention.batch_register_xlsx": Route("retention.view (records: projection)", DONE_BATCH),
     "retention.batch_certificate": Route("retention.view + record.view of every record listed", DONE_BATCH,
                                          refused=_everyone),
@@ -387,7 +390,7 @@ def _build(app) -> World:
     for req, at in ((out, earlier), (waiting, now)):
         loans.approve(s, user("head_b"), req.id, settings=settings, now=at)
         loans.approve(s, user("gm"), req.id, settings=settings, now=at)
-    loans.hand_out(s, user("archivist"), out.id, r_paper.id, pages=2, now=earlier)
+    w.ids["paper_loan"] = loans.hand_out(s, user("archivist"), out.id, r_paper.id, pages=2, now=earlier).id
     w.ids["l_pending"] = pending.id
     s.commit()
 

@@ -1,6 +1,6 @@
 """Searchable copies: a scanned file gets a PDF copy with its OCR text invisible over each page.
 
-The copy's text comes back with pypdf (Chinese through the CID font, Latin too); a borrower's
+The copy's text comes back with pypdf (Chinese through the embedded font, Latin too); a borrower's
 watermarked download starts from it; keepers still get the original's exact bytes; destruction
 removes the copy and the stored lines with the record.
 """
@@ -96,6 +96,41 @@ def test_pdf_copy_lays_the_text_over_the_original_pages_turned_ones_too(tmp_path
     assert len(pdf.pages) == 2 and all(len(p.images) == 1 for p in pdf.pages)  # the scans, not re-rendered
     for page in pdf.pages:
         assert CHINESE in page.extract_text() and "HT-2024-0012" in page.extract_text()
+
+
+def test_copy_is_pdf_a_like_with_the_font_embedded_once_for_all_pages(tmp_path):
+    from .test_printing import pdffonts
+
+    scan = gi.render_lines([CHINESE, LATIN], 40)
+    src = io.BytesIO()
+    scan.save(src, format="PDF", resolution=200)
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(src.getvalue())))
+    for _ in range(3):
+        writer.add_page(writer.pages[0])
+    path = tmp_path / "scan.pdf"
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    lines = _lines_of(scan, [CHINESE, LATIN], 40)
+    made = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    copies = {}
+    for kind, mime, source in (("pdf", "application/pdf", path), ("image", "image/png", tmp_path / "scan.png")):
+        scan.save(tmp_path / "scan.png")
+        out = io.BytesIO()
+        sc.make_copy(str(source), mime, {n: lines for n in range(1, 5)}, out, now=made)
+        copies[kind] = out.getvalue()
+    for kind, pdf in copies.items():
+        found = pdffonts(pdf, tmp_path)
+        # Every font is embedded; the text layer's glyphs are one subset shared by the four pages.
+        assert found and all(f["emb"] == "yes" for f in found), (kind, found)
+        assert len([f for f in found if "NotoSansCJKsc" in f["name"]]) == 1, (kind, found)
+        reader = PdfReader(io.BytesIO(pdf))
+        xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
+        assert "<pdfaid:part>2</pdfaid:part>" in xmp and "<pdfaid:conformance>B</pdfaid:conformance>" in xmp, kind
+        assert "2026-05-01T08:00:00+00:00" in xmp and reader.metadata["/CreationDate"] == "D:20260501080000Z"
+        assert reader.trailer["/Root"]["/OutputIntents"][0].get_object()["/S"] == "/GTS_PDFA1"
+        assert reader.trailer["/ID"][0] == reader.trailer["/ID"][1]
+        for page in reader.pages:
+            assert CHINESE in page.extract_text() and "HT-2024-0012" in page.extract_text(), kind
 
 
 # ---------------------------------------------------------------------------------------------- on the stacks

@@ -13,6 +13,7 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.borrowing import loans as svc
 from archive_app.borrowing import register as register_svc
+from archive_app.borrowing import slips
 from archive_app.borrowing.actions import (
     approve_loan,
     create_loan,
@@ -27,7 +28,7 @@ from archive_app.borrowing.actions import (
 )
 from archive_app.errors import NotFound, ValidationFailed
 from archive_app.extensions import db
-from archive_app.http import actor, attempt, client_ip, page, page_arg
+from archive_app.http import actor, attachment, attempt, client_ip, page, page_arg
 from archive_app.intake.models import Customer, Record
 from archive_app.wiring import loan_settings, timezone_name
 from archive_app.wiring import now as utc_now
@@ -103,14 +104,17 @@ def paper(user: User):
     now = utc_now()
     approved, out = svc.paper_desk(db.session, now)
     out_ids = {p.record_id for p in out}
-    return render_template("loans/paper.html", approved=approved, out=out, out_ids=out_ids, now=now)
+    slip = request.args.get("slip", "")
+    return render_template("loans/paper.html", approved=approved, out=out, out_ids=out_ids, now=now,
+                           slip=int(slip) if slip.isdigit() else None)
 
 
 @page(bp, "/paper/hand-out", "paper.manage", methods=["POST"])
 def paper_hand_out(user: User):
-    attempt(lambda: hand_out(user, _form()),
-            lambda loan: f"已借出原件 {policy.record_code(user, loan.record)}（{loan.pages_out} 页）")
-    return redirect(url_for("loans.paper"))
+    loan, _ = attempt(lambda: hand_out(user, _form()),
+                      lambda loan: f"已借出原件 {policy.record_code(user, loan.record)}（{loan.pages_out} 页），"
+                                   "请打印原件交接单，双方签字")
+    return redirect(url_for("loans.paper", slip=loan.id) if loan is not None else url_for("loans.paper"))
 
 
 @page(bp, "/paper/<int:record_id>/return", "paper.manage", methods=["POST"])
@@ -119,6 +123,13 @@ def paper_return(user: User, record_id: int):
             lambda loan: f"已归还原件 {policy.record_code(user, loan.record)}")
     return redirect(request.form.get("back") == "overdue" and url_for("loans.paper_overdue")
                     or url_for("loans.paper"))
+
+
+@page(bp, "/paper/loans/<int:loan_id>/slip.pdf", "paper.manage")
+def paper_slip(user: User, loan_id: int):
+    # The audit entry is committed with the response by the request's unit of work.
+    pdf, number = slips.print_slip(db.session, user, loan_id, tz=timezone_name(), now=utc_now(), ip=client_ip())
+    return attachment(pdf, "application/pdf", f"原件交接单-{number}.pdf", f"handout-slip-{number}.pdf")
 
 
 @bp.route("/paper/overdue")

@@ -8,8 +8,9 @@ repeated over the whole picture, semi-transparent. Chinese needs a CJK font: Not
 is looked for under /usr/share/fonts (Debian's ``fonts-noto-cjk``); without one, Pillow's default
 font draws only the ASCII part of each line (username, time, request number) and that is logged once.
 
-PDFs get a one-page overlay drawn with reportlab in its built-in CID font ``STSong-Light`` (no font
-file needed), merged on top of every page with pypdf. The result is written to an anonymous
+PDFs get a one-page overlay drawn with reportlab in the embedded CJK font (``printing.fonts``: a
+printed copy shows the marks in the same letters anywhere, and a PDF/A searchable copy keeps every
+font embedded), merged on top of every page with pypdf. The result is written to an anonymous
 temporary file (in ``tmp_dir``) so a large PDF is streamed from disk, not held in memory.
 """
 from __future__ import annotations
@@ -33,7 +34,6 @@ FONT_NAMES = ("NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf", "NotoSerif
 TTC_SC_INDEX = 2  # Noto Sans CJK collections order their faces JP, KR, SC, TC, HK
 ANGLE = 30
 FILL = (150, 20, 20, 80)  # dark red at about 30 % opacity
-PDF_FONT = "STSong-Light"
 PDF_ALPHA = 0.22
 CHUNK = 1024 * 1024
 
@@ -159,27 +159,20 @@ def watermark_image(source: bytes | BinaryIO, lines: list[str]) -> bytes:
 # ---------------------------------------------------------------------------------------------- PDF
 
 
-@lru_cache(maxsize=1)
-def _register_pdf_font() -> str:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-    pdfmetrics.registerFont(UnicodeCIDFont(PDF_FONT))
-    return PDF_FONT
-
-
 def pdf_overlay(width: float, height: float, lines: list[str]) -> bytes:
     """A one-page PDF of ``width`` × ``height`` points covered with the turned, repeated lines."""
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfgen import canvas
 
-    font = _register_pdf_font()
+    from archive_app.printing.fonts import cjk_font
+
+    font = cjk_font()
     size = max(8.0, min(width, height) / 30)
     leading = size * 1.3
     text_w = max(pdfmetrics.stringWidth(line, font, size) for line in lines) if lines else size
     block_w, block_h = text_w + size * 3, leading * len(lines) + size * 3
     buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=(width, height), pageCompression=1)
+    c = canvas.Canvas(buf, pagesize=(width, height), pageCompression=1, initialFontName=font)
     c.setFillColorRGB(0.6, 0.08, 0.08)
     c.setFillAlpha(PDF_ALPHA)
     c.setFont(font, size)

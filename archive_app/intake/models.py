@@ -126,6 +126,12 @@ class Record(db.Model):
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
     files: Mapped[list["RecordFile"]] = relationship(back_populates="record", order_by="RecordFile.id")
 
+    @property
+    def shelf_location(self) -> str:
+        """Where the paper original is kept (室 柜 架 盒), or '' when no place is registered."""
+        parts = (self.location_room, self.location_cabinet, self.location_shelf, self.location_box)
+        return " ".join(p.strip() for p in parts if p and p.strip())
+
 
 class RecordFile(db.Model):
     """The stored bytes of a record: which object holds them and the SHA-256 they must have."""

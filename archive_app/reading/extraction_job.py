@@ -247,7 +247,7 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
             try:
                 with time_limit(timeout):
                     total = _read_pages(session, store, lease, clock, path, mime, object_key, stored)
-                    copy = _searchable_copy(store, path, mime, object_key, workdir)
+                    copy = _searchable_copy(store, path, mime, object_key, workdir, clock())
             except ExtractionError as exc:
                 # Pages read before the unreadable one stay (and are found), like a resumed job's.
                 _fenced(session, lease, clock, extract_status="failed", extract_error=f"{exc.code}: {exc.message_zh}",
@@ -323,14 +323,15 @@ def _read_pages(session: Session, store: BlobStore, lease: Lease, clock: Clock, 
     return total
 
 
-def _searchable_copy(store: BlobStore, path: str, mime: str, object_key: str, workdir: str) -> str | None:
+def _searchable_copy(store: BlobStore, path: str, mime: str, object_key: str, workdir: str,
+                     now: datetime) -> str | None:
     """Make the file's searchable copy from its pages' stored lines; its key, or None.
 
     A copy that cannot be made (a PDF pypdf cannot rewrite) leaves the file without one rather than
     failing it: its text is read and indexed either way, and borrowers get the watermarked original.
     """
     try:
-        return searchable_copy.store_copy(store, path, mime, object_key, workdir)
+        return searchable_copy.store_copy(store, path, mime, object_key, workdir, now=now)
     except StorageError as exc:
         raise TransientError(f"storage: {exc}") from exc
     except JobTimeout:

@@ -5,9 +5,13 @@ and its text can be selected and searched. Borrowers' downloads are watermarked 
 stored original is never changed and stays what keepers download as the original.
 
 Made with permissive libraries only: reportlab (BSD) draws the text (and places images), pypdf
-(BSD) lays the text pages over the original PDF's pages. The text is drawn in reportlab's CID font ``STSong-Light`` (Adobe's
-standard Chinese font: nothing embedded, extracted as Unicode, Latin included) in render mode 3
-(invisible), each line stretched horizontally to its box, so a selection covers the printed words.
+(BSD) lays the text pages over the original PDF's pages. The text is drawn in the embedded CJK font
+(``printing.fonts``, Noto Sans CJK SC as TrueType; reportlab embeds only the glyphs used, so a page
+adds a few kilobytes, and it is extracted as Unicode, Latin included) in render mode 3 (invisible),
+each line stretched horizontally to its box, so a selection covers the printed words. The copy is
+PDF/A-2b-like (``printing.pdfa``: XMP declaring PDF/A-2B, an sRGB output intent, a file ID, the
+date it was made); an original PDF's own content is kept as it is, so a copy of a PDF is only as
+PDF/A as that original was.
 
 How the lines get here: the pipeline hands each OCR'd page's lines over with its text (never a
 second OCR pass), and the extraction job keeps them (text and 4-point box) as
@@ -25,17 +29,19 @@ import math
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from PIL import Image, ImageOps, ImageSequence
 
+from archive_app.printing import pdfa
+from archive_app.printing.fonts import cjk_font
 from archive_app.reading.pipeline import file_kind
 from storage import BlobStore
 
 log = logging.getLogger(__name__)
 
-FONT = "STSong-Light"
+TITLE = "可检索副本"
 DEFAULT_DPI = 300  # an image that does not say its resolution is taken for a usual scan
 MIN_DPI, MAX_DPI = 50, 2400  # outside this the file's own figure is nonsense (or a screen's 72)
 # Share of a line box's height taken by the font size: boxes carry some padding above and below.
@@ -147,15 +153,6 @@ def stored_page_lines(store: BlobStore, object_key: str) -> dict[int, PageLines]
 # ---------------------------------------------------------------------------------------------- drawing
 
 
-@lru_cache(maxsize=1)
-def _font() -> str:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    return FONT
-
-
 def _unturn(u: float, v: float, width: int, height: int, rotation: int) -> tuple[float, float]:
     """A point of the image turned ``rotation`` degrees clockwise, back in the image as read."""
     if rotation == 90:
@@ -172,7 +169,7 @@ def draw_text_layer(canvas: Any, page: PageLines, page_w: float, page_h: float) 
     area is the page image; returns the number of lines drawn."""
     from reportlab.pdfbase import pdfmetrics
 
-    font = _font()
+    font = cjk_font()
     kx, ky = page_w / max(page.width, 1), page_h / max(page.height, 1)
     drawn = 0
     for text, box in page.lines:
@@ -203,16 +200,29 @@ def draw_text_layer(canvas: Any, page: PageLines, page_w: float, page_h: float) 
     return drawn
 
 
-def text_page(page: PageLines, page_w: float, page_h: float) -> bytes:
-    """A one-page PDF of ``page_w`` × ``page_h`` points holding only the page's invisible text."""
+def _canvas(out: Any, **kwargs: Any) -> Any:
     from reportlab.pdfgen import canvas as rl_canvas
 
+    # Pages start in the embedded font: reportlab's default Helvetica would be named, not embedded.
+    return rl_canvas.Canvas(out, pageCompression=1, invariant=1, initialFontName=cjk_font(), **kwargs)
+
+
+def text_pages(sizes: Sequence[tuple[PageLines, float, float]]) -> bytes:
+    """A PDF with one page per (lines, width, height) in points, holding only that page's invisible
+    text. One document for all of them, so the font's glyphs are embedded once, not once a page."""
     buf = io.BytesIO()
-    c = rl_canvas.Canvas(buf, pagesize=(page_w, page_h), pageCompression=1)
-    draw_text_layer(c, page, page_w, page_h)
-    c.showPage()
+    c = _canvas(buf)
+    for page, page_w, page_h in sizes:
+        c.setPageSize((page_w, page_h))
+        draw_text_layer(c, page, page_w, page_h)
+        c.showPage()
     c.save()
     return buf.getvalue()
+
+
+def text_page(page: PageLines, page_w: float, page_h: float) -> bytes:
+    """A one-page PDF of ``page_w`` × ``page_h`` points holding only the page's invisible text."""
+    return text_pages([(page, page_w, page_h)])
 
 
 # ---------------------------------------------------------------------------------------------- copies
@@ -231,9 +241,8 @@ def _dpi(frame: Image.Image) -> tuple[float, float]:
 def _image_copy(path: str, pages: Mapping[int, PageLines], out: BinaryIO) -> None:
     """One PDF page per frame: the frame at its own resolution, its lines over it."""
     from reportlab.lib.utils import ImageReader
-    from reportlab.pdfgen import canvas as rl_canvas
 
-    c = rl_canvas.Canvas(out, pageCompression=1)
+    c = _canvas(out)
     with Image.open(path) as probe:
         # A plain JPEG goes in as it is stored (no re-encoding); one EXIF-turned is drawn as read.
         as_stored = probe.format == "JPEG" and probe.mode in ("RGB", "L") \
@@ -252,11 +261,12 @@ def _image_copy(path: str, pages: Mapping[int, PageLines], out: BinaryIO) -> Non
     c.save()
 
 
-def _pdf_copy(path: str, pages: Mapping[int, PageLines], out: BinaryIO) -> None:
+def _pdf_copy(path: str, pages: Mapping[int, PageLines], writer: Any) -> None:
     """The original PDF with a text-only page laid over each OCR'd page (nothing re-rendered)."""
-    from pypdf import PdfReader, PdfWriter, Transformation
+    from pypdf import PdfReader, Transformation
 
-    writer = PdfWriter(clone_from=PdfReader(path))
+    writer.clone_document_from_reader(PdfReader(path))
+    placed = []
     for page_no, page in enumerate(writer.pages, start=1):
         if page_no not in pages:
             continue
@@ -265,23 +275,45 @@ def _pdf_copy(path: str, pages: Mapping[int, PageLines], out: BinaryIO) -> None:
             # text page is laid over it without a turn of its own.
             page.transfer_rotation_to_content()
         box = page.cropbox  # what pdfium rendered for OCR
-        w, h = float(box.width), float(box.height)
-        overlay = PdfReader(io.BytesIO(text_page(pages[page_no], w, h))).pages[0]
+        placed.append((page, pages[page_no], box))
+    if not placed:
+        return
+    overlays = PdfReader(io.BytesIO(text_pages([(lines, float(b.width), float(b.height)) for _, lines, b in placed])))
+    for (page, _, box), overlay in zip(placed, overlays.pages):
         page.merge_transformed_page(overlay, Transformation().translate(float(box.left), float(box.bottom)))
+
+
+def make_copy(path: str, mime: str, pages: Mapping[int, PageLines], out: BinaryIO, *,
+              now: datetime | None = None) -> None:
+    """Write the searchable copy of the file at ``path`` to ``out``: a PDF keeps its pages with the
+    text laid over the OCR'd ones; an image (JPEG, PNG, TIFF with every page) becomes a PDF page per
+    frame, the frame at its resolution (300 dpi if it does not say) with its text over it.
+
+    Either way the copy gets the PDF/A-2b metadata, output intent and ID, dated ``now``.
+    """
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    if file_kind(mime) == "pdf":
+        _pdf_copy(path, pages, writer)
+    else:
+        with tempfile.TemporaryFile() as drawn:
+            _image_copy(path, pages, drawn)
+            drawn.seek(0)
+            writer.clone_document_from_reader(PdfReader(drawn))
+            _finish(writer, pages, now, out)
+        return
+    _finish(writer, pages, now, out)
+
+
+def _finish(writer: Any, pages: Mapping[int, PageLines], now: datetime | None, out: BinaryIO) -> None:
+    seed = "\n".join(t for p in pages.values() for t, _ in p.lines).encode()
+    pdfa.make_archival(writer, title=TITLE, subject=TITLE, created=now or datetime.now(UTC), seed=seed)
     writer.write(out)
 
 
-def make_copy(path: str, mime: str, pages: Mapping[int, PageLines], out: BinaryIO) -> None:
-    """Write the searchable copy of the file at ``path`` to ``out``: a PDF keeps its pages with the
-    text laid over the OCR'd ones; an image (JPEG, PNG, TIFF with every page) becomes a PDF page per
-    frame, the frame at its resolution (300 dpi if it does not say) with its text over it."""
-    if file_kind(mime) == "pdf":
-        _pdf_copy(path, pages, out)
-    else:
-        _image_copy(path, pages, out)
-
-
-def store_copy(store: BlobStore, path: str, mime: str, object_key: str, workdir: str | None = None) -> str | None:
+def store_copy(store: BlobStore, path: str, mime: str, object_key: str, workdir: str | None = None, *,
+               now: datetime | None = None) -> str | None:
     """Make and store the file's searchable copy from its stored page lines; its key, or None when no
     page was OCR'd. Replaces an earlier run's copy. StorageError propagates (the caller retries)."""
     pages = stored_page_lines(store, object_key)
@@ -289,7 +321,7 @@ def store_copy(store: BlobStore, path: str, mime: str, object_key: str, workdir:
         return None
     key = copy_key(object_key)
     with tempfile.TemporaryFile(dir=workdir) as spool:
-        make_copy(path, mime, pages, spool)
+        make_copy(path, mime, pages, spool, now=now)
         spool.seek(0)
         store.delete(key)  # keys are write-once; a rerun replaces its own copy
         store.put(key, spool, content_type="application/pdf")

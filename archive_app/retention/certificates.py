@@ -2,10 +2,10 @@
 
 Built once when a disposal batch has been executed: ``store_certificate`` (called by
 ``disposal.execute``) stores it in the blob store under ``certificates/<batch_no>.pdf`` with a far
-retention date: it is kept permanently. Drawn with
-reportlab's built-in CID font ``STSong-Light`` (as ``borrowing.watermark`` does), so no font file is
-needed and the text stays extractable (pypdf reads it back). Output is deterministic for the same
-inputs (reportlab's invariant mode: no creation date or random document id).
+retention date: it is kept permanently. Drawn in the embedded CJK font (``printing.fonts``: it prints
+the same on any printer, and its text stays extractable) and made PDF/A-2b-like by
+``printing.pdfa``; it is dated when the destruction finished (the caller's clock), and the same
+inputs at the same moment give the same bytes.
 """
 from __future__ import annotations
 
@@ -13,26 +13,17 @@ import hashlib
 import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from archive_app.printing import pdfa
+from archive_app.printing.fonts import cjk_font
 from archive_app.retention.locks import HORIZON_YEARS
 from storage.base import BlobStore, RetentionViolation
 
-FONT = "STSong-Light"
 TITLE = "档案销毁证明书"
 SHA_PREFIX = 16
-
-
-@lru_cache(maxsize=1)
-def _font() -> str:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    return FONT
 
 
 def _local(value: datetime | None, zone: ZoneInfo) -> str:
@@ -60,7 +51,8 @@ def certificate_pdf(batch: Any, entries: Sequence[Any], supervisors: Sequence[An
     """The certificate of ``batch`` (a DisposalBatch) listing ``entries`` (its DestructionEntry rows).
 
     ``supervisors`` are the batch's DisposalSupervisor rows (``.user``, ``.signed_at``);
-    ``finished_at`` stands in for ``batch.finished_at`` while the execution is being completed.
+    ``finished_at`` stands in for ``batch.finished_at`` while the execution is being completed;
+    the document is dated then.
     """
     from reportlab.lib import colors
     from reportlab.lib.enums import TA_CENTER
@@ -69,7 +61,7 @@ def certificate_pdf(batch: Any, entries: Sequence[Any], supervisors: Sequence[An
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    font = _font()
+    font = cjk_font()
     zone = ZoneInfo(timezone)
     base = ParagraphStyle("base", fontName=font, fontSize=10, leading=14, wordWrap="CJK")
     small = ParagraphStyle("small", parent=base, fontSize=8.5, leading=11)
@@ -154,9 +146,13 @@ def certificate_pdf(batch: Any, entries: Sequence[Any], supervisors: Sequence[An
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=18 * mm,
                             bottomMargin=18 * mm, title=f"{TITLE} {batch_no}", author="客户档案管理系统",
-                            subject=batch_no, creator="客户档案管理系统", invariant=1)
+                            subject=batch_no, creator="客户档案管理系统", invariant=1,
+                            # Each page starts in the CJK font: reportlab's default Helvetica would be
+                            # named in it and not embedded.
+                            initialFontName=font)
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    return buf.getvalue()
+    created = (finished or datetime.now(UTC)).astimezone(zone)
+    return pdfa.archival_bytes(buf.getvalue(), title=f"{TITLE} {batch_no}", subject=batch_no, created=created)
 
 
 def certificate_key(batch: Any) -> str:

@@ -367,7 +367,9 @@ def _destroy_item(session: Session, store: BlobStore, batch: DisposalBatch, item
         file_count=len(files), total_bytes=sum(f.size for f in files),
         sha256s=" ".join(f.sha256 for f in files), retention_basis=record.disposal_basis,
         decision_reason=item.reason, approved_by=_names([batch.approved_by]), supervisors=_names(supervisors),
-        executed_by=executor.display_name, destroyed_at=now, method=METHOD))
+        executed_by=executor.display_name, destroyed_at=now, method=METHOD,
+        # The paper original stays on its shelf until the batch's 原件销毁 step (retention.paper).
+        paper_location=record.shelf_location))
     tombstone(session, record, now)
     item.state, item.error = "destroyed", ""
     audit.record_event(session, "record.destroy", actor=executor, object_type="record", object_id=record.id, now=now,

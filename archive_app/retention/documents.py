@@ -22,7 +22,8 @@ from archive_app.retention.queries import get_batch
 from storage.base import BlobStore
 
 REGISTER_HEADERS = ["序号", "档号", "题名", "档案类型", "客户号", "起止日期", "页数", "文件数", "保管期限依据",
-                    "鉴定意见", "批准人", "监销人", "执行人", "销毁时间", "销毁方式", "SHA-256"]
+                    "鉴定意见", "批准人", "监销人", "执行人", "销毁时间", "销毁方式", "原件存放位置", "原件销毁时间",
+                    "SHA-256"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ def _entry_row(i: int, e: DestructionEntry, with_batch: bool, viewer: User) -> l
         span = f"{e.date_from.isoformat()} 至 {e.date_to.isoformat()}"
     else:
         span = (e.date_from or e.date_to).isoformat() if (e.date_from or e.date_to) else ""
-    if policy.can(viewer, "record.view", e.record):
+    seen = policy.can(viewer, "record.view", e.record)
+    if seen:
         named = [e.archival_code, e.title, e.record_type, e.customer_no, span]
         basis, reason = e.retention_basis, f"销毁：{e.decision_reason}" if e.decision_reason else "销毁"
     else:
@@ -48,7 +50,7 @@ def _entry_row(i: int, e: DestructionEntry, with_batch: bool, viewer: User) -> l
         named, basis, reason = [policy.HIDDEN_RECORD, policy.HIDDEN_RECORD, "", "", ""], "", "销毁"
     row: list[Any] = [i, *named, e.page_count, e.file_count, basis, reason,
                       e.approved_by, e.supervisors, e.executed_by, e.destroyed_at, e.method,
-                      "\n".join(e.sha256s.split())]
+                      e.paper_location if seen else "", e.paper_destroyed_at, "\n".join(e.sha256s.split())]
     if with_batch:
         row.insert(1, e.batch.batch_no)
     return row

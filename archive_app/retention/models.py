@@ -28,6 +28,8 @@ HOLD_KINDS = {"litigation": "诉讼", "dispute": "纠纷", "pending": "未了事
 BATCH_STATUSES = {"reviewing": "鉴定中", "submitted": "待总经理审批", "approved": "已批准，待监销",
                   "executing": "销毁执行中", "executed": "已销毁", "rejected": "已退回"}
 DECISIONS = {"destroy": "销毁", "extend": "延长保管", "permanent": "永久保存"}
+# How paper originals are destroyed (原件销毁方式), as the company's 销毁清册 names them.
+PAPER_METHODS = {"粉碎": "粉碎（碎纸机）", "焚毁": "焚毁", "化浆": "化浆（造纸厂回收处理）"}
 ITEM_STATES = ("pending", "destroying", "destroyed", "kept", "skipped")
 
 
@@ -118,8 +120,21 @@ class DisposalBatch(db.Model):
     # The certificate (销毁证明) PDF, stored once the batch is executed and kept permanently.
     certificate_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     certificate_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # 原件销毁: the paper originals of the destroyed records, shredded or burnt after the electronic
+    # destruction, by an archivist before two named supervisors; the shelf places are then cleared.
+    paper_destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    paper_destroyed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    paper_method: Mapped[str] = mapped_column(String(16), default="")
+    paper_supervisor1_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    paper_supervisor2_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    paper_note: Mapped[str] = mapped_column(Text, default="")
+    # How many originals were destroyed in that step (records that had a shelf place).
+    paper_count: Mapped[int] = mapped_column(Integer, default=0)
 
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    paper_destroyed_by: Mapped[User | None] = relationship(foreign_keys=[paper_destroyed_by_id])
+    paper_supervisor1: Mapped[User | None] = relationship(foreign_keys=[paper_supervisor1_id])
+    paper_supervisor2: Mapped[User | None] = relationship(foreign_keys=[paper_supervisor2_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
     executed_by: Mapped[User | None] = relationship(foreign_keys=[executed_by_id])
     items: Mapped[list[DisposalItem]] = relationship(
@@ -207,6 +222,10 @@ class DestructionEntry(db.Model):
     executed_by: Mapped[str] = mapped_column(String(200), default="")
     destroyed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     method: Mapped[str] = mapped_column(String(200), default="")
+    # The paper original: where it was shelved (室 柜 架 盒; empty: no paper original was registered)
+    # and when it was destroyed (None while it waits for the batch's 原件销毁 step).
+    paper_location: Mapped[str] = mapped_column(String(200), default="")
+    paper_destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     batch: Mapped[DisposalBatch] = relationship()
     # The tombstone row: its 密级 and customer decide who may see this line's 档号 and 题名.

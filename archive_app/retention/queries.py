@@ -17,8 +17,15 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.errors import NotFound
 from archive_app.intake.models import Customer, Record
-from archive_app.retention import disposal, holds, schedule
-from archive_app.retention.models import DestructionEntry, DisposalBatch, DisposalItem, LegalHold, ScheduleVersion
+from archive_app.retention import disposal, holds, paper, schedule
+from archive_app.retention.models import (
+    PAPER_METHODS,
+    DestructionEntry,
+    DisposalBatch,
+    DisposalItem,
+    LegalHold,
+    ScheduleVersion,
+)
 from archive_app.vocabulary import RECORD_TYPES
 
 DISPOSAL_STATES = {"scheduled": "定期", "permanent": "永久保存", "awaiting_event": "等待起算事件",
@@ -164,6 +171,9 @@ def batch_actions(user: User, batch: DisposalBatch) -> dict[str, bool]:
         # The executor is never one of the supervisors.
         "execute": (batch.status in ("approved", "executing") and policy.can(user, "disposal.execute")
                     and len(signed) >= SUPERVISORS and user.id not in signed),
+        # 原件销毁, once the electronic destruction is complete.
+        "paper": (batch.status == "executed" and batch.paper_destroyed_at is None
+                  and policy.can(user, "disposal.execute")),
     }
 
 
@@ -177,9 +187,13 @@ def batch_page(session: Session, user: User, batch_id: int, page: int, per_page:
                             .order_by(DisposalItem.id).limit(per_page).offset((page - 1) * per_page)).all()
     decisions = dict(session.execute(select(DisposalItem.decision, func.count())
                                      .where(DisposalItem.batch_id == b.id).group_by(DisposalItem.decision)).all())
+    flags = batch_actions(user, b)
+    waiting = paper.paper_entries(session, b.id) if b.status == "executed" and b.paper_destroyed_at is None else []
     return {"batch": b, "items": list(items), "total": total, "page": page,
             "pages": _pages(total, per_page), "states": item_counts(session, [b.id])[b.id],
-            "decisions": decisions, "flags": batch_actions(user, b),
+            "decisions": decisions, "flags": flags, "paper_waiting": waiting,
+            "paper_supervisors": paper.supervisors_allowed(session) if flags["paper"] else [],
+            "paper_methods": PAPER_METHODS,
             "entries": session.scalar(select(func.count()).where(DestructionEntry.batch_id == b.id))}
 
 

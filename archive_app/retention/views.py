@@ -20,7 +20,7 @@ from archive_app.errors import DomainError, ValidationFailed
 from archive_app.extensions import db
 from archive_app.http import attachment, attempt, client_ip, date_arg, optional_int, page_arg
 from archive_app.http import page as http_page
-from archive_app.retention import disposal, documents, holds, queries, upkeep
+from archive_app.retention import disposal, documents, holds, paper, queries, upkeep
 from archive_app.retention import schedule as retention
 from archive_app.retention.models import BATCH_STATUSES, DECISIONS, HOLD_KINDS, TRIGGERS
 from archive_app.vocabulary import RECORD_TYPES
@@ -228,6 +228,12 @@ _batch_step("execute", "batch_execute", "disposal.execute",
             lambda user, batch_id: disposal.execute(db.session, get_store(), user, batch_id, index=get_index(),
                                                     now=utc_now(), tz=timezone_name()),
             disposal.ExecutionResult.summary)
+_batch_step("paper", "batch_paper", "disposal.execute",
+            lambda user, batch_id: paper.destroy_paper(
+                db.session, user, batch_id, method=request.form.get("method", ""),
+                supervisor_ids=[int(v) for v in request.form.getlist("supervisor_ids") if v.isdigit()],
+                note=request.form.get("note", ""), now=utc_now()),
+            lambda b: f"已登记销毁批次 {b.batch_no} 的原件销毁：{b.paper_count} 件原件已{b.paper_method}，存放位置已清除")
 
 
 # ------------------------------------------------------------------------------------ register and certificate

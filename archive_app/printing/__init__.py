@@ -1,0 +1,1 @@
+"""Documents that print: the embedded CJK font and the PDF/A properties every printed PDF carries."""
