@@ -188,6 +188,8 @@ ROUTES: dict[str, Route] = {
     "admin.tokens": Route("token.manage"),
     "admin.revoke_token": Route("token.manage (service: token.revoke)", OTHER_TOKEN),
     "audit.audit_log": Route("audit.view"),
+    "audit.audit_export": Route("audit.view (details: shown_details; targets: projection)", lambda w: {"fmt": "xlsx"}),
+    "audit.audit_verify": Route("audit.verify"),
     "backup.backups_page": Route("backup.view"),
     "api.audit_log": Route("audit.view"),
     "fixity.index": Route("fixity.view (records: projection)"),
