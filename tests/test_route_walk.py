@@ -547,5 +547,5 @@ def test_no_route_shows_a_walker_what_they_may_not_see(world, walker):
 def _code(resp) -> str | None:
     if resp.is_json:
         return (resp.json or {}).get("error", {}).get("code")
-    found = re.search(r"错误代码：([a-z_]+)", resp.get_data(as_text=True))
+    found = re.search(r'data-error-code="([a-z_]+)"', resp.get_data(as_text=True))
     return found.group(1) if found else None
