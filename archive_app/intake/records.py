@@ -492,9 +492,12 @@ def correct_record(session: Session, actor: User, record_id: int, data: Mapping[
     return record
 
 
-def review_record(session: Session, actor: User, record_id: int, ip: str = "", *, now: datetime,
-                  comment: str = "") -> Record:
-    """A reviewer who did not upload the record checks it against paper and marks it filed."""
+def file_draft(session: Session, actor: User, record_id: int, *, now: datetime, comment: str = "") -> tuple[Record, dict]:
+    """Check a draft may be filed by ``actor`` and file it; the record and the ``record.review`` audit
+    details, which the caller writes (one entry, or many at once for a bulk approval).
+
+    Everything is checked before anything is written: a refusal leaves nothing to undo.
+    """
     record = get_record(session, actor, record_id)
     if record.status != "draft":
         raise Conflict("该档案已归档，无需重复审核", code="already_filed")
@@ -510,6 +513,13 @@ def review_record(session: Session, actor: User, record_id: int, ip: str = "", *
     details = {"archival_code": record.archival_code, "before": "draft", "after": "filed"}
     if comment.strip():
         details["comment"] = comment.strip()[:MAX_REASON]
+    return record, details
+
+
+def review_record(session: Session, actor: User, record_id: int, ip: str = "", *, now: datetime,
+                  comment: str = "") -> Record:
+    """A reviewer who did not upload the record checks it against paper and marks it filed."""
+    record, details = file_draft(session, actor, record_id, now=now, comment=comment)
     audit.record_event(session, "record.review", actor=actor, object_type="record", object_id=record.id, ip=ip,
                        details=details)
     session.flush()
@@ -828,7 +838,7 @@ def abort_abandoned_uploads(store: BlobStore, older_than: datetime) -> list[Unfi
 
 
 __all__ = ["IncomingFile", "ArchiveSettings", "Download", "create_record", "add_files", "authorize", "get_record",
-           "view_record", "update_record", "editable_record", "correct_record", "review_record", "send_back", "review_queue", "open_file", "open_searchable_copy", "open_page_image",
+           "view_record", "update_record", "editable_record", "correct_record", "file_draft", "review_record", "send_back", "review_queue", "open_file", "open_searchable_copy", "open_page_image",
            "open_page_text", "PageText",
            "watermark_lines", "record_dict", "customer_records",
            "sweep_orphans", "abort_abandoned_uploads", "parse_record_fields"]

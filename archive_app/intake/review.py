@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from archive_app import policy
 from archive_app.accounts.models import User
+from archive_app.audit import log as audit
 from archive_app.errors import DomainError, ValidationFailed
 from archive_app.intake import records as record_svc
 from archive_app.intake.models import Customer, Record, RecordFile
@@ -93,20 +94,25 @@ def approve_many(session: Session, actor: User, record_ids: Iterable[int], *, no
         raise ValidationFailed("请先勾选要审核归档的档案", code="nothing_selected")
     if len(ids) > MAX_BULK:
         raise ValidationFailed(f"一次最多审核 {MAX_BULK} 件", code="too_many")
-    # One query for the drafts and their files instead of two per record.
-    list(session.scalars(select(Record).where(Record.id.in_(ids))
-                         .options(selectinload(Record.files), selectinload(Record.customer))))
-    out = []
+    # One query for the drafts and their files instead of two per record; held here, as the session's
+    # identity map only keeps objects someone references.
+    loaded = {r.id: r for r in session.scalars(select(Record).where(Record.id.in_(ids))
+                                               .options(selectinload(Record.files), selectinload(Record.customer)))}
+    out, events = [], []
     for record_id in ids:
-        record = session.get(Record, record_id)
+        record = loaded.get(record_id)
         label = policy.record_code(actor, record) if record is not None else f"#{record_id}"
         try:
-            # review_record checks everything before it writes anything: a refusal leaves nothing to undo.
-            record_svc.review_record(session, actor, record_id, ip=ip, now=now, comment=comment)
+            filed, details = record_svc.file_draft(session, actor, record_id, now=now, comment=comment)
         except DomainError as exc:
             out.append(Outcome(record_id, label, False, exc.message))
         else:
             out.append(Outcome(record_id, label, True))
+            events.append({"action": "record.review", "actor": actor, "object_type": "record",
+                           "object_id": filed.id, "ip": ip, "now": now, "details": details})
+    # One entry per approval, appended together (the chain's head moves once).
+    audit.record_events(session, events)
+    session.flush()
     return out
 
 
