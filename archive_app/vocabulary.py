@@ -206,7 +206,8 @@ AUDIT_DETAIL_LABELS = {
     "approved": "已批准", "refused": "未批准", "user": "操作人", "action": "操作", "target_text": "档号/客户号",
     "date_from": "开始日期", "date_to": "结束日期", "path": "路径", "method": "请求方式", "args": "参数",
     "hidden": "隐藏", "extra": "其他", "count": "数量", "seq": "序号", "phones": "电话", "id_number": "证件号",
-    "address": "地址", "unit": "单位", "notes": "备注",
+    "address": "地址", "unit": "单位", "notes": "备注", "mime": "文件类型", "mime_type": "文件类型",
+    "sha256": "SHA-256", "size": "大小（字节）", "page_no": "页码", "query": "检索词", "hits": "命中数",
 }
 
 # Kinds of actions the log page filters by (an action's name up to its first dot).

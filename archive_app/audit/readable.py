@@ -26,6 +26,7 @@ from archive_app.vocabulary import (
     AUDIT_OBJECT_LABELS,
     RECORD_STATUSES,
     SECRECY_LEVELS,
+    file_type_label,
 )
 
 
@@ -95,6 +96,10 @@ def _value(key: str, value: Any) -> str:
         return RECORD_STATUSES[value]
     if key == "action" and isinstance(value, str):
         return AUDIT_ACTION_LABELS.get(value, value)
+    if key in ("mime", "mime_type") and isinstance(value, str):
+        return file_type_label(value)
+    if isinstance(value, (dict, list)) and not value:
+        return "—"
     if isinstance(value, dict):
         if set(value) == {"before", "after"}:
             return f"{_value('', value['before'])} → {_value('', value['after'])}"
