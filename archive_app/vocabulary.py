@@ -233,3 +233,9 @@ FILE_TYPE_LABELS = {
 def file_type_label(mime_type: str) -> str:
     """A file's type as people call it (PDF 文档, JPEG 图片); an unknown type is named as stored."""
     return FILE_TYPE_LABELS.get((mime_type or "").split(";")[0].strip().lower(), mime_type or "未知类型")
+
+
+def without_code(message: str) -> str:
+    """A stored "code: 中文说明" message as people read it: the Chinese part (codes are for programs)."""
+    head, sep, rest = (message or "").partition(": ")
+    return rest if sep and head.replace("_", "").isalnum() and head.isascii() else (message or "")
