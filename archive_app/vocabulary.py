@@ -208,6 +208,8 @@ AUDIT_DETAIL_LABELS = {
     "hidden": "隐藏", "extra": "其他", "count": "数量", "seq": "序号", "phones": "电话", "id_number": "证件号",
     "address": "地址", "unit": "单位", "notes": "备注", "mime": "文件类型", "mime_type": "文件类型",
     "sha256": "SHA-256", "size": "大小（字节）", "page_no": "页码", "query": "检索词", "hits": "命中数",
+    "customer_id": "客户", "location_room": "库房", "location_cabinet": "柜", "location_shelf": "架",
+    "location_box": "盒", "resubmitted": "重新提交审核",
 }
 
 # Kinds of actions the log page filters by (an action's name up to its first dot).
