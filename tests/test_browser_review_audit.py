@@ -7,14 +7,7 @@ from __future__ import annotations
 import pytest
 
 # The fixtures are imported so pytest finds them here (browser_support is not a conftest).
-from tests.browser_support import (  # noqa: F401
-    ADMIN_PASSWORD,
-    PHONE,
-    archive_server,
-    browser,
-    log_in,
-    new_context,
-)
+from tests.browser_support import ADMIN_PASSWORD, PHONE, archive_server, browser, log_in, new_context  # noqa: F401
 from tests.generated import pdfs
 
 pytestmark = pytest.mark.browser
