@@ -25,7 +25,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestURITooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
 from werkzeug.routing import IntegerConverter
 
@@ -51,10 +51,22 @@ HTTP_MESSAGES = {
     403: ("forbidden", "您没有权限执行此操作"),
     404: ("not_found", "页面或档案不存在"),
     405: ("method_not_allowed", "不支持该请求方法"),
+    408: ("request_timeout", "请求超时，请重试"),
+    409: ("conflict", "操作与当前状态冲突，请刷新页面后重试"),
     413: ("too_large", "上传内容超过大小上限"),
+    414: ("uri_too_long", "请求地址过长（检索词最多 200 个字），请缩短后重试"),
     415: ("unsupported_type", "不支持的文件类型"),
+    429: ("too_many_requests", "请求过于频繁，请稍后重试"),
+    431: ("headers_too_large", "请求头过大，请清除本站 Cookie 后重试"),
     500: ("internal_error", "系统内部错误，请稍后重试"),
+    501: ("not_implemented", "不支持该请求"),
+    503: ("unavailable", "服务暂时不可用，请稍后重试"),
 }
+# An HTTP error not named above: still a Chinese message (werkzeug's descriptions are English).
+HTTP_FALLBACK = ("http_error", "请求失败，请稍后重试")
+# The longest request path and query string answered (gunicorn passes longer request lines on, see
+# server.py): past it a Chinese 414 page instead of the server's English one.
+MAX_URL_CHARS = 16_384
 
 
 def wants_json() -> bool:
@@ -286,6 +298,11 @@ class ArchiveSessionInterface(SecureCookieSessionInterface):
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers on the app."""
 
+    @app.before_request
+    def _url_length():
+        if len(request.full_path) > MAX_URL_CHARS:
+            raise RequestURITooLarge()
+
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
         return domain_error_response(exc)
@@ -307,7 +324,7 @@ def register_error_handlers(app: Flask) -> None:
         if database_unavailable(getattr(exc, "original_exception", None)):
             log.warning("database unavailable: %s", exc.original_exception)
             return database_unavailable_response()
-        code, message = HTTP_MESSAGES.get(exc.code or 500, ("http_error", exc.description or "请求失败"))
+        code, message = HTTP_MESSAGES.get(exc.code or 500, HTTP_FALLBACK)
         if exc.code == 413:
             mb = app.config["MAX_UPLOAD_MB"]
             message = f"上传内容超过大小上限（{mb} MB）"

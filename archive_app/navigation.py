@@ -36,7 +36,7 @@ MENUS: tuple[tuple[str, tuple[Entry, ...]], ...] = (
         Entry("新建档案", "customers.new", ("customer.create",)),
         Entry("批量上传", "bulk_intake.bulk_upload", ("record.upload",)),
         Entry("导入登记表", "registers.upload", ("register.import",)),
-        Entry("待审核", "records.queue", ("review.queue",)),
+        Entry("待审核", "review.queue", ("review.queue",)),
         Entry("变更审批", "corrections.queue", ("correction.approve_head", "correction.approve_second")),
         Entry("季度核实", "corrections.verification_list", ("verification.view",)),
         Entry("四性检测", "four_checks.index", ("record.checks",)),

@@ -77,6 +77,7 @@ ROLES: dict[str, frozenset[Role]] = {
     "record.view": EVERYONE,                          # obj Record: clearance and department
     "record.upload": _KEEPERS,
     "record.edit": _KEEPERS,                          # obj Record: a draft
+    "record.correct": _KEEPERS,                       # obj Record: a filed one, with a reason (audited)
     "record.review": frozenset({Role.REVIEWER, Role.ADMIN}),     # obj Record: filed by someone else
     "record.read": EVERYONE - {Role.AUDITOR},         # business roles: under an active borrowing grant
     "record.download": EVERYONE - {Role.AUDITOR},
@@ -85,6 +86,7 @@ ROLES: dict[str, frozenset[Role]] = {
     "user.manage": frozenset({Role.ADMIN}),
     "user.deactivate": frozenset({Role.ADMIN}),
     "audit.view": frozenset({Role.ADMIN, Role.AUDITOR}),
+    "audit.verify": frozenset({Role.ADMIN, Role.AUDITOR}),  # check the chain from the log page (audited)
     "backup.view": frozenset({Role.ADMIN}),           # the backup page: schedule, backups, last runs
     "token.manage": EVERYONE,
     "token.manage_all": frozenset({Role.ADMIN}),      # see and revoke every user's tokens
@@ -168,6 +170,7 @@ ACTIONS = frozenset(ROLES)
 VISIT_ACTIONS = frozenset({"visit.view", "visit.record", "grade.change", "followup.record"})
 # Actions ``can`` decides from the role alone (``users_who_may`` can turn them into SQL).
 ROLE_ONLY = ACTIONS - {"customer.view", "customer.pii_reveal", "customer.pii_whole", "record.view", "record.edit", "record.review",
+                       "record.correct",
                        "record.checks", "record.checks_run",
                        "record.read", "record.download", "loan.request", "loan.borrow", "loan.approve_head", "loan.revoke",
                        "loan.view", "hold.view", "token.revoke", "register.view_department",
@@ -328,6 +331,8 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
         return True
     if action == "record.edit":
         return record.status == "draft"
+    if action == "record.correct":
+        return record.status == "filed"
     if action == "record.review":
         # Four eyes: whoever filed the record cannot be the one who checks it.
         return record.created_by_id != user.id

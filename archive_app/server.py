@@ -41,6 +41,9 @@ def serve(app: Flask, *, host: str, port: int, workers: int = 2, threads: int = 
         # Large uploads take long; the worker heartbeat is separate from request time in gthread.
         "timeout": 120,
         "graceful_timeout": 30,
+        # No request-line limit here (gunicorn then caps it at 1 MB): a long search link would get
+        # gunicorn's English "URI Too Long" page; the app answers past http.MAX_URL_CHARS in Chinese.
+        "limit_request_line": 0,
         "accesslog": "-",
         "errorlog": "-",
         "proc_name": "archive",

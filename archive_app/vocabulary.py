@@ -132,6 +132,8 @@ AUDIT_ACTION_LABELS = {
     "record.create": "新建档案",
     "record.update": "修改档案",
     "record.review": "审核归档",
+    "record.send_back": "退回上传人修改",
+    "record.correct": "更正已归档档案（附原因）",
     "record.view": "查看档案",
     "record.destroy": "销毁档案",
     "file.upload": "上传文件",
@@ -145,6 +147,8 @@ AUDIT_ACTION_LABELS = {
     "search.run": "全文检索",
     # the log itself and refusals
     "audit.view": "查看审计日志",
+    "audit.export": "导出审计日志",
+    "audit.verify": "校验审计日志链",
     "access.denied": "拒绝访问",
     "access.denials_suppressed": "拒绝访问（此后一分钟内不再逐条记录）",
     # borrowing
@@ -204,3 +208,62 @@ AUDIT_OBJECT_LABELS = {
     "backup": "备份",
     "fixity_run": "完整性检测", "intake_folder": "监视文件夹",
 }
+
+# What the audit log page calls the keys of an entry's details (the JSON stays as written; only the
+# page and its export print these). A key not named here is printed as written.
+AUDIT_DETAIL_LABELS = {
+    "archival_code": "档号", "customer_no": "客户号", "batch_no": "批次号", "request_no": "申请单号",
+    "request_id": "申请单", "record_id": "档案", "file_id": "文件", "card_id": "温馨卡", "hold_id": "冻结",
+    "follow_up_id": "回访", "token_id": "令牌", "consultant_id": "置业顾问", "username": "用户名",
+    "name": "名称", "reason": "原因", "note": "备注", "comment": "意见", "before": "修改前", "after": "修改后",
+    "changes": "变更", "fields": "字段", "field": "字段", "from": "原值", "to": "新值", "filters": "筛选条件",
+    "page": "页码", "total": "条数", "rows": "行数", "format": "格式", "scope": "范围", "step": "步骤",
+    "records": "档案", "customers": "客户", "cards": "温馨卡", "items": "项目", "list": "名单",
+    "quarter": "季度", "owner": "所有人", "objects": "对象", "kind": "类型", "key": "键", "dest": "目标位置",
+    "width": "宽", "height": "高", "version": "版本", "tokens_revoked": "吊销令牌数", "target": "对象",
+    "successor": "接手人", "status": "状态", "stage": "阶段", "sort": "排序", "second_factor": "两步验证",
+    "role": "角色", "revoked": "已吊销", "retry_after": "稍后重试（秒）", "requests": "申请",
+    "purpose": "用途", "personal_fields": "个人信息字段", "pages": "页数", "max_days": "最长天数",
+    "mandate": "依据文书", "how": "方式", "generated": "生成", "frame": "画面", "file": "文件",
+    "failed": "失败", "error": "错误", "duplicates": "重复", "due_by": "应于", "destroyed": "已销毁",
+    "department": "部门", "decision": "决定", "copied": "已复制", "intact": "链完整", "entries": "条目数",
+    "problems": "问题", "anchor_seq": "锚点条目数", "title": "题名", "record_type": "类型",
+    "doc_date": "文件日期", "secrecy": "密级", "retention_code": "保管期限", "part": "部分",
+    "approved": "已批准", "refused": "未批准", "user": "操作人", "action": "操作", "target_text": "档号/客户号",
+    "date_from": "开始日期", "date_to": "结束日期", "path": "路径", "method": "请求方式", "args": "参数",
+    "hidden": "隐藏", "extra": "其他", "count": "数量", "seq": "序号", "phones": "电话", "id_number": "证件号",
+    "address": "地址", "unit": "单位", "notes": "备注", "mime": "文件类型", "mime_type": "文件类型",
+    "sha256": "SHA-256", "size": "大小（字节）", "page_no": "页码", "query": "检索词", "hits": "命中数",
+    "customer_id": "客户", "location_room": "库房", "location_cabinet": "柜", "location_shelf": "架",
+    "location_box": "盒", "resubmitted": "重新提交审核",
+}
+
+# Kinds of actions the log page filters by (an action's name up to its first dot).
+AUDIT_ACTION_GROUPS = {
+    "login": "登录", "user": "用户管理", "token": "API 令牌", "customer": "客户档案", "correction": "客户数据变更",
+    "record": "档案", "file": "文件", "page": "页面图像与文字", "search": "检索", "loan": "借阅",
+    "paper": "原件借还", "hold": "冻结", "disposal": "鉴定与销毁", "backup": "备份", "audit": "审计日志",
+    "access": "拒绝访问", "fixity": "完整性检测", "visit_card": "温馨卡", "register": "登记表导入",
+}
+
+# Files' types as people call them (the stored MIME type stays the machine's name for it).
+FILE_TYPE_LABELS = {
+    "application/pdf": "PDF 文档", "image/jpeg": "JPEG 图片", "image/png": "PNG 图片", "image/tiff": "TIFF 图片",
+    "image/gif": "GIF 图片", "image/webp": "WebP 图片", "image/bmp": "BMP 图片", "text/plain": "文本文件",
+    "text/csv": "CSV 表格",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel 表格",
+    "application/vnd.ms-excel": "Excel 表格",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word 文档",
+    "application/msword": "Word 文档", "application/zip": "ZIP 压缩包", "application/json": "JSON 数据",
+}
+
+
+def file_type_label(mime_type: str) -> str:
+    """A file's type as people call it (PDF 文档, JPEG 图片); an unknown type is named as stored."""
+    return FILE_TYPE_LABELS.get((mime_type or "").split(";")[0].strip().lower(), mime_type or "未知类型")
+
+
+def without_code(message: str) -> str:
+    """A stored "code: 中文说明" message as people read it: the Chinese part (codes are for programs)."""
+    head, sep, rest = (message or "").partition(": ")
+    return rest if sep and head.replace("_", "").isalnum() and head.isascii() else (message or "")

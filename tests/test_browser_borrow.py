@@ -134,7 +134,7 @@ def _assert_phone_usable(page, button, screenshot: Path) -> None:
     page.screenshot(path=str(screenshot), full_page=True)
 
 
-def _approve_on_phone(page, person: Person, request_no: str, card_status: str, expected_status: str,
+def _approve_on_phone(page, person: Person, request_no: str, card_status: str, expected_flash: str,
                       screenshot: Path) -> None:
     """Sign in on a phone, open 待我审批, check the request's card and approve it."""
     from playwright.sync_api import expect
@@ -151,7 +151,8 @@ def _approve_on_phone(page, person: Person, request_no: str, card_status: str, e
     _assert_phone_usable(page, approve, screenshot)
     approve.tap()
     expect(page).to_have_url(re.compile(r"/loans/queue$"))
-    expect(page.locator(".flash.success")).to_have_text(f"已批准 {request_no}（{expected_status}）")
+    # One message, the decision said once (not "已批准 JY-…（已批准）").
+    expect(page.locator(".flash.success")).to_have_text(expected_flash.format(request_no))
     expect(page.locator("ol.hits > li").filter(has_text=request_no)).to_have_count(0)
     widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], f"queue page scrolls sideways on a phone after approving: {widths}"
@@ -280,13 +281,13 @@ def test_request_two_approvals_watermarked_view_then_window_closes(
 
     # --- The department head approves on a phone.
     head = open_page(**PHONE)
-    _approve_on_phone(head, HEAD, request_no, "待部门负责人审批", "待总经理审批", tmp_path / "head-queue.png")
+    _approve_on_phone(head, HEAD, request_no, "待部门负责人审批", "已同意 {}，转总经理审批", tmp_path / "head-queue.png")
     staff.reload()
     expect(_my_request_status(staff, request_no)).to_have_text("待总经理审批")
 
     # --- The general manager approves on a phone (密级 秘密).
     gm = open_page(**PHONE)
-    _approve_on_phone(gm, GM, request_no, "待总经理审批", "已批准", tmp_path / "gm-queue.png")
+    _approve_on_phone(gm, GM, request_no, "待总经理审批", "已批准 {}", tmp_path / "gm-queue.png")
     staff.reload()
     expect(_my_request_status(staff, request_no)).to_have_text("已批准")
 

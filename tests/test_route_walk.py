@@ -124,8 +124,12 @@ ROUTES: dict[str, Route] = {
     "records.page_image": Route("record.read", lambda w: _secret_file(w) | {"kind": "image"}, refused=_everyone,
                                 missing=lambda w: _missing_file(w) | {"kind": "image"}),
     "bulk_intake.bulk_upload": Route("record.upload"),
-    "records.queue": Route("review.queue (rows: visible_records)"),
-    "records.review": Route("record.review", _secret_record),
+    "records.edit": Route("record.edit / record.correct", _secret_record, refused=_everyone,
+                          missing=lambda w: {"record_id": 999999}),
+    "review.queue": Route("review.queue (rows: visible_records)"),
+    "review.approve": Route("review.queue + record.review", _secret_record),
+    "review.approve_many": Route("review.queue (each record: record.review)"),
+    "review.send_back": Route("review.queue + record.review", _secret_record),
     # 客户数据变更 and 每季度核实
     "corrections.new": Route("correction.request", OTHER_CUSTOMER, refused=_department_walker,
                              missing=MISSING_CUSTOMER),
@@ -192,6 +196,8 @@ ROUTES: dict[str, Route] = {
     "admin.tokens": Route("token.manage"),
     "admin.revoke_token": Route("token.manage (service: token.revoke)", OTHER_TOKEN),
     "audit.audit_log": Route("audit.view"),
+    "audit.audit_export": Route("audit.view (details: shown_details; targets: projection)", lambda w: {"fmt": "xlsx"}),
+    "audit.audit_verify": Route("audit.verify"),
     "backup.backups_page": Route("backup.view"),
     "api.audit_log": Route("audit.view"),
     "fixity.index": Route("fixity.view (records: projection)"),
@@ -243,6 +249,9 @@ ROUTES: dict[str, Route] = {
     "api.searchable_copy": Route("record.download", _secret_file, refused=_everyone, missing=_missing_file),
     "api.review": Route("record.review", _secret_record),
     "api.review_queue": Route("review.queue (rows: visible_records)"),
+    "api.review_many": Route("review.queue (each record: record.review)"),
+    "api.send_back": Route("record.review", _secret_record),
+    "api.correct_record": Route("record.correct", _secret_record),
     "api.search": Route("(signed in; hits: record_scope, snippets: record.read)", query=SECRET_QUERY),
     "api.create_loan": Route("loan.request"),
     "api.list_loans": Route("(own requests)"),
@@ -546,5 +555,5 @@ def test_no_route_shows_a_walker_what_they_may_not_see(world, walker):
 def _code(resp) -> str | None:
     if resp.is_json:
         return (resp.json or {}).get("error", {}).get("code")
-    found = re.search(r"错误代码：([a-z_]+)", resp.get_data(as_text=True))
+    found = re.search(r'data-error-code="([a-z_]+)"', resp.get_data(as_text=True))
     return found.group(1) if found else None

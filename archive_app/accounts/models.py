@@ -73,6 +73,12 @@ class User(UserMixin, db.Model):
     def role_enum(self) -> Role:
         return Role(self.role)
 
+    @property
+    def header_name(self) -> str:
+        """The name the page header shows before the role: the display name, or the username when
+        the display name only repeats the role (the first administrator is made as "系统管理员")."""
+        return self.username if self.display_name in ("", self.role_enum.label) else self.display_name
+
 
 class ApiToken(db.Model):
     """A personal API token; only its SHA-256 is stored, the token is shown once."""

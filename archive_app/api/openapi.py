@@ -160,6 +160,21 @@ SCHEMAS: dict[str, Any] = {
         "doc_date": DATE, "secrecy": {"type": "integer", "enum": list(SECRECY_LEVELS)},
         "location_room": text(50), "location_cabinet": text(50), "location_shelf": text(50),
         "location_box": text(50)}},
+    # A filed record's correction: the fields as in RecordChange (never the part), and why.
+    "RecordCorrection": {"type": "object", "additionalProperties": False, "required": ["changes", "reason"],
+                         "properties": {"reason": text(500, required=True), "changes": {
+        "type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
+            "record_type": {"type": "string", "enum": list(RECORD_TYPES)}, "title": text(300, required=True),
+            "doc_date": DATE, "secrecy": {"type": "integer", "enum": list(SECRECY_LEVELS)},
+            "location_room": text(50), "location_cabinet": text(50), "location_shelf": text(50),
+            "location_box": text(50)}}}},
+    "ReviewBulk": {"type": "object", "additionalProperties": False, "required": ["record_ids"], "properties": {
+        "record_ids": {"type": "array", "minItems": 1, "maxItems": 1000,
+                       "items": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}},
+        "comment": text(500)}},
+    "ReviewComment": {"type": "object", "additionalProperties": False, "properties": {"comment": text(500)}},
+    "SendBack": {"type": "object", "additionalProperties": False, "required": ["reason"],
+                 "properties": {"reason": text(500, required=True)}},
     "RecordUpload": {"type": "object", "additionalProperties": False, "required": ["record_type", "files"],
                      "properties": {
         "record_type": {"type": "string", "enum": list(RECORD_TYPES)},

@@ -16,7 +16,8 @@ from archive_app.wiring import timezone_name
 
 
 @route("GET", "/audit-log", "The audit log, newest first (user, action — a prefix such as loan matches loan.*, "
-       "date_from, date_to as local dates, page); administrators and auditors; the look itself is audited")
+       "target — a 档号 or 客户号, date_from, date_to as local dates, page); administrators and auditors; the look "
+       "itself is audited")
 def audit_log():
     f = queries.LogFilter.from_args(request.args)
     rows, pages, total = queries.read_log(db.session, actor(current_user), f, tz=timezone_name(), page=page_arg(),

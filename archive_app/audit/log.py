@@ -188,6 +188,44 @@ def _append(session: Session, action: str, *, actor: User | None, actor_name: st
     return entry
 
 
+def record_events(session: Session, events: list[dict], *, key: AuditKey | None = None) -> list[AuditEntry]:
+    """Append many entries at once (``record_event``'s keyword arguments, one dict each), in order.
+
+    The same chain as appending them one by one, but the head row is moved once for all of them: a
+    bulk action (approving hundreds of drafts) costs a few statements instead of several per entry.
+    """
+    _append_pending_reads(session)
+    if not events:
+        return []
+    key = key or key_for(session)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + len(events)))
+    head = session.execute(select(AuditHead.seq, AuditHead.last_hash).where(AuditHead.id == 1)).one_or_none()
+    if head is None:
+        raise RuntimeError("audit_head row missing: the database was not migrated")
+    last, prev = head
+    seq = last - len(events)
+    entries = []
+    for ev in events:
+        seq += 1
+        actor = ev.get("actor")
+        name = ev.get("actor_name") or (actor.display_name if actor is not None else "")
+        actor_id = actor.id if actor is not None else None
+        now = ev.get("now") or utcnow()
+        object_type, object_id, ip = ev.get("object_type", ""), str(ev.get("object_id", "")), ev.get("ip", "")
+        details_json = canonical(ev.get("details") or {})
+        personal_json, digest = _seal_personal(key, ev.get("personal"))
+        mac = entry_mac(key, prev, seq, now, actor_id, name, ev["action"], object_type, object_id, ip,
+                        details_json, digest)
+        entries.append(AuditEntry(seq=seq, at=now, actor_id=actor_id, actor_name=name, action=ev["action"],
+                                  object_type=object_type, object_id=object_id, ip=ip, details=details_json,
+                                  personal=personal_json, personal_digest=digest, scheme=SCHEME_MAC,
+                                  prev_hash=prev, hash=mac))
+        prev = mac
+    session.add_all(entries)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=prev))
+    return entries
+
+
 def erase_personal(session: Session, *, customer_id: int, record_ids: list[int], actor: User | None,
                    now: datetime, details: dict | None = None) -> AuditEntry:
     """Blank the personal data of every entry about this customer or its records, and record the erasure.

@@ -88,7 +88,8 @@ def queue(user: User):
 @page(bp, "/loans/<int:loan_id>/approve", "loan.approve", methods=["POST"])
 def approve(user: User, loan_id: int):
     attempt(lambda: approve_loan(user, loan_id, request.form.get("reason", "")),
-            lambda req: f"已批准 {req.request_no}（{svc.STATUS_LABELS[req.status]}）")
+            lambda req: f"已批准 {req.request_no}" if req.status == "approved"
+            else f"已同意 {req.request_no}，转{svc.STATUS_LABELS[req.status].removeprefix('待')}")
     return redirect(url_for("loans.queue"))
 
 

@@ -114,6 +114,15 @@ INT_FILTERS = {"part", "year_from", "year_to", "secrecy", "customer_id"}
 MAX_FILTER = 2**31 - 1
 
 
+# The longest search text looked for; the form stops typing there, a longer one (pasted, or a link) is cut.
+MAX_QUERY_CHARS = 200
+
+
+def query_too_long(args: Mapping[str, str]) -> bool:
+    """Whether the search text given is longer than what is looked for (the page says so)."""
+    return len((args.get("q") or "").strip()) > MAX_QUERY_CHARS
+
+
 def search_request_from(args: Mapping[str, str]) -> SearchRequest:
     """Build a SearchRequest from query-string arguments (shared by the page and the API)."""
     values: dict = {}
@@ -138,7 +147,7 @@ def search_request_from(args: Mapping[str, str]) -> SearchRequest:
     except ValueError:
         raise ValidationFailed("分页参数格式不正确", code="invalid_page") from None
     in_range(page, "页码", maximum=MAX_FILTER)
-    return SearchRequest(text=(args.get("q") or "").strip()[:200], sort=sort, page=page, per_page=per_page,
+    return SearchRequest(text=(args.get("q") or "").strip()[:MAX_QUERY_CHARS], sort=sort, page=page, per_page=per_page,
                              **values)
 
 

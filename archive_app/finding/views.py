@@ -1,7 +1,7 @@
 """The search page: free text plus filters, results limited by the access policy inside the query."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, render_template, request
 from flask_login import current_user, login_required
 
 from archive_app.extensions import db
@@ -15,9 +15,12 @@ bp = Blueprint("search", __name__)
 @login_required
 def index():
     req = svc.search_request_from(request.args)
+    if svc.query_too_long(request.args):
+        flash(f"检索词过长：最多 {svc.MAX_QUERY_CHARS} 个字，已按前 {svc.MAX_QUERY_CHARS} 个字检索", "warning")
     found = None
     if req.text or any(request.args.get(k) for k in svc.FILTERS):
         found = svc.search_records(db.session, get_index(), actor(current_user), req, now=now(), ip=client_ip())
     pages = max((found.result.total + req.per_page - 1) // req.per_page, 1) if found else 1
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("search/index.html", req=req, found=found, args=args, pages=pages)
+    return render_template("search/index.html", req=req, found=found, args=args, pages=pages,
+                           max_query=svc.MAX_QUERY_CHARS)

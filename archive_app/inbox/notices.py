@@ -137,6 +137,16 @@ def _corrections(session: Session, user: User, now: datetime) -> list[Notice]:
     return out
 
 
+def _sent_back(session: Session, user: User) -> list[Notice]:
+    """The uploader's drafts a reviewer sent back (退回修改), with the reason, until they are saved again."""
+    # Only records the user may still see (a lowered clearance hides them).
+    drafts = session.scalars(policy.visible_records(user, select(Record).join(Customer)).where(
+        Record.created_by_id == user.id, Record.status == "draft", Record.returned_at.is_not(None))
+        .order_by(Record.returned_at.desc()).limit(50))
+    return [Notice("urgent", f"档案 {r.archival_code} 被退回修改：{r.returned_reason}",
+                   ("records.show", {"record_id": r.id})) for r in drafts]
+
+
 def inbox(session: Session, user: User, settings: loans.LoanSettings, now: datetime) -> list[Notice]:
     """Everything that needs ``user`` now, urgent first."""
     out = _borrower(session, user, settings, now)
@@ -149,6 +159,8 @@ def inbox(session: Session, user: User, settings: loans.LoanSettings, now: datet
     if policy.can(user, "followup.record"):
         out += _follow_ups(session, user, now.astimezone(ZoneInfo(settings.timezone)).date())
     out += _corrections(session, user, now)
+    if policy.can(user, "record.upload"):
+        out += _sent_back(session, user)
     if policy.can(user, "fixity.notify"):
         failing = fixity.failure_count(session)
         if failing:

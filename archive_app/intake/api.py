@@ -5,14 +5,15 @@ from flask import jsonify, request
 from flask_login import current_user
 
 from archive_app import policy
-from archive_app.api import json_body, route
+from archive_app.api import json_body, optional_body, route
 from archive_app.api.openapi import PAGE, text
 from archive_app.errors import ValidationFailed
 from archive_app.extensions import db
-from archive_app.http import actor, client_ip, incoming_files, page_arg, receives_files, stream_response
+from archive_app.http import actor, client_ip, incoming_files, optional_int, page_arg, receives_files, stream_response
 from archive_app.intake import bulk_intake
 from archive_app.intake import customers as customer_svc
 from archive_app.intake import records as record_svc
+from archive_app.intake import review as review_svc
 from archive_app.vocabulary import BUSINESS_TYPES, GRADES
 from archive_app.wiring import archive_settings, get_store, now
 
@@ -156,14 +157,56 @@ def searchable_copy(record_id: int, file_id: int):
                                                            ip=client_ip(), now=now()))
 
 
+@route("POST", "/records/<int:record_id>/corrections", "Correct a filed record's metadata (never its 档号) for "
+       "a stated reason; before/after and the reason are audited (record.correct)", body="RecordCorrection",
+       responses={409: "on hold"})
+def correct_record(record_id: int):
+    body = json_body()
+    changes = body.get("changes")
+    if not isinstance(changes, dict):
+        raise ValidationFailed("changes 须为对象", code="invalid_changes")
+    r = record_svc.correct_record(db.session, actor(current_user), record_id, changes, body.get("reason", ""),
+                                  ip=client_ip(), store=get_store(), now=now())
+    return jsonify(record_svc.record_dict(r))
+
+
 @route("POST", "/records/<int:record_id>/review", "Reviewer marks a draft filed (not the uploader)",
-       responses={409: "already_filed"})
+       body="ReviewComment", responses={409: "already_filed"})
 def review(record_id: int):
+    comment = str(optional_body().get("comment") or "")
     return jsonify(record_svc.record_dict(record_svc.review_record(db.session, actor(current_user), record_id,
-                                                                   ip=client_ip(), now=now())))
+                                                                   ip=client_ip(), now=now(), comment=comment)))
 
 
-@route("GET", "/review-queue", "Drafts waiting for this reviewer")
+@route("POST", "/records/<int:record_id>/send-back", "Reviewer returns a draft to its uploader with a reason "
+       "(their inbox); it leaves the queue until saved again", body="SendBack", responses={409: "not_draft"})
+def send_back(record_id: int):
+    r = record_svc.send_back(db.session, actor(current_user), record_id, str(json_body().get("reason") or ""),
+                             ip=client_ip(), now=now())
+    return jsonify(record_svc.record_dict(r, files=False))
+
+
+@route("GET", "/review-queue", "Drafts waiting for this reviewer, oldest first (page, per_page 50/100/200, "
+       "sort oldest/newest/code/customer/type); total is the true count",
+       query={"page": PAGE, "per_page": {"type": "integer", "enum": list(review_svc.PER_PAGE_CHOICES)},
+              "sort": {"type": "string", "enum": list(review_svc.SORTS)}})
 def review_queue():
-    return jsonify({"items": [record_svc.record_dict(r, files=False)
-                              for r in record_svc.review_queue(db.session, actor(current_user))]})
+    got = review_svc.queue_page(db.session, actor(current_user), page=page_arg(),
+                                sort=request.args.get("sort", "oldest"),
+                                per_page=optional_int(request.args.get("per_page")) or review_svc.PER_PAGE)
+    return jsonify({"total": got.total, "page": got.page, "pages": got.pages,
+                    "items": [record_svc.record_dict(r, files=False) for r in got.records]})
+
+
+@route("POST", "/review-queue/approve", "Approve many drafts at once; each is judged alone (the uploader never "
+       "approves their own): the outcome per record", body="ReviewBulk")
+def review_many():
+    body = json_body()
+    ids = body.get("record_ids")
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ValidationFailed("record_ids 须为整数数组", code="invalid_record_ids")
+    outcomes = review_svc.approve_many(db.session, actor(current_user), ids, now=now(),
+                                       comment=str(body.get("comment") or ""), ip=client_ip())
+    return jsonify({"approved": sum(1 for o in outcomes if o.approved), "items": [
+        {"record_id": o.record_id, "archival_code": o.label, "approved": o.approved, "reason": o.reason or None}
+        for o in outcomes]})

@@ -110,6 +110,11 @@ class Record(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # A draft the reviewer sent back to its uploader (退回修改): out of the review queue, the reason in the
+    # uploader's inbox, until a keeper saves its metadata again.
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    returned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    returned_reason: Mapped[str] = mapped_column(String(500), default="")
     # Retention, derived by retention.schedule.disposal_for and stored so the due list is a query.
     disposal_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     disposal_state: Mapped[str] = mapped_column(String(16), default="awaiting_event")
@@ -124,6 +129,7 @@ class Record(db.Model):
     customer: Mapped[Customer] = relationship(back_populates="records")
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+    returned_by: Mapped[User | None] = relationship(foreign_keys=[returned_by_id])
     files: Mapped[list["RecordFile"]] = relationship(back_populates="record", order_by="RecordFile.id")
 
     @property

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from archive_app.borrowing import register as loan_register
 from archive_app.errors import DomainError
 from archive_app.extensions import db
-from archive_app.http import actor, client_ip, incoming_files, receives_files, stream_response
+from archive_app.http import actor, attempt, client_ip, incoming_files, receives_files, stream_response
 from archive_app.intake import customers as customer_svc
 from archive_app.intake import records as svc
 from archive_app.wiring import archive_settings, get_store, now, timezone_name
@@ -84,16 +84,29 @@ def page_view(record_id: int, file_id: int, page_no: int):
     return render_template("records/page.html", record=got.record, file=got.file, page=got.pages[0], grant=got.grant)
 
 
-@bp.route("/review")
-@login_required
-def queue():
-    return render_template("records/queue.html", records=svc.review_queue(db.session, actor(current_user)))
+# The fields the edit page sends (the part and the 档号 are never edited).
+EDIT_FIELDS = ("record_type", "title", "doc_date", "secrecy", *svc.LOCATION_FIELDS)
 
 
-@bp.route("/records/<int:record_id>/review", methods=["POST"])
+@bp.route("/records/<int:record_id>/edit", methods=["GET", "POST"])
 @login_required
-def review(record_id: int):
-    record = svc.review_record(db.session, actor(current_user), record_id, ip=client_ip(), now=now())
-    flash(f"已审核归档：{record.archival_code}", "success")
-    return redirect(request.form.get("back") == "queue" and url_for("records.queue")
-                    or url_for("records.show", record_id=record_id))
+def edit(record_id: int):
+    user = actor(current_user)
+    record, mode = svc.editable_record(db.session, user, record_id)
+    if request.method == "GET":
+        values = svc.record_snapshot(record)
+        return render_template("records/edit.html", record=record, mode=mode, values=values)
+    values = {k: request.form[k] for k in EDIT_FIELDS if k in request.form}
+    if mode == "correct":
+        _, error = attempt(lambda: svc.correct_record(db.session, user, record_id, values, request.form.get("reason", ""),
+                                                      ip=client_ip(), store=get_store(), now=now()),
+                           lambda r: f"已更正著录：{r.archival_code}")
+    else:
+        _, error = attempt(lambda: svc.update_record(db.session, user, record_id, values, ip=client_ip(),
+                                                     store=get_store(), now=now()),
+                           lambda r: f"已保存著录：{r.archival_code}")
+    if error is not None:
+        record, mode = svc.editable_record(db.session, user, record_id)
+        return render_template("records/edit.html", record=record, mode=mode,
+                               values=values | {"reason": request.form.get("reason", "")}), error.status
+    return redirect(url_for("records.show", record_id=record_id))

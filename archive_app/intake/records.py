@@ -409,10 +409,9 @@ def view_record(session: Session, actor: User, record_id: int, ip: str = "") -> 
     return record
 
 
-def update_record(session: Session, actor: User, record_id: int, data: Mapping[str, Any], ip: str = "",
-                  store: BlobStore | None = None, *, now: datetime) -> Record:
-    """Change a draft record's metadata (never its 档号); before/after values go to the audit log."""
-    record = get_record(session, actor, record_id, "record.edit")
+def _apply_fields(session: Session, actor: User, record: Record, data: Mapping[str, Any],
+                  store: BlobStore | None, now: datetime) -> dict[str, dict[str, Any]]:
+    """Set the record's metadata from ``data`` (never its 档号 or part); the changed fields' before/after."""
     holds.require_not_held(session, record, "修改")
     values = parse_record_fields(data, partial=True)
     values.pop("part", None)  # the part is part of the 档号, which never changes
@@ -422,19 +421,83 @@ def update_record(session: Session, actor: User, record_id: int, data: Mapping[s
     after = record_snapshot(record)
     changed = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
     if changed:
-        audit.record_event(session, "record.update", actor=actor, object_type="record", object_id=record.id,
-                           ip=ip, details={"archival_code": record.archival_code, "changes": changed})
         # A correction may complete (or empty) what the record's type needs.
         admission_checks.refresh_integrity(session, record, now=now, checker=actor.display_name)
         # A new type or date may move the disposal date; the locks follow given the ``store``.
         upkeep.after_change(session, store, now=now, customer_ids=[record.customer_id])
-    else:
-        session.flush()
+    return changed
+
+
+def update_record(session: Session, actor: User, record_id: int, data: Mapping[str, Any], ip: str = "",
+                  store: BlobStore | None = None, *, now: datetime) -> Record:
+    """Change a draft record's metadata (never its 档号); before/after values go to the audit log.
+
+    A draft its reviewer sent back returns to the review queue once it is saved again.
+    """
+    record = get_record(session, actor, record_id, "record.edit")
+    changed = _apply_fields(session, actor, record, data, store, now)
+    resubmitted = record.returned_at is not None
+    if resubmitted:
+        record.returned_at, record.returned_by_id, record.returned_reason = None, None, ""
+    if changed or resubmitted:
+        audit.record_event(session, "record.update", actor=actor, object_type="record", object_id=record.id,
+                           ip=ip, details={"archival_code": record.archival_code, "changes": changed,
+                                           **({"resubmitted": True} if resubmitted else {})})
+    session.flush()
     return record
 
 
-def review_record(session: Session, actor: User, record_id: int, ip: str = "", *, now: datetime) -> Record:
-    """A reviewer who did not upload the record checks it against paper and marks it filed."""
+def editable_record(session: Session, actor: User, record_id: int) -> tuple[Record, str]:
+    """The record and how ``actor`` may change it: "edit" (a draft) or "correct" (filed: with a reason).
+
+    NotFound when they may not see it; Forbidden when they may see but change it in neither way.
+    """
+    record = get_record(session, actor, record_id)
+    if policy.can(actor, "record.edit", record):
+        return record, "edit"
+    policy.require(actor, "record.correct", record, code="not_editable", message="您不能修改这件档案的著录")
+    return record, "correct"
+
+
+# The longest reason a correction or a send-back keeps (the column's width).
+MAX_REASON = 500
+
+
+def _reason(text: Any, what: str) -> str:
+    reason = str(text or "").strip()
+    if not reason:
+        raise ValidationFailed(f"请填写{what}", code="reason_required")
+    if len(reason) > MAX_REASON:
+        raise ValidationFailed(f"{what}不能超过 {MAX_REASON} 字", code="reason_too_long")
+    return reason
+
+
+def correct_record(session: Session, actor: User, record_id: int, data: Mapping[str, Any], reason: str,
+                   ip: str = "", store: BlobStore | None = None, *, now: datetime) -> Record:
+    """Correct a filed record's metadata (题名, 类型, 日期 …; never its 档号) for a stated reason.
+
+    The record stays filed; the change, its before/after values and the reason go to the audit log
+    (``record.correct``). Nothing changed is refused, so the log holds no empty corrections.
+    """
+    record = get_record(session, actor, record_id, "record.view")
+    policy.require(actor, "record.correct", record, code="not_correctable",
+                   message="只有档案管理员可以更正已归档的档案（待审核的档案请直接修改）")
+    why = _reason(reason, "更正原因")
+    changed = _apply_fields(session, actor, record, data, store, now)
+    if not changed:
+        raise ValidationFailed("没有任何改动", code="nothing_changed")
+    audit.record_event(session, "record.correct", actor=actor, object_type="record", object_id=record.id, ip=ip,
+                       now=now, details={"archival_code": record.archival_code, "changes": changed, "reason": why})
+    session.flush()
+    return record
+
+
+def file_draft(session: Session, actor: User, record_id: int, *, now: datetime, comment: str = "") -> tuple[Record, dict]:
+    """Check a draft may be filed by ``actor`` and file it; the record and the ``record.review`` audit
+    details, which the caller writes (one entry, or many at once for a bulk approval).
+
+    Everything is checked before anything is written: a refusal leaves nothing to undo.
+    """
     record = get_record(session, actor, record_id)
     if record.status != "draft":
         raise Conflict("该档案已归档，无需重复审核", code="already_filed")
@@ -446,17 +509,48 @@ def review_record(session: Session, actor: User, record_id: int, ip: str = "", *
     record.status = "filed"
     record.reviewed_by_id = actor.id
     record.reviewed_at = now
+    record.returned_at, record.returned_by_id, record.returned_reason = None, None, ""
+    details = {"archival_code": record.archival_code, "before": "draft", "after": "filed"}
+    if comment.strip():
+        details["comment"] = comment.strip()[:MAX_REASON]
+    return record, details
+
+
+def review_record(session: Session, actor: User, record_id: int, ip: str = "", *, now: datetime,
+                  comment: str = "") -> Record:
+    """A reviewer who did not upload the record checks it against paper and marks it filed."""
+    record, details = file_draft(session, actor, record_id, now=now, comment=comment)
     audit.record_event(session, "record.review", actor=actor, object_type="record", object_id=record.id, ip=ip,
-                       details={"archival_code": record.archival_code, "before": "draft", "after": "filed"})
+                       details=details)
+    session.flush()
+    return record
+
+
+def send_back(session: Session, actor: User, record_id: int, reason: str, ip: str = "", *,
+              now: datetime) -> Record:
+    """The reviewer returns a draft to its uploader (退回修改) with a reason: it leaves the review queue,
+    the reason shows in the uploader's inbox and on the record, until a keeper saves it again."""
+    record = get_record(session, actor, record_id)
+    if record.status != "draft":
+        raise Conflict("只有待审核的档案可以退回", code="not_draft")
+    if record.created_by_id == actor.id:
+        raise Forbidden("不能退回自己上传的档案", code="reviewer_is_uploader")
+    policy.require(actor, "record.review", record)
+    why = _reason(reason, "退回原因")
+    record.returned_at, record.returned_by_id, record.returned_reason = now, actor.id, why
+    audit.record_event(session, "record.send_back", actor=actor, object_type="record", object_id=record.id, ip=ip,
+                       now=now, details={"archival_code": record.archival_code, "reason": why})
     session.flush()
     return record
 
 
 def review_queue(session: Session, actor: User, limit: int = 200) -> list[Record]:
-    """Drafts waiting for a check that this actor is allowed to do (never their own uploads)."""
+    """Drafts waiting for a check that this actor is allowed to do (never their own uploads, nor drafts
+    sent back to their uploader); the oldest ``limit`` (``intake.review.queue_page`` pages them all)."""
     policy.require(actor, "review.queue")
     stmt = policy.visible_records(actor, select(Record).join(Customer)).where(
-        Record.status == "draft", Record.created_by_id != actor.id).order_by(Record.created_at).limit(limit)
+        Record.status == "draft", Record.created_by_id != actor.id, Record.returned_at.is_(None)
+    ).order_by(Record.created_at).limit(limit)
     return list(session.scalars(stmt))
 
 
@@ -744,7 +838,7 @@ def abort_abandoned_uploads(store: BlobStore, older_than: datetime) -> list[Unfi
 
 
 __all__ = ["IncomingFile", "ArchiveSettings", "Download", "create_record", "add_files", "authorize", "get_record",
-           "view_record", "update_record", "review_record", "review_queue", "open_file", "open_searchable_copy", "open_page_image",
+           "view_record", "update_record", "editable_record", "correct_record", "file_draft", "review_record", "send_back", "review_queue", "open_file", "open_searchable_copy", "open_page_image",
            "open_page_text", "PageText",
            "watermark_lines", "record_dict", "customer_records",
            "sweep_orphans", "abort_abandoned_uploads", "parse_record_fields"]

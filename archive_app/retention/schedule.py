@@ -148,8 +148,12 @@ def disposal_for(record: RecordFacts, events: CustomerEvents, rule: Rule | None,
             return Disposal(None, "awaiting_event", f"{record.record_type}：等待起算事件「{TRIGGERS[trigger]}」")
         clock_start = date(event.year + 1, 1, 1)
         base = date(event.year + 1 + rule.years, 1, 1)
-        basis = (f"{record.record_type}：自{TRIGGERS[trigger]} {event.isoformat()} 起，"
-                 f"年度终了后保管{rule.years}年（保管期限表第{rule.version}版）")
+        if trigger == "doc_date" and record.doc_date is None:
+            # The stand-in date above is no date of the record's: the basis names the year it was counted by.
+            since = f"自{record.year}年度起（本件无{TRIGGERS[trigger]}，按所属年度计）"
+        else:
+            since = f"自{TRIGGERS[trigger]} {event.isoformat()} 起"
+        basis = f"{record.record_type}：{since}，年度终了后保管{rule.years}年（保管期限表第{rule.version}版）"
     paused = _paused_days(holds, clock_start)
     if paused:
         base += timedelta(days=paused)

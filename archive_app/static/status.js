@@ -26,7 +26,8 @@
             cell.appendChild(bar);
             cell.appendChild(document.createTextNode(" " + f.pages_done + "/" + f.page_count));
           } else {
-            cell.textContent = text + (f.text_error ? "：" + f.text_error : "");
+            // The stored error starts with its code ("timeout: …"); people read the Chinese part.
+            cell.textContent = text + (f.text_error ? "：" + f.text_error.replace(/^[a-z_]+: /, "") : "");
           }
           if (f.retry_note) {
             var note = document.createElement("div");
