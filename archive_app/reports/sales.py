@@ -1,0 +1,84 @@
+"""来访与成交: visits and deals per week, per consultant (置业顾问) and per project (项目).
+
+A visit is one visit date on a visitor card (一次、二次、三次…到访); 踩盘 visits (competitors who only
+came to look) are counted apart, never as visits. A deal is a customer whose 成交 date falls in the
+week; it counts for the customer's consultant and project.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from archive_app.accounts.models import User
+from archive_app.intake.models import Customer
+from archive_app.reports.periods import Period, as_date, week_label, week_of
+from archive_app.reports.scoping import NOBODY, in_department, report_scope, user_names
+from archive_app.reports.tables import Chart, Report, Series, Table
+from archive_app.visits.models import CardVisit, VisitorCard
+
+SLUG = "visits"
+TITLE = "来访与成交"
+
+
+def _visit_counts(session: Session, period: Period, department_id: int | None, key):
+    scouting = case((VisitorCard.scouting.is_(True), 1), else_=0)
+    first = case(((CardVisit.visit_no == 1) & VisitorCard.scouting.is_(False), 1), else_=0)
+    stmt = (select(key, func.count() - func.sum(scouting), func.sum(first), func.sum(scouting))
+            .select_from(CardVisit).join(VisitorCard, VisitorCard.id == CardVisit.card_id)
+            .join(Customer, Customer.id == VisitorCard.customer_id)
+            .where(CardVisit.visited_on >= period.start, CardVisit.visited_on <= period.end,
+                   in_department(Customer.department_id, department_id))
+            .group_by(key))
+    return session.execute(stmt).all()
+
+
+def _deal_counts(session: Session, period: Period, department_id: int | None, key):
+    stmt = (select(key, func.count()).select_from(Customer)
+            .where(Customer.deal_closed_on >= period.start, Customer.deal_closed_on <= period.end,
+                   in_department(Customer.department_id, department_id))
+            .group_by(key))
+    return dict(session.execute(stmt).all())
+
+
+def visits_and_deals(session: Session, actor: User, period: Period, *, today: date) -> Report:
+    """Visits (first visits, 踩盘 apart) and deals per week, per consultant and per project."""
+    department_id, scope = report_scope(session, actor, "report.sales")
+    week = week_of(CardVisit.visited_on)
+    by_week = {as_date(w): (v, f, s) for w, v, f, s in _visit_counts(session, period, department_id, week)}
+    deals_week = {as_date(w): n for w, n in _deal_counts(session, period, department_id,
+                                                           week_of(Customer.deal_closed_on)).items()}
+    week_rows = [[w.isoformat(), *(int(x or 0) for x in by_week.get(w, (0, 0, 0))), int(deals_week.get(w, 0))]
+                 for w in period.weeks]
+
+    per_consultant: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for cid, v, f, _s in _visit_counts(session, period, department_id, VisitorCard.consultant_id):
+        per_consultant[cid][0], per_consultant[cid][1] = int(v or 0), int(f or 0)
+    for cid, n in _deal_counts(session, period, department_id, Customer.consultant_id).items():
+        per_consultant[cid][2] = int(n)
+    names = user_names(session, per_consultant)
+    consultant_rows = sorted(([names.get(cid, NOBODY) if cid else NOBODY, *counts]
+                              for cid, counts in per_consultant.items()), key=lambda r: (-r[1], -r[3], r[0]))
+
+    per_project: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for project, v, f, _s in _visit_counts(session, period, department_id, Customer.project):
+        per_project[project or NOBODY][0] += int(v or 0)
+        per_project[project or NOBODY][1] += int(f or 0)
+    for project, n in _deal_counts(session, period, department_id, Customer.project).items():
+        per_project[project or NOBODY][2] += int(n)
+    project_rows = sorted(([p, *c] for p, c in per_project.items()), key=lambda r: (-r[1], -r[3], r[0]))
+
+    labels = [week_label(w) for w in period.weeks]
+    charts = [
+        Chart("bar", "每周来访与成交", labels, [Series("来访", [r[1] for r in week_rows]),
+                                            Series("成交", [r[4] for r in week_rows])]),
+        Chart("bar", "置业顾问来访与成交", [r[0] for r in consultant_rows[:15]],
+              [Series("来访", [r[1] for r in consultant_rows[:15]]), Series("成交", [r[3] for r in consultant_rows[:15]])]),
+    ]
+    return Report(SLUG, TITLE, period, scope, [
+        Table("weeks", "按周", ["周（周一）", "来访", "首次到访", "踩盘", "成交"], week_rows),
+        Table("consultants", "按置业顾问", ["置业顾问", "来访", "首次到访", "成交"], consultant_rows),
+        Table("projects", "按项目", ["项目", "来访", "首次到访", "成交"], project_rows),
+    ], charts, as_of=today)
