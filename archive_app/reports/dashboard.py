@@ -18,10 +18,10 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.borrowing.models import LoanRequest
 from archive_app.corrections.models import ChangeRequest
-from archive_app.intake.models import Customer, Record
+from archive_app.intake.models import Record
 from archive_app.reports import grades, records, sales
 from archive_app.reports.periods import Period, monday, period_for
-from archive_app.reports.scoping import in_department, report_scope
+from archive_app.reports.scoping import report_scope, scoped
 from archive_app.reports.tables import Chart, Series
 from archive_app.retention.models import DisposalBatch
 from archive_app.visits import follow_ups
@@ -61,9 +61,9 @@ def _archive_work(session: Session, user: User, today: date, tz: str) -> Section
         return None
     zone = ZoneInfo(tz)
     since = datetime.combine(today, time.min, zone)
-    visible = lambda *cols: policy.visible_records(user, select(*cols).select_from(Record).join(Customer))  # noqa: E731
-    entered = int(session.scalar(visible(func.count()).where(Record.created_at >= since)) or 0)
-    drafts = int(session.scalar(visible(func.count()).where(Record.status == "draft")) or 0)
+    entered = int(session.scalar(records.over_visible_records(user, func.count())
+                                 .where(Record.created_at >= since)) or 0)
+    drafts = int(session.scalar(records.over_visible_records(user, func.count()).where(Record.status == "draft")) or 0)
     checks = policy.can(user, "record.checks")
     day = today.isoformat()
     tiles = [Tile("今日录入", entered, "four_checks.index" if checks else None, {"date_from": day, "date_to": day})]
@@ -106,23 +106,22 @@ def _my_follow_ups(session: Session, user: User, today: date) -> Section | None:
 
 def _sales_figures(session: Session, user: User, today: date) -> tuple[Section, list[Chart], str]:
     period = period_for(today, weeks=CHART_WEEKS)
-    department_id, _scope = report_scope(session, user, "report.sales")
-    visits = sales.visits_and_deals(session, user, period, today=today)
-    this_week = visits.tables[0].rows[-1]
+    department_id, scope = report_scope(session, user, "report.sales")
+    week_rows = sales.weekly_rows(session, period, department_id)
+    this_week = week_rows[-1]
     grade_counts = grades.weekly_grade_counts(session, Period(period.weeks[-1], period.end), department_id)[monday(today)]
     overdue = int(session.scalar(
-        select(func.count()).select_from(FollowUp).join(Customer, Customer.id == FollowUp.customer_id)
-        .where(FollowUp.done_on.is_(None), FollowUp.due_on < today,
-               in_department(Customer.department_id, department_id))) or 0)
+        scoped(select(func.count()).select_from(FollowUp), department_id, FollowUp.customer_id)
+        .where(FollowUp.done_on.is_(None), FollowUp.due_on < today)) or 0)
     link = {"slug": sales.SLUG}
     tiles = [Tile("本周来访", int(this_week[1]), "reports.show", link),
              Tile("本周成交", int(this_week[4]), "reports.show", link),
              Tile("逾期未回访", overdue, "reports.show", {"slug": "follow-ups"}, urgent=overdue > 0),
              *(Tile(f"{g} 级客户", n, "reports.show", {"slug": grades.SLUG}) for g, n in grade_counts.items())]
-    charts = [visits.charts[0],
+    charts = [sales.weekly_chart(period, week_rows),
               Chart("bar", "各等级客户数（本周末）", [f"{g} 级" for g in grade_counts],
                     [Series("客户数", list(grade_counts.values()))])]
-    return Section(f"{visits.scope} · 本周（{monday(today).isoformat()} 起）", tiles), charts, visits.scope
+    return Section(f"{scope} · 本周（{monday(today).isoformat()} 起）", tiles), charts, scope
 
 
 def dashboard_for(session: Session, user: User, *, today: date, tz: str) -> Dashboard:

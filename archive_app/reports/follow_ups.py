@@ -8,9 +8,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from archive_app.accounts.models import User
-from archive_app.intake.models import Customer
 from archive_app.reports.periods import Period, as_date, week_label, week_of
-from archive_app.reports.scoping import NOBODY, in_department, report_scope, user_names
+from archive_app.reports.scoping import NOBODY, report_scope, scoped, user_names
 from archive_app.reports.tables import Chart, Report, Series, Table
 from archive_app.visits.models import FollowUp
 
@@ -28,18 +27,19 @@ def due_and_overdue(session: Session, actor: User, period: Period, *, today: dat
     """Open follow-ups overdue, due today and due in the next days, per consultant; per week of ``period``
     those due and those made (on time or late)."""
     department_id, scope_name = report_scope(session, actor, "report.sales")
-    scope = in_department(Customer.department_id, department_id)
+    def counted(*columns):
+        return scoped(select(*columns).select_from(FollowUp), department_id, FollowUp.customer_id)
+
     open_ = FollowUp.done_on.is_(None)
     soon = today + timedelta(days=SOON_DAYS)
     rows = session.execute(
-        select(FollowUp.assignee_id, _count(FollowUp.due_on < today), _count(FollowUp.due_on == today),
-               _count(FollowUp.due_on > today))
-        .select_from(FollowUp).join(Customer, Customer.id == FollowUp.customer_id)
-        .where(open_, FollowUp.due_on.is_not(None), FollowUp.due_on <= soon, scope)
+        counted(FollowUp.assignee_id, _count(FollowUp.due_on < today), _count(FollowUp.due_on == today),
+                _count(FollowUp.due_on > today))
+        .where(open_, FollowUp.due_on.is_not(None), FollowUp.due_on <= soon)
         .group_by(FollowUp.assignee_id)).all()
     done = dict(session.execute(
-        select(FollowUp.assignee_id, func.count()).select_from(FollowUp).join(Customer, Customer.id == FollowUp.customer_id)
-        .where(FollowUp.done_on >= period.start, FollowUp.done_on <= period.end, scope)
+        counted(FollowUp.assignee_id, func.count())
+        .where(FollowUp.done_on >= period.start, FollowUp.done_on <= period.end)
         .group_by(FollowUp.assignee_id)).all())
     per: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for aid, late, on_day, later in rows:
@@ -52,12 +52,11 @@ def due_and_overdue(session: Session, actor: User, period: Period, *, today: dat
 
     due_week, done_week = week_of(FollowUp.due_on), week_of(FollowUp.done_on)
     due = {as_date(w): (n, d) for w, n, d in session.execute(
-        select(due_week, func.count(), _count(FollowUp.done_on.is_not(None) & (FollowUp.done_on <= FollowUp.due_on)))
-        .select_from(FollowUp).join(Customer, Customer.id == FollowUp.customer_id)
-        .where(FollowUp.due_on >= period.start, FollowUp.due_on <= period.end, scope).group_by(due_week))}
+        counted(due_week, func.count(), _count(FollowUp.done_on.is_not(None) & (FollowUp.done_on <= FollowUp.due_on)))
+        .where(FollowUp.due_on >= period.start, FollowUp.due_on <= period.end).group_by(due_week))}
     made = {as_date(w): n for w, n in session.execute(
-        select(done_week, func.count()).select_from(FollowUp).join(Customer, Customer.id == FollowUp.customer_id)
-        .where(FollowUp.done_on >= period.start, FollowUp.done_on <= period.end, scope).group_by(done_week))}
+        counted(done_week, func.count())
+        .where(FollowUp.done_on >= period.start, FollowUp.done_on <= period.end).group_by(done_week))}
     week_rows = [[w.isoformat(), int(due.get(w, (0, 0))[0]), int(due.get(w, (0, 0))[1] or 0), int(made.get(w, 0))]
                  for w in period.weeks]
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from archive_app.accounts.models import User
 from archive_app.intake.models import Customer
 from archive_app.reports.periods import Period, as_date, week_label, week_of
-from archive_app.reports.scoping import NOBODY, in_department, report_scope, user_names
+from archive_app.reports.scoping import NOBODY, in_department, report_scope, scoped, user_names
 from archive_app.reports.tables import Chart, Report, Series, Table
 from archive_app.visits.choices import GRADE_ORDER
 from archive_app.visits.models import GradeChange
@@ -44,9 +44,9 @@ def weekly_grade_counts(session: Session, period: Period, department_id: int | N
     moves: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     week = week_of(GradeChange.changed_on)
     for column, sign in ((GradeChange.to_grade, 1), (GradeChange.from_grade, -1)):
-        stmt = (select(week, column, func.count()).select_from(GradeChange)
-                .join(Customer, Customer.id == GradeChange.customer_id)
-                .where(GradeChange.changed_on >= period.start, column.is_not(None), scope).group_by(week, column))
+        stmt = scoped(select(week, column, func.count()).select_from(GradeChange), department_id,
+                      GradeChange.customer_id).where(GradeChange.changed_on >= period.start, column.is_not(None)) \
+            .group_by(week, column)
         for w, grade, n in session.execute(stmt):
             moves[as_date(w)][grade] += sign * n
     counts: dict[date, dict[str, int]] = {}
@@ -68,9 +68,9 @@ def weekly_grades(session: Session, actor: User, period: Period, *, today: date)
     department_id, scope_name = report_scope(session, actor, "report.sales")
     scope = in_department(Customer.department_id, department_id)
     counts = weekly_grade_counts(session, period, department_id)
-    down = (select(week_of(GradeChange.changed_on), func.count()).select_from(GradeChange)
-            .join(Customer, Customer.id == GradeChange.customer_id)
-            .where(GradeChange.changed_on >= period.start, GradeChange.changed_on <= period.end, _is_downgrade(), scope)
+    down = (scoped(select(week_of(GradeChange.changed_on), func.count()).select_from(GradeChange), department_id,
+                   GradeChange.customer_id)
+            .where(GradeChange.changed_on >= period.start, GradeChange.changed_on <= period.end, _is_downgrade())
             .group_by(week_of(GradeChange.changed_on)))
     down_per_week = {as_date(w): n for w, n in session.execute(down)}
     week_rows = [[w.isoformat(), *(counts[w][g] for g in GRADES), sum(counts[w].values()), int(down_per_week.get(w, 0))]

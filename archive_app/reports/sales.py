@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from archive_app.accounts.models import User
 from archive_app.intake.models import Customer
 from archive_app.reports.periods import Period, as_date, week_label, week_of
-from archive_app.reports.scoping import NOBODY, in_department, report_scope, user_names
+from archive_app.reports.scoping import NOBODY, in_department, report_scope, scoped, user_names
 from archive_app.reports.tables import Chart, Report, Series, Table
 from archive_app.visits.models import CardVisit, VisitorCard
 
@@ -23,16 +23,18 @@ SLUG = "visits"
 TITLE = "来访与成交"
 
 
-def _visit_counts(session: Session, period: Period, department_id: int | None, key):
+def _visit_counts(session: Session, period: Period, department_id: int | None, key, *, by_project: bool = False):
     scouting = case((VisitorCard.scouting.is_(True), 1), else_=0)
     first = case(((CardVisit.visit_no == 1) & VisitorCard.scouting.is_(False), 1), else_=0)
     stmt = (select(key, func.count() - func.sum(scouting), func.sum(first), func.sum(scouting))
             .select_from(CardVisit).join(VisitorCard, VisitorCard.id == CardVisit.card_id)
-            .join(Customer, Customer.id == VisitorCard.customer_id)
-            .where(CardVisit.visited_on >= period.start, CardVisit.visited_on <= period.end,
-                   in_department(Customer.department_id, department_id))
-            .group_by(key))
-    return session.execute(stmt).all()
+            .where(CardVisit.visited_on >= period.start, CardVisit.visited_on <= period.end))
+    if by_project:  # the project is the customer's: joined whatever the scope
+        stmt = stmt.join(Customer, Customer.id == VisitorCard.customer_id).where(
+            in_department(Customer.department_id, department_id))
+    else:
+        stmt = scoped(stmt, department_id, VisitorCard.customer_id)
+    return session.execute(stmt.group_by(key)).all()
 
 
 def _deal_counts(session: Session, period: Period, department_id: int | None, key):
@@ -43,15 +45,26 @@ def _deal_counts(session: Session, period: Period, department_id: int | None, ke
     return dict(session.execute(stmt).all())
 
 
-def visits_and_deals(session: Session, actor: User, period: Period, *, today: date) -> Report:
-    """Visits (first visits, 踩盘 apart) and deals per week, per consultant and per project."""
-    department_id, scope = report_scope(session, actor, "report.sales")
+def weekly_rows(session: Session, period: Period, department_id: int | None) -> list[list]:
+    """Per week of ``period``: [Monday, visits, first visits, 踩盘 visits, deals]."""
     week = week_of(CardVisit.visited_on)
     by_week = {as_date(w): (v, f, s) for w, v, f, s in _visit_counts(session, period, department_id, week)}
     deals_week = {as_date(w): n for w, n in _deal_counts(session, period, department_id,
                                                            week_of(Customer.deal_closed_on)).items()}
-    week_rows = [[w.isoformat(), *(int(x or 0) for x in by_week.get(w, (0, 0, 0))), int(deals_week.get(w, 0))]
-                 for w in period.weeks]
+    return [[w.isoformat(), *(int(x or 0) for x in by_week.get(w, (0, 0, 0))), int(deals_week.get(w, 0))]
+            for w in period.weeks]
+
+
+def weekly_chart(period: Period, week_rows: list[list]) -> Chart:
+    """Visits and deals per week as bars."""
+    return Chart("bar", "每周来访与成交", [week_label(w) for w in period.weeks],
+                 [Series("来访", [r[1] for r in week_rows]), Series("成交", [r[4] for r in week_rows])])
+
+
+def visits_and_deals(session: Session, actor: User, period: Period, *, today: date) -> Report:
+    """Visits (first visits, 踩盘 apart) and deals per week, per consultant and per project."""
+    department_id, scope = report_scope(session, actor, "report.sales")
+    week_rows = weekly_rows(session, period, department_id)
 
     per_consultant: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0])
     for cid, v, f, _s in _visit_counts(session, period, department_id, VisitorCard.consultant_id):
@@ -63,17 +76,15 @@ def visits_and_deals(session: Session, actor: User, period: Period, *, today: da
                               for cid, counts in per_consultant.items()), key=lambda r: (-r[1], -r[3], r[0]))
 
     per_project: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for project, v, f, _s in _visit_counts(session, period, department_id, Customer.project):
+    for project, v, f, _s in _visit_counts(session, period, department_id, Customer.project, by_project=True):
         per_project[project or NOBODY][0] += int(v or 0)
         per_project[project or NOBODY][1] += int(f or 0)
     for project, n in _deal_counts(session, period, department_id, Customer.project).items():
         per_project[project or NOBODY][2] += int(n)
     project_rows = sorted(([p, *c] for p, c in per_project.items()), key=lambda r: (-r[1], -r[3], r[0]))
 
-    labels = [week_label(w) for w in period.weeks]
     charts = [
-        Chart("bar", "每周来访与成交", labels, [Series("来访", [r[1] for r in week_rows]),
-                                            Series("成交", [r[4] for r in week_rows])]),
+        weekly_chart(period, week_rows),
         Chart("bar", "置业顾问来访与成交", [r[0] for r in consultant_rows[:15]],
               [Series("来访", [r[1] for r in consultant_rows[:15]]), Series("成交", [r[3] for r in consultant_rows[:15]])]),
     ]

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.orm import Session
 
 from archive_app import policy
 from archive_app.accounts.models import Department, User
+from archive_app.intake.models import Customer
 
 COMPANY = "全公司"
 
@@ -25,6 +26,14 @@ def report_scope(session: Session, actor: User, action: str) -> tuple[int | None
 def in_department(column: ColumnElement, department_id: int | None) -> ColumnElement[bool]:
     """``column = department_id``, or no condition for the whole company."""
     return true() if department_id is None else column == department_id
+
+
+def scoped(stmt: Select, department_id: int | None, customer_id: ColumnElement) -> Select:
+    """``stmt`` limited to the customers of ``department_id`` (joined on ``customer_id``); unchanged for the
+    whole company, so a company-wide count reads its own table's index alone."""
+    if department_id is None:
+        return stmt
+    return stmt.join(Customer, Customer.id == customer_id).where(Customer.department_id == department_id)
 
 
 def user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
