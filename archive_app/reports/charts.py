@@ -17,18 +17,23 @@ from archive_app.reports.tables import Chart
 PALETTE = ("#1d5fa8", "#e07b39", "#3a9a5b", "#b8404a", "#7a5cb0", "#6b7785")
 WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 52, 16, 36, 64
+LEGEND_STEP = 110
+# Gridlines above the axis.
+TICKS = 4
 _ids = itertools.count(1)
 
 
 def nice_ceiling(value: float) -> float:
-    """A round axis top at or above ``value`` (1, 2, 2.5 or 5 times a power of ten)."""
+    """A round axis top at or above ``value`` whose four gridlines fall on whole numbers (the charts count
+    things): four steps of 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten, each a whole number."""
     if value <= 0:
-        return 1
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * power:
-            return step * power
-    return 10 * power
+        return TICKS
+    step_wanted = value / TICKS
+    power = 10 ** max(math.floor(math.log10(step_wanted)), 0)
+    for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if step * power >= step_wanted and float(step * power).is_integer():
+            return TICKS * step * power
+    return TICKS * 10 * power
 
 
 def _fmt(value: float) -> str:
@@ -43,21 +48,18 @@ def _frame(chart: Chart, top_value: float, body: list[str], chart_id: str) -> Ma
              f'<title id="{chart_id}-t">{escape(chart.title)}</title>',
              f'<desc id="{chart_id}-d">{escape(_describe(chart))}</desc>',
              f'<text x="{LEFT}" y="16" font-size="14" font-weight="bold" fill="#222">{escape(chart.title)}</text>']
-    for i in range(5):
-        value = top_value * i / 4
-        y = TOP + plot_h - plot_h * i / 4
+    for i in range(TICKS + 1):
+        value = top_value * i / TICKS
+        y = TOP + plot_h - plot_h * i / TICKS
         parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + plot_w}" y2="{y:.1f}" stroke="#e3e6ea"/>'
                      f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#555">{_fmt(value)}</text>')
     parts.append(f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{LEFT + plot_w}" y2="{TOP + plot_h}" stroke="#888"/>')
     parts += body
-    x = LEFT
     for i, series in enumerate(chart.series):  # legend, above the plot on the right
         colour = PALETTE[i % len(PALETTE)]
-        label = escape(series.name)
-        parts.append(f'<rect x="{WIDTH - RIGHT - 110 * (len(chart.series) - i)}" y="6" width="10" height="10" '
-                     f'fill="{colour}"/><text x="{WIDTH - RIGHT - 110 * (len(chart.series) - i) + 14}" y="15" '
-                     f'fill="#333">{label}</text>')
-        x += 110
+        x = WIDTH - RIGHT - LEGEND_STEP * (len(chart.series) - i)
+        parts.append(f'<rect x="{x}" y="6" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{x + 14}" y="15" fill="#333">{escape(series.name)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 

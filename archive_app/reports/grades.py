@@ -9,7 +9,7 @@ customers or weeks; a customer graded without a history row (an old import) keep
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -107,7 +107,3 @@ def weekly_grades(session: Session, actor: User, period: Period, *, today: date)
               consultant_rows),
     ], charts, as_of=today)
 
-
-def week_end(week: date) -> date:
-    """The Sunday that ends the week starting on ``week``."""
-    return week + timedelta(days=6)
