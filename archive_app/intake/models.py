@@ -38,7 +38,7 @@ class Customer(db.Model):
         CheckConstraint("kind IN ('person', 'company')", name="kind"),
         CheckConstraint("grade IS NULL OR grade IN ('A', 'B', 'C', 'D')", name="grade"),
         # The reports' counts (reports/): a department's customers by grade, deals and new customers per week.
-        Index("ix_customers_department_grade", "department_id", "grade"),
+        Index("ix_customers_department_grade", "department_id", "grade", "consultant_id"),
         Index("ix_customers_deal_closed_on", "deal_closed_on"),
         Index("ix_customers_created_at", "created_at"),
     )

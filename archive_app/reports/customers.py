@@ -26,17 +26,16 @@ def retained_and_potential(session: Session, actor: User, period: Period, *, tod
     retained = func.sum(case((Customer.deal_closed_on.is_not(None), 1), else_=0))
     potential = func.sum(case((Customer.deal_closed_on.is_(None), 1), else_=0))
 
-    def split(key) -> list[list]:
-        rows = session.execute(select(key, retained, potential).where(*live).group_by(key)).all()
-        return [[k, int(r or 0), int(p or 0), int(r or 0) + int(p or 0)] for k, r, p in rows]
-
+    # One pass over the customers by (project, grade), summed both ways here.
     by_project: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for project, r, p, t in split(Customer.project):
-        row = by_project[project or NOBODY]
-        row[0], row[1], row[2] = row[0] + r, row[1] + p, row[2] + t
+    by_grade: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for project, grade, r, p in session.execute(select(Customer.project, Customer.grade, retained, potential)
+                                                .where(*live).group_by(Customer.project, Customer.grade)):
+        r, p = int(r or 0), int(p or 0)
+        for row in (by_project[project or NOBODY], by_grade[grade or NO_GRADE]):
+            row[0], row[1], row[2] = row[0] + r, row[1] + p, row[2] + r + p
     project_rows = sorted(([k, *v] for k, v in by_project.items()), key=lambda r: (-r[3], r[0]))
-    grade_rows = sorted(([g or NO_GRADE, r, p, t] for g, r, p, t in split(Customer.grade)),
-                        key=lambda r: (r[0] == NO_GRADE, r[0]))
+    grade_rows = sorted(([k, *v] for k, v in by_grade.items()), key=lambda r: (r[0] == NO_GRADE, r[0]))
     total = [sum(r[1] for r in project_rows), sum(r[2] for r in project_rows)]
 
     start, end = period.bounds(tz)

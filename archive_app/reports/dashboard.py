@@ -71,7 +71,7 @@ def _archive_work(session: Session, user: User, today: date, tz: str) -> Section
         tiles.append(Tile("待审核", drafts, "records.queue", urgent=drafts > 0))
     else:
         tiles.append(Tile("待审核（草稿）", drafts, "four_checks.index" if checks else None, {"status": "draft"}))
-    failed = records.reading_counts(session, user).get("failed", (0, 0))[0]
+    failed = records.reading_counts(session, user).get("failed", 0)
     tiles.append(Tile("文字识别失败", failed, "four_checks.index" if checks else None,
                       {"kind": "usability", "result": "failed"}, urgent=failed > 0))
     if policy.can(user, "disposal.view_due"):

@@ -35,11 +35,25 @@ def _is_downgrade():
                  for i, high in enumerate(GRADES[:-1])))
 
 
-def weekly_grade_counts(session: Session, period: Period, department_id: int | None) -> dict[date, dict[str, int]]:
-    """Customers at each grade at the end (Sunday) of each week of ``period``: {Monday: {grade: n}}."""
-    scope = in_department(Customer.department_id, department_id)
-    now = dict(session.execute(select(Customer.grade, func.count()).where(Customer.grade.is_not(None), scope)
-                               .group_by(Customer.grade)).all())
+def grades_per_consultant(session: Session, department_id: int | None) -> dict[int | None, dict[str, int]]:
+    """Today's customers per consultant and grade (one pass over the department's index)."""
+    per: dict[int | None, dict[str, int]] = defaultdict(lambda: dict.fromkeys(GRADES, 0))
+    for cid, grade, n in session.execute(
+            select(Customer.consultant_id, Customer.grade, func.count())
+            .where(Customer.grade.is_not(None), in_department(Customer.department_id, department_id))
+            .group_by(Customer.consultant_id, Customer.grade)):
+        per[cid][grade] += n
+    return per
+
+
+def weekly_grade_counts(session: Session, period: Period, department_id: int | None,
+                        now: dict[str, int] | None = None) -> dict[date, dict[str, int]]:
+    """Customers at each grade at the end (Sunday) of each week of ``period``: {Monday: {grade: n}}.
+    ``now``: today's counts per grade, when the caller has them already."""
+    if now is None:
+        scope = in_department(Customer.department_id, department_id)
+        now = dict(session.execute(select(Customer.grade, func.count()).where(Customer.grade.is_not(None), scope)
+                                   .group_by(Customer.grade)).all())
     # Net moves per week from the period's first week on (later ones, even future-dated, included).
     moves: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     week = week_of(GradeChange.changed_on)
@@ -67,7 +81,9 @@ def weekly_grades(session: Session, actor: User, period: Period, *, today: date)
     and today's counts per consultant."""
     department_id, scope_name = report_scope(session, actor, "report.sales")
     scope = in_department(Customer.department_id, department_id)
-    counts = weekly_grade_counts(session, period, department_id)
+    by_consultant = grades_per_consultant(session, department_id)
+    counts = weekly_grade_counts(session, period, department_id,
+                                 now={g: sum(c[g] for c in by_consultant.values()) for g in GRADES})
     down = (scoped(select(week_of(GradeChange.changed_on), func.count()).select_from(GradeChange), department_id,
                    GradeChange.customer_id)
             .where(GradeChange.changed_on >= period.start, GradeChange.changed_on <= period.end, _is_downgrade())
@@ -86,11 +102,6 @@ def weekly_grades(session: Session, actor: User, period: Period, *, today: date)
     total_down = sum(down_per_week.values())
     down_rows = [[as_date(d).isoformat(), no or "", name, f, t, reason, by] for d, no, name, f, t, reason, by in listed]
 
-    per = session.execute(select(Customer.consultant_id, Customer.grade, func.count())
-                          .where(Customer.grade.is_not(None), scope).group_by(Customer.consultant_id, Customer.grade))
-    by_consultant: dict[int | None, dict[str, int]] = defaultdict(lambda: dict.fromkeys(GRADES, 0))
-    for cid, grade, n in per:
-        by_consultant[cid][grade] += n
     names = user_names(session, by_consultant)
     consultant_rows = sorted(([names.get(cid, NOBODY) if cid else NOBODY, *(c[g] for g in GRADES), sum(c.values())]
                               for cid, c in by_consultant.items()), key=lambda r: (-r[-1], r[0]))

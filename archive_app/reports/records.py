@@ -47,12 +47,12 @@ def over_visible_records(actor: User, *columns, files: bool = False):
     return stmt
 
 
-def reading_counts(session: Session, actor: User) -> dict[str, tuple[int, int]]:
-    """Files of the records ``actor`` sees per reading state: {state: (files, pages read)}. A destroyed
-    record has no files left (destruction deletes them)."""
-    stmt = over_visible_records(actor, RecordFile.extract_status, func.count(), func.sum(RecordFile.pages_done), files=True) \
+def reading_counts(session: Session, actor: User) -> dict[str, int]:
+    """Files of the records ``actor`` sees per reading state (the reading queue's index alone for the whole
+    company). A destroyed record has no files left (destruction deletes them)."""
+    stmt = over_visible_records(actor, RecordFile.extract_status, func.count(), files=True) \
         .group_by(RecordFile.extract_status)
-    return {s: (int(n), int(p or 0)) for s, n, p in session.execute(stmt)}
+    return {s: int(n) for s, n in session.execute(stmt)}
 
 
 def due_now(session: Session, actor: User, today: date) -> int:
@@ -77,7 +77,7 @@ def filed_read_due(session: Session, actor: User, period: Period, *, today: date
     drafts = int(session.scalar(over_visible_records(actor, func.count()).where(Record.status == "draft")) or 0)
 
     reading = reading_counts(session, actor)
-    reading_rows = [[label, *reading.get(state, (0, 0))] for state, label in READING_STATES.items()]
+    reading_rows = [[label, reading.get(state, 0)] for state, label in READING_STATES.items()]
 
     due_rows = [["已到期（截至今日）", due_now(session, actor, today)]]
     years: dict[int, int] = defaultdict(int)
@@ -98,6 +98,6 @@ def filed_read_due(session: Session, actor: User, period: Period, *, today: date
               Chart("bar", "到期待鉴定", [r[0] for r in due_rows], [Series("档案数", [r[1] for r in due_rows])])]
     return Report(SLUG, TITLE, period, scope_name, [
         Table("weeks", f"按周（待审核草稿现有 {drafts} 件）", ["周（周一）", "录入", "审核归档"], week_rows),
-        Table("reading", "文字识别队列", ["状态", "文件数", "已识别页数"], reading_rows),
+        Table("reading", "文字识别队列", ["状态", "文件数"], reading_rows),
         Table("disposal", "到期待鉴定", ["到期", "档案数"], due_rows),
     ], charts, as_of=today)

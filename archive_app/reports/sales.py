@@ -23,18 +23,13 @@ SLUG = "visits"
 TITLE = "来访与成交"
 
 
-def _visit_counts(session: Session, period: Period, department_id: int | None, key, *, by_project: bool = False):
+def _visit_counts(session: Session, period: Period, department_id: int | None, key):
     scouting = case((VisitorCard.scouting.is_(True), 1), else_=0)
     first = case(((CardVisit.visit_no == 1) & VisitorCard.scouting.is_(False), 1), else_=0)
     stmt = (select(key, func.count() - func.sum(scouting), func.sum(first), func.sum(scouting))
             .select_from(CardVisit).join(VisitorCard, VisitorCard.id == CardVisit.card_id)
             .where(CardVisit.visited_on >= period.start, CardVisit.visited_on <= period.end))
-    if by_project:  # the project is the customer's: joined whatever the scope
-        stmt = stmt.join(Customer, Customer.id == VisitorCard.customer_id).where(
-            in_department(Customer.department_id, department_id))
-    else:
-        stmt = scoped(stmt, department_id, VisitorCard.customer_id)
-    return session.execute(stmt.group_by(key)).all()
+    return session.execute(scoped(stmt, department_id, VisitorCard.customer_id).group_by(key)).all()
 
 
 def _deal_counts(session: Session, period: Period, department_id: int | None, key):
@@ -61,27 +56,50 @@ def weekly_chart(period: Period, week_rows: list[list]) -> Chart:
                  [Series("来访", [r[1] for r in week_rows]), Series("成交", [r[4] for r in week_rows])])
 
 
+def _cube(session: Session, period: Period, department_id: int | None):
+    """Visits and deals of ``period`` counted once by (week, consultant, project): one pass over each table,
+    summed per week, consultant and project here (the cube has at most weeks × consultants × projects rows)."""
+    scouting = case((VisitorCard.scouting.is_(True), 1), else_=0)
+    first = case(((CardVisit.visit_no == 1) & VisitorCard.scouting.is_(False), 1), else_=0)
+    week = week_of(CardVisit.visited_on)
+    visits = session.execute(
+        select(week, VisitorCard.consultant_id, Customer.project, func.count() - func.sum(scouting), func.sum(first),
+               func.sum(scouting))
+        .select_from(CardVisit).join(VisitorCard, VisitorCard.id == CardVisit.card_id)
+        .join(Customer, Customer.id == VisitorCard.customer_id)
+        .where(CardVisit.visited_on >= period.start, CardVisit.visited_on <= period.end,
+               in_department(Customer.department_id, department_id))
+        .group_by(week, VisitorCard.consultant_id, Customer.project)).all()
+    deal_week = week_of(Customer.deal_closed_on)
+    deals = session.execute(
+        select(deal_week, Customer.consultant_id, Customer.project, func.count())
+        .where(Customer.deal_closed_on >= period.start, Customer.deal_closed_on <= period.end,
+               in_department(Customer.department_id, department_id))
+        .group_by(deal_week, Customer.consultant_id, Customer.project)).all()
+    return visits, deals
+
+
 def visits_and_deals(session: Session, actor: User, period: Period, *, today: date) -> Report:
     """Visits (first visits, 踩盘 apart) and deals per week, per consultant and per project."""
     department_id, scope = report_scope(session, actor, "report.sales")
-    week_rows = weekly_rows(session, period, department_id)
-
-    per_consultant: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for cid, v, f, _s in _visit_counts(session, period, department_id, VisitorCard.consultant_id):
-        per_consultant[cid][0], per_consultant[cid][1] = int(v or 0), int(f or 0)
-    for cid, n in _deal_counts(session, period, department_id, Customer.consultant_id).items():
-        per_consultant[cid][2] = int(n)
+    visits, deals = _cube(session, period, department_id)
+    # [visits, first visits, 踩盘, deals] per week, consultant and project
+    per_week: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    per_consultant: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    per_project: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for w, cid, project, v, f, sc in visits:
+        for row in (per_week[as_date(w)], per_consultant[cid], per_project[project or NOBODY]):
+            row[0] += int(v or 0)
+            row[1] += int(f or 0)
+            row[2] += int(sc or 0)
+    for w, cid, project, n in deals:
+        for row in (per_week[as_date(w)], per_consultant[cid], per_project[project or NOBODY]):
+            row[3] += int(n)
+    week_rows = [[w.isoformat(), *per_week.get(w, [0, 0, 0, 0])] for w in period.weeks]
     names = user_names(session, per_consultant)
-    consultant_rows = sorted(([names.get(cid, NOBODY) if cid else NOBODY, *counts]
-                              for cid, counts in per_consultant.items()), key=lambda r: (-r[1], -r[3], r[0]))
-
-    per_project: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for project, v, f, _s in _visit_counts(session, period, department_id, Customer.project, by_project=True):
-        per_project[project or NOBODY][0] += int(v or 0)
-        per_project[project or NOBODY][1] += int(f or 0)
-    for project, n in _deal_counts(session, period, department_id, Customer.project).items():
-        per_project[project or NOBODY][2] += int(n)
-    project_rows = sorted(([p, *c] for p, c in per_project.items()), key=lambda r: (-r[1], -r[3], r[0]))
+    consultant_rows = sorted(([names.get(cid, NOBODY) if cid else NOBODY, c[0], c[1], c[3]]
+                              for cid, c in per_consultant.items()), key=lambda r: (-r[1], -r[3], r[0]))
+    project_rows = sorted(([p, c[0], c[1], c[3]] for p, c in per_project.items()), key=lambda r: (-r[1], -r[3], r[0]))
 
     charts = [
         weekly_chart(period, week_rows),

@@ -13,7 +13,7 @@ branch_labels = None
 depends_on = None
 
 INDEXES = [
-    ('customers', 'ix_customers_department_grade', ['department_id', 'grade']),
+    ('customers', 'ix_customers_department_grade', ['department_id', 'grade', 'consultant_id']),
     ('customers', 'ix_customers_deal_closed_on', ['deal_closed_on']),
     ('customers', 'ix_customers_created_at', ['created_at']),
     ('records', 'ix_records_created_at', ['created_at']),
