@@ -115,6 +115,8 @@ def register_blueprints(app: Flask) -> None:
     from archive_app.intake import admission_views, bulk_views, customer_views, record_views, review_views
     from archive_app.intake import api as _intake_api  # noqa: F401
     from archive_app.registers import views as register_views
+    from archive_app.reports import api as _reports_api  # noqa: F401
+    from archive_app.reports import views as report_views
     from archive_app.retention import views as retention_views
     from archive_app.visits import api as _visits_api  # noqa: F401
     from archive_app.visits import views as visit_views
@@ -123,7 +125,7 @@ def register_blueprints(app: Flask) -> None:
     for module in (login_views, customer_views, record_views, finding_views, borrowing_views, retention_views,
                    inbox_views, account_views, self_views, audit_views, backup_views, fixity_views, admission_views,
                    visit_views, correction_views, register_views, bulk_views,
-                   review_views):
+                   review_views, report_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
     # The API authenticates with tokens or checks the CSRF header itself (see api.api_auth).

@@ -58,7 +58,9 @@ MENUS: tuple[tuple[str, tuple[Entry, ...]], ...] = (
         Entry("完整性检测", "fixity.index", ("fixity.view",)),
         Entry("备份", "backup.backups_page", ("backup.view",)),
     )),
-    ("统计", ()),
+    ("统计", (
+        Entry("报表", "reports.index", ("report.view",)),
+    )),
     ("管理", (
         Entry("用户管理", "admin.users", ("user.manage",)),
         Entry("审计日志", "audit.audit_log", ("audit.view",)),

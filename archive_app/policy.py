@@ -57,6 +57,8 @@ EVERYONE = frozenset(Role)
 _KEEPERS = frozenset({Role.ARCHIVIST, Role.ADMIN})
 # The appraisal group (鉴定小组): the archive's keepers and the auditors.
 _APPRAISERS = frozenset({Role.ARCHIVIST, Role.AUDITOR, Role.ADMIN})
+# Roles whose reports count the whole company (a department head's count their department).
+_REPORT_COMPANY = frozenset({Role.ARCHIVIST, Role.ADMIN, Role.GENERAL_MANAGER})
 
 # Who may do each action at all; ``can`` adds the conditions on objects and departments.
 ROLES: dict[str, frozenset[Role]] = {
@@ -164,6 +166,14 @@ ROLES: dict[str, frozenset[Role]] = {
     # registers in (登记表导入): bringing the sales office's Excel registers into the catalogue, and their
     # import reports, are the keepers' work, like opening a customer's file
     "register.import": _KEEPERS,
+    # reports out (报表) and the landing page. Sales figures (visits, deals, grades, retained and
+    # potential customers, follow-ups) are the heads' and leadership's; archive figures (borrowing,
+    # records filed, read and due) also the archivists'. A head sees their department's figures
+    # (needs a department), the others the company's (``report_department``).
+    "report.view": _REPORT_COMPANY | {Role.DEPT_HEAD},
+    "report.sales": frozenset({Role.DEPT_HEAD, Role.GENERAL_MANAGER, Role.ADMIN}),
+    "report.archive": _REPORT_COMPANY | {Role.DEPT_HEAD},
+    "dashboard.view": EVERYONE,
 }
 ACTIONS = frozenset(ROLES)
 # Actions on a customer's visits: decided by role, and by the customer's department when one is named.
@@ -176,7 +186,8 @@ ROLE_ONLY = ACTIONS - {"customer.view", "customer.pii_reveal", "customer.pii_who
                        "loan.view", "hold.view", "token.revoke", "register.view_department",
                        "disposal.follow_department", "correction.request", "correction.approve_head",
                        "correction.approve_second", "correction.view", "customer.history",
-                       "verification.mark"} - VISIT_ACTIONS
+                       "verification.mark", "report.view", "report.sales", "report.archive"} - VISIT_ACTIONS
+REPORT_ACTIONS = frozenset({"report.view", "report.sales", "report.archive"})
 # The 密级 a new account of each role may see unless the administrator says otherwise.
 DEFAULT_CLEARANCE: dict[Role, int] = {
     Role.ADMIN: 3, Role.ARCHIVIST: 3, Role.REVIEWER: 3, Role.GENERAL_MANAGER: 3,
@@ -321,6 +332,9 @@ def can(user: User | None, action: str, obj: Any = None, grant_checker: GrantChe
         return role is Role.ADMIN or (isinstance(obj, ApiToken) and obj.user_id == user.id)
     if action in {"register.view_department", "disposal.follow_department"}:
         return user.department_id is not None
+    if action in REPORT_ACTIONS:
+        # A head's figures are their department's: without one there is nothing to count.
+        return role in _REPORT_COMPANY or user.department_id is not None
     if action in {"record.checks", "record.checks_run"}:
         # Without a record: may they use the batch page at all; with one: only one they see.
         return obj is None or _sees_record(user, role, obj)
@@ -406,6 +420,18 @@ def users_who_may(action: str, *, active: bool = True) -> ColumnElement[bool]:
         raise ValueError(f"{action!r} is not decided by role alone")
     cond = User.role.in_(sorted(r.value for r in ROLES[action]))
     return and_(cond, User.is_active_flag.is_(True)) if active else cond
+
+
+def report_department(user: User | None) -> int | None:
+    """The department whose figures a report shows ``user`` (a department head's own), or None for the
+    whole company. Ask ``can(user, "report.…")`` first: it refuses a head without a department."""
+    role = _role(user)
+    if role in _REPORT_COMPANY:
+        return None
+    if role is None or role not in ROLES["report.view"] or user.department_id is None:
+        # Never "the whole company" by default: a caller that skipped ``can`` gets a refusal.
+        raise Forbidden("您没有权限查看报表", code="forbidden")
+    return user.department_id
 
 
 def loans_to_decide(user: User | None) -> ColumnElement[bool]:

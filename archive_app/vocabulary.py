@@ -189,6 +189,8 @@ AUDIT_ACTION_LABELS = {
     # 四性检测
     "admission_checks.run": "重新进行四性检测",
     "admission_checks.export": "导出四性检测结果",
+    # reports out
+    "report.export": "导出报表",
     # visits: visitor cards, grades, follow-ups
     "visit_card.create": "登记温馨卡",
     "register.import": "导入登记表",

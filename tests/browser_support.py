@@ -212,11 +212,11 @@ def open_menu_entry(page, group: str, label: str, *, tap: bool = False) -> None:
 
 
 def log_in(page, username: str, password: str) -> None:
-    """Sign in through the login form and land on the customer list."""
+    """Sign in through the login form and land on the dashboard (工作台)."""
     from playwright.sync_api import expect
 
     page.goto("/login")
     page.locator("input[name=username]").fill(username)
     page.locator("input[name=password]").fill(password)
     page.get_by_role("button", name="登录").click()
-    expect(page.locator("h1")).to_contain_text("客户档案")
+    expect(page.locator("h1")).to_contain_text("工作台")

@@ -45,7 +45,7 @@ def test_login_create_upload_download(page, live_server: str, tmp_path: Path) ->
     page.locator("input[name=username]").fill("admin")
     page.locator("input[name=password]").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="登录").click()
-    expect(page.locator("h1")).to_contain_text("客户档案")
+    expect(page.locator("h1")).to_contain_text("工作台")
 
     # New customer.
     open_menu_entry(page, "档案", "新建档案")

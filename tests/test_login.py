@@ -341,7 +341,7 @@ def test_an_administrator_can_reset_a_lost_second_factor(app, users, client, clo
     assert resp.status_code == 302
     assert [e.actor_id for e in _entries(app, "totp.reset")] == [users["admin"]]
     fresh = app.test_client()
-    assert _post_login(fresh, "staff", PASSWORD).headers["Location"].endswith("/")
+    assert _post_login(fresh, "staff", PASSWORD).headers["Location"].endswith("/dashboard")
     assert _signed_in(fresh)
 
 

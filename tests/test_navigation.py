@@ -28,6 +28,7 @@ def test_each_role_is_offered_exactly_the_pages_policy_allows(app, users) -> Non
     assert "审计日志" in offered["auditor"]["管理"]
     assert "用户管理" not in offered["auditor"]["管理"] and "档案" in offered["auditor"]
     assert "新建档案" not in offered["auditor"]["档案"]
+    assert "统计" in offered["head"] and "统计" not in offered["staff"]
     assert "保管与销毁" not in offered["staff"] and "管理" not in offered["staff"]
     assert "待我审批" in offered["head"]["借阅"] and "待我审批" not in offered["staff"]["借阅"]
-    assert offered["admin"].keys() >= {"档案", "借阅", "保管与销毁", "管理"}
+    assert offered["admin"].keys() >= {"档案", "借阅", "保管与销毁", "统计", "管理"}

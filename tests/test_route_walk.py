@@ -101,6 +101,7 @@ MISSING_CARD = lambda w: {"card_id": 999999}  # noqa: E731
 OTHER_CHANGE = lambda w: {"request_id": w.ids["cr_other"]}  # noqa: E731
 MISSING_CHANGE = lambda w: {"request_id": 999999}  # noqa: E731
 REPORT = lambda w: {"report_id": w.ids["import_report"]}  # noqa: E731
+REPORT_SLUGS = ("visits", "grades", "customers", "follow-ups", "borrowing", "records")
 
 ROUTES: dict[str, Route] = {
     # sign-in, static, the catalogue
@@ -291,6 +292,17 @@ ROUTES: dict[str, Route] = {
     "api.list_follow_ups": Route("visit.view", OTHER_CUSTOMER, refused=_department_walker, missing=MISSING_CUSTOMER),
     "api.record_follow_up": Route("followup.record", OTHER_CUSTOMER),
     "api.due_follow_ups": Route("followup.record (rows: own or department; customers: customer.view)"),
+    # reports out and the landing page: counts scoped by report_department (a head: their department)
+    "reports.home": Route("dashboard.view (counts: visible_records, loans_to_decide, changes_to_decide)"),
+    "reports.index": Route("report.view"),
+    "reports.show": Route("report.view (report.sales / report.archive; rows: report_department)",
+                          lambda w: {"slug": "grades"}, also=lambda w: [{"slug": s} for s in REPORT_SLUGS]),
+    "reports.export": Route("report.view (report.sales / report.archive; rows: report_department)",
+                            lambda w: {"slug": "grades"}, query=lambda w: {"table": "downgrades"},
+                            also=lambda w: [{"slug": s} for s in REPORT_SLUGS]),
+    "api.list_reports": Route("report.view"),
+    "api.get_report": Route("report.view (report.sales / report.archive; rows: report_department)",
+                            lambda w: {"slug": "grades"}, also=lambda w: [{"slug": s} for s in REPORT_SLUGS]),
 }
 
 

@@ -78,7 +78,8 @@ def _safe_next(target: str | None) -> str:
     # Only same-site relative paths; anything else could send the user to another host.
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
-    return url_for("customers.index")
+    # The landing page after login: each role's 工作台 (the customer list stays at "/", in the nav).
+    return url_for("reports.home")
 
 
 # ------------------------------------------------------------------------ every request's rules
@@ -181,7 +182,7 @@ def _complete_login(user: User, *, second_factor_used: bool, next_url: str | Non
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("customers.index"))
+        return redirect(url_for("reports.home"))
     if request.method != "POST":
         return render_template("auth/login.html", username="")
     username = request.form.get("username", "").strip()
@@ -266,7 +267,7 @@ def totp(user: User):
     if error is not None:
         return _totp_page(user, required), error.status
     web_session.pop("totp_enrol", None)
-    return redirect(url_for("customers.index") if required else url_for("auth.totp"))
+    return redirect(url_for("reports.home") if required else url_for("auth.totp"))
 
 
 def _disable_totp(user: User, required: bool):

@@ -30,6 +30,8 @@ class LoanRequest(db.Model):
         CheckConstraint(in_values("kind", LOAN_KINDS), name="kind"),
         CheckConstraint(in_values("status", LOAN_STATUSES), name="status"),
         CheckConstraint("window_end > window_start", name="window"),
+        # Requests per week, department and purpose in a period (reports.borrowing).
+        Index("ix_loan_requests_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -37,6 +37,10 @@ class Customer(db.Model):
     __table_args__ = (
         CheckConstraint("kind IN ('person', 'company')", name="kind"),
         CheckConstraint("grade IS NULL OR grade IN ('A', 'B', 'C', 'D')", name="grade"),
+        # The reports' counts (reports/): a department's customers by grade, deals and new customers per week.
+        Index("ix_customers_department_grade", "department_id", "grade", "consultant_id"),
+        Index("ix_customers_deal_closed_on", "deal_closed_on"),
+        Index("ix_customers_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -87,6 +91,9 @@ class Record(db.Model):
                         name="disposal_state"),
         # The due list (filed, not held, scheduled, dated up to a day) read from the index alone.
         Index("ix_records_due", "status", "on_hold", "disposal_state", "disposal_date", "id"),
+        # Records entered and filed per week (reports.records) read only the period's rows.
+        Index("ix_records_created_at", "created_at"),
+        Index("ix_records_reviewed_at", "reviewed_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -68,7 +68,9 @@ class CardVisit(db.Model):
     """One visit date on a card: the first, second, third and more (一次、二次、三次及以后到访)."""
 
     __tablename__ = "visitor_card_visits"
-    __table_args__ = (UniqueConstraint("card_id", "visit_no"), CheckConstraint("visit_no >= 1", name="visit_no"))
+    __table_args__ = (UniqueConstraint("card_id", "visit_no"), CheckConstraint("visit_no >= 1", name="visit_no"),
+                      # Visits per week (reports.sales): the period's visits, then their cards.
+                      Index("ix_visitor_card_visits_visited_on", "visited_on", "card_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     card_id: Mapped[int] = mapped_column(ForeignKey("visitor_cards.id"), index=True)
@@ -86,6 +88,8 @@ class GradeChange(db.Model):
         CheckConstraint("from_grade IS NULL OR " + in_values("from_grade", GRADE_ORDER), name="from_grade"),
         CheckConstraint(in_values("to_grade", GRADE_ORDER), name="to_grade"),
         Index("ix_grade_changes_customer", "customer_id", "changed_at"),
+        # The weekly grade report's moves per week and grade, read from the index alone.
+        Index("ix_grade_changes_week", "changed_on", "to_grade", "from_grade"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -119,6 +123,9 @@ class FollowUp(db.Model):
         CheckConstraint("way IS NULL OR " + in_values("way", FOLLOW_UP_WAYS), name="way"),
         # The inbox's question: a consultant's open follow-ups due by a day.
         Index("ix_follow_ups_open", "assignee_id", "done_on", "due_on"),
+        # The reports' follow-ups due and made per week, and the overdue count of a whole department.
+        Index("ix_follow_ups_due", "due_on", "done_on"),
+        Index("ix_follow_ups_done", "done_on", "due_on"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

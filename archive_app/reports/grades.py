@@ -1,0 +1,120 @@
+"""客户等级周报: customers by grade (A/B/C/D) at the end of each week, and the downgrades (退化) with their reasons.
+
+The 温馨卡管理制度 asks the 现场主管 to count the B and C customers, in total and per consultant, every
+Saturday, and every downgrade to be reported. The count at a week's end is read backwards from today's
+grades: a customer's grade then is today's, undone by every change dated after that week (each change
+moved one customer from ``from_grade`` to ``to_grade``). Three GROUP BY queries, whatever the number of
+customers or weeks; a customer graded without a history row (an old import) keeps their grade throughout.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from archive_app.accounts.models import User
+from archive_app.intake.models import Customer
+from archive_app.reports.periods import Period, as_date, week_label, week_of
+from archive_app.reports.scoping import NOBODY, in_department, report_scope, scoped, user_names
+from archive_app.reports.tables import Chart, Report, Series, Table
+from archive_app.visits.choices import GRADE_ORDER
+from archive_app.visits.models import GradeChange
+
+SLUG = "grades"
+TITLE = "客户等级周报"
+GRADES = list(GRADE_ORDER)
+# Downgrades listed one by one on the page, in the API and the export (the counts cover all of them).
+DOWNGRADE_ROWS = 500
+
+
+def _is_downgrade():
+    """SQL: the change lowers the grade (A→B, B→D …)."""
+    return or_(*(and_(GradeChange.from_grade == high, GradeChange.to_grade.in_(GRADES[i + 1:]))
+                 for i, high in enumerate(GRADES[:-1])))
+
+
+def grades_per_consultant(session: Session, department_id: int | None) -> dict[int | None, dict[str, int]]:
+    """Today's customers per consultant and grade (one pass over the department's index)."""
+    per: dict[int | None, dict[str, int]] = defaultdict(lambda: dict.fromkeys(GRADES, 0))
+    for cid, grade, n in session.execute(
+            select(Customer.consultant_id, Customer.grade, func.count())
+            .where(Customer.grade.is_not(None), in_department(Customer.department_id, department_id))
+            .group_by(Customer.consultant_id, Customer.grade)):
+        per[cid][grade] += n
+    return per
+
+
+def weekly_grade_counts(session: Session, period: Period, department_id: int | None,
+                        now: dict[str, int] | None = None) -> dict[date, dict[str, int]]:
+    """Customers at each grade at the end (Sunday) of each week of ``period``: {Monday: {grade: n}}.
+    ``now``: today's counts per grade, when the caller has them already."""
+    if now is None:
+        scope = in_department(Customer.department_id, department_id)
+        now = dict(session.execute(select(Customer.grade, func.count()).where(Customer.grade.is_not(None), scope)
+                                   .group_by(Customer.grade)).all())
+    # Net moves per week from the period's first week on (later ones, even future-dated, included).
+    moves: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    week = week_of(GradeChange.changed_on)
+    for column, sign in ((GradeChange.to_grade, 1), (GradeChange.from_grade, -1)):
+        stmt = scoped(select(week, column, func.count()).select_from(GradeChange), department_id,
+                      GradeChange.customer_id).where(GradeChange.changed_on >= period.start, column.is_not(None)) \
+            .group_by(week, column)
+        for w, grade, n in session.execute(stmt):
+            moves[as_date(w)][grade] += sign * n
+    counts: dict[date, dict[str, int]] = {}
+    running = {g: int(now.get(g, 0)) for g in GRADES}
+    later = sorted((w for w in moves if w > period.weeks[-1]), reverse=True)
+    for w in later:  # undo what happened after the period
+        for g in GRADES:
+            running[g] -= moves[w][g]
+    for w in reversed(period.weeks):
+        counts[w] = dict(running)
+        for g in GRADES:
+            running[g] -= moves.get(w, {}).get(g, 0)
+    return counts
+
+
+def weekly_grades(session: Session, actor: User, period: Period, *, today: date) -> Report:
+    """The weekly grade report: counts by grade per week, downgrades per week and each one with its reason,
+    and today's counts per consultant."""
+    department_id, scope_name = report_scope(session, actor, "report.sales")
+    scope = in_department(Customer.department_id, department_id)
+    by_consultant = grades_per_consultant(session, department_id)
+    counts = weekly_grade_counts(session, period, department_id,
+                                 now={g: sum(c[g] for c in by_consultant.values()) for g in GRADES})
+    down = (scoped(select(week_of(GradeChange.changed_on), func.count()).select_from(GradeChange), department_id,
+                   GradeChange.customer_id)
+            .where(GradeChange.changed_on >= period.start, GradeChange.changed_on <= period.end, _is_downgrade())
+            .group_by(week_of(GradeChange.changed_on)))
+    down_per_week = {as_date(w): n for w, n in session.execute(down)}
+    week_rows = [[w.isoformat(), *(counts[w][g] for g in GRADES), sum(counts[w].values()), int(down_per_week.get(w, 0))]
+                 for w in period.weeks]
+
+    listed = session.execute(
+        select(GradeChange.changed_on, Customer.customer_no, Customer.name, GradeChange.from_grade,
+               GradeChange.to_grade, GradeChange.reason, User.display_name)
+        .select_from(GradeChange).join(Customer, Customer.id == GradeChange.customer_id)
+        .join(User, User.id == GradeChange.changed_by_id)
+        .where(GradeChange.changed_on >= period.start, GradeChange.changed_on <= period.end, _is_downgrade(), scope)
+        .order_by(GradeChange.changed_on.desc(), GradeChange.id.desc()).limit(DOWNGRADE_ROWS)).all()
+    total_down = sum(down_per_week.values())
+    down_rows = [[as_date(d).isoformat(), no or "", name, f, t, reason, by] for d, no, name, f, t, reason, by in listed]
+
+    names = user_names(session, by_consultant)
+    consultant_rows = sorted(([names.get(cid, NOBODY) if cid else NOBODY, *(c[g] for g in GRADES), sum(c.values())]
+                              for cid, c in by_consultant.items()), key=lambda r: (-r[-1], r[0]))
+
+    labels = [week_label(w) for w in period.weeks]
+    charts = [Chart("line", "各等级客户数（每周末）", labels,
+                    [Series(f"{g} 级", [counts[w][g] for w in period.weeks]) for g in GRADES]),
+              Chart("bar", "每周降级数", labels, [Series("降级", [r[-1] for r in week_rows])])]
+    return Report(SLUG, TITLE, period, scope_name, [
+        Table("weeks", "按周（周末客户数）", ["周（周一）", *(f"{g} 级" for g in GRADES), "合计", "降级"], week_rows),
+        Table("downgrades", "降级明细", ["日期", "客户号", "客户", "原等级", "新等级", "降级原因", "经办人"], down_rows,
+              left_out=max(total_down - len(down_rows), 0)),
+        Table("consultants", f"按置业顾问（截至 {today.isoformat()}）", ["置业顾问", *(f"{g} 级" for g in GRADES), "合计"],
+              consultant_rows),
+    ], charts, as_of=today)
+

@@ -1,0 +1,113 @@
+"""来访与成交: visits and deals per week, per consultant (置业顾问) and per project (项目).
+
+A visit is one visit date on a visitor card (一次、二次、三次…到访); 踩盘 visits (competitors who only
+came to look) are counted apart, never as visits. A deal is a customer whose 成交 date falls in the
+week; it counts for the customer's consultant and project.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from archive_app.accounts.models import User
+from archive_app.intake.models import Customer
+from archive_app.reports.periods import Period, as_date, week_label, week_of
+from archive_app.reports.scoping import NOBODY, in_department, report_scope, scoped, user_names
+from archive_app.reports.tables import Chart, Report, Series, Table
+from archive_app.visits.models import CardVisit, VisitorCard
+
+SLUG = "visits"
+TITLE = "来访与成交"
+
+
+def _visit_counts(session: Session, period: Period, department_id: int | None, key):
+    scouting = case((VisitorCard.scouting.is_(True), 1), else_=0)
+    first = case(((CardVisit.visit_no == 1) & VisitorCard.scouting.is_(False), 1), else_=0)
+    stmt = (select(key, func.count() - func.sum(scouting), func.sum(first), func.sum(scouting))
+            .select_from(CardVisit).join(VisitorCard, VisitorCard.id == CardVisit.card_id)
+            .where(CardVisit.visited_on >= period.start, CardVisit.visited_on <= period.end))
+    return session.execute(scoped(stmt, department_id, VisitorCard.customer_id).group_by(key)).all()
+
+
+def _deal_counts(session: Session, period: Period, department_id: int | None, key):
+    stmt = (select(key, func.count()).select_from(Customer)
+            .where(Customer.deal_closed_on >= period.start, Customer.deal_closed_on <= period.end,
+                   in_department(Customer.department_id, department_id))
+            .group_by(key))
+    return dict(session.execute(stmt).all())
+
+
+def weekly_rows(session: Session, period: Period, department_id: int | None) -> list[list]:
+    """Per week of ``period``: [Monday, visits, first visits, 踩盘 visits, deals]."""
+    week = week_of(CardVisit.visited_on)
+    by_week = {as_date(w): (v, f, s) for w, v, f, s in _visit_counts(session, period, department_id, week)}
+    deals_week = {as_date(w): n for w, n in _deal_counts(session, period, department_id,
+                                                           week_of(Customer.deal_closed_on)).items()}
+    return [[w.isoformat(), *(int(x or 0) for x in by_week.get(w, (0, 0, 0))), int(deals_week.get(w, 0))]
+            for w in period.weeks]
+
+
+def weekly_chart(period: Period, week_rows: list[list]) -> Chart:
+    """Visits and deals per week as bars."""
+    return Chart("bar", "每周来访与成交", [week_label(w) for w in period.weeks],
+                 [Series("来访", [r[1] for r in week_rows]), Series("成交", [r[4] for r in week_rows])])
+
+
+def _cube(session: Session, period: Period, department_id: int | None):
+    """Visits and deals of ``period`` counted once by (week, consultant, project): one pass over each table,
+    summed per week, consultant and project here (the cube has at most weeks × consultants × projects rows)."""
+    scouting = case((VisitorCard.scouting.is_(True), 1), else_=0)
+    first = case(((CardVisit.visit_no == 1) & VisitorCard.scouting.is_(False), 1), else_=0)
+    week = week_of(CardVisit.visited_on)
+    visits = session.execute(
+        select(week, VisitorCard.consultant_id, Customer.project, func.count() - func.sum(scouting), func.sum(first),
+               func.sum(scouting))
+        .select_from(CardVisit).join(VisitorCard, VisitorCard.id == CardVisit.card_id)
+        .join(Customer, Customer.id == VisitorCard.customer_id)
+        .where(CardVisit.visited_on >= period.start, CardVisit.visited_on <= period.end,
+               in_department(Customer.department_id, department_id))
+        .group_by(week, VisitorCard.consultant_id, Customer.project)).all()
+    deal_week = week_of(Customer.deal_closed_on)
+    deals = session.execute(
+        select(deal_week, Customer.consultant_id, Customer.project, func.count())
+        .where(Customer.deal_closed_on >= period.start, Customer.deal_closed_on <= period.end,
+               in_department(Customer.department_id, department_id))
+        .group_by(deal_week, Customer.consultant_id, Customer.project)).all()
+    return visits, deals
+
+
+def visits_and_deals(session: Session, actor: User, period: Period, *, today: date) -> Report:
+    """Visits (first visits, 踩盘 apart) and deals per week, per consultant and per project."""
+    department_id, scope = report_scope(session, actor, "report.sales")
+    visits, deals = _cube(session, period, department_id)
+    # [visits, first visits, 踩盘, deals] per week, consultant and project
+    per_week: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    per_consultant: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    per_project: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for w, cid, project, v, f, sc in visits:
+        for row in (per_week[as_date(w)], per_consultant[cid], per_project[project or NOBODY]):
+            row[0] += int(v or 0)
+            row[1] += int(f or 0)
+            row[2] += int(sc or 0)
+    for w, cid, project, n in deals:
+        for row in (per_week[as_date(w)], per_consultant[cid], per_project[project or NOBODY]):
+            row[3] += int(n)
+    week_rows = [[w.isoformat(), *per_week.get(w, [0, 0, 0, 0])] for w in period.weeks]
+    names = user_names(session, per_consultant)
+    consultant_rows = sorted(([names.get(cid, NOBODY) if cid else NOBODY, c[0], c[1], c[3]]
+                              for cid, c in per_consultant.items()), key=lambda r: (-r[1], -r[3], r[0]))
+    project_rows = sorted(([p, c[0], c[1], c[3]] for p, c in per_project.items()), key=lambda r: (-r[1], -r[3], r[0]))
+
+    charts = [
+        weekly_chart(period, week_rows),
+        Chart("bar", "置业顾问来访与成交", [r[0] for r in consultant_rows[:15]],
+              [Series("来访", [r[1] for r in consultant_rows[:15]]), Series("成交", [r[3] for r in consultant_rows[:15]])]),
+    ]
+    return Report(SLUG, TITLE, period, scope, [
+        Table("weeks", "按周", ["周（周一）", "来访", "首次到访", "踩盘", "成交"], week_rows),
+        Table("consultants", "按置业顾问", ["置业顾问", "来访", "首次到访", "成交"], consultant_rows),
+        Table("projects", "按项目", ["项目", "来访", "首次到访", "成交"], project_rows),
+    ], charts, as_of=today)

@@ -1,0 +1,55 @@
+"""Whose figures a report counts: the viewer's department, or the whole company (the policy says)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy.orm import Session
+
+from archive_app import policy
+from archive_app.accounts.models import Department, User
+from archive_app.intake.models import Customer
+
+COMPANY = "全公司"
+
+
+def report_scope(session: Session, actor: User, action: str) -> tuple[int | None, str]:
+    """Check ``action`` and answer (department id or None for the company, its Chinese name)."""
+    policy.require(actor, action, message="您没有权限查看该报表")
+    department_id = policy.report_department(actor)
+    if department_id is None:
+        return None, COMPANY
+    name = session.scalar(select(Department.name).where(Department.id == department_id))
+    return department_id, name or f"部门 {department_id}"
+
+
+def in_department(column: ColumnElement, department_id: int | None) -> ColumnElement[bool]:
+    """``column = department_id``, or no condition for the whole company."""
+    return true() if department_id is None else column == department_id
+
+
+def scoped(stmt: Select, department_id: int | None, customer_id: ColumnElement) -> Select:
+    """``stmt`` limited to the customers of ``department_id`` (joined on ``customer_id``); unchanged for the
+    whole company, so a company-wide count reads its own table's index alone."""
+    if department_id is None:
+        return stmt
+    return stmt.join(Customer, Customer.id == customer_id).where(Customer.department_id == department_id)
+
+
+def user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """Display names of the users ``ids`` (one query), for the per-consultant rows."""
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return {}
+    return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(wanted))).all())
+
+
+def department_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """Names of the departments ``ids`` (one query)."""
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return {}
+    return dict(session.execute(select(Department.id, Department.name).where(Department.id.in_(wanted))).all())
+
+
+NOBODY = "（未指定）"
