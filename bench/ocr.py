@@ -191,6 +191,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per page; the median counts")
     ap.add_argument("--threads", type=int, default=0, help="onnxruntime threads per call (0: every core)")
     ap.add_argument("--det-side", type=int, default=ocr.DET_MAX_SIDE, help="long side the detector sees")
+    ap.add_argument("--det-min-side", type=int, default=ocr.DET_MIN_SIDE,
+                    help="short side the detector's copy of a small image is enlarged to (0: never)")
     ap.add_argument("--upscale", type=int, default=0, help="enlarge images below this long side (0: never)")
     ap.add_argument("--direct", action="store_true", help="also time the engine alone (pipeline overhead)")
     ap.add_argument("--only", default="", help="only pages whose kind or name contains this")
@@ -198,6 +200,7 @@ def main() -> int:
     THREADS = args.threads or os.cpu_count() or 1
     ocr.DET_MAX_SIDE = args.det_side
     ocr.SMALL_SIDE = args.upscale
+    ocr.DET_MIN_SIDE = args.det_min_side
     print(f"{os.cpu_count()} cores, onnxruntime threads {THREADS}, detection long side {args.det_side} px, "
           f"upscale below {args.upscale or 'never'}; load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory() as tmp:

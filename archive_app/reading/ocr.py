@@ -69,6 +69,9 @@ MAX_SIDE = 4000
 DET_MAX_SIDE = 1280
 DET_RETRY_SIDE = 2560
 DET_MIN_LINE_PX = 10
+DET_MIN_SIDE = 320
+DET_MIN_STRIP = 32
+DET_UPSCALE_MAX = 4.0
 # Lines the recogniser is less sure of than this are dropped (RapidOCR's own default).
 TEXT_SCORE = 0.5
 # A page counts as turned by 90/270 degrees when this share of its (weighted) boxes is tall.
@@ -151,6 +154,11 @@ def build_engine(det: str = DET_MODEL, rec: str = REC_MODEL, threads: int | None
     # (0.5, 0.5) made the PP-OCRv6 detector miss the one line of hugemono.pdf (a 35,000 px page) at
     # every size, and changes nothing on the other bench pages (same accuracy or +0.001).
     detector.mean, detector.std = IMAGENET_MEAN, IMAGENET_STD
+    # RapidOCR's detector enlarges any image whose *short* side is under 736 px (limit_type "min"):
+    # a 280 x 32 photographed line (padded to 280 x 70) was detected on a 2,944 x 736 copy, twice the
+    # pixels of a whole A4 page. ``_detect_at`` sizes the copy itself; the detector only rounds it to
+    # multiples of 32.
+    detector.limit_type, detector.limit_side_len = "max", DET_RETRY_SIDE
     return Engine(f"det {det} + rec {rec}", detector, ocr._load_cls_model(), ocr._load_rec_model())
 
 
@@ -241,6 +249,10 @@ def _detect(engine: Engine, bgr: np.ndarray) -> np.ndarray:
 def _detect_at(engine: Engine, bgr: np.ndarray, side: int) -> np.ndarray:
     h, w = bgr.shape[:2]
     s = min(1.0, side / max(h, w))
+    # A flat strip is one line: its height is the line's, and it is padded below, not enlarged.
+    least = DET_MIN_STRIP if max(h, w) > WIDTH_HEIGHT_RATIO * min(h, w) else DET_MIN_SIDE
+    if least and min(h, w) * s < least:
+        s = min(least / min(h, w), side / max(h, w), DET_UPSCALE_MAX)
     small = _resize(bgr, s)
     # Very flat strips (one text line) confuse the detector; pad them as RapidOCR does.
     sh, sw = small.shape[:2]
