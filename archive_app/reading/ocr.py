@@ -509,9 +509,9 @@ _malloc_trim = None
 # Heap blocks of at least this many bytes are mapped on their own and unmapped when freed (glibc
 # mallopt M_MMAP_THRESHOLD; its default threshold climbs to 32 MB after the first big free). The
 # engines' activations (tens of MB each, allocated and freed by every layer, from two recognition
-# threads' heaps) otherwise stay in fragmented heaps: peak RSS of a worker reading A4 pages 590-620 MB,
-# with this 450 MB, for ~1 CPU-s more page faulting per A4 page (1 MB: 390 MB, 3 CPU-s more).
-MMAP_THRESHOLD = 4 << 20
+# threads' heaps) otherwise stay in fragmented heaps: peak RSS of bench/ocr.py 590-620 MB; with 4 MB
+# 530 MB, with 2 MB 485 MB, for ~0.3 CPU-s more page faulting per A4 page (1 MB: ~3 CPU-s).
+MMAP_THRESHOLD = 2 << 20
 _M_MMAP_THRESHOLD = -3
 
 
