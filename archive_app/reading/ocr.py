@@ -26,6 +26,7 @@ import ctypes
 import importlib.util
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,9 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 # Lines go to the recogniser in batches (sorted by width, so a batch pads little) of at most
 # REC_BATCH_WIDTH pixels of 48 px high strip (batch size x widest line). The PP-OCRv6 recogniser's
 # output is 18,710 scores per 8 px column: a batch of six full A4 lines held ~450 MB at once (peak
-# RSS 1.3 GB); batches this wide keep the peak near 100 MB at the same speed (bench/ocr.py).
-REC_BATCH_WIDTH = 4800
+# RSS 1.3 GB); with two batches read at once (``Engine.recs``), batches this wide keep both near
+# 100 MB at the same speed (a full A4 line is a batch of its own).
+REC_BATCH_WIDTH = 2400
 REC_BATCH_MAX = 16
 
 # Long side of the image the recogniser crops lines from (downscale above it).
@@ -69,6 +71,14 @@ MAX_SIDE = 4000
 DET_MAX_SIDE = 1280
 DET_RETRY_SIDE = 2560
 DET_MIN_LINE_PX = 10
+DET_MIN_SIDE = 320
+# Detection in horizontal bands of at most this many pixels, overlapping by DET_BAND_OVERLAP rows of
+# the detector's copy (six 10 pt lines of an A4 page at 1,280 px), see ``_detect_bands``.
+DET_BAND_PIXELS = 480_000
+DET_BAND_OVERLAP = 96
+DET_BAND_MIN_ROWS = 256
+DET_MIN_STRIP = 32
+DET_UPSCALE_MAX = 4.0
 # Lines the recogniser is less sure of than this are dropped (RapidOCR's own default).
 TEXT_SCORE = 0.5
 # A page counts as turned by 90/270 degrees when this share of its (weighted) boxes is tall.
@@ -97,7 +107,7 @@ class OcrPage:
 
 @dataclass
 class Engine:
-    """Text detector, line orientation classifier and recogniser (RapidOCR components on onnxruntime)."""
+    """Text detector, line orientation classifier and recognisers (RapidOCR components on onnxruntime)."""
 
     name: str
     det: Any
@@ -106,6 +116,10 @@ class Engine:
     # The components keep per-call state (the detector stores its pre-processor on self), so one page
     # at a time goes through an engine; onnxruntime itself uses ``threads`` cores for each call.
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Threads reading batches of one page's lines at the same time, each in the calling thread of
+    # ``rec`` (a one-thread onnxruntime session: runs may overlap, and the recogniser keeps no state
+    # between calls). None: one batch at a time, ``rec`` using ``threads`` cores.
+    pool: ThreadPoolExecutor | None = None
 
     @property
     def charset(self) -> set[str]:
@@ -125,14 +139,42 @@ def model_path(model: str) -> Path:
     return path
 
 
-def build_engine(det: str = DET_MODEL, rec: str = REC_MODEL, threads: int | None = None) -> Engine:
+def build_engine(det: str = DET_MODEL, rec: str = REC_MODEL, threads: int | None = None,
+                 rec_parallel: int | None = None) -> Engine:
     """A new engine with the given detection and recognition models and onnxruntime threads per call
-    (default: the threads set by ``set_threads``, else every core)."""
+    (default: the threads set by ``set_threads``, else every core). Recognition reads
+    ``rec_parallel`` batches at once, one thread each (default: as many as ``threads``)."""
+    threads = threads or _threads or os.cpu_count() or 1
+    rec_parallel = max(1, rec_parallel or threads)
+    _map_big_blocks()
+    ocr = _rapidocr(det, rec, threads)
+    detector = ocr._load_det_model()
+    # PaddleOCR normalises the detector's input with ImageNet's mean and deviation; RapidOCR's default
+    # (0.5, 0.5) made the PP-OCRv6 detector miss the one line of hugemono.pdf (a 35,000 px page) at
+    # every size, and changes nothing on the other bench pages (same accuracy or +0.001).
+    detector.mean, detector.std = IMAGENET_MEAN, IMAGENET_STD
+    # RapidOCR's detector enlarges any image whose *short* side is under 736 px (limit_type "min"):
+    # a 280 x 32 photographed line (padded to 280 x 70) was detected on a 2,944 x 736 copy, twice the
+    # pixels of a whole A4 page. ``_detect_at`` sizes the copy itself; the detector only rounds it to
+    # multiples of 32.
+    detector.limit_type, detector.limit_side_len = "max", DET_RETRY_SIDE
+    name = f"det {det} + rec {rec}"
+    if rec_parallel == 1:
+        return Engine(name, detector, ocr._load_cls_model(), ocr._load_rec_model())
+    # One onnxruntime call splitting a batch over two threads spent ~25-60 % more CPU than one thread
+    # for the same batch (the threads wait on each other inside every layer); whole batches side by
+    # side, one thread each, keep both cores busy without that cost. One session serves them all
+    # (a second would hold a second copy of the weights, ~45 MB).
+    return Engine(name, detector, ocr._load_cls_model(), _rapidocr(det, rec, 1)._load_rec_model(),
+                  pool=ThreadPoolExecutor(rec_parallel, thread_name_prefix="ocr-rec"))
+
+
+def _rapidocr(det: str, rec: str, threads: int):
     from rapidocr import OCRVersion, RapidOCR
 
-    threads = threads or _threads or os.cpu_count() or 1
     # Every model path is given, so RapidOCR never reaches for its download URLs (model_root_dir is
-    # only used when a path is missing: pointing it nowhere makes such a slip fail loudly).
+    # only used when a path is missing: pointing it nowhere makes such a slip fail loudly). Models
+    # are loaded when first asked for.
     params = {
         "Global.log_level": "warning",
         "Global.model_root_dir": "/nonexistent/rapidocr-models",
@@ -145,13 +187,7 @@ def build_engine(det: str = DET_MODEL, rec: str = REC_MODEL, threads: int | None
         "Rec.ocr_version": OCRVersion(MODEL_VERSIONS[rec]),
         "Rec.rec_batch_num": REC_BATCH_MAX,
     }
-    ocr = RapidOCR(params=params)
-    detector = ocr._load_det_model()
-    # PaddleOCR normalises the detector's input with ImageNet's mean and deviation; RapidOCR's default
-    # (0.5, 0.5) made the PP-OCRv6 detector miss the one line of hugemono.pdf (a 35,000 px page) at
-    # every size, and changes nothing on the other bench pages (same accuracy or +0.001).
-    detector.mean, detector.std = IMAGENET_MEAN, IMAGENET_STD
-    return Engine(f"det {det} + rec {rec}", detector, ocr._load_cls_model(), ocr._load_rec_model())
+    return RapidOCR(params=params)
 
 
 _engine: Engine | None = None
@@ -241,6 +277,10 @@ def _detect(engine: Engine, bgr: np.ndarray) -> np.ndarray:
 def _detect_at(engine: Engine, bgr: np.ndarray, side: int) -> np.ndarray:
     h, w = bgr.shape[:2]
     s = min(1.0, side / max(h, w))
+    # A flat strip is one line: its height is the line's, and it is padded below, not enlarged.
+    least = DET_MIN_STRIP if w > WIDTH_HEIGHT_RATIO * h else DET_MIN_SIDE
+    if least and min(h, w) * s < least:
+        s = min(least / min(h, w), side / max(h, w), DET_UPSCALE_MAX)
     small = _resize(bgr, s)
     # Very flat strips (one text line) confuse the detector; pad them as RapidOCR does.
     sh, sw = small.shape[:2]
@@ -249,15 +289,45 @@ def _detect_at(engine: Engine, bgr: np.ndarray, side: int) -> np.ndarray:
         new_h = max(int(sw / WIDTH_HEIGHT_RATIO), MIN_HEIGHT) * 2
         pad = int(abs(new_h - sh) / 2)
         small = cv2.copyMakeBorder(small, pad, pad, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-    boxes = engine.det(small).boxes
-    if boxes is None or len(boxes) == 0:
-        return np.zeros((0, 4, 2), np.float32)
-    boxes = np.asarray(boxes, dtype=np.float32).copy()
+    boxes = _detect_bands(engine, small)
+    if len(boxes) == 0:
+        return boxes
     boxes[:, :, 1] -= pad
     boxes /= s
     boxes[:, :, 0] = np.clip(boxes[:, :, 0], 0, w - 1)
     boxes[:, :, 1] = np.clip(boxes[:, :, 1], 0, h - 1)
     return boxes
+
+
+def _detect_bands(engine: Engine, img: np.ndarray) -> np.ndarray:
+    """Text boxes of ``img`` (the detector's copy), read in overlapping horizontal bands of at most
+    DET_BAND_PIXELS pixels: the detector's activations grow with its input (~400 MB for an A4 page's
+    905 x 1,280 copy, most of a worker's peak memory), a band's are a third of that. Each band keeps
+    the boxes whose centre lies in its half of the overlaps, so a line is kept once, whole as long
+    as it is no taller than DET_BAND_OVERLAP."""
+    h, w = img.shape[:2]
+    rows = max(DET_BAND_MIN_ROWS, DET_BAND_PIXELS // max(w, 1) // 32 * 32)
+    if h <= rows + DET_BAND_OVERLAP:
+        return _detector_boxes(engine, img)
+    step = rows - DET_BAND_OVERLAP
+    starts = list(range(0, h - rows, step)) + [h - rows]
+    found = []
+    for k, y0 in enumerate(starts):
+        lo = (y0 + starts[k - 1] + rows) / 2 if k else -np.inf
+        hi = (starts[k + 1] + y0 + rows) / 2 if k + 1 < len(starts) else np.inf
+        boxes = _detector_boxes(engine, img[y0:y0 + rows])
+        if len(boxes):
+            boxes[:, :, 1] += y0
+            centre = boxes[:, :, 1].mean(axis=1)
+            found.append(boxes[(centre >= lo) & (centre < hi)])
+    return np.concatenate(found) if found else np.zeros((0, 4, 2), np.float32)
+
+
+def _detector_boxes(engine: Engine, img: np.ndarray) -> np.ndarray:
+    boxes = engine.det(np.ascontiguousarray(img)).boxes
+    if boxes is None or len(boxes) == 0:
+        return np.zeros((0, 4, 2), np.float32)
+    return np.asarray(boxes, dtype=np.float32).copy()
 
 
 def _box_dims(b: np.ndarray) -> tuple[float, float]:
@@ -392,24 +462,33 @@ def _upside_down(engine: Engine, boxes: np.ndarray, crops: list[np.ndarray]) -> 
 
 
 def _recognise(engine: Engine, crops: list[np.ndarray]) -> tuple[list[str], list[float]]:
-    """Text and score of each crop, in batches of at most REC_BATCH_WIDTH (see there)."""
+    """Text and score of each crop, in batches of at most REC_BATCH_WIDTH (see there), read by the
+    engine's recognisers side by side."""
     from rapidocr.ch_ppocr_rec.typings import TextRecInput
 
     width = [48 * c.shape[1] / max(1, c.shape[0]) for c in crops]
     order = sorted(range(len(crops)), key=lambda k: width[k])
-    txts: list[str] = [""] * len(crops)
-    scores: list[float] = [0.0] * len(crops)
+    batches: list[list[int]] = []
     k = 0
     while k < len(order):
         n = 1
         while (k + n < len(order) and n < REC_BATCH_MAX
                and (n + 1) * max(width[order[k + n]], 320) <= REC_BATCH_WIDTH):
             n += 1
-        batch = order[k:k + n]
-        res = engine.rec(TextRecInput(img=[crops[j] for j in batch], return_word_box=False))
+        batches.append(order[k:k + n])
+        k += n
+    txts: list[str] = [""] * len(crops)
+    scores: list[float] = [0.0] * len(crops)
+    if engine.pool is None or len(batches) == 1:
+        results = [engine.rec(TextRecInput(img=[crops[j] for j in b], return_word_box=False)) for b in batches]
+    else:
+        # Widest batches first, so the last one to finish is a short one.
+        batches.reverse()
+        results = list(engine.pool.map(
+            lambda b: engine.rec(TextRecInput(img=[crops[j] for j in b], return_word_box=False)), batches))
+    for batch, res in zip(batches, results):
         for j, t, sc in zip(batch, res.txts, res.scores):
             txts[j], scores[j] = t, float(sc)
-        k += n
     return txts, scores
 
 
@@ -427,6 +506,20 @@ def _give_back_memory() -> None:
 
 
 _malloc_trim = None
+# Heap blocks of at least this many bytes are mapped on their own and unmapped when freed (glibc
+# mallopt M_MMAP_THRESHOLD; its default threshold climbs to 32 MB after the first big free). The
+# engines' activations (tens of MB each, allocated and freed by every layer, from two recognition
+# threads' heaps) otherwise stay in fragmented heaps: peak RSS of bench/ocr.py 590-620 MB; with 4 MB
+# 530 MB, with 2 MB 485 MB, for ~0.3 CPU-s more page faulting per A4 page (1 MB: ~3 CPU-s).
+MMAP_THRESHOLD = 2 << 20
+_M_MMAP_THRESHOLD = -3
+
+
+def _map_big_blocks() -> None:
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def ocr_image(img: Image.Image, engine: Engine | None = None) -> OcrPage:
