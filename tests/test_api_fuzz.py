@@ -77,8 +77,9 @@ def _keeps_rules_the_document_cannot_state(case) -> bool:
     order (400 visit_dates_out_of_order), a next follow-up before this one (400 next_due_before_done)
     and a resident ID number with a wrong check digit (400 invalid_id_number)."""
     query = case.query or {}
-    if query.get("date_from") and query.get("date_to") and query["date_from"] > query["date_to"]:
-        return False
+    for start, end in (("date_from", "date_to"), ("from", "to")):
+        if query.get(start) and query.get(end) and str(query[start]) > str(query[end]):
+            return False
     body = case.body if isinstance(case.body, dict) else {}
     if (case.operation.path.endswith(("/grades", "/cards")) and body.get("grade")
             and not str(body.get("reason") or body.get("grade_reason") or "").strip()):

@@ -203,8 +203,11 @@ def review_queue():
 def review_many():
     body = json_body()
     ids = body.get("record_ids")
-    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+    # JSON does not tell 3 from 3.0: a whole number written either way is an integer (as the schema says).
+    if not isinstance(ids, list) or not all(
+            isinstance(i, (int, float)) and not isinstance(i, bool) and float(i).is_integer() for i in ids):
         raise ValidationFailed("record_ids 须为整数数组", code="invalid_record_ids")
+    ids = [int(i) for i in ids]
     outcomes = review_svc.approve_many(db.session, actor(current_user), ids, now=now(),
                                        comment=str(body.get("comment") or ""), ip=client_ip())
     return jsonify({"approved": sum(1 for o in outcomes if o.approved), "items": [
