@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from archive_app.accounts.models import User
 from archive_app.intake.models import Customer
-from archive_app.reports.periods import Period, as_date, week_label, week_of
+from archive_app.reports.periods import Period, as_date, fold_weeks, week_label, week_of
 from archive_app.reports.scoping import NOBODY, in_department, report_scope, scoped, user_names
 from archive_app.reports.tables import Chart, Report, Series, Table
 from archive_app.visits.models import CardVisit, VisitorCard
@@ -42,12 +42,9 @@ def _deal_counts(session: Session, period: Period, department_id: int | None, ke
 
 def weekly_rows(session: Session, period: Period, department_id: int | None) -> list[list]:
     """Per week of ``period``: [Monday, visits, first visits, 踩盘 visits, deals]."""
-    week = week_of(CardVisit.visited_on)
-    by_week = {as_date(w): (v, f, s) for w, v, f, s in _visit_counts(session, period, department_id, week)}
-    deals_week = {as_date(w): n for w, n in _deal_counts(session, period, department_id,
-                                                           week_of(Customer.deal_closed_on)).items()}
-    return [[w.isoformat(), *(int(x or 0) for x in by_week.get(w, (0, 0, 0))), int(deals_week.get(w, 0))]
-            for w in period.weeks]
+    by_week = fold_weeks(_visit_counts(session, period, department_id, CardVisit.visited_on))
+    deals_week = fold_weeks(_deal_counts(session, period, department_id, Customer.deal_closed_on).items())
+    return [[w.isoformat(), *by_week.get(w, (0, 0, 0)), deals_week.get(w, [0])[0]] for w in period.weeks]
 
 
 def weekly_chart(period: Period, week_rows: list[list]) -> Chart:
