@@ -41,6 +41,11 @@ class Customer(db.Model):
         Index("ix_customers_department_grade", "department_id", "grade", "consultant_id"),
         Index("ix_customers_deal_closed_on", "deal_closed_on"),
         Index("ix_customers_created_at", "created_at"),
+        # Retained and potential customers by project and grade, read from the index alone (a department's
+        # range of it, or the whole of it for the company: narrower than the table).
+        Index("ix_customers_department_project", "department_id", "project", "grade", "deal_closed_on", "name"),
+        # A counted visit's project and department by its customer id without reading the wide row.
+        Index("ix_customers_project_lookup", "id", "project", "department_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -94,6 +99,10 @@ class Record(db.Model):
         # Records entered and filed per week (reports.records) read only the period's rows.
         Index("ix_records_created_at", "created_at"),
         Index("ix_records_reviewed_at", "reviewed_at"),
+        # A department's records (reached through its customers) counted from the index alone: entered,
+        # filed, drafts, due for disposal.
+        Index("ix_records_customer_report", "customer_id", "secrecy", "status", "on_hold", "disposal_state",
+              "disposal_date", "created_at", "reviewed_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -150,6 +159,8 @@ class RecordFile(db.Model):
     """The stored bytes of a record: which object holds them and the SHA-256 they must have."""
 
     __tablename__ = "record_files"
+    # The reading queue of a department's records, from the index alone.
+    __table_args__ = (Index("ix_record_files_record_status", "record_id", "extract_status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)

@@ -8,7 +8,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from archive_app.accounts.models import User
-from archive_app.reports.periods import Period, as_date, week_label, week_of
+from archive_app.reports.periods import Period, fold_weeks, week_label
 from archive_app.reports.scoping import NOBODY, report_scope, scoped, user_names
 from archive_app.reports.tables import Chart, Report, Series, Table
 from archive_app.visits.models import FollowUp
@@ -50,15 +50,15 @@ def due_and_overdue(session: Session, actor: User, period: Period, *, today: dat
     consultant_rows = sorted(([names.get(a, NOBODY) if a else NOBODY, *c] for a, c in per.items()),
                              key=lambda r: (-r[1], -r[2], r[0]))
 
-    due_week, done_week = week_of(FollowUp.due_on), week_of(FollowUp.done_on)
-    due = {as_date(w): (n, d) for w, n, d in session.execute(
-        counted(due_week, func.count(), _count(FollowUp.done_on.is_not(None) & (FollowUp.done_on <= FollowUp.due_on)))
-        .where(FollowUp.due_on >= period.start, FollowUp.due_on <= period.end).group_by(due_week))}
-    made = {as_date(w): n for w, n in session.execute(
-        counted(done_week, func.count())
-        .where(FollowUp.done_on >= period.start, FollowUp.done_on <= period.end).group_by(done_week))}
-    week_rows = [[w.isoformat(), int(due.get(w, (0, 0))[0]), int(due.get(w, (0, 0))[1] or 0), int(made.get(w, 0))]
-                 for w in period.weeks]
+    # Per day (each date index read in order), per week here.
+    due = fold_weeks(session.execute(
+        counted(FollowUp.due_on, func.count(),
+                _count(FollowUp.done_on.is_not(None) & (FollowUp.done_on <= FollowUp.due_on)))
+        .where(FollowUp.due_on >= period.start, FollowUp.due_on <= period.end).group_by(FollowUp.due_on)))
+    made = fold_weeks(session.execute(
+        counted(FollowUp.done_on, func.count())
+        .where(FollowUp.done_on >= period.start, FollowUp.done_on <= period.end).group_by(FollowUp.done_on)))
+    week_rows = [[w.isoformat(), *due.get(w, (0, 0)), made.get(w, [0])[0]] for w in period.weeks]
 
     top = consultant_rows[:15]
     charts = [Chart("bar", "置业顾问待回访", [r[0] for r in top],

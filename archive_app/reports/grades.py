@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from archive_app.accounts.models import User
 from archive_app.intake.models import Customer
-from archive_app.reports.periods import Period, as_date, week_label, week_of
+from archive_app.reports.periods import Period, as_date, fold_weeks, monday, week_label
 from archive_app.reports.scoping import NOBODY, in_department, report_scope, scoped, user_names
 from archive_app.reports.tables import Chart, Report, Series, Table
 from archive_app.visits.choices import GRADE_ORDER
@@ -38,10 +38,11 @@ def _is_downgrade():
 def grades_per_consultant(session: Session, department_id: int | None) -> dict[int | None, dict[str, int]]:
     """Today's customers per consultant and grade (one pass over the department's index)."""
     per: dict[int | None, dict[str, int]] = defaultdict(lambda: dict.fromkeys(GRADES, 0))
-    for cid, grade, n in session.execute(
-            select(Customer.consultant_id, Customer.grade, func.count())
+    # Grouped in the index's own order (department, grade, consultant): read in order, nothing sorted.
+    for _dept, grade, cid, n in session.execute(
+            select(Customer.department_id, Customer.grade, Customer.consultant_id, func.count())
             .where(Customer.grade.is_not(None), in_department(Customer.department_id, department_id))
-            .group_by(Customer.consultant_id, Customer.grade)):
+            .group_by(Customer.department_id, Customer.grade, Customer.consultant_id)):
         per[cid][grade] += n
     return per
 
@@ -56,13 +57,14 @@ def weekly_grade_counts(session: Session, period: Period, department_id: int | N
                                    .group_by(Customer.grade)).all())
     # Net moves per week from the period's first week on (later ones, even future-dated, included).
     moves: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    week = week_of(GradeChange.changed_on)
+    # Per day and grade in SQL (the changed_on index in order, no date function per row), per week here.
+    day = GradeChange.changed_on
     for column, sign in ((GradeChange.to_grade, 1), (GradeChange.from_grade, -1)):
-        stmt = scoped(select(week, column, func.count()).select_from(GradeChange), department_id,
+        stmt = scoped(select(day, column, func.count()).select_from(GradeChange), department_id,
                       GradeChange.customer_id).where(GradeChange.changed_on >= period.start, column.is_not(None)) \
-            .group_by(week, column)
-        for w, grade, n in session.execute(stmt):
-            moves[as_date(w)][grade] += sign * n
+            .group_by(day, column)
+        for d, grade, n in session.execute(stmt):
+            moves[monday(as_date(d))][grade] += sign * n
     counts: dict[date, dict[str, int]] = {}
     running = {g: int(now.get(g, 0)) for g in GRADES}
     later = sorted((w for w in moves if w > period.weeks[-1]), reverse=True)
@@ -84,11 +86,11 @@ def weekly_grades(session: Session, actor: User, period: Period, *, today: date)
     by_consultant = grades_per_consultant(session, department_id)
     counts = weekly_grade_counts(session, period, department_id,
                                  now={g: sum(c[g] for c in by_consultant.values()) for g in GRADES})
-    down = (scoped(select(week_of(GradeChange.changed_on), func.count()).select_from(GradeChange), department_id,
+    down = (scoped(select(GradeChange.changed_on, func.count()).select_from(GradeChange), department_id,
                    GradeChange.customer_id)
             .where(GradeChange.changed_on >= period.start, GradeChange.changed_on <= period.end, _is_downgrade())
-            .group_by(week_of(GradeChange.changed_on)))
-    down_per_week = {as_date(w): n for w, n in session.execute(down)}
+            .group_by(GradeChange.changed_on))
+    down_per_week = {w: n for w, (n,) in fold_weeks(session.execute(down)).items()}
     week_rows = [[w.isoformat(), *(counts[w][g] for g in GRADES), sum(counts[w].values()), int(down_per_week.get(w, 0))]
                  for w in period.weeks]
 

@@ -6,6 +6,7 @@ ARCHIVE_TIMEZONE, so a record filed at 07:00 Beijing time on a Monday counts for
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -97,7 +98,25 @@ def _week_of_sqlite(element: week_of, compiler: Any, **kw: Any) -> str:
 
 @compiles(week_of)
 def _week_of_default(element: week_of, compiler: Any, **kw: Any) -> str:
-    return f"CAST(date_trunc('week', {compiler.process(list(element.clauses)[0], **kw)}) AS DATE)"
+    # Date arithmetic (a date minus whole days is a date): date_trunc would first turn each date into a
+    # timestamp with time zone in the session's zone, row by row.
+    column = compiler.process(list(element.clauses)[0], **kw)
+    return f"({column} - CAST(EXTRACT(ISODOW FROM {column}) AS INTEGER) + 1)"
+
+
+def fold_weeks(day_rows: Iterable[Sequence[Any]]) -> dict[date, list[int]]:
+    """Rows (day, n1, n2 …) counted per day, summed per week: {Monday: [n1, n2 …]}.
+
+    Grouping by the indexed date column itself and folding here (at most 7 rows a week) spares the
+    database a date function on every counted row.
+    """
+    weeks: dict[date, list[int]] = {}
+    for day, *counts in day_rows:
+        week = monday(as_date(day))
+        sums = weeks.setdefault(week, [0] * len(counts))
+        for i, n in enumerate(counts):
+            sums[i] += int(n or 0)
+    return weeks
 
 
 class local_week_of(FunctionElement):

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from archive_app import policy
 from archive_app.accounts.models import User
-from archive_app.intake.models import Customer, Record, RecordFile
+from archive_app.intake.models import Record, RecordFile
 from archive_app.reports.periods import Period, as_date, local_week_of, week_label
-from archive_app.reports.scoping import report_scope
+from archive_app.reports.scoping import department_customers, report_scope
 from archive_app.reports.tables import Chart, Report, Series, Table
 from archive_app.retention.disposal import due_filter
 
@@ -43,7 +43,7 @@ def over_visible_records(actor: User, *columns, files: bool = False):
         if clearance < MAX_SECRECY:
             stmt = stmt.where(Record.secrecy <= clearance)
         if departments is not None:
-            stmt = stmt.join(Customer, Customer.id == Record.customer_id).where(Customer.department_id.in_(departments))
+            stmt = stmt.where(Record.customer_id.in_(department_customers(departments)))
     return stmt
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from archive_app.accounts.models import User
 from archive_app.intake.models import Customer
-from archive_app.reports.periods import Period, as_date, week_label, week_of
+from archive_app.reports.periods import Period, as_date, fold_weeks, monday, week_label
 from archive_app.reports.scoping import NOBODY, in_department, report_scope, scoped, user_names
 from archive_app.reports.tables import Chart, Report, Series, Table
 from archive_app.visits.models import CardVisit, VisitorCard
@@ -32,22 +32,20 @@ def _visit_counts(session: Session, period: Period, department_id: int | None, k
     return session.execute(scoped(stmt, department_id, VisitorCard.customer_id).group_by(key)).all()
 
 
-def _deal_counts(session: Session, period: Period, department_id: int | None, key):
-    stmt = (select(key, func.count()).select_from(Customer)
+def _deal_counts(session: Session, period: Period, department_id: int | None, keys: tuple):
+    """[*keys, deals] of ``period`` grouped by ``keys``."""
+    stmt = (select(*keys, func.count()).select_from(Customer)
             .where(Customer.deal_closed_on >= period.start, Customer.deal_closed_on <= period.end,
                    in_department(Customer.department_id, department_id))
-            .group_by(key))
-    return dict(session.execute(stmt).all())
+            .group_by(*keys))
+    return session.execute(stmt).all()
 
 
 def weekly_rows(session: Session, period: Period, department_id: int | None) -> list[list]:
     """Per week of ``period``: [Monday, visits, first visits, 踩盘 visits, deals]."""
-    week = week_of(CardVisit.visited_on)
-    by_week = {as_date(w): (v, f, s) for w, v, f, s in _visit_counts(session, period, department_id, week)}
-    deals_week = {as_date(w): n for w, n in _deal_counts(session, period, department_id,
-                                                           week_of(Customer.deal_closed_on)).items()}
-    return [[w.isoformat(), *(int(x or 0) for x in by_week.get(w, (0, 0, 0))), int(deals_week.get(w, 0))]
-            for w in period.weeks]
+    by_week = fold_weeks(_visit_counts(session, period, department_id, CardVisit.visited_on))
+    deals_week = fold_weeks(_deal_counts(session, period, department_id, (Customer.deal_closed_on,)))
+    return [[w.isoformat(), *by_week.get(w, (0, 0, 0)), deals_week.get(w, [0])[0]] for w in period.weeks]
 
 
 def weekly_chart(period: Period, week_rows: list[list]) -> Chart:
@@ -56,45 +54,56 @@ def weekly_chart(period: Period, week_rows: list[list]) -> Chart:
                  [Series("来访", [r[1] for r in week_rows]), Series("成交", [r[4] for r in week_rows])])
 
 
-def _cube(session: Session, period: Period, department_id: int | None):
-    """Visits and deals of ``period`` counted once by (week, consultant, project): one pass over each table,
-    summed per week, consultant and project here (the cube has at most weeks × consultants × projects rows)."""
+def _visits_by(session: Session, period: Period, department_id: int | None, keys: tuple, *, project: bool = False):
+    """[*keys, visits, first visits, 踩盘] of ``period`` grouped by ``keys``; the customers table is joined only
+    for the project (``project=True``), else a department is reached by a semi-join."""
     scouting = case((VisitorCard.scouting.is_(True), 1), else_=0)
     first = case(((CardVisit.visit_no == 1) & VisitorCard.scouting.is_(False), 1), else_=0)
-    week = week_of(CardVisit.visited_on)
-    visits = session.execute(
-        select(week, VisitorCard.consultant_id, Customer.project, func.count() - func.sum(scouting), func.sum(first),
-               func.sum(scouting))
-        .select_from(CardVisit).join(VisitorCard, VisitorCard.id == CardVisit.card_id)
-        .join(Customer, Customer.id == VisitorCard.customer_id)
-        .where(CardVisit.visited_on >= period.start, CardVisit.visited_on <= period.end,
-               in_department(Customer.department_id, department_id))
-        .group_by(week, VisitorCard.consultant_id, Customer.project)).all()
-    deal_week = week_of(Customer.deal_closed_on)
-    deals = session.execute(
-        select(deal_week, Customer.consultant_id, Customer.project, func.count())
-        .where(Customer.deal_closed_on >= period.start, Customer.deal_closed_on <= period.end,
-               in_department(Customer.department_id, department_id))
-        .group_by(deal_week, Customer.consultant_id, Customer.project)).all()
-    return visits, deals
+    stmt = (select(*keys, func.count() - func.sum(scouting), func.sum(first), func.sum(scouting))
+            .select_from(CardVisit).join(VisitorCard, VisitorCard.id == CardVisit.card_id)
+            .where(CardVisit.visited_on >= period.start, CardVisit.visited_on <= period.end))
+    if project:
+        stmt = stmt.join(Customer, Customer.id == VisitorCard.customer_id) \
+            .where(in_department(Customer.department_id, department_id))
+    else:
+        stmt = scoped(stmt, department_id, VisitorCard.customer_id)
+    return session.execute(stmt.group_by(*keys)).all()
+
+
+def _per_key(session: Session, period: Period, department_id: int | None, visit_key, deal_key, *,
+             project: bool = False) -> dict:
+    """{key: [visits, first visits, 踩盘, deals]}: the visits grouped by ``visit_key``, the deals by ``deal_key``."""
+    visit_keys = visit_key if isinstance(visit_key, tuple) else (visit_key,)
+    deal_keys = deal_key if isinstance(deal_key, tuple) else (deal_key,)
+    one = len(visit_keys) == 1
+    per: dict = defaultdict(lambda: [0, 0, 0, 0])
+    for *key, v, f, sc in _visits_by(session, period, department_id, visit_keys, project=project):
+        row = per[key[0] if one else tuple(key)]
+        row[0], row[1], row[2] = row[0] + int(v or 0), row[1] + int(f or 0), row[2] + int(sc or 0)
+    for *key, n in _deal_counts(session, period, department_id, deal_keys):
+        per[key[0] if one else tuple(key)][3] += int(n)
+    return per
 
 
 def visits_and_deals(session: Session, actor: User, period: Period, *, today: date) -> Report:
     """Visits (first visits, 踩盘 apart) and deals per week, per consultant and per project."""
     department_id, scope = report_scope(session, actor, "report.sales")
-    visits, deals = _cube(session, period, department_id)
-    # [visits, first visits, 踩盘, deals] per week, consultant and project
+    # One small GROUP BY per table the report shows (weeks folded from days here): a single
+    # (week, consultant, project) cube would send thousands of rows to fold in Python.
     per_week: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for day, counts in _per_key(session, period, department_id, CardVisit.visited_on, Customer.deal_closed_on).items():
+        week = per_week[monday(as_date(day))]
+        for i, n in enumerate(counts):
+            week[i] += n
+    # Consultants and projects in one pass (at most consultants × projects groups), summed both ways here.
     per_consultant: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     per_project: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for w, cid, project, v, f, sc in visits:
-        for row in (per_week[as_date(w)], per_consultant[cid], per_project[project or NOBODY]):
-            row[0] += int(v or 0)
-            row[1] += int(f or 0)
-            row[2] += int(sc or 0)
-    for w, cid, project, n in deals:
-        for row in (per_week[as_date(w)], per_consultant[cid], per_project[project or NOBODY]):
-            row[3] += int(n)
+    for (cid, project), counts in _per_key(session, period, department_id,
+                                           (VisitorCard.consultant_id, Customer.project),
+                                           (Customer.consultant_id, Customer.project), project=True).items():
+        for row in (per_consultant[cid], per_project[project or NOBODY]):
+            for i, n in enumerate(counts):
+                row[i] += n
     week_rows = [[w.isoformat(), *per_week.get(w, [0, 0, 0, 0])] for w in period.weeks]
     names = user_names(session, per_consultant)
     consultant_rows = sorted(([names.get(cid, NOBODY) if cid else NOBODY, c[0], c[1], c[3]]

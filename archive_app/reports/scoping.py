@@ -28,12 +28,25 @@ def in_department(column: ColumnElement, department_id: int | None) -> ColumnEle
     return true() if department_id is None else column == department_id
 
 
+def department_customers(department_ids: int | Iterable[int]) -> Select:
+    """``SELECT id FROM customers WHERE department_id …``: the department's customers, read from the
+    department index alone, for ``customer_id IN (…)``."""
+    if isinstance(department_ids, int):
+        return select(Customer.id).where(Customer.department_id == department_ids)
+    return select(Customer.id).where(Customer.department_id.in_(sorted(department_ids)))
+
+
 def scoped(stmt: Select, department_id: int | None, customer_id: ColumnElement) -> Select:
-    """``stmt`` limited to the customers of ``department_id`` (joined on ``customer_id``); unchanged for the
-    whole company, so a company-wide count reads its own table's index alone."""
+    """``stmt`` limited to the customers of ``department_id`` (``customer_id`` in them); unchanged for the
+    whole company, so a company-wide count reads its own table's index alone.
+
+    A semi-join rather than a join: the department's customer ids are gathered once (SQLite builds a
+    small in-memory index of them, PostgreSQL a hash) instead of looking up each counted row's customer
+    in the wide customers table.
+    """
     if department_id is None:
         return stmt
-    return stmt.join(Customer, Customer.id == customer_id).where(Customer.department_id == department_id)
+    return stmt.where(customer_id.in_(department_customers(department_id)))
 
 
 def user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:

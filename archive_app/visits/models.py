@@ -28,6 +28,8 @@ class VisitorCard(db.Model):
     __table_args__ = (
         *(_choice(f) for f in CARD_CHOICES),
         CheckConstraint("grade IS NULL OR " + in_values("grade", GRADE_ORDER), name="grade"),
+        # A counted visit's card (踩盘, consultant, customer) without reading the card's row.
+        Index("ix_visitor_cards_report", "id", "scouting", "consultant_id", "customer_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -69,8 +71,8 @@ class CardVisit(db.Model):
 
     __tablename__ = "visitor_card_visits"
     __table_args__ = (UniqueConstraint("card_id", "visit_no"), CheckConstraint("visit_no >= 1", name="visit_no"),
-                      # Visits per week (reports.sales): the period's visits, then their cards.
-                      Index("ix_visitor_card_visits_visited_on", "visited_on", "card_id"))
+                      # Visits per day (reports.sales): the period's visits from the index alone, then their cards.
+                      Index("ix_visitor_card_visits_day", "visited_on", "card_id", "visit_no"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     card_id: Mapped[int] = mapped_column(ForeignKey("visitor_cards.id"), index=True)
@@ -90,6 +92,8 @@ class GradeChange(db.Model):
         Index("ix_grade_changes_customer", "customer_id", "changed_at"),
         # The weekly grade report's moves per week and grade, read from the index alone.
         Index("ix_grade_changes_week", "changed_on", "to_grade", "from_grade"),
+        # The same for a department, reached through its customers.
+        Index("ix_grade_changes_customer_day", "customer_id", "changed_on", "from_grade", "to_grade"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -125,7 +129,10 @@ class FollowUp(db.Model):
         Index("ix_follow_ups_open", "assignee_id", "done_on", "due_on"),
         # The reports' follow-ups due and made per week, and the overdue count of a whole department.
         Index("ix_follow_ups_due", "due_on", "done_on"),
-        Index("ix_follow_ups_done", "done_on", "due_on"),
+        # Made per day and open per consultant; with the customer, a department's count needs no row.
+        Index("ix_follow_ups_done_report", "done_on", "due_on", "assignee_id", "customer_id"),
+        # A department's follow-ups (reached through its customers) due and made, from the index alone.
+        Index("ix_follow_ups_customer_due", "customer_id", "due_on", "done_on", "assignee_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
