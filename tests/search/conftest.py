@@ -53,6 +53,7 @@ def corpus():
 
 
 BACKENDS = ["whoosh", "postgres"]
+_SCHEMAS: dict[sa.Engine, str] = {}
 
 
 def schema_engine(pg_url: str) -> sa.Engine:
@@ -74,13 +75,13 @@ def schema_engine(pg_url: str) -> sa.Engine:
         cur.close()
         dbapi_conn.commit()
 
-    engine.info["schema"] = schema
+    _SCHEMAS[engine] = schema
     return engine
 
 
 def drop_schema(engine: sa.Engine) -> None:
     with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {engine.info['schema']} CASCADE")
+        conn.exec_driver_sql(f"DROP SCHEMA {_SCHEMAS.pop(engine)} CASCADE")
     engine.dispose()
 
 
