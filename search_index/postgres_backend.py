@@ -32,23 +32,8 @@ import sqlalchemy as sa
 from whoosh import query as wq
 
 from .analysis import FIELD_SEPARATOR, normalise, run_chars, run_text
-from .documents import (
-    CustomerDoc,
-    DocKeys,
-    IndexDoc,
-    document_keys,
-    filter_key,
-    sort_timestamp,
-)
-from .planning import (
-    Best,
-    Boosted,
-    CachedFilter,
-    Substring,
-    Verified,
-    filter_query,
-    plan_text,
-)
+from .documents import CustomerDoc, DocKeys, IndexDoc, document_keys, filter_key, sort_timestamp
+from .planning import Best, Boosted, CachedFilter, Substring, Verified, filter_query, plan_text
 from .requests import Access, Hit, SearchRequest, SearchResult
 from .schema import analyse
 from .snippets import snippet_of

@@ -92,10 +92,23 @@ def _truncate_all(app) -> None:
 
 
 STACKS = ["sqlite-fs", "postgresql-s3"]
+#: The PostgreSQL stack on its other search backend (the default there is postgres): added by
+#: modules that set ``OTHER_SEARCH_BACKEND = True`` (the search tests), so both backends pass them.
+OTHER_SEARCH_STACK = "postgresql-s3+whoosh"
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """Every test using ``app`` runs on each stack; search modules also on the other backend."""
+    if "app" in metafunc.fixturenames:
+        stacks = STACKS + [OTHER_SEARCH_STACK] if getattr(metafunc.module, "OTHER_SEARCH_BACKEND", False) \
+            else STACKS
+        metafunc.parametrize("app", stacks, indirect=True)
 
 
 def make_app(stack: str, tmp_path: Path, request, extra: dict[str, Any] | None = None):
-    """Build an app on the named stack with a clean database and an empty store."""
+    """Build an app on the named stack (``stack+backend``: with that search backend) with a clean
+    database and an empty store."""
+    stack, _, search_backend = stack.partition("+")
     config: dict[str, Any] = {"SECRET_KEY": "test-secret", "AUDIT_KEY": "test-audit-key", "TESTING": True,
                               "WTF_CSRF_ENABLED": False,
                               "DATA_DIR": str(tmp_path / "data"), "FONDS_CODE": "0001"}
@@ -111,13 +124,15 @@ def make_app(stack: str, tmp_path: Path, request, extra: dict[str, Any] | None =
         config.update(request.getfixturevalue("s3_settings"))
     else:
         config.update({"STORAGE_BACKEND": "fs", "STORAGE_DIR": str(tmp_path / "blobs")})
+    if search_backend:
+        config["SEARCH_BACKEND"] = search_backend
     config.update(extra or {})
     return create_app(config)
 
 
-@pytest.fixture(params=STACKS)
+@pytest.fixture
 def app(request, tmp_path):
-    """The application on each stack in turn."""
+    """The application on each stack in turn (parametrized by pytest_generate_tests)."""
     application = make_app(request.param, tmp_path, request)
     application.config["STACK"] = request.param
     yield application

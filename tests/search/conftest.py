@@ -6,10 +6,9 @@ PostgreSQL tables (in a schema of their own in the session's test database, so t
 truncations never meet them)."""
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from pathlib import Path
-
-import uuid
 
 import pytest
 import sqlalchemy as sa
