@@ -347,9 +347,12 @@ class PostgresSearchIndex:
         return n
 
     def clear(self) -> None:
-        """Remove every row and the rebuild checkpoint."""
+        """Remove every row and the rebuild checkpoint, committed at once as Whoosh's clear is
+        (the start of a rebuild, or an administrator's act)."""
         with self._tx() as conn:
             conn.execute(sa.text(f"TRUNCATE {RECORDS_TABLE}, {CUSTOMERS_TABLE}, {STATE_TABLE}"))
+        if self._commit is not None:
+            self._commit()
 
     def optimize(self) -> None:
         """Refresh the planner's statistics of the tables."""
@@ -384,12 +387,13 @@ class PostgresSearchIndex:
         the transaction committed (on an engine; in the app, through ``commit``)."""
         if self._engine is not None:
             with self._engine.connect() as conn:
-                bw = PostgresBulkWriter(self, conn, commit_every, update, conn.commit)
+                bw = PostgresBulkWriter(self, lambda: conn, commit_every, update, conn.commit)
                 yield bw
                 bw.finish()
                 conn.commit()
         else:
-            bw = PostgresBulkWriter(self, self._connect(), commit_every, update, self._commit)
+            # the connection is asked for again after each commit (a session gives a new one)
+            bw = PostgresBulkWriter(self, self._connect, commit_every, update, self._commit)
             yield bw
             bw.finish()
 
@@ -469,10 +473,10 @@ class PostgresBulkWriter:
 
     BATCH = 2000
 
-    def __init__(self, index: PostgresSearchIndex, conn: sa.Connection, commit_every: int,
-                 update: bool, commit: Callable[[], None] | None):
+    def __init__(self, index: PostgresSearchIndex, connect: Callable[[], sa.Connection],
+                 commit_every: int, update: bool, commit: Callable[[], None] | None):
         self._index = index
-        self._conn = conn
+        self._connect = connect
         self._commit_every = commit_every
         self._update = update
         self._commit = commit
@@ -497,13 +501,14 @@ class PostgresBulkWriter:
                 self._checkpoint(self._last)
 
     def _flush(self) -> None:
-        _upsert(self._conn, RECORDS_TABLE, RECORD_COLUMNS, self._records, update=self._update)
-        _upsert(self._conn, CUSTOMERS_TABLE, CUSTOMER_COLUMNS, self._customers, update=self._update)
+        conn = self._connect()
+        _upsert(conn, RECORDS_TABLE, RECORD_COLUMNS, self._records, update=self._update)
+        _upsert(conn, CUSTOMERS_TABLE, CUSTOMER_COLUMNS, self._customers, update=self._update)
         self._records, self._customers = [], []
 
     def _checkpoint(self, last: int | None) -> None:
         self._flush()
-        self._index._write_checkpoint(self._conn, last)
+        self._index._write_checkpoint(self._connect(), last)
         if self._commit is not None:
             self._commit()
         self._since_commit = 0

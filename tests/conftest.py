@@ -92,6 +92,8 @@ def _truncate_all(app) -> None:
 
 
 STACKS = ["sqlite-fs", "postgresql-s3"]
+#: The stacks searching with Whoosh, for tests of the index folder itself.
+WHOOSH_STACKS = ["sqlite-fs", "postgresql-s3+whoosh"]
 #: The PostgreSQL stack on its other search backend (the default there is postgres): added by
 #: modules that set ``OTHER_SEARCH_BACKEND = True`` (the search tests), so both backends pass them.
 OTHER_SEARCH_STACK = "postgresql-s3+whoosh"
@@ -99,7 +101,8 @@ OTHER_SEARCH_STACK = "postgresql-s3+whoosh"
 
 def pytest_generate_tests(metafunc) -> None:
     """Every test using ``app`` runs on each stack; search modules also on the other backend."""
-    if "app" in metafunc.fixturenames:
+    own = any("app" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize"))
+    if "app" in metafunc.fixturenames and not own:
         stacks = STACKS + [OTHER_SEARCH_STACK] if getattr(metafunc.module, "OTHER_SEARCH_BACKEND", False) \
             else STACKS
         metafunc.parametrize("app", stacks, indirect=True)
