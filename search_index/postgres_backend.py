@@ -63,10 +63,10 @@ FILTER_COLUMNS = {
 }
 INT_FILTERS = {"part", "secrecy", "customer_id"}
 
-RECORD_COLUMNS = ("record_id", "customer_id", "keys", "runs", "name", "title", "content",
+RECORD_COLUMNS = ("record_id", "customer_id", "keys", "fkeys", "runs", "name", "title", "content",
                   "record_type", "part", "year", "grade", "secrecy", "dept", "project_key",
                   "status", "sort_date")
-CUSTOMER_COLUMNS = ("customer_id", "keys", "runs", "name", "dept", "sort_date")
+CUSTOMER_COLUMNS = ("customer_id", "keys", "fkeys", "runs", "name", "dept", "sort_date")
 CHECKPOINT = "reindex_checkpoint"
 #: Rows per INSERT statement (a statement holds at most 65,535 parameters).
 ROWS_PER_STATEMENT = 500
@@ -83,12 +83,20 @@ def _uni_terms(short: list[str]) -> set[str]:
     return terms
 
 
-def key_array(k: DocKeys) -> list[str]:
-    """Every key of a document, marked by field (see :data:`FIELD_MARKS`)."""
-    out: set[str] = set()
+def key_arrays(k: DocKeys) -> tuple[list[str], list[str]]:
+    """Every key of a document, marked by field (see :data:`FIELD_MARKS`): (the text's keys --
+    bigrams and words of the combined text, numbers printed in it -- , every other key).
+
+    Two arrays because PostgreSQL reads a whole array value for each ``@>`` on it: the text's
+    array is long (a scanned contract: thousands of keys, stored compressed), the other a few
+    dozen keys, and the scores of a match (name and title boosts, which field a number is in)
+    are mostly asked of the short one."""
+    text: set[str] = set()
     a = analyse(k.joined)
-    out.update("a" + g for g in a.grams)
-    out.update("a" + w for w in a.words)
+    text.update("a" + g for g in a.grams)
+    text.update("a" + w for w in a.words)
+    text.update("t" + key for key in k.text_codes)
+    out: set[str] = set()
     for mark, value in zip(SHORT_MARKS, k.short, strict=True):
         if value:
             f = analyse(value)
@@ -99,19 +107,28 @@ def key_array(k: DocKeys) -> list[str]:
         out.add("p" + key)
         out.update("q" + key[:i] for i in range(MIN_PINYIN_PREFIX, len(key) + 1))
     out.update("n" + key for key in k.nums)
-    out.update("t" + key for key in k.text_codes)
     for key in k.codes:
         out.add("c" + key)
         if key[:1].isalpha():
             out.update("k" + key[:i] for i in range(MIN_CUSTNO_PREFIX, len(key) + 1))
-    return sorted(out)
+    return sorted(text), sorted(out)
+
+
+#: The column holding each mark's keys (see :func:`key_arrays`).
+TEXT_MARKS = ("a", "t")
+
+
+def column_of(key: str) -> str:
+    return "keys" if key[0] in TEXT_MARKS else "fkeys"
 
 
 def record_row(doc: IndexDoc) -> dict:
     """The ``search_records`` row of a record."""
     k = document_keys(doc)
+    keys, fkeys = key_arrays(k)
     return {
-        "record_id": int(doc.record_id), "customer_id": int(doc.customer_id), "keys": key_array(k),
+        "record_id": int(doc.record_id), "customer_id": int(doc.customer_id), "keys": keys,
+        "fkeys": fkeys,
         "runs": run_text(analyse(k.joined).runs), "name": doc.customer_name or "",
         "title": doc.title or "", "content": doc.content or "",
         "record_type": filter_key(doc.record_type), "part": int(doc.part), "year": int(doc.year),
@@ -125,8 +142,9 @@ def record_row(doc: IndexDoc) -> dict:
 def customer_row(doc: CustomerDoc) -> dict:
     """The ``search_customers`` row of a customer."""
     k = document_keys(doc)
+    keys, fkeys = key_arrays(k)
     return {
-        "customer_id": int(doc.customer_id), "keys": key_array(k),
+        "customer_id": int(doc.customer_id), "keys": keys, "fkeys": fkeys,
         "runs": run_text(analyse(k.joined).runs), "name": doc.name or "",
         "dept": None if doc.department_id is None else int(doc.department_id),
         "sort_date": int(doc.updated_at.timestamp()),
@@ -148,8 +166,14 @@ class _Params:
         self.values[name] = value
         return f":{name}"
 
-    def keys(self, keys: list[str]) -> str:
-        return f"keys @> CAST({self.add(sorted(set(keys)))} AS text[])"
+    def keys(self, keys: list[str], op: str = "@>") -> str:
+        """``keys`` all present (``@>``) or any present (``&&``), each looked for in its column."""
+        by_col: dict[str, list[str]] = {}
+        for k in sorted(set(keys)):
+            by_col.setdefault(column_of(k), []).append(k)
+        joiner = " AND " if op == "@>" else " OR "
+        return "(" + joiner.join(f"{col} {op} CAST({self.add(ks)} AS text[])"
+                                 for col, ks in sorted(by_col.items())) + ")"
 
 
 def _num(x: float) -> str:
@@ -203,14 +227,14 @@ def compile_query(q: wq.Query, params: _Params) -> tuple[str, str]:
         parts = [compile_query(c, params) for c in q.subqueries]
         if not parts:
             return "FALSE", "0.0"
-        return ("(" + " OR ".join(c for c, _ in parts) + ")",
+        return (_any_of(q.subqueries, parts, params),
                 "(" + " + ".join(f"(CASE WHEN {c} THEN {s} ELSE 0.0 END)" for c, s in parts) + ")")
     if isinstance(q, Best):
         parts = [compile_query(c, params) for c in q.qs]
         if not parts:
             return "FALSE", "0.0"
         # GREATEST skips NULLs: the best of the parts that hold
-        return ("(" + " OR ".join(c for c, _ in parts) + ")",
+        return (_any_of(q.qs, parts, params),
                 "GREATEST(" + ", ".join(f"CASE WHEN {c} THEN {s} END" for c, s in parts) + ")")
     if type(q) is wq.AndMaybe:
         ca, sa_ = compile_query(q.a, params)
@@ -219,6 +243,26 @@ def compile_query(q: wq.Query, params: _Params) -> tuple[str, str]:
     if type(q) is wq.Every:
         return "TRUE", _num(q.boost)
     raise TypeError(f"no SQL for the query node {q!r}")
+
+
+def _single_key(q: wq.Query) -> str | None:
+    """The one key a Term or Prefix node stands for (None: another node)."""
+    if type(q) is wq.Term and q.fieldname in FIELD_MARKS:
+        return FIELD_MARKS[q.fieldname] + str(q.text)
+    if type(q) is wq.Prefix and q.fieldname in PREFIX_MARKS:
+        return PREFIX_MARKS[q.fieldname] + str(q.text)
+    return None
+
+
+def _any_of(nodes: list[wq.Query], parts: list[tuple[str, str]], params: _Params) -> str:
+    """The condition of a union: its single keys as one overlap (``&&``) per column (one GIN
+    search, and one read of each array per row, instead of one per key), OR the other parts."""
+    keys = [_single_key(n) for n in nodes]
+    conds = [c for k, (c, _) in zip(keys, parts, strict=True) if k is None]
+    single = [k for k in keys if k is not None]
+    if single:
+        conds.insert(0, params.keys(single, op="&&"))
+    return "(" + " OR ".join(conds) + ")"
 
 
 def _checks(texts: list[str], params: _Params) -> list[str]:
@@ -529,7 +573,7 @@ def _upsert(conn: sa.Connection, table: str, columns: tuple[str, ...], rows: lis
             names = []
             for c in columns:
                 params[f"{c}_{i}"] = row[c]
-                names.append(f"CAST(:keys_{i} AS text[])" if c == "keys" else f":{c}_{i}")
+                names.append(f"CAST(:{c}_{i} AS text[])" if c in ("keys", "fkeys") else f":{c}_{i}")
             values.append("(" + ", ".join(names) + ")")
         # a rebuild without update still replaces: a resumed one may meet rows it wrote before
         sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns[1:])
@@ -545,4 +589,4 @@ def _delete(conn: sa.Connection, table: str, column: str, ids: list[int]) -> int
                         {"ids": sorted(set(ids))}).rowcount
 
 
-__all__ = ["PostgresSearchIndex", "compile_query", "key_array", "record_row", "customer_row"]
+__all__ = ["PostgresSearchIndex", "compile_query", "key_arrays", "record_row", "customer_row"]

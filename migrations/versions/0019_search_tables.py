@@ -1,5 +1,8 @@
 """search on PostgreSQL: the key arrays (GIN) of records and customers, written with the records
 
+Two arrays a row: ``keys`` (the text's bigrams, words and printed numbers: long) and ``fkeys``
+(the short fields' keys, pinyin, phones, 档号/客户号: a few dozen), see search_index.postgres_backend.
+
 Revision ID: 0019
 Revises: 0015
 Create Date: 2026-12-02 11:00:00
@@ -27,6 +30,7 @@ def upgrade():
         sa.Column('record_id', sa.BigInteger(), primary_key=True, autoincrement=False),
         sa.Column('customer_id', sa.BigInteger(), nullable=False),
         sa.Column('keys', postgresql.ARRAY(sa.Text()), nullable=False),
+        sa.Column('fkeys', postgresql.ARRAY(sa.Text()), nullable=False),
         sa.Column('runs', sa.Text(), nullable=False),
         sa.Column('name', sa.Text(), nullable=False),
         sa.Column('title', sa.Text(), nullable=False),
@@ -44,17 +48,22 @@ def upgrade():
     # fastupdate off: a search never scans a pending list (writes are a record at a time)
     op.execute("CREATE INDEX ix_search_records_keys ON search_records USING gin (keys) "
                "WITH (fastupdate = off)")
+    op.execute("CREATE INDEX ix_search_records_fkeys ON search_records USING gin (fkeys) "
+               "WITH (fastupdate = off)")
     op.create_index('ix_search_records_sort_date', 'search_records', ['sort_date'])
     op.create_table(
         'search_customers',
         sa.Column('customer_id', sa.BigInteger(), primary_key=True, autoincrement=False),
         sa.Column('keys', postgresql.ARRAY(sa.Text()), nullable=False),
+        sa.Column('fkeys', postgresql.ARRAY(sa.Text()), nullable=False),
         sa.Column('runs', sa.Text(), nullable=False),
         sa.Column('name', sa.Text(), nullable=False),
         sa.Column('dept', sa.Integer(), nullable=True),
         sa.Column('sort_date', sa.BigInteger(), nullable=False),
     )
     op.execute("CREATE INDEX ix_search_customers_keys ON search_customers USING gin (keys) "
+               "WITH (fastupdate = off)")
+    op.execute("CREATE INDEX ix_search_customers_fkeys ON search_customers USING gin (fkeys) "
                "WITH (fastupdate = off)")
     op.create_table(
         'search_state',
