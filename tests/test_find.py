@@ -14,8 +14,6 @@ from .generated import images as gi
 from .generated import texts
 from .helpers import login, make_pdf, new_customer, truncated_png, upload
 
-#: also on the PostgreSQL stack's other search backend (tests/conftest.py)
-OTHER_SEARCH_BACKEND = True
 
 
 def _drain(app) -> int:

@@ -13,8 +13,6 @@ from archive_app.wiring import now
 from .factories import make_customer, make_record, user
 from .helpers import login
 
-#: also on the PostgreSQL stack's other search backend (tests/conftest.py)
-OTHER_SEARCH_BACKEND = True
 
 
 def test_levels_and_the_projection(app, users):
