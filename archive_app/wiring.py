@@ -57,11 +57,19 @@ def get_index() -> SearchIndex | PostgresSearchIndex:
     On ARCHIVE_SEARCH_BACKEND=postgres the tables in the database, on the current session's
     connection (made by ``register_search`` when the app is built)."""
     index = current_app.extensions.get("search_index")
-    if index is None and current_app.config.get("SEARCH_BACKEND") == "postgres":
-        from archive_app import register_search
+    if current_app.config.get("SEARCH_BACKEND") == "postgres":
+        if index is None:
+            from archive_app import register_search
 
-        register_search(current_app)
-        return current_app.extensions["search_index"]
+            register_search(current_app)
+            index = current_app.extensions["search_index"]
+        if not current_app.extensions.get("search_index_checked"):
+            # once per process: tables migrated beside existing records are rebuilt by a job
+            current_app.extensions["search_index_checked"] = True
+            if index.wants_rebuild():
+                log.warning("search tables not built yet: a full reindex is queued")
+                enqueue("reindex_all")
+        return index
     if index is None:
         try:
             index = SearchIndex.open(current_app.config["INDEX_DIR"])

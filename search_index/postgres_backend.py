@@ -68,6 +68,7 @@ RECORD_COLUMNS = ("record_id", "customer_id", "keys", "fkeys", "runs", "name", "
                   "status", "sort_date")
 CUSTOMER_COLUMNS = ("customer_id", "keys", "fkeys", "runs", "name", "dept", "sort_date")
 CHECKPOINT = "reindex_checkpoint"
+NEEDS_REBUILD = "needs_rebuild"
 #: Rows per INSERT statement (a statement holds at most 65,535 parameters).
 ROWS_PER_STATEMENT = 500
 
@@ -422,6 +423,13 @@ class PostgresSearchIndex:
         """How many records the index holds."""
         with self._tx() as conn:
             return int(conn.execute(sa.text(f"SELECT count(*) FROM {RECORDS_TABLE}")).scalar())
+
+    def wants_rebuild(self) -> bool:
+        """True while the tables await their first rebuild (migration 0019 on an archive that
+        already held records); ``clear`` (the start of every rebuild) ends it."""
+        with self._tx() as conn:
+            return conn.execute(sa.text(f"SELECT EXISTS (SELECT 1 FROM {STATE_TABLE} WHERE name = :n)"),
+                                {"n": NEEDS_REBUILD}).scalar()
 
     def reindex_checkpoint(self) -> int | None:
         """Highest record_id written by an unfinished bulk rebuild, or None."""

@@ -15,7 +15,6 @@ from .generated import texts
 from .helpers import login, make_pdf, new_customer, truncated_png, upload
 
 
-
 def _drain(app) -> int:
     with app.app_context():
         return run_pending()
@@ -234,3 +233,25 @@ def test_a_customer_moved_to_another_department_leaves_its_search_in_the_same_tr
     client.post("/logout")
     login(client, "staff")
     assert client.get("/api/v1/search", query_string={"q": "醉翁亭"}).json["total"] == 0
+
+
+@pytest.mark.parametrize("app", ["postgresql-s3"], indirect=True)  # ARCHIVE_SEARCH_BACKEND=postgres
+def test_search_tables_migrated_beside_records_are_built_by_a_job(app, client, users):
+    from sqlalchemy import text
+
+    from search_index import Access, SearchRequest
+
+    login(client, "archivist")
+    c = new_customer(client, name="王勃", department="销售一部")
+    upload(client, c["id"], [(make_pdf(marker="w"), "w.pdf")], title="滕王阁序")
+    everyone, req = Access(3, None), SearchRequest(text="滕王阁")
+    with app.app_context():
+        # as migration 0019 leaves an archive that already held records
+        db.session.execute(text("TRUNCATE search_records, search_customers"))
+        db.session.execute(text("INSERT INTO search_state (name, value) VALUES ('needs_rebuild', '1')"))
+        db.session.commit()
+        app.extensions.pop("search_index_checked", None)  # a new process
+        assert get_index().search(req, everyone).total == 0
+        run_pending()  # the rebuild get_index queued
+        assert get_index().search(req, everyone).total == 1 and not get_index().wants_rebuild()
+        assert get_index().search_customers("王勃", everyone) == [c["id"]]

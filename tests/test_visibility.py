@@ -14,7 +14,6 @@ from .factories import make_customer, make_record, user
 from .helpers import login
 
 
-
 def test_levels_and_the_projection(app, users):
     with app.app_context():
         own = make_customer(department="销售一部")

@@ -70,6 +70,10 @@ def upgrade():
         sa.Column('name', sa.Text(), primary_key=True),
         sa.Column('value', sa.Text(), nullable=False),
     )
+    # an archive that already holds records has empty search tables: the app queues the rebuild
+    # (the keys are made by the analysis in Python, not here); rebuild_index's clear() drops it
+    op.execute("INSERT INTO search_state (name, value) SELECT 'needs_rebuild', '1' "
+               "WHERE EXISTS (SELECT 1 FROM records)")
 
 
 def downgrade():
