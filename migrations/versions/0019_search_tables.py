@@ -51,6 +51,10 @@ def upgrade():
     op.execute("CREATE INDEX ix_search_records_fkeys ON search_records USING gin (fkeys) "
                "WITH (fastupdate = off)")
     op.create_index('ix_search_records_sort_date', 'search_records', ['sort_date'])
+    # the filters a query may hold without a selective text (a customer's records; a common word
+    # of one record type and year): without them every such query read the whole table
+    op.create_index('ix_search_records_customer_id', 'search_records', ['customer_id'])
+    op.create_index('ix_search_records_type_year', 'search_records', ['record_type', 'year'])
     op.create_table(
         'search_customers',
         sa.Column('customer_id', sa.BigInteger(), primary_key=True, autoincrement=False),
