@@ -409,7 +409,10 @@ class PostgresSearchIndex:
         """Remove every row and the rebuild checkpoint, committed at once as Whoosh's clear is
         (the start of a rebuild, or an administrator's act)."""
         with self._tx() as conn:
-            conn.execute(sa.text(f"TRUNCATE {RECORDS_TABLE}, {CUSTOMERS_TABLE}, {STATE_TABLE}"))
+            # DELETE, not TRUNCATE: TRUNCATE waits for (and then blocks) every open transaction
+            # that has searched; a rebuild must not stop the searches of every web node
+            for table in (RECORDS_TABLE, CUSTOMERS_TABLE, STATE_TABLE):
+                conn.execute(sa.text(f"DELETE FROM {table}"))
         if self._commit is not None:
             self._commit()
 
@@ -608,8 +611,16 @@ def _drop_gin_if_empty(conn: sa.Connection) -> bool:
     present = _gin_indexes(conn)
     if conn.execute(sa.text(f"SELECT EXISTS (SELECT 1 FROM {RECORDS_TABLE})")).scalar():
         return bool(set(GIN_INDEXES) - set(present))
-    for name in present:
-        conn.execute(sa.text(f"DROP INDEX {name}"))
+    # DROP INDEX waits for every open transaction that has read the table: try for a moment,
+    # else keep the indexes (the load is slower, nothing else changes)
+    try:
+        with conn.begin_nested():
+            conn.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+            for name in present:
+                conn.execute(sa.text(f"DROP INDEX {name}"))
+            conn.execute(sa.text("SET LOCAL lock_timeout = DEFAULT"))
+    except sa.exc.DBAPIError:
+        return False
     return True
 
 
