@@ -34,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     register_audit_key(app)
     register_storage(app)
     register_queue(app)
+    register_search(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_template_helpers(app)
@@ -90,6 +91,21 @@ def register_queue(app: Flask) -> None:
 
     register_jobs(app)
     index_feed.install(Session, enqueue)
+
+
+def register_search(app: Flask) -> None:
+    """On ARCHIVE_SEARCH_BACKEND=postgres, the index in the database, written by every flush that
+    changes a record or a customer (index_feed); the Whoosh folder is opened on first use."""
+    if app.config["SEARCH_BACKEND"] != "postgres":
+        return
+    from archive_app.finding import index_feed
+    from search_index.postgres_backend import PostgresSearchIndex
+
+    # the session's own connection: a search sees the transaction's writes, its commit commits them
+    index = PostgresSearchIndex(connect=lambda: db.session.connection(), commit=db.session.commit)
+    app.extensions["search_index"] = index
+    with app.app_context():
+        index_feed.write_inline(db.engine, index)
 
 
 def register_blueprints(app: Flask) -> None:

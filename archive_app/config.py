@@ -33,6 +33,16 @@ def _cookie_secure(value: str) -> str:
     return mode
 
 
+SEARCH_BACKENDS = ("whoosh", "postgres")
+
+
+def _search_backend(value: str) -> str:
+    value = value.strip().lower()
+    if value and value not in SEARCH_BACKENDS:
+        raise ConfigError(f"ARCHIVE_SEARCH_BACKEND must be one of {', '.join(SEARCH_BACKENDS)}, not {value!r}")
+    return value
+
+
 def _roles(value: str) -> frozenset[str]:
     # A misspelt role would silently leave that role without its mandatory second factor.
     from archive_app.vocabulary import ROLE_LABELS
@@ -103,6 +113,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_INTAKE_FOLDER_USER", "INTAKE_FOLDER_USER", "", str,
             "Archivist (username) the intake folder files as; empty: the system account intake-folder."),
     Setting("ARCHIVE_INDEX_DIR", "INDEX_DIR", "{data_dir}/index", str, "Search index folder (derived data)."),
+    Setting("ARCHIVE_SEARCH_BACKEND", "SEARCH_BACKEND", "", _search_backend,
+            "Search index: whoosh (a folder on this machine, updated after each commit) or postgres "
+            "(tables in the database, written in the record's own transaction; PostgreSQL only). "
+            "Default: postgres on PostgreSQL, whoosh on SQLite."),
     Setting("ARCHIVE_QUEUE_BACKEND", "QUEUE_BACKEND", "sqlite", str,
             "Background-job queue: sqlite (embedded, no server) or redis."),
     Setting("ARCHIVE_QUEUE_PATH", "QUEUE_PATH", "{data_dir}/queue.db", str, "SQLite file of the embedded queue."),
@@ -230,6 +244,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
             span = f"between {s.least} and {s.most}" if s.most is not None else f"at least {s.least}"
             raise ConfigError(f"{s.env} must be {span} (got {value})")
     config["MAX_CONTENT_LENGTH"] = int(config["MAX_UPLOAD_MB"]) * 1024 * 1024
+    _choose_search_backend(config)
     # Non-file form fields held in memory; must exceed the 1 MiB multipart read size (uploads.py).
     config["MAX_FORM_MEMORY_SIZE"] = 4 * 1024 * 1024
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
@@ -243,6 +258,17 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
     config["WTF_CSRF_TIME_LIMIT"] = None
     return config
+
+
+def _choose_search_backend(config: dict[str, Any]) -> None:
+    """Resolve the default search backend from the database URL; postgres needs PostgreSQL."""
+    on_pg = str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql")
+    backend = _search_backend(str(config.get("SEARCH_BACKEND") or ""))
+    if not backend:
+        backend = "postgres" if on_pg else "whoosh"
+    if backend == "postgres" and not on_pg:
+        raise ConfigError("ARCHIVE_SEARCH_BACKEND=postgres needs ARCHIVE_DATABASE_URL on PostgreSQL")
+    config["SEARCH_BACKEND"] = backend
 
 
 def _key_from_file(config: dict[str, Any], key: str, path: Path, missing: str) -> None:

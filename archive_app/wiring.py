@@ -20,6 +20,7 @@ from archive_app.clock import utcnow
 from archive_app.errors import StorageFailed
 from archive_app.intake.records import ArchiveSettings
 from search_index import IndexDamaged, SearchIndex
+from search_index.postgres_backend import PostgresSearchIndex
 from storage import BlobStore
 
 if TYPE_CHECKING:
@@ -50,9 +51,25 @@ def backup_destination(dest: str | None = None) -> Destination:
     return open_destination(dest if dest is not None else current_app.config["BACKUP_DIR"], current_app.config)
 
 
-def get_index() -> SearchIndex:
-    """This process's handle on the index (opened once; a damaged index raises IndexDamaged)."""
+def get_index() -> SearchIndex | PostgresSearchIndex:
+    """This process's handle on the index (opened once; a damaged index raises IndexDamaged).
+
+    On ARCHIVE_SEARCH_BACKEND=postgres the tables in the database, on the current session's
+    connection (made by ``register_search`` when the app is built)."""
     index = current_app.extensions.get("search_index")
+    if current_app.config.get("SEARCH_BACKEND") == "postgres":
+        if index is None:
+            from archive_app import register_search
+
+            register_search(current_app)
+            index = current_app.extensions["search_index"]
+        if not current_app.extensions.get("search_index_checked"):
+            # once per process: tables migrated beside existing records are rebuilt by a job
+            current_app.extensions["search_index_checked"] = True
+            if index.wants_rebuild():
+                log.warning("search tables not built yet: a full reindex is queued")
+                enqueue("reindex_all")
+        return index
     if index is None:
         try:
             index = SearchIndex.open(current_app.config["INDEX_DIR"])

@@ -1,8 +1,16 @@
-"""Benchmark of search_index (Whoosh) against SQLite FTS5 (trigram) on the same corpus and queries.
+"""Benchmark of search_index (Whoosh, and/or its PostgreSQL backend) against SQLite FTS5 (trigram)
+on the same corpus and queries.
 
     .venv/bin/python bench/search.py                 # N = 100,000
     .venv/bin/python bench/search.py --million       # N = 1,000,000
     .venv/bin/python bench/search.py -n 20000 --procs 2 --queries 300
+    .venv/bin/python bench/search.py --backend postgres --skip-fts   # the tables in PostgreSQL
+    .venv/bin/python bench/search.py --backend both --skip-fts       # Whoosh then PostgreSQL, same queries
+
+``--backend postgres`` creates a database beside ARCHIVE_TEST_PG_URL's (or uses --pg-url),
+migrates it, writes the records with the backend's bulk writer and drops it at the end unless
+--keep; its size is the tables' and their indexes' (pg_total_relation_size). Its CPU figure is
+this process's only (the server's CPU is not in it).
 
 Prints indexing records/s, index size, p50/p95/p99 search latency (page 1, 20 hits with snippets,
 as a user with a permission filter), peak RSS; then the same for FTS5 and the ratios.
@@ -34,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.corpus import iter_records  # noqa: E402
 from search_index import Access, CustomerDoc, SearchIndex, SearchRequest, normalise  # noqa: E402
 from search_index.analysis import phone_id_keys, pinyin_keys  # noqa: E402
+from search_index.postgres_backend import TABLES, PostgresSearchIndex  # noqa: E402
 
 ACCESS = Access(max_secrecy=2, department_ids=frozenset({1, 2, 3, 4}))
 
@@ -241,35 +250,65 @@ def fts_search(con, req: SearchRequest):
 # ---------------------------------------------------------------------------------------------
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-n", type=int, default=100_000)
-    ap.add_argument("--million", action="store_true", help="N = 1,000,000")
-    ap.add_argument("--queries", type=int, default=300)
-    ap.add_argument("--procs", type=int, default=2, help="Whoosh writer processes")
-    # 1024: each writer process holds ~4x more records per segment than with 256 (4 segments at
-    # 100k instead of 8): every query pays a fixed cost per segment (p95 at 100k: ~33 vs ~40 ms)
-    ap.add_argument("--limitmb", type=int, default=1024, help="posting pool per writer process")
-    ap.add_argument("--dir", default=None, help="work folder (default: a temp folder, removed)")
-    ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--reuse", action="store_true",
-                    help="reuse the Whoosh index and FTS file already in --dir (queries only)")
-    ap.add_argument("--skip-fts", action="store_true")
-    ap.add_argument("--seed", type=int, default=20260101)
-    args = ap.parse_args()
-    n = 1_000_000 if args.million else args.n
-    work = Path(args.dir or tempfile.mkdtemp(prefix="bench-search-"))
-    work.mkdir(parents=True, exist_ok=True)
-    ixdir = work / "whoosh"
-    if ixdir.exists() and not args.reuse:
-        shutil.rmtree(ixdir)
-    rng = random.Random(args.seed)
-    sample_every = max(1, n // 120)
-    samples = []
-    print(f"N = {n:,}  procs = {args.procs}  limitmb = {args.limitmb}  work = {work}", flush=True)
+def pg_database(url: str | None, keep: bool):
+    """(engine, drop) of a migrated database for the PostgreSQL backend."""
+    import uuid
 
-    ix = SearchIndex.open(ixdir)
+    import sqlalchemy as sa
+
+    from archive_app import create_app
+    from archive_app.commands import upgrade_database
+    from archive_app.extensions import db
+
+    base = os.environ.get("ARCHIVE_TEST_PG_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/test")
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    name = None
+    if url is None:
+        name = f"bench_search_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = base.rsplit("/", 1)[0] + "/" + name
+    tmp = tempfile.mkdtemp(prefix="bench-search-app-")
+    app = create_app({"SECRET_KEY": "b", "AUDIT_KEY": "b", "SQLALCHEMY_DATABASE_URI": url, "DATA_DIR": tmp,
+                      "STORAGE_BACKEND": "fs", "STORAGE_DIR": tmp + "/b"})
+    with app.app_context():
+        upgrade_database()
+        db.engine.dispose()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)}")
+
+    def drop() -> None:
+        engine.dispose()
+        if name is not None and not keep:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    return engine, drop
+
+
+def pg_size(engine) -> int:
+    with engine.connect() as conn:
+        return sum(int(conn.exec_driver_sql(f"SELECT pg_total_relation_size('{t}')").scalar())
+                   for t in TABLES)
+
+
+def run_backend(backend: str, args, n: int, work: Path, ixdir: Path, rng: random.Random,
+                sample_every: int, queries):
+    """Index the corpus into one backend and time the queries (made here on the first backend,
+    the same ones on the next). Returns the queries."""
+    label = "Whoosh" if backend == "whoosh" else "PostgreSQL"
+    drop = None
+    if backend == "whoosh":
+        ix = SearchIndex.open(ixdir)
+    else:
+        engine, drop = pg_database(args.pg_url, args.keep)
+        ix = PostgresSearchIndex.on_engine(engine)
+    samples: list = []
     t0 = time.perf_counter()
+
     cpu0 = cpu_s()
     done = 0
 
@@ -294,7 +333,7 @@ def main() -> None:
                       f"RSS peak self/children {rss_mb()[0]:.0f}/{rss_mb()[1]:.0f} MB", flush=True)
             yield doc
 
-    if args.reuse:
+    if args.reuse and backend == "whoosh":
         for _ in stream():
             pass
         print("(index reused: indexing figures are those of the run that built it)")
@@ -304,22 +343,25 @@ def main() -> None:
             bw.add(stream())
     index_s = time.perf_counter() - t0
     index_cpu = cpu_s() - cpu0
-    if not args.reuse:
+    if backend == "postgres":
+        ix.optimize()  # ANALYZE: the planner's statistics of the new rows
+    if not args.reuse and backend == "whoosh":
         # queries are timed on an index at rest, not while the kernel writes 5 GB back (at 1M
         # the sync takes under a second: that was not why p95 here is ~160 ms against 81-96 ms
         # when --reuse queries the same index from a new process; see README)
         ts = time.perf_counter()
         os.sync()
         print(f"index written back to disk (sync) in {time.perf_counter() - ts:.1f} s", flush=True)
-    size = dir_size(ixdir)
+    size = dir_size(ixdir) if backend == "whoosh" else pg_size(engine)
     rss_index = rss_mb()
-    print(f"Whoosh index: {n:,} records in {index_s:.1f} s = {n / index_s:,.0f} records/s; "
+    print(f"{label} index: {n:,} records in {index_s:.1f} s = {n / index_s:,.0f} records/s; "
           f"size {size / 2**20:,.1f} MiB ({size / n:,.0f} B/record); docs {ix.doc_count():,} "
           f"records + {customers:,} customers; "
           f"{index_cpu:.0f} CPU s (all processes) = {n / max(index_cpu, 1e-9):,.0f} records per "
           f"CPU-second", flush=True)
 
-    queries = make_queries(samples, rng, args.queries)
+    if queries is None:
+        queries = make_queries(samples, rng, args.queries)
     # warm-up: open the searcher, build the permission set (cached per searcher)
     ix.search(SearchRequest(text="客户"), ACCESS)
     lat: list[float] = []
@@ -344,9 +386,9 @@ def main() -> None:
             cust_lat.append((time.perf_counter() - t) * 1000)
     rss_search = rss_mb()
     print(f"{len(queries)} queries as {ACCESS}")
-    print(summary("Whoosh", lat))
-    print(summary("Whoosh (CPU time of the same queries)", cpu_lat))
-    print(summary("Whoosh customers the same texts name (search_customers)", cust_lat))
+    print(summary(label, lat))
+    print(summary(f"{label} (CPU time of this process, same queries)", cpu_lat))
+    print(summary(f"{label} customers the same texts name (search_customers)", cust_lat))
     for kind, v in sorted(by_kind.items()):
         print(f"    {kind:18s} n={len(v):3d}  p50 {pct(v, 50):7.1f}  p95 {pct(v, 95):7.1f}  "
               f"p99 {pct(v, 99):7.1f}  max {max(v):7.1f} ms  CPU p95 {pct(cpu_by_kind[kind], 95):6.1f}  "
@@ -354,7 +396,45 @@ def main() -> None:
     print(f"peak RSS: indexing self {rss_index[0]:.0f} MB, writer children {rss_index[1]:.0f} MB; "
           f"after searching self {rss_search[0]:.0f} MB; {rss_now()}", flush=True)
     ix.close()
+    if drop is not None:
+        drop()
+    return queries, lat, n / index_s, size
 
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=100_000)
+    ap.add_argument("--million", action="store_true", help="N = 1,000,000")
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--procs", type=int, default=2, help="Whoosh writer processes")
+    # 1024: each writer process holds ~4x more records per segment than with 256 (4 segments at
+    # 100k instead of 8): every query pays a fixed cost per segment (p95 at 100k: ~33 vs ~40 ms)
+    ap.add_argument("--limitmb", type=int, default=1024, help="posting pool per writer process")
+    ap.add_argument("--dir", default=None, help="work folder (default: a temp folder, removed)")
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--reuse", action="store_true",
+                    help="reuse the Whoosh index and FTS file already in --dir (queries only)")
+    ap.add_argument("--skip-fts", action="store_true")
+    ap.add_argument("--seed", type=int, default=20260101)
+    ap.add_argument("--backend", choices=("whoosh", "postgres", "both"), default="whoosh")
+    ap.add_argument("--pg-url", default=None, help="PostgreSQL database holding migration 0019 (default: "
+                    "a new one, dropped at the end)")
+    args = ap.parse_args()
+    n = 1_000_000 if args.million else args.n
+    work = Path(args.dir or tempfile.mkdtemp(prefix="bench-search-"))
+    work.mkdir(parents=True, exist_ok=True)
+    ixdir = work / "whoosh"
+    if ixdir.exists() and not args.reuse:
+        shutil.rmtree(ixdir)
+    rng = random.Random(args.seed)
+    sample_every = max(1, n // 120)
+    print(f"N = {n:,}  procs = {args.procs}  limitmb = {args.limitmb}  work = {work}", flush=True)
+
+    backends = ["whoosh", "postgres"] if args.backend == "both" else [args.backend]
+    queries = None
+    for backend in backends:
+        queries, lat, index_rate, size = run_backend(backend, args, n, work, ixdir, rng, sample_every, queries)
     if not args.skip_fts:
         fpath = work / "fts.sqlite"
         if args.reuse and fpath.exists():
@@ -378,7 +458,7 @@ def main() -> None:
         for kind, v in sorted(fby.items()):
             print(f"    {kind:18s} n={len(v):3d}  p50 {pct(v, 50):7.1f}  p95 {pct(v, 95):7.1f}  "
                   f"max {max(v):7.1f} ms")
-        print(f"ratio Whoosh/FTS5: indexing rec/s {(n / index_s) / (n / fts_s):.2f}x, "
+        print(f"ratio {backends[-1]}/FTS5: indexing rec/s {index_rate / (n / fts_s):.2f}x, "
               f"size {size / fsize:.2f}x, p50 {pct(lat, 50) / pct(flat, 50):.2f}x, "
               f"p95 {pct(lat, 95) / pct(flat, 95):.2f}x, p99 {pct(lat, 99) / pct(flat, 99):.2f}x")
         print(f"peak RSS (whole run) {rss_mb()[0]:.0f} MB")

@@ -79,26 +79,64 @@ def sort_timestamp(doc: IndexDoc) -> int:
     return int(doc.updated_at.timestamp())
 
 
-def to_fields(doc: IndexDoc) -> dict:
-    """The Whoosh document (field name -> value) of one record."""
+@dataclass
+class DocKeys:
+    """The exact keys of one document, whatever the backend stores them in: what both the Whoosh
+    fields and the PostgreSQL key array are made of (see :func:`document_keys`)."""
+
+    #: the six text fields joined by the field separator (name first): bigrams, words, exact check
+    joined: str
+    #: the short fields (name, project, unit, address, title), for boosts and one-character queries
+    short: list[str]
+    nums: set[str]  # phones and ID number (analysis.phone_id_keys)
+    codes: set[str]  # 档号 and 客户号 (archival_code_keys, customer_no_keys)
+    text_codes: set[str]  # numbers and codes printed in the text, less those the fields hold
+    pinyin: set[str]  # the name's pinyin keys
+
+
+def _number_keys(phones, id_number) -> set[str]:
     nums: set[str] = set()
-    for phone in doc.phones or ():
+    for phone in phones or ():
         nums |= phone_id_keys(phone)
-    if doc.id_number:
-        nums |= phone_id_keys(doc.id_number)
+    if id_number:
+        nums |= phone_id_keys(id_number)
+    return nums
+
+
+def document_keys(doc: IndexDoc | CustomerDoc) -> DocKeys:
+    """The keys of a record or a customer: the one place both backends get them from."""
+    nums = _number_keys(doc.phones, doc.id_number)
+    if isinstance(doc, CustomerDoc):
+        name = doc.name or ""
+        return DocKeys(joined=name, short=[name, "", "", "", ""], nums=nums,
+                       codes=customer_no_keys(doc.customer_no), text_codes=set(),
+                       pinyin=pinyin_keys(name))
     codes = archival_code_keys(doc.archival_code) | customer_no_keys(doc.customer_no)
-    content = doc.content or ""
     short = [doc.customer_name or "", doc.project or "", doc.unit or "", doc.address or "",
              doc.title or ""]
-    joined = FIELD_SEPARATOR.join(short + [content])
+    joined = FIELD_SEPARATOR.join(short + [doc.content or ""])
     # the text's numbers, less those the fields already hold (a form prints the customer's own
     # phone and ID number): a query looks in every field and scores the best, so nothing is lost
     text_codes = analyse(joined).codes - nums - codes
+    return DocKeys(joined=joined, short=short, nums=nums, codes=codes, text_codes=text_codes,
+                   pinyin=pinyin_keys(doc.customer_name))
+
+
+def filter_key(value: object) -> str:
+    """A filter field's value as both backends store and compare it."""
+    return _key(value)
+
+
+def to_fields(doc: IndexDoc) -> dict:
+    """The Whoosh document (field name -> value) of one record."""
+    k = document_keys(doc)
+    content = doc.content or ""
+    short, joined = k.short, k.joined
     fields = {
         "rid": str(doc.record_id),
         "all": joined,
         "all_runs": joined,  # the same object: analysed once (schema.analyse), sent once
-        "text_codes": " ".join(sorted(text_codes)),
+        "text_codes": " ".join(sorted(k.text_codes)),
         "uni": FIELD_SEPARATOR.join(short),
         "name": short[0],
         "project": short[1],
@@ -106,9 +144,9 @@ def to_fields(doc: IndexDoc) -> dict:
         "address": short[3],
         "title": short[4],
         "content_z": zlib.compress(content.encode("utf-8"), 1) if content else b"",
-        "name_py": " ".join(sorted(pinyin_keys(doc.customer_name))),
-        "nums": " ".join(sorted(nums)),
-        "code": " ".join(sorted(codes)),
+        "name_py": " ".join(sorted(k.pinyin)),
+        "nums": " ".join(sorted(k.nums)),
+        "code": " ".join(sorted(k.codes)),
         "record_type": _key(doc.record_type),
         "part": str(doc.part),
         "year": int(doc.year),
@@ -125,18 +163,14 @@ def to_fields(doc: IndexDoc) -> dict:
 
 def customer_fields(doc: CustomerDoc) -> dict:
     """The Whoosh document of one customer: the name as the only text."""
-    nums: set[str] = set()
-    for phone in doc.phones or ():
-        nums |= phone_id_keys(phone)
-    if doc.id_number:
-        nums |= phone_id_keys(doc.id_number)
-    name = doc.name or ""
+    k = document_keys(doc)
+    name = k.joined
     fields = {
         "rid": customer_rid(doc.customer_id),
         "all": name, "all_runs": name, "uni": name, "name": name,
-        "name_py": " ".join(sorted(pinyin_keys(name))),
-        "nums": " ".join(sorted(nums)),
-        "code": " ".join(sorted(customer_no_keys(doc.customer_no))),
+        "name_py": " ".join(sorted(k.pinyin)),
+        "nums": " ".join(sorted(k.nums)),
+        "code": " ".join(sorted(k.codes)),
         "secrecy": CUSTOMER_SECRECY,
         "dept": "none" if doc.department_id is None else str(int(doc.department_id)),
         "customer_id": str(doc.customer_id),
@@ -150,4 +184,4 @@ def fields_of(doc: IndexDoc | CustomerDoc) -> dict:
     return customer_fields(doc) if isinstance(doc, CustomerDoc) else to_fields(doc)
 
 
-__all__ = ["IndexDoc", "CustomerDoc", "to_fields", "customer_fields", "fields_of", "clean_number"]
+__all__ = ["IndexDoc", "CustomerDoc", "DocKeys", "document_keys", "to_fields", "customer_fields", "fields_of", "clean_number"]

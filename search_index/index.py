@@ -32,16 +32,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import html
 import json
 import mmap
 import os
 import random
-import re
 import threading
 import time
 import warnings
-import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -52,12 +49,13 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
 
 from . import execute, fastwrite
-from .analysis import _HAN_SPACE_RE, normalise
+from .analysis import normalise
 from .documents import CUSTOMER_SECRECY, CustomerDoc, IndexDoc, customer_rid, fields_of
 from .execute import Leaf
 from .planning import Boosted, Verified, customer_permission_query, filter_query, permission_query, plan_text
 from .requests import Access, Hit, SearchRequest, SearchResult
 from .schema import SCHEMA_VERSION, make_schema
+from .snippets import make_snippet
 
 VERSION_FILE = "SCHEMA_VERSION"
 CHECKPOINT_FILE = "reindex_checkpoint.json"
@@ -553,101 +551,6 @@ class BulkWriter:
             with contextlib.suppress(Exception):
                 self._cm.__exit__(None, None, None)
             self._cm = None
-
-
-# -- snippets -------------------------------------------------------------------------------
-
-SNIPPET_CHARS = 120
-
-
-def _normalise_with_map(text: str) -> tuple[str, list[int] | None]:
-    """Normalised text and, per normalised char, its index in ``text`` (None = identity)."""
-    import unicodedata
-
-    from .analysis import t2s
-
-    a = unicodedata.normalize("NFKC", text).lower()
-    if len(a) == len(text):
-        amap = None
-    else:
-        chars, amap = [], []
-        for i, ch in enumerate(text):
-            n = unicodedata.normalize("NFKC", ch).lower()
-            chars.append(n)
-            amap.extend([i] * len(n))
-        a = "".join(chars)
-    b = t2s(a)
-    if len(b) != len(a):  # a phrase conversion changed the length: convert char by char
-        b = "".join(t2s(ch) if len(t2s(ch)) == 1 else ch for ch in a)
-    drops = [(m.start(), m.end()) for m in _HAN_SPACE_RE.finditer(b)]
-    if not drops:
-        return b, amap
-    base = amap if amap is not None else list(range(len(b)))
-    keep_chars, keep_map, prev = [], [], 0
-    for s, e in drops:
-        keep_chars.append(b[prev:s])
-        keep_map.extend(base[prev:s])
-        prev = e
-    keep_chars.append(b[prev:])
-    keep_map.extend(base[prev:])
-    return "".join(keep_chars), keep_map
-
-
-def _highlight(text: str, needles: list[str], width: int = SNIPPET_CHARS) -> str | None:
-    norm, nmap = _normalise_with_map(text)
-    spans: list[tuple[int, int]] = []
-    for needle in {n for n in needles if n}:
-        pat = re.escape(needle)
-        for m in re.finditer(pat, norm):
-            spans.append((m.start(), m.end()))
-            if len(spans) > 200:
-                break
-    if not spans:
-        return None
-    spans.sort()
-
-    def orig(i: int) -> int:
-        return nmap[i] if nmap is not None else i
-
-    ospans = [(orig(s), orig(e - 1) + 1) for s, e in spans]
-    merged: list[list[int]] = []
-    for s, e in ospans:
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], e)
-        else:
-            merged.append([s, e])
-    first = merged[0][0]
-    start = max(0, first - width // 3)
-    end = min(len(text), start + width)
-    out = ["…" if start > 0 else ""]
-    pos = start
-    for s, e in merged:
-        if e <= start or s >= end:
-            continue
-        s, e = max(s, start), min(e, end)
-        out.append(html.escape(text[pos:s]))
-        out.append("<mark>" + html.escape(text[s:e]) + "</mark>")
-        pos = e
-    out.append(html.escape(text[pos:end]))
-    if end < len(text):
-        out.append("…")
-    return "".join(out).replace("\f", " ").replace("\n", " ")
-
-
-def make_snippet(stored: dict, needles: list[str]) -> str:
-    """HTML-safe snippet: content around the first match, else title, else the name."""
-    blob = stored.get("content_z")
-    content = zlib.decompress(blob).decode("utf-8") if blob else ""
-    if needles:
-        for text in (content, stored.get("title") or "", stored.get("name") or ""):
-            if text:
-                snip = _highlight(text, needles)
-                if snip is not None:
-                    return snip
-    for text in (stored.get("title"), content[:SNIPPET_CHARS], stored.get("name")):
-        if text:
-            return html.escape(text).replace("\f", " ").replace("\n", " ")
-    return ""
 
 
 __all__ = ["SearchIndex", "SearchResult", "Hit", "IndexDamaged", "IndexBusy", "normalise"]

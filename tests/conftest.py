@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from archive_app import create_app
 from archive_app.commands import upgrade_database
 from archive_app.extensions import db
+from search_index.postgres_backend import TABLES as SEARCH_TABLES
 
 pytest_plugins = ["tests.s3server", "tests.tcpproxy"]
 
@@ -83,7 +84,7 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 def _truncate_all(app) -> None:
     with app.app_context():
-        names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        names = ", ".join([f'"{t.name}"' for t in db.metadata.sorted_tables] + list(SEARCH_TABLES))
         with db.engine.begin() as conn:
             conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
             conn.exec_driver_sql("INSERT INTO audit_head (id, seq, last_hash) VALUES (1, 0, '" + "0" * 64 + "')")
@@ -91,10 +92,26 @@ def _truncate_all(app) -> None:
 
 
 STACKS = ["sqlite-fs", "postgresql-s3"]
+#: The stacks searching with Whoosh, for tests of the index folder itself.
+WHOOSH_STACKS = ["sqlite-fs", "postgresql-s3+whoosh"]
+#: The PostgreSQL stack on its other search backend (the default there is postgres): added by
+#: modules that set ``OTHER_SEARCH_BACKEND = True`` (the search tests), so both backends pass them.
+OTHER_SEARCH_STACK = "postgresql-s3+whoosh"
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """Every test using ``app`` runs on each stack; search modules also on the other backend."""
+    own = any("app" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize"))
+    if "app" in metafunc.fixturenames and not own:
+        stacks = STACKS + [OTHER_SEARCH_STACK] if getattr(metafunc.module, "OTHER_SEARCH_BACKEND", False) \
+            else STACKS
+        metafunc.parametrize("app", stacks, indirect=True)
 
 
 def make_app(stack: str, tmp_path: Path, request, extra: dict[str, Any] | None = None):
-    """Build an app on the named stack with a clean database and an empty store."""
+    """Build an app on the named stack (``stack+backend``: with that search backend) with a clean
+    database and an empty store."""
+    stack, _, search_backend = stack.partition("+")
     config: dict[str, Any] = {"SECRET_KEY": "test-secret", "AUDIT_KEY": "test-audit-key", "TESTING": True,
                               "WTF_CSRF_ENABLED": False,
                               "DATA_DIR": str(tmp_path / "data"), "FONDS_CODE": "0001"}
@@ -110,13 +127,15 @@ def make_app(stack: str, tmp_path: Path, request, extra: dict[str, Any] | None =
         config.update(request.getfixturevalue("s3_settings"))
     else:
         config.update({"STORAGE_BACKEND": "fs", "STORAGE_DIR": str(tmp_path / "blobs")})
+    if search_backend:
+        config["SEARCH_BACKEND"] = search_backend
     config.update(extra or {})
     return create_app(config)
 
 
-@pytest.fixture(params=STACKS)
+@pytest.fixture
 def app(request, tmp_path):
-    """The application on each stack in turn."""
+    """The application on each stack in turn (parametrized by pytest_generate_tests)."""
     application = make_app(request.param, tmp_path, request)
     application.config["STACK"] = request.param
     yield application

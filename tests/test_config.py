@@ -77,3 +77,15 @@ def test_readme_documents_every_setting():
     text = README.read_text(encoding="utf-8")
     for s in SETTINGS:
         assert f"`{s.env}`" in text, s.env
+
+
+def test_the_search_backend_follows_the_database_unless_chosen(tmp_path):
+    env = {"ARCHIVE_DATA_DIR": str(tmp_path), "ARCHIVE_SECRET_KEY": "s", "ARCHIVE_AUDIT_KEY": "a"}
+    pg = {"ARCHIVE_DATABASE_URL": "postgresql+pg8000://u@h/db"}
+    assert load_config(env)["SEARCH_BACKEND"] == "whoosh"
+    assert load_config(env | pg)["SEARCH_BACKEND"] == "postgres"
+    assert load_config(env | pg | {"ARCHIVE_SEARCH_BACKEND": "Whoosh"})["SEARCH_BACKEND"] == "whoosh"
+    with pytest.raises(ConfigError, match="needs ARCHIVE_DATABASE_URL on PostgreSQL"):
+        load_config(env | {"ARCHIVE_SEARCH_BACKEND": "postgres"})
+    with pytest.raises(ConfigError, match="ARCHIVE_SEARCH_BACKEND must be one of"):
+        load_config(env | pg | {"ARCHIVE_SEARCH_BACKEND": "solr"})

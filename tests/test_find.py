@@ -1,6 +1,7 @@
 """Find: uploads are read in the background (never in the request), indexed, and found by the people allowed."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from archive_app.extensions import db
@@ -8,6 +9,7 @@ from archive_app.intake.models import FilePage
 from archive_app.jobs import run_pending
 from archive_app.wiring import get_index
 
+from .conftest import WHOOSH_STACKS
 from .generated import images as gi
 from .generated import texts
 from .helpers import login, make_pdf, new_customer, truncated_png, upload
@@ -135,6 +137,7 @@ def test_customer_change_reaches_the_index(app, client, users):
     assert [i["record"]["id"] for i in body["items"]] == [rec["id"]]
 
 
+@pytest.mark.parametrize("app", WHOOSH_STACKS, indirect=True)  # the index folder itself
 def test_damaged_index_is_reported_not_deleted(app, client, users):
     from pathlib import Path
 
@@ -186,6 +189,7 @@ def test_interrupted_reindex_resumes(app, client, users):
     assert body["total"] == 3
 
 
+@pytest.mark.parametrize("app", WHOOSH_STACKS, indirect=True)  # the index folder itself
 def test_schema_change_rebuilds_the_index_by_itself(app, client, users):
     from pathlib import Path
 
@@ -197,3 +201,57 @@ def test_schema_change_rebuilds_the_index_by_itself(app, client, users):
     assert client.get("/api/v1/search", query_string={"q": "长安城"}).json["total"] == 0
     _drain(app)
     assert client.get("/api/v1/search", query_string={"q": "长安城"}).json["total"] == 3
+
+
+@pytest.mark.parametrize("app", ["postgresql-s3"], indirect=True)  # ARCHIVE_SEARCH_BACKEND=postgres
+def test_a_customer_moved_to_another_department_leaves_its_search_in_the_same_transaction(app, client, users):
+    from archive_app.accounts.models import Department, User
+    from archive_app.finding.search import access_for
+    from archive_app.intake.models import Customer
+    from search_index import SearchRequest
+
+    login(client, "archivist")
+    c = new_customer(client, name="欧阳修", department="销售一部")
+    upload(client, c["id"], [(make_pdf(marker="m"), "m.pdf")], title="认购书 醉翁亭")
+    req = SearchRequest(text="醉翁亭")
+    with app.app_context():
+        index = get_index()
+        one, two = (access_for(db.session.get(User, users[u])) for u in ("staff", "staff_other"))
+        assert (index.search(req, one).total, index.search(req, two).total) == (1, 0)
+        customer = db.session.get(Customer, c["id"])
+        customer.department_id = db.session.scalar(select(Department.id).where(Department.name == "销售二部"))
+        db.session.flush()  # not committed: the same transaction already searches so
+        assert (index.search(req, one).total, index.search(req, two).total) == (0, 1)
+        assert index.search_customers("欧阳修", one) == [] and index.search_customers("欧阳修", two) == [c["id"]]
+        db.session.rollback()  # the rows go back with the customer
+        assert (index.search(req, one).total, index.search(req, two).total) == (1, 0)
+        customer = db.session.get(Customer, c["id"])
+        customer.department_id = db.session.scalar(select(Department.id).where(Department.name == "销售二部"))
+        db.session.commit()
+    with app.app_context():  # another session, right after the commit: no job ran
+        assert (get_index().search(req, one).total, get_index().search(req, two).total) == (0, 1)
+    client.post("/logout")
+    login(client, "staff")
+    assert client.get("/api/v1/search", query_string={"q": "醉翁亭"}).json["total"] == 0
+
+
+@pytest.mark.parametrize("app", ["postgresql-s3"], indirect=True)  # ARCHIVE_SEARCH_BACKEND=postgres
+def test_search_tables_migrated_beside_records_are_built_by_a_job(app, client, users):
+    from sqlalchemy import text
+
+    from search_index import Access, SearchRequest
+
+    login(client, "archivist")
+    c = new_customer(client, name="王勃", department="销售一部")
+    upload(client, c["id"], [(make_pdf(marker="w"), "w.pdf")], title="滕王阁序")
+    everyone, req = Access(3, None), SearchRequest(text="滕王阁")
+    with app.app_context():
+        # as migration 0019 leaves an archive that already held records
+        db.session.execute(text("TRUNCATE search_records, search_customers"))
+        db.session.execute(text("INSERT INTO search_state (name, value) VALUES ('needs_rebuild', '1')"))
+        db.session.commit()
+        app.extensions.pop("search_index_checked", None)  # a new process
+        assert get_index().search(req, everyone).total == 0
+        run_pending()  # the rebuild get_index queued
+        assert get_index().search(req, everyone).total == 1 and not get_index().wants_rebuild()
+        assert get_index().search_customers("王勃", everyone) == [c["id"]]

@@ -7,6 +7,9 @@ from archive_app.jobs import run_pending
 from .generated.receipts import RECEIPT_LINES, RECEIPT_QUERIES, receipt_png
 from .helpers import login, make_pdf, new_customer, upload
 
+#: also on the PostgreSQL stack's other search backend (tests/conftest.py)
+OTHER_SEARCH_BACKEND = True
+
 
 def _hits(client, q: str) -> list[int]:
     body = client.get("/api/v1/search", query_string={"q": q, "per_page": 50}).json

@@ -2,14 +2,14 @@
 for the visits' cards and customers, so the report pages read indexes rather than wide rows
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-02 11:25:00
 
 """
 from alembic import op
 
 revision = '0020'
-down_revision = '0018'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 

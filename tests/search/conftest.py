@@ -1,14 +1,21 @@
 """Fixtures of the search-index tests: no Flask app, only search_index, synthetic records and the
-pages written for the tests (tests/generated/texts.py). The seed pages are searched in tests/acceptance."""
+pages written for the tests (tests/generated/texts.py). The seed pages are searched in tests/acceptance.
+
+``small_index`` and ``quality_index`` are each backend in turn: the Whoosh folder and the
+PostgreSQL tables (in a schema of their own in the session's test database, so the app tests'
+truncations never meet them)."""
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bench.corpus import iter_records
 from search_index import IndexDoc, SearchIndex
+from search_index.postgres_backend import TABLES, PostgresSearchIndex
 
 from ..generated import texts
 
@@ -44,23 +51,68 @@ def corpus():
     return recs, pages, blank_doc(OCR_ID, OCR_TEXT, title="扫描件", department_id=2)
 
 
-def build_index(path: Path, corpus) -> SearchIndex:
+BACKENDS = ["whoosh", "postgres"]
+_SCHEMAS: dict[sa.Engine, str] = {}
+
+
+def schema_engine(pg_url: str) -> sa.Engine:
+    """An engine whose connections see a fresh schema holding empty copies of the search tables
+    (the migrated ones in ``public``, with their indexes)."""
+    schema = f"search_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        for t in TABLES:
+            conn.exec_driver_sql(f"CREATE TABLE {schema}.{t} (LIKE public.{t} INCLUDING ALL)")
+    engine.dispose()
+    engine = sa.create_engine(pg_url)
+
+    @sa.event.listens_for(engine, "connect")
+    def _search_path(dbapi_conn, _record):
+        cur = dbapi_conn.cursor()
+        cur.execute(f"SET search_path TO {schema}, public")
+        cur.close()
+        dbapi_conn.commit()
+
+    _SCHEMAS[engine] = schema
+    return engine
+
+
+def drop_schema(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {_SCHEMAS.pop(engine)} CASCADE")
+    engine.dispose()
+
+
+def open_index(backend: str, request, path: Path):
+    """(index, engine or None) of a backend, empty."""
+    if backend == "whoosh":
+        return SearchIndex.open(path), None
+    engine = schema_engine(request.getfixturevalue("pg_url"))
+    return PostgresSearchIndex.on_engine(engine), engine
+
+
+def build_index(path: Path, corpus, backend: str = "whoosh", request=None):
     recs, pages, ocr = corpus
-    ix = SearchIndex.open(path)
+    ix, engine = open_index(backend, request, path)
     with ix.bulk_writer() as bw:
         bw.add([d for d, _ in recs] + pages + [ocr])
-    return ix
+    return ix, engine
 
 
-@pytest.fixture(scope="session")
-def quality_index(tmp_path_factory, corpus) -> SearchIndex:
-    ix = build_index(tmp_path_factory.mktemp("quality") / "ix", corpus)
+@pytest.fixture(scope="session", params=BACKENDS)
+def quality_index(request, tmp_path_factory, corpus):
+    ix, engine = build_index(tmp_path_factory.mktemp("quality") / "ix", corpus, request.param, request)
     yield ix
     ix.close()
+    if engine is not None:
+        drop_schema(engine)
 
 
-@pytest.fixture
-def small_index(tmp_path: Path) -> SearchIndex:
-    ix = SearchIndex.open(tmp_path / "ix")
+@pytest.fixture(params=BACKENDS)
+def small_index(request, tmp_path: Path):
+    ix, engine = open_index(request.param, request, tmp_path / "ix")
     yield ix
     ix.close()
+    if engine is not None:
+        drop_schema(engine)
