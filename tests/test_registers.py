@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from archive_app.audit.models import AuditEntry
 from archive_app.extensions import db
 from archive_app.intake.models import Customer
+from archive_app.jobs import run_pending
 from archive_app.registers import headers, sheets
 from archive_app.registers.models import RegisterImport
 from archive_app.visits.models import CardVisit, FollowUp, GradeChange, VisitorCard
@@ -158,6 +159,11 @@ def test_a_visitor_card_register_imported_on_the_page_creates_cards(app, client,
         assert card.unit_type in ("enterprise", "institution", "self_employed") and card.area_band == "100_120"
     report = client.get(report_url).get_data(as_text=True)
     assert "5 户客户，5 张温馨卡" in report and "别墅" in report
+    # an imported customer is found by search (the bulk insert is noted for the index)
+    with app.app_context():
+        run_pending()
+    found = client.get("/api/v1/search", query_string={"q": "13800000000"}).json["customers"]
+    assert [c["id"] for c in found] == [first.id]
     xlsx = client.get(report_url + ".xlsx")
     cells = [c for row in load_workbook(io.BytesIO(xlsx.data)).active.iter_rows(values_only=True) for c in row]
     assert "住房性质的选项无效：别墅" in cells

@@ -54,12 +54,14 @@ def _note(session: Session, flush_context, key: str = _KEY) -> None:
         # FilePage rows are written with bulk statements by the extraction job, which notes their record.
 
 
-def note_records(session: Session, record_ids: list[int]) -> None:
-    """Index these records after the session's next commit (for writes made with bulk statements,
-    which the flush listener does not see, such as the extraction job's pages)."""
+def note_records(session: Session, record_ids: list[int], customer_ids: list[int] = ()) -> None:
+    """Index these records (and customers) after the session's next commit, or in it on PostgreSQL:
+    for writes made with bulk statements, which the flush listener does not see (the extraction
+    job's pages, the customers a register import inserts)."""
     key = _INLINE_KEY if _inline_index(session) is not None else _KEY
-    records, _ = session.info.setdefault(key, (set(), set()))
+    records, customers = session.info.setdefault(key, (set(), set()))
     records.update(record_ids)
+    customers.update(customer_ids)
 
 
 def _after_flush(session: Session, flush_context) -> None:

@@ -25,6 +25,7 @@ from archive_app import policy
 from archive_app.accounts.models import Department, User
 from archive_app.audit import log as audit
 from archive_app.errors import ValidationFailed
+from archive_app.finding import index_feed
 from archive_app.intake.models import Customer
 from archive_app.intake.numbering import customer_no_for
 from archive_app.registers import headers, sheets
@@ -139,8 +140,9 @@ def run_import(session: Session, actor: User, check: Check, *, skip_errors: bool
     ready = check.ready
     # Core inserts with RETURNING, many rows a statement: ten thousand ORM objects through the unit of work
     # took most of the 30 s allowed (bench/import_registers.py). The search index, fed from flushed Customer
-    # objects, has nothing to do: new customers have no records yet.
+    # objects, does not see them: they are noted for it, so a customer imported is found by search at once.
     customer_ids = _insert_customers(session, actor, ready, now)
+    index_feed.note_records(session, [], customer_ids)
     _number(session, [(cid, row.customer.get("grade") or None) for row, cid in zip(ready, customer_ids, strict=True)])
     with_cards = [(row, cid) for row, cid in zip(ready, customer_ids, strict=True) if row.card is not None]
     card_ids = _ids(session, VisitorCard, [
