@@ -8,7 +8,7 @@ import pytest
 from bench.corpus import iter_records
 from search_index import SearchIndex
 
-from ..search.conftest import OCR_ID, OCR_TEXT, blank_doc, build_index, page_docs
+from ..search.conftest import BACKENDS, OCR_ID, OCR_TEXT, blank_doc, build_index, drop_schema, page_docs
 from ..search.test_quality import ids, oracle_text, search
 from .conftest import SEEDS
 
@@ -24,11 +24,14 @@ def corpus():
     return recs, seeds, blank_doc(OCR_ID, OCR_TEXT, title="扫描件", department_id=2)
 
 
-@pytest.fixture(scope="module")
-def seed_index(tmp_path_factory, corpus) -> SearchIndex:
-    ix = build_index(tmp_path_factory.mktemp("seeds") / "ix", corpus)
+@pytest.fixture(scope="module", params=BACKENDS)
+def seed_index(request, tmp_path_factory, corpus) -> SearchIndex:
+    """The seed corpus in each search backend in turn (Whoosh, PostgreSQL)."""
+    ix, engine = build_index(tmp_path_factory.mktemp("seeds") / "ix", corpus, request.param, request)
     yield ix
     ix.close()
+    if engine is not None:
+        drop_schema(engine)
 
 
 def test_traditional_seed_queried_in_simplified_and_back(seed_index):
