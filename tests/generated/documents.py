@@ -102,6 +102,31 @@ def kai_font_path() -> Path | None:
     return next((Path(p) for p in KAI_CANDIDATES if Path(p).is_file()), None)
 
 
+def hand_lines(lines: list[str], font_at, *, size: int, width: int, height: int, top: int, step: int,
+               margin: int, indent: int, rule_gap: int, rng: random.Random) -> Image.Image:
+    """Lines "written by hand" on ruled paper: each glyph of ``font_at(size)`` sized, turned, shifted and
+    inked a little differently (the imitation both handwriting-like pages use)."""
+    img = Image.new("L", (width, height), 250)
+    draw = ImageDraw.Draw(img)
+    for k, line in enumerate(lines):
+        y0 = top + step * k
+        draw.line((margin, y0 + size + rule_gap, width - margin, y0 + size + rule_gap), fill=170, width=2)
+        x = margin + indent
+        for ch in line:
+            if ch == " ":
+                x += size
+                continue
+            s = int(size * rng.uniform(0.88, 1.12))
+            f = font_at(s)
+            glyph = Image.new("L", (s * 2, s * 2), 0)
+            ImageDraw.Draw(glyph).text((s // 2, s // 3), ch, fill=255, font=f)
+            glyph = glyph.rotate(rng.uniform(-7, 7), resample=Image.Resampling.BICUBIC)
+            img.paste(Image.new("L", glyph.size, rng.randint(20, 70)),
+                      (x - s // 2, y0 + rng.randint(-4, 4) - s // 3), glyph)
+            x += int(f.getlength(ch) * rng.uniform(0.95, 1.15))
+    return img
+
+
 def handwritten_card(seed: int = 1) -> tuple[Image.Image, str] | None:
     """A visitor card filled in by hand, imitated: Kai glyphs each shifted, turned and sized a little at
     random on lined paper. None when the Kai font is missing."""
@@ -110,26 +135,9 @@ def handwritten_card(seed: int = 1) -> tuple[Image.Image, str] | None:
         return None
     lines = ["姓名 李秀英 电话 13912345678", "意向面积 九十平米 三室两厅", "年级 初二 班级 三班",
              "来访日期 三月十八日 置业顾问 张明"]
-    rng = random.Random(seed)
-    size = 44
-    img = Image.new("L", (1100, 120 + 90 * len(lines)), 250)
-    draw = ImageDraw.Draw(img)
-    for k, line in enumerate(lines):
-        y0 = 60 + 90 * k
-        draw.line((30, y0 + size + 14, 1070, y0 + size + 14), fill=170, width=2)
-        x = 50
-        for ch in line:
-            if ch == " ":
-                x += size
-                continue
-            s = int(size * rng.uniform(0.88, 1.12))
-            f = ImageFont.truetype(str(path), s, index=0)
-            glyph = Image.new("L", (s * 2, s * 2), 0)
-            ImageDraw.Draw(glyph).text((s // 2, s // 3), ch, fill=255, font=f)
-            glyph = glyph.rotate(rng.uniform(-7, 7), resample=Image.Resampling.BICUBIC)
-            img.paste(Image.new("L", glyph.size, rng.randint(20, 70)),
-                      (x - s // 2, y0 + rng.randint(-4, 4) - s // 3), glyph)
-            x += int(f.getlength(ch) * rng.uniform(0.95, 1.15))
+    img = hand_lines(lines, lambda s: ImageFont.truetype(str(path), s, index=0), size=44, width=1100,
+                     height=120 + 90 * len(lines), top=60, step=90, margin=30, indent=20, rule_gap=14,
+                     rng=random.Random(seed))
     return photographed(img, turn=0.8, blur=0.6, noise=12, ink=30, paper=225, quality=80, seed=seed), \
         "\n".join(lines)
 

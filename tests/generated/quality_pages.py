@@ -125,26 +125,9 @@ def traditional_page() -> QualityPage:
 def handwriting_card(seed: int = 3) -> QualityPage:
     """The card written with Serif glyphs each sized, turned, shifted and inked a little differently,
     on ruled paper, photographed: an imitation of handwriting (no real handwritten scan here)."""
-    rng = random.Random(seed)
-    size = 36
-    img = Image.new("L", (820, max(MIN_SIDE, 90 + 74 * len(CARD_LINES))), 250)
-    draw = ImageDraw.Draw(img)
-    for k, line in enumerate(CARD_LINES):
-        y0 = 40 + 74 * k
-        draw.line((24, y0 + size + 12, 796, y0 + size + 12), fill=170, width=2)
-        x = 40
-        for ch in line:
-            if ch == " ":
-                x += size
-                continue
-            s = int(size * rng.uniform(0.88, 1.12))
-            f = serif_font(s)
-            glyph = Image.new("L", (s * 2, s * 2), 0)
-            ImageDraw.Draw(glyph).text((s // 2, s // 3), ch, fill=255, font=f)
-            glyph = glyph.rotate(rng.uniform(-7, 7), resample=Image.Resampling.BICUBIC)
-            img.paste(Image.new("L", glyph.size, rng.randint(20, 70)),
-                      (x - s // 2, y0 + rng.randint(-4, 4) - s // 3), glyph)
-            x += int(f.getlength(ch) * rng.uniform(0.95, 1.15))
+    img = documents.hand_lines(CARD_LINES, serif_font, size=36, width=820,
+                               height=max(MIN_SIDE, 90 + 74 * len(CARD_LINES)), top=40, step=74, margin=24,
+                               indent=16, rule_gap=12, rng=random.Random(seed))
     photo = documents.photographed(img, turn=0.8, blur=0.6, noise=12, ink=30, paper=225, quality=80, seed=seed)
     return QualityPage("handwriting-like", photo, "\n".join(CARD_LINES))
 
