@@ -24,6 +24,14 @@ PAGES = ["/", "/customers/new", "/search", "/loans/register", "/retention/schedu
          "/disposal/batches", "/admin/users", "/audit", "/no-such-page"]
 
 
+def _watch(page) -> list[str]:
+    """What the page reports wrong from now on: security-policy violations and script errors."""
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    return problems
+
+
 def test_pages_run_under_the_policy_in_chromium(browser, live_server: str) -> None:
     from playwright.sync_api import expect
 
@@ -70,9 +78,7 @@ def test_a_visitor_card_is_entered_under_the_policy(browser, live_server: str) -
 
     context = new_context(browser, live_server)
     page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    problems = _watch(page)
     try:
         log_in(page, "admin", ADMIN_PASSWORD)
         page.goto("/customers/new")
@@ -144,9 +150,7 @@ def test_three_files_dropped_are_filed_each_with_its_progress_bar(browser, live_
 
     context = new_context(browser, live_server)
     page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    problems = _watch(page)
     try:
         log_in(page, "admin", ADMIN_PASSWORD)
         first, second = _new_customer(page, "批量甲"), _new_customer(page, "批量乙")
@@ -229,9 +233,7 @@ def test_an_archivist_imports_a_register_and_enters_a_card_beside_its_scan(brows
 
     context = new_context(browser, live_server)
     page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    problems = _watch(page)
     try:
         _create_archivist(page)
         log_in(page, "archivist1", ARCHIVIST_PASSWORD)
