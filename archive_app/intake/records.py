@@ -492,18 +492,28 @@ def correct_record(session: Session, actor: User, record_id: int, data: Mapping[
     return record
 
 
+def _draft_under_review(session: Session, actor: User, record_id: int, not_draft: Conflict,
+                        own_upload: Forbidden) -> Record:
+    """The draft a reviewer decides on (files or sends back): refused with ``not_draft`` once it is
+    filed and ``own_upload`` for its uploader (the second-person rule), then asked of the policy."""
+    record = get_record(session, actor, record_id)
+    if record.status != "draft":
+        raise not_draft
+    if record.created_by_id == actor.id:
+        raise own_upload
+    policy.require(actor, "record.review", record)
+    return record
+
+
 def file_draft(session: Session, actor: User, record_id: int, *, now: datetime, comment: str = "") -> tuple[Record, dict]:
     """Check a draft may be filed by ``actor`` and file it; the record and the ``record.review`` audit
     details, which the caller writes (one entry, or many at once for a bulk approval).
 
     Everything is checked before anything is written: a refusal leaves nothing to undo.
     """
-    record = get_record(session, actor, record_id)
-    if record.status != "draft":
-        raise Conflict("该档案已归档，无需重复审核", code="already_filed")
-    if record.created_by_id == actor.id:
-        raise Forbidden("审核人不能审核自己上传的档案", code="reviewer_is_uploader")
-    policy.require(actor, "record.review", record)
+    record = _draft_under_review(session, actor, record_id,
+                                 Conflict("该档案已归档，无需重复审核", code="already_filed"),
+                                 Forbidden("审核人不能审核自己上传的档案", code="reviewer_is_uploader"))
     if not record.files:
         raise Conflict("档案没有任何文件，不能归档", code="no_files")
     record.status = "filed"
@@ -530,12 +540,9 @@ def send_back(session: Session, actor: User, record_id: int, reason: str, ip: st
               now: datetime) -> Record:
     """The reviewer returns a draft to its uploader (退回修改) with a reason: it leaves the review queue,
     the reason shows in the uploader's inbox and on the record, until a keeper saves it again."""
-    record = get_record(session, actor, record_id)
-    if record.status != "draft":
-        raise Conflict("只有待审核的档案可以退回", code="not_draft")
-    if record.created_by_id == actor.id:
-        raise Forbidden("不能退回自己上传的档案", code="reviewer_is_uploader")
-    policy.require(actor, "record.review", record)
+    record = _draft_under_review(session, actor, record_id,
+                                 Conflict("只有待审核的档案可以退回", code="not_draft"),
+                                 Forbidden("不能退回自己上传的档案", code="reviewer_is_uploader"))
     why = _reason(reason, "退回原因")
     record.returned_at, record.returned_by_id, record.returned_reason = now, actor.id, why
     audit.record_event(session, "record.send_back", actor=actor, object_type="record", object_id=record.id, ip=ip,
