@@ -259,14 +259,10 @@ def test_an_archivist_imports_a_register_and_enters_a_card_beside_its_scan(brows
         page.locator("input[type=file][name=files]").set_input_files(str(scan))
         page.get_by_role("button", name="上传").click()
         expect(page).to_have_url(re.compile(r"/records/\d+$"))
-        record_url = page.url
 
-        # the background worker renders the scan's page; the form shows it beside the fields once it has
-        for _ in range(40):
-            page.goto(record_url)
-            if page.locator("a[href*='/pages/'] img, img[src*='/pages/']").count():
-                break
-            page.wait_for_timeout(250)
+        # the background worker renders the scan's page; the record page polls and reloads itself when
+        # its files are read (status.js), so wait for that rather than navigate over its reload
+        expect(page.locator("a[href*='/pages/'] img, img[src*='/pages/']").first).to_be_visible(timeout=30_000)
         page.get_by_role("link", name="对照此扫描件登记温馨卡").click()
         expect(page.locator("#card-scan img")).to_have_count(1)
         expect(page.locator("#card-customer")).to_contain_text("13911112222")
