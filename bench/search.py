@@ -6,6 +6,8 @@ on the same corpus and queries.
     .venv/bin/python bench/search.py -n 20000 --procs 2 --queries 300
     .venv/bin/python bench/search.py --backend postgres --skip-fts   # the tables in PostgreSQL
     .venv/bin/python bench/search.py --backend both --skip-fts       # Whoosh then PostgreSQL, same queries
+    .venv/bin/python bench/search.py --backend both --skip-fts --dir D --keep      # keep both indexes, then
+    .venv/bin/python bench/search.py --backend both --skip-fts --dir D --reuse --pg-url URL   # query them again
 
 ``--backend postgres`` creates a database beside ARCHIVE_TEST_PG_URL's (or uses --pg-url),
 migrates it, writes the records with the backend's bulk writer and drops it at the end unless
@@ -250,8 +252,9 @@ def fts_search(con, req: SearchRequest):
 # ---------------------------------------------------------------------------------------------
 
 
-def pg_database(url: str | None, keep: bool):
-    """(engine, drop) of a migrated database for the PostgreSQL backend."""
+def pg_database(url: str | None, keep: bool, reuse: bool = False):
+    """(engine, drop) of a migrated database for the PostgreSQL backend; with ``reuse`` (and a
+    ``url``) the rows already written there are kept and queried."""
     import uuid
 
     import sqlalchemy as sa
@@ -275,8 +278,11 @@ def pg_database(url: str | None, keep: bool):
         upgrade_database()
         db.engine.dispose()
     engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)}")
+    if keep:
+        print(f"PostgreSQL database kept: --pg-url {url}", flush=True)
+    if not (reuse and name is None):
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)}")
 
     def drop() -> None:
         engine.dispose()
@@ -304,7 +310,7 @@ def run_backend(backend: str, args, n: int, work: Path, ixdir: Path, rng: random
     if backend == "whoosh":
         ix = SearchIndex.open(ixdir)
     else:
-        engine, drop = pg_database(args.pg_url, args.keep)
+        engine, drop = pg_database(args.pg_url, args.keep, args.reuse)
         ix = PostgresSearchIndex.on_engine(engine)
     samples: list = []
     t0 = time.perf_counter()
@@ -333,7 +339,7 @@ def run_backend(backend: str, args, n: int, work: Path, ixdir: Path, rng: random
                       f"RSS peak self/children {rss_mb()[0]:.0f}/{rss_mb()[1]:.0f} MB", flush=True)
             yield doc
 
-    if args.reuse and backend == "whoosh":
+    if args.reuse and (backend == "whoosh" or args.pg_url):
         for _ in stream():
             pass
         print("(index reused: indexing figures are those of the run that built it)")
@@ -343,7 +349,7 @@ def run_backend(backend: str, args, n: int, work: Path, ixdir: Path, rng: random
             bw.add(stream())
     index_s = time.perf_counter() - t0
     index_cpu = cpu_s() - cpu0
-    if backend == "postgres":
+    if backend == "postgres" and not args.reuse:
         ix.optimize()  # ANALYZE: the planner's statistics of the new rows
     if not args.reuse and backend == "whoosh":
         # queries are timed on an index at rest, not while the kernel writes 5 GB back (at 1M
@@ -414,7 +420,8 @@ def main() -> None:
     ap.add_argument("--dir", default=None, help="work folder (default: a temp folder, removed)")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--reuse", action="store_true",
-                    help="reuse the Whoosh index and FTS file already in --dir (queries only)")
+                    help="reuse the Whoosh index and FTS file already in --dir, and the PostgreSQL "
+                    "database of --pg-url (queries only)")
     ap.add_argument("--skip-fts", action="store_true")
     ap.add_argument("--seed", type=int, default=20260101)
     ap.add_argument("--backend", choices=("whoosh", "postgres", "both"), default="whoosh")
