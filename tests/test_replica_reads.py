@@ -173,3 +173,35 @@ def test_a_read_url_needs_postgresql_on_both_sides(tmp_path):
         load_config(env | {"ARCHIVE_DATABASE_READ_URL": pg})
     with pytest.raises(ConfigError, match="ARCHIVE_DATABASE_READ_URL needs"):
         load_config(env | {"ARCHIVE_DATABASE_URL": pg, "ARCHIVE_DATABASE_READ_URL": "sqlite:///x.db"})
+
+
+def test_a_failed_replica_is_left_alone_for_a_while_then_asked_again(replica_db, tcp_proxy):
+    from sqlalchemy.orm import Session
+
+    from archive_app.replica_reads import RETRY_AFTER_SECONDS, ReadRouter, make_engine
+
+    proxy = tcp_proxy("127.0.0.1", replica_db.standby_port)
+    t = [0.0]
+    router = ReadRouter(make_engine(replica_db.url(proxy.port, DATABASE)), clock=lambda: t[0])
+    primary_engine = sa.create_engine(replica_db.primary_url(DATABASE))
+    # a "replica" that is not in recovery (a promoted standby, or the primary named by mistake)
+    not_standby = ReadRouter(make_engine(replica_db.primary_url(DATABASE)))
+    try:
+        with Session(primary_engine) as primary:
+            first = router.choose(primary, None)
+            assert first.on_replica and first.session is not primary
+            ReadRouter.release(first)
+            proxy.cut()
+            assert router.choose(primary, None).session is primary
+            proxy.restore()
+            t[0] += RETRY_AFTER_SECONDS - 1  # still left alone, though it is back
+            assert router.choose(primary, None).session is primary
+            t[0] += 2
+            again = router.choose(primary, None)
+            assert again.on_replica
+            ReadRouter.release(again)
+            assert not not_standby.choose(primary, None).on_replica
+    finally:
+        router.engine.dispose()
+        not_standby.engine.dispose()
+        primary_engine.dispose()
