@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     register_storage(app)
     register_queue(app)
     register_search(app)
+    register_read_replica(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_template_helpers(app)
@@ -106,6 +107,18 @@ def register_search(app: Flask) -> None:
     app.extensions["search_index"] = index
     with app.app_context():
         index_feed.write_inline(db.engine, index)
+
+
+def register_read_replica(app: Flask) -> None:
+    """With ARCHIVE_DATABASE_READ_URL, searches and list pages read from that replica (replica_reads);
+    its session of a request is closed when the request ends."""
+    if not app.config.get("DATABASE_READ_URL"):
+        return
+    from archive_app.replica_reads import ReadRouter, make_engine
+    from archive_app.wiring import end_reads
+
+    app.extensions["read_router"] = ReadRouter(make_engine(app.config["DATABASE_READ_URL"]))
+    app.teardown_appcontext(end_reads)
 
 
 def register_blueprints(app: Flask) -> None:

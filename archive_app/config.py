@@ -89,6 +89,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Folder of the embedded default: SQLite file, file store, search index, secret key."),
     Setting("ARCHIVE_DATABASE_URL", "SQLALCHEMY_DATABASE_URI", "sqlite:///{data_dir}/archive.db", str,
             "SQLAlchemy URL, e.g. postgresql+pg8000://user:pw@host/db."),
+    Setting("ARCHIVE_DATABASE_READ_URL", "DATABASE_READ_URL", "", str,
+            "SQLAlchemy URL of a read-only streaming replica of ARCHIVE_DATABASE_URL (PostgreSQL both): "
+            "searches and list pages read from it (empty: no replica). The replica proposes, the primary "
+            "decides: users, grants and each shown row's access are read from the primary; a user's reads "
+            "after their own write wait for the replica to replay it, else go to the primary, as they do "
+            "while the replica is down."),
     Setting("ARCHIVE_SECRET_KEY", "SECRET_KEY", None, str,
             "Session signing key. No built-in fallback: if unset, read from {data_dir}/secret_key, "
             "which `archive init` creates."),
@@ -245,6 +251,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
             raise ConfigError(f"{s.env} must be {span} (got {value})")
     config["MAX_CONTENT_LENGTH"] = int(config["MAX_UPLOAD_MB"]) * 1024 * 1024
     _choose_search_backend(config)
+    _check_read_url(config)
     # Non-file form fields held in memory; must exceed the 1 MiB multipart read size (uploads.py).
     config["MAX_FORM_MEMORY_SIZE"] = 4 * 1024 * 1024
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
@@ -269,6 +276,17 @@ def _choose_search_backend(config: dict[str, Any]) -> None:
     if backend == "postgres" and not on_pg:
         raise ConfigError("ARCHIVE_SEARCH_BACKEND=postgres needs ARCHIVE_DATABASE_URL on PostgreSQL")
     config["SEARCH_BACKEND"] = backend
+
+
+def _check_read_url(config: dict[str, Any]) -> None:
+    """A read replica is a PostgreSQL standby of a PostgreSQL primary (WAL positions decide its use)."""
+    read_url = str(config.get("DATABASE_READ_URL") or "")
+    if not read_url:
+        return
+    if not str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql") \
+            or not read_url.startswith("postgresql"):
+        raise ConfigError("ARCHIVE_DATABASE_READ_URL needs ARCHIVE_DATABASE_URL and itself on PostgreSQL "
+                          "(a streaming replica of the primary)")
 
 
 def _key_from_file(config: dict[str, Any], key: str, path: Path, missing: str) -> None:

@@ -36,7 +36,7 @@ from archive_app.errors import DomainError, ValidationFailed, in_range
 from archive_app.extensions import db
 from archive_app.intake.records import Download, IncomingFile
 from archive_app.vocabulary import MAX_PAGE, MAX_ROW_ID
-from archive_app.wiring import now
+from archive_app.wiring import note_write, now
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -212,6 +212,10 @@ def register_unit_of_work(app: Flask) -> None:
             except SQLAlchemyError:
                 # Nothing was kept either way; the error already answered stays the answer.
                 log.warning("rollback failed after an error response", exc_info=True)
+        # even after an error: a step that committed on its own is a write its user may look for.
+        # The user the request already loaded, if any (loading one here could fail after an outage).
+        user = g.get("_login_user")
+        note_write(request.method, user.id if user is not None and user.is_authenticated else None)
         return response
 
 

@@ -6,12 +6,13 @@ the same under a request, in a worker or in a test with whatever store, index an
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Callable
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context
 from huey.api import Huey
 
 from archive_app.backup.destinations import Destination, open_destination
@@ -19,11 +20,14 @@ from archive_app.borrowing.loans import LoanSettings
 from archive_app.clock import utcnow
 from archive_app.errors import StorageFailed
 from archive_app.intake.records import ArchiveSettings
+from archive_app.replica_reads import SAFE_METHODS, ReadChoice, ReadRouter, remember_write
 from search_index import IndexDamaged, SearchIndex
 from search_index.postgres_backend import PostgresSearchIndex
 from storage import BlobStore
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from archive_app.visits.follow_ups import FollowUpSettings
 
 log = logging.getLogger(__name__)
@@ -83,6 +87,60 @@ def get_index() -> SearchIndex | PostgresSearchIndex:
             log.warning("search index schema changed: a full reindex is queued")
             enqueue("reindex_all")
     return index
+
+
+def read_choice(user_id: int | None) -> ReadChoice:
+    """Where this request's routed reads (searches, list pages) go: the replica of
+    ARCHIVE_DATABASE_READ_URL when it has replayed ``user_id``'s last write, else the primary's
+    session (see ``replica_reads``). Chosen once per request; closed when the request ends."""
+    from archive_app.extensions import db
+
+    choice = g.get("read_choice")
+    if choice is None:
+        router = current_app.extensions.get("read_router")
+        choice = router.choose(db.session, user_id) if router is not None \
+            else ReadChoice(db.session, False, "no replica")
+        g.read_choice = choice
+    return choice
+
+
+def read_session(user_id: int | None) -> Session:
+    """The session a list page counts, filters and pages on (the replica's or the primary's);
+    rows it proposes are loaded and checked on the primary's ``db.session``."""
+    return read_choice(user_id).session
+
+
+def read_index(user_id: int | None) -> SearchIndex | PostgresSearchIndex:
+    """The search index a search asks: the tables on the replica when reads go there, else
+    :func:`get_index`. Hits are checked against the primary by ``search_records``."""
+    index = get_index()
+    if current_app.config.get("SEARCH_BACKEND") != "postgres":
+        return index  # a Whoosh folder is this machine's: no replica to ask
+    choice = read_choice(user_id)
+    return PostgresSearchIndex(connect=choice.session.connection) if choice.on_replica else index
+
+
+def end_reads(exc: BaseException | None = None) -> None:
+    """Close the request's replica session, if it had one (teardown)."""
+    choice = g.pop("read_choice", None)
+    if choice is not None:
+        ReadRouter.release(choice)
+
+
+def note_write(method: str, user_id: int | None) -> None:
+    """After a request that may have changed something, keep the primary's WAL position for its user,
+    so that their next reads wait for the replica to replay it (no replica: nothing to do). A failure
+    is logged: it costs the user at most seeing their write after the replication lag."""
+    if user_id is None or method in SAFE_METHODS or "read_router" not in current_app.extensions:
+        return
+    from archive_app.extensions import db
+
+    try:
+        remember_write(db.session, user_id)
+    except Exception:  # noqa: BLE001 - the request's own work is done and answered
+        log.warning("could not keep the WAL position of user %s", user_id, exc_info=True)
+        with contextlib.suppress(Exception):
+            db.session.rollback()
 
 
 def get_queue() -> Huey:

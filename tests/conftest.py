@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from archive_app import create_app
 from archive_app.commands import upgrade_database
 from archive_app.extensions import db
+from archive_app.replica_reads import TABLES as REPLICA_TABLES
 from search_index.postgres_backend import TABLES as SEARCH_TABLES
 
 pytest_plugins = ["tests.s3server", "tests.tcpproxy"]
@@ -84,7 +85,7 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 def _truncate_all(app) -> None:
     with app.app_context():
-        names = ", ".join([f'"{t.name}"' for t in db.metadata.sorted_tables] + list(SEARCH_TABLES))
+        names = ", ".join([f'"{t.name}"' for t in db.metadata.sorted_tables] + list(SEARCH_TABLES + REPLICA_TABLES))
         with db.engine.begin() as conn:
             conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
             conn.exec_driver_sql("INSERT INTO audit_head (id, seq, last_hash) VALUES (1, 0, '" + "0" * 64 + "')")

@@ -11,7 +11,7 @@ from archive_app.finding import search as search_svc
 from archive_app.http import actor, client_ip
 from archive_app.intake import records as record_svc
 from archive_app.vocabulary import GRADES, PARTS, RECORD_STATUSES, RECORD_TYPES, SECRECY_LEVELS
-from archive_app.wiring import get_index, now
+from archive_app.wiring import now, read_index
 
 YEAR = {"type": "integer", "minimum": 0, "maximum": 9999}
 
@@ -31,7 +31,7 @@ YEAR = {"type": "integer", "minimum": 0, "maximum": 9999}
 def search():
     req = search_svc.search_request_from(request.args)
     user = actor(current_user)
-    found = search_svc.search_records(db.session, get_index(), user, req, now=now(), ip=client_ip())
+    found = search_svc.search_records(db.session, read_index(user.id), user, req, now=now(), ip=client_ip())
     return jsonify({"total": found.result.total, "page": found.result.page, "per_page": found.result.per_page,
                     "customers": [search_svc.customer_hit(c, user) for c in found.customers],
                     "items": [{"record": record_svc.record_dict(found.records[h.record_id], files=False),

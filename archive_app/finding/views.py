@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from archive_app.extensions import db
 from archive_app.finding import search as svc
 from archive_app.http import actor, client_ip
-from archive_app.wiring import get_index, now
+from archive_app.wiring import now, read_index
 
 bp = Blueprint("search", __name__)
 
@@ -19,7 +19,9 @@ def index():
         flash(f"检索词过长：最多 {svc.MAX_QUERY_CHARS} 个字，已按前 {svc.MAX_QUERY_CHARS} 个字检索", "warning")
     found = None
     if req.text or any(request.args.get(k) for k in svc.FILTERS):
-        found = svc.search_records(db.session, get_index(), actor(current_user), req, now=now(), ip=client_ip())
+        user = actor(current_user)
+        # the index on the replica when one is set (replica_reads); rows and access from the primary
+        found = svc.search_records(db.session, read_index(user.id), user, req, now=now(), ip=client_ip())
     pages = max((found.result.total + req.per_page - 1) // req.per_page, 1) if found else 1
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("search/index.html", req=req, found=found, args=args, pages=pages,

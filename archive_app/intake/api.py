@@ -15,7 +15,7 @@ from archive_app.intake import customers as customer_svc
 from archive_app.intake import records as record_svc
 from archive_app.intake import review as review_svc
 from archive_app.vocabulary import BUSINESS_TYPES, GRADES
-from archive_app.wiring import archive_settings, get_store, now
+from archive_app.wiring import archive_settings, get_store, now, read_session
 
 
 @route("GET", "/customers", "Search customers (q, business_type, grade, project, page)",
@@ -25,7 +25,7 @@ def list_customers():
     filters = {k: request.args.get(k, "") for k in ("q", "business_type", "grade", "project")}
     user = actor(current_user)
     rows, total = customer_svc.search_customers(db.session, user, page=page_arg(),
-                                                ip=client_ip(), **filters)
+                                                ip=client_ip(), reads=read_session(user.id), **filters)
     return jsonify({"total": total, "page": page_arg(), "items": [customer_svc.customer_dict(c, user) for c in rows]})
 
 

@@ -12,7 +12,7 @@ from archive_app.extensions import db
 from archive_app.http import actor, attempt, client_ip, form_dict, page, page_arg
 from archive_app.intake import customers as svc
 from archive_app.intake.records import customer_records
-from archive_app.wiring import get_store, now
+from archive_app.wiring import get_store, now, read_session
 
 bp = Blueprint("customers", __name__)
 PER_PAGE = 20
@@ -22,8 +22,9 @@ PER_PAGE = 20
 @login_required
 def index():
     filters = {k: request.args.get(k, "") for k in ("q", "business_type", "grade", "project")}
-    rows, total = svc.search_customers(db.session, actor(current_user), page=page_arg(), per_page=PER_PAGE,
-                                       ip=client_ip(), **filters)
+    user = actor(current_user)
+    rows, total = svc.search_customers(db.session, user, page=page_arg(), per_page=PER_PAGE,
+                                       ip=client_ip(), reads=read_session(user.id), **filters)
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     return render_template("customers/index.html", customers=rows, total=total, filters=filters,
                            page=page_arg(), pages=pages)

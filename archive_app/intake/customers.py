@@ -314,8 +314,12 @@ def after_fields_changed(session: Session, customer: Customer, changed: Mapping[
 
 def search_customers(session: Session, actor: User, *, q: str = "", business_type: str = "", grade: str = "",
                      project: str = "", page: int = 1, per_page: int = 20,
-                     ip: str = "") -> tuple[list[Customer], int]:
+                     ip: str = "", reads: Session | None = None) -> tuple[list[Customer], int]:
     """Customers the actor may see, matching name/phone/ID/客户号 text and filters; newest first.
+
+    ``reads`` (a read replica's session, see ``replica_reads``) counts, filters and pages; the page's
+    customers are then loaded from ``session`` (the primary) and the policy decides again on them,
+    so a replica behind the primary never shows a customer the actor may no longer see.
 
     Every list or search is written to the audit log (``customer.search``: query, filters, count).
     """
@@ -332,9 +336,16 @@ def search_customers(session: Session, actor: User, *, q: str = "", business_typ
         stmt = stmt.where(Customer.grade == grade)
     if project:
         stmt = stmt.where(Customer.project.like(f"%{_escape_like(project)}%", escape="\\"))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    reads = session if reads is None else reads
+    total = reads.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page = max(page, 1)
-    rows = session.scalars(stmt.order_by(Customer.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
+    stmt = stmt.order_by(Customer.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    if reads is session:
+        rows = session.scalars(stmt).all()
+    else:
+        ids = list(reads.scalars(stmt.with_only_columns(Customer.id)))
+        now_rows = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
+        rows = [now_rows[i] for i in ids if i in now_rows and policy.can(actor, "customer.view", now_rows[i])]
     filters = {k: v for k, v in (("business_type", business_type), ("grade", grade), ("project", project)) if v}
     audit.record_read(session, "customer.search", actor=actor, object_type="customer_list", ip=ip,
                        details={"filters": filters, "page": page, "total": total,
