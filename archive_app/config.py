@@ -89,6 +89,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Folder of the embedded default: SQLite file, file store, search index, secret key."),
     Setting("ARCHIVE_DATABASE_URL", "SQLALCHEMY_DATABASE_URI", "sqlite:///{data_dir}/archive.db", str,
             "SQLAlchemy URL, e.g. postgresql+pg8000://user:pw@host/db."),
+    Setting("ARCHIVE_SQLITE_CACHE_MB", "SQLITE_CACHE_MB", "64", int,
+            "On SQLite, the database pages each connection keeps in memory, in MiB (filled only as pages are "
+            "read; 0: SQLite's own 2 MiB). The report pages read large indexes again and again.", least=0),
     Setting("ARCHIVE_SECRET_KEY", "SECRET_KEY", None, str,
             "Session signing key. No built-in fallback: if unset, read from {data_dir}/secret_key, "
             "which `archive init` creates."),
