@@ -1,5 +1,6 @@
 """report department: records carry their customer's department (filled here, kept in step by
-intake.record_departments) with indexes for a department's record counts; deals counted from an index
+intake.record_departments) with indexes for a department's record counts; deals and 踩盘 cards counted from
+indexes
 
 Revision ID: 0021
 Revises: 0020
@@ -23,6 +24,7 @@ INDEXES = [
     ('records', 'ix_records_department_due', ['department_id', 'status', 'on_hold', 'disposal_state',
                                               'disposal_date', 'secrecy', 'id']),
     ('customers', 'ix_customers_deal_report', ['deal_closed_on', 'department_id', 'consultant_id', 'project']),
+    ('visitor_cards', 'ix_visitor_cards_scouting', ['scouting', 'id']),
 ]
 # Indexes the new ones make redundant: the department's records through their customers (0020), and deals
 # by day alone (0018; the new deals index begins with the same column).
