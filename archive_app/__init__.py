@@ -31,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     register_data_dir(app)
     register_pdf_font(app)
     register_extensions(app)
+    register_sqlite_cache(app)
     register_audit_key(app)
     register_storage(app)
     register_queue(app)
@@ -65,6 +66,12 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     from archive_app.accounts import login_views  # noqa: F401  (registers the user and request loaders)
+
+
+def register_sqlite_cache(app: Flask) -> None:
+    """On SQLite, each connection's page cache (ARCHIVE_SQLITE_CACHE_MB), set as it connects."""
+    with app.app_context():
+        sqlite_locking.keep_pages_cached(db.engine, int(app.config["SQLITE_CACHE_MB"]))
 
 
 def register_audit_key(app: Flask) -> None:

@@ -95,6 +95,9 @@ SETTINGS: tuple[Setting, ...] = (
             "decides: users, grants and each shown row's access are read from the primary; a user's reads "
             "after their own write wait for the replica to replay it, else go to the primary, as they do "
             "while the replica is down."),
+    Setting("ARCHIVE_SQLITE_CACHE_MB", "SQLITE_CACHE_MB", "64", int,
+            "On SQLite, the database pages each connection keeps in memory, in MiB (filled only as pages are "
+            "read; 0: SQLite's own 2 MiB). The report pages read large indexes again and again.", least=0),
     Setting("ARCHIVE_SECRET_KEY", "SECRET_KEY", None, str,
             "Session signing key. No built-in fallback: if unset, read from {data_dir}/secret_key, "
             "which `archive init` creates."),

@@ -144,8 +144,13 @@ def test_a_head_lands_on_the_dashboard_and_sees_only_their_department(app, clien
     # 销售一部: four customers with two visits each, 甲四's two are 踩盘 (counted apart); one deal
     assert (sum(r[1] for r in week_rows), sum(r[3] for r in week_rows), sum(r[4] for r in week_rows)) == (6, 2, 1)
     _as(client, "gm")
-    week_rows = client.get("/api/v1/reports/visits", query_string={"from": FROM, "to": TO}).json["tables"][0]["rows"]
-    assert (sum(r[1] for r in week_rows), sum(r[4] for r in week_rows)) == (10, 2)
+    tables = client.get("/api/v1/reports/visits", query_string={"from": FROM, "to": TO}).json["tables"]
+    week_rows = tables[0]["rows"]
+    # the company: twelve visits, 甲四's two 踩盘 apart (its first visit no first visit either); two deals
+    assert [sum(r[i] for r in week_rows) for i in (1, 2, 3, 4)] == [10, 5, 2, 2]
+    # per consultant and per project the same visits, first visits and deals
+    for table in tables[1:]:
+        assert [sum(r[i] for r in table["rows"]) for i in (1, 2, 3)] == [10, 5, 2], table["key"]
     # the customers report splits retained (成交) from potential ones
     _as(client, "head")
     customers = client.get("/api/v1/reports/customers").json["tables"][0]["rows"]

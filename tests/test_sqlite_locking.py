@@ -88,3 +88,20 @@ def test_reads_are_appended_at_commit_in_order_and_dropped_on_rollback(app):
         db.session.commit()
         assert _actions_after(start) == ["record.view", "record.update", "file.download"]
         assert audit.verify_chain(db.session) == []
+
+
+def test_each_connection_keeps_the_configured_page_cache(engine):
+    """ARCHIVE_SQLITE_CACHE_MB (``keep_pages_cached``) sets every new connection's cache; 0 leaves SQLite's."""
+    from archive_app.sqlite_locking import keep_pages_cached
+
+    with engine.connect() as conn:
+        default = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    keep_pages_cached(engine, 0)
+    engine.dispose()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == default
+    keep_pages_cached(engine, 64)
+    engine.dispose()
+    with engine.connect() as conn, engine.connect() as other:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -64 * 1024
+        assert other.exec_driver_sql("PRAGMA cache_size").scalar() == -64 * 1024

@@ -15,6 +15,7 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.clock import utcnow
 from archive_app.errors import NotFound, ValidationFailed, in_range
+from archive_app.intake import record_departments
 from archive_app.intake.models import PERSONAL_FIELDS, Customer
 from archive_app.intake.numbering import customer_no_for
 from archive_app.retention import holds, upkeep
@@ -299,6 +300,9 @@ def change_fields(session: Session, customer: Customer, values: dict[str, Any]) 
     _apply(session, customer, values)
     after = _snapshot(customer)
     session.flush()
+    if before["department"] != after["department"]:
+        # The records carry their customer's department (for the department's report counts).
+        record_departments.follow_customer(session, customer)
     return {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
 
 

@@ -33,7 +33,7 @@ from archive_app.errors import (
     TooLarge,
     ValidationFailed,
 )
-from archive_app.intake import admission_checks, filetypes, numbering
+from archive_app.intake import admission_checks, filetypes, numbering, record_departments
 from archive_app.intake.customers import get_customer
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile
 from archive_app.reading.extraction_job import record_status
@@ -308,7 +308,8 @@ def create_record(session: Session, store: BlobStore, settings: ArchiveSettings,
         number = numbering.next_number(session, locked, part=values["part"], record_type=values["record_type"],
                                        doc_date=values["doc_date"], fonds=settings.fonds_code,
                                        timezone=settings.timezone, now=now)
-        record = Record(customer=locked, item_no=number.item_no, year=number.year,
+        record = Record(customer=locked, department_id=record_departments.department_of(locked),
+                        item_no=number.item_no, year=number.year,
                         retention_code=number.retention_code, archival_code=number.archival_code,
                         status="draft", created_by_id=actor.id, created_at=now, updated_at=now, **values)
         session.add(record)

@@ -30,6 +30,8 @@ class VisitorCard(db.Model):
         CheckConstraint("grade IS NULL OR " + in_values("grade", GRADE_ORDER), name="grade"),
         # A counted visit's card (踩盘, consultant, customer) without reading the card's row.
         Index("ix_visitor_cards_report", "id", "scouting", "consultant_id", "customer_id"),
+        # The few 踩盘 cards, whose visits the company's weekly counts subtract from all visits.
+        Index("ix_visitor_cards_scouting", "scouting", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
