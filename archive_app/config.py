@@ -163,6 +163,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_COOKIE_SECURE", "COOKIE_SECURE", "auto", _cookie_secure,
             "Mark the session cookie Secure (sent over HTTPS only): auto (when the request came over HTTPS, "
             "or through a proxy whose X-Forwarded-Proto says https), true, or false."),
+    Setting("ARCHIVE_PROXY_HOPS", "PROXY_HOPS", "0", int,
+            "Reverse proxies in front of the app whose X-Forwarded-For / X-Forwarded-Proto are believed "
+            "(0: none; docker-compose's load balancer: 1). Set it only when clients cannot reach the app "
+            "directly, or they could name any address.", least=0, most=5),
     Setting("ARCHIVE_LOGIN_WINDOW_MINUTES", "LOGIN_WINDOW_MINUTES", "15", int,
             "Minutes over which failed log-ins are counted (per account and per client address)."),
     Setting("ARCHIVE_LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES", "5", int,
