@@ -28,6 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     app.session_interface = ArchiveSessionInterface()
     app.url_map.converters["int"] = RowIdConverter
     app.config.update(load_config(environ, config))
+    register_proxy(app)
     register_data_dir(app)
     register_pdf_font(app)
     register_extensions(app)
@@ -42,6 +43,17 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     register_template_helpers(app)
     register_commands(app)
     return app
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind ARCHIVE_PROXY_HOPS trusted proxies, take the client's address and scheme from their
+    X-Forwarded-For / X-Forwarded-Proto: else every client is the load balancer, and one address's
+    failed log-ins (ARCHIVE_LOGIN_MAX_FAILURES_PER_ADDRESS) would be everyone's."""
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def register_data_dir(app: Flask) -> None:

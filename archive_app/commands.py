@@ -56,8 +56,11 @@ def serve_command(host: str, port: int, workers: int, threads: int, with_worker:
 @click.command("worker")
 @click.option("--workers", type=int, default=None, help="worker processes (default ARCHIVE_WORKERS)")
 @click.option("--drain", is_flag=True, help="run what is queued now in this process, then exit")
+@click.option("--schedule/--no-schedule", default=True, show_default=True,
+              help="also queue the periodic jobs (nightly backup, fixity, retention sync...); exactly one "
+                   "`archive worker` on a queue should, every further one runs --no-schedule")
 @with_appcontext
-def worker_command(workers: int | None, drain: bool) -> None:
+def worker_command(workers: int | None, drain: bool, schedule: bool) -> None:
     """Run background jobs (text extraction, indexing) from the queue, and hand on those of lost workers."""
     from archive_app.extensions import db
     from archive_app.jobs import make_consumer, run_pending
@@ -73,7 +76,7 @@ def worker_command(workers: int | None, drain: bool) -> None:
     # must not wait behind it (bench/load.py). The job processes fork from here and inherit this.
     os.nice(app.config["WORKER_NICE"])
     db.engine.dispose()  # forked worker processes open their own connections
-    make_consumer(app, workers or app.config["WORKERS"]).run()
+    make_consumer(app, workers or app.config["WORKERS"], schedule=schedule).run()
 
 
 @click.command("create-user")

@@ -87,6 +87,11 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_DATA_DIR", "DATA_DIR", "./var", str,
             "Folder of the embedded default: SQLite file, file store, search index, secret key."),
+    Setting("ARCHIVE_STATELESS", "STATELESS", "false", _bool,
+            "This web node keeps nothing a request needs on its own disk, so any node behind the load balancer "
+            "can answer any request: start-up refuses SQLite, the fs store, the sqlite queue, the Whoosh "
+            "index, a local ARCHIVE_BACKUP_DIR and keys read from files (every node needs the same "
+            "ARCHIVE_SECRET_KEY and ARCHIVE_AUDIT_KEY from its environment). docker-compose sets it."),
     Setting("ARCHIVE_DATABASE_URL", "SQLALCHEMY_DATABASE_URI", "sqlite:///{data_dir}/archive.db", str,
             "SQLAlchemy URL, e.g. postgresql+pg8000://user:pw@host/db."),
     Setting("ARCHIVE_DATABASE_READ_URL", "DATABASE_READ_URL", "", str,
@@ -167,6 +172,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARCHIVE_COOKIE_SECURE", "COOKIE_SECURE", "auto", _cookie_secure,
             "Mark the session cookie Secure (sent over HTTPS only): auto (when the request came over HTTPS, "
             "or through a proxy whose X-Forwarded-Proto says https), true, or false."),
+    Setting("ARCHIVE_PROXY_HOPS", "PROXY_HOPS", "0", int,
+            "Reverse proxies in front of the app whose X-Forwarded-For / X-Forwarded-Proto are believed "
+            "(0: none; docker-compose's load balancer: 1). Set it only when clients cannot reach the app "
+            "directly, or they could name any address.", least=0, most=5),
     Setting("ARCHIVE_LOGIN_WINDOW_MINUTES", "LOGIN_WINDOW_MINUTES", "15", int,
             "Minutes over which failed log-ins are counted (per account and per client address)."),
     Setting("ARCHIVE_LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES", "5", int,
@@ -238,6 +247,8 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         config[s.key] = s.parse(raw)
     config["DATA_DIR"] = data_dir
     config.update(overrides)
+    if config.get("STATELESS"):
+        _check_stateless(config)
     _key_from_file(config, "SECRET_KEY", Path(config["DATA_DIR"]) / "secret_key",
                    "ARCHIVE_SECRET_KEY is not set and no secret_key file exists in the data dir; "
                    "run `archive init` first (the README's run command does).")
@@ -290,6 +301,33 @@ def _check_read_url(config: dict[str, Any]) -> None:
             or not read_url.startswith("postgresql"):
         raise ConfigError("ARCHIVE_DATABASE_READ_URL needs ARCHIVE_DATABASE_URL and itself on PostgreSQL "
                           "(a streaming replica of the primary)")
+
+
+def _check_stateless(config: dict[str, Any]) -> None:
+    """Refuse, with every reason at once, a configuration that would keep request state on this node's disk.
+
+    Called before the keys are read from files: a key file in one node's data dir would differ from
+    the next node's, and a cookie signed on one would be refused by the other."""
+    problems = []
+    if not config.get("SECRET_KEY"):
+        problems.append("ARCHIVE_SECRET_KEY must be set in the environment (the same on every node), "
+                        "not read from the data dir's secret_key file")
+    if not config.get("AUDIT_KEY"):
+        problems.append("ARCHIVE_AUDIT_KEY must be set in the environment (the same on every node), "
+                        "not read from ARCHIVE_AUDIT_KEY_FILE")
+    if not str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        problems.append("ARCHIVE_DATABASE_URL must be PostgreSQL (a SQLite file is one machine's)")
+    if config.get("STORAGE_BACKEND") != "s3":
+        problems.append("ARCHIVE_STORAGE_BACKEND must be s3 (the fs store is a folder on this machine)")
+    if config.get("QUEUE_BACKEND") != "redis":
+        problems.append("ARCHIVE_QUEUE_BACKEND must be redis (the sqlite queue is a file on this machine)")
+    if str(config.get("SEARCH_BACKEND") or "").strip().lower() == "whoosh":
+        problems.append("ARCHIVE_SEARCH_BACKEND must be postgres (the Whoosh index is a folder on this machine)")
+    backup_dir = str(config.get("BACKUP_DIR") or "")
+    if backup_dir and not backup_dir.startswith("s3://"):
+        problems.append("ARCHIVE_BACKUP_DIR must be empty or s3://bucket/prefix (the backup page lists it)")
+    if problems:
+        raise ConfigError("ARCHIVE_STATELESS is on, but: " + "; ".join(problems))
 
 
 def _key_from_file(config: dict[str, Any], key: str, path: Path, missing: str) -> None:

@@ -270,9 +270,13 @@ class _Consumer(Consumer):
                                   sweep=sweep, every=float(app.config["JOB_SWEEP_SECONDS"]))
 
 
-def make_consumer(app: Flask, workers: int) -> Consumer:
-    """The consumer `archive worker` runs: ``workers`` processes, periodic tasks, and the lease sweep."""
-    return _Consumer(wiring.get_queue(), app, workers=workers, worker_type="process", periodic=True,
+def make_consumer(app: Flask, workers: int, schedule: bool = True) -> Consumer:
+    """The consumer `archive worker` runs: ``workers`` processes, periodic tasks, and the lease sweep.
+
+    ``schedule`` False: jobs and the lease sweep only. Every scheduler queues every periodic task, so
+    with several `archive worker` on one queue only one may schedule, or the nightly backup, fixity
+    check and retention sync would each run once per worker."""
+    return _Consumer(wiring.get_queue(), app, workers=workers, worker_type="process", periodic=schedule,
                      backoff=1.15, max_delay=2.0, check_worker_health=True)
 
 

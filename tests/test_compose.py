@@ -1,7 +1,8 @@
-"""The production docker-compose.yml wires the app to PostgreSQL and object-locked MinIO correctly.
+"""The production docker-compose.yml wires the app to PostgreSQL and object-locked MinIO correctly,
+and runs two stateless web nodes behind one load balancer with the workers apart.
 
 No Docker engine is needed: the file is parsed with PyYAML and checked against the settings the
-app actually reads (archive_app.config.SETTINGS).
+app actually reads (archive_app.config.SETTINGS); the proxy's deploy/Caddyfile is read as text.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from archive_app.config import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
+CADDYFILE = ROOT / "deploy" / "Caddyfile"
+WEB_NODES = ("app1", "app2")
 
 # ${NAME} / ${NAME:?message} / ${NAME?message}: a value the operator must supply.
 REQUIRED_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:?\?[^}]*\}$")
@@ -45,7 +48,7 @@ def _env(service: dict) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def app_env(services) -> dict[str, str]:
-    return _env(services["app"])
+    return _env(services["app1"])
 
 
 def _host_port(value: str) -> tuple[str, int | None]:
@@ -54,7 +57,7 @@ def _host_port(value: str) -> tuple[str, int | None]:
 
 
 def test_has_every_service(services):
-    assert {"app", "worker", "db", "minio", "minio-init", "redis"} <= set(services)
+    assert {"proxy", *WEB_NODES, "migrate", "worker", "db", "minio", "minio-init", "redis"} <= set(services)
 
 
 def test_app_env_names_are_settings_the_app_reads(app_env):
@@ -131,8 +134,8 @@ def _secret_values(services) -> list[tuple[str, str, str | None]]:
 def test_no_secret_is_a_literal(services, app_env):
     secrets = _secret_values(services)
     names = {(svc, name) for svc, name, _ in secrets}
-    assert {("app", "ARCHIVE_SECRET_KEY"), ("app", "ARCHIVE_AUDIT_KEY"), ("app", "ARCHIVE_S3_SECRET_KEY"),
-            ("app", "ARCHIVE_S3_ACCESS_KEY"), ("db", "POSTGRES_PASSWORD"), ("minio", "MINIO_ROOT_PASSWORD")} <= names
+    assert {("app1", "ARCHIVE_SECRET_KEY"), ("app1", "ARCHIVE_AUDIT_KEY"), ("app1", "ARCHIVE_S3_SECRET_KEY"),
+            ("app1", "ARCHIVE_S3_ACCESS_KEY"), ("db", "POSTGRES_PASSWORD"), ("minio", "MINIO_ROOT_PASSWORD")} <= names
     for svc, name, value in secrets:
         assert value is not None and REQUIRED_REF.match(value), \
             f"{svc}.{name} must be a ${{NAME:?message}} reference, not {value!r}"
@@ -172,29 +175,72 @@ def test_minio_init_creates_the_bucket_with_object_lock(services, app_env):
 
 
 def test_app_waits_for_its_dependencies(services):
-    deps = services["app"]["depends_on"]
-    assert deps["db"]["condition"] == "service_healthy"
-    assert deps["minio"]["condition"] == "service_healthy"
-    assert deps["minio-init"]["condition"] == "service_completed_successfully"
+    for name in WEB_NODES:
+        deps = services[name]["depends_on"]
+        # the schema is brought up to date once, by the one-shot migrate service, before any node starts
+        assert deps["migrate"]["condition"] == "service_completed_successfully"
+        assert deps["minio"]["condition"] == "service_healthy"
+        assert deps["minio-init"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+    assert services["migrate"]["command"] == ["archive", "db", "upgrade"]
+    assert services["worker"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert "pg_isready" in str(services["db"]["healthcheck"]["test"])
     assert services["minio"]["healthcheck"]["test"]
 
 
-def test_app_is_built_here_and_keeps_its_data_dir(services, app_env):
-    app = services["app"]
-    assert app["build"] in (".", {"context": "."})
-    assert any(str(p).endswith(":5000") or str(p) == "5000" for p in app["ports"])
-    data_dir = app_env["ARCHIVE_DATA_DIR"]
-    assert any(str(v).split(":")[1] == data_dir for v in app.get("volumes", []))
+def test_two_web_nodes_are_one_definition_and_keep_nothing_on_disk(services, app_env):
+    first, second = (services[name] for name in WEB_NODES)
+    assert first == second  # same image, command and settings: any node answers any request
+    assert first["build"] in (".", {"context": "."})
+    assert _env(first) == app_env
+    setting = {s.env: s for s in SETTINGS}
+    assert setting["ARCHIVE_STATELESS"].parse(app_env["ARCHIVE_STATELESS"]) is True
+    # stateless: no volume at all, so nothing is shared between nodes, nor kept by one of them
+    assert not first.get("volumes") and not second.get("volumes")
+    # search in PostgreSQL (the default there), not an index folder each node would need to share
+    assert app_env.get("ARCHIVE_SEARCH_BACKEND", "postgres") == "postgres"
+    assert "ARCHIVE_INDEX_DIR" not in app_env
+    words = first["command"]
+    assert words[:2] == ["archive", "serve"] and "--no-worker" in words and words[words.index("--host") + 1] == "0.0.0.0"
+
+
+def _node_port(service: dict) -> int:
+    words = service["command"]
+    return int(words[words.index("--port") + 1])
+
+
+def test_only_the_proxy_publishes_a_port_and_it_balances_over_both_nodes(services, app_env):
+    published = {name for name, svc in services.items() if svc.get("ports")}
+    assert published == {"proxy"}
+    proxy = services["proxy"]
+    # Caddy (Apache-2.0): a small permissive proxy
+    assert proxy["image"].split(":")[0] in ("caddy", "library/caddy")
+    assert any(str(p).split(":")[-1] == "80" for p in proxy["ports"])
+    assert any(str(v).startswith("./deploy/Caddyfile:") for v in proxy["volumes"])
+    caddyfile = CADDYFILE.read_text(encoding="utf-8")
+    lines = [line.split("#", 1)[0].strip() for line in caddyfile.splitlines()]
+    upstreams = next(line for line in lines if line.startswith("reverse_proxy")).split()[1:]
+    assert sorted(u for u in upstreams if u != "{") == sorted(f"{n}:{_node_port(services[n])}" for n in WEB_NODES)
+    assert "lb_policy round_robin" in lines and any(line.startswith("health_uri ") for line in lines)
+    assert ":80 {" in lines  # the port compose publishes
+    assert set(WEB_NODES) <= set(proxy["depends_on"])
+    # the nodes believe exactly the one proxy in front of them for the client's address
+    assert setting_value(app_env, "ARCHIVE_PROXY_HOPS") == 1
+
+
+def setting_value(env: dict[str, str], name: str):
+    """A setting's value as the app parses it from ``env``."""
+    return next(s for s in SETTINGS if s.env == name).parse(env[name])
 
 
 def test_worker_shares_the_app_settings_and_queues_through_redis(services, app_env):
     worker = services["worker"]
     assert _env(worker) == app_env  # one anchor: the worker builds the very same app
     assert worker["command"] == ["archive", "worker"]
-    assert "--no-worker" in " ".join(services["app"]["command"])  # the app leaves jobs to the worker
+    assert not worker.get("ports")
+    assert worker["image"] == services["app1"]["image"]  # the same build, its own service
     assert app_env["ARCHIVE_QUEUE_BACKEND"] == "redis"
     host, port = _host_port(app_env["ARCHIVE_REDIS_URL"])
     assert host == "redis" and port == 6379
-    # the worker writes the search index the app reads: the same volume at the same data dir
-    assert services["app"]["volumes"] == worker["volumes"]
+    # nothing to share with the nodes on disk either: search is in PostgreSQL, page images in MinIO
+    assert not worker.get("volumes")

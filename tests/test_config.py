@@ -89,3 +89,25 @@ def test_the_search_backend_follows_the_database_unless_chosen(tmp_path):
         load_config(env | {"ARCHIVE_SEARCH_BACKEND": "postgres"})
     with pytest.raises(ConfigError, match="ARCHIVE_SEARCH_BACKEND must be one of"):
         load_config(env | pg | {"ARCHIVE_SEARCH_BACKEND": "solr"})
+
+
+def test_a_stateless_node_refuses_whatever_would_live_on_its_own_disk(tmp_path):
+    shared = {"ARCHIVE_DATA_DIR": str(tmp_path), "ARCHIVE_STATELESS": "true",
+              "ARCHIVE_DATABASE_URL": "postgresql+pg8000://u@h/db", "ARCHIVE_STORAGE_BACKEND": "s3",
+              "ARCHIVE_QUEUE_BACKEND": "redis", "ARCHIVE_SECRET_KEY": "s", "ARCHIVE_AUDIT_KEY": "a"}
+    cfg = load_config(shared | {"ARCHIVE_BACKUP_DIR": "s3://backups/archive"})
+    assert cfg["STATELESS"] is True and cfg["SEARCH_BACKEND"] == "postgres"
+    # keys in the data dir would be this node's own: a cookie signed here would fail on the next node
+    ensure_secret_key(str(tmp_path))
+    ensure_audit_key(tmp_path / "audit_key")
+    without_keys = {k: v for k, v in shared.items() if k not in ("ARCHIVE_SECRET_KEY", "ARCHIVE_AUDIT_KEY")}
+    with pytest.raises(ConfigError, match="ARCHIVE_SECRET_KEY must be set in the environment.*ARCHIVE_AUDIT_KEY must"):
+        load_config(without_keys)
+    assert load_config(without_keys | {"ARCHIVE_STATELESS": "false"})["SECRET_KEY"]  # one machine: the files do
+    for name, value, says in (("ARCHIVE_DATABASE_URL", "sqlite:///x.db", "must be PostgreSQL"),
+                              ("ARCHIVE_STORAGE_BACKEND", "fs", "must be s3"),
+                              ("ARCHIVE_QUEUE_BACKEND", "sqlite", "must be redis"),
+                              ("ARCHIVE_SEARCH_BACKEND", "whoosh", "must be postgres"),
+                              ("ARCHIVE_BACKUP_DIR", "/var/backups", "must be empty or s3://")):
+        with pytest.raises(ConfigError, match=f"ARCHIVE_STATELESS is on, but: .*{name} {says}"):
+            load_config(shared | {name: value})

@@ -411,3 +411,23 @@ def test_the_api_says_the_session_expired_and_tokens_have_no_idle_limit(app, use
                                                               "message": "会话已超时，请重新登录"}
     clock.advance(days=3)
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_behind_the_load_balancer_each_client_is_counted_by_its_own_address(request, tmp_path, users_factory,
+                                                                              hops):
+    """ARCHIVE_PROXY_HOPS=1 (docker-compose): the address the proxy forwards is the client's; without it
+    every client would be the proxy, and one office's twenty wrong guesses would lock everyone out."""
+    from .conftest import make_app
+
+    app = make_app("sqlite-fs", tmp_path, request, {"PROXY_HOPS": hops})
+    users_factory(app)
+    attacker, colleague = app.test_client(), app.test_client()
+    for agent, address in ((attacker, "203.0.113.7"), (colleague, "198.51.100.9")):
+        agent.environ_base.update({"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": address})
+    for i in range(20):
+        assert _post_login(attacker, f"nobody{i}", "guess").status_code == 401
+    assert _post_login(colleague, "staff", PASSWORD).status_code == (302 if hops else 429)
+    with app.app_context():
+        addresses = set(db.session.scalars(select(LoginFailure.address)))
+    assert addresses == ({"203.0.113.7"} if hops else {"10.0.0.2"})

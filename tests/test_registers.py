@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+from datetime import timedelta
 
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from archive_app.audit.models import AuditEntry
+from archive_app.clock import utcnow
 from archive_app.extensions import db
 from archive_app.intake.models import Customer
 from archive_app.jobs import run_pending
-from archive_app.registers import headers, sheets
+from archive_app.registers import headers, held, sheets
 from archive_app.registers.models import RegisterImport
 from archive_app.visits.models import CardVisit, FollowUp, GradeChange, VisitorCard
 from archive_app.vocabulary import AUDIT_ACTION_LABELS
@@ -135,8 +138,12 @@ def test_a_visitor_card_register_imported_on_the_page_creates_cards(app, client,
     assert "住房性质的选项无效：别墅" in page
     with app.app_context():
         assert _count(Customer) == 0
-    # the upload waits under a token named in the form's action
+    # the upload waits under a token named in the form's action, in the shared store (the import may
+    # reach another web node), never in this node's upload folder
     token = re.search(r'action="/registers/import/([0-9a-f]{32})"', page).group(1)
+    store = app.extensions["blob_store"]
+    assert list(store.keys(held.PREFIX)) == [held.PREFIX + token]
+    assert os.listdir(app.config["UPLOAD_TMP_DIR"]) == []
     columns = len(rows[0])
     mapping = {f"col_{i}": f or "" for i, f in enumerate(headers.mapping_for(rows[0]))}
     base = {"csrf_token": csrf_from(page), "filename": "温馨卡登记表.csv", "columns": str(columns), **mapping}
@@ -150,6 +157,8 @@ def test_a_visitor_card_register_imported_on_the_page_creates_cards(app, client,
     assert "6 rows ready, 0 rows with errors, 0 duplicates" in recheck.get_data(as_text=True)
     done = client.post(f"/registers/import/{token}", data=base | {"do": "run", "skip_errors": "1"})
     assert done.status_code == 302
+    assert list(store.keys(held.PREFIX)) == []  # imported: the held bytes are gone
+    assert client.post(f"/registers/import/{token}", data=base | {"do": "run"}).status_code == 404
     report_url = done.headers["Location"]
     with app.app_context():
         assert (_count(Customer), _count(VisitorCard), _count(CardVisit), _count(FollowUp)) == (5, 5, 10, 5)
@@ -196,6 +205,15 @@ def test_a_rows_phone_in_a_report_is_whole_for_the_archivist_and_masked_in_the_a
         values_only=True) for c in row]
     assert "电话号码格式不正确：139*****001X" in csv_text and "电话号码格式不正确：139*****001X" in cells
     assert "13900000001X" not in csv_text and not any("13900000001X" in str(c) for c in cells)
+
+
+def test_a_register_held_longer_than_a_day_is_removed_by_the_next_upload(app, client, users):
+    store = app.extensions["blob_store"]
+    token = held.hold(store, io.BytesIO(to_csv(customer_register(2))))
+    assert held.forget_old(store, utcnow()) == []  # a fresh hold stays
+    assert held.forget_old(store, utcnow() + timedelta(seconds=held.HELD_SECONDS + 60)) == [held.PREFIX + token]
+    assert held.read(store, token) is None
+    assert held.read(store, "../../etc/passwd") is None  # only tokens hold() makes name anything
 
 
 def test_only_keepers_may_import(app, client, users):

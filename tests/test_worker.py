@@ -103,3 +103,30 @@ def test_a_job_that_runs_too_long_is_stopped():
             raise AssertionError("not interrupted")
         except JobTimeout:
             pass
+
+
+def test_only_a_scheduling_worker_queues_the_periodic_jobs_but_every_worker_sweeps_leases(app, client, users):
+    """Several `archive worker` on one queue (scale-out): one schedules, the others run --no-schedule,
+    or each nightly job would run once per worker. Handing on a lost worker's job is every worker's."""
+    from datetime import datetime
+
+    from archive_app.jobs import make_consumer
+
+    login(client, "archivist")
+    c = new_customer(client, name="滕两机")
+    rec = upload(client, c["id"], [(gi.slip_photo(), "a.jpg")]).json
+    fid = rec["files"][0]["id"]
+    queue = app.extensions["queue"]
+    at_three = datetime(2026, 12, 2, 3, 0)  # UTC, as the queue keeps time: the fixity check's hour
+    for schedule in (False, True):
+        queue.flush()  # the file's job vanished with a killed worker
+        with app.app_context():
+            db.session.execute(update(RecordFile).where(RecordFile.id == fid).values(
+                extract_status="processing", extract_updated_at=utcnow() - timedelta(hours=1)))
+            db.session.commit()
+            # one turn of the scheduler process `archive worker` would start (created, not forked)
+            make_consumer(app, 1, schedule=schedule)._create_scheduler().loop(at_three)
+        queued = {t.name for t in queue.pending()}
+        assert "extract_file" in queued  # swept and queued again either way
+        periodic = {"check_fixity", "expire_loans", "intake_folder"}
+        assert periodic <= queued if schedule else not (periodic & queued), queued

@@ -2,48 +2,23 @@
 run the import; read and export the stored reports."""
 from __future__ import annotations
 
+import io
 import os
-import re
-import time
-import uuid
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.extensions import db
 from archive_app.http import attachment, attempt, client_ip, optional_int, page, receives_files
-from archive_app.registers import headers, importing, reports
-from archive_app.wiring import follow_up_settings, now, timezone_name
+from archive_app.registers import headers, held, importing, reports
+from archive_app.wiring import follow_up_settings, get_store, now, setting, timezone_name
 
 bp = Blueprint("registers", __name__)
 # Problems shown on the check page; every one of them is in the stored report after the import.
 SHOWN_PROBLEMS = 500
 # Rows listed on the check page, so the archivist sees what was read before anything is written.
 SHOWN_ROWS = 50
-_TOKEN = re.compile(r"^[0-9a-f]{32}$")
-# An upload checked and never imported is removed after this long (it holds customers' personal data).
-HELD_SECONDS = 24 * 3600
-
-
-def _held_path(token: str) -> str:
-    """Where an uploaded register waits between its check and its import (the upload folder, not the DB:
-    a dry run writes nothing to the archive)."""
-    if not _TOKEN.match(token):
-        abort(404)
-    return os.path.join(current_app.config["UPLOAD_TMP_DIR"], f"register-{token}")
-
-
-def _forget_old_uploads() -> None:
-    folder = current_app.config["UPLOAD_TMP_DIR"]
-    limit = time.time() - HELD_SECONDS
-    for name in os.listdir(folder):
-        path = os.path.join(folder, name)
-        try:
-            if name.startswith("register-") and os.path.getmtime(path) < limit:
-                os.remove(path)
-        except FileNotFoundError:  # another request removed it first
-            pass
 
 
 def _row_lines(user: User, check: importing.Check) -> list[dict]:
@@ -71,25 +46,27 @@ def upload(user):
     if sent is None or not sent.filename:
         return render_template("registers/upload.html", reports=reports.recent_reports(db.session, user),
                                error="请选择登记表文件（XLSX 或 CSV）"), 400
-    _forget_old_uploads()
-    token = uuid.uuid4().hex
-    sent.save(_held_path(token))
+    # Held in the shared store, not this node's disk: the check and the import may reach different nodes.
+    store = get_store()
+    held.forget_old(store, now())
+    data = sent.stream.read()
+    token, error = attempt(lambda: held.hold(store, io.BytesIO(data),
+                                             max_size=int(setting("MAX_UPLOAD_MB")) * 1024 * 1024))
+    if error:
+        return render_template("registers/upload.html", reports=reports.recent_reports(db.session, user)), error.status
     filename = os.path.basename(sent.filename)
-    with open(_held_path(token), "rb") as fh:
-        check, error = attempt(lambda: importing.check_register(db.session, filename, fh.read()))
+    check, error = attempt(lambda: importing.check_register(db.session, filename, data))
     return _preview(user, token, filename, check, error.status if error else 200)
 
 
 @page(bp, "/registers/import/<token>", "register.import", methods=["POST"])
 def check_or_run(user, token: str):
-    path = _held_path(token)
-    if not os.path.exists(path):
+    data = held.read(get_store(), token)
+    if data is None:
         abort(404)
     filename = os.path.basename(request.form.get("filename", "") or "register.xlsx")
     columns = optional_int(request.form.get("columns")) or 0
     mapping = [request.form.get(f"col_{i}") or None for i in range(min(columns, 500))] if columns else None
-    with open(path, "rb") as fh:
-        data = fh.read()
     check, error = attempt(lambda: importing.check_register(db.session, filename, data, mapping))
     if error or request.form.get("do") != "run":
         return _preview(user, token, filename, check, error.status if error else 200)
@@ -100,7 +77,7 @@ def check_or_run(user, token: str):
     if error:
         return _preview(user, token, filename, check, error.status)
     db.session.commit()
-    os.remove(path)
+    held.release(get_store(), token)
     return redirect(url_for("registers.show_report", report_id=report.id))
 
 
