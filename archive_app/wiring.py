@@ -18,6 +18,7 @@ from archive_app.backup.destinations import Destination, open_destination
 from archive_app.borrowing.loans import LoanSettings
 from archive_app.clock import utcnow
 from archive_app.errors import StorageFailed
+from archive_app.i18n import _
 from archive_app.intake.records import ArchiveSettings
 from search_index import IndexDamaged, SearchIndex
 from search_index.postgres_backend import PostgresSearchIndex
@@ -76,7 +77,7 @@ def get_index() -> SearchIndex | PostgresSearchIndex:
         except IndexDamaged as exc:
             # Never deleted automatically: an administrator decides (archive reindex rebuilds it).
             log.error("search index damaged: %s", exc)
-            raise StorageFailed("搜索索引已损坏，请联系管理员运行 archive reindex 重建索引",
+            raise StorageFailed(_("搜索索引已损坏，请联系管理员运行 archive reindex 重建索引"),
                                 code="index_damaged") from None
         current_app.extensions["search_index"] = index
         if getattr(index, "needs_rebuild", False):

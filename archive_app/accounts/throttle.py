@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from archive_app.accounts.models import LoginFailure
+from archive_app.i18n import _
 
 # Column sizes of login_failures.
 _USERNAME_LEN = 100
@@ -68,10 +69,10 @@ class Wait:
     def message(self) -> str:
         """The Chinese refusal shown on the log-in page."""
         if self.seconds < 120:
-            left = f"{self.seconds} 秒"
+            left = _("%(seconds)s 秒", seconds=self.seconds)
         else:
-            left = f"{math.ceil(self.seconds / 60)} 分钟"
-        return f"登录失败次数过多，请 {left}后再试"
+            left = _("%(ceil)s 分钟", ceil=math.ceil(self.seconds / 60))
+        return _("登录失败次数过多，请 %(left)s后再试", left=left)
 
 
 def _key(username: str) -> str:

@@ -1,0 +1,1 @@
+from flask_babel import gettext as _  # noqa: F401
