@@ -266,7 +266,7 @@ def totp(user: User):
     secret = web_session.get("totp_enrol")
     _unused, error = attempt(lambda: second_factor.enable(db.session, user, secret if isinstance(secret, str) else "",
                                                     request.form.get("code", ""), now(), ip=client_ip()),
-                       lambda _: _("两步验证已启用"))
+                       lambda _result: _("两步验证已启用"))
     if error is not None:
         return _totp_page(user, required), error.status
     web_session.pop("totp_enrol", None)
@@ -280,7 +280,7 @@ def _disable_totp(user: User, required: bool):
         return _refuse_throttled(row, user.username, wait, lambda: _totp_page(user, required))
     _unused, error = attempt(lambda: second_factor.disable(db.session, user, request.form.get("code", ""), now(),
                                                      required=required, ip=client_ip()),
-                       lambda _: _("两步验证已关闭"))
+                       lambda _result: _("两步验证已关闭"))
     if error is None:
         throttle.withdraw(db.session, row)
         return redirect(url_for("auth.totp"))

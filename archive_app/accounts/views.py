@@ -86,7 +86,7 @@ def reset_password(user: User, user_id: int):
 def reset_totp(user: User, user_id: int):
     target = admin_svc.get_user(db.session, user_id)
     attempt(lambda: second_factor.reset(db.session, user, target, now(), ip=client_ip()),
-            lambda _: _("已关闭 %(username)s 的两步验证，其登录会话已失效；如角色要求，下次登录须重新绑定", username=target.username))
+            lambda _result: _("已关闭 %(username)s 的两步验证，其登录会话已失效；如角色要求，下次登录须重新绑定", username=target.username))
     return _back(target)
 
 
@@ -105,7 +105,7 @@ def deactivate(user: User, user_id: int):
 def reactivate(user: User, user_id: int):
     target = admin_svc.get_user(db.session, user_id)
     attempt(lambda: admin_svc.reactivate(db.session, user, target, now=now(), reason=request.form.get("reason", "")),
-            lambda _: _("已启用 %(username)s", username=target.username))
+            lambda _result: _("已启用 %(username)s", username=target.username))
     return _back(target)
 
 

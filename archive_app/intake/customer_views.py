@@ -91,7 +91,7 @@ def edit(customer_id: int):
         values = form_dict()
         _unused, error = attempt(lambda: svc.update_customer(db.session, user, customer_id, values, ip=client_ip(),
                                                        store=get_store(), now=now()),
-                           lambda _: _("客户资料已更新（变更已记录）"))
+                           lambda _result: _("客户资料已更新（变更已记录）"))
         if error:
             return render_template("customers/form.html", values=values, customer=customer,
                                    consultants=_consultants()), error.status
