@@ -271,3 +271,12 @@ def without_code(message: str) -> str:
     """A stored "code: 中文说明" message as people read it: the Chinese part (codes are for programs)."""
     head, sep, rest = (message or "").partition(": ")
     return rest if sep and head.replace("_", "").isalnum() and head.isascii() else (message or "")
+
+
+def source_text(label: object) -> str:
+    """The Simplified Chinese source text of a label, lazy (``_l``) or not.
+
+    Parsing matches what people type in the paper's words (register headers, card choices), whatever
+    the reader's language: a lazy label would translate when used, its msgid does not.
+    """
+    return str(getattr(label, "_args", (label,))[0])

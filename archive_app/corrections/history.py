@@ -114,7 +114,7 @@ def erase_customer(session: Session, customer_id: int) -> None:
         changes = json.loads(req.changes)
         for field in changes.keys() & set(PERSONAL_FIELDS):
             changes[field] = {"before": "", "after": ""}
-        req.changes, req.reason, req.decision_note = json.dumps(changes, ensure_ascii=False), "", ""
+        req.changes, req.reason, req.decision_note = json.dumps(changes, ensure_ascii=False, default=str), "", ""
     session.execute(update(CustomerVerification).where(CustomerVerification.customer_id == customer_id)
                     .values(note=""))
     session.flush()

@@ -73,7 +73,7 @@ def file_request(session: Session, actor: User, customer_id: int, data: Mapping[
     sensitive = bool(changes.keys() & set(sensitive_fields))
     skip_head = policy.can(actor, "correction.skip_head")
     req = ChangeRequest(customer_id=customer.id, requester_id=actor.id, department_id=actor.department_id,
-                        changes=json.dumps(changes, ensure_ascii=False, sort_keys=True), reason=reason,
+                        changes=json.dumps(changes, ensure_ascii=False, sort_keys=True, default=str), reason=reason,
                         sensitive=sensitive, status="pending_second" if skip_head else "pending_head",
                         created_at=now, decision_note="")
     session.add(req)

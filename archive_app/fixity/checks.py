@@ -279,7 +279,7 @@ def _finish(session: Session, run: FixityRun, report: RunReport, now: datetime, 
     problems = [asdict(c) for c in report.failures + report.orphans]
     if stopped:
         problems.append({"status": "stopped", "detail": stopped})
-    run.problems = json.dumps(problems, ensure_ascii=False)
+    run.problems = json.dumps(problems, ensure_ascii=False, default=str)
     details = {"scope": run.scope, "files": report.files, "bytes": report.bytes,
                "failures": [_audited(c) for c in report.failures], "orphans": [c.object_key for c in report.orphans]}
     if stopped:

@@ -88,12 +88,12 @@ class Finding:
 
 def missing_metadata(record: Record) -> list[str]:
     """The names (简体中文) of the metadata ``record`` lacks for its type; empty when complete."""
-    missing = [label for name, label in COMMON_FIELDS if not str(getattr(record, name) or "").strip()]
+    missing = [str(label) for name, label in COMMON_FIELDS if not str(getattr(record, name) or "").strip()]
     if record.record_type not in UNDATED_TYPES and record.doc_date is None:
         missing.append(_("文件日期"))
     needed = CUSTOMER_FIELDS.get(record.record_type)
     if needed is not None and not (getattr(record.customer, needed[0]) or "").strip():
-        missing.append(needed[1])
+        missing.append(str(needed[1]))
     if record.record_type == "营业执照副本复印件" and record.customer.kind != "company":
         missing.append(_("客户类型应为企业客户"))
     if not record.files:

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 from archive_app.i18n import _l
 from archive_app.visits.choices import CARD_CHOICES
+from archive_app.vocabulary import source_text
 
 # field -> (Chinese label shown on the page, header spellings)
 FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -31,7 +32,8 @@ FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "contract_ended_on": (_l("合同终止日期"), ("合同终止日期", "合同到期日期", "租赁到期日")),
     "last_contact_on": (_l("最后联系日期"), ("最后联系日期", "最近联系日期", "最后联系时间")),
     # the visitor card (温馨卡)
-    **{field: (label, (label, re.sub(r"（.*?）", "", label))) for field, (label, _) in CARD_CHOICES.items()},
+    **{field: (label, (source_text(label), re.sub(r"（.*?）", "", source_text(label))))
+       for field, (label, _unused) in CARD_CHOICES.items()},
     "visit_1": (_l("首次到访日期"), ("首次到访日期", "首次到访", "首次来访日期", "首次来访", "来访日期", "到访日期",
                                 "来电来访日期", "日期")),
     "visit_2": (_l("二次到访日期"), ("二次到访日期", "二次到访", "第二次到访", "二次来访", "第二次来访")),

@@ -177,8 +177,8 @@ def run_import(session: Session, actor: User, check: Check, *, skip_errors: bool
         duplicate_rows=len(check.duplicates), customers_created=len(customer_ids), cards_created=len(card_ids),
         skipped_errors=bool(skip_errors and check.with_errors),
         mapping_json=json.dumps([{"header": h, "field": f} for h, f in zip(check.headers, check.mapping)],
-                                ensure_ascii=False),
-        problems_json=json.dumps(problems, ensure_ascii=False))
+                                ensure_ascii=False, default=str),
+        problems_json=json.dumps(problems, ensure_ascii=False, default=str))
     session.add(report)
     session.flush()
     # Counts and ids only: the rows' names and numbers stay in the customers' files and the report.

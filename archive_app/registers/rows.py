@@ -18,7 +18,7 @@ from archive_app.intake.customers import CustomerInput
 from archive_app.registers.headers import CARD_FIELDS, FIELDS
 from archive_app.visits.cards import parse_card
 from archive_app.visits.choices import CARD_CHOICES
-from archive_app.vocabulary import CUSTOMER_KINDS
+from archive_app.vocabulary import CUSTOMER_KINDS, source_text
 
 CUSTOMER_FIELDS = ("name", "kind", "phones", "id_number", "business_type", "grade", "project", "unit", "address",
                    "notes", "deal_closed_on", "contract_ended_on", "last_contact_on")
@@ -100,7 +100,8 @@ def parse_date(value: Any) -> date | None:
 
 def _choice_words(codes: Mapping[str, str]) -> dict[str, str]:
     out = {}
-    for code, text in codes.items():
+    for code, label in codes.items():
+        text = source_text(label)  # spreadsheets are typed in the paper's words, whatever the reader's language
         for word in (code, text, _plain(text)):
             out[word.upper()] = code
     return out
@@ -108,7 +109,7 @@ def _choice_words(codes: Mapping[str, str]) -> dict[str, str]:
 
 def _plain(text: str) -> str:
     """A choice as typed in a spreadsheet: 25岁以下 → 25以下, 80-100㎡ → 80-100, 3-5万元 → 3-5万."""
-    text = re.sub(_(r"[\s岁㎡平米方元/]|m2|M2"), "", text).replace("～", "-").replace("~", "-").replace("—", "-")
+    text = re.sub(r"[\s岁㎡平米方元/]|m2|M2", "", text).replace("～", "-").replace("~", "-").replace("—", "-")
     return text.upper()
 
 
