@@ -138,13 +138,13 @@ def check_row(row_no: int, cells: Sequence[Any], mapping: Sequence[str | None], 
             continue
         value = dates[key] if key in DATE_FIELDS else _text(raw[key])
         if key == "kind":
-            kind = _KIND_WORDS.get(value or _("个人"))
+            kind = _KIND_WORDS.get(value or "个人")
             if kind is None:
                 problem(key, "invalid_kind", _("客户类别须为个人或企业：%(value)s", value=value))
                 continue
             value = kind
         if key == "grade":
-            value = value.upper().removesuffix(_("级"))
+            value = value.upper().removesuffix("级")
         customer[key] = value
     if not customer.get("name"):
         problem("name", "name_required", _("缺少客户姓名"))
