@@ -129,7 +129,7 @@ def table_to_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]], sheet_t
 
     zone = _zone(tz)
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title=_sheet_title(sheet_title))
+    ws = wb.create_sheet(title=_sheet_title(str(sheet_title)))  # str(): a lazy (translated) title
 
     row_iter = iter(rows)
     sample = [list(r) for r in itertools.islice(row_iter, WIDTH_SAMPLE_ROWS)]
@@ -170,7 +170,7 @@ def table_to_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]], sheet_t
     # Sheet views are written before the first row of a streamed sheet: freeze first.
     ws.freeze_panes = f"A{header_row + 1}"
     if title:
-        ws.append([text_cell(title, font=Font(bold=True, size=14))])
+        ws.append([text_cell(str(title), font=Font(bold=True, size=14))])
     ws.append([text_cell(str(h), font=bold, fill=header_fill) for h in headers])
     count = 0
     for row in itertools.chain(sample, row_iter):

@@ -564,7 +564,7 @@ class ShownRecord:
     @property
     def label(self) -> str:
         """档号 and 题名 in one string (messages, export titles), or the placeholder."""
-        return f"{self.archival_code} {self.title}" if self.visible else HIDDEN_RECORD
+        return f"{self.archival_code} {self.title}" if self.visible else str(HIDDEN_RECORD)
 
 
 def shown_record(user: User | None, record: Record) -> ShownRecord:
@@ -572,27 +572,27 @@ def shown_record(user: User | None, record: Record) -> ShownRecord:
     if visibility(user, record, met=True) >= Visibility.METADATA:
         return ShownRecord(record.id, True, record.archival_code, record.title, record.record_type,
                            record.customer.customer_no or "", record.secrecy)
-    return ShownRecord(record.id, False, HIDDEN_RECORD, HIDDEN_RECORD, "", "", None)
+    return ShownRecord(record.id, False, str(HIDDEN_RECORD), str(HIDDEN_RECORD), "", "", None)
 
 
 def record_label(user: User | None, record: Record | None) -> str:
     """How a message, page or export names ``record`` to ``user``: 档号 and 题名, or the placeholder."""
     if record is None:
-        return HIDDEN_RECORD
+        return str(HIDDEN_RECORD)
     return shown_record(user, record).label
 
 
 def record_code(user: User | None, record: Record | None) -> str:
     """The 档号 of ``record`` if ``user`` may see its metadata, else the placeholder (short messages)."""
     if record is None or not can(user, "record.view", record):
-        return HIDDEN_RECORD
+        return str(HIDDEN_RECORD)
     return record.archival_code
 
 
 def customer_label(user: User | None, customer: Customer | None) -> str:
     """How a page names ``customer`` to ``user``: name and 客户号, or the placeholder."""
     if customer is None or not can(user, "customer.view", customer):
-        return HIDDEN_CUSTOMER
+        return str(HIDDEN_CUSTOMER)
     return f"{customer.name}（{customer.customer_no}）" if customer.customer_no else customer.name
 
 

@@ -264,7 +264,7 @@ FILE_TYPE_LABELS = {
 
 def file_type_label(mime_type: str) -> str:
     """A file's type as people call it (PDF 文档, JPEG 图片); an unknown type is named as stored."""
-    return FILE_TYPE_LABELS.get((mime_type or "").split(";")[0].strip().lower(), mime_type or _("未知类型"))
+    return str(FILE_TYPE_LABELS.get((mime_type or "").split(";")[0].strip().lower(), mime_type or _("未知类型")))
 
 
 def without_code(message: str) -> str:

@@ -51,6 +51,6 @@ def shown_details(session: Session, viewer: User, entries: Sequence[AuditEntry])
                       and not policy.can(viewer, "customer.view", customers[obj_id]))
                   or (e.object_type == "legal_hold" and obj_id in held
                       and not policy.can(viewer, "hold.view", held[obj_id])))
-        text = HIDDEN_DETAILS if hidden else (e.details or "")
+        text = str(HIDDEN_DETAILS) if hidden else (e.details or "")
         out[e.id] = ARCHIVAL_CODE.sub(lambda m: str(policy.HIDDEN_RECORD) if m.group(0) in unseen else m.group(0), text)
     return out

@@ -124,7 +124,7 @@ def print_slip(session: Session, user: User, loan_id: int, *, tz: str, now: date
     if loan is None:
         raise NotFound(_("没有这条原件借出记录"), code="paper_loan_not_found")
     shown = policy.record_code(user, loan.record)
-    title = loan.record.title if policy.can(user, "record.view", loan.record) else policy.HIDDEN_RECORD
+    title = loan.record.title if policy.can(user, "record.view", loan.record) else str(policy.HIDDEN_RECORD)
     pdf = slip_pdf(loan, code=shown, title=title, tz=tz, printed_at=now)
     number = slip_no(loan)
     audit.record_read(session, "paper.slip_print", actor=user, object_type="paper_loan", object_id=loan.id, ip=ip,

@@ -120,7 +120,7 @@ def _require_unchanged(req: ChangeRequest) -> None:
     current = customers.current_values(req.customer)
     moved = [f for f, v in changes_of(req).items() if _jsonable(current[f]) != v["before"]]
     if moved:
-        names = "、".join(history.FIELD_LABELS.get(f, f) for f in moved)
+        names = "、".join(str(history.FIELD_LABELS.get(f, f)) for f in moved)
         raise Conflict(_("客户资料在申请提交后已被修改（%(names)s），不能按原申请执行，请驳回后重新申请", names=names),
                        code="customer_changed", details={"fields": moved})
 

@@ -23,7 +23,7 @@ bp = Blueprint("corrections", __name__)
 @bp.app_template_filter("change_fields")
 def change_fields(changes: str) -> str:
     """The fields a request's ``changes`` JSON names, in Chinese (lists of requests)."""
-    return "、".join(history.FIELD_LABELS.get(f, f) for f in json.loads(changes))
+    return "、".join(str(history.FIELD_LABELS.get(f, f)) for f in json.loads(changes))
 
 
 @bp.app_template_global("customer_label")

@@ -348,7 +348,7 @@ def open_verified(session: Session, store: BlobStore, row: RecordFile, *, max_by
     """
     state = session.get(FixityResult, row.id)
     if state is not None and state.record_id == row.record_id and state.status != "ok":
-        raise refused(STATUS_LABELS.get(state.status, state.status))
+        raise refused(str(STATUS_LABELS.get(state.status, state.status)))
     target = _Target(row.id, row.record_id, row.record.archival_code, row.object_key, row.original_name, row.sha256,
                      row.size)
     try:
@@ -357,7 +357,7 @@ def open_verified(session: Session, store: BlobStore, row: RecordFile, *, max_by
         session.rollback()  # see below
         on_failure(FileCheck(row.id, row.record_id, target.archival_code, row.object_key, row.original_name,
                              "missing", _("对象 %(object_key)s 不存在", object_key=row.object_key)))
-        raise refused(STATUS_LABELS["missing"]) from None
+        raise refused(str(STATUS_LABELS["missing"])) from None
     if row.size > max_bytes:
         return VerifyingReader(raw, target, on_failure)  # type: ignore[return-value]
     spool = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY, dir=tmp_dir)

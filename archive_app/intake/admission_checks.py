@@ -385,11 +385,11 @@ class ChecksFilter:
         if self.date_from or self.date_to:
             parts.append(_("上传日期 %(value)s 至 %(value2)s", value=self.date_from or '…', value2=self.date_to or '…'))
         if self.status:
-            parts.append(FILTER_STATUSES[self.status])
+            parts.append(str(FILTER_STATUSES[self.status]))
         if self.kind:
-            parts.append(KINDS[self.kind])
+            parts.append(str(KINDS[self.kind]))
         if self.result:
-            parts.append(FILTER_RESULTS[self.result])
+            parts.append(str(FILTER_RESULTS[self.result]))
         return "，".join(parts)
 
 

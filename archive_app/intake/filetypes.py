@@ -183,6 +183,7 @@ def pdf_risks(reader) -> list[Risk]:
             kind = str(obj.get("/S", ""))
             if kind in _ACTIVE_ACTIONS or "/JS" in obj:
                 code, label = _ACTIVE_ACTIONS.get(kind, _ACTIVE_ACTIONS["/JavaScript"])
+                label = str(label)
                 add(code, _("%(where)s含%(label)s", where=where, label=label))
             obj = resolve(obj.get("/Next"))
 

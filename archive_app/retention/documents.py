@@ -48,7 +48,7 @@ def _entry_row(i: int, e: DestructionEntry, with_batch: bool, viewer: User) -> l
         basis, reason = e.retention_basis, _("销毁：%(decision_reason)s", decision_reason=e.decision_reason) if e.decision_reason else _("销毁")
     else:
         # The line stays (the 清册 must count every destroyed record); what it was does not.
-        named, basis, reason = [policy.HIDDEN_RECORD, policy.HIDDEN_RECORD, "", "", ""], "", _("销毁")
+        named, basis, reason = [str(policy.HIDDEN_RECORD), str(policy.HIDDEN_RECORD), "", "", ""], "", _("销毁")
     row: list[Any] = [i, *named, e.page_count, e.file_count, basis, reason,
                       e.approved_by, e.supervisors, e.executed_by, e.destroyed_at, e.method,
                       e.paper_location if seen else "", e.paper_destroyed_at, "\n".join(e.sha256s.split())]

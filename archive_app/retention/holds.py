@@ -110,7 +110,7 @@ def place_hold(session: Session, actor: User, *, kind: str, reason: str, mandate
 
     The records' disposal dates are recomputed in the same commit (a held record has none).
     """
-    policy.require(actor, "hold.place", code="forbidden", message=REFUSED)
+    policy.require(actor, "hold.place", code="forbidden", message=str(REFUSED))
     if kind not in HOLD_KINDS:
         raise ValidationFailed(_("冻结类型须为 诉讼、纠纷 或 未了事项"), code="invalid_kind")
     reason, mandate = (reason or "").strip(), (mandate or "").strip()
@@ -143,7 +143,7 @@ def lift_hold(session: Session, actor: User, hold_id: int, *, reason: str, now: 
               store: BlobStore | None = None) -> HoldChange:
     """Lift a hold (who, when, why); the paused time is added to the records' clocks; commit; the
     storage's legal hold on ``store``'s objects is released with it."""
-    policy.require(actor, "hold.release", code="forbidden", message=REFUSED)
+    policy.require(actor, "hold.release", code="forbidden", message=str(REFUSED))
     hold = session.scalar(select(LegalHold).where(LegalHold.id == hold_id).with_for_update())
     # A hold on what the user may not see answers as a missing one: it is for someone cleared to lift.
     if hold is None or not policy.can(actor, "hold.view", hold):

@@ -117,7 +117,7 @@ def hold_label(hold: LegalHold, viewer: User) -> str:
     if hold.record_id is not None:
         return _("档案 %(record_code)s", record_code=policy.record_code(viewer, hold.record))
     if not policy.can(viewer, "customer.view", hold.customer):
-        return policy.HIDDEN_CUSTOMER
+        return str(policy.HIDDEN_CUSTOMER)
     return _("客户 %(customer_no)s 的全部档案", customer_no=hold.customer.customer_no)
 
 
