@@ -27,18 +27,19 @@ MARKERS = {"_": 1, "_l": 1, "ngettext": 2}
 SKIP = {"archive_app/i18n.py", "archive_app/navigation.py"}
 
 
-def marked_texts(root: Path = ROOT) -> dict[str, list[tuple[str, int]]]:
-    """msgid -> where it is marked, in file order."""
-    found: dict[str, list[tuple[str, int]]] = {}
+def marked_texts(root: Path = ROOT) -> dict[str | tuple[str, str], list[tuple[str, int]]]:
+    """msgid (``(singular, plural)`` for ngettext) -> where it is marked, in file order."""
+    found: dict[str | tuple[str, str], list[tuple[str, int]]] = {}
     for path in sorted((root / "archive_app").rglob("*.py")):
         rel = path.relative_to(root).as_posix()
         if rel in SKIP:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MARKERS:
-                for arg in node.args[:MARKERS[node.func.id]]:
-                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                        found.setdefault(arg.value, []).append((rel, arg.lineno))
+                args = node.args[:MARKERS[node.func.id]]
+                if all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args):
+                    msgid = args[0].value if len(args) == 1 else (args[0].value, args[1].value)
+                    found.setdefault(msgid, []).append((rel, node.lineno))
     return found
 
 
@@ -68,6 +69,10 @@ def to_traditional(text: str) -> str:
     return out
 
 
+def _strings(string: str | tuple[str, ...]) -> tuple[str, ...]:
+    return string if isinstance(string, tuple) else (string,)
+
+
 def po_path(lang: str) -> Path:
     return ROOT / "archive_app" / "translations" / lang / "LC_MESSAGES" / "code.po"
 
@@ -80,14 +85,17 @@ def update(lang: str, texts: dict[str, list[tuple[str, int]]]) -> int:
                   language_team=f"{lang} <archive>", fuzzy=False)
     todo = 0
     for msgid, where in texts.items():
-        prev = old.get(msgid)
-        if prev is not None and prev.string:
+        prev = old.get(msgid[0] if isinstance(msgid, tuple) else msgid)
+        plural = isinstance(msgid, tuple)
+        if prev is not None and prev.string and isinstance(prev.id, tuple) == plural and all(_strings(prev.string)):
             string, flags = prev.string, prev.flags
         elif lang == "zh_Hant":
-            string, flags = to_traditional(msgid), {"fuzzy"}
+            string = tuple(to_traditional(msgid[0]) for _ in range(cat.num_plurals)) if plural \
+                else to_traditional(msgid)
+            flags = {"fuzzy"}
         else:
-            string, flags = "", set()
-        if not string or "fuzzy" in flags:
+            string, flags = (("",) * cat.num_plurals if plural else ""), set()
+        if not all(_strings(string)) or "fuzzy" in flags:
             todo += 1
         cat.add(msgid, string, locations=where, flags=flags)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -140,18 +140,19 @@ def unmarked_chinese() -> list[str]:
     return sorted(set(bad))
 
 
-def marked_texts() -> dict[str, str]:
-    """msgid -> first place it is marked."""
-    found: dict[str, str] = {}
+def marked_texts() -> dict[str | tuple[str, str], str]:
+    """msgid (``(singular, plural)`` for ngettext) -> first place it is marked."""
+    found: dict[str | tuple[str, str], str] = {}
     for rel, tree in _modules():
         if rel in ("archive_app/i18n.py", "archive_app/navigation.py"):
             continue
         for node in ast.walk(tree):
             if _marked(node):
-                for arg in node.args[:MARKERS[node.func.id]]:
-                    assert isinstance(arg, ast.Constant) and isinstance(arg.value, str), \
-                        f"{rel}:{node.lineno}: a marked text must be a literal (extraction reads it)"
-                    found.setdefault(arg.value, f"{rel}:{node.lineno}")
+                args = node.args[:MARKERS[node.func.id]]
+                assert all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args), \
+                    f"{rel}:{node.lineno}: a marked text must be a literal (extraction reads it)"
+                msgid = args[0].value if len(args) == 1 else (args[0].value, args[1].value)
+                found.setdefault(msgid, f"{rel}:{node.lineno}")
     return found
 
 
@@ -183,12 +184,15 @@ def test_every_marked_text_has_a_reviewed_translation(lang):
     cat = catalogue(lang)
     missing, fuzzy, placeholders = [], [], []
     for msgid, where in marked_texts().items():
-        msg = cat.get(msgid)
-        if msg is None or not msg.string:
+        plural = isinstance(msgid, tuple)
+        msg = cat.get(msgid[0] if plural else msgid)
+        strings = (msg.string if isinstance(msg.string, tuple) else (msg.string,)) if msg is not None else ()
+        if msg is None or isinstance(msg.id, tuple) != plural or not strings or not all(strings):
             missing.append(f"{where}: {msgid}")
         elif msg.fuzzy:
             fuzzy.append(f"{where}: {msgid}")
-        elif sorted(set(PLACEHOLDER.findall(msgid))) != sorted(set(PLACEHOLDER.findall(msg.string))):
+        elif any(sorted(set(PLACEHOLDER.findall(msgid[0] if plural else msgid)))
+                 != sorted(set(PLACEHOLDER.findall(one))) for one in strings):
             placeholders.append(f"{where}: {msgid} -> {msg.string}")
     assert not missing, f"{lang}: {len(missing)} untranslated (scripts/update-code-catalogues.py):\n" + \
         "\n".join(missing[:40])
@@ -200,9 +204,10 @@ def test_every_marked_text_has_a_reviewed_translation(lang):
 
 EXPECTED = {
     "en": {"flash": "You have signed out", "error": "Page or record not found", "header": "Request no.",
-           "certificate": "Certificate of records destruction", "total": "Total: 1 records"},
+           "certificate": "Certificate of records destruction", "total": "Total: 1 records",
+           "pages": ("1 page", "2 pages")},
     "zh_Hant": {"flash": "您已登出", "error": "頁面或檔案不存在", "header": "借閱單號",
-                "certificate": "檔案銷毀證明書", "total": "合計：銷毀檔案 1 件"},
+                "certificate": "檔案銷毀證明書", "total": "合計：銷毀檔案 1 件", "pages": ("1 頁", "2 頁")},
 }
 SOURCE = {"flash": "您已退出登录", "error": "页面或档案不存在", "header": "借阅单号", "certificate": "档案销毁证明书"}
 
@@ -237,6 +242,7 @@ def test_flash_error_page_xlsx_header_and_certificate_in_each_language(translate
     from flask_babel import force_locale
     from openpyxl import load_workbook
 
+    from archive_app.i18n import ngettext
     from archive_app.retention.certificates import certificate_pdf
     from tests.conftest import create_users
     from tests.helpers import login
@@ -264,6 +270,8 @@ def test_flash_error_page_xlsx_header_and_certificate_in_each_language(translate
         rows = list(load_workbook(io.BytesIO(xlsx.data)).active.iter_rows(values_only=True))
         header = next(r for r in rows if r and want["header"] in r)
         assert SOURCE["header"] not in header
+
+        assert tuple(ngettext("%(num)s 页", "%(num)s 页", n) for n in (1, 2)) == want["pages"]
 
         now = datetime(2026, 3, 14, 6, 30, tzinfo=UTC)
         people = [SimpleNamespace(display_name=n) for n in ("王五", "甲", "乙", "喆")]

@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from archive_app.accounts.models import LoginFailure
-from archive_app.i18n import _
+from archive_app.i18n import _, ngettext
 
 # Column sizes of login_failures.
 _USERNAME_LEN = 100
@@ -69,9 +69,9 @@ class Wait:
     def message(self) -> str:
         """The Chinese refusal shown on the log-in page."""
         if self.seconds < 120:
-            left = _("%(seconds)s 秒", seconds=self.seconds)
+            left = ngettext("%(num)s 秒", "%(num)s 秒", self.seconds)
         else:
-            left = _("%(ceil)s 分钟", ceil=math.ceil(self.seconds / 60))
+            left = ngettext("%(num)s 分钟", "%(num)s 分钟", math.ceil(self.seconds / 60))
         return _("登录失败次数过多，请 %(left)s后再试", left=left)
 
 

@@ -23,7 +23,7 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.borrowing.models import PaperLoan
 from archive_app.errors import NotFound
-from archive_app.i18n import _, _l
+from archive_app.i18n import _, _l, ngettext
 from archive_app.printing import pdfa
 from archive_app.printing.fonts import cjk_font
 
@@ -68,7 +68,7 @@ def slip_pdf(loan: PaperLoan, *, code: str, title: str, tz: str, printed_at: dat
         (_("交接单号"), number, _("借阅单号"), req.request_no),
         (_("档号"), code, "", ""),
         (_("题名"), title, "", ""),
-        (_("档案类型"), record.record_type, _("交出页数"), _("%(pages_out)s 页", pages_out=loan.pages_out)),
+        (_("档案类型"), record.record_type, _("交出页数"), ngettext("%(num)s 页", "%(num)s 页", loan.pages_out)),
         (_("原件位置"), record.shelf_location or "—", "", ""),
         (_("借出时间"), _local(loan.out_at, zone), _("应还时间"), _local(loan.due_at, zone)),
         (_("借阅用途"), req.purpose, "", ""),

@@ -41,7 +41,7 @@ from archive_app.audit import log as audit
 from archive_app.audit.models import AuditEntry
 from archive_app.clock import utc_iso
 from archive_app.errors import Conflict, DomainError, NotFound, StorageFailed, ValidationFailed
-from archive_app.i18n import _, _l
+from archive_app.i18n import _, _l, ngettext
 from archive_app.intake import filetypes
 from archive_app.intake.models import AdmissionCheck, Customer, FilePage, Record, RecordFile
 from archive_app.vocabulary import RECORD_STATUSES
@@ -153,7 +153,7 @@ def usability(session: Session, row: RecordFile) -> Finding:
     """可用性, from what the text-extraction job found rendering the file's pages."""
     first = session.scalar(select(FilePage).where(FilePage.file_id == row.id, FilePage.page_no == 1))
     rendered = first is not None and bool(first.view_key)
-    pages = _("共 %(page_count)s 页", page_count=row.page_count) if row.page_count else _("页数未知")
+    pages = ngettext("共 %(num)s 页", "共 %(num)s 页", row.page_count) if row.page_count else _("页数未知")
     if row.extract_status == "done":
         if rendered:
             return Finding("usability", row.id, "passed", _("第 1 页已渲染（%(pages)s）", pages=pages))
