@@ -31,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     register_proxy(app)
     register_data_dir(app)
     register_pdf_font(app)
+    register_translations(app)
     register_extensions(app)
     register_sqlite_cache(app)
     register_audit_key(app)
@@ -62,6 +63,19 @@ def register_data_dir(app: Flask) -> None:
     Path(app.config["UPLOAD_TMP_DIR"]).mkdir(parents=True, exist_ok=True)
     if app.config.get("STORAGE_BACKEND") == "fs":
         Path(app.config["STORAGE_DIR"]).mkdir(parents=True, exist_ok=True)
+
+
+def register_translations(app: Flask) -> None:
+    """Flask-Babel with 简体中文 as the source and default language (the msgids are the Chinese texts).
+
+    A stand-in until ``archive_app.i18n`` sets Babel up with the user's locale; it does nothing when
+    Babel is already bound to this app.
+    """
+    from flask_babel import Babel
+
+    if "babel" not in app.extensions:
+        app.config.setdefault("BABEL_DEFAULT_LOCALE", "zh_Hans")
+        Babel(app)
 
 
 def register_pdf_font(app: Flask) -> None:

@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from archive_app.i18n import _, _l
 from archive_app.vocabulary import ROLE_LABELS as ROLE_CHOICES
 
 
@@ -85,7 +86,7 @@ def worker_command(workers: int | None, drain: bool, schedule: bool) -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--display-name", default="")
 @click.option("--department", default=None)
-@click.option("--clearance", type=click.IntRange(0, 3), default=None, help="0 公开 1 内部 2 秘密 3 机密")
+@click.option("--clearance", type=click.IntRange(0, 3), default=None, help=_l("0 公开 1 内部 2 秘密 3 机密"))
 @with_appcontext
 def create_user_command(username: str, role: str, password: str, display_name: str, department: str | None,
                         clearance: int | None) -> None:
@@ -193,7 +194,7 @@ def reactivate_user_command(username: str, reason: str, by: str | None) -> None:
 @click.argument("username")
 @click.option("--role", type=click.Choice(list(ROLE_CHOICES)), default=None)
 @click.option("--department", default=None, help="department name ('' for none)")
-@click.option("--clearance", type=click.IntRange(0, 3), default=None, help="0 公开 1 内部 2 秘密 3 机密")
+@click.option("--clearance", type=click.IntRange(0, 3), default=None, help=_l("0 公开 1 内部 2 秘密 3 机密"))
 @click.option("--reason", required=True, help="why (kept in the audit log)")
 @_BY
 @with_appcontext
@@ -520,9 +521,9 @@ def restore_command(src: str, name: str | None) -> None:
     click.echo(f"restored {result.name}: {sum(result.rows.values())} row(s), {result.objects} object(s), "
                f"counts and hashes match")
     for code in result.redestroyed:
-        click.echo(f"destroyed again (in the 销毁清册): {code}")
+        click.echo(_("destroyed again (in the 销毁清册): %(code)s", code=code))
     for code in result.not_in_backup:
-        click.echo(f"in the 销毁清册 but not in this backup: {code}")
+        click.echo(_("in the 销毁清册 but not in this backup: %(code)s", code=code))
     click.echo(f"audit log intact: {result.audit_entries} entries")
     click.echo("search index rebuild queued (run `archive worker`)" if queued else
                "could not queue the index rebuild: run `archive reindex`")
@@ -609,7 +610,7 @@ def import_command(path: str, dry_run: bool, skip_errors: bool, by: str | None) 
     try:
         check = importing.check_register(session, os.path.basename(path), data)
         for line in check.problem_lines():
-            click.echo(f"第 {line['row']} 行 {line['field']}: {line['message']} [{line['code']}]")
+            click.echo(_("第 %(row)s 行 %(field)s: %(message)s [%(code)s]", row=line['row'], field=line['field'], message=line['message'], code=line['code']))
         if dry_run:
             session.rollback()
             click.echo(check.summary())

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from archive_app.i18n import _
+
 
 class ConfigError(RuntimeError):
     """The application is misconfigured (raised at start-up, never per request)."""
@@ -83,5 +85,5 @@ def in_range(number: int, label: str, *, minimum: int = 1, maximum: int | None =
 
     top = MAX_ROW_ID if maximum is None else maximum
     if not minimum <= number <= top:
-        raise ValidationFailed(f"{label}超出范围（{minimum}–{top}）", code="invalid_parameter")
+        raise ValidationFailed(_("%(label)s超出范围（%(minimum)s–%(top)s）", label=label, minimum=minimum, top=top), code="invalid_parameter")
     return number

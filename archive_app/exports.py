@@ -18,6 +18,8 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from archive_app.i18n import _
+
 # Excel (and LibreOffice / WPS) evaluate a cell that starts with one of these as a formula:
 # "=HYPERLINK(...)" typed into a purpose field would run when the export is opened (OWASP "CSV
 # injection"). Tab and CR are on OWASP's list too: some importers strip them and then see "=".
@@ -56,7 +58,7 @@ def _csv_cell(value: Any, zone: tzinfo | None) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "是" if value else "否"
+        return _("是") if value else _("否")
     if isinstance(value, datetime):
         return _local(value, zone).strftime(DATETIME_FORMAT)
     if isinstance(value, date):
@@ -127,7 +129,7 @@ def table_to_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]], sheet_t
 
     zone = _zone(tz)
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title=_sheet_title(sheet_title))
+    ws = wb.create_sheet(title=_sheet_title(str(sheet_title)))  # str(): a lazy (translated) title
 
     row_iter = iter(rows)
     sample = [list(r) for r in itertools.islice(row_iter, WIDTH_SAMPLE_ROWS)]
@@ -150,7 +152,7 @@ def table_to_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]], sheet_t
         if value is None:
             return None
         if isinstance(value, bool):
-            return "是" if value else "否"
+            return _("是") if value else _("否")
         if isinstance(value, datetime):
             cell = WriteOnlyCell(ws, value=_local(value, zone))
             cell.number_format = XLSX_DATETIME_FORMAT
@@ -168,7 +170,7 @@ def table_to_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]], sheet_t
     # Sheet views are written before the first row of a streamed sheet: freeze first.
     ws.freeze_panes = f"A{header_row + 1}"
     if title:
-        ws.append([text_cell(title, font=Font(bold=True, size=14))])
+        ws.append([text_cell(str(title), font=Font(bold=True, size=14))])
     ws.append([text_cell(str(h), font=bold, fill=header_fill) for h in headers])
     count = 0
     for row in itertools.chain(sample, row_iter):
@@ -216,5 +218,5 @@ def titled_table(fmt: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]
         return table_to_csv(headers, rows, tz=tz), CSV_MIMETYPE
     local_now = now.astimezone(ZoneInfo(tz))
     title = (f"{sheet_title}（{described}）" if described else sheet_title) + \
-        f" · 导出：{exported_by} {local_now:%Y-%m-%d %H:%M}"
+        _(" · 导出：%(exported_by)s %(local_now)s", exported_by=exported_by, local_now=f'{local_now:%Y-%m-%d %H:%M}')
     return table_to_xlsx(headers, rows, sheet_title, title, tz=tz), XLSX_MIMETYPE

@@ -34,6 +34,7 @@ from archive_app.accounts.models import User
 from archive_app.audit import denials
 from archive_app.errors import DomainError, ValidationFailed, in_range
 from archive_app.extensions import db
+from archive_app.i18n import _, _l
 from archive_app.intake.records import Download, IncomingFile
 from archive_app.vocabulary import MAX_PAGE, MAX_ROW_ID
 from archive_app.wiring import note_write, now
@@ -46,24 +47,24 @@ T = TypeVar("T")
 
 
 HTTP_MESSAGES = {
-    400: ("bad_request", "请求无效"),
-    401: ("unauthorized", "请先登录"),
-    403: ("forbidden", "您没有权限执行此操作"),
-    404: ("not_found", "页面或档案不存在"),
-    405: ("method_not_allowed", "不支持该请求方法"),
-    408: ("request_timeout", "请求超时，请重试"),
-    409: ("conflict", "操作与当前状态冲突，请刷新页面后重试"),
-    413: ("too_large", "上传内容超过大小上限"),
-    414: ("uri_too_long", "请求地址过长（检索词最多 200 个字），请缩短后重试"),
-    415: ("unsupported_type", "不支持的文件类型"),
-    429: ("too_many_requests", "请求过于频繁，请稍后重试"),
-    431: ("headers_too_large", "请求头过大，请清除本站 Cookie 后重试"),
-    500: ("internal_error", "系统内部错误，请稍后重试"),
-    501: ("not_implemented", "不支持该请求"),
-    503: ("unavailable", "服务暂时不可用，请稍后重试"),
+    400: ("bad_request", _l("请求无效")),
+    401: ("unauthorized", _l("请先登录")),
+    403: ("forbidden", _l("您没有权限执行此操作")),
+    404: ("not_found", _l("页面或档案不存在")),
+    405: ("method_not_allowed", _l("不支持该请求方法")),
+    408: ("request_timeout", _l("请求超时，请重试")),
+    409: ("conflict", _l("操作与当前状态冲突，请刷新页面后重试")),
+    413: ("too_large", _l("上传内容超过大小上限")),
+    414: ("uri_too_long", _l("请求地址过长（检索词最多 200 个字），请缩短后重试")),
+    415: ("unsupported_type", _l("不支持的文件类型")),
+    429: ("too_many_requests", _l("请求过于频繁，请稍后重试")),
+    431: ("headers_too_large", _l("请求头过大，请清除本站 Cookie 后重试")),
+    500: ("internal_error", _l("系统内部错误，请稍后重试")),
+    501: ("not_implemented", _l("不支持该请求")),
+    503: ("unavailable", _l("服务暂时不可用，请稍后重试")),
 }
 # An HTTP error not named above: still a Chinese message (werkzeug's descriptions are English).
-HTTP_FALLBACK = ("http_error", "请求失败，请稍后重试")
+HTTP_FALLBACK = ("http_error", _l("请求失败，请稍后重试"))
 # The longest request path and query string answered (gunicorn passes longer request lines on, see
 # server.py): past it a Chinese 414 page instead of the server's English one.
 MAX_URL_CHARS = 16_384
@@ -98,7 +99,7 @@ def _standalone_error_page(status: int, code: str, message: str, retry_after: in
 # enough not to hammer a server that is restarting, short enough for a page refresh to find it back.
 DATABASE_RETRY_AFTER = 30
 
-DATABASE_UNAVAILABLE = ("database_unavailable", "数据库暂时无法连接，请稍后重试")
+DATABASE_UNAVAILABLE = ("database_unavailable", _l("数据库暂时无法连接，请稍后重试"))
 
 # SQLSTATE classes of a server that cannot serve at all: 08 connection exception, 53 insufficient
 # resources (too many connections), 57 operator intervention (shutting down, starting up).
@@ -135,7 +136,7 @@ def database_unavailable_response() -> Response:
     is back the next request simply gets a fresh connection: nothing needs restarting.
     """
     g.database_unavailable = True  # the after-request hooks skip what would query
-    code, message = DATABASE_UNAVAILABLE
+    code, message = DATABASE_UNAVAILABLE[0], str(DATABASE_UNAVAILABLE[1])
     if wants_json():
         response = jsonify({"error": {"code": code, "message": message}})
     else:
@@ -313,7 +314,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
-        return error_response(400, "csrf_failed", "页面已过期或来源不明，请刷新页面后重试")
+        return error_response(400, "csrf_failed", _("页面已过期或来源不明，请刷新页面后重试"))
 
     @app.errorhandler(SQLAlchemyError)
     def _database(exc: SQLAlchemyError):
@@ -329,9 +330,10 @@ def register_error_handlers(app: Flask) -> None:
             log.warning("database unavailable: %s", exc.original_exception)
             return database_unavailable_response()
         code, message = HTTP_MESSAGES.get(exc.code or 500, HTTP_FALLBACK)
+        message = str(message)  # the lazy label, in the reader's language
         if exc.code == 413:
             mb = app.config["MAX_UPLOAD_MB"]
-            message = f"上传内容超过大小上限（{mb} MB）"
+            message = _("上传内容超过大小上限（%(mb)s MB）", mb=mb)
         audit_refusal(exc, exc.code or 500, code)
         body, status = error_response(exc.code or 500, code, message)
         response = app.make_response((body, status))
@@ -345,7 +347,7 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception):
         log.exception("unhandled error")
         code, message = HTTP_MESSAGES[500]
-        return error_response(500, code, message)
+        return error_response(500, code, str(message))
 
 
 # ------------------------------------------------------------------------------- request helpers
@@ -377,7 +379,7 @@ def page_arg() -> int:
         page = max(int(request.args.get("page", 1)), 1)
     except ValueError:
         return 1
-    return in_range(page, "页码", maximum=MAX_PAGE)
+    return in_range(page, _("页码"), maximum=MAX_PAGE)
 
 
 def date_arg(value: str | None, label: str) -> date | None:
@@ -387,7 +389,7 @@ def date_arg(value: str | None, label: str) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise ValidationFailed(f"{label}格式不正确（例如 2026-11-25）", code="invalid_date") from None
+        raise ValidationFailed(_("%(label)s格式不正确（例如 2026-11-25）", label=label), code="invalid_date") from None
 
 
 def optional_int(value: str | None) -> int | None:
@@ -541,21 +543,21 @@ def register_input_guards(app: Flask) -> None:
             return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
         action = getattr(current_app.view_functions.get(request.endpoint or ""), "upload_action", None)
         if action is not None and not policy.can(actor(user), action):
-            return error_response(403, "forbidden", "您没有权限上传档案")
+            return error_response(403, "forbidden", _("您没有权限上传档案"))
         return None
 
     def _refuse_nul_text() -> Response | None:
-        values: list[Any] = [v for _, v in request.args.items(multi=True)]
+        values: list[Any] = [v for _unused, v in request.args.items(multi=True)]
         if request.mimetype == "application/x-www-form-urlencoded":
             # Read even from anonymous clients (the log-in form): MAX_FORM_MEMORY_SIZE bounds it.
-            values += [v for _, v in request.form.items(multi=True)]
+            values += [v for _unused, v in request.form.items(multi=True)]
         elif user.is_authenticated:  # anyone else's body is refused unread by the view
             if request.mimetype == "multipart/form-data":
-                values += [v for _, v in request.form.items(multi=True)]
+                values += [v for _unused, v in request.form.items(multi=True)]
             elif request.is_json:
                 values.append(request.get_json(silent=True))
         if any(_has_nul(v) for v in values):
-            return error_response(400, "invalid_text", "文本中不能含有空字符（\\0）")
+            return error_response(400, "invalid_text", _("文本中不能含有空字符（\\0）"))
         return None
 
     app.before_request_funcs.setdefault(None, [])[:0] = [_refuse_before_body, _refuse_nul_text]

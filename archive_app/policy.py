@@ -43,6 +43,7 @@ from archive_app.accounts.models import ApiToken, Role, User
 from archive_app.borrowing.models import LoanRequest
 from archive_app.corrections.models import ChangeRequest
 from archive_app.errors import Forbidden, NotFound
+from archive_app.i18n import _, _l
 from archive_app.intake.masks import mask_field, mask_numbers_in
 from archive_app.intake.models import Customer, Record
 from archive_app.retention.models import LegalHold
@@ -395,18 +396,18 @@ def _refusal(user: User | None, action: str, obj: Any, code: str | None,
              message: str | None) -> Forbidden | NotFound:
     exc: Forbidden | NotFound
     if code is not None or message is not None:
-        exc = Forbidden(message or "您没有权限执行此操作", code=code or "forbidden")
+        exc = Forbidden(message or _("您没有权限执行此操作"), code=code or "forbidden")
     elif isinstance(obj, Record) and action != "record.view" and can(user, "record.view", obj):
-        exc = Forbidden("您没有权限执行此操作", code="forbidden")
+        exc = Forbidden(_("您没有权限执行此操作"), code="forbidden")
     elif isinstance(obj, Customer) and action != "customer.view" and can(user, "customer.view", obj):
-        exc = Forbidden("您没有权限执行此操作", code="forbidden")
+        exc = Forbidden(_("您没有权限执行此操作"), code="forbidden")
     # An invisible object answers exactly as a missing one does, so no answer tells them apart.
     elif isinstance(obj, Customer):
-        exc = NotFound("客户档案不存在", code="customer_not_found")
+        exc = NotFound(_("客户档案不存在"), code="customer_not_found")
     elif isinstance(obj, Record):
-        exc = NotFound("档案不存在或无权查看", code="not_found")
+        exc = NotFound(_("档案不存在或无权查看"), code="not_found")
     else:
-        exc = Forbidden("您没有权限执行此操作", code="forbidden")
+        exc = Forbidden(_("您没有权限执行此操作"), code="forbidden")
     exc.policy_action, exc.subject, exc.refusal = action, obj, True
     return exc
 
@@ -430,7 +431,7 @@ def report_department(user: User | None) -> int | None:
         return None
     if role is None or role not in ROLES["report.view"] or user.department_id is None:
         # Never "the whole company" by default: a caller that skipped ``can`` gets a refusal.
-        raise Forbidden("您没有权限查看报表", code="forbidden")
+        raise Forbidden(_("您没有权限查看报表"), code="forbidden")
     return user.department_id
 
 
@@ -512,8 +513,8 @@ class Visibility(IntEnum):
 
 
 # What a record or customer whose metadata the viewer may not see is called wherever a list names it.
-HIDDEN_RECORD = "（无权查看的档案）"
-HIDDEN_CUSTOMER = "（无权查看的客户）"
+HIDDEN_RECORD = _l("（无权查看的档案）")
+HIDDEN_CUSTOMER = _l("（无权查看的客户）")
 
 
 def sees_metadata(user: User | None, *, secrecy: int, department_id: int | None) -> bool:
@@ -563,7 +564,7 @@ class ShownRecord:
     @property
     def label(self) -> str:
         """档号 and 题名 in one string (messages, export titles), or the placeholder."""
-        return f"{self.archival_code} {self.title}" if self.visible else HIDDEN_RECORD
+        return f"{self.archival_code} {self.title}" if self.visible else str(HIDDEN_RECORD)
 
 
 def shown_record(user: User | None, record: Record) -> ShownRecord:
@@ -571,27 +572,27 @@ def shown_record(user: User | None, record: Record) -> ShownRecord:
     if visibility(user, record, met=True) >= Visibility.METADATA:
         return ShownRecord(record.id, True, record.archival_code, record.title, record.record_type,
                            record.customer.customer_no or "", record.secrecy)
-    return ShownRecord(record.id, False, HIDDEN_RECORD, HIDDEN_RECORD, "", "", None)
+    return ShownRecord(record.id, False, str(HIDDEN_RECORD), str(HIDDEN_RECORD), "", "", None)
 
 
 def record_label(user: User | None, record: Record | None) -> str:
     """How a message, page or export names ``record`` to ``user``: 档号 and 题名, or the placeholder."""
     if record is None:
-        return HIDDEN_RECORD
+        return str(HIDDEN_RECORD)
     return shown_record(user, record).label
 
 
 def record_code(user: User | None, record: Record | None) -> str:
     """The 档号 of ``record`` if ``user`` may see its metadata, else the placeholder (short messages)."""
     if record is None or not can(user, "record.view", record):
-        return HIDDEN_RECORD
+        return str(HIDDEN_RECORD)
     return record.archival_code
 
 
 def customer_label(user: User | None, customer: Customer | None) -> str:
     """How a page names ``customer`` to ``user``: name and 客户号, or the placeholder."""
     if customer is None or not can(user, "customer.view", customer):
-        return HIDDEN_CUSTOMER
+        return str(HIDDEN_CUSTOMER)
     return f"{customer.name}（{customer.customer_no}）" if customer.customer_no else customer.name
 
 

@@ -19,6 +19,7 @@ from archive_app.backup.destinations import Destination, open_destination
 from archive_app.borrowing.loans import LoanSettings
 from archive_app.clock import utcnow
 from archive_app.errors import StorageFailed
+from archive_app.i18n import _
 from archive_app.intake.records import ArchiveSettings
 from archive_app.replica_reads import SAFE_METHODS, ReadChoice, ReadRouter, remember_write
 from search_index import IndexDamaged, SearchIndex
@@ -80,7 +81,7 @@ def get_index() -> SearchIndex | PostgresSearchIndex:
         except IndexDamaged as exc:
             # Never deleted automatically: an administrator decides (archive reindex rebuilds it).
             log.error("search index damaged: %s", exc)
-            raise StorageFailed("搜索索引已损坏，请联系管理员运行 archive reindex 重建索引",
+            raise StorageFailed(_("搜索索引已损坏，请联系管理员运行 archive reindex 重建索引"),
                                 code="index_damaged") from None
         current_app.extensions["search_index"] = index
         if getattr(index, "needs_rebuild", False):

@@ -23,6 +23,7 @@ from archive_app.audit import log as audit
 from archive_app.borrowing import loans
 from archive_app.borrowing.models import Handover
 from archive_app.errors import Conflict, NotFound, ValidationFailed
+from archive_app.i18n import _
 
 # ``change_user`` leaves a field alone unless it is given.
 UNCHANGED: Any = object()
@@ -32,7 +33,7 @@ def get_user(session: Session, user_id: int) -> User:
     """The user with this id, or NotFound(code="user_not_found")."""
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound("用户不存在", code="user_not_found")
+        raise NotFound(_("用户不存在"), code="user_not_found")
     return user
 
 
@@ -40,18 +41,18 @@ def find_user(session: Session, username: str) -> User:
     """The user with this username, or NotFound(code="user_not_found")."""
     user = session.scalar(select(User).where(User.username == (username or "").strip()))
     if user is None:
-        raise NotFound(f"用户不存在：{username}", code="user_not_found")
+        raise NotFound(_("用户不存在：%(username)s", username=username), code="user_not_found")
     return user
 
 
 def successor(session: Session, user_id: int | None) -> User:
     """The colleague named to take over a departing user's customers and originals."""
     if not user_id:
-        raise ValidationFailed("请选择交接人", code="successor_required")
+        raise ValidationFailed(_("请选择交接人"), code="successor_required")
     try:
         return get_user(session, user_id)
     except NotFound:
-        raise ValidationFailed("交接人不存在", code="invalid_successor") from None
+        raise ValidationFailed(_("交接人不存在"), code="invalid_successor") from None
 
 
 def list_users(session: Session, actor: User) -> list[User]:
@@ -68,16 +69,16 @@ def _guard_last_admin(session: Session, user: User) -> None:
     others = session.scalar(select(func.count()).select_from(User)
                             .where(policy.users_who_may("user.manage"), User.id != user.id))
     if not others:
-        raise Conflict("这是最后一位在职的系统管理员，不能停用或改为其他角色", code="last_admin")
+        raise Conflict(_("这是最后一位在职的系统管理员，不能停用或改为其他角色"), code="last_admin")
 
 
 def deactivate(session: Session, actor: User, user: User, successor: User, *, now: datetime,
                note: str = "") -> Handover:
     """Deactivate ``user``: their customers and paper originals go to ``successor`` (a handover record),
     their open requests are revoked, and every session and token ends now."""
-    policy.require(actor, "user.deactivate", code="forbidden", message="只有系统管理员可以停用账号")
+    policy.require(actor, "user.deactivate", code="forbidden", message=_("只有系统管理员可以停用账号"))
     if user.id == actor.id:
-        raise Conflict("不能停用自己的账号", code="cannot_deactivate_self")
+        raise Conflict(_("不能停用自己的账号"), code="cannot_deactivate_self")
     if user.is_active_flag:
         _guard_last_admin(session, user)
     handover = loans.deactivate_user(session, actor, user, successor, now=now, note=note)
@@ -88,9 +89,9 @@ def deactivate(session: Session, actor: User, user: User, successor: User, *, no
 
 def reactivate(session: Session, actor: User, user: User, *, now: datetime, reason: str = "") -> None:
     """Let a deactivated user sign in again. Their old tokens stay revoked; the handover stays done."""
-    policy.require(actor, "user.deactivate", code="forbidden", message="只有系统管理员可以启用账号")
+    policy.require(actor, "user.deactivate", code="forbidden", message=_("只有系统管理员可以启用账号"))
     if user.is_active_flag:
-        raise Conflict("该账号已是启用状态", code="already_active")
+        raise Conflict(_("该账号已是启用状态"), code="already_active")
     user.is_active_flag = True
     user.deactivated_at = None
     audit.record_event(session, "user.reactivate", actor=actor, object_type="user", object_id=user.id, now=now,
@@ -104,7 +105,7 @@ def _clearance(value: Any) -> int:
     except (TypeError, ValueError):
         level = -1
     if isinstance(value, bool) or not 0 <= level <= 3:
-        raise ValidationFailed("密级权限须在 0–3 之间", code="invalid_clearance")
+        raise ValidationFailed(_("密级权限须在 0–3 之间"), code="invalid_clearance")
     return level
 
 
@@ -120,29 +121,29 @@ def change_user(session: Session, actor: User, user: User, *, reason: str, now: 
     A reason is required; the audit entry keeps the values before and after. Any change ends the
     user's sessions and revokes their tokens. Returns the fields that changed with their new values.
     """
-    policy.require(actor, "user.manage", code="forbidden", message="只有系统管理员可以修改用户")
+    policy.require(actor, "user.manage", code="forbidden", message=_("只有系统管理员可以修改用户"))
     reason = (reason or "").strip() if isinstance(reason, str) else ""
     if not reason:
-        raise ValidationFailed("请填写变更原因", code="reason_required")
+        raise ValidationFailed(_("请填写变更原因"), code="reason_required")
     before = _snapshot(user)
     wanted: dict[str, Any] = {}
     if role is not UNCHANGED:
         try:
             wanted["role"] = Role(role).value
         except ValueError:
-            raise ValidationFailed(f"未知角色：{role}", code="invalid_role") from None
+            raise ValidationFailed(_("未知角色：%(role)s", role=role), code="invalid_role") from None
     if department is not UNCHANGED:
         if department is not None and not isinstance(department, str):
-            raise ValidationFailed("部门须为名称", code="invalid_department")
+            raise ValidationFailed(_("部门须为名称"), code="invalid_department")
         name = (department or "").strip()
         if len(name) > 100:
-            raise ValidationFailed("部门名称不超过 100 个字符", code="invalid_department")
+            raise ValidationFailed(_("部门名称不超过 100 个字符"), code="invalid_department")
         wanted["department"] = name or None
     if clearance is not UNCHANGED:
         wanted["clearance"] = _clearance(clearance)
     changes = {k: v for k, v in wanted.items() if before[k] != v}
     if not changes:
-        raise ValidationFailed("没有需要变更的内容", code="no_change")
+        raise ValidationFailed(_("没有需要变更的内容"), code="no_change")
     if "role" in changes and user.is_active_flag and not policy.role_may(changes["role"], "user.manage"):
         _guard_last_admin(session, user)
     if "role" in changes:
@@ -162,7 +163,7 @@ def change_user(session: Session, actor: User, user: User, *, reason: str, now: 
 def reset_password(session: Session, actor: User, user: User, *, now: datetime, password: str | None = None) -> str:
     """Give ``user`` a temporary password (``password``, or a generated one) that they must change at
     their next sign-in; ends their sessions and tokens. Returns the temporary password (show it once)."""
-    policy.require(actor, "user.manage", code="forbidden", message="只有系统管理员可以重置密码")
+    policy.require(actor, "user.manage", code="forbidden", message=_("只有系统管理员可以重置密码"))
     if password:
         check_new_password(password, user.username)
     temporary = password or generate_password()
@@ -184,9 +185,9 @@ def change_own_password(session: Session, user: User, *, current: str, new: str,
     """
     policy.require(user, "password.change")
     if not check_password(user, current or ""):
-        raise ValidationFailed("当前密码不正确", code="wrong_password")
+        raise ValidationFailed(_("当前密码不正确"), code="wrong_password")
     if new == current:
-        raise ValidationFailed("新密码不能与当前密码相同", code="same_password")
+        raise ValidationFailed(_("新密码不能与当前密码相同"), code="same_password")
     check_new_password(new, user.username)
     user.password_hash = hash_password(new)
     user.must_change_password = False
@@ -215,9 +216,9 @@ def revoke_token(session: Session, actor: User, token_id: int, *, now: datetime)
     """Revoke one token: the owner's own, or any for an admin. Someone else's answers as a missing one."""
     token = session.get(ApiToken, token_id)
     if token is None or not policy.can(actor, "token.revoke", token):
-        raise NotFound("令牌不存在", code="token_not_found")
+        raise NotFound(_("令牌不存在"), code="token_not_found")
     if token.revoked_at is not None:
-        raise Conflict("该令牌已撤销", code="token_revoked")
+        raise Conflict(_("该令牌已撤销"), code="token_revoked")
     token.revoked_at = now
     audit.record_event(session, "token.revoke", actor=actor, object_type="user", object_id=token.user_id, now=now,
                        details={"token_id": token.id, "name": token.name, "owner": token.user.username})

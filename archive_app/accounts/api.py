@@ -13,6 +13,7 @@ from archive_app.clock import utc_iso
 from archive_app.errors import ValidationFailed, in_range
 from archive_app.extensions import db
 from archive_app.http import actor, keep_this_session
+from archive_app.i18n import _
 from archive_app.wiring import now
 
 
@@ -35,7 +36,7 @@ def _text(body: dict, key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise ValidationFailed(f"{key} 须为字符串", code="invalid_field")
+        raise ValidationFailed(_("%(key)s 须为字符串", key=key), code="invalid_field")
     return value
 
 
@@ -79,7 +80,7 @@ def deactivate_user(user_id: int):
     if isinstance(successor_id, float) and successor_id.is_integer():
         successor_id = int(successor_id)  # JSON has one kind of number: 7.0 is the integer 7
     if successor_id is not None and (isinstance(successor_id, bool) or not isinstance(successor_id, int)):
-        raise ValidationFailed("successor_id 须为用户编号", code="invalid_successor")
+        raise ValidationFailed(_("successor_id 须为用户编号"), code="invalid_successor")
     if successor_id is not None:
         in_range(successor_id, "successor_id")
     target = admin_svc.get_user(db.session, user_id)

@@ -29,17 +29,20 @@ from archive_app.accounts.sessions import end_sessions, session_is_current
 from archive_app.audit import log as audit
 from archive_app.extensions import db, login_manager
 from archive_app.http import actor, attempt, client_ip, error_response, page
+from archive_app.i18n import _, _l
 from archive_app.wiring import now, setting
 
 bp = Blueprint("auth", __name__)
 
 login_manager.login_view = "auth.login"
-login_manager.login_message = "请先登录"
+login_manager.login_message = _l("请先登录")
+# Flask-Login flashes the message as given: make the lazy text a plain str in the reader's language.
+login_manager.localize_callback = str
 login_manager.session_protection = "strong"
 
 # How long a correct password waits for its second factor.
 PENDING_SECONDS = 300
-TOTP_REQUIRED_MESSAGE = "您的角色必须启用两步验证：请先完成设置"
+TOTP_REQUIRED_MESSAGE = _l("您的角色必须启用两步验证：请先完成设置")
 # Where a user who must still enrol a second factor may go.
 _ENROLMENT_ENDPOINTS = frozenset({"static", "auth.totp", "auth.logout"})
 
@@ -66,7 +69,7 @@ def load_user_from_token(req) -> User | None:
 @login_manager.unauthorized_handler
 def unauthorized():
     if request.path.startswith("/api/"):
-        return error_response(401, "unauthorized", "请先登录或提供有效的 API 令牌")
+        return error_response(401, "unauthorized", _("请先登录或提供有效的 API 令牌"))
     return redirect(url_for("auth.login", next=_here()))
 
 
@@ -97,8 +100,8 @@ def _session_rules():
     if (user.is_authenticated and not user.totp_secret and request.endpoint not in _ENROLMENT_ENDPOINTS
             and policy.second_factor_required(user, setting("TOTP_REQUIRED_ROLES"))):
         if request.path.startswith("/api/"):
-            return error_response(403, "totp_required", TOTP_REQUIRED_MESSAGE)
-        flash(TOTP_REQUIRED_MESSAGE, "error")
+            return error_response(403, "totp_required", str(TOTP_REQUIRED_MESSAGE))
+        flash(str(TOTP_REQUIRED_MESSAGE), "error")
         return redirect(url_for("auth.totp"))
     return None
 
@@ -119,8 +122,8 @@ def _end_or_touch_session():
     if request.path.startswith("/api/"):
         if request.headers.get("Authorization", "").startswith("Bearer "):
             return None  # the token decides, not the browser session that came with it
-        return error_response(401, "session_expired", "会话已超时，请重新登录")
-    flash("会话已超时，请重新登录", "info")
+        return error_response(401, "session_expired", _("会话已超时，请重新登录"))
+    flash(_("会话已超时，请重新登录"), "info")
     return redirect(url_for("auth.login", next=_here()))
 
 
@@ -174,7 +177,7 @@ def _complete_login(user: User, *, second_factor_used: bool, next_url: str | Non
     audit.record_event(db.session, "login.success", actor=user, object_type="user", object_id=user.id,
                        ip=client_ip(), now=at, details={"second_factor": second_factor_used})
     if not user.totp_secret and policy.second_factor_required(user, setting("TOTP_REQUIRED_ROLES")):
-        flash(TOTP_REQUIRED_MESSAGE, "info")
+        flash(str(TOTP_REQUIRED_MESSAGE), "info")
         return redirect(url_for("auth.totp"))
     return redirect(_safe_next(next_url))
 
@@ -193,7 +196,7 @@ def login():
                                  lambda: render_template("auth/login.html", username=username))
     user = db.session.scalar(select(User).where(User.username == username))
     if not (accounts.check_password(user, password) and user.is_active):
-        return _refuse(username, user, "password", "用户名或密码错误",
+        return _refuse(username, user, "password", _("用户名或密码错误"),
                        lambda: render_template("auth/login.html", username=username))
     if user.totp_secret:
         # The password's attempt stays counted until the code is right: a known password must not
@@ -210,7 +213,7 @@ def _pending_user() -> tuple[User | None, dict]:
         return None, {}
     if now().timestamp() - pending["at"] > PENDING_SECONDS:
         web_session.pop("pending_login", None)
-        flash("验证超时，请重新登录", "error")
+        flash(_("验证超时，请重新登录"), "error")
         return None, {}
     user = db.session.get(User, pending.get("uid"))
     if user is None or not user.is_active or not user.totp_secret or not session_is_current(user, pending.get("sv")):
@@ -230,7 +233,7 @@ def login_code():
     if wait is not None:
         return _refuse_throttled(row, user.username, wait, lambda: render_template("auth/code.html"))
     if not second_factor.accept_code(db.session, user, request.form.get("code", ""), now()):
-        return _refuse(user.username, user, "second_factor", "验证码不正确或已过期",
+        return _refuse(user.username, user, "second_factor", _("验证码不正确或已过期"),
                        lambda: render_template("auth/code.html"))
     web_session.pop("pending_login", None)
     return _complete_login(user, second_factor_used=True, next_url=pending.get("next"))
@@ -246,7 +249,7 @@ def logout():
     logout_user()
     for key in ("sv", "login_at", "seen_at"):
         web_session.pop(key, None)
-    flash("您已退出登录", "info")
+    flash(_("您已退出登录"), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -261,9 +264,9 @@ def totp(user: User):
     if request.form.get("action") == "disable":
         return _disable_totp(user, required)
     secret = web_session.get("totp_enrol")
-    _, error = attempt(lambda: second_factor.enable(db.session, user, secret if isinstance(secret, str) else "",
+    _unused, error = attempt(lambda: second_factor.enable(db.session, user, secret if isinstance(secret, str) else "",
                                                     request.form.get("code", ""), now(), ip=client_ip()),
-                       lambda _: "两步验证已启用")
+                       lambda _result: _("两步验证已启用"))
     if error is not None:
         return _totp_page(user, required), error.status
     web_session.pop("totp_enrol", None)
@@ -275,9 +278,9 @@ def _disable_totp(user: User, required: bool):
     row, wait = _begin_attempt(user.username)
     if wait is not None:
         return _refuse_throttled(row, user.username, wait, lambda: _totp_page(user, required))
-    _, error = attempt(lambda: second_factor.disable(db.session, user, request.form.get("code", ""), now(),
+    _unused, error = attempt(lambda: second_factor.disable(db.session, user, request.form.get("code", ""), now(),
                                                      required=required, ip=client_ip()),
-                       lambda _: "两步验证已关闭")
+                       lambda _result: _("两步验证已关闭"))
     if error is None:
         throttle.withdraw(db.session, row)
         return redirect(url_for("auth.totp"))

@@ -12,6 +12,7 @@ import string
 from zxcvbn import zxcvbn
 
 from archive_app.errors import ValidationFailed
+from archive_app.i18n import _
 
 MIN_LENGTH = 10
 MAX_LENGTH = 128
@@ -32,16 +33,16 @@ def _weak(message: str) -> ValidationFailed:
 def check_new_password(password: str, username: str) -> None:
     """Refuse a password nobody should be given: raises ValidationFailed(code="weak_password") saying why."""
     if not isinstance(password, str) or len(password) < MIN_LENGTH:
-        raise _weak(f"密码至少 {MIN_LENGTH} 个字符")
+        raise _weak(_("密码至少 %(min_length)s 个字符", min_length=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
-        raise _weak(f"密码不能超过 {MAX_LENGTH} 个字符")
+        raise _weak(_("密码不能超过 %(max_length)s 个字符", max_length=MAX_LENGTH))
     name = (username or "").strip().casefold()
     folded = password.casefold()
     if name and (folded == name or (len(name) >= _MIN_NAME_IN_PASSWORD and name in folded)):
-        raise _weak("密码不能是用户名，也不能包含用户名")
+        raise _weak(_("密码不能是用户名，也不能包含用户名"))
     estimate = zxcvbn(password[:_ESTIMATE_CHARS], user_inputs=[name] if name else [])
     if estimate["score"] < MIN_SCORE:
-        raise _weak("密码太常见或太容易猜到（如常用密码、连续数字、键盘顺序、重复字符），请换一个")
+        raise _weak(_("密码太常见或太容易猜到（如常用密码、连续数字、键盘顺序、重复字符），请换一个"))
 
 
 def generate_password() -> str:

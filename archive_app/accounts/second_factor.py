@@ -20,6 +20,7 @@ from archive_app.accounts.models import User
 from archive_app.accounts.sessions import end_sessions
 from archive_app.audit import log as audit
 from archive_app.errors import Conflict, ValidationFailed
+from archive_app.i18n import _
 
 ISSUER = "客户档案管理系统"
 # One step either side of the current one.
@@ -81,13 +82,13 @@ def accept_code(session: Session, user: User, code: str, now: datetime) -> bool:
 
 def _require_code(secret: str | None, code: str, now: datetime) -> None:
     if not code_matches(secret, code, now):
-        raise ValidationFailed("验证码不正确或已过期，请输入验证器应用当前显示的 6 位数字", code="invalid_totp")
+        raise ValidationFailed(_("验证码不正确或已过期，请输入验证器应用当前显示的 6 位数字"), code="invalid_totp")
 
 
 def enable(session: Session, user: User, secret: str, code: str, now: datetime, *, ip: str = "") -> None:
     """Turn the second factor on with ``secret`` once ``code`` proves the app holds it (flushed)."""
     if user.totp_secret:
-        raise Conflict("两步验证已启用", code="totp_enabled")
+        raise Conflict(_("两步验证已启用"), code="totp_enabled")
     _require_code(secret, code, now)
     user.totp_secret = secret
     user.totp_last_step = matching_step(secret, code, now)
@@ -98,9 +99,9 @@ def enable(session: Session, user: User, secret: str, code: str, now: datetime, 
 def disable(session: Session, user: User, code: str, now: datetime, *, required: bool, ip: str = "") -> None:
     """Turn the user's own second factor off; needs a current code, and is refused if their role requires it."""
     if not user.totp_secret:
-        raise Conflict("两步验证尚未启用", code="totp_not_enabled")
+        raise Conflict(_("两步验证尚未启用"), code="totp_not_enabled")
     if required:
-        raise Conflict("您的角色必须使用两步验证，不能关闭", code="totp_required")
+        raise Conflict(_("您的角色必须使用两步验证，不能关闭"), code="totp_required")
     _require_code(user.totp_secret, code, now)
     user.totp_secret = None
     audit.record_event(session, "totp.disable", actor=user, object_type="user", object_id=user.id, ip=ip, now=now)
@@ -112,9 +113,9 @@ def reset(session: Session, actor: User, user: User, now: datetime, *, ip: str =
 
     The user enrols again at their next log-in if their role requires it.
     """
-    policy.require(actor, "user.manage", code="forbidden", message="只有系统管理员可以重置他人的两步验证")
+    policy.require(actor, "user.manage", code="forbidden", message=_("只有系统管理员可以重置他人的两步验证"))
     if not user.totp_secret:
-        raise Conflict("该用户未启用两步验证", code="totp_not_enabled")
+        raise Conflict(_("该用户未启用两步验证"), code="totp_not_enabled")
     user.totp_secret = None
     # Whoever holds the lost phone may also hold an open session: end them.
     end_sessions(session, user, now, revoke_tokens=False)

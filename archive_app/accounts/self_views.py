@@ -10,6 +10,7 @@ from archive_app.accounts import users as accounts
 from archive_app.accounts.models import User
 from archive_app.extensions import db
 from archive_app.http import attempt, error_response, keep_this_session, page
+from archive_app.i18n import _
 from archive_app.wiring import now
 
 bp = Blueprint("account", __name__)
@@ -27,7 +28,7 @@ def _password_change_first():
     if endpoint in _OPEN_WHILE_FORCED or endpoint.startswith("auth."):
         return None
     if request.path.startswith("/api/"):
-        return error_response(403, "password_change_required", "管理员已重置您的密码，请先修改密码")
+        return error_response(403, "password_change_required", _("管理员已重置您的密码，请先修改密码"))
     return redirect(url_for("account.password"))
 
 
@@ -53,7 +54,7 @@ def password(user: User):
     if request.method == "POST":
         form = request.form
         if form.get("new_password", "") != form.get("confirm_password", ""):
-            flash("两次输入的新密码不一致", "error")
+            flash(_("两次输入的新密码不一致"), "error")
             return render_template("account/password.html"), 400
         revoked, error = attempt(lambda: admin_svc.change_own_password(
             db.session, user, current=form.get("current_password", ""),
@@ -61,6 +62,6 @@ def password(user: User):
         if error is not None:
             return render_template("account/password.html"), error.status
         keep_this_session(user)
-        flash("密码已修改：您在其他地方的登录已退出" + (f"，{revoked} 个 API 令牌已撤销" if revoked else ""), "success")
+        flash(_("密码已修改：您在其他地方的登录已退出") + (_("，%(revoked)s 个 API 令牌已撤销", revoked=revoked) if revoked else ""), "success")
         return redirect(url_for("account.index"))
     return render_template("account/password.html")

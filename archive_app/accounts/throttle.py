@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from archive_app.accounts.models import LoginFailure
+from archive_app.i18n import _, ngettext
 
 # Column sizes of login_failures.
 _USERNAME_LEN = 100
@@ -68,10 +69,10 @@ class Wait:
     def message(self) -> str:
         """The Chinese refusal shown on the log-in page."""
         if self.seconds < 120:
-            left = f"{self.seconds} 秒"
+            left = ngettext("%(num)s 秒", "%(num)s 秒", self.seconds)
         else:
-            left = f"{math.ceil(self.seconds / 60)} 分钟"
-        return f"登录失败次数过多，请 {left}后再试"
+            left = ngettext("%(num)s 分钟", "%(num)s 分钟", math.ceil(self.seconds / 60))
+        return _("登录失败次数过多，请 %(left)s后再试", left=left)
 
 
 def _key(username: str) -> str:

@@ -16,6 +16,7 @@ from archive_app.accounts.passwords import check_new_password
 from archive_app.audit import log as audit
 from archive_app.clock import utcnow
 from archive_app.errors import Conflict, ValidationFailed
+from archive_app.i18n import _
 
 _hasher = PasswordHasher()
 # Verifying against a dummy hash when the user is unknown keeps login timing uniform.
@@ -53,19 +54,19 @@ def create_user(session: Session, *, username: str, password: str, role: str, di
     """
     username = username.strip()
     if not username or len(username) > 64:
-        raise ValidationFailed("用户名不能为空，且不超过 64 个字符", code="invalid_username")
+        raise ValidationFailed(_("用户名不能为空，且不超过 64 个字符"), code="invalid_username")
     try:
         role_enum = Role(role)
     except ValueError:
-        raise ValidationFailed(f"未知角色：{role}", code="invalid_role") from None
+        raise ValidationFailed(_("未知角色：%(role)s", role=role), code="invalid_role") from None
     if password_hash is None:
         check_new_password(password, username)
     if session.scalar(select(User).where(User.username == username)) is not None:
-        raise Conflict("用户名已存在", code="username_taken")
+        raise Conflict(_("用户名已存在"), code="username_taken")
     if clearance is None:
         clearance = policy.default_clearance(role_enum)
     if not 0 <= clearance <= 3:
-        raise ValidationFailed("密级权限须在 0–3 之间", code="invalid_clearance")
+        raise ValidationFailed(_("密级权限须在 0–3 之间"), code="invalid_clearance")
     dept = get_or_create_department(session, department) if department else None
     user = User(username=username, display_name=display_name or username, password_hash=password_hash or hash_password(password),
                 role=role_enum.value, department=dept, clearance=clearance, is_active_flag=True)

@@ -12,6 +12,7 @@ from archive_app.accounts.models import Department, User
 from archive_app.errors import DomainError
 from archive_app.extensions import db
 from archive_app.http import attempt, client_ip, optional_int, page
+from archive_app.i18n import _
 from archive_app.wiring import now
 
 bp = Blueprint("admin", __name__)
@@ -27,7 +28,7 @@ def users(user: User):
                 department=request.form.get("department") or None,
                 clearance=int(request.form["clearance"]) if request.form.get("clearance", "").isdigit() else None,
                 actor=user)
-            flash(f"已创建用户：{created.username}", "success")
+            flash(_("已创建用户：%(username)s", username=created.username), "success")
             return redirect(url_for("admin.users"))
         except DomainError as exc:
             db.session.rollback()
@@ -66,7 +67,7 @@ def change_user(user: User, user_id: int):
         role=form.get("role") or admin_svc.UNCHANGED,
         department=form["department"] if "department" in form else admin_svc.UNCHANGED,
         clearance=form.get("clearance") or admin_svc.UNCHANGED),
-        lambda changes: f"已修改 {target.username}，其登录会话和 API 令牌均已失效")
+        lambda changes: _("已修改 %(username)s，其登录会话和 API 令牌均已失效", username=target.username))
     return _back(target)
 
 
@@ -85,7 +86,7 @@ def reset_password(user: User, user_id: int):
 def reset_totp(user: User, user_id: int):
     target = admin_svc.get_user(db.session, user_id)
     attempt(lambda: second_factor.reset(db.session, user, target, now(), ip=client_ip()),
-            lambda _: f"已关闭 {target.username} 的两步验证，其登录会话已失效；如角色要求，下次登录须重新绑定")
+            lambda _result: _("已关闭 %(username)s 的两步验证，其登录会话已失效；如角色要求，下次登录须重新绑定", username=target.username))
     return _back(target)
 
 
@@ -96,8 +97,7 @@ def deactivate(user: User, user_id: int):
     attempt(lambda: admin_svc.deactivate(
         db.session, user, target, admin_svc.successor(db.session, successor_id), now=now(),
         note=request.form.get("note", "")),
-        lambda h: f"已停用 {target.username}：{h.customers_count} 户客户、{h.paper_loans_count} 件原件已交接给 "
-                  f"{h.to_user.display_name}，其登录会话和 API 令牌均已失效")
+        lambda h: _("已停用 %(username)s：%(customers_count)s 户客户、%(paper_loans_count)s 件原件已交接给 %(display_name)s，其登录会话和 API 令牌均已失效", username=target.username, customers_count=h.customers_count, paper_loans_count=h.paper_loans_count, display_name=h.to_user.display_name))
     return _back(target)
 
 
@@ -105,7 +105,7 @@ def deactivate(user: User, user_id: int):
 def reactivate(user: User, user_id: int):
     target = admin_svc.get_user(db.session, user_id)
     attempt(lambda: admin_svc.reactivate(db.session, user, target, now=now(), reason=request.form.get("reason", "")),
-            lambda _: f"已启用 {target.username}")
+            lambda _result: _("已启用 %(username)s", username=target.username))
     return _back(target)
 
 
@@ -116,8 +116,8 @@ def all_tokens(user: User):
 
 @page(bp, "/tokens/<int:token_id>/revoke", "token.manage", methods=["POST"])
 def revoke_token(user: User, token_id: int):
-    token, _ = attempt(lambda: admin_svc.revoke_token(db.session, user, token_id, now=now()),
-                       lambda t: f"已撤销令牌「{t.name}」")
+    token, _unused = attempt(lambda: admin_svc.revoke_token(db.session, user, token_id, now=now()),
+                       lambda t: _("已撤销令牌「%(name)s」", name=t.name))
     # Back to the list the form was on: named, never a URL from the form.
     back = request.form.get("back")
     if back == "all":

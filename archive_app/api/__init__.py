@@ -16,6 +16,7 @@ from archive_app.api.openapi import build_document, document
 from archive_app.errors import DomainError, ValidationFailed
 from archive_app.extensions import db
 from archive_app.http import domain_error_response, error_response
+from archive_app.i18n import _
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -28,13 +29,13 @@ def api_auth(fn: Callable) -> Callable:
     @wraps(fn)
     def wrapper(*args, **kwargs):
         if not current_user.is_authenticated:
-            return error_response(401, "unauthorized", "请先登录或提供有效的 API 令牌")
+            return error_response(401, "unauthorized", _("请先登录或提供有效的 API 令牌"))
         if (request.method in UNSAFE and not request.environ.get("archive.token_auth")
                 and current_app.config.get("WTF_CSRF_ENABLED", True)):
             try:
                 validate_csrf(request.headers.get("X-CSRFToken", ""))
             except ValidationError:
-                return error_response(400, "csrf_failed", "缺少或无效的 X-CSRFToken 请求头")
+                return error_response(400, "csrf_failed", _("缺少或无效的 X-CSRFToken 请求头"))
         return fn(*args, **kwargs)
 
     return wrapper
@@ -61,7 +62,7 @@ def json_body() -> dict:
     """The request's JSON object body (anything else is refused with ``invalid_json``)."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise ValidationFailed("请求体须为 JSON 对象", code="invalid_json")
+        raise ValidationFailed(_("请求体须为 JSON 对象"), code="invalid_json")
     return data
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.audit.models import AuditEntry, AuditHead
+from archive_app.i18n import _
 
 DENIED = "access.denied"
 SUPPRESSED = "access.denials_suppressed"
@@ -72,7 +73,7 @@ def record_denial(session: Session, actor: User, refusal: Refusal, *, limit: int
     elif not counts.get(SUPPRESSED):
         action = SUPPRESSED
         details = refusal.details() | {"limit": limit, "window_seconds": int(WINDOW.total_seconds()),
-                                       "note": f"一分钟内拒绝已达 {limit} 次，此后的拒绝不再逐条记录"}
+                                       "note": _("一分钟内拒绝已达 %(limit)s 次，此后的拒绝不再逐条记录", limit=limit)}
     else:
         return None
     audit.record_event(session, action, actor=actor, object_type=refusal.object_type,

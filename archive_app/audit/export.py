@@ -15,11 +15,12 @@ from archive_app.audit import log as audit
 from archive_app.audit import queries, readable
 from archive_app.audit.shown import HIDDEN_DETAILS, shown_details
 from archive_app.errors import ValidationFailed
+from archive_app.i18n import _, _l
 from archive_app.vocabulary import AUDIT_ACTION_LABELS
 
 FORMATS = ("xlsx", "csv")
-HEADERS = ["序号", "时间", "操作人", "操作", "对象", "IP", "详情", "个人信息"]
-SHEET_TITLE = "审计日志"
+HEADERS = [_l("序号"), _l("时间"), _l("操作人"), _l("操作"), _l("对象"), "IP", _l("详情"), _l("个人信息")]
+SHEET_TITLE = _l("审计日志")
 # A file someone can open in Excel (its row limit is 1,048,576; WPS is slower long before that).
 MAX_ROWS = 100_000
 
@@ -39,13 +40,13 @@ def describe(f: queries.LogFilter) -> str:
     """The filter in words, for the sheet's title line."""
     parts = []
     if f.user:
-        parts.append(f"操作人 {f.user}")
+        parts.append(_("操作人 %(user)s", user=f.user))
     if f.action:
-        parts.append(f"操作 {AUDIT_ACTION_LABELS.get(f.action, f.action)}")
+        parts.append(_("操作 %(value)s", value=AUDIT_ACTION_LABELS.get(f.action, f.action)))
     if f.target:
-        parts.append(f"对象 {f.target}")
+        parts.append(_("对象 %(target)s", target=f.target))
     if f.date_from or f.date_to:
-        parts.append(f"{f.date_from or '…'} 至 {f.date_to or '…'}")
+        parts.append(_("%(value)s 至 %(value2)s", value=f.date_from or '…', value2=f.date_to or '…'))
     return "，".join(parts)
 
 
@@ -53,7 +54,7 @@ def export_log(session: Session, viewer: User, f: queries.LogFilter, fmt: str, *
                ip: str = "") -> LogExport:
     """The filtered log, newest first (at most ``MAX_ROWS`` entries), as the viewer may read it on the page."""
     if fmt not in FORMATS:
-        raise ValidationFailed("导出格式须为 xlsx 或 csv", code="invalid_format")
+        raise ValidationFailed(_("导出格式须为 xlsx 或 csv"), code="invalid_format")
     policy.require(viewer, "audit.view")
     count = 0
 

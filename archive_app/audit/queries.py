@@ -14,6 +14,7 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.audit.models import AuditEntry
 from archive_app.errors import ValidationFailed
+from archive_app.i18n import _
 from archive_app.intake.models import Customer, Record
 
 
@@ -41,9 +42,9 @@ class LogFilter:
         """The filter from query-string arguments (shared by the page, its exports and the API)."""
         f = cls(user=(args.get("user") or "").strip()[:100], action=(args.get("action") or "").strip()[:64],
                 target=(args.get("target") or "").strip()[:64],
-                date_from=_date(args.get("date_from"), "开始日期"), date_to=_date(args.get("date_to"), "结束日期"))
+                date_from=_date(args.get("date_from"), _("开始日期")), date_to=_date(args.get("date_to"), _("结束日期")))
         if f.date_from and f.date_to and f.date_from > f.date_to:
-            raise ValidationFailed("开始日期不能晚于结束日期", code="invalid_date_range")
+            raise ValidationFailed(_("开始日期不能晚于结束日期"), code="invalid_date_range")
         return f
 
     def as_args(self) -> dict[str, str]:
@@ -60,7 +61,7 @@ def _date(value: str | None, label: str) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise ValidationFailed(f"{label}格式不正确（例如 2026-11-25）", code="invalid_date") from None
+        raise ValidationFailed(_("%(label)s格式不正确（例如 2026-11-25）", label=label), code="invalid_date") from None
 
 
 def _filtered(stmt: Select, f: LogFilter, tz: str) -> Select:

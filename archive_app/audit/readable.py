@@ -19,6 +19,7 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit.models import AuditEntry
 from archive_app.audit.shown import HIDDEN_DETAILS
+from archive_app.i18n import _
 from archive_app.intake.models import Customer, Record
 from archive_app.vocabulary import (
     AUDIT_ACTION_LABELS,
@@ -56,15 +57,15 @@ def targets(session: Session, viewer: User, entries: Sequence[AuditEntry]) -> di
         oid = int(e.object_id) if e.object_id.isdigit() else None
         if e.object_type == "record" and oid in records:
             r = records[oid]
-            out[e.id] = (Target(f"档案 {r.archival_code}", "records.show", {"record_id": r.id})
-                         if policy.can(viewer, "record.view", r) else Target(f"档案 {policy.HIDDEN_RECORD}"))
+            out[e.id] = (Target(_("档案 %(archival_code)s", archival_code=r.archival_code), "records.show", {"record_id": r.id})
+                         if policy.can(viewer, "record.view", r) else Target(_("档案 %(hidden_record)s", hidden_record=policy.HIDDEN_RECORD)))
         elif e.object_type == "customer" and oid in customers:
             c = customers[oid]
-            out[e.id] = (Target(f"客户 {c.name}（{c.customer_no}）", "customers.show", {"customer_id": c.id})
-                         if policy.can(viewer, "customer.view", c) else Target(f"客户 {HIDDEN_DETAILS}"))
+            out[e.id] = (Target(_("客户 %(name)s（%(customer_no)s）", name=c.name, customer_no=c.customer_no), "customers.show", {"customer_id": c.id})
+                         if policy.can(viewer, "customer.view", c) else Target(_("客户 %(hidden_details)s", hidden_details=HIDDEN_DETAILS)))
         elif e.object_type == "user" and oid in users:
             u = users[oid]
-            out[e.id] = Target(f"用户 {u.display_name}（{u.username}）",
+            out[e.id] = Target(_("用户 %(display_name)s（%(username)s）", display_name=u.display_name, username=u.username),
                                "admin.user_detail" if manage_users else None,
                                {"user_id": u.id} if manage_users else None)
         elif e.object_type == "disposal_batch" and oid is not None and policy.can(viewer, "retention.view"):
@@ -89,7 +90,7 @@ def _value(key: str, value: Any) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
-        return "是" if value else "否"
+        return _("是") if value else _("否")
     if key == "secrecy" and isinstance(value, int) and value in SECRECY_LEVELS:
         return SECRECY_LEVELS[value]
     if key in ("before", "after", "status") and isinstance(value, str) and value in RECORD_STATUSES:

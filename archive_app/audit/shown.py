@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session, selectinload
 from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit.models import AuditEntry
+from archive_app.i18n import _l
 from archive_app.intake.models import Customer, Record
 from archive_app.retention.models import LegalHold
 
 # 全宗号-年度-保管期限代码-客户号-部分-件号 (intake.numbering.archival_code)
 ARCHIVAL_CODE = re.compile(r"\b[0-9A-Za-z]+-\d{4}-[A-Z]+\d*-C\d+-\d-\d{4}\b")
-HIDDEN_DETAILS = "（无权查看）"
+HIDDEN_DETAILS = _l("（无权查看）")
 
 
 def _ids(entries: Sequence[AuditEntry], object_type: str) -> set[int]:
@@ -50,6 +51,6 @@ def shown_details(session: Session, viewer: User, entries: Sequence[AuditEntry])
                       and not policy.can(viewer, "customer.view", customers[obj_id]))
                   or (e.object_type == "legal_hold" and obj_id in held
                       and not policy.can(viewer, "hold.view", held[obj_id])))
-        text = HIDDEN_DETAILS if hidden else (e.details or "")
-        out[e.id] = ARCHIVAL_CODE.sub(lambda m: policy.HIDDEN_RECORD if m.group(0) in unseen else m.group(0), text)
+        text = str(HIDDEN_DETAILS) if hidden else (e.details or "")
+        out[e.id] = ARCHIVAL_CODE.sub(lambda m: str(policy.HIDDEN_RECORD) if m.group(0) in unseen else m.group(0), text)
     return out

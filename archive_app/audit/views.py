@@ -12,6 +12,7 @@ from archive_app.audit.shown import HIDDEN_DETAILS, shown_details
 from archive_app.errors import ValidationFailed
 from archive_app.extensions import db
 from archive_app.http import attachment, client_ip, page, page_arg
+from archive_app.i18n import _
 from archive_app.vocabulary import AUDIT_ACTION_GROUPS, AUDIT_ACTION_LABELS
 from archive_app.wiring import get_store, now, timezone_name
 
@@ -53,7 +54,7 @@ def audit_export(user: User, fmt: str):
 def audit_verify(user: User):
     result = chain_state.verify_now(db.session, get_store(), user, now=now(), ip=client_ip())
     if result.intact:
-        flash(f"审计日志链完整：已校验 {result.entries} 条", "success")
+        flash(_("审计日志链完整：已校验 %(entries)s 条", entries=result.entries), "success")
     else:
-        flash("审计日志链校验未通过，请立即联系系统管理员（详见页首）", "error")
+        flash(_("审计日志链校验未通过，请立即联系系统管理员（详见页首）"), "error")
     return redirect(url_for("audit.audit_log"))

@@ -41,6 +41,7 @@ from archive_app.backup.destinations import LOCK, MANIFEST, POOL, Destination, F
 from archive_app.dbtypes import UTCDateTime
 from archive_app.errors import Conflict, NotFound, StorageFailed
 from archive_app.extensions import db
+from archive_app.i18n import _
 from archive_app.intake.models import Record
 from archive_app.retention import disposal
 from archive_app.retention.models import DestructionEntry, DisposalBatch, DisposalItem
@@ -128,7 +129,7 @@ def read_manifest(dest: Dest, name: str) -> dict:
         with open_destination(dest).open(f"{name}/{MANIFEST}") as fh:
             return json.loads(fh.read().decode("utf-8"))
     except FileNotFoundError:
-        raise NotFound(f"备份 {name} 不存在或未完成", code="backup_not_found") from None
+        raise NotFound(_("备份 %(name)s 不存在或未完成", name=name), code="backup_not_found") from None
 
 
 def _json_value(value: Any) -> Any:
@@ -184,11 +185,11 @@ def _libpq(engine: Engine) -> tuple[str, dict[str, str]]:
 
 def _run(argv: list[str], env: dict[str, str]) -> None:
     if shutil.which(argv[0]) is None:
-        raise BackupFailed(f"找不到 {argv[0]}：请安装 postgresql-client（scripts/install-pg-client.sh）",
+        raise BackupFailed(_("找不到 %(value)s：请安装 postgresql-client（scripts/install-pg-client.sh）", value=argv[0]),
                            code="pg_tools_missing")
     done = subprocess.run(argv, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        raise BackupFailed(f"{argv[0]} 失败：{done.stderr.strip()[:500]}", code="pg_tool_failed")
+        raise BackupFailed(_("%(value)s 失败：%(value2)s", value=argv[0], value2=done.stderr.strip()[:500]), code="pg_tool_failed")
 
 
 def _sqlite_path(engine: Engine) -> Path:
@@ -223,7 +224,7 @@ def _dump_database(engine: Engine, folder: Path) -> tuple[str, dict]:
                 _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
                       "--file", str(target), libpq], env)
         return target.name, facts
-    raise BackupFailed(f"不支持备份 {engine.dialect.name} 数据库", code="unsupported_database")
+    raise BackupFailed(_("不支持备份 %(name)s 数据库", name=engine.dialect.name), code="unsupported_database")
 
 
 def _known_objects(dest: Destination) -> dict[str, dict]:
@@ -297,7 +298,7 @@ def create_backup(engine: Engine, store: BlobStore, dest: Dest, *, now: datetime
             sha, size, new = _copy_object(store, key, target)
         except Exception as exc:  # noqa: BLE001 - a destroyed or lost object is reported, the rest goes on
             if store.exists(key):
-                raise BackupFailed(f"读取存储对象 {key} 失败：{exc}", code="storage_unavailable") from exc
+                raise BackupFailed(_("读取存储对象 %(key)s 失败：%(exc)s", key=key, exc=exc), code="storage_unavailable") from exc
             result.missing.append(key)
             continue
         objects[key] = {"sha256": sha, "size": size}
@@ -427,7 +428,7 @@ def verify_backup(dest: Dest, name: str | None = None) -> VerifyResult:
     target = open_destination(dest)
     names = [name] if name else list_backups(target)
     if not names:
-        raise NotFound(f"{target.label} 中没有已完成的备份", code="backup_not_found")
+        raise NotFound(_("%(label)s 中没有已完成的备份", label=target.label), code="backup_not_found")
     result = VerifyResult(backups=names)
     hashed: dict[str, tuple[str, int] | None] = {}
 
@@ -441,9 +442,9 @@ def verify_backup(dest: Dest, name: str | None = None) -> VerifyResult:
             result.files += 1
         got = hashed[path]
         if got is None:
-            result.problems.append(f"{label}: 文件缺失 ({target.describe(path)})")
+            result.problems.append(_("%(label)s: 文件缺失 (%(describe)s)", label=label, describe=target.describe(path)))
         elif got != (expected["sha256"], expected["size"]):
-            result.problems.append(f"{label}: SHA-256 或大小不符 ({target.describe(path)})")
+            result.problems.append(_("%(label)s: SHA-256 或大小不符 (%(describe)s)", label=label, describe=target.describe(path)))
 
     for backup in names:
         manifest = read_manifest(target, backup)
@@ -467,7 +468,7 @@ def _database_is_empty(engine: Engine) -> bool:
 
 def _load_database(engine: Engine, source: Path, manifest: dict) -> None:
     if manifest["dialect"] != engine.dialect.name:
-        raise Conflict(f"备份来自 {manifest['dialect']} 数据库，不能恢复到 {engine.dialect.name}",
+        raise Conflict(_("备份来自 %(dialect)s 数据库，不能恢复到 %(name)s", dialect=manifest['dialect'], name=engine.dialect.name),
                        code="backup_dialect_mismatch")
     engine.dispose()
     if engine.dialect.name == "sqlite":
@@ -504,7 +505,7 @@ def _ensure_batch(session: Session, line: dict, now: datetime) -> DisposalBatch:
             saved[col] = None  # the account came after the backup; the register line keeps the names
     if batch is None:
         if session.get(User, saved["created_by_id"]) is None:
-            raise Conflict(f"销毁批次 {saved['batch_no']} 的创建人不在备份中，无法重建该批次",
+            raise Conflict(_("销毁批次 %(batch_no)s 的创建人不在备份中，无法重建该批次", batch_no=saved['batch_no']),
                            code="batch_not_restorable")
         batch = DisposalBatch(**saved)
         session.add(batch)
@@ -567,7 +568,7 @@ def restore_backup(session: Session, store: BlobStore, src: Dest, *, now: dateti
     """
     target = open_destination(src)
     if not list_backups(target):  # before locking, which would make a mistyped folder
-        raise NotFound(f"{target.label} 中没有已完成的备份", code="backup_not_found")
+        raise NotFound(_("%(label)s 中没有已完成的备份", label=target.label), code="backup_not_found")
     with exclusive(target):
         return _restore_backup(session, store, target, now=now, name=name)
 
@@ -576,18 +577,18 @@ def _restore_backup(session: Session, store: BlobStore, root: Destination, *, no
                     name: str | None) -> RestoreResult:
     names = list_backups(root)
     if not names:
-        raise NotFound(f"{root.label} 中没有已完成的备份", code="backup_not_found")
+        raise NotFound(_("%(label)s 中没有已完成的备份", label=root.label), code="backup_not_found")
     name = name or names[-1]
     manifest = read_manifest(root, name)
     checked = verify_backup(root, name)
     if checked.problems:
-        raise Conflict("备份已损坏：" + "；".join(checked.problems[:5]), code="backup_damaged")
+        raise Conflict(_("备份已损坏：") + "；".join(checked.problems[:5]), code="backup_damaged")
     engine = session.get_bind()
     session.close()
     if not _database_is_empty(engine):
-        raise Conflict("目标数据库不是空的：只能恢复到空数据库", code="target_not_empty")
+        raise Conflict(_("目标数据库不是空的：只能恢复到空数据库"), code="target_not_empty")
     if next(iter(store.keys()), None) is not None:
-        raise Conflict("目标存储不是空的：只能恢复到空的存储", code="target_not_empty")
+        raise Conflict(_("目标存储不是空的：只能恢复到空的存储"), code="target_not_empty")
     with root.local_copy(f"{name}/{manifest['database']}") as source:
         _load_database(engine, source, manifest)
     result = RestoreResult(name=name)
@@ -599,7 +600,7 @@ def _restore_backup(session: Session, store: BlobStore, root: Destination, *, no
         facts = _snapshot_facts(conn)
     if facts["rows"] != manifest["rows"]:
         diff = {t: (manifest["rows"].get(t), n) for t, n in facts["rows"].items() if manifest["rows"].get(t) != n}
-        raise Conflict(f"恢复后行数与清单不符：{diff}", code="restore_mismatch")
+        raise Conflict(_("恢复后行数与清单不符：%(diff)s", diff=diff), code="restore_mismatch")
     for key, meta in manifest["objects"].items():
         digest, size = hashlib.sha256(), 0
         with store.open(key) as fh:
@@ -607,7 +608,7 @@ def _restore_backup(session: Session, store: BlobStore, root: Destination, *, no
                 digest.update(chunk)
                 size += len(chunk)
         if (digest.hexdigest(), size) != (meta["sha256"], meta["size"]):
-            raise Conflict(f"恢复后对象 {key} 与清单不符", code="restore_mismatch")
+            raise Conflict(_("恢复后对象 %(key)s 与清单不符", key=key), code="restore_mismatch")
     result.rows, result.objects = facts["rows"], len(manifest["objects"])
     for key in manifest["objects"]:
         if key.startswith(ANCHOR_PREFIX):
@@ -631,6 +632,6 @@ def _restore_backup(session: Session, store: BlobStore, root: Destination, *, no
     session.rollback()
     if not report.intact:
         problems = [f"entry {p.seq}: {p.problem}" for p in report.problems] + list(report.anchor_problems)
-        raise Conflict("恢复后审计日志校验失败：" + "；".join(problems[:5]), code="audit_damaged")
+        raise Conflict(_("恢复后审计日志校验失败：") + "；".join(problems[:5]), code="audit_damaged")
     result.audit_entries = report.walk.entries
     return result

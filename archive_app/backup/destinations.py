@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping
 
 from archive_app.errors import Conflict, ValidationFailed
+from archive_app.i18n import _
 
 POOL = "objects"
 MANIFEST = "manifest.json"
@@ -111,7 +112,7 @@ class Destination(abc.ABC):
 
 def busy(label: str) -> Conflict:
     """The refusal of a second run on a destination another run holds."""
-    return Conflict(f"另一个备份或恢复正在使用 {label}，请稍后再试", code="backup_running")
+    return Conflict(_("另一个备份或恢复正在使用 %(label)s，请稍后再试", label=label), code="backup_running")
 
 
 class FolderDestination(Destination):
@@ -210,9 +211,9 @@ class FolderDestination(Destination):
 def parse_s3_url(url: str) -> tuple[str, str]:
     """(bucket, prefix) of ``s3://bucket[/prefix]``; ValidationFailed if it is not one."""
     rest = url[len(S3_SCHEME):] if url.startswith(S3_SCHEME) else ""
-    bucket, _, prefix = rest.partition("/")
+    bucket, _unused, prefix = rest.partition("/")
     if not bucket:
-        raise ValidationFailed(f"不是 S3 备份地址（应为 s3://存储桶/前缀）：{url}", code="backup_dest_invalid")
+        raise ValidationFailed(_("不是 S3 备份地址（应为 s3://存储桶/前缀）：%(url)s", url=url), code="backup_dest_invalid")
     return bucket, prefix.strip("/")
 
 
@@ -227,7 +228,7 @@ def open_destination(dest: str | os.PathLike[str] | Destination, config: Mapping
     if not text.startswith(S3_SCHEME):
         return FolderDestination(text)
     if config is None:
-        raise ValidationFailed(f"{text}：S3 备份地址需要服务器与密钥设置（ARCHIVE_BACKUP_S3_*）",
+        raise ValidationFailed(_("%(text)s：S3 备份地址需要服务器与密钥设置（ARCHIVE_BACKUP_S3_*）", text=text),
                                code="backup_dest_invalid")
     from archive_app.backup.s3_destination import S3Destination
 
@@ -240,7 +241,7 @@ def open_destination(dest: str | os.PathLike[str] | Destination, config: Mapping
     if config.get("STORAGE_BACKEND") == "s3" and bucket == config.get("S3_BUCKET") \
             and endpoint == config.get("S3_ENDPOINT"):
         # A restore needs an empty store, and the archive's own sweeps would see the backup as orphans.
-        raise ValidationFailed(f"备份不能写入档案自身的存储桶 {bucket}：请用另一个存储桶", code="backup_dest_invalid")
+        raise ValidationFailed(_("备份不能写入档案自身的存储桶 %(bucket)s：请用另一个存储桶", bucket=bucket), code="backup_dest_invalid")
     return S3Destination(bucket, prefix, endpoint=endpoint, access_key=str(pick("ACCESS_KEY") or ""),
                          secret_key=str(pick("SECRET_KEY") or ""), secure=bool(pick("SECURE")),
                          region=str(pick("REGION") or "us-east-1"))

@@ -27,6 +27,7 @@ from minio.error import MinioException, S3Error
 
 from archive_app.backup.destinations import LOCK, MANIFEST, POOL, Destination, busy, temporary_folder
 from archive_app.errors import Conflict, StorageFailed
+from archive_app.i18n import _
 
 _NOT_FOUND = frozenset({"NoSuchKey", "NoSuchObject"})
 # 412 when the condition fails; AWS answers 409 to a conditional write racing another on the same key.
@@ -86,12 +87,12 @@ class S3Destination(Destination):
         except S3Error as exc:
             if exc.code in _NOT_FOUND:
                 raise FileNotFoundError(self.describe(path)) from exc
-            raise StorageFailed(f"备份存储 {self.describe(path)} 出错：{exc.code}: {exc.message}",
+            raise StorageFailed(_("备份存储 %(describe)s 出错：%(code)s: %(message)s", describe=self.describe(path), code=exc.code, message=exc.message),
                                 code="backup_dest_unavailable") from exc
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
             if isinstance(exc, FileNotFoundError):
                 raise
-            raise StorageFailed(f"备份存储 {self.describe(path)} 无法访问：{exc}", code="backup_dest_unavailable") from exc
+            raise StorageFailed(_("备份存储 %(describe)s 无法访问：%(exc)s", describe=self.describe(path), exc=exc), code="backup_dest_unavailable") from exc
 
     def _ready(self) -> Minio:
         if not self._bucket_ready:
@@ -115,7 +116,7 @@ class S3Destination(Destination):
                 errors = list(self._ready().remove_objects(self.bucket, [DeleteObject(k) for k in
                                                                          keys[start:start + 1000]]))
             if errors:
-                raise StorageFailed(f"备份存储 {self.label} 删除失败：{errors[0].code}: {errors[0].message}",
+                raise StorageFailed(_("备份存储 %(label)s 删除失败：%(code)s: %(message)s", label=self.label, code=errors[0].code, message=errors[0].message),
                                     code="backup_dest_unavailable")
 
     # -- interface ---------------------------------------------------------------------------------
@@ -294,7 +295,7 @@ class _Lease:
                 except (KeyError, TypeError, ValueError):
                     lapsed = True
                 if not lapsed:
-                    raise busy(f"{self.dest.label}（{body.get('owner', '?')}，租约至 {body.get('expires_at')}）")
+                    raise busy(_("%(label)s（%(owner)s，租约至 %(expires_at)s）", label=self.dest.label, owner=body.get('owner', '?'), expires_at=body.get('expires_at')))
                 etag = self.dest._write_lock(self._body(), {"If-Match": f'"{current}"'})
         if etag is None:
             raise busy(self.dest.label)
@@ -307,11 +308,11 @@ class _Lease:
             try:
                 held = self.dest._read_lock()
                 if held is None or held[0].get("owner") != self.owner:
-                    self.lost = f"{held[0].get('owner') if held else '无人'} 持有锁"
+                    self.lost = _("%(value)s 持有锁", value=held[0].get('owner') if held else _('无人'))
                     return
                 etag = self.dest._write_lock(self._body(), {"If-Match": f'"{held[1]}"'})
                 if etag is None:
-                    self.lost = "续租时锁已被他人改写"
+                    self.lost = _("续租时锁已被他人改写")
                     return
                 self.etag = etag
             except Exception:  # noqa: BLE001 - a missed renewal is tried again: the lease outlasts four of them
@@ -321,9 +322,9 @@ class _Lease:
         """Conflict ``backup_lock_lost`` if this run no longer owns the lock object."""
         held = self.dest._read_lock()
         if not self.lost and (held is None or held[0].get("owner") != self.owner):
-            self.lost = f"{held[0].get('owner') if held else '无人'} 持有锁"
+            self.lost = _("%(value)s 持有锁", value=held[0].get('owner') if held else _('无人'))
         if self.lost:
-            raise Conflict(f"备份目标 {self.dest.label} 的锁已失去（{self.lost}）：本次运行停止，未删除任何内容",
+            raise Conflict(_("备份目标 %(label)s 的锁已失去（%(lost)s）：本次运行停止，未删除任何内容", label=self.dest.label, lost=self.lost),
                            code="backup_lock_lost")
 
     def release(self) -> None:

@@ -22,17 +22,18 @@ from archive_app.clock import utc_iso
 from archive_app.errors import ValidationFailed, in_range
 from archive_app.extensions import db
 from archive_app.http import attachment
+from archive_app.i18n import _
 from archive_app.wiring import loan_settings, timezone_name
 from archive_app.wiring import now as utc_now
 
 
 def _int(value: Any, label: str, code: str = "invalid_number") -> int:
     if isinstance(value, bool):
-        raise ValidationFailed(f"{label}须为整数", code=code)
+        raise ValidationFailed(_("%(label)s须为整数", label=label), code=code)
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ValidationFailed(f"{label}须为整数", code=code) from None
+        raise ValidationFailed(_("%(label)s须为整数", label=label), code=code) from None
     return in_range(number, label, minimum=0 if code == "invalid_pages" else 1)
 
 
@@ -42,8 +43,8 @@ def _ids(value: Any) -> list[int]:
     if isinstance(value, str):
         value = [v for v in value.replace("，", ",").split(",") if v.strip()]
     if not isinstance(value, (list, tuple)):
-        raise ValidationFailed("record_ids 须为档案编号列表", code="invalid_record_ids")
-    return [_int(v, "档案编号", "invalid_record_ids") for v in value]
+        raise ValidationFailed(_("record_ids 须为档案编号列表"), code="invalid_record_ids")
+    return [_int(v, _("档案编号"), "invalid_record_ids") for v in value]
 
 
 def parse_window_end(value: Any, tz: str) -> datetime | None:
@@ -51,7 +52,7 @@ def parse_window_end(value: Any, tz: str) -> datetime | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str):
-        raise ValidationFailed("借阅期限格式不正确", code="invalid_window")
+        raise ValidationFailed(_("借阅期限格式不正确"), code="invalid_window")
     text = value.strip()
     try:
         if len(text) == 10:
@@ -59,7 +60,7 @@ def parse_window_end(value: Any, tz: str) -> datetime | None:
                                                    tzinfo=ZoneInfo(tz)), tz)
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValidationFailed("借阅期限格式不正确（例如 2026-11-27 或 2026-11-27T18:00）",
+        raise ValidationFailed(_("借阅期限格式不正确（例如 2026-11-27 或 2026-11-27T18:00）"),
                                code="invalid_window") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))
 
@@ -72,7 +73,7 @@ def create_loan(user: User, data: Mapping[str, Any]) -> LoanRequest:
     policy.require(user, "loan.request")
     record_ids = _ids(data.get("record_ids"))
     customer_id = data.get("customer_id")
-    customer_id = _int(customer_id, "客户编号") if customer_id not in (None, "") else None
+    customer_id = _int(customer_id, _("客户编号")) if customer_id not in (None, "") else None
     settings = loan_settings()
     return svc.create_request(db.session, user, kind=str(data.get("kind") or ""),
                               purpose=str(data.get("purpose") or ""), settings=settings, now=utc_now(),
@@ -95,15 +96,15 @@ def revoke_loan(user: User, loan_id: int, reason: str = "") -> LoanRequest:
 
 def hand_out(user: User, data: Mapping[str, Any]) -> PaperLoan:
     policy.require(user, "paper.manage")
-    return svc.hand_out(db.session, user, _int(data.get("request_id"), "借阅申请编号"),
-                        _int(data.get("record_id"), "档案编号"),
-                        pages=_int(data.get("pages"), "借出页数", "invalid_pages"), now=utc_now())
+    return svc.hand_out(db.session, user, _int(data.get("request_id"), _("借阅申请编号")),
+                        _int(data.get("record_id"), _("档案编号")),
+                        pages=_int(data.get("pages"), _("借出页数"), "invalid_pages"), now=utc_now())
 
 
 def return_paper(user: User, record_id: int, data: Mapping[str, Any]) -> PaperLoan:
     policy.require(user, "paper.manage")
     return svc.return_paper(db.session, user, record_id,
-                            pages_back=_int(data.get("pages_back"), "归还页数", "invalid_pages"), now=utc_now(),
+                            pages_back=_int(data.get("pages_back"), _("归还页数"), "invalid_pages"), now=utc_now(),
                             condition_note=str(data.get("condition_note") or ""))
 
 

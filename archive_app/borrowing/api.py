@@ -11,6 +11,7 @@ from archive_app.borrowing import register as register_svc
 from archive_app.errors import ValidationFailed
 from archive_app.extensions import db
 from archive_app.http import actor, client_ip, page_arg
+from archive_app.i18n import _
 from archive_app.wiring import timezone_name
 
 
@@ -92,7 +93,7 @@ def loan_register():
     try:
         per_page = int(request.args.get("per_page") or register_svc.PER_PAGE)
     except ValueError:
-        raise ValidationFailed("per_page 须为整数", code="invalid_number") from None
+        raise ValidationFailed(_("per_page 须为整数"), code="invalid_number") from None
     found = register_svc.register_page(db.session, user, register_svc.parse_filter(request.args),
                                        tz=timezone_name(), page=page_arg(), per_page=per_page)
     return jsonify({"total": found.total, "page": found.page, "per_page": found.per_page, "pages": found.pages,

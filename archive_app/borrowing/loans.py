@@ -39,6 +39,7 @@ from archive_app.accounts.models import ApiToken, User
 from archive_app.audit import log as audit
 from archive_app.borrowing.models import LOAN_KINDS, Handover, LoanApproval, LoanItem, LoanRequest, PaperLoan
 from archive_app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from archive_app.i18n import _, _l
 from archive_app.intake.models import Customer, Record
 
 # 密级 from which the general manager must also approve (2 = 秘密).
@@ -68,9 +69,9 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     ("approved", "revoke"): "revoked",
 }
 
-KIND_LABELS = {"view": "查阅", "download": "复制/调用", "original": "借出原件"}
-STATUS_LABELS = {"pending_head": "待部门负责人审批", "pending_gm": "待总经理审批", "approved": "已批准",
-                 "rejected": "已驳回", "expired": "已过期", "revoked": "已撤销", "closed": "已结束"}
+KIND_LABELS = {"view": _l("查阅"), "download": _l("复制/调用"), "original": _l("借出原件")}
+STATUS_LABELS = {"pending_head": _l("待部门负责人审批"), "pending_gm": _l("待总经理审批"), "approved": _l("已批准"),
+                 "rejected": _l("已驳回"), "expired": _l("已过期"), "revoked": _l("已撤销"), "closed": _l("已结束")}
 # What each kind of loan permits online (a paper original may be read online, never downloaded).
 KIND_PERMITS = {"view": {"view"}, "download": {"view", "download"}, "original": {"view"}}
 
@@ -117,20 +118,20 @@ def _get_request(session: Session, request_id: int, *, lock: bool = False, viewe
         stmt = stmt.with_for_update()
     req = session.scalar(stmt)
     if req is None or (viewer is not None and not policy.can(viewer, "loan.view", req)):
-        raise NotFound("借阅申请不存在", code="loan_not_found")
+        raise NotFound(_("借阅申请不存在"), code="loan_not_found")
     return req
 
 
 def _illegal(req: LoanRequest, action: str) -> Conflict:
     label = STATUS_LABELS.get(req.status, req.status)
     if req.status == "expired":
-        return Conflict(f"借阅申请 {req.request_no} 已过期，不能再办理", code="loan_expired")
+        return Conflict(_("借阅申请 %(request_no)s 已过期，不能再办理", request_no=req.request_no), code="loan_expired")
     if action in {"approve", "approve_final", "reject", "expire"}:
-        return Conflict(f"借阅申请 {req.request_no} 当前状态为「{label}」，不在待审批状态", code="loan_not_pending")
+        return Conflict(_("借阅申请 %(request_no)s 当前状态为「%(label)s」，不在待审批状态", request_no=req.request_no, label=label), code="loan_not_pending")
     if action == "hand_out":
-        return Conflict(f"借阅申请 {req.request_no} 当前状态为「{label}」，未获批准，不能借出原件",
+        return Conflict(_("借阅申请 %(request_no)s 当前状态为「%(label)s」，未获批准，不能借出原件", request_no=req.request_no, label=label),
                         code="loan_not_approved")
-    return Conflict(f"借阅申请 {req.request_no} 当前状态为「{label}」，不能执行该操作", code="illegal_transition")
+    return Conflict(_("借阅申请 %(request_no)s 当前状态为「%(label)s」，不能执行该操作", request_no=req.request_no, label=label), code="illegal_transition")
 
 
 def _check(req: LoanRequest, action: str) -> str:
@@ -183,33 +184,33 @@ def create_request(session: Session, actor: User, *, kind: str, purpose: str, se
     """
     now = _aware(now)
     if not _active(actor):
-        raise Forbidden("账号已停用", code="inactive_user")
+        raise Forbidden(_("账号已停用"), code="inactive_user")
     # Without a department there is no head to decide. Only those who decide at the general
     # manager's step go without one: another general manager decides their own requests.
     if actor.department_id is None and not policy.can(actor, "loan.approve_gm"):
-        raise ValidationFailed("申请人没有所属部门，无法确定审批的部门负责人", code="no_department")
+        raise ValidationFailed(_("申请人没有所属部门，无法确定审批的部门负责人"), code="no_department")
     if kind not in LOAN_KINDS:
-        raise ValidationFailed("借阅方式须为 查阅、复制/调用 或 借出原件", code="invalid_kind")
+        raise ValidationFailed(_("借阅方式须为 查阅、复制/调用 或 借出原件"), code="invalid_kind")
     purpose = (purpose or "").strip()
     if not purpose:
-        raise ValidationFailed("请填写借阅用途", code="purpose_required")
+        raise ValidationFailed(_("请填写借阅用途"), code="purpose_required")
     reason = (reason or "").strip()
 
     records = _requested_records(session, actor, record_ids, customer_id)
 
     start = _aware(window_start) if window_start is not None else now
     if start < now - timedelta(minutes=1):
-        raise ValidationFailed("借阅期限不能从过去开始", code="invalid_window")
+        raise ValidationFailed(_("借阅期限不能从过去开始"), code="invalid_window")
     same_day_end = end_of_day(start, settings.timezone)
     end = _aware(window_end) if window_end is not None else same_day_end
     if end <= start:
-        raise ValidationFailed("借阅期限的结束时间须晚于开始时间", code="invalid_window")
+        raise ValidationFailed(_("借阅期限的结束时间须晚于开始时间"), code="invalid_window")
     if end > same_day_end:
         if end - start > timedelta(days=settings.max_days):
-            raise ValidationFailed(f"借阅期限最长 {settings.max_days} 天", code="window_too_long",
+            raise ValidationFailed(_("借阅期限最长 %(max_days)s 天", max_days=settings.max_days), code="window_too_long",
                                    details={"max_days": settings.max_days})
         if not reason:
-            raise ValidationFailed("借阅期限超过当天，须说明理由", code="reason_required")
+            raise ValidationFailed(_("借阅期限超过当天，须说明理由"), code="reason_required")
 
     needs_gm = (kind == "download" or any(r.secrecy >= GM_SECRECY for r in records)
                 or (kind == "original" and any(r.part == GM_ORIGINAL_PART for r in records)))
@@ -238,28 +239,28 @@ def _requested_records(session: Session, actor: User, record_ids: Iterable[int],
                        customer_id: int | None) -> list[Record]:
     ids = sorted({int(i) for i in record_ids})
     if bool(ids) == (customer_id is not None):
-        raise ValidationFailed("请选择档案，或选择整个客户档案（二者选一）", code="no_records")
+        raise ValidationFailed(_("请选择档案，或选择整个客户档案（二者选一）"), code="no_records")
     if customer_id is not None:
         # A file of another department answers like a missing one (policy ``loan.borrow``).
         customer = session.get(Customer, customer_id)
         if customer is None or not policy.can(actor, "loan.borrow", customer):
-            raise NotFound("客户档案不存在", code="customer_not_found")
+            raise NotFound(_("客户档案不存在"), code="customer_not_found")
         # A whole file means the records it holds now that the requester's 密级 allows.
         records = list(session.scalars(select(Record).where(Record.customer_id == customer_id,
                                                             Record.secrecy <= actor.clearance,
                                                             Record.status != "destroyed")
                                        .order_by(Record.part, Record.item_no)))
         if not records:
-            raise ValidationFailed("该客户档案中没有可借阅的档案", code="no_records")
+            raise ValidationFailed(_("该客户档案中没有可借阅的档案"), code="no_records")
         return records
     records = list(session.scalars(select(Record).where(Record.id.in_(ids)).order_by(Record.id)))
     # Records the requester may not see (another department, above their 密级) answer like
     # missing ones: their existence is not revealed. This is the service's own check, whoever calls.
     if len(records) != len(ids) or any(not policy.can(actor, "record.view", r) for r in records):
-        raise NotFound("档案不存在或无权查看", code="not_found")
+        raise NotFound(_("档案不存在或无权查看"), code="not_found")
     # Of what the policy refuses to lend (``loan.borrow``), only tombstones are left to name.
     if any(not policy.can(actor, "loan.borrow", r) for r in records):
-        raise Conflict("档案已销毁，不能借阅", code="record_destroyed")
+        raise Conflict(_("档案已销毁，不能借阅"), code="record_destroyed")
     return records
 
 
@@ -273,7 +274,7 @@ def reject(session: Session, approver: User, request_id: int, *, reason: str, se
            now: datetime) -> LoanRequest:
     """The current step's approver rejects, with a reason."""
     if not (reason or "").strip():
-        raise ValidationFailed("驳回须说明理由", code="reason_required")
+        raise ValidationFailed(_("驳回须说明理由"), code="reason_required")
     return _decide(session, approver, request_id, "reject", reason.strip(), settings, now)
 
 
@@ -281,7 +282,7 @@ def _decide(session: Session, approver: User, request_id: int, decision: str, re
             settings: LoanSettings, now: datetime) -> LoanRequest:
     now = _aware(now)
     if not _active(approver):
-        raise Forbidden("账号已停用", code="inactive_user")
+        raise Forbidden(_("账号已停用"), code="inactive_user")
     req = _get_request(session, request_id, lock=True, viewer=approver)
     if req.status not in PENDING:
         raise _illegal(req, decision)
@@ -305,16 +306,16 @@ def _decide(session: Session, approver: User, request_id: int, decision: str, re
 
 def _check_approver(session: Session, approver: User, req: LoanRequest) -> None:
     if not _active(approver):
-        raise Forbidden("账号已停用", code="inactive_user")
+        raise Forbidden(_("账号已停用"), code="inactive_user")
     if approver.id == req.requester_id:
-        raise Forbidden("不能审批自己的借阅申请", code="self_approval")
+        raise Forbidden(_("不能审批自己的借阅申请"), code="self_approval")
     if req.status == "pending_head":
         policy.require(approver, "loan.approve_head", code="not_an_approver",
-                       message="此步骤须由申请人所在部门的负责人审批")
+                       message=_("此步骤须由申请人所在部门的负责人审批"))
         policy.require(approver, "loan.approve_head", req, code="not_your_department",
-                       message="只能审批本部门人员的借阅申请")
+                       message=_("只能审批本部门人员的借阅申请"))
     else:
-        policy.require(approver, "loan.approve_gm", req, code="not_an_approver", message="此步骤须由总经理审批")
+        policy.require(approver, "loan.approve_gm", req, code="not_an_approver", message=_("此步骤须由总经理审批"))
 
 
 def revoke(session: Session, actor: User, request_id: int, *, reason: str, now: datetime) -> LoanRequest:
@@ -324,7 +325,7 @@ def revoke(session: Session, actor: User, request_id: int, *, reason: str, now: 
     """
     now = _aware(now)
     req = _get_request(session, request_id, lock=True, viewer=actor)
-    policy.require(actor, "loan.revoke", req, code="forbidden", message="只有申请人或系统管理员可以撤销借阅申请")
+    policy.require(actor, "loan.revoke", req, code="forbidden", message=_("只有申请人或系统管理员可以撤销借阅申请"))
     req.status_reason = (reason or "").strip()
     _transition(session, req, "revoke", actor=actor, now=now, details={"reason": req.status_reason})
     session.flush()
@@ -421,11 +422,11 @@ def require_grant(session: Session, user: User, record: Record, action: str, now
         .where(LoanRequest.requester_id == user.id, LoanRequest.status.in_(("approved", "closed")),
                LoanItem.record_id == record.id)))
     if not approved:
-        raise Forbidden("没有已批准的借阅申请包含此档案", code="no_loan")
+        raise Forbidden(_("没有已批准的借阅申请包含此档案"), code="no_loan")
     permitting = [r for r in approved if action in KIND_PERMITS[r.kind]]
     if not permitting:
-        raise Forbidden("此借阅申请只允许在线查阅，不允许下载", code="view_only_loan")
-    raise Forbidden("不在批准的借阅期限内", code="outside_window")
+        raise Forbidden(_("此借阅申请只允许在线查阅，不允许下载"), code="view_only_loan")
+    raise Forbidden(_("不在批准的借阅期限内"), code="outside_window")
 
 
 # ---------------------------------------------------------------------------------------------- paper
@@ -440,19 +441,19 @@ def hand_out(session: Session, archivist: User, request_id: int, record_id: int,
     same instant from another session) is refused with ``already_out``.
     """
     now = _aware(now)
-    policy.require(archivist, "paper.hand_out", code="not_archivist", message="只有档案管理员可以借出原件")
+    policy.require(archivist, "paper.hand_out", code="not_archivist", message=_("只有档案管理员可以借出原件"))
     req = _get_request(session, request_id)
     if req.kind != "original":
-        raise Conflict("此借阅申请不是借出原件", code="not_original_loan")
+        raise Conflict(_("此借阅申请不是借出原件"), code="not_original_loan")
     _check(req, "hand_out")
     if not (req.window_start <= now < req.window_end):
-        raise Forbidden("不在批准的借阅期限内", code="outside_window")
+        raise Forbidden(_("不在批准的借阅期限内"), code="outside_window")
     if record_id not in req.record_ids:
-        raise Forbidden("该档案不在此借阅申请中", code="record_not_in_request")
+        raise Forbidden(_("该档案不在此借阅申请中"), code="record_not_in_request")
     if archivist.id == req.requester_id:
-        raise Forbidden("档案管理员不能把原件借给自己", code="self_handout")
+        raise Forbidden(_("档案管理员不能把原件借给自己"), code="self_handout")
     if not isinstance(pages, int) or pages < 1:
-        raise ValidationFailed("请填写借出页数", code="invalid_pages")
+        raise ValidationFailed(_("请填写借出页数"), code="invalid_pages")
     if session.scalar(select(PaperLoan.id).where(PaperLoan.record_id == record_id,
                                                  PaperLoan.returned_at.is_(None))) is not None:
         raise _already_out(session, record_id)
@@ -475,7 +476,7 @@ def hand_out(session: Session, archivist: User, request_id: int, record_id: int,
 
 
 def _already_out(session: Session, record_id: int) -> Conflict:
-    return Conflict("该原件已借出，尚未归还", code="already_out", details={"record_id": record_id})
+    return Conflict(_("该原件已借出，尚未归还"), code="already_out", details={"record_id": record_id})
 
 
 def return_paper(session: Session, archivist: User, record_id: int, *, pages_back: int, now: datetime,
@@ -486,16 +487,16 @@ def return_paper(session: Session, archivist: User, record_id: int, *, pages_bac
     closes when its window is over or when every record it names has come back.
     """
     now = _aware(now)
-    policy.require(archivist, "paper.return", code="not_archivist", message="只有档案管理员可以办理原件归还")
+    policy.require(archivist, "paper.return", code="not_archivist", message=_("只有档案管理员可以办理原件归还"))
     loan = session.scalar(select(PaperLoan).where(PaperLoan.record_id == record_id, PaperLoan.returned_at.is_(None))
                           .with_for_update())
     if loan is None:
-        raise Conflict("该原件没有借出记录，无法归还", code="not_handed_out")
+        raise Conflict(_("该原件没有借出记录，无法归还"), code="not_handed_out")
     if not isinstance(pages_back, int) or pages_back < 0:
-        raise ValidationFailed("请填写归还页数", code="invalid_pages")
+        raise ValidationFailed(_("请填写归还页数"), code="invalid_pages")
     note = (condition_note or "").strip()
     if pages_back != loan.pages_out and not note:
-        raise ValidationFailed(f"借出 {loan.pages_out} 页、归还 {pages_back} 页，须注明缺页或损坏情况",
+        raise ValidationFailed(_("借出 %(pages_out)s 页、归还 %(pages_back)s 页，须注明缺页或损坏情况", pages_out=loan.pages_out, pages_back=pages_back),
                                code="condition_note_required")
     loan.returned_at = now
     loan.returned_to_id = archivist.id
@@ -542,13 +543,13 @@ def deactivate_user(session: Session, actor: User, user: User, successor: User, 
     their customers and the paper originals they hold to ``successor``, with a handover record.
     """
     now = _aware(now)
-    policy.require(actor, "user.deactivate", code="forbidden", message="只有系统管理员可以停用账号")
+    policy.require(actor, "user.deactivate", code="forbidden", message=_("只有系统管理员可以停用账号"))
     if not user.is_active_flag:
-        raise Conflict("该账号已停用", code="already_inactive")
+        raise Conflict(_("该账号已停用"), code="already_inactive")
     if successor.id == user.id:
-        raise ValidationFailed("交接人不能是离职人员本人", code="invalid_successor")
+        raise ValidationFailed(_("交接人不能是离职人员本人"), code="invalid_successor")
     if not _active(successor):
-        raise ValidationFailed("交接人账号已停用", code="invalid_successor")
+        raise ValidationFailed(_("交接人账号已停用"), code="invalid_successor")
     user.is_active_flag = False
     for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))):
         token.revoked_at = now
@@ -558,7 +559,7 @@ def deactivate_user(session: Session, actor: User, user: User, successor: User, 
                                                               LoanRequest.status.in_(OPEN))
                                     .order_by(LoanRequest.id).with_for_update()).all()
     for req in open_requests:
-        req.status_reason = "申请人账号停用"
+        req.status_reason = _("申请人账号停用")
         _transition(session, req, "revoke", actor=actor, now=now, details={"reason": "user_deactivated"})
     customers = session.scalars(select(Customer).where(Customer.consultant_id == user.id)
                                 .order_by(Customer.id)).all()

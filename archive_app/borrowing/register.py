@@ -34,15 +34,16 @@ from archive_app.borrowing.loans import KIND_LABELS, STATUS_LABELS
 from archive_app.borrowing.models import LoanApproval, LoanItem, LoanRequest, PaperLoan
 from archive_app.clock import utc_iso
 from archive_app.errors import Forbidden, ValidationFailed, in_range
+from archive_app.i18n import _, _l
 from archive_app.intake.models import Customer, Record
 
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 # Rows per database round trip when exporting (also bounds the IN lists of the side queries).
 EXPORT_CHUNK = 500
-DECISION_LABELS = {"approve": "同意", "reject": "驳回"}
+DECISION_LABELS = {"approve": _l("同意"), "reject": _l("驳回")}
 EXPORT_FORMATS = ("xlsx", "csv")
-SHEET_TITLE = "查阅登记表"
+SHEET_TITLE = _l("查阅登记表")
 
 
 # ---------------------------------------------------------------------------------------------- who sees what
@@ -86,7 +87,7 @@ def require_register(user: User | None) -> RegisterScope:
     """The user's scope, or Forbidden when they may see no line at all."""
     scope = register_scope(user)
     if not scope.allowed:
-        raise Forbidden("您没有权限查看查阅登记表", code="forbidden")
+        raise Forbidden(_("您没有权限查看查阅登记表"), code="forbidden")
     return scope
 
 
@@ -130,7 +131,7 @@ def _date_arg(value: Any, label: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ValidationFailed(f"{label}格式不正确（例如 2026-11-25）", code="invalid_date") from None
+        raise ValidationFailed(_("%(label)s格式不正确（例如 2026-11-25）", label=label), code="invalid_date") from None
 
 
 def _id_arg(value: Any, label: str) -> int | None:
@@ -138,20 +139,20 @@ def _id_arg(value: Any, label: str) -> int | None:
     if not text:
         return None
     if not text.isdigit():
-        raise ValidationFailed(f"{label}须为整数", code="invalid_number")
+        raise ValidationFailed(_("%(label)s须为整数", label=label), code="invalid_number")
     return in_range(int(text), label)
 
 
 def parse_filter(args: Mapping[str, Any]) -> RegisterFilter:
     """Read a filter from query arguments (web form and API share the names)."""
-    f = RegisterFilter(date_from=_date_arg(args.get("date_from"), "起始日期"),
-                       date_to=_date_arg(args.get("date_to"), "截止日期"),
+    f = RegisterFilter(date_from=_date_arg(args.get("date_from"), _("起始日期")),
+                       date_to=_date_arg(args.get("date_to"), _("截止日期")),
                        requester=str(args.get("requester") or "").strip()[:100],
-                       department_id=_id_arg(args.get("department_id"), "部门"),
+                       department_id=_id_arg(args.get("department_id"), _("部门")),
                        customer=str(args.get("customer") or "").strip()[:100],
-                       record_id=_id_arg(args.get("record_id"), "档案编号"))
+                       record_id=_id_arg(args.get("record_id"), _("档案编号")))
     if f.date_from and f.date_to and f.date_from > f.date_to:
-        raise ValidationFailed("起始日期不能晚于截止日期", code="invalid_date_range")
+        raise ValidationFailed(_("起始日期不能晚于截止日期"), code="invalid_date_range")
     return f
 
 
@@ -238,7 +239,7 @@ class RegisterRow:
         """The general manager's column when there was no GM decision: not needed, or not yet."""
         if self.gm is not None:
             return self.gm.label
-        return "" if self.needs_gm else "无需总经理审批"
+        return "" if self.needs_gm else _("无需总经理审批")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for the API: times in UTC ISO 8601."""
@@ -279,12 +280,12 @@ class RegisterRow:
 
 
 HEADERS = [
-    "借阅单号", "申请时间", "申请人", "部门", "客户", "客户号", "档号", "题名", "档案类型", "方式", "用途",
-    "借阅起", "借阅止", "状态",
-    "部门负责人", "部门负责人审批时间", "部门负责人意见",
-    "总经理", "总经理审批时间", "总经理意见",
-    "原件借出时间", "借出经办人", "领取人", "借出页数",
-    "原件归还时间", "归还接收人", "归还页数", "归还情况",
+    _l("借阅单号"), _l("申请时间"), _l("申请人"), _l("部门"), _l("客户"), _l("客户号"), _l("档号"), _l("题名"), _l("档案类型"), _l("方式"), _l("用途"),
+    _l("借阅起"), _l("借阅止"), _l("状态"),
+    _l("部门负责人"), _l("部门负责人审批时间"), _l("部门负责人意见"),
+    _l("总经理"), _l("总经理审批时间"), _l("总经理意见"),
+    _l("原件借出时间"), _l("借出经办人"), _l("领取人"), _l("借出页数"),
+    _l("原件归还时间"), _l("归还接收人"), _l("归还页数"), _l("归还情况"),
 ]
 
 
@@ -299,7 +300,7 @@ def _paper_cells(paper: list[PaperMovement], tz: str) -> list[Any]:
     zone = ZoneInfo(tz)
 
     def when(v: datetime | None) -> str:
-        return v.astimezone(zone).strftime(exports.DATETIME_FORMAT) if v else "未归还"
+        return v.astimezone(zone).strftime(exports.DATETIME_FORMAT) if v else _("未归还")
 
     def lines(values: Iterable[Any]) -> str:
         return "\n".join("" if v is None else str(v) for v in values)
@@ -502,18 +503,18 @@ def describe_filter(session: Session, viewer: User, f: RegisterFilter) -> str:
     """
     parts = []
     if f.date_from or f.date_to:
-        parts.append(f"申请日期 {f.date_from or '…'} 至 {f.date_to or '…'}")
+        parts.append(_("申请日期 %(value)s 至 %(value2)s", value=f.date_from or '…', value2=f.date_to or '…'))
     if f.requester:
-        parts.append(f"申请人 {f.requester}")
+        parts.append(_("申请人 %(requester)s", requester=f.requester))
     if f.department_id:
         dept = session.get(Department, f.department_id)
-        parts.append(f"部门 {dept.name if dept else f.department_id}")
+        parts.append(_("部门 %(value)s", value=dept.name if dept else f.department_id))
     if f.customer:
-        parts.append(f"客户 {f.customer}")
+        parts.append(_("客户 %(customer)s", customer=f.customer))
     if f.record_id:
         rec = session.get(Record, f.record_id)
         seen = rec is not None and policy.can(viewer, "record.view", rec)
-        parts.append(f"档号 {rec.archival_code}" if seen else f"档案编号 {f.record_id}")
+        parts.append(_("档号 %(archival_code)s", archival_code=rec.archival_code) if seen else _("档案编号 %(record_id)s", record_id=f.record_id))
     return "，".join(parts)
 
 
@@ -525,7 +526,7 @@ def export_register(session: Session, viewer: User, f: RegisterFilter, fmt: str,
     written to the audit log (who, when, format, filter, how many lines) before it is handed over.
     """
     if fmt not in EXPORT_FORMATS:
-        raise ValidationFailed("导出格式须为 xlsx 或 csv", code="invalid_format")
+        raise ValidationFailed(_("导出格式须为 xlsx 或 csv"), code="invalid_format")
     scope = require_register(viewer)
     if now.tzinfo is None:
         raise ValueError("naive datetime given; pass an aware one")

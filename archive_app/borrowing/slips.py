@@ -23,13 +23,14 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.borrowing.models import PaperLoan
 from archive_app.errors import NotFound
+from archive_app.i18n import _, _l, ngettext
 from archive_app.printing import pdfa
 from archive_app.printing.fonts import cjk_font
 
-TITLE = "档案原件交接单"
-RULES = ("借阅人须妥善保管原件，不得拆卷、涂改、圈划、抽换或复制；",
-         "原件不得带出公司，不得转借他人，须在应还时间前交回档案室；",
-         "归还时档案管理员当面清点页数、检查原件状况，并在本单签字。")
+TITLE = _l("档案原件交接单")
+RULES = (_l("借阅人须妥善保管原件，不得拆卷、涂改、圈划、抽换或复制；"),
+         _l("原件不得带出公司，不得转借他人，须在应还时间前交回档案室；"),
+         _l("归还时档案管理员当面清点页数、检查原件状况，并在本单签字。"))
 
 
 def slip_no(loan: PaperLoan) -> str:
@@ -64,14 +65,14 @@ def slip_pdf(loan: PaperLoan, *, code: str, title: str, tz: str, printed_at: dat
     number = slip_no(loan)
     width = A4[0] - 36 * mm
     facts = [
-        ("交接单号", number, "借阅单号", req.request_no),
-        ("档号", code, "", ""),
-        ("题名", title, "", ""),
-        ("档案类型", record.record_type, "交出页数", f"{loan.pages_out} 页"),
-        ("原件位置", record.shelf_location or "—", "", ""),
-        ("借出时间", _local(loan.out_at, zone), "应还时间", _local(loan.due_at, zone)),
-        ("借阅用途", req.purpose, "", ""),
-        ("交出人（档案管理员）", loan.handed_out_by.display_name, "接收人（借阅人）", loan.received_by.display_name),
+        (_("交接单号"), number, _("借阅单号"), req.request_no),
+        (_("档号"), code, "", ""),
+        (_("题名"), title, "", ""),
+        (_("档案类型"), record.record_type, _("交出页数"), ngettext("%(num)s 页", "%(num)s 页", loan.pages_out)),
+        (_("原件位置"), record.shelf_location or "—", "", ""),
+        (_("借出时间"), _local(loan.out_at, zone), _("应还时间"), _local(loan.due_at, zone)),
+        (_("借阅用途"), req.purpose, "", ""),
+        (_("交出人（档案管理员）"), loan.handed_out_by.display_name, _("接收人（借阅人）"), loan.received_by.display_name),
     ]
     grid = [("FONTNAME", (0, 0), (-1, -1), font), ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
             ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("BACKGROUND", (0, 0), (0, -1), colors.whitesmoke)]
@@ -88,23 +89,23 @@ def slip_pdf(loan: PaperLoan, *, code: str, title: str, tz: str, printed_at: dat
     table.setStyle(TableStyle(grid))
 
     def sign_row(left: str, right: str) -> list[Paragraph]:
-        return [p(f"{left}（签字）：________________"), p(f"{right}：________________")]
+        return [p(_("%(left)s（签字）：________________", left=left)), p(f"{right}：________________")]
 
-    signing = Table([sign_row("交出人 " + loan.handed_out_by.display_name, "日期"),
-                     sign_row("接收人 " + loan.received_by.display_name, "日期")],
+    signing = Table([sign_row(_("交出人 ") + loan.handed_out_by.display_name, _("日期")),
+                     sign_row(_("接收人 ") + loan.received_by.display_name, _("日期"))],
                     colWidths=[width * 0.6, width * 0.4], rowHeights=13 * mm)
     signing.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), font), ("VALIGN", (0, 0), (-1, -1), "BOTTOM")]))
-    back = Table([[p("归还时间：________________"), p("归还页数：________ 页")],
-                  [p("原件状况（缺页、损坏）：______________________________________"), ""],
-                  [p("归还人（签字）：________________"), p("档案管理员（签字）：____________")]],
+    back = Table([[p(_("归还时间：________________")), p(_("归还页数：________ 页"))],
+                  [p(_("原件状况（缺页、损坏）：______________________________________")), ""],
+                  [p(_("归还人（签字）：________________")), p(_("档案管理员（签字）：____________"))]],
                  colWidths=[width * 0.6, width * 0.4], rowHeights=13 * mm)
     back.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), font), ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
                               ("SPAN", (0, 1), (1, 1))]))
-    story = [p(TITLE, big), p(f"No. {number}", ParagraphStyle("no", parent=small, alignment=TA_CENTER)),
-             Spacer(1, 4 * mm), table, p("借阅须知", head)]
+    story = [p(str(TITLE), big), p(f"No. {number}", ParagraphStyle("no", parent=small, alignment=TA_CENTER)),
+             Spacer(1, 4 * mm), table, p(_("借阅须知"), head)]
     story += [p(f"{i}. {rule}", small) for i, rule in enumerate(RULES, 1)]
-    story += [p("借出交接", head), signing, p("归还交接", head), back, Spacer(1, 6 * mm),
-              p(f"打印时间：{_local(printed_at, zone)}　本单一式两份，档案室与借阅人各执一份。", small)]
+    story += [p(_("借出交接"), head), signing, p(_("归还交接"), head), back, Spacer(1, 6 * mm),
+              p(_("打印时间：%(local)s\u3000本单一式两份，档案室与借阅人各执一份。", local=_local(printed_at, zone)), small)]
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm,
                             bottomMargin=16 * mm, title=f"{TITLE} {number}", invariant=1, initialFontName=font)
@@ -121,9 +122,9 @@ def print_slip(session: Session, user: User, loan_id: int, *, tz: str, now: date
     policy.require(user, "paper.manage")
     loan = session.get(PaperLoan, loan_id)
     if loan is None:
-        raise NotFound("没有这条原件借出记录", code="paper_loan_not_found")
+        raise NotFound(_("没有这条原件借出记录"), code="paper_loan_not_found")
     shown = policy.record_code(user, loan.record)
-    title = loan.record.title if policy.can(user, "record.view", loan.record) else policy.HIDDEN_RECORD
+    title = loan.record.title if policy.can(user, "record.view", loan.record) else str(policy.HIDDEN_RECORD)
     pdf = slip_pdf(loan, code=shown, title=title, tz=tz, printed_at=now)
     number = slip_no(loan)
     audit.record_read(session, "paper.slip_print", actor=user, object_type="paper_loan", object_id=loan.id, ip=ip,

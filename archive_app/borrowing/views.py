@@ -29,6 +29,7 @@ from archive_app.borrowing.actions import (
 from archive_app.errors import NotFound, ValidationFailed
 from archive_app.extensions import db
 from archive_app.http import actor, attachment, attempt, client_ip, page, page_arg
+from archive_app.i18n import _
 from archive_app.intake.models import Customer, Record
 from archive_app.wiring import loan_settings, timezone_name
 from archive_app.wiring import now as utc_now
@@ -52,10 +53,10 @@ def new(user: User):
     elif source.get("customer_id", "").isdigit():
         target = db.session.get(Customer, int(source["customer_id"]))
     if target is None or not policy.can(user, "loan.request", target):
-        raise NotFound("档案不存在或无权查看", code="not_found")
+        raise NotFound(_("档案不存在或无权查看"), code="not_found")
     values = _form() if request.method == "POST" else {}
     if request.method == "POST":
-        _, error = attempt(lambda: create_loan(user, values), lambda req: f"已提交借阅申请 {req.request_no}，等待审批")
+        _unused, error = attempt(lambda: create_loan(user, values), lambda req: _("已提交借阅申请 %(request_no)s，等待审批", request_no=req.request_no))
         if error:
             return render_template("loans/new.html", target=target, values=values,
                                    settings=loan_settings()), error.status
@@ -75,7 +76,7 @@ def mine():
 @login_required
 def revoke(loan_id: int):
     req = revoke_loan(actor(current_user), loan_id, request.form.get("reason", ""))
-    flash(f"已撤销借阅申请 {req.request_no}", "success")
+    flash(_("已撤销借阅申请 %(request_no)s", request_no=req.request_no), "success")
     return redirect(url_for("loans.mine"))
 
 
@@ -88,15 +89,15 @@ def queue(user: User):
 @page(bp, "/loans/<int:loan_id>/approve", "loan.approve", methods=["POST"])
 def approve(user: User, loan_id: int):
     attempt(lambda: approve_loan(user, loan_id, request.form.get("reason", "")),
-            lambda req: f"已批准 {req.request_no}" if req.status == "approved"
-            else f"已同意 {req.request_no}，转{svc.STATUS_LABELS[req.status].removeprefix('待')}")
+            lambda req: _("已批准 %(request_no)s", request_no=req.request_no) if req.status == "approved"
+            else _("已同意 %(request_no)s，转%(removeprefix)s", request_no=req.request_no, removeprefix=svc.STATUS_LABELS[req.status].removeprefix(_('待'))))
     return redirect(url_for("loans.queue"))
 
 
 @page(bp, "/loans/<int:loan_id>/reject", "loan.approve", methods=["POST"])
 def reject(user: User, loan_id: int):
     attempt(lambda: reject_loan(user, loan_id, request.form.get("reason", "")),
-            lambda req: f"已驳回 {req.request_no}")
+            lambda req: _("已驳回 %(request_no)s", request_no=req.request_no))
     return redirect(url_for("loans.queue"))
 
 
@@ -112,16 +113,15 @@ def paper(user: User):
 
 @page(bp, "/paper/hand-out", "paper.manage", methods=["POST"])
 def paper_hand_out(user: User):
-    loan, _ = attempt(lambda: hand_out(user, _form()),
-                      lambda loan: f"已借出原件 {policy.record_code(user, loan.record)}（{loan.pages_out} 页），"
-                                   "请打印原件交接单，双方签字")
+    loan, _unused = attempt(lambda: hand_out(user, _form()),
+                      lambda loan: _("已借出原件 %(record_code)s（%(pages_out)s 页），请打印原件交接单，双方签字", record_code=policy.record_code(user, loan.record), pages_out=loan.pages_out))
     return redirect(url_for("loans.paper", slip=loan.id) if loan is not None else url_for("loans.paper"))
 
 
 @page(bp, "/paper/<int:record_id>/return", "paper.manage", methods=["POST"])
 def paper_return(user: User, record_id: int):
     attempt(lambda: return_paper(user, record_id, _form()),
-            lambda loan: f"已归还原件 {policy.record_code(user, loan.record)}")
+            lambda loan: _("已归还原件 %(record_code)s", record_code=policy.record_code(user, loan.record)))
     return redirect(request.form.get("back") == "overdue" and url_for("loans.paper_overdue")
                     or url_for("loans.paper"))
 
@@ -130,7 +130,7 @@ def paper_return(user: User, record_id: int):
 def paper_slip(user: User, loan_id: int):
     # The audit entry is committed with the response by the request's unit of work.
     pdf, number = slips.print_slip(db.session, user, loan_id, tz=timezone_name(), now=utc_now(), ip=client_ip())
-    return attachment(pdf, "application/pdf", f"原件交接单-{number}.pdf", f"handout-slip-{number}.pdf")
+    return attachment(pdf, "application/pdf", _("原件交接单-%(number)s.pdf", number=number), f"handout-slip-{number}.pdf")
 
 
 @bp.route("/paper/overdue")

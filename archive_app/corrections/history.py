@@ -13,17 +13,18 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.corrections.models import ChangeRequest, CustomerChange, CustomerVerification
+from archive_app.i18n import _l
 from archive_app.intake.masks import mask_field
 from archive_app.intake.models import PERSONAL_FIELDS, Customer
 
 # The customer fields as the paper forms name them.
 FIELD_LABELS = {
-    "kind": "客户类别", "name": "客户名称", "phones": "电话", "id_number": "证件号码", "business_type": "业务类型",
-    "grade": "客户等级", "consultant_id": "置业顾问", "department": "部门", "project": "楼盘", "unit": "房号",
-    "address": "地址", "notes": "备注", "deal_closed_on": "成交日期", "contract_ended_on": "合同终止日期",
-    "last_contact_on": "最后联系日期",
+    "kind": _l("客户类别"), "name": _l("客户名称"), "phones": _l("电话"), "id_number": _l("证件号码"), "business_type": _l("业务类型"),
+    "grade": _l("客户等级"), "consultant_id": _l("置业顾问"), "department": _l("部门"), "project": _l("楼盘"), "unit": _l("房号"),
+    "address": _l("地址"), "notes": _l("备注"), "deal_closed_on": _l("成交日期"), "contract_ended_on": _l("合同终止日期"),
+    "last_contact_on": _l("最后联系日期"),
 }
-SOURCE_LABELS = {"request": "变更申请", "correction": "档案员直接更正"}
+SOURCE_LABELS = {"request": _l("变更申请"), "correction": _l("档案员直接更正")}
 
 
 def as_text(value: Any) -> str:
@@ -113,7 +114,7 @@ def erase_customer(session: Session, customer_id: int) -> None:
         changes = json.loads(req.changes)
         for field in changes.keys() & set(PERSONAL_FIELDS):
             changes[field] = {"before": "", "after": ""}
-        req.changes, req.reason, req.decision_note = json.dumps(changes, ensure_ascii=False), "", ""
+        req.changes, req.reason, req.decision_note = json.dumps(changes, ensure_ascii=False, default=str), "", ""
     session.execute(update(CustomerVerification).where(CustomerVerification.customer_id == customer_id)
                     .values(note=""))
     session.flush()

@@ -18,12 +18,13 @@ from archive_app.config import CORRECTABLE_FIELDS
 from archive_app.corrections import history
 from archive_app.corrections.models import ChangeRequest
 from archive_app.errors import Conflict, NotFound, ValidationFailed
+from archive_app.i18n import _, _l
 from archive_app.intake import customers
 from archive_app.retention import holds
 from storage.base import BlobStore
 
-STATUS_LABELS = {"pending_head": "待部门负责人审批", "pending_second": "待复核（档案管理员或总经理）",
-                 "approved": "已批准并执行", "rejected": "已驳回"}
+STATUS_LABELS = {"pending_head": _l("待部门负责人审批"), "pending_second": _l("待复核（档案管理员或总经理）"),
+                 "approved": _l("已批准并执行"), "rejected": _l("已驳回")}
 REASON_LIMIT = 2000
 
 
@@ -31,12 +32,12 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def _reason(text: Any, label: str = "变更原因") -> str:
+def _reason(text: Any, label: str = _l("变更原因")) -> str:
     reason = str(text or "").strip()
     if not reason:
-        raise ValidationFailed(f"请填写{label}", code="reason_required")
+        raise ValidationFailed(_("请填写%(label)s", label=label), code="reason_required")
     if len(reason) > REASON_LIMIT:
-        raise ValidationFailed(f"{label}过长（不超过 {REASON_LIMIT} 字）", code="field_too_long")
+        raise ValidationFailed(_("%(label)s过长（不超过 %(reason_limit)s 字）", label=label, reason_limit=REASON_LIMIT), code="field_too_long")
     return reason
 
 
@@ -53,13 +54,13 @@ def file_request(session: Session, actor: User, customer_id: int, data: Mapping[
     A head's own request starts at the second step (nobody approves their own request).
     """
     customer = customers.get_customer(session, actor, customer_id, "correction.request")
-    holds.require_customer_changeable(session, customer, "申请变更客户资料", actor)
+    holds.require_customer_changeable(session, customer, _("申请变更客户资料"), actor)
     proposed = data.get("changes")
     if not isinstance(proposed, dict) or not proposed:
-        raise ValidationFailed("请至少填写一项要变更的内容", code="no_change")
+        raise ValidationFailed(_("请至少填写一项要变更的内容"), code="no_change")
     unknown = sorted(set(proposed) - set(CORRECTABLE_FIELDS))
     if unknown:
-        raise ValidationFailed(f"该字段不能通过变更申请修改：{'、'.join(unknown)}", code="unknown_field")
+        raise ValidationFailed(_("该字段不能通过变更申请修改：%(value)s", value='、'.join(unknown)), code="unknown_field")
     reason = _reason(data.get("reason"))
     values = customers.CustomerInput.parse(proposed, partial=True)
     current = customers.current_values(customer)
@@ -68,11 +69,11 @@ def file_request(session: Session, actor: User, customer_id: int, data: Mapping[
         customers.CustomerInput.parse({**pair, "name": current["name"]}, partial=True)
     changes = {k: {"before": _jsonable(current[k]), "after": _jsonable(v)} for k, v in values.items() if current[k] != v}
     if not changes:
-        raise ValidationFailed("申请的内容与现有资料相同", code="no_change")
+        raise ValidationFailed(_("申请的内容与现有资料相同"), code="no_change")
     sensitive = bool(changes.keys() & set(sensitive_fields))
     skip_head = policy.can(actor, "correction.skip_head")
     req = ChangeRequest(customer_id=customer.id, requester_id=actor.id, department_id=actor.department_id,
-                        changes=json.dumps(changes, ensure_ascii=False, sort_keys=True), reason=reason,
+                        changes=json.dumps(changes, ensure_ascii=False, sort_keys=True, default=str), reason=reason,
                         sensitive=sensitive, status="pending_second" if skip_head else "pending_head",
                         created_at=now, decision_note="")
     session.add(req)
@@ -89,7 +90,7 @@ def get_request(session: Session, actor: User, request_id: int) -> ChangeRequest
     """A change request ``actor`` may know of (``correction.view``), else NotFound as for a missing one."""
     req = session.get(ChangeRequest, request_id)
     if req is None or not policy.can(actor, "correction.view", req):
-        raise NotFound("变更申请不存在", code="change_request_not_found")
+        raise NotFound(_("变更申请不存在"), code="change_request_not_found")
     return req
 
 
@@ -112,15 +113,15 @@ def _step_action(req: ChangeRequest) -> str:
         return "correction.approve_head"
     if req.status == "pending_second":
         return "correction.approve_second"
-    raise Conflict(f"变更申请 #{req.id} 已{STATUS_LABELS[req.status]}，不能再审批", code="already_decided")
+    raise Conflict(_("变更申请 #%(id)s 已%(value)s，不能再审批", id=req.id, value=STATUS_LABELS[req.status]), code="already_decided")
 
 
 def _require_unchanged(req: ChangeRequest) -> None:
     current = customers.current_values(req.customer)
     moved = [f for f, v in changes_of(req).items() if _jsonable(current[f]) != v["before"]]
     if moved:
-        names = "、".join(history.FIELD_LABELS.get(f, f) for f in moved)
-        raise Conflict(f"客户资料在申请提交后已被修改（{names}），不能按原申请执行，请驳回后重新申请",
+        names = "、".join(str(history.FIELD_LABELS.get(f, f)) for f in moved)
+        raise Conflict(_("客户资料在申请提交后已被修改（%(names)s），不能按原申请执行，请驳回后重新申请", names=names),
                        code="customer_changed", details={"fields": moved})
 
 
@@ -130,9 +131,9 @@ def approve(session: Session, actor: User, request_id: int, *, note: str = "", n
     after checking the customer may be changed (no hold, not erased) and still has the values the
     request saw (else 409 ``customer_changed``); the history gets a line per field."""
     req = get_request(session, actor, request_id)
-    policy.require(actor, _step_action(req), req, code="forbidden", message="您不能审批这件变更申请")
+    policy.require(actor, _step_action(req), req, code="forbidden", message=_("您不能审批这件变更申请"))
     customer = req.customer
-    holds.require_customer_changeable(session, customer, "变更客户资料", actor)
+    holds.require_customer_changeable(session, customer, _("变更客户资料"), actor)
     _require_unchanged(req)
     note = str(note or "").strip()[:REASON_LIMIT]
     if req.status == "pending_head":
@@ -163,8 +164,8 @@ def approve(session: Session, actor: User, request_id: int, *, note: str = "", n
 def reject(session: Session, actor: User, request_id: int, *, note: str, now: datetime, ip: str = "") -> ChangeRequest:
     """Reject the request at the step ``actor`` decides; a reason is required. Nothing is changed."""
     req = get_request(session, actor, request_id)
-    policy.require(actor, _step_action(req), req, code="forbidden", message="您不能审批这件变更申请")
-    note = _reason(note, "驳回理由")
+    policy.require(actor, _step_action(req), req, code="forbidden", message=_("您不能审批这件变更申请"))
+    note = _reason(note, _("驳回理由"))
     if req.status == "pending_head":
         req.head_id, req.head_decided_at = actor.id, now
     else:

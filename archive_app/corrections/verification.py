@@ -17,11 +17,12 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.corrections.models import CustomerVerification
 from archive_app.errors import Conflict, ValidationFailed
+from archive_app.i18n import _, _l
 from archive_app.intake.models import ERASED_NAME, Customer
 from archive_app.retention import holds
 
 NOTE_LIMIT = 2000
-UNASSIGNED = "（未指定置业顾问）"
+UNASSIGNED = _l("（未指定置业顾问）")
 
 
 def quarter_of(now: datetime, tz: str) -> str:
@@ -73,15 +74,15 @@ def mark_verified(session: Session, actor: User, customer_id: int, *, note: str 
     from archive_app.intake.customers import get_customer
 
     customer = get_customer(session, actor, customer_id, "verification.mark")
-    holds.require_not_erased(customer, "核实客户资料")
+    holds.require_not_erased(customer, _("核实客户资料"))
     note = str(note or "").strip()
     if len(note) > NOTE_LIMIT:
-        raise ValidationFailed(f"核实说明过长（不超过 {NOTE_LIMIT} 字）", code="field_too_long")
+        raise ValidationFailed(_("核实说明过长（不超过 %(note_limit)s 字）", note_limit=NOTE_LIMIT), code="field_too_long")
     quarter = quarter_of(now, tz)
     done = session.scalar(select(CustomerVerification).where(CustomerVerification.customer_id == customer.id,
                                                              CustomerVerification.quarter == quarter))
     if done is not None:
-        raise Conflict(f"客户 {customer.customer_no} 本季度（{quarter}）已核实", code="already_verified")
+        raise Conflict(_("客户 %(customer_no)s 本季度（%(quarter)s）已核实", customer_no=customer.customer_no, quarter=quarter), code="already_verified")
     row = CustomerVerification(customer_id=customer.id, quarter=quarter, verified_by_id=actor.id, verified_at=now,
                                note=note)
     session.add(row)

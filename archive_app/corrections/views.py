@@ -13,6 +13,7 @@ from archive_app.corrections import history, verification
 from archive_app.corrections import requests as svc
 from archive_app.extensions import db
 from archive_app.http import actor, attempt, client_ip, form_dict, page
+from archive_app.i18n import _
 from archive_app.intake import customers
 from archive_app.wiring import get_store, now, sensitive_customer_fields, timezone_name
 
@@ -22,7 +23,7 @@ bp = Blueprint("corrections", __name__)
 @bp.app_template_filter("change_fields")
 def change_fields(changes: str) -> str:
     """The fields a request's ``changes`` JSON names, in Chinese (lists of requests)."""
-    return "、".join(history.FIELD_LABELS.get(f, f) for f in json.loads(changes))
+    return "、".join(str(history.FIELD_LABELS.get(f, f)) for f in json.loads(changes))
 
 
 @bp.app_template_global("customer_label")
@@ -42,7 +43,7 @@ def new(user: User, customer_id: int):
                                                       {"changes": changes, "reason": values.get("reason", "")},
                                                       sensitive_fields=sensitive_customer_fields(), now=now(),
                                                       ip=client_ip()),
-                             lambda r: f"变更申请 #{r.id} 已提交，{svc.STATUS_LABELS[r.status]}")
+                             lambda r: _("变更申请 #%(id)s 已提交，%(value)s", id=r.id, value=svc.STATUS_LABELS[r.status]))
         if error is None:
             return redirect(url_for("corrections.show", request_id=req.id))
         status = error.status
@@ -55,13 +56,13 @@ def new(user: User, customer_id: int):
 @page(bp, "/change-requests/mine", "correction.view")
 def mine(user: User):
     rows = svc.my_requests(db.session, user, ip=client_ip())
-    return render_template("corrections/list.html", title="我的变更申请", rows=rows, labels=svc.STATUS_LABELS)
+    return render_template("corrections/list.html", title=_("我的变更申请"), rows=rows, labels=svc.STATUS_LABELS)
 
 
 @page(bp, "/change-requests/queue", "correction.view")
 def queue(user: User):
     rows = svc.to_decide(db.session, user, ip=client_ip())
-    return render_template("corrections/list.html", title="待我审批的变更申请", rows=rows, labels=svc.STATUS_LABELS)
+    return render_template("corrections/list.html", title=_("待我审批的变更申请"), rows=rows, labels=svc.STATUS_LABELS)
 
 
 @page(bp, "/change-requests/<int:request_id>", "correction.view")
@@ -75,7 +76,7 @@ def approve(user: User, request_id: int):
     # A refusal (e.g. customer_changed) is flashed on the queue, where the approver can reject instead.
     attempt(lambda: svc.approve(db.session, user, request_id, note=request.form.get("note", ""),
                         now=now(), store=get_store(), ip=client_ip()),
-                lambda r: f"变更申请 #{r.id}：{svc.STATUS_LABELS[r.status]}")
+                lambda r: _("变更申请 #%(id)s：%(value)s", id=r.id, value=svc.STATUS_LABELS[r.status]))
     return redirect(url_for("corrections.queue"))
 
 
@@ -83,7 +84,7 @@ def approve(user: User, request_id: int):
 def reject(user: User, request_id: int):
     attempt(lambda: svc.reject(db.session, user, request_id, note=request.form.get("note", ""), now=now(),
                                ip=client_ip()),
-            lambda r: f"变更申请 #{r.id} 已驳回")
+            lambda r: _("变更申请 #%(id)s 已驳回", id=r.id))
     return redirect(url_for("corrections.queue"))
 
 
@@ -99,7 +100,7 @@ def verification_list(user: User):
 def verify(user: User, customer_id: int):
     attempt(lambda: verification.mark_verified(db.session, user, customer_id, note=request.form.get("note", ""),
                                                now=now(), tz=timezone_name(), ip=client_ip()),
-            lambda v: f"已记录本季度（{v.quarter}）核实")
+            lambda v: _("已记录本季度（%(quarter)s）核实", quarter=v.quarter))
     return redirect(request.form.get("next") == "list" and url_for("corrections.verification_list")
                     or url_for("customers.show", customer_id=customer_id))
 

@@ -18,6 +18,7 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.borrowing import loans
 from archive_app.errors import StorageFailed, ValidationFailed, in_range
+from archive_app.i18n import _
 from archive_app.intake.models import ERASED_NAME, Customer, FilePage, Record, RecordFile
 from search_index import (  # noqa: F401
     Access,
@@ -134,19 +135,19 @@ def search_request_from(args: Mapping[str, str]) -> SearchRequest:
             try:
                 values[key] = int(raw)
             except ValueError:
-                raise ValidationFailed(f"筛选条件格式不正确：{key}", code="invalid_filter") from None
-            in_range(values[key], f"筛选条件 {key}", minimum=0, maximum=MAX_FILTER)
+                raise ValidationFailed(_("筛选条件格式不正确：%(key)s", key=key), code="invalid_filter") from None
+            in_range(values[key], _("筛选条件 %(key)s", key=key), minimum=0, maximum=MAX_FILTER)
         else:
             values[key] = raw
     sort = args.get("sort", "relevance")
     if sort not in ("relevance", "date"):
-        raise ValidationFailed("排序方式须为 relevance 或 date", code="invalid_sort")
+        raise ValidationFailed(_("排序方式须为 relevance 或 date"), code="invalid_sort")
     try:
         page = max(int(args.get("page", 1)), 1)
         per_page = min(max(int(args.get("per_page", 20)), 1), 100)
     except ValueError:
-        raise ValidationFailed("分页参数格式不正确", code="invalid_page") from None
-    in_range(page, "页码", maximum=MAX_FILTER)
+        raise ValidationFailed(_("分页参数格式不正确"), code="invalid_page") from None
+    in_range(page, _("页码"), maximum=MAX_FILTER)
     return SearchRequest(text=(args.get("q") or "").strip()[:MAX_QUERY_CHARS], sort=sort, page=page, per_page=per_page,
                              **values)
 
@@ -199,7 +200,7 @@ def search_records(session: Session, index: SearchIndex, user: User, request: Se
             if request.text.strip() else []
     except IndexDamaged as exc:
         log.error("search index damaged: %s", exc)
-        raise StorageFailed("搜索索引已损坏，请联系管理员运行 archive reindex 重建索引", code="index_damaged") from None
+        raise StorageFailed(_("搜索索引已损坏，请联系管理员运行 archive reindex 重建索引"), code="index_damaged") from None
     # The hits' rows without their files and pages: the list shows metadata, and every page's text
     # (what indexing loads) would be most of the search's time.
     rows = session.scalars(select(Record).where(Record.id.in_([h.record_id for h in result.hits]),

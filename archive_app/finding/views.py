@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from archive_app.extensions import db
 from archive_app.finding import search as svc
 from archive_app.http import actor, client_ip
+from archive_app.i18n import _
 from archive_app.wiring import now, read_index
 
 bp = Blueprint("search", __name__)
@@ -16,7 +17,7 @@ bp = Blueprint("search", __name__)
 def index():
     req = svc.search_request_from(request.args)
     if svc.query_too_long(request.args):
-        flash(f"检索词过长：最多 {svc.MAX_QUERY_CHARS} 个字，已按前 {svc.MAX_QUERY_CHARS} 个字检索", "warning")
+        flash(_("检索词过长：最多 %(max_query_chars)s 个字，已按前 %(max_query_chars)s 个字检索", max_query_chars=svc.MAX_QUERY_CHARS), "warning")
     found = None
     if req.text or any(request.args.get(k) for k in svc.FILTERS):
         user = actor(current_user)

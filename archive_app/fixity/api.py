@@ -11,6 +11,7 @@ from archive_app.errors import ValidationFailed
 from archive_app.extensions import db
 from archive_app.fixity import checks as fixity
 from archive_app.http import actor, client_ip
+from archive_app.i18n import _
 from archive_app.intake import admission_checks
 from archive_app.wiring import get_store, now, setting
 
@@ -24,7 +25,7 @@ def _limit() -> int:
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_RUNS:
-        raise ValidationFailed(f"limit 须为 1–{MAX_RUNS} 的整数", code="invalid_parameter")
+        raise ValidationFailed(_("limit 须为 1–%(max_runs)s 的整数", max_runs=MAX_RUNS), code="invalid_parameter")
     return limit
 
 
@@ -59,7 +60,7 @@ def _report(found: admission_checks.RecordChecks) -> dict:
     def file_state(f) -> dict:
         result = latest.get(f.id)
         return {"file_id": f.id, "file_name": f.original_name, "status": result.status if result else None,
-                "label": fixity.STATUS_LABELS.get(result.status, result.status) if result else "尚未检测",
+                "label": fixity.STATUS_LABELS.get(result.status, result.status) if result else _("尚未检测"),
                 "detail": result.detail if result else "", "checked_at": utc_iso(result.checked_at) if result else None}
 
     return {"record_id": record.id, "archival_code": record.archival_code,

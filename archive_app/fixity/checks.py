@@ -23,16 +23,17 @@ from sqlalchemy.orm import Session
 from archive_app.audit import log as audit
 from archive_app.errors import Conflict, DomainError
 from archive_app.fixity.models import FixityResult, FixityRun
+from archive_app.i18n import _, _l
 from archive_app.intake import filetypes
 from archive_app.intake.models import Record, RecordFile
 from storage import BlobNotFound, BlobStore, StorageError
 
 STATUS_LABELS = {
-    "ok": "完好",
-    "mismatch": "内容与登记的 SHA-256 不符",
-    "missing": "存储中缺少该文件",
-    "unreadable": "文件无法打开",
-    "orphan": "存储中的对象没有对应的文件记录",
+    "ok": _l("完好"),
+    "mismatch": _l("内容与登记的 SHA-256 不符"),
+    "missing": _l("存储中缺少该文件"),
+    "unreadable": _l("文件无法打开"),
+    "orphan": _l("存储中的对象没有对应的文件记录"),
 }
 CHUNK = 1024 * 1024
 # Originals are read into memory up to this size, beyond it into a temp file.
@@ -142,8 +143,7 @@ def _copy_hashing(stream: BinaryIO, into: BinaryIO, throttle: Callable[[int], No
 
 
 def _mismatch_detail(expected_sha: str, expected_size: int, sha: str, size: int) -> str:
-    return (f"登记 SHA-256 {expected_sha[:16]}…（{expected_size} 字节），"
-            f"实际 {sha[:16]}…（{size} 字节）")
+    return (_("登记 SHA-256 %(value)s…（%(expected_size)s 字节），实际 %(value2)s…（%(size)s 字节）", value=expected_sha[:16], expected_size=expected_size, value2=sha[:16], size=size))
 
 
 def check_object(store: BlobStore, target: _Target, tmp_dir: str | None = None,
@@ -156,7 +156,7 @@ def check_object(store: BlobStore, target: _Target, tmp_dir: str | None = None,
     try:
         stream = store.open(target.object_key)
     except BlobNotFound:
-        return result("missing", f"对象 {target.object_key} 不存在")
+        return result("missing", _("对象 %(object_key)s 不存在", object_key=target.object_key))
     with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY, dir=tmp_dir) as spool:
         try:
             sha, size = _copy_hashing(stream, spool, throttle)
@@ -264,7 +264,7 @@ def run_check(session: Session, store: BlobStore, *, now: datetime, scope: str =
         # checked and why it stopped, and the error goes to the caller (the command exits non-zero).
         session.rollback()
         report.seconds = time.monotonic() - started
-        _finish(session, run, report, clock(), stopped=f"存储服务不可用，检测中止：{exc}")
+        _finish(session, run, report, clock(), stopped=_("存储服务不可用，检测中止：%(exc)s", exc=exc))
         raise
     report.seconds = time.monotonic() - started
     _finish(session, run, report, clock())
@@ -279,7 +279,7 @@ def _finish(session: Session, run: FixityRun, report: RunReport, now: datetime, 
     problems = [asdict(c) for c in report.failures + report.orphans]
     if stopped:
         problems.append({"status": "stopped", "detail": stopped})
-    run.problems = json.dumps(problems, ensure_ascii=False)
+    run.problems = json.dumps(problems, ensure_ascii=False, default=str)
     details = {"scope": run.scope, "files": report.files, "bytes": report.bytes,
                "failures": [_audited(c) for c in report.failures], "orphans": [c.object_key for c in report.orphans]}
     if stopped:
@@ -306,7 +306,7 @@ def flag_failure(session: Session, check: FileCheck, now: datetime, *, found_by:
 
 def refused(check_detail: str = "") -> Conflict:
     """The answer to a download of bytes that no longer match (409 ``fixity_failed``)."""
-    return Conflict("该文件未通过完整性检测（存储内容与归档时登记的 SHA-256 不符），已停止提供，请联系档案管理员"
+    return Conflict(_("该文件未通过完整性检测（存储内容与归档时登记的 SHA-256 不符），已停止提供，请联系档案管理员")
                     + (f"：{check_detail}" if check_detail else ""), code="fixity_failed")
 
 
@@ -348,7 +348,7 @@ def open_verified(session: Session, store: BlobStore, row: RecordFile, *, max_by
     """
     state = session.get(FixityResult, row.id)
     if state is not None and state.record_id == row.record_id and state.status != "ok":
-        raise refused(STATUS_LABELS.get(state.status, state.status))
+        raise refused(str(STATUS_LABELS.get(state.status, state.status)))
     target = _Target(row.id, row.record_id, row.record.archival_code, row.object_key, row.original_name, row.sha256,
                      row.size)
     try:
@@ -356,8 +356,8 @@ def open_verified(session: Session, store: BlobStore, row: RecordFile, *, max_by
     except BlobNotFound:
         session.rollback()  # see below
         on_failure(FileCheck(row.id, row.record_id, target.archival_code, row.object_key, row.original_name,
-                             "missing", f"对象 {row.object_key} 不存在"))
-        raise refused(STATUS_LABELS["missing"]) from None
+                             "missing", _("对象 %(object_key)s 不存在", object_key=row.object_key)))
+        raise refused(str(STATUS_LABELS["missing"])) from None
     if row.size > max_bytes:
         return VerifyingReader(raw, target, on_failure)  # type: ignore[return-value]
     spool = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY, dir=tmp_dir)

@@ -22,6 +22,7 @@ from archive_app.borrowing import loans
 from archive_app.borrowing.models import LoanRequest, PaperLoan
 from archive_app.corrections.models import ChangeRequest
 from archive_app.fixity import checks as fixity
+from archive_app.i18n import _
 from archive_app.intake.models import Customer, Record
 from archive_app.retention.models import DestructionEntry, DisposalBatch, DisposalSupervisor
 from archive_app.visits import follow_ups
@@ -46,9 +47,9 @@ def _local(moment: datetime, tz: str) -> str:
 
 
 def _overdue(user: User, loan: PaperLoan, tz: str, mine: bool) -> Notice:
-    who = "您借出的" if mine else f"{loan.holder.display_name} 借出的"
+    who = _("您借出的") if mine else _("%(display_name)s 借出的", display_name=loan.holder.display_name)
     code = policy.record_code(user, loan.record)
-    return Notice("urgent", f"{who}原件 {code} 已逾期未还（应于 {_local(loan.due_at, tz)} 归还）",
+    return Notice("urgent", _("%(who)s原件 %(code)s 已逾期未还（应于 %(local)s 归还）", who=who, code=code, local=_local(loan.due_at, tz)),
                   ("loans.paper_overdue" if not mine else "loans.mine", {}))
 
 
@@ -61,12 +62,12 @@ def _borrower(session: Session, user: User, settings: loans.LoanSettings, now: d
                            .order_by(LoanRequest.decided_at.desc()))
     for r in mine:
         if r.status == "approved" and r.window_end > now:
-            out.append(Notice("info", f"借阅申请 {r.request_no} 已批准，可使用至 {_local(r.window_end, settings.timezone)}",
+            out.append(Notice("info", _("借阅申请 %(request_no)s 已批准，可使用至 %(local)s", request_no=r.request_no, local=_local(r.window_end, settings.timezone)),
                               ("loans.mine", {})))
         elif r.status == "rejected":
-            out.append(Notice("info", f"借阅申请 {r.request_no} 被驳回：{r.status_reason}", ("loans.mine", {})))
+            out.append(Notice("info", _("借阅申请 %(request_no)s 被驳回：%(status_reason)s", request_no=r.request_no, status_reason=r.status_reason), ("loans.mine", {})))
         elif r.status == "expired":
-            out.append(Notice("info", f"借阅申请 {r.request_no} 未在期限内审批，已过期", ("loans.mine", {})))
+            out.append(Notice("info", _("借阅申请 %(request_no)s 未在期限内审批，已过期", request_no=r.request_no), ("loans.mine", {})))
     return out
 
 
@@ -76,7 +77,7 @@ def _archive(session: Session, user: User, settings: loans.LoanSettings, now: da
         LoanRequest.kind == "original", LoanRequest.status == "approved", LoanRequest.window_end > now,
         ~select(PaperLoan.id).where(PaperLoan.request_id == LoanRequest.id).exists()))
     if waiting:
-        out.append(Notice("info", f"有 {waiting} 件已批准的原件借阅待办理借出", ("loans.paper", {})))
+        out.append(Notice("info", _("有 %(waiting)s 件已批准的原件借阅待办理借出", waiting=waiting), ("loans.paper", {})))
     return out
 
 
@@ -90,22 +91,22 @@ def _disposal(session: Session, user: User, now: datetime) -> list[Notice]:
             .join(Record, Record.id == DestructionEntry.record_id).join(Customer, Customer.id == Record.customer_id)
             .where(Customer.department_id == user.department_id, DisposalBatch.finished_at >= now - NOTICE_DAYS)
             .group_by(DisposalBatch.batch_no).order_by(DisposalBatch.batch_no))
-        out += [Notice("info", f"销毁批次 {no} 已销毁本部门客户档案 {n} 件", ("retention.register", {}))
+        out += [Notice("info", _("销毁批次 %(no)s 已销毁本部门客户档案 %(n)s 件", no=no, n=n), ("retention.register", {}))
                 for no, n in told]
     if policy.can(user, "disposal.approve"):
         n = session.scalar(select(func.count()).where(DisposalBatch.status == "submitted"))
         if n:
-            out.append(Notice("info", f"有 {n} 个销毁批次待您审批", ("retention.batches", {})))
+            out.append(Notice("info", _("有 %(n)s 个销毁批次待您审批", n=n), ("retention.batches", {})))
     if policy.can(user, "disposal.supervise"):
         signed = select(DisposalSupervisor.batch_id).where(DisposalSupervisor.user_id == user.id)
         n = session.scalar(select(func.count()).where(DisposalBatch.status == "approved",
                                                       DisposalBatch.id.not_in(signed)))
         if n:
-            out.append(Notice("info", f"有 {n} 个已批准的销毁批次等待监销确认", ("retention.batches", {})))
+            out.append(Notice("info", _("有 %(n)s 个已批准的销毁批次等待监销确认", n=n), ("retention.batches", {})))
     if policy.can(user, "disposal.execute"):
         n = session.scalar(select(func.count()).where(DisposalBatch.status.in_(("approved", "executing"))))
         if n:
-            out.append(Notice("info", f"有 {n} 个销毁批次待执行或未执行完", ("retention.batches", {})))
+            out.append(Notice("info", _("有 %(n)s 个销毁批次待执行或未执行完", n=n), ("retention.batches", {})))
     return out
 
 
@@ -114,10 +115,10 @@ def _follow_ups(session: Session, user: User, today: date) -> list[Notice]:
     due = follow_ups.due_counts(session, user, today)
     out = []
     if due.overdue:
-        out.append(Notice("urgent", f"有 {due.overdue} 项客户回访已逾期（最早应于 {due.earliest} 回访）",
+        out.append(Notice("urgent", _("有 %(overdue)s 项客户回访已逾期（最早应于 %(earliest)s 回访）", overdue=due.overdue, earliest=due.earliest),
                           ("visits.due_follow_ups", {})))
     if due.today:
-        out.append(Notice("info", f"今天有 {due.today} 项客户回访待做", ("visits.due_follow_ups", {})))
+        out.append(Notice("info", _("今天有 %(today)s 项客户回访待做", today=due.today), ("visits.due_follow_ups", {})))
     return out
 
 
@@ -126,13 +127,13 @@ def _corrections(session: Session, user: User, now: datetime) -> list[Notice]:
     out = []
     waiting = session.scalar(select(func.count()).select_from(ChangeRequest).where(policy.changes_to_decide(user)))
     if waiting:
-        out.append(Notice("urgent", f"有 {waiting} 件客户数据变更申请待您审批", ("corrections.queue", {})))
+        out.append(Notice("urgent", _("有 %(waiting)s 件客户数据变更申请待您审批", waiting=waiting), ("corrections.queue", {})))
     decided = session.scalars(select(ChangeRequest).where(ChangeRequest.requester_id == user.id,
                                                           ChangeRequest.decided_at >= now - RECENT)
                               .order_by(ChangeRequest.decided_at.desc()))
     for r in decided:
-        text = (f"客户数据变更申请 #{r.id} 已批准并执行" if r.status == "approved"
-                else f"客户数据变更申请 #{r.id} 被驳回：{r.decision_note}")
+        text = (_("客户数据变更申请 #%(id)s 已批准并执行", id=r.id) if r.status == "approved"
+                else _("客户数据变更申请 #%(id)s 被驳回：%(decision_note)s", id=r.id, decision_note=r.decision_note))
         out.append(Notice("info", text, ("corrections.show", {"request_id": r.id})))
     return out
 
@@ -143,7 +144,7 @@ def _sent_back(session: Session, user: User) -> list[Notice]:
     drafts = session.scalars(policy.visible_records(user, select(Record).join(Customer)).where(
         Record.created_by_id == user.id, Record.status == "draft", Record.returned_at.is_not(None))
         .order_by(Record.returned_at.desc()).limit(50))
-    return [Notice("urgent", f"档案 {r.archival_code} 被退回修改：{r.returned_reason}",
+    return [Notice("urgent", _("档案 %(archival_code)s 被退回修改：%(returned_reason)s", archival_code=r.archival_code, returned_reason=r.returned_reason),
                    ("records.show", {"record_id": r.id})) for r in drafts]
 
 
@@ -152,7 +153,7 @@ def inbox(session: Session, user: User, settings: loans.LoanSettings, now: datet
     out = _borrower(session, user, settings, now)
     queue = loans.approval_queue(session, user, settings, now)
     if queue:
-        out.append(Notice("urgent", f"有 {len(queue)} 件借阅申请待您审批", ("loans.queue", {})))
+        out.append(Notice("urgent", _("有 %(count)s 件借阅申请待您审批", count=len(queue)), ("loans.queue", {})))
     if policy.can(user, "paper.manage"):
         out += _archive(session, user, settings, now)
     out += _disposal(session, user, now)
@@ -164,6 +165,6 @@ def inbox(session: Session, user: User, settings: loans.LoanSettings, now: datet
     if policy.can(user, "fixity.notify"):
         failing = fixity.failure_count(session)
         if failing:
-            out.append(Notice("urgent", f"有 {failing} 个文件未通过完整性检测（内容与登记的 SHA-256 不符、缺失或无法打开）",
+            out.append(Notice("urgent", _("有 %(failing)s 个文件未通过完整性检测（内容与登记的 SHA-256 不符、缺失或无法打开）", failing=failing),
                               ("fixity.index", {})))
     return sorted(out, key=lambda n: n.level != "urgent")

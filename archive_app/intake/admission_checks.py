@@ -41,13 +41,14 @@ from archive_app.audit import log as audit
 from archive_app.audit.models import AuditEntry
 from archive_app.clock import utc_iso
 from archive_app.errors import Conflict, DomainError, NotFound, StorageFailed, ValidationFailed
+from archive_app.i18n import _, _l, ngettext
 from archive_app.intake import filetypes
 from archive_app.intake.models import AdmissionCheck, Customer, FilePage, Record, RecordFile
 from archive_app.vocabulary import RECORD_STATUSES
 from storage import BlobNotFound, BlobStore, StorageError
 
-KINDS = {"authenticity": "真实性", "integrity": "完整性", "usability": "可用性", "security": "安全性"}
-RESULTS = {"passed": "通过", "flag": "需关注", "failed": "未通过", "pending": "待检测"}
+KINDS = {"authenticity": _l("真实性"), "integrity": _l("完整性"), "usability": _l("可用性"), "security": _l("安全性")}
+RESULTS = {"passed": _l("通过"), "flag": _l("需关注"), "failed": _l("未通过"), "pending": _l("待检测")}
 # The worse of two results wins a record's summary of one check.
 _SEVERITY = {"passed": 0, "pending": 1, "flag": 2, "failed": 3}
 RECORD_LEVEL = 0  # file_id of a check of the record itself (integrity)
@@ -56,15 +57,15 @@ BACKFILL_CHECKER = "four-checks 命令"
 
 # Metadata every record needs: 档号, 题名, 年度, 保管期限 (given at filing), and where its paper original is.
 COMMON_FIELDS: tuple[tuple[str, str], ...] = (
-    ("archival_code", "档号"), ("title", "题名"), ("year", "年度"), ("retention_code", "保管期限"),
-    ("location_room", "原件存放位置（库房）"),
+    ("archival_code", _l("档号")), ("title", _l("题名")), ("year", _l("年度")), ("retention_code", _l("保管期限")),
+    ("location_room", _l("原件存放位置（库房）")),
 )
 # Record types without a date of their own (a copy of an ID card or licence); every other type needs 文件日期.
 UNDATED_TYPES = frozenset({"身份证复印件", "营业执照副本复印件"})
 # What the customer's file must say for a record of these types to make sense.
 CUSTOMER_FIELDS: dict[str, tuple[str, str]] = {
-    "身份证复印件": ("id_number", "客户身份证号"),
-    "营业执照副本复印件": ("id_number", "客户统一社会信用代码"),
+    "身份证复印件": ("id_number", _l("客户身份证号")),
+    "营业执照副本复印件": ("id_number", _l("客户统一社会信用代码")),
 }
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1024 * 1024
@@ -87,16 +88,16 @@ class Finding:
 
 def missing_metadata(record: Record) -> list[str]:
     """The names (简体中文) of the metadata ``record`` lacks for its type; empty when complete."""
-    missing = [label for name, label in COMMON_FIELDS if not str(getattr(record, name) or "").strip()]
+    missing = [str(label) for name, label in COMMON_FIELDS if not str(getattr(record, name) or "").strip()]
     if record.record_type not in UNDATED_TYPES and record.doc_date is None:
-        missing.append("文件日期")
+        missing.append(_("文件日期"))
     needed = CUSTOMER_FIELDS.get(record.record_type)
     if needed is not None and not (getattr(record.customer, needed[0]) or "").strip():
-        missing.append(needed[1])
+        missing.append(str(needed[1]))
     if record.record_type == "营业执照副本复印件" and record.customer.kind != "company":
-        missing.append("客户类型应为企业客户")
+        missing.append(_("客户类型应为企业客户"))
     if not record.files:
-        missing.append("电子文件")
+        missing.append(_("电子文件"))
     return missing
 
 
@@ -104,10 +105,10 @@ def integrity(record: Record) -> Finding:
     """完整性: the metadata the record's type needs is present."""
     missing = missing_metadata(record)
     if missing:
-        return Finding("integrity", RECORD_LEVEL, "failed", "缺少必备著录项：" + "、".join(missing))
-    date_note = "" if record.record_type in UNDATED_TYPES else "、文件日期"
+        return Finding("integrity", RECORD_LEVEL, "failed", _("缺少必备著录项：") + "、".join(missing))
+    date_note = "" if record.record_type in UNDATED_TYPES else _("、文件日期")
     return Finding("integrity", RECORD_LEVEL, "passed",
-                   f"必备著录项齐全（档号、题名、年度、保管期限、原件存放位置{date_note}）")
+                   _("必备著录项齐全（档号、题名、年度、保管期限、原件存放位置%(date_note)s）", date_note=date_note))
 
 
 def authenticity(session: Session, row: RecordFile, actual_sha: str | None = None,
@@ -116,7 +117,7 @@ def authenticity(session: Session, row: RecordFile, actual_sha: str | None = Non
     (a re-run read the stored bytes) the bytes still have it."""
     problems = []
     if not _SHA256.match(row.sha256 or ""):
-        problems.append("未登记有效的 SHA-256")
+        problems.append(_("未登记有效的 SHA-256"))
     # The uploader, the action and a window around the file row's creation come first: the audit log's
     # (actor, action, at) index finds the few candidates, whatever the size of the log.
     entry = session.scalar(select(AuditEntry.seq).where(
@@ -126,16 +127,16 @@ def authenticity(session: Session, row: RecordFile, actual_sha: str | None = Non
         AuditEntry.details.contains(row.sha256 or "-"))
         .order_by(AuditEntry.seq).limit(1))
     if entry is None:
-        problems.append("审计日志中没有该文件的上传记录")
+        problems.append(_("审计日志中没有该文件的上传记录"))
     if actual_sha == "":
-        problems.append("存储中缺少该文件，无法复核")
+        problems.append(_("存储中缺少该文件，无法复核"))
     elif actual_sha is not None and (actual_sha != row.sha256 or actual_size != row.size):
-        problems.append(f"存储内容与登记的 SHA-256 不符（实际 {actual_sha[:16]}…，{actual_size} 字节）")
+        problems.append(_("存储内容与登记的 SHA-256 不符（实际 %(value)s…，%(actual_size)s 字节）", value=actual_sha[:16], actual_size=actual_size))
     if problems:
         return Finding("authenticity", row.id, "failed", "；".join(problems))
-    detail = f"SHA-256 {row.sha256[:16]}… 已登记，上传已记入审计日志（第 {entry} 条）"
+    detail = _("SHA-256 %(value)s… 已登记，上传已记入审计日志（第 %(entry)s 条）", value=row.sha256[:16], entry=entry)
     if actual_sha is not None:
-        detail += "，存储内容复核一致"
+        detail += _("，存储内容复核一致")
     return Finding("authenticity", row.id, "passed", detail)
 
 
@@ -144,25 +145,25 @@ def security(row: RecordFile, risks: Sequence[filetypes.Risk]) -> Finding:
     if risks:
         return Finding("security", row.id, "flag", "；".join(r.detail for r in risks))
     if row.mime_type == "application/pdf":
-        return Finding("security", row.id, "passed", "未发现脚本、自动执行或启动动作、嵌入文件，未加密")
-    return Finding("security", row.id, "passed", "图像文件，不含可执行内容")
+        return Finding("security", row.id, "passed", _("未发现脚本、自动执行或启动动作、嵌入文件，未加密"))
+    return Finding("security", row.id, "passed", _("图像文件，不含可执行内容"))
 
 
 def usability(session: Session, row: RecordFile) -> Finding:
     """可用性, from what the text-extraction job found rendering the file's pages."""
     first = session.scalar(select(FilePage).where(FilePage.file_id == row.id, FilePage.page_no == 1))
     rendered = first is not None and bool(first.view_key)
-    pages = f"共 {row.page_count} 页" if row.page_count else "页数未知"
+    pages = ngettext("共 %(num)s 页", "共 %(num)s 页", row.page_count) if row.page_count else _("页数未知")
     if row.extract_status == "done":
         if rendered:
-            return Finding("usability", row.id, "passed", f"第 1 页已渲染（{pages}）")
-        return Finding("usability", row.id, "failed", "处理已完成，但第 1 页没有渲染结果")
+            return Finding("usability", row.id, "passed", _("第 1 页已渲染（%(pages)s）", pages=pages))
+        return Finding("usability", row.id, "failed", _("处理已完成，但第 1 页没有渲染结果"))
     if row.extract_status == "failed":
-        reason = (row.extract_error or "").split(": ", 1)[-1] or "原因未知"
-        where = "第 1 页已渲染，但后续页面无法读取" if rendered else "文件无法渲染"
+        reason = (row.extract_error or "").split(": ", 1)[-1] or _("原因未知")
+        where = _("第 1 页已渲染，但后续页面无法读取") if rendered else _("文件无法渲染")
         return Finding("usability", row.id, "failed", f"{where}：{reason}")
-    kind = "PDF" if row.mime_type == "application/pdf" else "图像"
-    return Finding("usability", row.id, "pending", f"{kind}文件可打开（{pages}），待后台任务渲染第 1 页后确认")
+    kind = "PDF" if row.mime_type == "application/pdf" else _("图像")
+    return Finding("usability", row.id, "pending", _("%(kind)s文件可打开（%(pages)s），待后台任务渲染第 1 页后确认", kind=kind, pages=pages))
 
 
 # ------------------------------------------------------------------------------------------ keeping them
@@ -222,7 +223,7 @@ def _reread(store: BlobStore, row: RecordFile, tmp_dir: str | None) -> tuple[str
     try:
         stream = store.open(row.object_key)
     except BlobNotFound:
-        return "", 0, [Finding("usability", row.id, "failed", f"存储中缺少该文件（{row.object_key}）")]
+        return "", 0, [Finding("usability", row.id, "failed", _("存储中缺少该文件（%(object_key)s）", object_key=row.object_key))]
     with tempfile.SpooledTemporaryFile(8 * CHUNK, dir=tmp_dir) as spool:
         digest, size = hashlib.sha256(), 0
         try:
@@ -233,9 +234,9 @@ def _reread(store: BlobStore, row: RecordFile, tmp_dir: str | None) -> tuple[str
         finally:
             stream.close()
         try:
-            _, _, risks = filetypes.examine(spool, row.original_name)  # type: ignore[arg-type]
+            _unused, _unused, risks = filetypes.examine(spool, row.original_name)  # type: ignore[arg-type]
         except DomainError as exc:
-            return digest.hexdigest(), size, [Finding("usability", row.id, "failed", f"文件无法打开：{exc.message}")]
+            return digest.hexdigest(), size, [Finding("usability", row.id, "failed", _("文件无法打开：%(message)s", message=exc.message))]
     return digest.hexdigest(), size, [security(row, risks)]
 
 
@@ -245,10 +246,10 @@ def rerun(session: Session, store: BlobStore, actor: User, record_id: int, *, no
     audited. The caller commits."""
     record = session.get(Record, record_id)
     if record is None:
-        raise NotFound("档案不存在或无权查看", code="not_found")
+        raise NotFound(_("档案不存在或无权查看"), code="not_found")
     policy.require(actor, "record.checks_run", record)
     if record.status == "destroyed":
-        raise Conflict("该档案已销毁，没有可检测的文件", code="record_destroyed")
+        raise Conflict(_("该档案已销毁，没有可检测的文件"), code="record_destroyed")
     session.commit()  # nothing held while the files are read (SQLite: the write lock)
     findings = check_stored(session, store, record, now=now, checker=actor.display_name, tmp_dir=tmp_dir)
     audit.record_event(session, "admission_checks.run", actor=actor, object_type="record", object_id=record.id,
@@ -269,12 +270,12 @@ def check_stored(session: Session, store: BlobStore, record: Record, *, now: dat
         try:
             sha, size, found = _reread(store, row, tmp_dir)
         except StorageError:
-            raise StorageFailed("存储服务不可用，暂时无法检测", code="storage_unavailable") from None
+            raise StorageFailed(_("存储服务不可用，暂时无法检测"), code="storage_unavailable") from None
         findings.append(authenticity(session, row, sha, size))
         if not any(f.kind == "usability" for f in found):
             found.append(usability(session, row))
         if not any(f.kind == "security" for f in found):
-            found.append(Finding("security", row.id, "flag", "文件无法读取，未能检查"))
+            found.append(Finding("security", row.id, "flag", _("文件无法读取，未能检查")))
         findings += found
     save(session, record.id, findings, now=now, checker=checker)
     return findings
@@ -347,16 +348,16 @@ def checks_for_viewer(session: Session, actor: User, record_id: int) -> RecordCh
     """A record's results for someone the policy lets see them (``record.checks``)."""
     record = session.get(Record, record_id)
     if record is None:
-        raise NotFound("档案不存在或无权查看", code="not_found")
+        raise NotFound(_("档案不存在或无权查看"), code="not_found")
     policy.require(actor, "record.checks", record)
     return record_checks(session, record)
 
 
 # ---------------------------------------------------------------------------------------------- batches
 
-FILTER_RESULTS = {"": "全部", "problem": "有未通过、需关注或待检测项", "failed": "有未通过项", "flag": "有需关注项",
-                  "pending": "有待检测项", "passed": "全部通过"}
-FILTER_STATUSES = {"": "全部", "draft": "待审核", "filed": "已归档"}
+FILTER_RESULTS = {"": _l("全部"), "problem": _l("有未通过、需关注或待检测项"), "failed": _l("有未通过项"), "flag": _l("有需关注项"),
+                  "pending": _l("有待检测项"), "passed": _l("全部通过")}
+FILTER_STATUSES = {"": _l("全部"), "draft": _l("待审核"), "filed": _l("已归档")}
 PER_PAGE = 100
 EXPORT_CHUNK = 500
 
@@ -382,13 +383,13 @@ class ChecksFilter:
         """The filter in words (the XLSX title)."""
         parts = []
         if self.date_from or self.date_to:
-            parts.append(f"上传日期 {self.date_from or '…'} 至 {self.date_to or '…'}")
+            parts.append(_("上传日期 %(value)s 至 %(value2)s", value=self.date_from or '…', value2=self.date_to or '…'))
         if self.status:
-            parts.append(FILTER_STATUSES[self.status])
+            parts.append(str(FILTER_STATUSES[self.status]))
         if self.kind:
-            parts.append(KINDS[self.kind])
+            parts.append(str(KINDS[self.kind]))
         if self.result:
-            parts.append(FILTER_RESULTS[self.result])
+            parts.append(str(FILTER_RESULTS[self.result]))
         return "，".join(parts)
 
 
@@ -401,18 +402,18 @@ def parse_filter(args: Mapping[str, Any]) -> ChecksFilter:
         try:
             return date.fromisoformat(raw)
         except ValueError:
-            raise ValidationFailed(f"{label}格式不正确（例如 2026-11-25）", code="invalid_date") from None
+            raise ValidationFailed(_("%(label)s格式不正确（例如 2026-11-25）", label=label), code="invalid_date") from None
 
-    date_from, date_to = day("date_from", "开始日期"), day("date_to", "结束日期")
+    date_from, date_to = day("date_from", _("开始日期")), day("date_to", _("结束日期"))
     if date_from and date_to and date_from > date_to:
-        raise ValidationFailed("结束日期不能早于开始日期", code="invalid_date_range")
+        raise ValidationFailed(_("结束日期不能早于开始日期"), code="invalid_date_range")
     result, kind, status = (str(args.get(k) or "") for k in ("result", "kind", "status"))
     if result not in FILTER_RESULTS:
-        raise ValidationFailed("检测结果筛选无效", code="invalid_parameter")
+        raise ValidationFailed(_("检测结果筛选无效"), code="invalid_parameter")
     if kind and kind not in KINDS:
-        raise ValidationFailed("检测项筛选无效", code="invalid_parameter")
+        raise ValidationFailed(_("检测项筛选无效"), code="invalid_parameter")
     if status not in FILTER_STATUSES:
-        raise ValidationFailed("档案状态筛选无效", code="invalid_parameter")
+        raise ValidationFailed(_("档案状态筛选无效"), code="invalid_parameter")
     return ChecksFilter(date_from, date_to, result, kind, status)
 
 
@@ -491,8 +492,8 @@ def iter_batch(session: Session, viewer: User, f: ChecksFilter, *, tz: str) -> I
         last = records[-1].id
 
 
-HEADERS = ["档号", "题名", "档案类型", "档案状态", "上传时间", "文件", "检测项", "结果", "说明", "检测时间", "检测人"]
-SHEET_TITLE = "四性检测结果"
+HEADERS = [_l("档号"), _l("题名"), _l("档案类型"), _l("档案状态"), _l("上传时间"), _l("文件"), _l("检测项"), _l("结果"), _l("说明"), _l("检测时间"), _l("检测人")]
+SHEET_TITLE = _l("四性检测结果")
 EXPORT_FORMATS = ("xlsx", "csv")
 
 
@@ -511,7 +512,7 @@ def export_batch(session: Session, viewer: User, f: ChecksFilter, fmt: str, *, t
                  ip: str = "") -> ChecksExport:
     """A batch's results, one line per check, as XLSX or CSV; the export is audited before it is handed over."""
     if fmt not in EXPORT_FORMATS:
-        raise ValidationFailed("导出格式须为 xlsx 或 csv", code="invalid_format")
+        raise ValidationFailed(_("导出格式须为 xlsx 或 csv"), code="invalid_format")
     policy.require(viewer, "record.checks")
     count = 0
 
@@ -522,7 +523,7 @@ def export_batch(session: Session, viewer: User, f: ChecksFilter, fmt: str, *, t
             for check, file in rc.rows:
                 count += 1
                 yield [r.archival_code, r.title, r.record_type, RECORD_STATUSES.get(r.status, r.status), r.created_at,
-                       file.original_name if file else "（档案著录）", KINDS[check.kind],
+                       file.original_name if file else _("（档案著录）"), KINDS[check.kind],
                        RESULTS[check.result], check.detail, check.checked_at, check.checker]
 
     content, mimetype = exports.titled_table(fmt, HEADERS, cells(), SHEET_TITLE, described=f.describe(),

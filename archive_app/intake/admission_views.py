@@ -10,6 +10,7 @@ from archive_app.accounts.models import User
 from archive_app.errors import ValidationFailed
 from archive_app.extensions import db
 from archive_app.http import actor, attachment, client_ip, page, page_arg
+from archive_app.i18n import _
 from archive_app.intake import admission_checks as checks
 from archive_app.wiring import get_store, now, setting, timezone_name
 
@@ -43,7 +44,7 @@ def export(user: User, fmt: str):
 def rerun(user: User, record_id: int):
     record = checks.rerun(db.session, get_store(), user, record_id, now=now(), ip=client_ip(),
                           tmp_dir=setting("UPLOAD_TMP_DIR"))
-    flash(f"已重新进行四性检测：{record.archival_code}", "success")
+    flash(_("已重新进行四性检测：%(archival_code)s", archival_code=record.archival_code), "success")
     return redirect(url_for("records.show", record_id=record_id, _anchor="four-checks"))
 
 

@@ -10,6 +10,7 @@ from archive_app.api.openapi import PAGE, text
 from archive_app.errors import ValidationFailed
 from archive_app.extensions import db
 from archive_app.http import actor, client_ip, incoming_files, optional_int, page_arg, receives_files, stream_response
+from archive_app.i18n import _
 from archive_app.intake import bulk_intake
 from archive_app.intake import customers as customer_svc
 from archive_app.intake import records as record_svc
@@ -92,7 +93,7 @@ def intake_file():
     policy.require(actor(current_user), "record.upload")  # before the body says anything about the request
     files = incoming_files("file")
     if len(files) != 1:
-        raise ValidationFailed("请选择一个文件", code="no_files")
+        raise ValidationFailed(_("请选择一个文件"), code="no_files")
     values = {k: v for k, v in request.form.items() if k not in ("customer_no", "confirm_duplicate")}
     record = bulk_intake.file_one(db.session, get_store(), archive_settings(), actor(current_user),
                                   request.form.get("customer_no", ""), values, files[0],
@@ -164,7 +165,7 @@ def correct_record(record_id: int):
     body = json_body()
     changes = body.get("changes")
     if not isinstance(changes, dict):
-        raise ValidationFailed("changes 须为对象", code="invalid_changes")
+        raise ValidationFailed(_("changes 须为对象"), code="invalid_changes")
     r = record_svc.correct_record(db.session, actor(current_user), record_id, changes, body.get("reason", ""),
                                   ip=client_ip(), store=get_store(), now=now())
     return jsonify(record_svc.record_dict(r))
@@ -206,7 +207,7 @@ def review_many():
     # JSON does not tell 3 from 3.0: a whole number written either way is an integer (as the schema says).
     if not isinstance(ids, list) or not all(
             isinstance(i, (int, float)) and not isinstance(i, bool) and float(i).is_integer() for i in ids):
-        raise ValidationFailed("record_ids 须为整数数组", code="invalid_record_ids")
+        raise ValidationFailed(_("record_ids 须为整数数组"), code="invalid_record_ids")
     ids = [int(i) for i in ids]
     outcomes = review_svc.approve_many(db.session, actor(current_user), ids, now=now(),
                                        comment=str(body.get("comment") or ""), ip=client_ip())

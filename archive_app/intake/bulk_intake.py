@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.errors import NotFound, ValidationFailed
+from archive_app.i18n import _
 from archive_app.intake import records
 from archive_app.intake.models import Customer, Record
 from archive_app.intake.naming_rule import CUSTOMER_NO, record_type_of
@@ -29,11 +30,11 @@ def customer_id_for(session: Session, customer_no: str) -> int:
     """
     number = (customer_no or "").strip().upper()
     if not CUSTOMER_NO.fullmatch(number):
-        raise ValidationFailed(f"客户号格式不正确：{customer_no}（应为 C 加 6 位数字，例如 C000123）",
+        raise ValidationFailed(_("客户号格式不正确：%(customer_no)s（应为 C 加 6 位数字，例如 C000123）", customer_no=customer_no),
                                code="invalid_customer_no")
     found = session.scalar(select(Customer.id).where(Customer.customer_no == number))
     if found is None:
-        raise NotFound(f"客户号不存在：{number}", code="customer_not_found")
+        raise NotFound(_("客户号不存在：%(number)s", number=number), code="customer_not_found")
     return found
 
 

@@ -10,6 +10,7 @@ from archive_app.accounts.models import User
 from archive_app.corrections import history, verification
 from archive_app.extensions import db
 from archive_app.http import actor, attempt, client_ip, form_dict, page, page_arg
+from archive_app.i18n import _
 from archive_app.intake import customers as svc
 from archive_app.intake.records import customer_records
 from archive_app.wiring import get_store, now, read_session
@@ -41,7 +42,7 @@ def new(user: User):
     values = form_dict() if request.method == "POST" else {}
     if request.method == "POST":
         customer, error = attempt(lambda: svc.create_customer(db.session, user, values, ip=client_ip()),
-                                  lambda c: f"已建档：{c.customer_no} {c.name}")
+                                  lambda c: _("已建档：%(customer_no)s %(name)s", customer_no=c.customer_no, name=c.name))
         if error:
             return render_template("customers/form.html", values=values, customer=None,
                                    consultants=_consultants()), error.status
@@ -89,9 +90,9 @@ def edit(customer_id: int):
     customer = svc.get_customer(db.session, user, customer_id, "customer.edit")
     if request.method == "POST":
         values = form_dict()
-        _, error = attempt(lambda: svc.update_customer(db.session, user, customer_id, values, ip=client_ip(),
+        _unused, error = attempt(lambda: svc.update_customer(db.session, user, customer_id, values, ip=client_ip(),
                                                        store=get_store(), now=now()),
-                           lambda _: "客户资料已更新（变更已记录）")
+                           lambda _result: _("客户资料已更新（变更已记录）"))
         if error:
             return render_template("customers/form.html", values=values, customer=customer,
                                    consultants=_consultants()), error.status

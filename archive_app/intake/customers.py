@@ -15,6 +15,7 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.clock import utcnow
 from archive_app.errors import NotFound, ValidationFailed, in_range
+from archive_app.i18n import _, _l
 from archive_app.intake import record_departments
 from archive_app.intake.models import PERSONAL_FIELDS, Customer
 from archive_app.intake.numbering import customer_no_for
@@ -64,31 +65,31 @@ class CustomerInput:
         known = {f.name for f in fields(cls)}
         for key in data:
             if key not in known:
-                raise ValidationFailed(f"未知字段：{key}", code="unknown_field")
+                raise ValidationFailed(_("未知字段：%(key)s", key=key), code="unknown_field")
         for f in fields(cls):
             if partial and f.name not in data:
                 continue
             raw = data.get(f.name, f.default)
             out[f.name] = raw.strip() if isinstance(raw, str) else raw
         if "kind" in out and out["kind"] not in CUSTOMER_KINDS:
-            raise ValidationFailed("客户类别须为个人或企业", code="invalid_kind")
+            raise ValidationFailed(_("客户类别须为个人或企业"), code="invalid_kind")
         if "name" in out and not out["name"]:
-            raise ValidationFailed("请填写客户名称", code="name_required")
+            raise ValidationFailed(_("请填写客户名称"), code="name_required")
         if "name" in out and len(out["name"]) > 200:
-            raise ValidationFailed("客户名称过长", code="name_too_long")
+            raise ValidationFailed(_("客户名称过长"), code="name_too_long")
         if "phones" in out:
             out["phones"] = _normalise_phones(out["phones"])
         for key, (label, limit) in TEXT_LIMITS.items():
             if isinstance(out.get(key), str) and len(out[key]) > limit:
-                raise ValidationFailed(f"{label}过长（不超过 {limit} 字）", code="field_too_long")
+                raise ValidationFailed(_("%(label)s过长（不超过 %(limit)s 字）", label=label, limit=limit), code="field_too_long")
         if "business_type" in out and out["business_type"] not in BUSINESS_TYPES:
-            raise ValidationFailed("业务类型须为购房、租赁或投资", code="invalid_business_type")
+            raise ValidationFailed(_("业务类型须为购房、租赁或投资"), code="invalid_business_type")
         if "grade" in out:
             out["grade"] = (out["grade"] or None) and str(out["grade"]).upper()
             if out["grade"] is not None and out["grade"] not in GRADES:
-                raise ValidationFailed("客户等级须为 A/B/C/D", code="invalid_grade")
+                raise ValidationFailed(_("客户等级须为 A/B/C/D"), code="invalid_grade")
         if "consultant_id" in out:
-            out["consultant_id"] = _optional_int(out["consultant_id"], "置业顾问")
+            out["consultant_id"] = _optional_int(out["consultant_id"], _("置业顾问"))
         if "id_number" in out:
             out["id_number"] = (out["id_number"] or None) and str(out["id_number"]).upper()
         for key, label in EVENT_FIELDS.items():
@@ -97,16 +98,16 @@ class CustomerInput:
         kind = out.get("kind", "person")
         idn = out.get("id_number")
         if idn and kind == "person" and not id_card_valid(idn):
-            raise ValidationFailed("身份证号码无效（须为 18 位且校验位正确）", code="invalid_id_number")
+            raise ValidationFailed(_("身份证号码无效（须为 18 位且校验位正确）"), code="invalid_id_number")
         if idn and kind == "company" and not _USCC.match(idn):
-            raise ValidationFailed("统一社会信用代码无效（须为 18 位）", code="invalid_credit_code")
+            raise ValidationFailed(_("统一社会信用代码无效（须为 18 位）"), code="invalid_credit_code")
         return out
 
 
 # The columns' widths: a longer value is refused here, never cut off or failed by the database.
-TEXT_LIMITS = {"phones": ("电话", 200), "department": ("部门", 100), "project": ("楼盘", 100), "unit": ("房号", 100),
-               "address": ("地址", 300), "notes": ("备注", 20_000)}
-EVENT_FIELDS = {"deal_closed_on": "成交日期", "contract_ended_on": "合同终止日期", "last_contact_on": "最后联系日期"}
+TEXT_LIMITS = {"phones": (_l("电话"), 200), "department": (_l("部门"), 100), "project": (_l("楼盘"), 100), "unit": (_l("房号"), 100),
+               "address": (_l("地址"), 300), "notes": (_l("备注"), 20_000)}
+EVENT_FIELDS = {"deal_closed_on": _l("成交日期"), "contract_ended_on": _l("合同终止日期"), "last_contact_on": _l("最后联系日期")}
 
 
 def parse_date(value: Any, label: str) -> date | None:
@@ -118,7 +119,7 @@ def parse_date(value: Any, label: str) -> date | None:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise ValidationFailed(f"{label}格式不正确（例如 2026-11-25）", code="invalid_date") from None
+        raise ValidationFailed(_("%(label)s格式不正确（例如 2026-11-25）", label=label), code="invalid_date") from None
 
 
 def _optional_int(value: Any, label: str) -> int | None:
@@ -127,7 +128,7 @@ def _optional_int(value: Any, label: str) -> int | None:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ValidationFailed(f"{label}格式不正确", code="invalid_number") from None
+        raise ValidationFailed(_("%(label)s格式不正确", label=label), code="invalid_number") from None
     return in_range(number, label)
 
 
@@ -139,7 +140,7 @@ def _normalise_phones(value: Any) -> str:
         if not digits:
             continue
         if not _PHONE.match(digits):
-            raise ValidationFailed(f"电话号码格式不正确：{item}", code="invalid_phone")
+            raise ValidationFailed(_("电话号码格式不正确：%(item)s", item=item), code="invalid_phone")
         phones.append(digits)
     return ",".join(dict.fromkeys(phones))
 
@@ -164,7 +165,7 @@ def _apply(session: Session, customer: Customer, values: dict[str, Any]) -> None
             customer.department = accounts.get_or_create_department(session, value) if value else None
         elif key == "consultant_id" and value is not None and session.get(User, value) is None:
             # Like any id that names nothing: 404, as for a missing record or request.
-            raise NotFound("置业顾问不存在", code="unknown_consultant")
+            raise NotFound(_("置业顾问不存在"), code="unknown_consultant")
         else:
             setattr(customer, key, value)
 
@@ -187,7 +188,7 @@ def create_customer(session: Session, actor: User, data: Mapping[str, Any], ip: 
         from archive_app.visits.grades import set_grade
 
         moment = now or utcnow()
-        set_grade(session, actor, customer, grade, reason="建档时评定", now=moment, changed_on=moment.date(), ip=ip)
+        set_grade(session, actor, customer, grade, reason=_("建档时评定"), now=moment, changed_on=moment.date(), ip=ip)
     plain, personal = _split(_snapshot(customer))
     audit.record_event(session, "customer.create", actor=actor, object_type="customer", object_id=customer.id,
                        ip=ip, details={"after": plain}, personal={"after": personal})
@@ -199,7 +200,7 @@ def get_customer(session: Session, actor: User, customer_id: int, action: str = 
     """Load a customer the actor may act on, or raise NotFound/Forbidden."""
     customer = session.get(Customer, customer_id)
     if customer is None:
-        raise NotFound("客户档案不存在", code="customer_not_found")
+        raise NotFound(_("客户档案不存在"), code="customer_not_found")
     policy.require(actor, action, customer)
     return customer
 
@@ -254,17 +255,17 @@ def update_customer(session: Session, actor: User, customer_id: int, data: Mappi
     from archive_app.corrections import history
 
     customer = get_customer(session, actor, customer_id, "customer.edit")
-    holds.require_customer_changeable(session, customer, "修改客户资料", actor)
+    holds.require_customer_changeable(session, customer, _("修改客户资料"), actor)
     values = dict(data)
     reason = str(values.pop("reason", "") or "").strip()
     if not reason:
-        raise ValidationFailed("请填写修改原因（变更记录须写明原因）", code="reason_required")
+        raise ValidationFailed(_("请填写修改原因（变更记录须写明原因）"), code="reason_required")
     if len(reason) > 2000:
-        raise ValidationFailed("修改原因过长（不超过 2000 字）", code="field_too_long")
+        raise ValidationFailed(_("修改原因过长（不超过 2000 字）"), code="field_too_long")
     parsed = CustomerInput.parse(values, partial=True)
     if "grade" in parsed and parsed["grade"] != customer.grade:
         # The grade has its own history (who, when, why; a downgrade needs its reason): visits.grades.
-        raise ValidationFailed("客户等级请在客户页的「等级变更」中修改（降级须填写原因）", code="grade_via_history")
+        raise ValidationFailed(_("客户等级请在客户页的「等级变更」中修改（降级须填写原因）"), code="grade_via_history")
     changed = change_fields(session, customer, parsed)
     if changed:
         plain, personal = _split(changed)

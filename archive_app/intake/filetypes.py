@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from archive_app.errors import BadFile, UnsupportedType
+from archive_app.i18n import _, _l
 
 # Magic numbers of the accepted formats.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -83,10 +84,10 @@ def examine(stream: BinaryIO, filename: str = "", *, risks: bool = True) -> tupl
     head = stream.read(1024)
     stream.seek(0)
     if not head:
-        raise BadFile(f"文件为空：{filename}", code="empty_file", status=400)
+        raise BadFile(_("文件为空：%(filename)s", filename=filename), code="empty_file", status=400)
     mime = sniff(head)
     if mime is None:
-        raise UnsupportedType(f"不支持的文件类型：{filename}（仅接受 PDF、JPEG、PNG、TIFF）", code="unsupported_type")
+        raise UnsupportedType(_("不支持的文件类型：%(filename)s（仅接受 PDF、JPEG、PNG、TIFF）", filename=filename), code="unsupported_type")
     found: list[Risk] = []
     try:
         if mime == "application/pdf":
@@ -109,19 +110,19 @@ def _pdf_pages(stream: BinaryIO, filename: str, risks: list[Risk] | None = None)
         try:
             reader = PdfReader(stream, strict=False)
             if reader.is_encrypted and not _opens_without_password(reader):
-                raise BadFile(f"PDF 已加密，无法读取：{filename}。请上传未加密的文件", code="encrypted_pdf")
+                raise BadFile(_("PDF 已加密，无法读取：%(filename)s。请上传未加密的文件", filename=filename), code="encrypted_pdf")
             count = len(reader.pages)
             if risks is not None:
                 risks.extend(pdf_risks(reader))
         except BadFile:
             raise
         except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
-            raise BadFile(f"PDF 文件已损坏，无法读取：{filename}", code="corrupt_pdf",
+            raise BadFile(_("PDF 文件已损坏，无法读取：%(filename)s", filename=filename), code="corrupt_pdf",
                           details={"reason": type(exc).__name__}) from None
         except NotImplementedError:
-            raise BadFile(f"PDF 使用了不支持的加密方式：{filename}", code="encrypted_pdf") from None
+            raise BadFile(_("PDF 使用了不支持的加密方式：%(filename)s", filename=filename), code="encrypted_pdf") from None
     if count < 1:
-        raise BadFile(f"PDF 没有任何页面：{filename}", code="corrupt_pdf")
+        raise BadFile(_("PDF 没有任何页面：%(filename)s", filename=filename), code="corrupt_pdf")
     return count
 
 
@@ -135,12 +136,12 @@ class Risk:
 
 # Actions that run something, fetch or send data, or open what the file carries, by their /S name.
 _ACTIVE_ACTIONS = {
-    "/JavaScript": ("javascript", "JavaScript 脚本"),
-    "/Launch": ("launch", "启动外部程序或文件（Launch）"),
-    "/SubmitForm": ("submit", "向外部地址提交表单数据（SubmitForm）"),
-    "/ImportData": ("submit", "从外部文件导入数据（ImportData）"),
-    "/GoToE": ("embedded_file", "跳转到嵌入文件（GoToE）"),
-    "/RichMediaExecute": ("javascript", "富媒体脚本（RichMediaExecute）"),
+    "/JavaScript": ("javascript", _l("JavaScript 脚本")),
+    "/Launch": ("launch", _l("启动外部程序或文件（Launch）")),
+    "/SubmitForm": ("submit", _l("向外部地址提交表单数据（SubmitForm）")),
+    "/ImportData": ("submit", _l("从外部文件导入数据（ImportData）")),
+    "/GoToE": ("embedded_file", _l("跳转到嵌入文件（GoToE）")),
+    "/RichMediaExecute": ("javascript", _l("富媒体脚本（RichMediaExecute）")),
 }
 # Actions, annotations and fields looked at before the scan gives up (a hostile file can hold millions).
 _MAX_SCANNED = 20_000
@@ -182,7 +183,8 @@ def pdf_risks(reader) -> list[Risk]:
             kind = str(obj.get("/S", ""))
             if kind in _ACTIVE_ACTIONS or "/JS" in obj:
                 code, label = _ACTIVE_ACTIONS.get(kind, _ACTIVE_ACTIONS["/JavaScript"])
-                add(code, f"{where}含{label}")
+                label = str(label)
+                add(code, _("%(where)s含%(label)s", where=where, label=label))
             obj = resolve(obj.get("/Next"))
 
     def actions_of(holder, where: str) -> None:
@@ -197,39 +199,39 @@ def pdf_risks(reader) -> list[Risk]:
 
     try:
         if reader.is_encrypted:
-            add("encrypted", "PDF 已加密（仅设权限密码，可不输入密码打开）")
+            add("encrypted", _("PDF 已加密（仅设权限密码，可不输入密码打开）"))
         root = resolve(reader.trailer["/Root"])
         opening = resolve(root.get("/OpenAction"))
         if hasattr(opening, "get"):
             if str(opening.get("/S", "")) not in ("", "/GoTo"):
-                add("open_action", f"打开文档时自动执行动作（OpenAction {opening.get('/S')}）")
-            action(opening, "打开文档时的动作")  # a /GoTo may still chain a script through /Next
+                add("open_action", _("打开文档时自动执行动作（OpenAction %(s)s）", s=opening.get('/S')))
+            action(opening, _("打开文档时的动作"))  # a /GoTo may still chain a script through /Next
         additional = resolve(root.get("/AA"))
         if hasattr(additional, "values"):
             for value in additional.values():
-                action(value, "文档级附加动作")
+                action(value, _("文档级附加动作"))
         names = resolve(root.get("/Names"))
         if hasattr(names, "get"):
             if "/JavaScript" in names:
-                add("javascript", "文档级 JavaScript 脚本（名称树 /JavaScript）")
+                add("javascript", _("文档级 JavaScript 脚本（名称树 /JavaScript）"))
             if "/EmbeddedFiles" in names:
                 for name in _name_tree_keys(resolve(names["/EmbeddedFiles"]), budget):
-                    add("embedded_file", f"嵌入文件：{name}")
+                    add("embedded_file", _("嵌入文件：%(name)s", name=name))
         form = resolve(root.get("/AcroForm"))
         if hasattr(form, "get"):
             if "/XFA" in form:
-                add("xfa", "XFA 表单（可含脚本）")
+                add("xfa", _("XFA 表单（可含脚本）"))
             fields = list(resolve(form.get("/Fields")) or [])
             while fields and budget[0] > 0:
                 budget[0] -= 1
                 field_ = resolve(fields.pop())
                 if hasattr(field_, "get"):
-                    actions_of(field_, "表单字段")
+                    actions_of(field_, _("表单字段"))
                     fields.extend(resolve(field_.get("/Kids")) or [])
         for number, page in enumerate(reader.pages, start=1):
             if budget[0] <= 0:
                 break
-            actions_of(page, f"第 {number} 页")
+            actions_of(page, _("第 %(number)s 页", number=number))
             for annot in resolve(page.get("/Annots")) or []:
                 budget[0] -= 1
                 annot = resolve(annot)
@@ -238,12 +240,12 @@ def pdf_risks(reader) -> list[Risk]:
                 if annot.get("/Subtype") == "/FileAttachment":
                     spec = resolve(annot.get("/FS"))
                     name = spec.get("/UF") or spec.get("/F") if hasattr(spec, "get") else None
-                    add("embedded_file", f"第 {number} 页附件注释：{name or '（未命名）'}")
-                actions_of(annot, f"第 {number} 页的链接或注释")
+                    add("embedded_file", _("第 %(number)s 页附件注释：%(value)s", number=number, value=name or _('（未命名）')))
+                actions_of(annot, _("第 %(number)s 页的链接或注释", number=number))
         if budget[0] <= 0:
-            add("unscanned", f"结构过于复杂（超过 {_MAX_SCANNED} 个动作、注释或字段），未全部检查")
+            add("unscanned", _("结构过于复杂（超过 %(max_scanned)s 个动作、注释或字段），未全部检查", max_scanned=_MAX_SCANNED))
     except Exception as exc:  # noqa: BLE001 - a damaged structure must never refuse an upload it did not refuse
-        add("unscanned", f"部分结构无法检查（{type(exc).__name__}）")
+        add("unscanned", _("部分结构无法检查（%(name)s）", name=type(exc).__name__))
     return found
 
 
@@ -264,7 +266,7 @@ def _name_tree_keys(node, budget: list[int]) -> list[str]:
         kids = node.get("/Kids")
         kids = kids.get_object() if hasattr(kids, "get_object") else kids
         stack.extend(kids or [])
-    return keys or ["（未命名）"]
+    return keys or [_("（未命名）")]
 
 
 def _opens_without_password(reader) -> bool:
@@ -288,22 +290,22 @@ def _image_pages(stream: BinaryIO, filename: str) -> int:
         except BadFile:
             raise
         except Image.DecompressionBombError:
-            raise BadFile(f"图像尺寸过大，疑似压缩炸弹：{filename}", code="image_too_large") from None
+            raise BadFile(_("图像尺寸过大，疑似压缩炸弹：%(filename)s", filename=filename), code="image_too_large") from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
-            raise BadFile(f"图像文件已损坏，无法读取：{filename}", code="corrupt_image") from None
+            raise BadFile(_("图像文件已损坏，无法读取：%(filename)s", filename=filename), code="corrupt_image") from None
 
 
 def _frames_checked(img, filename: str) -> int:
     """The number of frames of an opened image, each frame's size checked against ``MAX_IMAGE_PIXELS``."""
     count = getattr(img, "n_frames", 1) or 1
     if count > MAX_FRAMES:
-        raise BadFile(f"图像文件页数过多（{count} 页，上限 {MAX_FRAMES}）：{filename}", code="too_many_frames")
+        raise BadFile(_("图像文件页数过多（%(count)s 页，上限 %(max_frames)s）：%(filename)s", count=count, max_frames=MAX_FRAMES, filename=filename), code="too_many_frames")
     for index in range(count):
         if index:
             img.seek(index)
         width, height = img.size
         if width * height > MAX_IMAGE_PIXELS:
-            where = f"第 {index + 1} 页" if count > 1 else ""
-            raise BadFile(f"图像{where}尺寸过大（{width}×{height}），疑似压缩炸弹：{filename}",
+            where = _("第 %(value)s 页", value=index + 1) if count > 1 else ""
+            raise BadFile(_("图像%(where)s尺寸过大（%(width)s×%(height)s），疑似压缩炸弹：%(filename)s", where=where, width=width, height=height, filename=filename),
                           code="image_too_large", details={"frame": index + 1, "width": width, "height": height})
     return count

@@ -42,6 +42,7 @@ from archive_app.accounts import users as accounts
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import DomainError, StorageFailed, ValidationFailed
+from archive_app.i18n import _
 from archive_app.intake import bulk_intake
 from archive_app.intake.naming_rule import parse_name
 from archive_app.intake.records import ArchiveSettings, IncomingFile
@@ -131,7 +132,7 @@ def intake_actor(session: Session, username: str) -> User:
     if username:
         user = session.scalar(select(User).where(User.username == username))
         if user is None or not policy.can(user, "record.upload"):
-            raise ValidationFailed(f"ARCHIVE_INTAKE_FOLDER_USER 指定的用户 {username} 不存在、已停用或无权上传档案",
+            raise ValidationFailed(_("ARCHIVE_INTAKE_FOLDER_USER 指定的用户 %(username)s 不存在、已停用或无权上传档案", username=username),
                                    code="intake_user_invalid")
         return user
     user = session.scalar(select(User).where(User.username == SYSTEM_USERNAME))
@@ -141,7 +142,7 @@ def intake_actor(session: Session, username: str) -> User:
         session.commit()
     elif not policy.can(user, "record.upload"):
         # An administrator stopped the account: that stops the folder too, until they say otherwise.
-        raise ValidationFailed(f"系统账号 {SYSTEM_USERNAME} 已停用或无权上传档案，监视文件夹暂停归档",
+        raise ValidationFailed(_("系统账号 %(system_username)s 已停用或无权上传档案，监视文件夹暂停归档", system_username=SYSTEM_USERNAME),
                                code="intake_user_invalid")
     return user
 
@@ -200,9 +201,7 @@ def _shown(name: str) -> str:
 
 def _reason_text(name: str, code: str, message: str, when: datetime, timezone: str) -> str:
     local = when.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S")
-    return (f"未能归档：{message}\n代码：{code}\n文件：{_shown(name)}\n时间：{local}\n"
-            f"命名规则：客户号_类型_日期.扩展名，例如 C000123_购房合同_20240315.pdf；"
-            f"改正后请放回监视文件夹。\n")
+    return (_("未能归档：%(message)s\n代码：%(code)s\n文件：%(shown)s\n时间：%(local)s\n命名规则：客户号_类型_日期.扩展名，例如 C000123_购房合同_20240315.pdf；改正后请放回监视文件夹。\n", message=message, code=code, shown=_shown(name), local=local))
 
 
 def _move_aside(folder: Path, name: str, code: str, message: str, when: datetime, timezone: str) -> Path:
@@ -236,7 +235,7 @@ def file_one(session: Session, store: BlobStore, settings: ArchiveSettings, acto
     try:
         if _shown(name) != name:
             # Not text any database keeps; the name must be fixed before the file can be filed.
-            raise ValidationFailed("文件名不是有效的 UTF-8 编码，请重新命名", code="bad_file_name")
+            raise ValidationFailed(_("文件名不是有效的 UTF-8 编码，请重新命名"), code="bad_file_name")
         named = parse_name(name)
         with open(path, "rb") as stream:
             record = bulk_intake.file_one(
@@ -252,7 +251,7 @@ def file_one(session: Session, store: BlobStore, settings: ArchiveSettings, acto
         return _reject(session, actor, folder, name, exc.code, exc.message, now(), settings.timezone)
     except FileNotFoundError:
         session.rollback()
-        return Outcome(name, "held", code="file_gone", message="文件已被移走")
+        return Outcome(name, "held", code="file_gone", message=_("文件已被移走"))
     archival_code, record_id = record.archival_code, record.id
     try:
         moved = str(_move(path, folder / DONE))
@@ -289,7 +288,7 @@ def run(session: Session, store: BlobStore, settings: ArchiveSettings, folder_se
     """
     folder = Path(folder_settings.path)
     if not folder.is_dir():
-        raise ValidationFailed(f"监视文件夹不存在：{folder}", code="intake_folder_missing")
+        raise ValidationFailed(_("监视文件夹不存在：%(folder)s", folder=folder), code="intake_folder_missing")
     for sub in (DONE, REJECTED):
         (folder / sub).mkdir(exist_ok=True)
     with _folder_lock(folder) as locked:

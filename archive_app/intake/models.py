@@ -22,6 +22,7 @@ from archive_app.accounts.models import Department, User
 from archive_app.clock import utcnow
 from archive_app.dbtypes import UTCDateTime
 from archive_app.extensions import db
+from archive_app.i18n import _
 
 # The name an erased customer keeps (its personal data blanked after its last record was destroyed).
 ERASED_NAME = "（已销毁）"
@@ -206,7 +207,7 @@ class RecordFile(db.Model):
 
         if not self.retries:
             return ""
-        return f"第 {self.retries} 次重试：{RETRY_REASONS.get(self.last_retry_reason, self.last_retry_reason)}"
+        return _("第 %(retries)s 次重试：%(value)s", retries=self.retries, value=RETRY_REASONS.get(self.last_retry_reason, self.last_retry_reason))
 
     pages: Mapped[list["FilePage"]] = relationship(back_populates="file", order_by="FilePage.page_no",
                                                    cascade="all, delete-orphan")

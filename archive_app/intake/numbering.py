@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive_app.errors import NotFound
+from archive_app.i18n import _
 from archive_app.intake.models import Customer, Record
 from archive_app.vocabulary import RECORD_TYPES
 
@@ -48,7 +49,7 @@ def lock_customer(session: Session, customer_id: int) -> Customer:
     # already serialised (BEGIN IMMEDIATE, see the engine setup in create_app's module).
     customer = session.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
     if customer is None:
-        raise NotFound("客户档案不存在", code="customer_not_found")
+        raise NotFound(_("客户档案不存在"), code="customer_not_found")
     return customer
 
 

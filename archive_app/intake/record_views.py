@@ -8,6 +8,7 @@ from archive_app.borrowing import register as loan_register
 from archive_app.errors import DomainError
 from archive_app.extensions import db
 from archive_app.http import actor, attempt, client_ip, incoming_files, receives_files, stream_response
+from archive_app.i18n import _
 from archive_app.intake import customers as customer_svc
 from archive_app.intake import records as svc
 from archive_app.wiring import archive_settings, get_store, now, timezone_name
@@ -38,7 +39,7 @@ def upload(customer_id: int):
     url = url_for("records.show", record_id=record.id)
     if request.headers.get("X-Requested-With") == "fetch":
         return jsonify({"id": record.id, "archival_code": record.archival_code, "url": url}), 201
-    flash(f"已上传：{record.archival_code}", "success")
+    flash(_("已上传：%(archival_code)s", archival_code=record.archival_code), "success")
     return redirect(url)
 
 
@@ -98,13 +99,13 @@ def edit(record_id: int):
         return render_template("records/edit.html", record=record, mode=mode, values=values)
     values = {k: request.form[k] for k in EDIT_FIELDS if k in request.form}
     if mode == "correct":
-        _, error = attempt(lambda: svc.correct_record(db.session, user, record_id, values, request.form.get("reason", ""),
+        _unused, error = attempt(lambda: svc.correct_record(db.session, user, record_id, values, request.form.get("reason", ""),
                                                       ip=client_ip(), store=get_store(), now=now()),
-                           lambda r: f"已更正著录：{r.archival_code}")
+                           lambda r: _("已更正著录：%(archival_code)s", archival_code=r.archival_code))
     else:
-        _, error = attempt(lambda: svc.update_record(db.session, user, record_id, values, ip=client_ip(),
+        _unused, error = attempt(lambda: svc.update_record(db.session, user, record_id, values, ip=client_ip(),
                                                      store=get_store(), now=now()),
-                           lambda r: f"已保存著录：{r.archival_code}")
+                           lambda r: _("已保存著录：%(archival_code)s", archival_code=r.archival_code))
     if error is not None:
         record, mode = svc.editable_record(db.session, user, record_id)
         return render_template("records/edit.html", record=record, mode=mode,

@@ -33,6 +33,7 @@ from archive_app.errors import (
     TooLarge,
     ValidationFailed,
 )
+from archive_app.i18n import _
 from archive_app.intake import admission_checks, filetypes, numbering, record_departments
 from archive_app.intake.customers import get_customer
 from archive_app.intake.models import Customer, FilePage, Record, RecordFile
@@ -103,11 +104,11 @@ def parse_record_fields(data: Mapping[str, Any], *, partial: bool = False) -> di
     allowed = {"part", "record_type", "title", "doc_date", "secrecy", *LOCATION_FIELDS}
     for key in data:
         if key not in allowed:
-            raise ValidationFailed(f"未知字段：{key}", code="unknown_field")
+            raise ValidationFailed(_("未知字段：%(key)s", key=key), code="unknown_field")
     if not partial or "record_type" in data:
         rtype = str(data.get("record_type") or "").strip()
         if rtype not in RECORD_TYPES:
-            raise ValidationFailed("请选择有效的档案类型", code="invalid_record_type")
+            raise ValidationFailed(_("请选择有效的档案类型"), code="invalid_record_type")
         out["record_type"] = rtype
     if not partial or "part" in data:
         raw = data.get("part") or (RECORD_TYPES[out["record_type"]][0] if "record_type" in out else None)
@@ -116,12 +117,12 @@ def parse_record_fields(data: Mapping[str, Any], *, partial: bool = False) -> di
         except (TypeError, ValueError):
             part = 0
         if part not in PARTS:
-            raise ValidationFailed("部分须为 1–4", code="invalid_part")
+            raise ValidationFailed(_("部分须为 1–4"), code="invalid_part")
         out["part"] = part
     if not partial or "title" in data:
         title = str(data.get("title") or "").strip() or out.get("record_type", "")
         if not title or len(title) > 300:
-            raise ValidationFailed("请填写题名（不超过 300 字）", code="invalid_title")
+            raise ValidationFailed(_("请填写题名（不超过 300 字）"), code="invalid_title")
         out["title"] = title
     if not partial or "doc_date" in data:
         raw = data.get("doc_date")
@@ -131,14 +132,14 @@ def parse_record_fields(data: Mapping[str, Any], *, partial: bool = False) -> di
             try:
                 out["doc_date"] = raw if isinstance(raw, date) else date.fromisoformat(str(raw))
             except ValueError:
-                raise ValidationFailed("文件日期格式应为 YYYY-MM-DD", code="invalid_date") from None
+                raise ValidationFailed(_("文件日期格式应为 YYYY-MM-DD"), code="invalid_date") from None
     if not partial or "secrecy" in data:
         try:
             secrecy = int(data.get("secrecy", 1) if data.get("secrecy") not in (None, "") else 1)
         except (TypeError, ValueError):
             secrecy = -1
         if secrecy not in SECRECY_LEVELS:
-            raise ValidationFailed("密级须为 0 公开、1 内部、2 秘密、3 机密", code="invalid_secrecy")
+            raise ValidationFailed(_("密级须为 0 公开、1 内部、2 秘密、3 机密"), code="invalid_secrecy")
         out["secrecy"] = secrecy
     for key in LOCATION_FIELDS:
         if not partial or key in data:
@@ -148,7 +149,7 @@ def parse_record_fields(data: Mapping[str, Any], *, partial: bool = False) -> di
 
 def _inspect_all(files: Sequence[IncomingFile], max_size: int) -> list[tuple[IncomingFile, str, int | None]]:
     if not files:
-        raise ValidationFailed("请至少选择一个文件", code="no_files")
+        raise ValidationFailed(_("请至少选择一个文件"), code="no_files")
     checked = []
     for f in files:
         mime, pages, f.risks = filetypes.examine(f.stream, f.filename)
@@ -156,7 +157,7 @@ def _inspect_all(files: Sequence[IncomingFile], max_size: int) -> list[tuple[Inc
         size = f.stream.tell()
         f.stream.seek(0)
         if size > max_size:
-            raise TooLarge(f"文件过大：{f.filename}（上限 {max_size // (1024 * 1024)} MB）", code="file_too_large")
+            raise TooLarge(_("文件过大：%(filename)s（上限 %(value)s MB）", filename=f.filename, value=max_size // (1024 * 1024)), code="file_too_large")
         checked.append((f, mime, pages))
     return checked
 
@@ -176,11 +177,11 @@ def _put_all(store: BlobStore, customer_no: str, checked, max_size: int) -> list
             written.append((f, mime, pages, result))
     except BlobTooLarge:
         _remove_blobs(store, [w[3].key for w in written])
-        raise TooLarge(f"文件过大（上限 {max_size // (1024 * 1024)} MB）", code="file_too_large") from None
+        raise TooLarge(_("文件过大（上限 %(value)s MB）", value=max_size // (1024 * 1024)), code="file_too_large") from None
     except StorageError as exc:
         _remove_blobs(store, [w[3].key for w in written])
         log.error("storage write failed: %s", exc)
-        raise StorageFailed("存储服务不可用，文件未保存，请稍后重试", code="storage_unavailable") from None
+        raise StorageFailed(_("存储服务不可用，文件未保存，请稍后重试"), code="storage_unavailable") from None
     return written
 
 
@@ -199,7 +200,7 @@ def _duplicates(session: Session, customer_id: int, written) -> list[dict[str, s
     seen: set[str] = set()
     for w in written:
         if w[3].sha256 in seen:
-            found.append({"file": w[0].filename, "archival_code": "（本次上传中重复）"})
+            found.append({"file": w[0].filename, "archival_code": _("（本次上传中重复）")})
         seen.add(w[3].sha256)
     rows = session.execute(
         select(RecordFile.sha256, RecordFile.original_name, Record.archival_code)
@@ -220,7 +221,7 @@ def _commit_or_clean(session: Session, store: BlobStore, keys: Sequence[str]) ->
         session.rollback()
         _remove_blobs(store, keys)
         log.error("database commit failed, blobs removed: %s", exc)
-        raise StorageFailed("数据库暂时不可用，文件未保存，请稍后重试", code="database_error") from None
+        raise StorageFailed(_("数据库暂时不可用，文件未保存，请稍后重试"), code="database_error") from None
 
 
 def _database_failed(session: Session, store: BlobStore, keys: Sequence[str], exc: SQLAlchemyError) -> StorageFailed:
@@ -228,7 +229,7 @@ def _database_failed(session: Session, store: BlobStore, keys: Sequence[str], ex
     session.rollback()
     _remove_blobs(store, keys)
     log.error("database error while filing, blobs removed: %s", exc)
-    return StorageFailed("数据库暂时不可用，文件未保存，请稍后重试", code="database_error")
+    return StorageFailed(_("数据库暂时不可用，文件未保存，请稍后重试"), code="database_error")
 
 
 def _file_rows(record: Record, actor: User, written, now: datetime) -> list[RecordFile]:
@@ -269,7 +270,7 @@ def _store_then_commit(session: Session, store: BlobStore, settings: ArchiveSett
     try:
         dups = _duplicates(session, customer_id, written)
         if dups and not confirm_duplicate:
-            raise Conflict("该客户档案中已有相同内容的文件；如确需重复保存，请确认后再次提交",
+            raise Conflict(_("该客户档案中已有相同内容的文件；如确需重复保存，请确认后再次提交"),
                            code="duplicate_file", details={"duplicates": dups})
         result = build(written)
         session.flush()
@@ -298,7 +299,7 @@ def create_record(session: Session, store: BlobStore, settings: ArchiveSettings,
                   ip: str = "", now: datetime) -> Record:
     """File a new record with its files into a customer's file and commit; returns the draft record."""
     customer = get_customer(session, actor, customer_id, "record.upload")
-    holds.require_not_erased(customer, "上传档案")
+    holds.require_not_erased(customer, _("上传档案"))
     values = parse_record_fields(data)
     checked = _inspect_all(files, settings.max_file_size)
     customer_no = customer.customer_no
@@ -331,8 +332,8 @@ def add_files(session: Session, store: BlobStore, settings: ArchiveSettings, act
               now: datetime) -> list[RecordFile]:
     """Add more files (pages) to a draft record and commit."""
     record = get_record(session, actor, record_id, "record.edit")
-    holds.require_not_held(session, record, "补充文件")
-    holds.require_not_erased(record.customer, "补充文件")
+    holds.require_not_held(session, record, _("补充文件"))
+    holds.require_not_erased(record.customer, _("补充文件"))
     checked = _inspect_all(files, settings.max_file_size)
 
     def build(written) -> list[RecordFile]:
@@ -369,7 +370,7 @@ def authorize(session: Session, actor: User, record_id: int, action: str = "reco
         raise ValueError(f"{action} is judged at an instant: pass now")
     record = session.get(Record, record_id)
     if record is None:
-        raise NotFound("档案不存在或无权查看", code="not_found")
+        raise NotFound(_("档案不存在或无权查看"), code="not_found")
     asked: list[LoanRequest | None] = []
 
     def check(rec: Record, loan_action: str) -> bool:
@@ -382,7 +383,7 @@ def authorize(session: Session, actor: User, record_id: int, action: str = "reco
     if loan_action is not None:
         loans.require_grant(session, actor, record, loan_action, now)  # raises the explained refusal
     policy.require(actor, action, record, check)
-    raise Forbidden("您没有权限执行此操作", code="forbidden")  # not reached: require raised
+    raise Forbidden(_("您没有权限执行此操作"), code="forbidden")  # not reached: require raised
 
 
 def get_record(session: Session, actor: User, record_id: int, action: str = "record.view",
@@ -413,7 +414,7 @@ def view_record(session: Session, actor: User, record_id: int, ip: str = "") -> 
 def _apply_fields(session: Session, actor: User, record: Record, data: Mapping[str, Any],
                   store: BlobStore | None, now: datetime) -> dict[str, dict[str, Any]]:
     """Set the record's metadata from ``data`` (never its 档号 or part); the changed fields' before/after."""
-    holds.require_not_held(session, record, "修改")
+    holds.require_not_held(session, record, _("修改"))
     values = parse_record_fields(data, partial=True)
     values.pop("part", None)  # the part is part of the 档号, which never changes
     before = record_snapshot(record)
@@ -456,7 +457,7 @@ def editable_record(session: Session, actor: User, record_id: int) -> tuple[Reco
     record = get_record(session, actor, record_id)
     if policy.can(actor, "record.edit", record):
         return record, "edit"
-    policy.require(actor, "record.correct", record, code="not_editable", message="您不能修改这件档案的著录")
+    policy.require(actor, "record.correct", record, code="not_editable", message=_("您不能修改这件档案的著录"))
     return record, "correct"
 
 
@@ -467,9 +468,9 @@ MAX_REASON = 500
 def _reason(text: Any, what: str) -> str:
     reason = str(text or "").strip()
     if not reason:
-        raise ValidationFailed(f"请填写{what}", code="reason_required")
+        raise ValidationFailed(_("请填写%(what)s", what=what), code="reason_required")
     if len(reason) > MAX_REASON:
-        raise ValidationFailed(f"{what}不能超过 {MAX_REASON} 字", code="reason_too_long")
+        raise ValidationFailed(_("%(what)s不能超过 %(max_reason)s 字", what=what, max_reason=MAX_REASON), code="reason_too_long")
     return reason
 
 
@@ -482,11 +483,11 @@ def correct_record(session: Session, actor: User, record_id: int, data: Mapping[
     """
     record = get_record(session, actor, record_id, "record.view")
     policy.require(actor, "record.correct", record, code="not_correctable",
-                   message="只有档案管理员可以更正已归档的档案（待审核的档案请直接修改）")
-    why = _reason(reason, "更正原因")
+                   message=_("只有档案管理员可以更正已归档的档案（待审核的档案请直接修改）"))
+    why = _reason(reason, _("更正原因"))
     changed = _apply_fields(session, actor, record, data, store, now)
     if not changed:
-        raise ValidationFailed("没有任何改动", code="nothing_changed")
+        raise ValidationFailed(_("没有任何改动"), code="nothing_changed")
     audit.record_event(session, "record.correct", actor=actor, object_type="record", object_id=record.id, ip=ip,
                        now=now, details={"archival_code": record.archival_code, "changes": changed, "reason": why})
     session.flush()
@@ -513,10 +514,10 @@ def file_draft(session: Session, actor: User, record_id: int, *, now: datetime, 
     Everything is checked before anything is written: a refusal leaves nothing to undo.
     """
     record = _draft_under_review(session, actor, record_id,
-                                 Conflict("该档案已归档，无需重复审核", code="already_filed"),
-                                 Forbidden("审核人不能审核自己上传的档案", code="reviewer_is_uploader"))
+                                 Conflict(_("该档案已归档，无需重复审核"), code="already_filed"),
+                                 Forbidden(_("审核人不能审核自己上传的档案"), code="reviewer_is_uploader"))
     if not record.files:
-        raise Conflict("档案没有任何文件，不能归档", code="no_files")
+        raise Conflict(_("档案没有任何文件，不能归档"), code="no_files")
     record.status = "filed"
     record.reviewed_by_id = actor.id
     record.reviewed_at = now
@@ -542,9 +543,9 @@ def send_back(session: Session, actor: User, record_id: int, reason: str, ip: st
     """The reviewer returns a draft to its uploader (退回修改) with a reason: it leaves the review queue,
     the reason shows in the uploader's inbox and on the record, until a keeper saves it again."""
     record = _draft_under_review(session, actor, record_id,
-                                 Conflict("只有待审核的档案可以退回", code="not_draft"),
-                                 Forbidden("不能退回自己上传的档案", code="reviewer_is_uploader"))
-    why = _reason(reason, "退回原因")
+                                 Conflict(_("只有待审核的档案可以退回"), code="not_draft"),
+                                 Forbidden(_("不能退回自己上传的档案"), code="reviewer_is_uploader"))
+    why = _reason(reason, _("退回原因"))
     record.returned_at, record.returned_by_id, record.returned_reason = now, actor.id, why
     audit.record_event(session, "record.send_back", actor=actor, object_type="record", object_id=record.id, ip=ip,
                        now=now, details={"archival_code": record.archival_code, "reason": why})
@@ -569,10 +570,10 @@ def watermark_lines(actor: User, grant: LoanRequest, moment: datetime, timezone:
     """
     department = grant.department or actor.department
     local = moment.astimezone(ZoneInfo(timezone))
-    return [f"借阅人 {actor.display_name} ({actor.username})",
-            f"部门 {department.name if department else '-'}",
-            f"时间 {local:%Y-%m-%d %H:%M:%S}",
-            f"借阅单 {grant.request_no}"]
+    return [_("借阅人 %(display_name)s (%(username)s)", display_name=actor.display_name, username=actor.username),
+            _("部门 %(value)s", value=department.name if department else '-'),
+            _("时间 %(local)s", local=f'{local:%Y-%m-%d %H:%M:%S}'),
+            _("借阅单 %(request_no)s", request_no=grant.request_no)]
 
 
 def _open_blob(store: BlobStore, key: str, message: str) -> BinaryIO:
@@ -594,7 +595,7 @@ def _open_verified(session: Session, store: BlobStore, settings: ArchiveSettings
         return fixity.open_verified(session, store, row, on_failure=hook, tmp_dir=settings.tmp_dir,
                                     max_bytes=row.size if whole else settings.verify_max_bytes)
     except StorageError:
-        raise StorageFailed("存储服务不可用，暂时无法下载", code="storage_unavailable") from None
+        raise StorageFailed(_("存储服务不可用，暂时无法下载"), code="storage_unavailable") from None
 
 
 def _watermarked(stream: BinaryIO, name: str, mime: str, lines: list[str], grant: LoanRequest,
@@ -604,9 +605,9 @@ def _watermarked(stream: BinaryIO, name: str, mime: str, lines: list[str], grant
         marked = watermark.watermark_file(stream, mime, lines, settings.tmp_dir)
     except watermark.WatermarkError as exc:
         log.error("watermarking %s for %s failed: %s", name, grant.request_no, exc)
-        raise BadFile("无法为该文件生成借阅水印，暂不能提供，请联系档案管理员", code="watermark_failed") from None
+        raise BadFile(_("无法为该文件生成借阅水印，暂不能提供，请联系档案管理员"), code="watermark_failed") from None
     except StorageError:
-        raise StorageFailed("存储服务不可用，暂时无法下载", code="storage_unavailable") from None
+        raise StorageFailed(_("存储服务不可用，暂时无法下载"), code="storage_unavailable") from None
     finally:
         stream.close()
     return Download(name=name, mime_type=mime, stream=marked, size=watermark.stream_size(marked),
@@ -619,7 +620,7 @@ def _commit_serving(session: Session, download: Download) -> Download:
     except SQLAlchemyError:
         download.stream.close()
         session.rollback()
-        raise StorageFailed("数据库暂时不可用，请稍后重试", code="database_error") from None
+        raise StorageFailed(_("数据库暂时不可用，请稍后重试"), code="database_error") from None
     return download
 
 
@@ -634,7 +635,7 @@ def open_file(session: Session, store: BlobStore, settings: ArchiveSettings, act
     record, grant = authorize(session, actor, record_id, "record.download", now)
     row = session.get(RecordFile, file_id)
     if row is None or row.record_id != record.id:
-        raise NotFound("文件不存在", code="file_not_found")
+        raise NotFound(_("文件不存在"), code="file_not_found")
     if grant is not None and row.searchable_key:
         # A borrower's copy starts from the searchable copy, so its text can be selected and searched.
         copy = _open_copy(store, row)
@@ -670,7 +671,7 @@ def _open_copy(store: BlobStore, row: RecordFile) -> BinaryIO | None:
         log.warning("searchable copy %s of file %s is missing", row.searchable_key, row.id)
         return None
     except StorageError:
-        raise StorageFailed("存储服务不可用，暂时无法下载", code="storage_unavailable") from None
+        raise StorageFailed(_("存储服务不可用，暂时无法下载"), code="storage_unavailable") from None
 
 
 def _serve_copy(session: Session, settings: ArchiveSettings, actor: User, record: Record, row: RecordFile,
@@ -700,10 +701,10 @@ def open_searchable_copy(session: Session, store: BlobStore, settings: ArchiveSe
     record, grant = authorize(session, actor, record_id, "record.download", now)
     row = session.get(RecordFile, file_id)
     if row is None or row.record_id != record.id:
-        raise NotFound("文件不存在", code="file_not_found")
+        raise NotFound(_("文件不存在"), code="file_not_found")
     stream = _open_copy(store, row) if row.searchable_key else None
     if stream is None:
-        raise NotFound("该文件没有可检索副本", code="no_searchable_copy")
+        raise NotFound(_("该文件没有可检索副本"), code="no_searchable_copy")
     return _serve_copy(session, settings, actor, record, row, grant, stream, "file.download_searchable", ip, now)
 
 
@@ -719,8 +720,8 @@ def open_page_image(session: Session, store: BlobStore, settings: ArchiveSetting
         RecordFile.id == file_id, RecordFile.record_id == record.id, FilePage.page_no == page_no))
     key = page and (page.thumb_key if kind == "thumb" else page.view_key)
     if not key:
-        raise NotFound("页面不存在或尚未处理完成", code="page_not_found")
-    stream = _open_blob(store, key, "存储服务不可用，暂时无法显示页面")
+        raise NotFound(_("页面不存在或尚未处理完成"), code="page_not_found")
+    stream = _open_blob(store, key, _("存储服务不可用，暂时无法显示页面"))
     name = f"{file_id}-{page_no}{'-thumb' if kind == 'thumb' else ''}.jpg"
     if kind == "thumb":
         _audit_thumbnails(session, actor, record, file_id, page_no, ip, now)
@@ -770,10 +771,10 @@ def open_page_text(session: Session, actor: User, record_id: int, file_id: int, 
     record, grant = authorize(session, actor, record_id, "record.read", now)
     file = next((f for f in record.files if f.id == file_id), None)
     if file is None:
-        raise NotFound("文件不存在", code="file_not_found")
+        raise NotFound(_("文件不存在"), code="file_not_found")
     pages = [p for p in file.pages if page_no is None or p.page_no == page_no]
     if page_no is not None and not pages:
-        raise NotFound("页面不存在或尚未处理完成", code="page_not_found")
+        raise NotFound(_("页面不存在或尚未处理完成"), code="page_not_found")
     details: dict[str, Any] = {"archival_code": record.archival_code, "file_id": file.id,
                                "pages": [page_no] if page_no is not None else [p.page_no for p in pages]}
     if grant is not None:

@@ -14,6 +14,7 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import DomainError, ValidationFailed
+from archive_app.i18n import _, _l
 from archive_app.intake import records as record_svc
 from archive_app.intake.models import Customer, Record, RecordFile
 
@@ -23,11 +24,11 @@ MAX_BULK = 1000
 PER_PAGE_CHOICES = (50, 100, 200)
 # The queue's orders: (label, columns).
 SORTS = {
-    "oldest": ("上传时间（最早在前）", (Record.created_at, Record.id)),
-    "newest": ("上传时间（最新在前）", (Record.created_at.desc(), Record.id.desc())),
-    "code": ("档号", (Record.archival_code,)),
-    "customer": ("客户", (Customer.name, Record.archival_code)),
-    "type": ("档案类型", (Record.record_type, Record.archival_code)),
+    "oldest": (_l("上传时间（最早在前）"), (Record.created_at, Record.id)),
+    "newest": (_l("上传时间（最新在前）"), (Record.created_at.desc(), Record.id.desc())),
+    "code": (_l("档号"), (Record.archival_code,)),
+    "customer": (_l("客户"), (Customer.name, Record.archival_code)),
+    "type": (_l("档案类型"), (Record.record_type, Record.archival_code)),
 }
 
 
@@ -91,9 +92,9 @@ def approve_many(session: Session, actor: User, record_ids: Iterable[int], *, no
     policy.require(actor, "review.queue")
     ids = list(dict.fromkeys(int(i) for i in record_ids))
     if not ids:
-        raise ValidationFailed("请先勾选要审核归档的档案", code="nothing_selected")
+        raise ValidationFailed(_("请先勾选要审核归档的档案"), code="nothing_selected")
     if len(ids) > MAX_BULK:
-        raise ValidationFailed(f"一次最多审核 {MAX_BULK} 件", code="too_many")
+        raise ValidationFailed(_("一次最多审核 %(max_bulk)s 件", max_bulk=MAX_BULK), code="too_many")
     # One query for the drafts and their files instead of two per record; held here, as the session's
     # identity map only keeps objects someone references.
     loaded = {r.id: r for r in session.scalars(select(Record).where(Record.id.in_(ids))

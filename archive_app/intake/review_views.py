@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from archive_app.accounts.models import User
 from archive_app.extensions import db
 from archive_app.http import attempt, client_ip, optional_int, page, page_arg
+from archive_app.i18n import _
 from archive_app.intake import records as svc
 from archive_app.intake import review
 from archive_app.wiring import now
@@ -42,7 +43,7 @@ def approve_many(user: User):
 def approve(user: User, record_id: int):
     record = svc.review_record(db.session, user, record_id, ip=client_ip(), now=now(),
                                comment=request.form.get("comment", ""))
-    flash(f"已审核归档：{record.archival_code}", "success")
+    flash(_("已审核归档：%(archival_code)s", archival_code=record.archival_code), "success")
     return redirect(_back() if request.form.get("back") == "queue"
                     else url_for("records.show", record_id=record_id))
 
@@ -52,6 +53,6 @@ def send_back(user: User, record_id: int):
     record, error = attempt(lambda: svc.send_back(db.session, user, record_id, request.form.get("reason", ""),
                                                   ip=client_ip(), now=now()))
     if error is None:
-        flash(f"已退回上传人修改：{record.archival_code}", "success")
+        flash(_("已退回上传人修改：%(archival_code)s", archival_code=record.archival_code), "success")
     return redirect(_back() if request.form.get("back") == "queue"
                     else url_for("records.show", record_id=record_id))

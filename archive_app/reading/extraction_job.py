@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from archive_app.clock import Clock, utcnow
 from archive_app.finding import index_feed
+from archive_app.i18n import _, _l
 from archive_app.intake.models import FilePage, RecordFile
 from archive_app.reading import searchable_copy
 from archive_app.reading.errors import ExtractionError
@@ -32,7 +33,7 @@ from storage import BlobStore, StorageError
 
 log = logging.getLogger(__name__)
 
-STATUS_LABELS = {"queued": "排队", "processing": "处理中", "done": "完成", "failed": "失败"}
+STATUS_LABELS = {"queued": _l("排队"), "processing": _l("处理中"), "done": _l("完成"), "failed": _l("失败")}
 THUMB_SIDE = 240
 VIEW_SIDE = 1600
 
@@ -259,7 +260,7 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
             except JobTimeout:
                 session.rollback()
                 _fenced(session, lease, clock, extract_status="failed", leased_by=None, lease_until=None,
-                        extract_error=f"timeout: 处理超过 {timeout} 秒仍未完成，已停止（文件可能过于复杂或已损坏）")
+                        extract_error=_("timeout: 处理超过 %(timeout)s 秒仍未完成，已停止（文件可能过于复杂或已损坏）", timeout=timeout))
                 session.commit()
                 return "failed"
             _fenced(session, lease, clock, extract_status="done", pages_done=total,
@@ -280,7 +281,7 @@ def extract_file(session: Session, store: BlobStore, file_id: int, workdir: str,
         log.exception("extraction of file %s failed unexpectedly", file_id)
         session.rollback()
         _set_status(session, clock, file_id, extract_status="failed", leased_by=None, lease_until=None,
-                    extract_error=f"internal_error: 处理时发生内部错误（{type(exc).__name__}），请联系管理员")
+                    extract_error=_("internal_error: 处理时发生内部错误（%(name)s），请联系管理员", name=type(exc).__name__))
         return "failed"
     finally:
         if path:
@@ -363,7 +364,7 @@ def requeue_stale(session: Session, older_than: timedelta, now: datetime,
     if doomed:
         session.execute(update(RecordFile).where(RecordFile.id.in_(doomed)).values(
             extract_status="failed", extract_updated_at=now, leased_by=None, lease_until=None,
-            extract_error=f"worker_crashed: 连续 {MAX_ATTEMPTS} 次处理中断且未完成任何新页面，文件可能有问题"))
+            extract_error=_("worker_crashed: 连续 %(max_attempts)s 次处理中断且未完成任何新页面，文件可能有问题", max_attempts=MAX_ATTEMPTS)))
     for reason, ids in retaken.items():
         if ids:
             # Clearing the holder fences off a worker that was only stalled: its next write is refused.

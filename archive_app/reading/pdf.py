@@ -23,6 +23,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
+from archive_app.i18n import _
 from archive_app.reading.errors import CORRUPT_FILE, ENCRYPTED_PDF, NO_SUCH_PAGE, TOO_LARGE_TO_RENDER, ExtractionError
 
 DEFAULT_DPI = 200
@@ -69,7 +70,7 @@ def open_pdf(path: str) -> PdfDoc:
     n = len(doc)
     if n > MAX_PAGES:
         doc.close()
-        raise ExtractionError(TOO_LARGE_TO_RENDER, f"PDF 页数过多（{n} 页，上限 {MAX_PAGES} 页）。")
+        raise ExtractionError(TOO_LARGE_TO_RENDER, _("PDF 页数过多（%(n)s 页，上限 %(max_pages)s 页）。", n=n, max_pages=MAX_PAGES))
     return PdfDoc(path=path, doc=doc)
 
 
@@ -159,7 +160,7 @@ def _check_images(path: str, i: int) -> None:
                     if nbytes > MAX_IMAGE_BYTES:
                         raise ExtractionError(
                             TOO_LARGE_TO_RENDER,
-                            f"第 {i + 1} 页含有尺寸过大的图像（{w}×{h} 像素），为防止耗尽服务器资源已拒绝处理。",
+                            _("第 %(value)s 页含有尺寸过大的图像（%(w)s×%(h)s 像素），为防止耗尽服务器资源已拒绝处理。", value=i + 1, w=w, h=h),
                             detail=f"image {w}x{h} bpc={bpc}",
                         )
                 elif sub == "/Form":
@@ -191,7 +192,7 @@ def render_page(d: PdfDoc, i: int, dpi: float = DEFAULT_DPI, *, max_pixels: int 
         if dpi < min_dpi:
             raise ExtractionError(
                 TOO_LARGE_TO_RENDER,
-                f"第 {i + 1} 页尺寸过大（{w / 72 * 2.54:.0f}×{h / 72 * 2.54:.0f} 厘米），无法渲染。",
+                _("第 %(value)s 页尺寸过大（%(value2)s×%(value3)s 厘米），无法渲染。", value=i + 1, value2=f'{w / 72 * 2.54:.0f}', value3=f'{h / 72 * 2.54:.0f}'),
             )
         _check_images(d.path, i)
         bitmap = page.render(scale=dpi / 72, grayscale=grayscale)

@@ -15,6 +15,7 @@ from typing import Literal
 
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
+from archive_app.i18n import _
 from archive_app.intake.filetypes import MAX_FRAMES, MAX_IMAGE_PIXELS  # the limits uploads were checked against
 from archive_app.reading import pdf as pdfmod
 from archive_app.reading.errors import (
@@ -107,7 +108,7 @@ def _check_size(img: Image.Image, page_no: int) -> None:
     if w * h > MAX_IMAGE_PIXELS:
         raise ExtractionError(
             TOO_LARGE_TO_RENDER,
-            f"第 {page_no} 页图像尺寸过大（{w}×{h} 像素），为防止耗尽服务器资源已拒绝处理。",
+            _("第 %(page_no)s 页图像尺寸过大（%(w)s×%(h)s 像素），为防止耗尽服务器资源已拒绝处理。", page_no=page_no, w=w, h=h),
             detail=f"{w}x{h}",
         )
 
@@ -138,7 +139,7 @@ def _image_frames(path: str, draft_side: int | None = None) -> tuple[int, Iterat
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ExtractionError(CORRUPT_FILE, detail=str(exc)) from exc
     if n > MAX_FRAMES:
-        raise ExtractionError(TOO_LARGE_TO_RENDER, f"图像文件页数过多（{n} 页）。")
+        raise ExtractionError(TOO_LARGE_TO_RENDER, _("图像文件页数过多（%(n)s 页）。", n=n))
     if img.format != "TIFF":
         n = 1  # animated PNG/MPO: the first frame is the picture
 

@@ -34,6 +34,7 @@ from typing import Any, BinaryIO
 
 from PIL import Image, ImageOps, ImageSequence
 
+from archive_app.i18n import _l
 from archive_app.printing import pdfa
 from archive_app.printing.fonts import cjk_font
 from archive_app.reading.pipeline import file_kind
@@ -41,7 +42,7 @@ from storage import BlobStore
 
 log = logging.getLogger(__name__)
 
-TITLE = "可检索副本"
+TITLE = _l("可检索副本")
 DEFAULT_DPI = 300  # an image that does not say its resolution is taken for a usual scan
 MIN_DPI, MAX_DPI = 50, 2400  # outside this the file's own figure is nonsense (or a screen's 72)
 # Share of a line box's height taken by the font size: boxes carry some padding above and below.
@@ -308,7 +309,7 @@ def make_copy(path: str, mime: str, pages: Mapping[int, PageLines], out: BinaryI
 
 def _finish(writer: Any, pages: Mapping[int, PageLines], now: datetime | None, out: BinaryIO) -> None:
     seed = "\n".join(t for p in pages.values() for t, _ in p.lines).encode()
-    pdfa.make_archival(writer, title=TITLE, subject=TITLE, created=now or datetime.now(UTC), seed=seed)
+    pdfa.make_archival(writer, title=str(TITLE), subject=str(TITLE), created=now or datetime.now(UTC), seed=seed)
     writer.write(out)
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import BinaryIO
 
 from archive_app.errors import StorageFailed
+from archive_app.i18n import _l
 from storage import BlobStore
 from storage.base import BlobNotFound, StorageError
 
@@ -22,7 +23,7 @@ PREFIX = "held/registers/"
 # An upload checked and never imported is removed after this long (it holds customers' personal data).
 HELD_SECONDS = 24 * 3600
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
-_UNAVAILABLE = "存储服务不可用，暂时无法处理登记表"
+_UNAVAILABLE = _l("存储服务不可用，暂时无法处理登记表")
 
 
 def valid_token(token: str) -> bool:
@@ -36,7 +37,7 @@ def hold(store: BlobStore, stream: BinaryIO, *, max_size: int | None = None) -> 
     try:
         store.put(PREFIX + token, stream, max_size=max_size)
     except StorageError:
-        raise StorageFailed(_UNAVAILABLE) from None
+        raise StorageFailed(str(_UNAVAILABLE)) from None
     return token
 
 
@@ -50,7 +51,7 @@ def read(store: BlobStore, token: str) -> bytes | None:
     except BlobNotFound:
         return None
     except StorageError:
-        raise StorageFailed(_UNAVAILABLE) from None
+        raise StorageFailed(str(_UNAVAILABLE)) from None
 
 
 def release(store: BlobStore, token: str) -> None:

@@ -26,6 +26,7 @@ from archive_app.accounts.models import Department, User
 from archive_app.audit import log as audit
 from archive_app.errors import ValidationFailed
 from archive_app.finding import index_feed
+from archive_app.i18n import _
 from archive_app.intake.models import Customer
 from archive_app.intake.numbering import customer_no_for
 from archive_app.registers import headers, sheets
@@ -74,8 +75,8 @@ class Check:
             out += [{"row": row.row_no, "kind": "error", "field": p.field, "code": p.code, "message": p.message}
                     for p in row.problems]
             if not row.problems and row.duplicate_of:
-                out.append({"row": row.row_no, "kind": "duplicate", "field": "联系电话/身份证号码",
-                            "code": "likely_duplicate", "message": f"可能重复：与{row.duplicate_of}的电话或身份证号码相同"})
+                out.append({"row": row.row_no, "kind": "duplicate", "field": _("联系电话/身份证号码"),
+                            "code": "likely_duplicate", "message": _("可能重复：与%(duplicate_of)s的电话或身份证号码相同", duplicate_of=row.duplicate_of)})
         return out
 
 
@@ -106,21 +107,21 @@ def check_register(session: Session, filename: str, data: bytes,
     replaces the detected one, as corrected on the upload page."""
     table = sheets.read_table(filename, data)
     if not table:
-        raise ValidationFailed("登记表是空的", code="empty_register")
+        raise ValidationFailed(_("登记表是空的"), code="empty_register")
     header_row, detected = headers.detect(table)
     head = ["" if h is None else str(h).strip() for h in table[header_row]]
     if mapping is not None:
         unknown = [f for f in mapping if f and f not in headers.FIELDS]
         if unknown:
-            raise ValidationFailed(f"未知字段：{unknown[0]}", code="unknown_field")
+            raise ValidationFailed(_("未知字段：%(value)s", value=unknown[0]), code="unknown_field")
         chosen = [f or None for f in mapping][:len(head)] + [None] * max(len(head) - len(mapping), 0)
         taken = [f for f in chosen if f]
         if len(taken) != len(set(taken)):
-            raise ValidationFailed("同一字段只能对应一列", code="duplicate_mapping")
+            raise ValidationFailed(_("同一字段只能对应一列"), code="duplicate_mapping")
     else:
         chosen = detected
     if "name" not in chosen:
-        raise ValidationFailed("未识别到客户姓名列（请在对应关系中指定）", code="name_column_missing")
+        raise ValidationFailed(_("未识别到客户姓名列（请在对应关系中指定）"), code="name_column_missing")
     found, numbers = lookups(session)
     rows = [check_row(header_row + 2 + i, cells, chosen, found)
             for i, cells in enumerate(table[header_row + 1:]) if any(v not in (None, "") for v in cells)]
@@ -135,7 +136,7 @@ def run_import(session: Session, actor: User, check: Check, *, skip_errors: bool
     errors and ``skip_errors`` is not given. The caller commits."""
     policy.require(actor, "register.import")
     if check.with_errors and not skip_errors:
-        raise ValidationFailed(f"登记表有 {len(check.with_errors)} 行错误：请修改后重新导入，或选择跳过错误行",
+        raise ValidationFailed(_("登记表有 %(count)s 行错误：请修改后重新导入，或选择跳过错误行", count=len(check.with_errors)),
                                code="register_has_errors")
     ready = check.ready
     # Core inserts with RETURNING, many rows a statement: ten thousand ORM objects through the unit of work
@@ -150,7 +151,7 @@ def run_import(session: Session, actor: User, check: Check, *, skip_errors: bool
          "scouting": row.card["scouting"], "notes": row.card["notes"], "created_by_id": actor.id, "created_at": now,
          **{f: row.card[f] for f in CARD_CHOICES}} for row, cid in with_cards])
     visits = [{"card_id": card_id, "visit_no": n, "visited_on": day}
-              for (row, _), card_id in zip(with_cards, card_ids, strict=True)
+              for (row, _unused), card_id in zip(with_cards, card_ids, strict=True)
               for n, day in enumerate(row.card["visit_dates"], 1)]
     card_of = {cid: (row.card, card_id) for (row, cid), card_id in zip(with_cards, card_ids, strict=True)}
     changes, follows = [], []
@@ -176,8 +177,8 @@ def run_import(session: Session, actor: User, check: Check, *, skip_errors: bool
         duplicate_rows=len(check.duplicates), customers_created=len(customer_ids), cards_created=len(card_ids),
         skipped_errors=bool(skip_errors and check.with_errors),
         mapping_json=json.dumps([{"header": h, "field": f} for h, f in zip(check.headers, check.mapping)],
-                                ensure_ascii=False),
-        problems_json=json.dumps(problems, ensure_ascii=False))
+                                ensure_ascii=False, default=str),
+        problems_json=json.dumps(problems, ensure_ascii=False, default=str))
     session.add(report)
     session.flush()
     # Counts and ids only: the rows' names and numbers stay in the customers' files and the report.

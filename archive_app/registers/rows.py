@@ -13,11 +13,12 @@ from datetime import date, datetime, timedelta
 from typing import Any, Mapping, Sequence
 
 from archive_app.errors import ValidationFailed
+from archive_app.i18n import _
 from archive_app.intake.customers import CustomerInput
 from archive_app.registers.headers import CARD_FIELDS, FIELDS
 from archive_app.visits.cards import parse_card
 from archive_app.visits.choices import CARD_CHOICES
-from archive_app.vocabulary import CUSTOMER_KINDS
+from archive_app.vocabulary import CUSTOMER_KINDS, source_text
 
 CUSTOMER_FIELDS = ("name", "kind", "phones", "id_number", "business_type", "grade", "project", "unit", "address",
                    "notes", "deal_closed_on", "contract_ended_on", "last_contact_on")
@@ -99,7 +100,8 @@ def parse_date(value: Any) -> date | None:
 
 def _choice_words(codes: Mapping[str, str]) -> dict[str, str]:
     out = {}
-    for code, text in codes.items():
+    for code, label in codes.items():
+        text = source_text(label)  # spreadsheets are typed in the paper's words, whatever the reader's language
         for word in (code, text, _plain(text)):
             out[word.upper()] = code
     return out
@@ -128,7 +130,7 @@ def check_row(row_no: int, cells: Sequence[Any], mapping: Sequence[str | None], 
             try:
                 dates[key] = parse_date(raw[key])
             except ValueError:
-                problem(key, "invalid_date", f"{FIELDS[key][0]}不是日期：{_text(raw[key])}")
+                problem(key, "invalid_date", _("%(value)s不是日期：%(text)s", value=FIELDS[key][0], text=_text(raw[key])))
                 dates[key] = None
     customer: dict[str, Any] = {}
     for key in CUSTOMER_FIELDS:
@@ -138,14 +140,14 @@ def check_row(row_no: int, cells: Sequence[Any], mapping: Sequence[str | None], 
         if key == "kind":
             kind = _KIND_WORDS.get(value or "个人")
             if kind is None:
-                problem(key, "invalid_kind", f"客户类别须为个人或企业：{value}")
+                problem(key, "invalid_kind", _("客户类别须为个人或企业：%(value)s", value=value))
                 continue
             value = kind
         if key == "grade":
             value = value.upper().removesuffix("级")
         customer[key] = value
     if not customer.get("name"):
-        problem("name", "name_required", "缺少客户姓名")
+        problem("name", "name_required", _("缺少客户姓名"))
         customer["name"] = customer.get("name") or "?"
     # Field by field, so every mistake of the row is reported; kind and ID number are checked together.
     for key in customer:
@@ -166,12 +168,12 @@ def check_row(row_no: int, cells: Sequence[Any], mapping: Sequence[str | None], 
     if consultant:
         consultant_id = lookups.consultants.get(consultant)
         if consultant_id is None:
-            problem("consultant", "unknown_consultant", f"没有名为「{consultant}」的置业顾问")
+            problem("consultant", "unknown_consultant", _("没有名为「%(consultant)s」的置业顾问", consultant=consultant))
     department = _text(raw.get("department"))
     if department:
         department_id = lookups.departments.get(department)
         if department_id is None:
-            problem("department", "unknown_department", f"没有名为「{department}」的部门")
+            problem("department", "unknown_department", _("没有名为「%(department)s」的部门", department=department))
     card = _card(raw, dates, consultant_id, customer.get("grade"), problem) if set(raw) & set(CARD_FIELDS) else None
     return CheckedRow(row_no, customer, consultant_id, department_id, card, problems)
 
@@ -179,18 +181,18 @@ def check_row(row_no: int, cells: Sequence[Any], mapping: Sequence[str | None], 
 def _card(raw: Mapping[str, Any], dates: Mapping[str, date | None], consultant_id: int | None, grade: str | None,
           problem) -> dict[str, Any] | None:
     data: dict[str, Any] = {}
-    for key, (label, _) in CARD_CHOICES.items():
+    for key, (label, _unused) in CARD_CHOICES.items():
         text = _text(raw.get(key))
         if not text:
             continue
         code = _CHOICES[key].get(text.upper()) or _CHOICES[key].get(_plain(text))
         if code is None:
-            problem(key, "invalid_choice", f"{label}的选项无效：{text}")
+            problem(key, "invalid_choice", _("%(label)s的选项无效：%(text)s", label=label, text=text))
         else:
             data[key] = code
     scouting = _text(raw.get("scouting")).upper()
     if scouting not in _YES | _NO:
-        problem("scouting", "invalid_choice", f"踩盘须填是或否：{scouting}")
+        problem("scouting", "invalid_choice", _("踩盘须填是或否：%(scouting)s", scouting=scouting))
     data["scouting"] = scouting in _YES
     data["visit_dates"] = [d for d in (dates.get(k) for k in ("visit_1", "visit_2", "visit_3")) if d is not None]
     data["consultant_id"] = consultant_id
@@ -222,13 +224,13 @@ def mark_duplicates(rows: Sequence[CheckedRow], lookups: Lookups, customer_nos: 
         if twin is None and idn:
             twin = lookups.id_numbers.get(idn)
         if twin is not None:
-            row.duplicate_of = f"客户 {customer_nos.get(twin, twin)}"
+            row.duplicate_of = _("客户 %(value)s", value=customer_nos.get(twin, twin))
             continue
         earlier = next((seen_phones[p] for p in phones if p in seen_phones), None)
         if earlier is None and idn:
             earlier = seen_ids.get(idn)
         if earlier is not None:
-            row.duplicate_of = f"第 {earlier} 行"
+            row.duplicate_of = _("第 %(earlier)s 行", earlier=earlier)
             continue
         for p in phones:
             seen_phones[p] = row.row_no

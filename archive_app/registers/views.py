@@ -11,6 +11,7 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.extensions import db
 from archive_app.http import attachment, attempt, client_ip, optional_int, page, receives_files
+from archive_app.i18n import _
 from archive_app.registers import headers, held, importing, reports
 from archive_app.wiring import follow_up_settings, get_store, now, setting, timezone_name
 
@@ -25,7 +26,7 @@ def _row_lines(user: User, check: importing.Check) -> list[dict]:
     """The first rows of the register as the check page lists them (phones as the policy shows them)."""
     return [{"row": r.row_no, "name": r.customer.get("name", ""),
              "phones": policy.shown_text(user, None, str(r.customer.get("phones") or "")),
-             "state": "错误" if r.problems else ("可能重复" if r.duplicate_of else "可导入")}
+             "state": _("错误") if r.problems else (_("可能重复") if r.duplicate_of else _("可导入"))}
             for r in check.rows[:SHOWN_ROWS]]
 
 
@@ -45,7 +46,7 @@ def upload(user):
     sent = request.files.get("file")
     if sent is None or not sent.filename:
         return render_template("registers/upload.html", reports=reports.recent_reports(db.session, user),
-                               error="请选择登记表文件（XLSX 或 CSV）"), 400
+                               error=_("请选择登记表文件（XLSX 或 CSV）")), 400
     # Held in the shared store, not this node's disk: the check and the import may reach different nodes.
     store = get_store()
     held.forget_old(store, now())
@@ -73,7 +74,7 @@ def check_or_run(user, token: str):
     report, error = attempt(lambda: importing.run_import(
         db.session, user, check, skip_errors=request.form.get("skip_errors") == "1", now=now(),
         settings=follow_up_settings(), ip=client_ip()),
-        lambda r: f"已导入 {r.customers_created} 户客户、{r.cards_created} 张温馨卡")
+        lambda r: _("已导入 %(customers_created)s 户客户、%(cards_created)s 张温馨卡", customers_created=r.customers_created, cards_created=r.cards_created))
     if error:
         return _preview(user, token, filename, check, error.status)
     db.session.commit()

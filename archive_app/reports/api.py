@@ -9,6 +9,7 @@ from archive_app.api import route
 from archive_app.api.openapi import DATE, SCHEMAS, query
 from archive_app.extensions import db
 from archive_app.http import actor, date_arg
+from archive_app.i18n import _
 from archive_app.reports import catalogue
 from archive_app.reports.periods import period_for
 from archive_app.reports.tables import report_dict
@@ -54,7 +55,7 @@ SCHEMAS.update({
 @route("GET", "/reports", "The reports the caller may read (report.sales / report.archive)", response="ReportList")
 def list_reports():
     user = actor(current_user)
-    policy.require(user, "report.view", message="您没有权限查看报表")
+    policy.require(user, "report.view", message=_("您没有权限查看报表"))
     return jsonify({"items": [{"report": k.slug, "title": k.title, "summary": k.summary}
                               for k in catalogue.kinds_for(user)]})
 
@@ -65,8 +66,8 @@ def list_reports():
                       "to": {**DATE, "description": "last day (default: today)"}}))
 def get_report(slug: str):
     user = actor(current_user)
-    policy.require(user, "report.view", message="您没有权限查看报表")
-    period = period_for(local_today(), date_arg(request.args.get("from"), "开始日期"),
-                        date_arg(request.args.get("to"), "结束日期"))
+    policy.require(user, "report.view", message=_("您没有权限查看报表"))
+    period = period_for(local_today(), date_arg(request.args.get("from"), _("开始日期")),
+                        date_arg(request.args.get("to"), _("结束日期")))
     report = catalogue.build_report(db.session, user, slug, period, today=local_today(), tz=timezone_name())
     return jsonify(report_dict(report))

@@ -12,6 +12,7 @@ import math
 
 from markupsafe import Markup, escape
 
+from archive_app.i18n import _
 from archive_app.reports.tables import Chart
 
 PALETTE = ("#1d5fa8", "#e07b39", "#3a9a5b", "#b8404a", "#7a5cb0", "#6b7785")
@@ -68,7 +69,7 @@ def _describe(chart: Chart) -> str:
     lines = []
     for series in chart.series:
         pairs = "，".join(f"{c} {_fmt(v)}" for c, v in zip(chart.categories, series.values, strict=False))
-        lines.append(f"{series.name}：{pairs or '无数据'}")
+        lines.append(f"{series.name}：{pairs or _('无数据')}")
     return "；".join(lines)
 
 

@@ -9,14 +9,15 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from archive_app.accounts.models import User
+from archive_app.i18n import _, _l
 from archive_app.intake.models import ERASED_NAME, Customer
 from archive_app.reports.periods import Period, as_date, fold_weeks, local_week_of, week_label
 from archive_app.reports.scoping import NOBODY, in_department, report_scope
 from archive_app.reports.tables import Chart, Report, Series, Table
 
 SLUG = "customers"
-TITLE = "保有客户与潜在客户"
-NO_GRADE = "未评级"
+TITLE = _l("保有客户与潜在客户")
+NO_GRADE = _l("未评级")
 
 
 def retained_and_potential(session: Session, actor: User, period: Period, *, today: date, tz: str) -> Report:
@@ -52,13 +53,13 @@ def retained_and_potential(session: Session, actor: User, period: Period, *, tod
     week_rows = [[w.isoformat(), int(came.get(w, 0)), closed.get(w, [0])[0]] for w in period.weeks]
 
     top = project_rows[:15]
-    charts = [Chart("bar", "各项目保有与潜在客户", [r[0] for r in top],
-                    [Series("保有客户", [r[1] for r in top]), Series("潜在客户", [r[2] for r in top])], stacked=True),
-              Chart("line", "每周新增客户与新成交", [week_label(w) for w in period.weeks],
-                    [Series("新增客户", [r[1] for r in week_rows]), Series("新成交", [r[2] for r in week_rows])])]
+    charts = [Chart("bar", _("各项目保有与潜在客户"), [r[0] for r in top],
+                    [Series(_("保有客户"), [r[1] for r in top]), Series(_("潜在客户"), [r[2] for r in top])], stacked=True),
+              Chart("line", _("每周新增客户与新成交"), [week_label(w) for w in period.weeks],
+                    [Series(_("新增客户"), [r[1] for r in week_rows]), Series(_("新成交"), [r[2] for r in week_rows])])]
     return Report(SLUG, TITLE, period, scope_name, [
-        Table("projects", f"按项目（截至 {today.isoformat()}）", ["项目", "保有客户", "潜在客户", "合计"],
-              project_rows + [["合计", total[0], total[1], total[0] + total[1]]]),
-        Table("grades", "按等级", ["等级", "保有客户", "潜在客户", "合计"], grade_rows),
-        Table("weeks", "按周", ["周（周一）", "新增客户", "新成交"], week_rows),
+        Table("projects", _("按项目（截至 %(today)s）", today=today.isoformat()), [_("项目"), _("保有客户"), _("潜在客户"), _("合计")],
+              project_rows + [[_("合计"), total[0], total[1], total[0] + total[1]]]),
+        Table("grades", _("按等级"), [_("等级"), _("保有客户"), _("潜在客户"), _("合计")], grade_rows),
+        Table("weeks", _("按周"), [_("周（周一）"), _("新增客户"), _("新成交")], week_rows),
     ], charts, as_of=today)

@@ -18,6 +18,7 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.borrowing.models import LoanRequest
 from archive_app.corrections.models import ChangeRequest
+from archive_app.i18n import _
 from archive_app.intake.models import Record
 from archive_app.reports import grades, records, sales
 from archive_app.reports.periods import Period, monday, period_for
@@ -66,42 +67,42 @@ def _archive_work(session: Session, user: User, today: date, tz: str) -> Section
     drafts = int(session.scalar(records.over_visible_records(user, func.count()).where(Record.status == "draft")) or 0)
     checks = policy.can(user, "record.checks")
     day = today.isoformat()
-    tiles = [Tile("今日录入", entered, "four_checks.index" if checks else None, {"date_from": day, "date_to": day})]
+    tiles = [Tile(_("今日录入"), entered, "four_checks.index" if checks else None, {"date_from": day, "date_to": day})]
     if policy.can(user, "review.queue"):
-        tiles.append(Tile("待审核", drafts, "review.queue", urgent=drafts > 0))
+        tiles.append(Tile(_("待审核"), drafts, "review.queue", urgent=drafts > 0))
     else:
-        tiles.append(Tile("待审核（草稿）", drafts, "four_checks.index" if checks else None, {"status": "draft"}))
+        tiles.append(Tile(_("待审核（草稿）"), drafts, "four_checks.index" if checks else None, {"status": "draft"}))
     failed = records.reading_counts(session, user).get("failed", 0)
-    tiles.append(Tile("文字识别失败", failed, "four_checks.index" if checks else None,
+    tiles.append(Tile(_("文字识别失败"), failed, "four_checks.index" if checks else None,
                       {"kind": "usability", "result": "failed"}, urgent=failed > 0))
     if policy.can(user, "disposal.view_due"):
         due = records.due_now(session, user, today)
-        tiles.append(Tile("到期待鉴定", due, "retention.due", urgent=due > 0))
-    return Section("档案工作", tiles)
+        tiles.append(Tile(_("到期待鉴定"), due, "retention.due", urgent=due > 0))
+    return Section(_("档案工作"), tiles)
 
 
 def _approvals(session: Session, user: User) -> Section | None:
     tiles = []
     if policy.can(user, "loan.approve"):
         n = int(session.scalar(select(func.count()).select_from(LoanRequest).where(policy.loans_to_decide(user))) or 0)
-        tiles.append(Tile("借阅待审批", n, "loans.queue", urgent=n > 0))
+        tiles.append(Tile(_("借阅待审批"), n, "loans.queue", urgent=n > 0))
     if policy.can(user, "correction.approve_head") or policy.can(user, "correction.approve_second"):
         n = int(session.scalar(select(func.count()).select_from(ChangeRequest)
                                .where(policy.changes_to_decide(user))) or 0)
-        tiles.append(Tile("数据变更待审批", n, "corrections.queue", urgent=n > 0))
+        tiles.append(Tile(_("数据变更待审批"), n, "corrections.queue", urgent=n > 0))
     if policy.can(user, "disposal.approve"):
         n = int(session.scalar(select(func.count()).select_from(DisposalBatch)
                                .where(DisposalBatch.status == "submitted")) or 0)
-        tiles.append(Tile("销毁待审批", n, "retention.batches", urgent=n > 0))
-    return Section("待我审批", tiles) if tiles else None
+        tiles.append(Tile(_("销毁待审批"), n, "retention.batches", urgent=n > 0))
+    return Section(_("待我审批"), tiles) if tiles else None
 
 
 def _my_follow_ups(session: Session, user: User, today: date) -> Section | None:
     if not policy.can(user, "followup.record"):
         return None
     counts = follow_ups.due_counts(session, user, today)
-    return Section("我的回访", [Tile("已逾期", counts.overdue, "visits.due_follow_ups", urgent=counts.overdue > 0),
-                                Tile("今日到期", counts.today, "visits.due_follow_ups")])
+    return Section(_("我的回访"), [Tile(_("已逾期"), counts.overdue, "visits.due_follow_ups", urgent=counts.overdue > 0),
+                                Tile(_("今日到期"), counts.today, "visits.due_follow_ups")])
 
 
 def _sales_figures(session: Session, user: User, today: date) -> tuple[Section, list[Chart], str]:
@@ -114,14 +115,14 @@ def _sales_figures(session: Session, user: User, today: date) -> tuple[Section, 
         scoped(select(func.count()).select_from(FollowUp), department_id, FollowUp.customer_id)
         .where(FollowUp.done_on.is_(None), FollowUp.due_on < today)) or 0)
     link = {"slug": sales.SLUG}
-    tiles = [Tile("本周来访", int(this_week[1]), "reports.show", link),
-             Tile("本周成交", int(this_week[4]), "reports.show", link),
-             Tile("逾期未回访", overdue, "reports.show", {"slug": "follow-ups"}, urgent=overdue > 0),
-             *(Tile(f"{g} 级客户", n, "reports.show", {"slug": grades.SLUG}) for g, n in grade_counts.items())]
+    tiles = [Tile(_("本周来访"), int(this_week[1]), "reports.show", link),
+             Tile(_("本周成交"), int(this_week[4]), "reports.show", link),
+             Tile(_("逾期未回访"), overdue, "reports.show", {"slug": "follow-ups"}, urgent=overdue > 0),
+             *(Tile(_("%(g)s 级客户", g=g), n, "reports.show", {"slug": grades.SLUG}) for g, n in grade_counts.items())]
     charts = [sales.weekly_chart(period, week_rows),
-              Chart("bar", "各等级客户数（本周末）", [f"{g} 级" for g in grade_counts],
-                    [Series("客户数", list(grade_counts.values()))])]
-    return Section(f"{scope} · 本周（{monday(today).isoformat()} 起）", tiles), charts, scope
+              Chart("bar", _("各等级客户数（本周末）"), [_("%(g)s 级", g=g) for g in grade_counts],
+                    [Series(_("客户数"), list(grade_counts.values()))])]
+    return Section(_("%(scope)s · 本周（%(monday)s 起）", scope=scope, monday=monday(today).isoformat()), tiles), charts, scope
 
 
 def dashboard_for(session: Session, user: User, *, today: date, tz: str) -> Dashboard:

@@ -10,6 +10,7 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import NotFound
 from archive_app.exports import titled_table
+from archive_app.i18n import _
 from archive_app.reports.tables import Report
 
 
@@ -27,7 +28,7 @@ def export_report(session: Session, actor: User, report: Report, table_key: str 
     try:
         table = report.table(table_key)
     except KeyError:
-        raise NotFound("报表中没有这张表", code="table_not_found") from None
+        raise NotFound(_("报表中没有这张表"), code="table_not_found") from None
     sheet = f"{report.title}-{table.title}"
     content, mimetype = titled_table("xlsx", table.headers, table.rows, sheet,
                                      described=f"{report.scope} · {report.period.describe()}",

@@ -8,13 +8,14 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from archive_app.accounts.models import User
+from archive_app.i18n import _, _l
 from archive_app.reports.periods import Period, fold_weeks, week_label
 from archive_app.reports.scoping import NOBODY, report_scope, scoped, user_names
 from archive_app.reports.tables import Chart, Report, Series, Table
 from archive_app.visits.models import FollowUp
 
 SLUG = "follow-ups"
-TITLE = "回访到期与逾期"
+TITLE = _l("回访到期与逾期")
 # "Due soon": the days after today a consultant plans for.
 SOON_DAYS = 7
 
@@ -61,13 +62,13 @@ def due_and_overdue(session: Session, actor: User, period: Period, *, today: dat
     week_rows = [[w.isoformat(), *due.get(w, (0, 0)), made.get(w, [0])[0]] for w in period.weeks]
 
     top = consultant_rows[:15]
-    charts = [Chart("bar", "置业顾问待回访", [r[0] for r in top],
-                    [Series("已逾期", [r[1] for r in top]), Series("今日到期", [r[2] for r in top]),
-                     Series(f"{SOON_DAYS} 日内到期", [r[3] for r in top])], stacked=True),
-              Chart("line", "每周到期与完成", [week_label(w) for w in period.weeks],
-                    [Series("到期", [r[1] for r in week_rows]), Series("完成", [r[3] for r in week_rows])])]
+    charts = [Chart("bar", _("置业顾问待回访"), [r[0] for r in top],
+                    [Series(_("已逾期"), [r[1] for r in top]), Series(_("今日到期"), [r[2] for r in top]),
+                     Series(_("%(soon_days)s 日内到期", soon_days=SOON_DAYS), [r[3] for r in top])], stacked=True),
+              Chart("line", _("每周到期与完成"), [week_label(w) for w in period.weeks],
+                    [Series(_("到期"), [r[1] for r in week_rows]), Series(_("完成"), [r[3] for r in week_rows])])]
     return Report(SLUG, TITLE, period, scope_name, [
-        Table("consultants", f"按置业顾问（截至 {today.isoformat()}）",
-              ["置业顾问", "已逾期", "今日到期", f"{SOON_DAYS} 日内到期", "本时段已回访"], consultant_rows),
-        Table("weeks", "按周", ["周（周一）", "到期", "按时完成", "完成回访"], week_rows),
+        Table("consultants", _("按置业顾问（截至 %(today)s）", today=today.isoformat()),
+              [_("置业顾问"), _("已逾期"), _("今日到期"), _("%(soon_days)s 日内到期", soon_days=SOON_DAYS), _("本时段已回访")], consultant_rows),
+        Table("weeks", _("按周"), [_("周（周一）"), _("到期"), _("按时完成"), _("完成回访")], week_rows),
     ], charts, as_of=today)

@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from archive_app.accounts.models import User
+from archive_app.i18n import _, _l
 from archive_app.intake.models import Customer
 from archive_app.reports.periods import Period, as_date, fold_weeks, monday, week_label
 from archive_app.reports.scoping import NOBODY, in_department, report_scope, scoped, user_names
@@ -23,7 +24,7 @@ from archive_app.visits.choices import GRADE_ORDER
 from archive_app.visits.models import GradeChange
 
 SLUG = "grades"
-TITLE = "客户等级周报"
+TITLE = _l("客户等级周报")
 GRADES = list(GRADE_ORDER)
 # Downgrades listed one by one on the page, in the API and the export (the counts cover all of them).
 DOWNGRADE_ROWS = 500
@@ -109,14 +110,14 @@ def weekly_grades(session: Session, actor: User, period: Period, *, today: date)
                               for cid, c in by_consultant.items()), key=lambda r: (-r[-1], r[0]))
 
     labels = [week_label(w) for w in period.weeks]
-    charts = [Chart("line", "各等级客户数（每周末）", labels,
-                    [Series(f"{g} 级", [counts[w][g] for w in period.weeks]) for g in GRADES]),
-              Chart("bar", "每周降级数", labels, [Series("降级", [r[-1] for r in week_rows])])]
+    charts = [Chart("line", _("各等级客户数（每周末）"), labels,
+                    [Series(_("%(g)s 级", g=g), [counts[w][g] for w in period.weeks]) for g in GRADES]),
+              Chart("bar", _("每周降级数"), labels, [Series(_("降级"), [r[-1] for r in week_rows])])]
     return Report(SLUG, TITLE, period, scope_name, [
-        Table("weeks", "按周（周末客户数）", ["周（周一）", *(f"{g} 级" for g in GRADES), "合计", "降级"], week_rows),
-        Table("downgrades", "降级明细", ["日期", "客户号", "客户", "原等级", "新等级", "降级原因", "经办人"], down_rows,
+        Table("weeks", _("按周（周末客户数）"), [_("周（周一）"), *(_("%(g)s 级", g=g) for g in GRADES), _("合计"), _("降级")], week_rows),
+        Table("downgrades", _("降级明细"), [_("日期"), _("客户号"), _("客户"), _("原等级"), _("新等级"), _("降级原因"), _("经办人")], down_rows,
               left_out=max(total_down - len(down_rows), 0)),
-        Table("consultants", f"按置业顾问（截至 {today.isoformat()}）", ["置业顾问", *(f"{g} 级" for g in GRADES), "合计"],
+        Table("consultants", _("按置业顾问（截至 %(today)s）", today=today.isoformat()), [_("置业顾问"), *(_("%(g)s 级", g=g) for g in GRADES), _("合计")],
               consultant_rows),
     ], charts, as_of=today)
 

@@ -17,6 +17,7 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.types import Date
 
 from archive_app.errors import ValidationFailed
+from archive_app.i18n import _
 
 DEFAULT_WEEKS = 12
 # A report of more weeks than this is refused: its charts would be unreadable and its queries long.
@@ -48,7 +49,7 @@ class Period:
 
     def describe(self) -> str:
         """「2026-09-07 至 2026-11-29（12 周）」"""
-        return f"{self.start.isoformat()} 至 {self.end.isoformat()}（{len(self.weeks)} 周）"
+        return _("%(start)s 至 %(end)s（%(count)s 周）", start=self.start.isoformat(), end=self.end.isoformat(), count=len(self.weeks))
 
 
 def period_for(today: date, date_from: date | None = None, date_to: date | None = None,
@@ -61,10 +62,10 @@ def period_for(today: date, date_from: date | None = None, date_to: date | None 
     end = date_to or today
     start = date_from or (monday(end) - timedelta(days=7 * (weeks - 1)))
     if start > end:
-        raise ValidationFailed("结束日期不能早于开始日期", code="invalid_date_range")
+        raise ValidationFailed(_("结束日期不能早于开始日期"), code="invalid_date_range")
     period = Period(monday(start), monday(end) + timedelta(days=6))
     if len(period.weeks) > MAX_WEEKS:
-        raise ValidationFailed(f"报表时段最长 {MAX_WEEKS} 周", code="period_too_long")
+        raise ValidationFailed(_("报表时段最长 %(max_weeks)s 周", max_weeks=MAX_WEEKS), code="period_too_long")
     return period
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from archive_app import policy
 from archive_app.accounts.models import User
+from archive_app.i18n import _, _l
 from archive_app.intake.models import Record, RecordFile
 from archive_app.reports.periods import Period, as_date, local_week_of, week_label
 from archive_app.reports.scoping import report_scope
@@ -18,8 +19,8 @@ from archive_app.reports.tables import Chart, Report, Series, Table
 from archive_app.retention.disposal import due_filter
 
 SLUG = "records"
-TITLE = "档案归档、识别与到期"
-READING_STATES = {"queued": "排队中", "processing": "识别中", "done": "已完成", "failed": "失败"}
+TITLE = _l("档案归档、识别与到期")
+READING_STATES = {"queued": _l("排队中"), "processing": _l("识别中"), "done": _l("已完成"), "failed": _l("失败")}
 # The highest 密级 (records.secrecy is 0-3): a viewer cleared to it sees every record's metadata.
 MAX_SECRECY = 3
 # Years ahead shown in the due-for-disposal table (later ones summed in its last line).
@@ -82,7 +83,7 @@ def filed_read_due(session: Session, actor: User, period: Period, *, today: date
     reading = reading_counts(session, actor)
     reading_rows = [[label, reading.get(state, 0)] for state, label in READING_STATES.items()]
 
-    due_rows = [["已到期（截至今日）", due_now(session, actor, today)]]
+    due_rows = [[_("已到期（截至今日）"), due_now(session, actor, today)]]
     years: dict[int, int] = defaultdict(int)
     scheduled = (Record.status == "filed", Record.on_hold.is_(False), Record.disposal_state == "scheduled",
                  Record.disposal_date > today)
@@ -91,16 +92,16 @@ def filed_read_due(session: Session, actor: User, period: Period, *, today: date
                                   .group_by(Record.disposal_date)):
         years[min(as_date(day).year, today.year + DUE_YEARS)] += int(n)
     for year in range(today.year, today.year + DUE_YEARS + 1):
-        label = f"{year} 年内到期" if year < today.year + DUE_YEARS else f"{year} 年及以后到期"
+        label = _("%(year)s 年内到期", year=year) if year < today.year + DUE_YEARS else _("%(year)s 年及以后到期", year=year)
         due_rows.append([label, years.get(year, 0)])
 
     labels = [week_label(w) for w in period.weeks]
-    charts = [Chart("bar", "每周录入与归档", labels, [Series("录入", [r[1] for r in week_rows]),
-                                                 Series("归档", [r[2] for r in week_rows])]),
-              Chart("bar", "文字识别队列", [r[0] for r in reading_rows], [Series("文件数", [r[1] for r in reading_rows])]),
-              Chart("bar", "到期待鉴定", [r[0] for r in due_rows], [Series("档案数", [r[1] for r in due_rows])])]
+    charts = [Chart("bar", _("每周录入与归档"), labels, [Series(_("录入"), [r[1] for r in week_rows]),
+                                                 Series(_("归档"), [r[2] for r in week_rows])]),
+              Chart("bar", _("文字识别队列"), [r[0] for r in reading_rows], [Series(_("文件数"), [r[1] for r in reading_rows])]),
+              Chart("bar", _("到期待鉴定"), [r[0] for r in due_rows], [Series(_("档案数"), [r[1] for r in due_rows])])]
     return Report(SLUG, TITLE, period, scope_name, [
-        Table("weeks", f"按周（待审核草稿现有 {drafts} 件）", ["周（周一）", "录入", "审核归档"], week_rows),
-        Table("reading", "文字识别队列", ["状态", "文件数"], reading_rows),
-        Table("disposal", "到期待鉴定", ["到期", "档案数"], due_rows),
+        Table("weeks", _("按周（待审核草稿现有 %(drafts)s 件）", drafts=drafts), [_("周（周一）"), _("录入"), _("审核归档")], week_rows),
+        Table("reading", _("文字识别队列"), [_("状态"), _("文件数")], reading_rows),
+        Table("disposal", _("到期待鉴定"), [_("到期"), _("档案数")], due_rows),
     ], charts, as_of=today)

@@ -13,6 +13,7 @@ from sqlalchemy import case, func, select, true
 from sqlalchemy.orm import Session
 
 from archive_app.accounts.models import User
+from archive_app.i18n import _, _l
 from archive_app.intake.models import Customer
 from archive_app.reports.periods import Period, as_date, fold_weeks, monday, week_label
 from archive_app.reports.scoping import NOBODY, in_department, report_scope, scoped, user_names
@@ -20,7 +21,7 @@ from archive_app.reports.tables import Chart, Report, Series, Table
 from archive_app.visits.models import CardVisit, VisitorCard
 
 SLUG = "visits"
-TITLE = "来访与成交"
+TITLE = _l("来访与成交")
 
 
 def _visit_counts(session: Session, period: Period, department_id: int | None, key):
@@ -45,8 +46,8 @@ def weekly_rows(session: Session, period: Period, department_id: int | None) -> 
 
 def weekly_chart(period: Period, week_rows: list[list]) -> Chart:
     """Visits and deals per week as bars."""
-    return Chart("bar", "每周来访与成交", [week_label(w) for w in period.weeks],
-                 [Series("来访", [r[1] for r in week_rows]), Series("成交", [r[4] for r in week_rows])])
+    return Chart("bar", _("每周来访与成交"), [week_label(w) for w in period.weeks],
+                 [Series(_("来访"), [r[1] for r in week_rows]), Series(_("成交"), [r[4] for r in week_rows])])
 
 
 def _visits_by(session: Session, period: Period, department_id: int | None, keys: tuple, *, project: bool = False):
@@ -148,11 +149,11 @@ def visits_and_deals(session: Session, actor: User, period: Period, *, today: da
 
     charts = [
         weekly_chart(period, week_rows),
-        Chart("bar", "置业顾问来访与成交", [r[0] for r in consultant_rows[:15]],
-              [Series("来访", [r[1] for r in consultant_rows[:15]]), Series("成交", [r[3] for r in consultant_rows[:15]])]),
+        Chart("bar", _("置业顾问来访与成交"), [r[0] for r in consultant_rows[:15]],
+              [Series(_("来访"), [r[1] for r in consultant_rows[:15]]), Series(_("成交"), [r[3] for r in consultant_rows[:15]])]),
     ]
     return Report(SLUG, TITLE, period, scope, [
-        Table("weeks", "按周", ["周（周一）", "来访", "首次到访", "踩盘", "成交"], week_rows),
-        Table("consultants", "按置业顾问", ["置业顾问", "来访", "首次到访", "成交"], consultant_rows),
-        Table("projects", "按项目", ["项目", "来访", "首次到访", "成交"], project_rows),
+        Table("weeks", _("按周"), [_("周（周一）"), _("来访"), _("首次到访"), _("踩盘"), _("成交")], week_rows),
+        Table("consultants", _("按置业顾问"), [_("置业顾问"), _("来访"), _("首次到访"), _("成交")], consultant_rows),
+        Table("projects", _("按项目"), [_("项目"), _("来访"), _("首次到访"), _("成交")], project_rows),
     ], charts, as_of=today)

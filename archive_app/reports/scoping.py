@@ -8,19 +8,20 @@ from sqlalchemy.orm import Session
 
 from archive_app import policy
 from archive_app.accounts.models import Department, User
+from archive_app.i18n import _, _l
 from archive_app.intake.models import Customer
 
-COMPANY = "全公司"
+COMPANY = _l("全公司")
 
 
 def report_scope(session: Session, actor: User, action: str) -> tuple[int | None, str]:
     """Check ``action`` and answer (department id or None for the company, its Chinese name)."""
-    policy.require(actor, action, message="您没有权限查看该报表")
+    policy.require(actor, action, message=_("您没有权限查看该报表"))
     department_id = policy.report_department(actor)
     if department_id is None:
         return None, COMPANY
     name = session.scalar(select(Department.name).where(Department.id == department_id))
-    return department_id, name or f"部门 {department_id}"
+    return department_id, name or _("部门 %(department_id)s", department_id=department_id)
 
 
 def in_department(column: ColumnElement, department_id: int | None) -> ColumnElement[bool]:
@@ -65,4 +66,4 @@ def department_names(session: Session, ids: Iterable[int | None]) -> dict[int, s
     return dict(session.execute(select(Department.id, Department.name).where(Department.id.in_(wanted))).all())
 
 
-NOBODY = "（未指定）"
+NOBODY = _l("（未指定）")

@@ -6,6 +6,7 @@ from flask import Blueprint, render_template, request
 from archive_app.accounts.models import User
 from archive_app.extensions import db
 from archive_app.http import attachment, client_ip, date_arg, page
+from archive_app.i18n import _
 from archive_app.reports import catalogue, charts, dashboard, exporting
 from archive_app.reports.periods import Period, period_for
 from archive_app.wiring import local_today, now, timezone_name
@@ -15,8 +16,8 @@ bp = Blueprint("reports", __name__)
 
 def _period() -> Period:
     """The weeks asked for with ?from= and ?to= (ISO dates), by default the last twelve."""
-    return period_for(local_today(), date_arg(request.args.get("from"), "开始日期"),
-                      date_arg(request.args.get("to"), "结束日期"))
+    return period_for(local_today(), date_arg(request.args.get("from"), _("开始日期")),
+                      date_arg(request.args.get("to"), _("结束日期")))
 
 
 @page(bp, "/dashboard", "dashboard.view")

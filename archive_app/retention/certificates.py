@@ -17,12 +17,13 @@ from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from archive_app.i18n import _, _l
 from archive_app.printing import pdfa
 from archive_app.printing.fonts import cjk_font
 from archive_app.retention.locks import HORIZON_YEARS
 from storage.base import BlobStore, RetentionViolation
 
-TITLE = "档案销毁证明书"
+TITLE = _l("档案销毁证明书")
 SHA_PREFIX = 16
 
 
@@ -42,7 +43,7 @@ def _sha_cell(sha256s: str) -> str:
         return "—"
     cell = "<br/>".join(h[:SHA_PREFIX] + "…" for h in hashes[:3])
     if len(hashes) > 3:
-        cell += f"<br/>等 {len(hashes)} 个文件"
+        cell += _("<br/>等 %(count)s 个文件", count=len(hashes))
     return cell
 
 
@@ -75,20 +76,20 @@ def certificate_pdf(batch: Any, entries: Sequence[Any], supervisors: Sequence[An
         return escape(str(text if text not in (None, "") else "—"))
 
     finished = finished_at or batch.finished_at
-    signed = "<br/>".join(f"{t(_name(s.user))}（确认于 {_local(s.signed_at, zone)}）" for s in supervisors) or "—"
-    approved = (f"{t(_name(batch.approved_by))}（批准于 {_local(batch.approved_at, zone)}）"
+    signed = "<br/>".join(_("%(t)s（确认于 %(local)s）", t=t(_name(s.user)), local=_local(s.signed_at, zone)) for s in supervisors) or "—"
+    approved = (_("%(t)s（批准于 %(local)s）", t=t(_name(batch.approved_by)), local=_local(batch.approved_at, zone))
                 if batch.approved_by is not None else "—")
     facts = [
-        ("销毁批次号", t(batch.batch_no)),
-        ("鉴定截止日期", t(batch.due_by.isoformat() if batch.due_by else "")),
-        ("发起鉴定", f"{t(_name(batch.created_by))}（{_local(batch.created_at, zone)}）"),
-        ("总经理批准", approved),
-        ("审批意见", t(batch.decision_note)),
-        ("监销人", signed),
-        ("执行人", t(_name(batch.executed_by))),
-        ("开始时间", _local(batch.started_at, zone)),
-        ("完成时间", _local(finished, zone)),
-        ("销毁方式", t(batch.method)),
+        (_("销毁批次号"), t(batch.batch_no)),
+        (_("鉴定截止日期"), t(batch.due_by.isoformat() if batch.due_by else "")),
+        (_("发起鉴定"), f"{t(_name(batch.created_by))}（{_local(batch.created_at, zone)}）"),
+        (_("总经理批准"), approved),
+        (_("审批意见"), t(batch.decision_note)),
+        (_("监销人"), signed),
+        (_("执行人"), t(_name(batch.executed_by))),
+        (_("开始时间"), _local(batch.started_at, zone)),
+        (_("完成时间"), _local(finished, zone)),
+        (_("销毁方式"), t(batch.method)),
     ]
     width = A4[0] - 36 * mm
     grid = TableStyle([("FONTNAME", (0, 0), (-1, -1), font), ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
@@ -96,8 +97,8 @@ def certificate_pdf(batch: Any, entries: Sequence[Any], supervisors: Sequence[An
     facts_table = Table([[p(k), p(v)] for k, v in facts], colWidths=[32 * mm, width - 32 * mm])
     facts_table.setStyle(grid)
 
-    rows: list[list[Any]] = [[p("序号", small), p("档号", small), p("题名", small), p("页数", small),
-                              p("SHA-256（前16位）", small)]]
+    rows: list[list[Any]] = [[p(_("序号"), small), p(_("档号"), small), p(_("题名"), small), p(_("页数"), small),
+                              p(_("SHA-256（前16位）"), small)]]
     pages = files = size = 0
     for i, e in enumerate(entries, start=1):
         rows.append([p(str(i), small), p(t(e.archival_code), small), p(t(e.title), small),
@@ -113,23 +114,23 @@ def certificate_pdf(batch: Any, entries: Sequence[Any], supervisors: Sequence[An
                                     ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke)]))
 
     story: list[Any] = [
-        p(TITLE, title),
+        p(str(TITLE), title),
         facts_table,
-        p("销毁档案清单", head),
+        p(_("销毁档案清单"), head),
         list_table,
         Spacer(1, 3 * mm),
-        p(f"合计：销毁档案 {len(entries)} 件，文件 {files} 个，共 {pages} 页，{size} 字节。"),
+        p(_("合计：销毁档案 %(count)s 件，文件 %(files)s 个，共 %(pages)s 页，%(size)s 字节。", count=len(entries), files=files, pages=pages, size=size)),
         Spacer(1, 3 * mm),
-        p("上列档案经鉴定小组鉴定、总经理批准，已在监销人监督下采用上述方式彻底销毁"
+        p(_("上列档案经鉴定小组鉴定、总经理批准，已在监销人监督下采用上述方式彻底销毁"
           "（原件全部存储版本、提取文本、缩略图、检索索引），详细记录见同批次销毁清册。"
-          "本证明书永久保存。"),
+          "本证明书永久保存。")),
         Spacer(1, 10 * mm),
     ]
-    sign_rows = [[p("执行人（签字）：______________"), p("日期：______________")]]
+    sign_rows = [[p(_("执行人（签字）：______________")), p(_("日期：______________"))]]
     for s in list(supervisors) or [None, None]:
-        label = f"监销人 {t(_name(s.user))}（签字）：" if s is not None else "监销人（签字）："
-        sign_rows.append([p(label + "______________"), p("日期：______________")])
-    sign_rows.append([p("总经理（签字）：______________"), p("日期：______________")])
+        label = _("监销人 %(t)s（签字）：", t=t(_name(s.user))) if s is not None else _("监销人（签字）：")
+        sign_rows.append([p(label + "______________"), p(_("日期：______________"))])
+    sign_rows.append([p(_("总经理（签字）：______________")), p(_("日期：______________"))])
     signatures = Table(sign_rows, colWidths=[width * 0.6, width * 0.4], rowHeights=12 * mm)
     signatures.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), font), ("VALIGN", (0, 0), (-1, -1), "BOTTOM")]))
     story.append(signatures)
@@ -140,13 +141,13 @@ def certificate_pdf(batch: Any, entries: Sequence[Any], supervisors: Sequence[An
         canvas.saveState()
         canvas.setFont(font, 8)
         canvas.drawString(18 * mm, 10 * mm, f"{TITLE} {batch_no}")
-        canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, f"第 {doc.page} 页")
+        canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, _("第 %(page)s 页", page=doc.page))
         canvas.restoreState()
 
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=18 * mm,
-                            bottomMargin=18 * mm, title=f"{TITLE} {batch_no}", author="客户档案管理系统",
-                            subject=batch_no, creator="客户档案管理系统", invariant=1,
+                            bottomMargin=18 * mm, title=f"{TITLE} {batch_no}", author=_("客户档案管理系统"),
+                            subject=batch_no, creator=_("客户档案管理系统"), invariant=1,
                             # Each page starts in the CJK font: reportlab's default Helvetica would be
                             # named in it and not embedded.
                             initialFontName=font)

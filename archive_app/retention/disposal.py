@@ -33,6 +33,7 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.corrections import history
 from archive_app.errors import Conflict, NotFound, StorageFailed, ValidationFailed
+from archive_app.i18n import _
 from archive_app.intake.models import ERASED_NAME, AdmissionCheck, Customer, FilePage, Record, RecordFile
 from archive_app.retention import certificates, upkeep
 from archive_app.retention.models import (
@@ -62,13 +63,13 @@ def _batch(session: Session, batch_id: int, *, lock: bool = False) -> DisposalBa
     stmt = select(DisposalBatch).where(DisposalBatch.id == batch_id)
     batch = session.scalar(stmt.with_for_update() if lock else stmt)
     if batch is None:
-        raise NotFound("销毁批次不存在", code="batch_not_found")
+        raise NotFound(_("销毁批次不存在"), code="batch_not_found")
     return batch
 
 
 def _in_status(batch: DisposalBatch, *statuses: str) -> None:
     if batch.status not in statuses:
-        raise Conflict(f"销毁批次 {batch.batch_no} 当前状态为「{BATCH_STATUSES[batch.status]}」，不能执行该操作",
+        raise Conflict(_("销毁批次 %(batch_no)s 当前状态为「%(value)s」，不能执行该操作", batch_no=batch.batch_no, value=BATCH_STATUSES[batch.status]),
                        code="illegal_transition")
 
 
@@ -96,7 +97,7 @@ def due_list(session: Session, on: date, *, limit: int = 100, offset: int = 0) -
 def create_batch(session: Session, actor: User, due_by: date, *, now: datetime, tz: str = "Asia/Shanghai"
                  ) -> DisposalBatch:
     """Open a review batch with every record due by ``due_by`` (one INSERT … SELECT)."""
-    _require(actor, "disposal.review", "只有档案管理员或鉴定小组可以发起鉴定")
+    _require(actor, "disposal.review", _("只有档案管理员或鉴定小组可以发起鉴定"))
     batch = DisposalBatch(due_by=due_by, status="reviewing", created_by_id=actor.id, created_at=now)
     session.add(batch)
     session.flush()
@@ -112,7 +113,7 @@ def create_batch(session: Session, actor: User, due_by: date, *, now: datetime, 
         # Undo only this batch: the caller's unit of work may hold other changes.
         session.delete(batch)
         session.flush()
-        raise ValidationFailed(f"截至 {due_by.isoformat()} 没有到期待鉴定的档案", code="nothing_due")
+        raise ValidationFailed(_("截至 %(due_by)s 没有到期待鉴定的档案", due_by=due_by.isoformat()), code="nothing_due")
     audit.record_event(session, "disposal.batch_create", actor=actor, object_type="disposal_batch",
                        object_id=batch.id, now=now,
                        details={"batch_no": batch.batch_no, "due_by": due_by.isoformat(), "records": count})
@@ -126,21 +127,21 @@ def create_batch(session: Session, actor: User, due_by: date, *, now: datetime, 
 def decide(session: Session, actor: User, batch_id: int, item_ids: Iterable[int], decision: str, *, reason: str,
            now: datetime, keep_years: int | None = None) -> int:
     """Reviewers record a decision with its reason for items of a batch under review."""
-    _require(actor, "disposal.review", "只有档案管理员或鉴定小组可以作出鉴定意见")
+    _require(actor, "disposal.review", _("只有档案管理员或鉴定小组可以作出鉴定意见"))
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "reviewing")
     if decision not in DECISIONS:
-        raise ValidationFailed("鉴定意见须为 销毁、延长保管 或 永久保存", code="invalid_decision")
+        raise ValidationFailed(_("鉴定意见须为 销毁、延长保管 或 永久保存"), code="invalid_decision")
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed("请填写鉴定理由", code="reason_required")
+        raise ValidationFailed(_("请填写鉴定理由"), code="reason_required")
     if decision == "extend" and (not isinstance(keep_years, int) or not 0 < keep_years <= 100):
-        raise ValidationFailed("延长保管须填写 1–100 年", code="invalid_years")
+        raise ValidationFailed(_("延长保管须填写 1–100 年"), code="invalid_years")
     ids = sorted(set(int(i) for i in item_ids))
     items = session.scalars(select(DisposalItem).where(DisposalItem.batch_id == batch.id,
                                                        DisposalItem.id.in_(ids))).all()
     if not ids or len(items) != len(ids):
-        raise NotFound("所选档案不在此批次中", code="item_not_found")
+        raise NotFound(_("所选档案不在此批次中"), code="item_not_found")
     for item in items:
         item.decision, item.reason, item.decided_by_id, item.decided_at = decision, reason, actor.id, now
         item.keep_years = keep_years if decision == "extend" else None
@@ -153,13 +154,13 @@ def decide(session: Session, actor: User, batch_id: int, item_ids: Iterable[int]
 
 def submit(session: Session, actor: User, batch_id: int, *, now: datetime) -> DisposalBatch:
     """Send a fully decided batch to the general manager."""
-    _require(actor, "disposal.review", "只有档案管理员或鉴定小组可以提交鉴定结果")
+    _require(actor, "disposal.review", _("只有档案管理员或鉴定小组可以提交鉴定结果"))
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "reviewing")
     undecided = session.scalar(select(func.count()).where(DisposalItem.batch_id == batch.id,
                                                           DisposalItem.decision.is_(None)))
     if undecided:
-        raise ValidationFailed(f"还有 {undecided} 件档案没有鉴定意见", code="undecided_items")
+        raise ValidationFailed(_("还有 %(undecided)s 件档案没有鉴定意见", undecided=undecided), code="undecided_items")
     batch.status, batch.submitted_at = "submitted", now
     audit.record_event(session, "disposal.submit", actor=actor, object_type="disposal_batch", object_id=batch.id,
                        now=now, details={"batch_no": batch.batch_no})
@@ -178,7 +179,7 @@ def approve(session: Session, gm: User, batch_id: int, *, now: datetime, note: s
             store: BlobStore | None = None) -> DisposalBatch:
     """The general manager approves the batch; commit. Keep decisions take effect at once: the
     kept records' dates move in the same commit, and their locks on ``store``'s objects follow."""
-    _require(gm, "disposal.approve", "销毁批次须由总经理审批")
+    _require(gm, "disposal.approve", _("销毁批次须由总经理审批"))
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "submitted")
     batch.status, batch.approved_by_id, batch.approved_at = "approved", gm.id, now
@@ -203,9 +204,9 @@ def approve(session: Session, gm: User, batch_id: int, *, now: datetime, note: s
 
 def send_back(session: Session, gm: User, batch_id: int, *, note: str, now: datetime) -> DisposalBatch:
     """The general manager returns the batch to the reviewers with a reason."""
-    _require(gm, "disposal.approve", "销毁批次须由总经理审批")
+    _require(gm, "disposal.approve", _("销毁批次须由总经理审批"))
     if not (note or "").strip():
-        raise ValidationFailed("退回须说明理由", code="reason_required")
+        raise ValidationFailed(_("退回须说明理由"), code="reason_required")
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "submitted")
     batch.status, batch.decision_note = "reviewing", note.strip()
@@ -222,14 +223,14 @@ def _signed(session: Session, batch_id: int) -> list[int]:
 
 def sign_as_supervisor(session: Session, user: User, batch_id: int, *, now: datetime) -> DisposalSupervisor:
     """A supervisor (监销人) confirms, with their own login, that they witness the destruction."""
-    _require(user, "disposal.supervise", "监销人须为公司领导或鉴定小组成员")
+    _require(user, "disposal.supervise", _("监销人须为公司领导或鉴定小组成员"))
     batch = _batch(session, batch_id, lock=True)
     _in_status(batch, "approved")
     signed = _signed(session, batch.id)
     if user.id in signed:
-        raise Conflict("您已确认监销", code="already_signed")
+        raise Conflict(_("您已确认监销"), code="already_signed")
     if len(signed) >= 2:
-        raise Conflict("此批次已有两名监销人", code="supervisors_complete")
+        raise Conflict(_("此批次已有两名监销人"), code="supervisors_complete")
     sig = DisposalSupervisor(batch_id=batch.id, user_id=user.id, signed_at=now)
     session.add(sig)
     session.flush()
@@ -257,12 +258,12 @@ class ExecutionResult:
 
     def summary(self) -> str:
         """The run in one Chinese sentence (what the executor is told)."""
-        text = f"销毁完成：本次销毁 {self.destroyed} 件"
+        text = _("销毁完成：本次销毁 %(destroyed)s 件", destroyed=self.destroyed)
         if self.already_done:
-            text += f"，此前已销毁 {self.already_done} 件"
+            text += _("，此前已销毁 %(already_done)s 件", already_done=self.already_done)
         if self.skipped:
-            text += f"，跳过 {self.skipped} 件（冻结或不再到期，见明细）"
-        return text + "；销毁清册与销毁证明已生成"
+            text += _("，跳过 %(skipped)s 件（冻结或不再到期，见明细）", skipped=self.skipped)
+        return text + _("；销毁清册与销毁证明已生成")
 
 
 def _ineligible(session: Session, record: Record, today: date) -> str:
@@ -271,13 +272,13 @@ def _ineligible(session: Session, record: Record, today: date) -> str:
         LegalHold.lifted_at.is_(None),
         (LegalHold.record_id == record.id) | (LegalHold.customer_id == record.customer_id)).limit(1))
     if held is not None:
-        return "档案处于冻结（诉讼保全）状态"
+        return _("档案处于冻结（诉讼保全）状态")
     if record.status != "filed":
-        return "档案状态不是已归档"
+        return _("档案状态不是已归档")
     if record.keep_permanent:
-        return "已决定永久保存"
+        return _("已决定永久保存")
     if record.disposal_state != "scheduled" or record.disposal_date is None or record.disposal_date > today:
-        return "档案尚未到期"
+        return _("档案尚未到期")
     return ""
 
 
@@ -311,13 +312,13 @@ def destroy_blobs(store: BlobStore, record: Record) -> None:
     try:
         keys = list(dict.fromkeys(_blob_keys(record) + _derived_keys(store, record)))
     except StorageError as exc:
-        raise DestructionFailed(f"存储服务不可用，无法列出档案 {record.archival_code} 的派生文件，销毁已中止",
+        raise DestructionFailed(_("存储服务不可用，无法列出档案 %(archival_code)s 的派生文件，销毁已中止", archival_code=record.archival_code),
                                 code="storage_refused", details={"key": "derived/"}) from exc
     for key in keys:
         try:
             store.destroy(key, bypass_governance=True)
         except StorageError as exc:
-            raise DestructionFailed(f"存储拒绝删除档案 {record.archival_code} 的文件，销毁已中止，该件未标记为已销毁",
+            raise DestructionFailed(_("存储拒绝删除档案 %(archival_code)s 的文件，销毁已中止，该件未标记为已销毁", archival_code=record.archival_code),
                                     code="storage_refused", details={"key": key}) from exc
 
 
@@ -353,7 +354,7 @@ def _destroy_item(session: Session, store: BlobStore, batch: DisposalBatch, item
     try:
         destroy_blobs(store, record)
     except DestructionFailed as exc:
-        item.error = f"存储拒绝删除 {exc.details['key']}：{exc.__cause__}"
+        item.error = _("存储拒绝删除 %(key)s：%(cause)s", key=exc.details['key'], cause=exc.__cause__)
         session.commit()
         raise
     dates = [d for d in (record.doc_date,) if d] or [date(record.year, 1, 1)]
@@ -417,16 +418,16 @@ def execute(session: Session, store: BlobStore, executor: User, batch_id: int, *
     and the certificate is stored (``tz`` for its times); both run before the batch is marked
     executed, so a crash before them is repaired by running again.
     """
-    _require(executor, "disposal.execute", "只有档案管理员可以执行销毁")
+    _require(executor, "disposal.execute", _("只有档案管理员可以执行销毁"))
     batch = _batch(session, batch_id, lock=True)
     if batch.status == "executed":
         return ExecutionResult(finished=True, already_done=len([i for i in batch.items if i.state == "destroyed"]))
     _in_status(batch, "approved", "executing")
     signed = _signed(session, batch.id)
     if len(signed) < 2:
-        raise Conflict("销毁须有两名监销人确认", code="supervisors_required")
+        raise Conflict(_("销毁须有两名监销人确认"), code="supervisors_required")
     if executor.id in signed:
-        raise Conflict("执行人不能同时担任监销人", code="executor_is_supervisor")
+        raise Conflict(_("执行人不能同时担任监销人"), code="executor_is_supervisor")
     if batch.status == "approved":
         batch.status, batch.started_at, batch.executed_by_id, batch.method = "executing", now, executor.id, METHOD
         audit.record_event(session, "disposal.execute_start", actor=executor, object_type="disposal_batch",

@@ -22,12 +22,13 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import Conflict, NotFound, ValidationFailed
+from archive_app.i18n import _, _l
 from archive_app.intake.models import Customer, Record
 from archive_app.retention import upkeep
 from archive_app.retention.models import HOLD_KINDS, LegalHold
 from storage.base import BlobStore
 
-REFUSED = "只有档案管理员、系统管理员、鉴定小组或总经理可以办理冻结"
+REFUSED = _l("只有档案管理员、系统管理员、鉴定小组或总经理可以办理冻结")
 
 
 class HoldChange(NamedTuple):
@@ -52,7 +53,7 @@ def is_held(session: Session, record: Record) -> bool:
 def require_not_held(session: Session, record: Record, doing: str) -> None:
     """Refuse ``doing`` (e.g. 修改) on a held record with a clear error."""
     if is_held(session, record):
-        raise Conflict(f"档案 {record.archival_code} 处于冻结（诉讼保全）状态，不能{doing}", code="record_on_hold")
+        raise Conflict(_("档案 %(archival_code)s 处于冻结（诉讼保全）状态，不能%(doing)s", archival_code=record.archival_code, doing=doing), code="record_on_hold")
 
 
 def customer_holds_in_force(session: Session, customer_id: int) -> list[LegalHold]:
@@ -67,7 +68,7 @@ def customer_holds_in_force(session: Session, customer_id: int) -> list[LegalHol
 def require_not_erased(customer: Customer, doing: str) -> None:
     """Refuse ``doing`` on a customer whose file destruction has erased (``customer_erased``)."""
     if customer.erased:
-        raise Conflict(f"客户 {customer.customer_no} 的档案已全部销毁，不能{doing}", code="customer_erased")
+        raise Conflict(_("客户 %(customer_no)s 的档案已全部销毁，不能%(doing)s", customer_no=customer.customer_no, doing=doing), code="customer_erased")
 
 
 def require_customer_changeable(session: Session, customer: Customer, doing: str, actor: User) -> None:
@@ -79,10 +80,9 @@ def require_customer_changeable(session: Session, customer: Customer, doing: str
     seen = [h for h in held if policy.can(actor, "hold.view", h)]
     if seen:
         h = seen[0]
-        raise Conflict(f"客户 {customer.customer_no} 的档案处于冻结（{HOLD_KINDS.get(h.kind, h.kind)}：{h.reason}）状态，"
-                       f"不能{doing}", code="customer_on_hold", details={"hold_id": h.id})
+        raise Conflict(_("客户 %(customer_no)s 的档案处于冻结（%(value)s：%(reason)s）状态，不能%(doing)s", customer_no=customer.customer_no, value=HOLD_KINDS.get(h.kind, h.kind), reason=h.reason, doing=doing), code="customer_on_hold", details={"hold_id": h.id})
     if held:
-        raise Conflict(f"客户 {customer.customer_no} 的档案中有档案处于冻结状态，不能{doing}", code="customer_on_hold")
+        raise Conflict(_("客户 %(customer_no)s 的档案中有档案处于冻结状态，不能%(doing)s", customer_no=customer.customer_no, doing=doing), code="customer_on_hold")
 
 
 def find_target(session: Session, viewer: User, target: str, code: str) -> dict[str, int]:
@@ -91,15 +91,15 @@ def find_target(session: Session, viewer: User, target: str, code: str) -> dict[
     way to learn whether a record above their 密级 exists)."""
     code = (code or "").strip()
     if not code:
-        raise ValidationFailed("请填写客户号或档号", code="invalid_target")
+        raise ValidationFailed(_("请填写客户号或档号"), code="invalid_target")
     if target == "record":
         record = session.scalar(select(Record).where(Record.archival_code == code))
         if record is None or not policy.can(viewer, "record.view", record):
-            raise NotFound(f"档号 {code} 不存在", code="not_found")
+            raise NotFound(_("档号 %(code)s 不存在", code=code), code="not_found")
         return {"record_id": record.id}
     customer = session.scalar(select(Customer).where(Customer.customer_no == code))
     if customer is None or not policy.can(viewer, "customer.view", customer):
-        raise NotFound(f"客户号 {code} 不存在", code="not_found")
+        raise NotFound(_("客户号 %(code)s 不存在", code=code), code="not_found")
     return {"customer_id": customer.id}
 
 
@@ -110,14 +110,14 @@ def place_hold(session: Session, actor: User, *, kind: str, reason: str, mandate
 
     The records' disposal dates are recomputed in the same commit (a held record has none).
     """
-    policy.require(actor, "hold.place", code="forbidden", message=REFUSED)
+    policy.require(actor, "hold.place", code="forbidden", message=str(REFUSED))
     if kind not in HOLD_KINDS:
-        raise ValidationFailed("冻结类型须为 诉讼、纠纷 或 未了事项", code="invalid_kind")
+        raise ValidationFailed(_("冻结类型须为 诉讼、纠纷 或 未了事项"), code="invalid_kind")
     reason, mandate = (reason or "").strip(), (mandate or "").strip()
     if not reason or not mandate:
-        raise ValidationFailed("请填写冻结原因和依据（案号、函件或决定）", code="reason_required")
+        raise ValidationFailed(_("请填写冻结原因和依据（案号、函件或决定）"), code="reason_required")
     if (customer_id is None) == (record_id is None):
-        raise ValidationFailed("请选择冻结整个客户档案或单件档案（二者选一）", code="invalid_target")
+        raise ValidationFailed(_("请选择冻结整个客户档案或单件档案（二者选一）"), code="invalid_target")
     if customer_id is not None:
         target = session.get(Customer, customer_id)
         cid, label = customer_id, target.customer_no if target else ""
@@ -125,9 +125,9 @@ def place_hold(session: Session, actor: User, *, kind: str, reason: str, mandate
         target = session.get(Record, record_id)
         cid, label = (target.customer_id, target.archival_code) if target else (None, "")
     if target is None or (isinstance(target, Record) and target.status == "destroyed"):
-        raise NotFound("档案不存在", code="not_found")
+        raise NotFound(_("档案不存在"), code="not_found")
     if isinstance(target, Customer):
-        require_not_erased(target, "冻结")
+        require_not_erased(target, _("冻结"))
     hold = LegalHold(customer_id=customer_id, record_id=record_id, kind=kind, reason=reason, mandate=mandate,
                      placed_by_id=actor.id, placed_at=now)
     session.add(hold)
@@ -143,16 +143,16 @@ def lift_hold(session: Session, actor: User, hold_id: int, *, reason: str, now: 
               store: BlobStore | None = None) -> HoldChange:
     """Lift a hold (who, when, why); the paused time is added to the records' clocks; commit; the
     storage's legal hold on ``store``'s objects is released with it."""
-    policy.require(actor, "hold.release", code="forbidden", message=REFUSED)
+    policy.require(actor, "hold.release", code="forbidden", message=str(REFUSED))
     hold = session.scalar(select(LegalHold).where(LegalHold.id == hold_id).with_for_update())
     # A hold on what the user may not see answers as a missing one: it is for someone cleared to lift.
     if hold is None or not policy.can(actor, "hold.view", hold):
-        raise NotFound("冻结记录不存在", code="hold_not_found")
+        raise NotFound(_("冻结记录不存在"), code="hold_not_found")
     if hold.lifted_at is not None:
-        raise Conflict("该冻结已解除", code="already_lifted")
+        raise Conflict(_("该冻结已解除"), code="already_lifted")
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed("请填写解除冻结的理由", code="reason_required")
+        raise ValidationFailed(_("请填写解除冻结的理由"), code="reason_required")
     hold.lifted_at, hold.lifted_by_id, hold.lift_reason = now, actor.id, reason
     session.flush()
     cid = hold.customer_id if hold.customer_id is not None else hold.record.customer_id

@@ -14,22 +14,23 @@ from archive_app.accounts.models import User
 from archive_app.clock import utcnow
 from archive_app.dbtypes import UTCDateTime, in_values
 from archive_app.extensions import db
+from archive_app.i18n import _l
 from archive_app.intake.models import Customer, Record
 
 # The event a retention period is counted from (never simply the upload).
 TRIGGERS = {
-    "doc_date": "文件形成日期",
-    "deal_closed": "成交日期",
-    "contract_ended": "合同终止日期",
-    "last_contact": "最后联系日期",
-    "follow_contract": "随本客户合同",
+    "doc_date": _l("文件形成日期"),
+    "deal_closed": _l("成交日期"),
+    "contract_ended": _l("合同终止日期"),
+    "last_contact": _l("最后联系日期"),
+    "follow_contract": _l("随本客户合同"),
 }
-HOLD_KINDS = {"litigation": "诉讼", "dispute": "纠纷", "pending": "未了事项"}
-BATCH_STATUSES = {"reviewing": "鉴定中", "submitted": "待总经理审批", "approved": "已批准，待监销",
-                  "executing": "销毁执行中", "executed": "已销毁", "rejected": "已退回"}
-DECISIONS = {"destroy": "销毁", "extend": "延长保管", "permanent": "永久保存"}
+HOLD_KINDS = {"litigation": _l("诉讼"), "dispute": _l("纠纷"), "pending": _l("未了事项")}
+BATCH_STATUSES = {"reviewing": _l("鉴定中"), "submitted": _l("待总经理审批"), "approved": _l("已批准，待监销"),
+                  "executing": _l("销毁执行中"), "executed": _l("已销毁"), "rejected": _l("已退回")}
+DECISIONS = {"destroy": _l("销毁"), "extend": _l("延长保管"), "permanent": _l("永久保存")}
 # How paper originals are destroyed (原件销毁方式), as the company's 销毁清册 names them.
-PAPER_METHODS = {"粉碎": "粉碎（碎纸机）", "焚毁": "焚毁", "化浆": "化浆（造纸厂回收处理）"}
+PAPER_METHODS = {"粉碎": _l("粉碎（碎纸机）"), "焚毁": _l("焚毁"), "化浆": _l("化浆（造纸厂回收处理）")}
 ITEM_STATES = ("pending", "destroying", "destroyed", "kept", "skipped")
 
 

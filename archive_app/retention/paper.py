@@ -24,6 +24,7 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.borrowing.models import PaperLoan
 from archive_app.errors import Conflict, NotFound, ValidationFailed
+from archive_app.i18n import _
 from archive_app.intake.models import Record
 from archive_app.retention.models import PAPER_METHODS, DestructionEntry, DisposalBatch
 
@@ -45,30 +46,30 @@ def destroy_paper(session: Session, archivist: User, batch_id: int, *, method: s
                   now: datetime, note: str = "") -> DisposalBatch:
     """Record that the batch's paper originals were destroyed by ``archivist`` with ``method`` before the
     two supervisors ``supervisor_ids``; clears their shelf places; flushes (the caller commits)."""
-    policy.require(archivist, "disposal.execute", code="forbidden", message="只有档案管理员可以登记原件销毁")
+    policy.require(archivist, "disposal.execute", code="forbidden", message=_("只有档案管理员可以登记原件销毁"))
     batch = session.scalar(select(DisposalBatch).where(DisposalBatch.id == batch_id).with_for_update())
     if batch is None:
-        raise NotFound("销毁批次不存在", code="batch_not_found")
+        raise NotFound(_("销毁批次不存在"), code="batch_not_found")
     if batch.status != "executed":
-        raise Conflict(f"销毁批次 {batch.batch_no} 的电子档案尚未销毁完成，不能登记原件销毁", code="not_executed")
+        raise Conflict(_("销毁批次 %(batch_no)s 的电子档案尚未销毁完成，不能登记原件销毁", batch_no=batch.batch_no), code="not_executed")
     if batch.paper_destroyed_at is not None:
-        raise Conflict(f"销毁批次 {batch.batch_no} 的原件销毁已登记", code="paper_already_destroyed")
+        raise Conflict(_("销毁批次 %(batch_no)s 的原件销毁已登记", batch_no=batch.batch_no), code="paper_already_destroyed")
     if method not in PAPER_METHODS:
-        raise ValidationFailed("请选择原件销毁方式（粉碎、焚毁或化浆）", code="invalid_paper_method")
+        raise ValidationFailed(_("请选择原件销毁方式（粉碎、焚毁或化浆）"), code="invalid_paper_method")
     ids = list(dict.fromkeys(int(i) for i in supervisor_ids))
     if len(ids) != 2:
-        raise ValidationFailed("原件销毁须有两名不同的监销人", code="paper_supervisors_required")
+        raise ValidationFailed(_("原件销毁须有两名不同的监销人"), code="paper_supervisors_required")
     people = [session.get(User, i) for i in ids]
     if any(u is None or not u.is_active_flag or not policy.can(u, "disposal.supervise") for u in people):
-        raise ValidationFailed("监销人须为公司领导、鉴定小组成员或部门负责人", code="invalid_supervisor")
+        raise ValidationFailed(_("监销人须为公司领导、鉴定小组成员或部门负责人"), code="invalid_supervisor")
     if archivist.id in ids:
-        raise ValidationFailed("执行人不能同时担任监销人", code="executor_is_supervisor")
+        raise ValidationFailed(_("执行人不能同时担任监销人"), code="executor_is_supervisor")
     entries = paper_entries(session, batch.id)
     out = session.scalars(select(Record.archival_code).join(PaperLoan, PaperLoan.record_id == Record.id)
                           .where(PaperLoan.returned_at.is_(None),
                                  Record.id.in_([e.record_id for e in entries]))).all()
     if out:
-        raise Conflict(f"以下原件借出未还，须先归还再销毁：{'、'.join(out)}", code="paper_still_out",
+        raise Conflict(_("以下原件借出未还，须先归还再销毁：%(value)s", value='、'.join(out)), code="paper_still_out",
                        details={"archival_codes": list(out)})
     for e in entries:
         record = e.record

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.errors import NotFound
+from archive_app.i18n import _, _l
 from archive_app.intake.models import Customer, Record
 from archive_app.retention import disposal, holds, paper, schedule
 from archive_app.retention.models import (
@@ -28,10 +29,10 @@ from archive_app.retention.models import (
 )
 from archive_app.vocabulary import RECORD_TYPES
 
-DISPOSAL_STATES = {"scheduled": "定期", "permanent": "永久保存", "awaiting_event": "等待起算事件",
-                   "held": "冻结中（暂停计时）"}
-ITEM_STATES = {"pending": "待销毁", "destroying": "销毁中", "destroyed": "已销毁", "kept": "保留",
-               "skipped": "已跳过"}
+DISPOSAL_STATES = {"scheduled": _l("定期"), "permanent": _l("永久保存"), "awaiting_event": _l("等待起算事件"),
+                   "held": _l("冻结中（暂停计时）")}
+ITEM_STATES = {"pending": _l("待销毁"), "destroying": _l("销毁中"), "destroyed": _l("已销毁"), "kept": _l("保留"),
+               "skipped": _l("已跳过")}
 # Supervisors (监销人) a destruction needs.
 SUPERVISORS = 2
 
@@ -114,10 +115,10 @@ def hold_lists(session: Session, *, lifted_limit: int = 200) -> tuple[list[Legal
 def hold_label(hold: LegalHold, viewer: User) -> str:
     """What a hold covers, in words: one record or a customer's whole file (as far as ``viewer`` may see it)."""
     if hold.record_id is not None:
-        return f"档案 {policy.record_code(viewer, hold.record)}"
+        return _("档案 %(record_code)s", record_code=policy.record_code(viewer, hold.record))
     if not policy.can(viewer, "customer.view", hold.customer):
-        return policy.HIDDEN_CUSTOMER
-    return f"客户 {hold.customer.customer_no} 的全部档案"
+        return str(policy.HIDDEN_CUSTOMER)
+    return _("客户 %(customer_no)s 的全部档案", customer_no=hold.customer.customer_no)
 
 
 # ---------------------------------------------------------------------------------------------- due list and batches
@@ -156,7 +157,7 @@ def get_batch(session: Session, batch_id: int) -> DisposalBatch:
     """The batch, or NotFound."""
     batch = session.get(DisposalBatch, batch_id)
     if batch is None:
-        raise NotFound("销毁批次不存在", code="batch_not_found")
+        raise NotFound(_("销毁批次不存在"), code="batch_not_found")
     return batch
 
 

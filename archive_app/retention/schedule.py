@@ -25,6 +25,7 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import ValidationFailed
+from archive_app.i18n import _
 from archive_app.intake.models import Customer, Record
 from archive_app.retention.models import TRIGGERS, LegalHold, RetentionRule, ScheduleVersion
 from archive_app.vocabulary import RECORD_TYPES
@@ -129,37 +130,37 @@ def disposal_for(record: RecordFacts, events: CustomerEvents, rule: Rule | None,
     pauses the clock). ``today`` decides which holds are still in force.
     """
     if record.keep_permanent:
-        return Disposal(None, "permanent", "鉴定决定永久保存")
+        return Disposal(None, "permanent", _("鉴定决定永久保存"))
     if any(h.end is None or h.end > today for h in holds):
-        return Disposal(None, "held", "诉讼保全（冻结）中，暂停计算保管期限")
+        return Disposal(None, "held", _("诉讼保全（冻结）中，暂停计算保管期限"))
     if rule is None:
-        return Disposal(None, "permanent", f"保管期限表未列「{record.record_type}」，按永久保存")
+        return Disposal(None, "permanent", _("保管期限表未列「%(record_type)s」，按永久保存", record_type=record.record_type))
     if rule.years is None:
-        return Disposal(None, "permanent", f"{record.record_type}：永久（保管期限表第{rule.version}版）")
+        return Disposal(None, "permanent", _("%(record_type)s：永久（保管期限表第%(version)s版）", record_type=record.record_type, version=rule.version))
     if rule.trigger == "follow_contract" and events.contract_dates:
         base = max(events.contract_dates)
-        basis = f"{record.record_type}：随本客户合同，至 {base.isoformat()}（保管期限表第{rule.version}版）"
+        basis = _("%(record_type)s：随本客户合同，至 %(base)s（保管期限表第%(version)s版）", record_type=record.record_type, base=base.isoformat(), version=rule.version)
         clock_start = base
     else:
         # With no contract, a follower counts from the last contact like a visitor's records.
         trigger = "last_contact" if rule.trigger == "follow_contract" else rule.trigger
         event = _event(trigger, record, events)
         if event is None:
-            return Disposal(None, "awaiting_event", f"{record.record_type}：等待起算事件「{TRIGGERS[trigger]}」")
+            return Disposal(None, "awaiting_event", _("%(record_type)s：等待起算事件「%(value)s」", record_type=record.record_type, value=TRIGGERS[trigger]))
         clock_start = date(event.year + 1, 1, 1)
         base = date(event.year + 1 + rule.years, 1, 1)
         if trigger == "doc_date" and record.doc_date is None:
             # The stand-in date above is no date of the record's: the basis names the year it was counted by.
-            since = f"自{record.year}年度起（本件无{TRIGGERS[trigger]}，按所属年度计）"
+            since = _("自%(year)s年度起（本件无%(value)s，按所属年度计）", year=record.year, value=TRIGGERS[trigger])
         else:
-            since = f"自{TRIGGERS[trigger]} {event.isoformat()} 起"
-        basis = f"{record.record_type}：{since}，年度终了后保管{rule.years}年（保管期限表第{rule.version}版）"
+            since = _("自%(value)s %(event)s 起", value=TRIGGERS[trigger], event=event.isoformat())
+        basis = _("%(record_type)s：%(since)s，年度终了后保管%(years)s年（保管期限表第%(version)s版）", record_type=record.record_type, since=since, years=rule.years, version=rule.version)
     paused = _paused_days(holds, clock_start)
     if paused:
         base += timedelta(days=paused)
-        basis += f"，冻结期顺延 {paused} 天"
+        basis += _("，冻结期顺延 %(paused)s 天", paused=paused)
     if record.keep_until is not None and record.keep_until > base:
-        return Disposal(record.keep_until, "scheduled", basis + f"；鉴定决定延长保管至 {record.keep_until.isoformat()}")
+        return Disposal(record.keep_until, "scheduled", basis + _("；鉴定决定延长保管至 %(keep_until)s", keep_until=record.keep_until.isoformat()))
     return Disposal(base, "scheduled", basis)
 
 
@@ -171,7 +172,7 @@ def current_schedule(session: Session) -> ScheduleVersion:
     latest = session.scalar(select(ScheduleVersion).order_by(ScheduleVersion.version.desc()).limit(1))
     if latest is not None:
         return latest
-    first = ScheduleVersion(version=1, note="默认保管期限表", created_by_id=None)
+    first = ScheduleVersion(version=1, note=_("默认保管期限表"), created_by_id=None)
     first.rules = [RetentionRule(record_type=t, years=y, trigger=trg) for t, (y, trg) in DEFAULT_RULES.items()]
     session.add(first)
     session.flush()
@@ -188,21 +189,21 @@ def parse_rules(data: Mapping[str, Any]) -> dict[str, tuple[int | None, str]]:
     out: dict[str, tuple[int | None, str]] = {}
     for record_type, spec in data.items():
         if record_type not in RECORD_TYPES:
-            raise ValidationFailed(f"未知的档案类型「{record_type}」", code="invalid_record_type")
+            raise ValidationFailed(_("未知的档案类型「%(record_type)s」", record_type=record_type), code="invalid_record_type")
         years_raw = str((spec or {}).get("years", "")).strip()
         trigger = str((spec or {}).get("trigger", "")).strip()
         if trigger not in TRIGGERS:
-            raise ValidationFailed(f"「{record_type}」的起算事件无效", code="invalid_trigger")
+            raise ValidationFailed(_("「%(record_type)s」的起算事件无效", record_type=record_type), code="invalid_trigger")
         if years_raw in ("", "永久"):
             years = None
         else:
             try:
                 years = int(years_raw)
             except ValueError:
-                raise ValidationFailed(f"「{record_type}」的保管年限须为正整数或「永久」",
+                raise ValidationFailed(_("「%(record_type)s」的保管年限须为正整数或「永久」", record_type=record_type),
                                        code="invalid_years") from None
             if not 0 < years <= 100:
-                raise ValidationFailed(f"「{record_type}」的保管年限须在 1–100 年之间", code="invalid_years")
+                raise ValidationFailed(_("「%(record_type)s」的保管年限须在 1–100 年之间", record_type=record_type), code="invalid_years")
         out[record_type] = (years, trigger)
     return out
 
@@ -214,15 +215,15 @@ def update_schedule(session: Session, actor: User, changes: Mapping[str, tuple[i
     The records' dates are not touched here: call ``upkeep.after_change(all_records=True)``
     afterwards (a background job at scale).
     """
-    policy.require(actor, "schedule.edit", code="forbidden", message="只有系统管理员可以修改保管期限表")
+    policy.require(actor, "schedule.edit", code="forbidden", message=_("只有系统管理员可以修改保管期限表"))
     if not (note or "").strip():
-        raise ValidationFailed("请说明修改理由", code="reason_required")
+        raise ValidationFailed(_("请说明修改理由"), code="reason_required")
     old = current_schedule(session)
     rules = {r.record_type: (r.years, r.trigger) for r in old.rules}
     diff = {t: {"from": list(rules.get(t, (None, ""))), "to": list(v)} for t, v in changes.items()
             if rules.get(t) != v}
     if not diff:
-        raise ValidationFailed("保管期限表没有变化", code="no_change")
+        raise ValidationFailed(_("保管期限表没有变化"), code="no_change")
     rules.update(changes)
     new = ScheduleVersion(version=old.version + 1, note=note.strip(), created_by_id=actor.id, created_at=now)
     new.rules = [RetentionRule(record_type=t, years=y, trigger=trg) for t, (y, trg) in sorted(rules.items())]

@@ -20,6 +20,7 @@ from archive_app.errors import DomainError, ValidationFailed
 from archive_app.extensions import db
 from archive_app.http import attachment, attempt, client_ip, date_arg, optional_int, page_arg
 from archive_app.http import page as http_page
+from archive_app.i18n import _
 from archive_app.retention import disposal, documents, holds, paper, queries, upkeep
 from archive_app.retention import schedule as retention
 from archive_app.retention.models import BATCH_STATUSES, DECISIONS, HOLD_KINDS, TRIGGERS
@@ -40,7 +41,7 @@ def local_today() -> date:
 
 def page(rule: str, action: str, **options: Any) -> Callable:
     """A retention page: signed-in users whom the policy lets do ``action`` (see ``http.page``)."""
-    return http_page(bp, rule, action, message="您没有权限访问保管期限与销毁管理", **options)
+    return http_page(bp, rule, action, message=_("您没有权限访问保管期限与销毁管理"), **options)
 
 
 def _done(action: Callable[[], Any], success: Callable[[Any], str]) -> Any:
@@ -91,7 +92,7 @@ def schedule_edit(user: User):
         return _schedule(True, values, exc.status)
     # Synchronous at this scale; with millions of records a background job runs this.
     done = upkeep.after_change(db.session, get_store(), now=now, all_records=True)
-    flash(f"已发布保管期限表第 {new.version} 版，{done.moved} 件档案的到期日已重新计算", "success")
+    flash(_("已发布保管期限表第 %(version)s 版，%(moved)s 件档案的到期日已重新计算", version=new.version, moved=done.moved), "success")
     return redirect(url_for("retention.schedule"))
 
 
@@ -101,7 +102,7 @@ def schedule_edit(user: User):
 def _mirrored(change: holds.HoldChange | None) -> None:
     failed = len(change.upkeep.locks.failed) if change is not None else 0
     if failed:
-        flash(f"存储层冻结同步失败 {failed} 个文件，请联系管理员运行 archive retention-sync", "warning")
+        flash(_("存储层冻结同步失败 %(failed)s 个文件，请联系管理员运行 archive retention-sync", failed=failed), "warning")
 
 
 @page("/retention/holds", "hold.place")
@@ -118,7 +119,7 @@ def hold_place(user: User):
         db.session, user, kind=form.get("kind", ""), reason=form.get("reason", ""), mandate=form.get("mandate", ""),
         now=utc_now(), store=get_store(), **holds.find_target(db.session, user, form.get("target", "customer"),
                                                                form.get("code", ""))),
-        lambda c: f"已冻结 {queries.hold_label(c.hold, user)}"))
+        lambda c: _("已冻结 %(hold_label)s", hold_label=queries.hold_label(c.hold, user))))
     return redirect(url_for("retention.holds_page"))
 
 
@@ -126,7 +127,7 @@ def hold_place(user: User):
 def hold_lift(user: User, hold_id: int):
     _mirrored(_done(lambda: holds.lift_hold(db.session, user, hold_id, reason=request.form.get("reason", ""),
                                             now=utc_now(), store=get_store()),
-                    lambda c: f"已解除冻结：{queries.hold_label(c.hold, user)}"))
+                    lambda c: _("已解除冻结：%(hold_label)s", hold_label=queries.hold_label(c.hold, user))))
     return redirect(url_for("retention.holds_page"))
 
 
@@ -137,7 +138,7 @@ def hold_lift(user: User, hold_id: int):
 def due(user: User):
     status = 200
     try:
-        on = date_arg(request.args.get("on"), "截止日期") or local_today()
+        on = date_arg(request.args.get("on"), _("截止日期")) or local_today()
     except ValidationFailed as exc:
         flash(exc.message, "error")
         on, status = local_today(), exc.status
@@ -158,12 +159,12 @@ def batches(user: User):
 @page("/disposal/batches", "disposal.review", methods=["POST"])
 def batch_create(user: User):
     try:
-        due_by = date_arg(request.form.get("due_by"), "截止日期") or local_today()
+        due_by = date_arg(request.form.get("due_by"), _("截止日期")) or local_today()
     except ValidationFailed as exc:
         flash(exc.message, "error")
         return redirect(url_for("retention.due"))
     batch = _done(lambda: disposal.create_batch(db.session, user, due_by, now=utc_now(), tz=timezone_name()),
-                  lambda b: f"已发起鉴定：销毁批次 {b.batch_no}（截至 {due_by.isoformat()}）")
+                  lambda b: _("已发起鉴定：销毁批次 %(batch_no)s（截至 %(due_by)s）", batch_no=b.batch_no, due_by=due_by.isoformat()))
     if batch is None:
         return redirect(url_for("retention.due", on=due_by.isoformat()))
     return redirect(url_for("retention.batch", batch_id=batch.id))
@@ -190,12 +191,12 @@ def batch_decide(user: User, batch_id: int):
     decision = form.get("decision", "")
     keep_years = optional_int(form.get("keep_years")) if decision == "extend" else None
     if not ids:
-        flash("请先勾选要鉴定的档案", "error")
+        flash(_("请先勾选要鉴定的档案"), "error")
         return _back(batch_id)
     label = DECISIONS.get(decision, decision)
     _done(lambda: disposal.decide(db.session, user, batch_id, ids, decision, reason=form.get("reason", ""),
                                   now=utc_now(), keep_years=keep_years),
-          lambda n: f"已对 {n} 件档案作出鉴定意见：{label}" + (f" {keep_years} 年" if keep_years else ""))
+          lambda n: _("已对 %(n)s 件档案作出鉴定意见：%(label)s", n=n, label=label) + (_(" %(keep_years)s 年", keep_years=keep_years) if keep_years else ""))
     return _back(batch_id)
 
 
@@ -212,18 +213,18 @@ def _batch_step(rule: str, name: str, action: str, run: Callable[[User, int], An
 
 _batch_step("submit", "batch_submit", "disposal.review",
             lambda user, batch_id: disposal.submit(db.session, user, batch_id, now=utc_now()),
-            lambda b: f"销毁批次 {b.batch_no} 已提交总经理审批")
+            lambda b: _("销毁批次 %(batch_no)s 已提交总经理审批", batch_no=b.batch_no))
 _batch_step("approve", "batch_approve", "disposal.approve",
             lambda user, batch_id: disposal.approve(db.session, user, batch_id, now=utc_now(),
                                                     note=request.form.get("note", ""), store=get_store()),
-            lambda b: f"已批准销毁批次 {b.batch_no}，待两名监销人确认")
+            lambda b: _("已批准销毁批次 %(batch_no)s，待两名监销人确认", batch_no=b.batch_no))
 _batch_step("send-back", "batch_send_back", "disposal.approve",
             lambda user, batch_id: disposal.send_back(db.session, user, batch_id, note=request.form.get("note", ""),
                                                       now=utc_now()),
-            lambda b: f"已退回销毁批次 {b.batch_no}，鉴定小组须重新鉴定")
+            lambda b: _("已退回销毁批次 %(batch_no)s，鉴定小组须重新鉴定", batch_no=b.batch_no))
 _batch_step("sign", "batch_sign", "disposal.supervise",
             lambda user, batch_id: disposal.sign_as_supervisor(db.session, user, batch_id, now=utc_now()),
-            lambda s: f"您已确认担任销毁批次 {s.batch.batch_no} 的监销人")
+            lambda s: _("您已确认担任销毁批次 %(batch_no)s 的监销人", batch_no=s.batch.batch_no))
 _batch_step("execute", "batch_execute", "disposal.execute",
             lambda user, batch_id: disposal.execute(db.session, get_store(), user, batch_id, index=get_index(),
                                                     now=utc_now(), tz=timezone_name()),
@@ -233,7 +234,7 @@ _batch_step("paper", "batch_paper", "disposal.execute",
                 db.session, user, batch_id, method=request.form.get("method", ""),
                 supervisor_ids=[int(v) for v in request.form.getlist("supervisor_ids") if v.isdigit()],
                 note=request.form.get("note", ""), now=utc_now()),
-            lambda b: f"已登记销毁批次 {b.batch_no} 的原件销毁：{b.paper_count} 件原件已{b.paper_method}，存放位置已清除")
+            lambda b: _("已登记销毁批次 %(batch_no)s 的原件销毁：%(paper_count)s 件原件已%(paper_method)s，存放位置已清除", batch_no=b.batch_no, paper_count=b.paper_count, paper_method=b.paper_method))
 
 
 # ------------------------------------------------------------------------------------ register and certificate

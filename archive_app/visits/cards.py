@@ -17,6 +17,7 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import Conflict, NotFound, ValidationFailed, in_range
+from archive_app.i18n import _
 from archive_app.intake.models import Customer, Record
 from archive_app.visits import follow_ups, grades
 from archive_app.visits.choices import CARD_CHOICES, MAX_VISITS, label
@@ -38,14 +39,14 @@ def _visit_dates(data: Mapping[str, Any]) -> list[date]:
     if isinstance(raw, str):
         raw = [part for part in raw.replace("，", ",").split(",")]
     if not isinstance(raw, list):
-        raise ValidationFailed("到访日期须为日期列表", code="invalid_date")
-    days = [d for d in (grades.parse_day(v, "到访日期") for v in raw) if d is not None]
+        raise ValidationFailed(_("到访日期须为日期列表"), code="invalid_date")
+    days = [d for d in (grades.parse_day(v, _("到访日期")) for v in raw) if d is not None]
     if not days:
-        raise ValidationFailed("请填写首次到访日期", code="first_visit_required")
+        raise ValidationFailed(_("请填写首次到访日期"), code="first_visit_required")
     if len(days) > MAX_VISITS:
-        raise ValidationFailed(f"到访日期最多 {MAX_VISITS} 个", code="too_many_visits")
+        raise ValidationFailed(_("到访日期最多 %(max_visits)s 个", max_visits=MAX_VISITS), code="too_many_visits")
     if any(later < earlier for earlier, later in zip(days, days[1:])):
-        raise ValidationFailed("到访日期须按先后顺序填写（首次、二次、三次……）", code="visit_dates_out_of_order")
+        raise ValidationFailed(_("到访日期须按先后顺序填写（首次、二次、三次……）"), code="visit_dates_out_of_order")
     return days
 
 
@@ -55,7 +56,7 @@ def _optional_id(value: Any, label_: str) -> int | None:
     try:
         return in_range(int(value), label_)
     except (TypeError, ValueError):
-        raise ValidationFailed(f"{label_}格式不正确", code="invalid_number") from None
+        raise ValidationFailed(_("%(label)s格式不正确", label=label_), code="invalid_number") from None
 
 
 def parse_card(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -65,23 +66,23 @@ def parse_card(data: Mapping[str, Any]) -> dict[str, Any]:
     """
     unknown = set(data) - set(FIELDS)
     if unknown:
-        raise ValidationFailed(f"未知字段：{sorted(unknown)[0]}", code="unknown_field")
+        raise ValidationFailed(_("未知字段：%(value)s", value=sorted(unknown)[0]), code="unknown_field")
     out: dict[str, Any] = {}
     for field, (name, codes) in CARD_CHOICES.items():
         code = str(data.get(field) or "").strip() or None
         if code is not None and code not in codes:
-            raise ValidationFailed(f"{name}的选项无效：{code}", code="invalid_choice", details={"field": field})
+            raise ValidationFailed(_("%(name)s的选项无效：%(code)s", name=name, code=code), code="invalid_choice", details={"field": field})
         out[field] = code
     out["visit_dates"] = _visit_dates(data)
-    out["consultant_id"] = _optional_id(data.get("consultant_id"), "接待置业顾问")
-    out["record_id"] = _optional_id(data.get("record_id"), "扫描件档案")
+    out["consultant_id"] = _optional_id(data.get("consultant_id"), _("接待置业顾问"))
+    out["record_id"] = _optional_id(data.get("record_id"), _("扫描件档案"))
     grade = str(data.get("grade") or "").strip()
     out["grade"] = grades.parse_grade(grade) if grade else None
     out["grade_reason"] = str(data.get("grade_reason") or "").strip()
     out["scouting"] = _bool(data.get("scouting"))
     out["notes"] = str(data.get("notes") or "").strip()
     if len(out["notes"]) > NOTES_LIMIT:
-        raise ValidationFailed(f"备注过长（不超过 {NOTES_LIMIT} 字）", code="field_too_long")
+        raise ValidationFailed(_("备注过长（不超过 %(notes_limit)s 字）", notes_limit=NOTES_LIMIT), code="field_too_long")
     return out
 
 
@@ -91,7 +92,7 @@ def _consultant(session: Session, consultant_id: int | None) -> User | None:
     found = session.get(User, consultant_id)
     # Like any id that names nothing (or no one who may serve customers): 404.
     if found is None or not policy.can(found, "customer.serve"):
-        raise NotFound("接待置业顾问不存在", code="unknown_consultant")
+        raise NotFound(_("接待置业顾问不存在"), code="unknown_consultant")
     return found
 
 
@@ -102,7 +103,7 @@ def _scan(session: Session, actor: User, customer: Customer, record_id: int | No
     # A record of another file, destroyed, or one the actor may not see answers as a missing one.
     if (record is None or record.customer_id != customer.id or record.status == "destroyed"
             or not policy.can(actor, "record.view", record)):
-        raise NotFound("扫描件档案不存在", code="record_not_found")
+        raise NotFound(_("扫描件档案不存在"), code="record_not_found")
     return record
 
 
@@ -117,7 +118,7 @@ def create_card(session: Session, actor: User, customer_id: int, data: Mapping[s
     from archive_app.retention.holds import require_customer_changeable
 
     customer = get_customer(session, actor, customer_id, "visit.record")
-    require_customer_changeable(session, customer, "登记温馨卡", actor)
+    require_customer_changeable(session, customer, _("登记温馨卡"), actor)
     values = parse_card(data)
     consultant = _consultant(session, values["consultant_id"])
     scan = _scan(session, actor, customer, values["record_id"])
@@ -156,20 +157,20 @@ def add_visit(session: Session, actor: User, card_id: int, data: Mapping[str, An
 
     unknown = set(data) - {"visited_on"}
     if unknown:
-        raise ValidationFailed(f"未知字段：{sorted(unknown)[0]}", code="unknown_field")
+        raise ValidationFailed(_("未知字段：%(value)s", value=sorted(unknown)[0]), code="unknown_field")
     card = session.get(VisitorCard, card_id)
     if card is None or not policy.can(actor, "visit.view", card.customer):
-        raise NotFound("温馨卡不存在", code="card_not_found")
+        raise NotFound(_("温馨卡不存在"), code="card_not_found")
     policy.require(actor, "visit.record", card.customer)
-    require_customer_changeable(session, card.customer, "登记到访", actor)
-    visited_on = grades.parse_day(data.get("visited_on"), "到访日期")
+    require_customer_changeable(session, card.customer, _("登记到访"), actor)
+    visited_on = grades.parse_day(data.get("visited_on"), _("到访日期"))
     if visited_on is None:
-        raise ValidationFailed("请填写到访日期", code="visit_date_required")
+        raise ValidationFailed(_("请填写到访日期"), code="visit_date_required")
     if len(card.visits) >= MAX_VISITS:
-        raise Conflict(f"一张温馨卡最多登记 {MAX_VISITS} 次到访，请新登记一张", code="too_many_visits")
+        raise Conflict(_("一张温馨卡最多登记 %(max_visits)s 次到访，请新登记一张", max_visits=MAX_VISITS), code="too_many_visits")
     last = card.visits[-1].visited_on if card.visits else None
     if last is not None and visited_on < last:
-        raise Conflict(f"到访日期不能早于上次到访（{last}）", code="visit_before_last")
+        raise Conflict(_("到访日期不能早于上次到访（%(last)s）", last=last), code="visit_before_last")
     visit = CardVisit(visit_no=len(card.visits) + 1, visited_on=visited_on)
     card.visits.append(visit)
     session.flush()
@@ -200,7 +201,7 @@ def view_card(session: Session, actor: User, card_id: int, ip: str = "") -> Visi
     """One card of a customer ``actor`` sees (``visit.view``), else as missing; the look is audited."""
     card = session.get(VisitorCard, card_id)
     if card is None or not policy.can(actor, "visit.view", card.customer):
-        raise NotFound("温馨卡不存在", code="card_not_found")
+        raise NotFound(_("温馨卡不存在"), code="card_not_found")
     audit.record_read(session, "visit_card.view", actor=actor, object_type="customer", object_id=card.customer_id,
                        ip=ip, details={"customer_no": card.customer.customer_no, "card_id": card.id})
     return card

@@ -17,6 +17,7 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import ValidationFailed
+from archive_app.i18n import _
 from archive_app.intake.models import Customer
 from archive_app.visits.choices import FOLLOW_UP_WAYS
 from archive_app.visits.grades import parse_day
@@ -74,21 +75,21 @@ def record_follow_up(session: Session, actor: User, customer_id: int, data: dict
 
     unknown = set(data) - {"done_on", "way", "result", "next_due_on"}
     if unknown:
-        raise ValidationFailed(f"未知字段：{sorted(unknown)[0]}", code="unknown_field")
+        raise ValidationFailed(_("未知字段：%(value)s", value=sorted(unknown)[0]), code="unknown_field")
     customer = get_customer(session, actor, customer_id, "followup.record")
-    require_customer_changeable(session, customer, "记录回访", actor)
-    done_on = parse_day(data.get("done_on"), "回访日期") or today
+    require_customer_changeable(session, customer, _("记录回访"), actor)
+    done_on = parse_day(data.get("done_on"), _("回访日期")) or today
     way = str(data.get("way") or "").strip()
     if way not in FOLLOW_UP_WAYS:
-        raise ValidationFailed("请选择回访方式（电话、上门、来访、微信、短信或其他）", code="invalid_way")
+        raise ValidationFailed(_("请选择回访方式（电话、上门、来访、微信、短信或其他）"), code="invalid_way")
     result = str(data.get("result") or "").strip()
     if not result:
-        raise ValidationFailed("请填写回访结果", code="result_required")
+        raise ValidationFailed(_("请填写回访结果"), code="result_required")
     if len(result) > RESULT_LIMIT:
-        raise ValidationFailed(f"回访结果过长（不超过 {RESULT_LIMIT} 字）", code="field_too_long")
-    next_due = parse_day(data.get("next_due_on"), "下次回访日期")
+        raise ValidationFailed(_("回访结果过长（不超过 %(result_limit)s 字）", result_limit=RESULT_LIMIT), code="field_too_long")
+    next_due = parse_day(data.get("next_due_on"), _("下次回访日期"))
     if next_due is not None and next_due < done_on:
-        raise ValidationFailed("下次回访日期不能早于本次回访日期", code="next_due_before_done")
+        raise ValidationFailed(_("下次回访日期不能早于本次回访日期"), code="next_due_before_done")
     follow = _open(session, customer.id)
     if follow is None:
         follow = FollowUp(customer_id=customer.id, assignee_id=actor.id)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import Conflict, ValidationFailed
+from archive_app.i18n import _
 from archive_app.intake.customers import parse_date
 from archive_app.intake.models import Customer
 from archive_app.visits.choices import GRADE_ORDER
@@ -28,7 +29,7 @@ def parse_grade(value: Any) -> str:
     """A grade letter (A-D, any case) or ValidationFailed ``invalid_grade``."""
     grade = str(value or "").strip().upper()
     if grade not in GRADE_ORDER:
-        raise ValidationFailed("客户等级须为 A/B/C/D", code="invalid_grade")
+        raise ValidationFailed(_("客户等级须为 A/B/C/D"), code="invalid_grade")
     return grade
 
 
@@ -50,15 +51,15 @@ def set_grade(session: Session, actor: User, customer: Customer, to_grade: Any, 
         return None
     reason = (reason or "").strip()
     if len(reason) > REASON_LIMIT:
-        raise ValidationFailed(f"等级变更原因过长（不超过 {REASON_LIMIT} 字）", code="field_too_long")
+        raise ValidationFailed(_("等级变更原因过长（不超过 %(reason_limit)s 字）", reason_limit=REASON_LIMIT), code="field_too_long")
     if is_downgrade(before, grade) and not reason:
-        raise ValidationFailed(f"客户等级由 {before} 降为 {grade} 须填写降级原因（退化须报告现场主管）",
+        raise ValidationFailed(_("客户等级由 %(before)s 降为 %(grade)s 须填写降级原因（退化须报告现场主管）", before=before, grade=grade),
                                code="downgrade_reason_required", details={"from": before, "to": grade})
     current = Customer.grade.is_(None) if before is None else Customer.grade == before
     moved = session.execute(update(Customer).where(Customer.id == customer.id, current)
                             .values(grade=grade).execution_options(synchronize_session=False))
     if moved.rowcount != 1:
-        raise Conflict("客户等级刚被他人修改，请刷新后重试", code="grade_changed")
+        raise Conflict(_("客户等级刚被他人修改，请刷新后重试"), code="grade_changed")
     # The row is already updated; setting the attribute too keeps the loaded object right and lets the
     # index feed see the customer changed (its records carry the grade in the search index).
     customer.grade = grade
@@ -83,9 +84,9 @@ def change_grade(session: Session, actor: User, customer_id: int, data: dict[str
 
     unknown = set(data) - {"grade", "reason"}
     if unknown:
-        raise ValidationFailed(f"未知字段：{sorted(unknown)[0]}", code="unknown_field")
+        raise ValidationFailed(_("未知字段：%(value)s", value=sorted(unknown)[0]), code="unknown_field")
     customer = get_customer(session, actor, customer_id, "grade.change")
-    require_customer_changeable(session, customer, "修改客户等级", actor)
+    require_customer_changeable(session, customer, _("修改客户等级"), actor)
     return set_grade(session, actor, customer, data.get("grade"), reason=str(data.get("reason") or ""), now=now,
                      changed_on=today, ip=ip)
 

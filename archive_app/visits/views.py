@@ -12,6 +12,7 @@ from archive_app import policy
 from archive_app.accounts.models import User
 from archive_app.extensions import db
 from archive_app.http import actor, attempt, client_ip, form_dict, optional_int, page
+from archive_app.i18n import _
 from archive_app.intake import customers as customer_svc
 from archive_app.intake import records as record_svc
 from archive_app.intake.models import Customer, Record
@@ -37,7 +38,7 @@ def _scan_pages(user: User, record: Record | None) -> list[dict[str, Any]]:
     if record is None or not record_svc.content_rights(db.session, user, record, now=now())["read"]:
         return []
     return [{"url": url_for("records.page_image", record_id=record.id, file_id=f.id, page_no=p.page_no,
-                            kind="image"), "label": f"{f.original_name} 第{p.page_no}页"}
+                            kind="image"), "label": _("%(original_name)s 第%(page_no)s页", original_name=f.original_name, page_no=p.page_no)}
             for f in record.files for p in f.pages if p.view_key]
 
 
@@ -71,7 +72,7 @@ def new_card(user: User, customer_id: int):
     values["visit_dates"] = [d for d in request.form.getlist("visit_dates") if d.strip()]
     card, error = attempt(lambda: cards.create_card(db.session, user, customer_id, values, now=now(),
                                                     settings=follow_up_settings(), ip=client_ip()),
-                          lambda c: "温馨卡已登记")
+                          lambda c: _("温馨卡已登记"))
     if error:
         return _card_form(user, customer, values, error.status)
     return redirect(url_for("visits.show_card", card_id=card.id))
@@ -91,7 +92,7 @@ def show_card(user: User, card_id: int):
 def add_visit(user: User, card_id: int):
     values = {k: v for k, v in form_dict().items() if k == "visited_on"}
     attempt(lambda: cards.add_visit(db.session, user, card_id, values, now=now(), ip=client_ip()),
-            lambda v: f"已登记第{v.visit_no}次到访")
+            lambda v: _("已登记第%(visit_no)s次到访", visit_no=v.visit_no))
     return redirect(url_for("visits.show_card", card_id=card_id))
 
 
@@ -100,7 +101,7 @@ def change_grade(user: User, customer_id: int):
     values = {k: v for k, v in form_dict().items() if k in ("grade", "reason")}
     attempt(lambda: grades.change_grade(db.session, user, customer_id, values, now=now(), today=local_today(),
                                         ip=client_ip()),
-            lambda c: f"客户等级已改为 {c.to_grade}" if c else "等级未变")
+            lambda c: _("客户等级已改为 %(to_grade)s", to_grade=c.to_grade) if c else _("等级未变"))
     return redirect(url_for("customers.show", customer_id=customer_id) + "#visits")
 
 
@@ -109,7 +110,7 @@ def record_follow_up(user: User, customer_id: int):
     values = {k: v for k, v in form_dict().items() if k in ("done_on", "way", "result", "next_due_on")}
     attempt(lambda: follow_ups.record_follow_up(db.session, user, customer_id, values, now=now(),
                                                 today=local_today(), ip=client_ip(), store=get_store()),
-            lambda f: "回访已记录")
+            lambda f: _("回访已记录"))
     return redirect(url_for("customers.show", customer_id=customer_id) + "#visits")
 
 
