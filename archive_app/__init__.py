@@ -31,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     register_data_dir(app)
     register_pdf_font(app)
     register_extensions(app)
+    register_i18n(app)
     register_audit_key(app)
     register_storage(app)
     register_queue(app)
@@ -64,6 +65,13 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     from archive_app.accounts import login_views  # noqa: F401  (registers the user and request loaders)
+
+
+def register_i18n(app: Flask) -> None:
+    """Flask-Babel: the catalogues (compiled when stale), each request's language, the template helpers."""
+    from archive_app import i18n
+
+    i18n.init_app(app)
 
 
 def register_audit_key(app: Flask) -> None:
@@ -112,7 +120,7 @@ def register_blueprints(app: Flask) -> None:
     """Every room's pages, the favicon, and the JSON API (one blueprint that each room's ``api`` module fills)."""
     # Importing a room's API module puts its routes on api_bp.
     from archive_app.accounts import api as _accounts_api  # noqa: F401
-    from archive_app.accounts import login_views, self_views
+    from archive_app.accounts import language_views, login_views, self_views
     from archive_app.accounts import views as account_views
     from archive_app.api import bp as api_bp
     from archive_app.audit import api as _audit_api  # noqa: F401
@@ -141,7 +149,7 @@ def register_blueprints(app: Flask) -> None:
     for module in (login_views, customer_views, record_views, finding_views, borrowing_views, retention_views,
                    inbox_views, account_views, self_views, audit_views, backup_views, fixity_views, admission_views,
                    visit_views, correction_views, register_views, bulk_views,
-                   review_views, report_views):
+                   review_views, report_views, language_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
     # The API authenticates with tokens or checks the CSRF header itself (see api.api_auth).

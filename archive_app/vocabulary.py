@@ -108,6 +108,7 @@ AUDIT_ACTION_LABELS = {
     "user.change": "变更角色/部门/密级",
     "user.password_reset": "重置密码",
     "user.password_change": "修改本人密码",
+    "user.language": "更改界面语言",
     "token.create": "创建 API 令牌",
     "token.revoke": "吊销 API 令牌",
     "token.revoke_all": "吊销全部 API 令牌",
