@@ -31,10 +31,10 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from flask import Flask, current_app, has_request_context, request
-from flask_babel import Babel, get_locale
-from flask_babel import gettext as _  # noqa: F401  (the names the code imports from here)
-from flask_babel import lazy_gettext as _l  # noqa: F401
-from flask_babel import ngettext  # noqa: F401
+from flask_babel import Babel, get_locale, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import SQLAlchemyError
 
 # Each language named in itself (what a person looking for their language recognises): data, not UI text.
 LANGUAGES: dict[str, str] = {"zh_Hans": "简体中文", "zh_Hant": "繁體中文", "en": "English"}
@@ -45,6 +45,7 @@ LANG_COOKIE = "lang"
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 SOURCE_DIR = Path(__file__).resolve().parent / "translations"
 DOMAIN = "messages"
+# _, _l and ngettext are imported above for the code to import from here: ``from archive_app.i18n import _``.
 
 
 def init_app(app: Flask) -> None:
@@ -71,10 +72,17 @@ def chosen_locale(user_locale: str | None, cookie: str | None) -> str:
 
 
 def select_locale() -> str:
-    """Flask-Babel's locale selector: :func:`chosen_locale` for the request's user and cookie."""
+    """Flask-Babel's locale selector: :func:`chosen_locale` for the request's user and cookie; outside a
+    request (the worker, the command line) the default."""
     from flask_login import current_user
 
-    user_locale = getattr(current_user, "locale", None) if current_user and current_user.is_authenticated else None
+    if not has_request_context():
+        return DEFAULT_LOCALE
+    try:
+        user_locale = getattr(current_user, "locale", None) if current_user.is_authenticated else None
+    except SQLAlchemyError:
+        # the page that says the database cannot be reached: no user to ask, the cookie still counts
+        user_locale = None
     return chosen_locale(user_locale, request.cookies.get(LANG_COOKIE))
 
 
