@@ -20,6 +20,7 @@ import hashlib
 import os
 import tempfile
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -145,12 +146,12 @@ def format_date(value: date | datetime | None) -> str:
     return format_skeleton("yMd", day, locale=Locale.parse(code))
 
 
-def format_number(value: int | float | None) -> str:
+def format_number(value: int | float | Decimal | None) -> str:
     """A number with the request language's grouping (zh_Hans as today: no grouping)."""
     if value is None:
         return ""
     code = current_language()
-    if code == DEFAULT_LOCALE:
+    if code == DEFAULT_LOCALE or isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         return str(value)
     return format_decimal(value, locale=Locale.parse(code))
 

@@ -67,6 +67,23 @@ def test_the_log_in_page_chooser_sets_a_cookie(app, client) -> None:
     assert "<h1>Sign in</h1>" in client.get("/login").get_data(as_text=True)
 
 
+def test_every_page_without_arguments_draws_in_every_language(app, users, client, auth) -> None:
+    """The administrator (every page) opens each page that needs no id in each language: none fails, each
+    says its language; a translation that broke a page (a bad placeholder, a stray %) shows here."""
+    auth.login("admin")
+    paths = sorted({rule.rule for rule in app.url_map.iter_rules()
+                    if "GET" in rule.methods and not rule.arguments and not rule.rule.startswith("/api/")
+                    and rule.endpoint not in ("static", "favicon") and not rule.rule.endswith((".xlsx", ".csv", ".pdf"))})
+    assert len(paths) > 25
+    for code, lang in i18n.HTML_LANG.items():
+        client.set_cookie("lang", code)
+        for path in paths:
+            answer = client.get(path)
+            assert answer.status_code < 500, (code, path)
+            if answer.status_code == 200 and answer.mimetype == "text/html":
+                assert f'<html lang="{lang}">' in answer.get_data(as_text=True), (code, path)
+
+
 # ---------------------------------------------------------------------------------------------- dates and numbers
 
 
@@ -188,3 +205,7 @@ def test_every_template_msgid_is_translated_in_both_catalogues() -> None:
         # a translation keeps every placeholder, or the page raises or loses a value
         wrong = [m for m in msgids if set(placeholder.findall(m)) != set(placeholder.findall(catalogue[m][0]))]
         assert not wrong, f"{lang}: placeholders differ:\n" + "\n".join(wrong)
+        # and formats as the page formats it (a lone % raises there)
+        for msgid in msgids:
+            translation = catalogue[msgid][0]
+            translation % {name[2:-2]: "x" for name in placeholder.findall(translation)}
