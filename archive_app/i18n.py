@@ -49,6 +49,22 @@ DOMAIN = "messages"
 # _, _l and ngettext are imported above for the code to import from here: ``from archive_app.i18n import _``.
 
 
+# The texts static/*.js write (window.archiveText): Simplified Chinese, as in the scripts, with the same
+# %(name)s placeholders. Pages in another language carry their translations in <body data-texts>.
+JS_TEXTS = (
+    _l("客户号：%(name)s"), _l("档案类型：%(name)s"), _l("文件日期：%(name)s"), _l("共 %(n)s 个文件"),
+    _l("上传失败（HTTP %(status)s）"), _l("%(message)s：%(codes)s"), _l("上传中…"), _l("网络错误，上传未完成，请重试"),
+    _l("已上传 %(ok)s 个"), _l("已上传 %(ok)s 个，失败 %(failed)s 个（可修改后再次上传）"), _l("已上传 %(pct)s%%"),
+    _l("上传完成：%(code)s"), _l("排队"), _l("处理中"), _l("完成"), _l("失败"), _l("%(v)s：%(r)s"), _l("第%(index)s次"),
+    _l("、"), _l("；"),
+)
+
+
+def js_texts() -> dict[str, str]:
+    """The scripts' texts in the request's language: msgid -> translation."""
+    return {text._args[0]: str(text) for text in JS_TEXTS}
+
+
 def init_app(app: Flask) -> None:
     """Compile the catalogues if stale, then give the app Flask-Babel, its locale and the template helpers."""
     target = compile_catalogues(SOURCE_DIR, _build_dir(app))
@@ -56,7 +72,8 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LOCALE
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config.get("TIMEZONE", "UTC")
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=current_language, html_lang=html_lang)
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=current_language, html_lang=html_lang,
+                                 js_texts=js_texts)
     app.jinja_env.filters.update(format_datetime=format_datetime, format_date=format_date,
                                  format_number=format_number)
 

@@ -209,3 +209,26 @@ def test_every_template_msgid_is_translated_in_both_catalogues() -> None:
         for msgid in msgids:
             translation = catalogue[msgid][0]
             translation % {name[2:-2]: "x" for name in placeholder.findall(translation)}
+
+
+# The scripts write their texts through window.archiveText("…"), whose msgids archive_app/i18n.py lists;
+# status.js keeps its status labels in a map it passes through archiveText when it writes them.
+SCRIPT_CALL = re.compile(r"""archiveText\(\s*"((?:[^"\\]|\\.)*)\"""")
+SCRIPT_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+SCRIPT_DATA = {"status.js": re.compile(r"var labels = \{[^}]*\};")}
+
+
+def test_the_scripts_texts_are_translatable() -> None:
+    listed = {text._args[0] for text in i18n.JS_TEXTS}
+    catalogues = {lang: _catalogue(lang) for lang in ("zh_Hant", "en")}
+    for script in sorted((REPO / "archive_app" / "static").glob("*.js")):
+        source = SCRIPT_COMMENT.sub("", script.read_text(encoding="utf-8"))
+        data = SCRIPT_DATA.get(script.name)
+        labels = re.findall(r'"([^"]*)"', data.search(source).group()) if data else []
+        for msgid in SCRIPT_CALL.findall(source) + [label for label in labels if HAN.search(label)]:
+            assert msgid in listed, f"{script.name}: {msgid!r} is not in i18n.JS_TEXTS"
+        rest = SCRIPT_CALL.sub("", data.sub("", source) if data else source)
+        assert not HAN.search(rest), f"{script.name} writes Chinese outside archiveText: {HAN.findall(rest)[:5]}"
+    for msgid in listed:
+        for lang, catalogue in catalogues.items():
+            assert catalogue.get(msgid, ("", False))[0], f"{lang}: {msgid!r} has no translation"
