@@ -31,9 +31,9 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     register_proxy(app)
     register_data_dir(app)
     register_pdf_font(app)
-    register_translations(app)
     register_extensions(app)
     register_sqlite_cache(app)
+    register_i18n(app)
     register_audit_key(app)
     register_storage(app)
     register_queue(app)
@@ -65,19 +65,6 @@ def register_data_dir(app: Flask) -> None:
         Path(app.config["STORAGE_DIR"]).mkdir(parents=True, exist_ok=True)
 
 
-def register_translations(app: Flask) -> None:
-    """Flask-Babel with 简体中文 as the source and default language (the msgids are the Chinese texts).
-
-    A stand-in until ``archive_app.i18n`` sets Babel up with the user's locale; it does nothing when
-    Babel is already bound to this app.
-    """
-    from flask_babel import Babel
-
-    if "babel" not in app.extensions:
-        app.config.setdefault("BABEL_DEFAULT_LOCALE", "zh_Hans")
-        Babel(app)
-
-
 def register_pdf_font(app: Flask) -> None:
     """Point the printed PDFs at the configured CJK font (loaded on the first PDF, not here)."""
     from archive_app.printing import fonts
@@ -98,6 +85,13 @@ def register_sqlite_cache(app: Flask) -> None:
     """On SQLite, each connection's page cache (ARCHIVE_SQLITE_CACHE_MB), set as it connects."""
     with app.app_context():
         sqlite_locking.keep_pages_cached(db.engine, int(app.config["SQLITE_CACHE_MB"]))
+
+
+def register_i18n(app: Flask) -> None:
+    """Flask-Babel: the catalogues (compiled when stale), each request's language, the template helpers."""
+    from archive_app import i18n
+
+    i18n.init_app(app)
 
 
 def register_audit_key(app: Flask) -> None:
@@ -158,7 +152,7 @@ def register_blueprints(app: Flask) -> None:
     """Every room's pages, the favicon, and the JSON API (one blueprint that each room's ``api`` module fills)."""
     # Importing a room's API module puts its routes on api_bp.
     from archive_app.accounts import api as _accounts_api  # noqa: F401
-    from archive_app.accounts import login_views, self_views
+    from archive_app.accounts import language_views, login_views, self_views
     from archive_app.accounts import views as account_views
     from archive_app.api import bp as api_bp
     from archive_app.audit import api as _audit_api  # noqa: F401
@@ -187,7 +181,7 @@ def register_blueprints(app: Flask) -> None:
     for module in (login_views, customer_views, record_views, finding_views, borrowing_views, retention_views,
                    inbox_views, account_views, self_views, audit_views, backup_views, fixity_views, admission_views,
                    visit_views, correction_views, register_views, bulk_views,
-                   review_views, report_views):
+                   review_views, report_views, language_views):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
     # The API authenticates with tokens or checks the CSRF header itself (see api.api_auth).

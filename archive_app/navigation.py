@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel.speaklater import LazyString
+
+from .i18n import _l
 from .policy import can
 
 
@@ -17,7 +20,7 @@ class Entry:
     """One page in a menu: its label, its Flask endpoint and the actions of which any one opens it
     (none: every signed-in user)."""
 
-    label: str
+    label: str | LazyString
     endpoint: str
     actions: tuple[str, ...] = ()
 
@@ -26,44 +29,45 @@ class Entry:
 class Group:
     """A menu as shown to one user: its title and the entries left for them."""
 
-    title: str
+    title: str | LazyString
     entries: tuple[Entry, ...]
 
 
-MENUS: tuple[tuple[str, tuple[Entry, ...]], ...] = (
-    ("档案", (
-        Entry("客户档案", "customers.index"),
-        Entry("新建档案", "customers.new", ("customer.create",)),
-        Entry("批量上传", "bulk_intake.bulk_upload", ("record.upload",)),
-        Entry("导入登记表", "registers.upload", ("register.import",)),
-        Entry("待审核", "review.queue", ("review.queue",)),
-        Entry("变更审批", "corrections.queue", ("correction.approve_head", "correction.approve_second")),
-        Entry("季度核实", "corrections.verification_list", ("verification.view",)),
-        Entry("四性检测", "four_checks.index", ("record.checks",)),
+# Labels are lazy: each is looked up in the reader's language when a page is drawn.
+MENUS: tuple[tuple[str | LazyString, tuple[Entry, ...]], ...] = (
+    (_l("档案"), (
+        Entry(_l("客户档案"), "customers.index"),
+        Entry(_l("新建档案"), "customers.new", ("customer.create",)),
+        Entry(_l("批量上传"), "bulk_intake.bulk_upload", ("record.upload",)),
+        Entry(_l("导入登记表"), "registers.upload", ("register.import",)),
+        Entry(_l("待审核"), "review.queue", ("review.queue",)),
+        Entry(_l("变更审批"), "corrections.queue", ("correction.approve_head", "correction.approve_second")),
+        Entry(_l("季度核实"), "corrections.verification_list", ("verification.view",)),
+        Entry(_l("四性检测"), "four_checks.index", ("record.checks",)),
     )),
-    ("借阅", (
-        Entry("我的申请", "loans.mine", ("loan.request",)),
-        Entry("待我审批", "loans.queue", ("loan.approve",)),
+    (_l("借阅"), (
+        Entry(_l("我的申请"), "loans.mine", ("loan.request",)),
+        Entry(_l("待我审批"), "loans.queue", ("loan.approve",)),
         # Every signed-in user has a view of the register: all of it, their department's, or their own lines.
-        Entry("查阅登记表", "loans.register"),
-        Entry("原件借还", "loans.paper", ("paper.manage",)),
-        Entry("逾期未还", "loans.paper_overdue", ("paper.manage",)),
+        Entry(_l("查阅登记表"), "loans.register"),
+        Entry(_l("原件借还"), "loans.paper", ("paper.manage",)),
+        Entry(_l("逾期未还"), "loans.paper_overdue", ("paper.manage",)),
     )),
-    ("保管与销毁", (
-        Entry("保管期限", "retention.schedule", ("retention.view",)),
-        Entry("冻结", "retention.holds_page", ("hold.place",)),
-        Entry("到期档案", "retention.due", ("disposal.view_due",)),
-        Entry("鉴定与销毁", "retention.batches", ("retention.view",)),
-        Entry("销毁清册", "retention.register", ("retention.view",)),
-        Entry("完整性检测", "fixity.index", ("fixity.view",)),
-        Entry("备份", "backup.backups_page", ("backup.view",)),
+    (_l("保管与销毁"), (
+        Entry(_l("保管期限"), "retention.schedule", ("retention.view",)),
+        Entry(_l("冻结"), "retention.holds_page", ("hold.place",)),
+        Entry(_l("到期档案"), "retention.due", ("disposal.view_due",)),
+        Entry(_l("鉴定与销毁"), "retention.batches", ("retention.view",)),
+        Entry(_l("销毁清册"), "retention.register", ("retention.view",)),
+        Entry(_l("完整性检测"), "fixity.index", ("fixity.view",)),
+        Entry(_l("备份"), "backup.backups_page", ("backup.view",)),
     )),
-    ("统计", (
-        Entry("报表", "reports.index", ("report.view",)),
+    (_l("统计"), (
+        Entry(_l("报表"), "reports.index", ("report.view",)),
     )),
-    ("管理", (
-        Entry("用户管理", "admin.users", ("user.manage",)),
-        Entry("审计日志", "audit.audit_log", ("audit.view",)),
+    (_l("管理"), (
+        Entry(_l("用户管理"), "admin.users", ("user.manage",)),
+        Entry(_l("审计日志"), "audit.audit_log", ("audit.view",)),
     )),
 )
 

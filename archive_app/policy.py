@@ -96,6 +96,7 @@ ROLES: dict[str, frozenset[Role]] = {
     "token.revoke": EVERYONE,                         # obj ApiToken: their own, or any for an admin
     "password.change": EVERYONE,                      # their own, knowing the current one
     "account.second_factor": EVERYONE,                # their own TOTP second factor
+    "account.language": EVERYONE,                     # their own interface language
     # borrowing
     "loan.request": BUSINESS_ROLES,                   # the borrowing pages; obj: may ask for it (loan.borrow)
     "loan.borrow": EVERYONE,                          # obj Record/Customer: may be named in the user's request

@@ -110,6 +110,7 @@ AUDIT_ACTION_LABELS = {
     "user.change": _l("变更角色/部门/密级"),
     "user.password_reset": _l("重置密码"),
     "user.password_change": _l("修改本人密码"),
+    "user.language": _l("更改界面语言"),
     "token.create": _l("创建 API 令牌"),
     "token.revoke": _l("吊销 API 令牌"),
     "token.revoke_all": _l("吊销全部 API 令牌"),

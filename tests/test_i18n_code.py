@@ -156,10 +156,38 @@ def marked_texts() -> dict[str | tuple[str, str], str]:
     return found
 
 
+def _po_files(lang: str) -> list:
+    return sorted((ROOT / "archive_app" / "translations" / lang / "LC_MESSAGES").glob("*.po"))
+
+
 def catalogue(lang: str):
-    path = ROOT / "archive_app" / "translations" / lang / "LC_MESSAGES" / "code.po"
-    with path.open("rb") as f:
-        return read_po(f, locale=lang)
+    """code.po with the messages only the other catalogues of ``lang`` hold (texts marked in the Python
+    of i18n.py and navigation.py live in pages.po): the app compiles them into one."""
+    with (ROOT / "archive_app" / "translations" / lang / "LC_MESSAGES" / "code.po").open("rb") as f:
+        cat = read_po(f, locale=lang)
+    for path in _po_files(lang):
+        if path.name != "code.po":
+            with path.open("rb") as f:
+                for msg in read_po(f, locale=lang):
+                    if msg.id and cat.get(msg.id) is None:
+                        cat[msg.id] = msg
+    return cat
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_text_in_two_catalogues_has_one_translation(lang):
+    """The catalogues are merged into one: a text both hold must read the same, or one would be lost."""
+    seen: dict = {}
+    clashes = []
+    for path in _po_files(lang):
+        with path.open("rb") as f:
+            for msg in read_po(f, locale=lang):
+                if not msg.id:
+                    continue
+                if msg.id in seen and seen[msg.id][1] != msg.string:
+                    clashes.append(f"{msg.id!r}: {seen[msg.id][0]} {seen[msg.id][1]!r}, {path.name} {msg.string!r}")
+                seen.setdefault(msg.id, (path.name, msg.string))
+    assert not clashes, f"{lang}: {len(clashes)} texts translated twice, differently:\n" + "\n".join(clashes[:40])
 
 
 def test_every_chinese_text_in_python_is_marked_or_allowed_data():

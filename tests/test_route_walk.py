@@ -186,6 +186,8 @@ ROUTES: dict[str, Route] = {
     "account.index": Route("token.manage (own account and tokens)"),
     "account.password": Route("password.change (own password)"),
     "account.create_token": Route("token.manage"),
+    "language.choose": Route("account.language (own interface language)"),
+    "language.before_login": Route("(public: the log-in page's language cookie)"),
     "admin.users": Route("user.manage"),
     "admin.user_detail": Route("user.manage", OTHER_USER),
     "admin.change_user": Route("user.manage", OTHER_USER),

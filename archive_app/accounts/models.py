@@ -62,6 +62,8 @@ class User(UserMixin, db.Model):
     # is not accepted again.
     totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The interface language they chose (archive_app.i18n.LANGUAGES); None = the default, 简体中文.
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     department: Mapped[Department | None] = relationship()
 

@@ -1,5 +1,15 @@
 // Behaviours every page may use, bound from data-* attributes: the Content-Security-Policy runs no
 // inline script or on…= handler.
+// The texts scripts write, in the reader's language: <body data-texts> (on pages not in 简体中文) maps each
+// Simplified Chinese text to its translation (archive_app/i18n.py JS_TEXTS); %(name)s takes vars.name.
+// Scripts call it when they write, never while loading: this file is deferred and theirs may run first.
+window.archiveText = function (msgid, vars) {
+  var texts = {};
+  try { texts = JSON.parse(document.body.getAttribute("data-texts") || "{}"); } catch (e) { /* none */ }
+  var text = texts[msgid] || msgid;
+  return text.replace(/%\((\w+)\)s|%%/g, function (match, name) { return name ? String(vars[name]) : "%"; });
+};
+
 (function () {
   "use strict";
 

@@ -43,19 +43,19 @@
     customer.maxLength = 7;
     customer.size = 8;
     customer.value = named.customer || defaultCustomer.value.trim().toUpperCase();
-    customer.setAttribute("aria-label", "客户号：" + file.name);
+    customer.setAttribute("aria-label", window.archiveText("客户号：%(name)s", { name: file.name }));
     cell(tr, customer);
     var type = document.createElement("select");
     type.className = "bulk-type";
     type.appendChild(typeOptions.content.cloneNode(true));
     type.value = named.type || defaultType.value;
-    type.setAttribute("aria-label", "档案类型：" + file.name);
+    type.setAttribute("aria-label", window.archiveText("档案类型：%(name)s", { name: file.name }));
     cell(tr, type);
     var date = document.createElement("input");
     date.type = "date";
     date.className = "bulk-date";
     date.value = named.date || "";
-    date.setAttribute("aria-label", "文件日期：" + file.name);
+    date.setAttribute("aria-label", window.archiveText("文件日期：%(name)s", { name: file.name }));
     cell(tr, date);
     var bar = document.createElement("progress");
     bar.className = "bulk-progress";
@@ -77,7 +77,7 @@
     for (var i = 0; i < list.length; i++) addFile(list[i]);
     table.hidden = items.length === 0;
     start.disabled = items.length === 0;
-    summary.textContent = "共 " + items.length + " 个文件";
+    summary.textContent = window.archiveText("共 %(n)s 个文件", { n: items.length });
   }
 
   function setProgress(item, value) {
@@ -102,9 +102,9 @@
     var data = {};
     try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON: a proxy's page */ }
     var err = data.error || {};
-    var text = err.message || ("上传失败（HTTP " + xhr.status + "）");
+    var text = err.message || window.archiveText("上传失败（HTTP %(status)s）", { status: xhr.status });
     if (err.details && err.details.duplicates) {
-      text += "：" + err.details.duplicates.map(function (d) { return d.archival_code; }).join("、");
+      text = window.archiveText("%(message)s：%(codes)s", { message: text, codes: err.details.duplicates.map(function (d) { return d.archival_code; }).join(window.archiveText("、")) });
     }
     return text;
   }
@@ -113,7 +113,7 @@
     item.state = "sending";
     item.customer.disabled = item.type.disabled = item.date.disabled = true;
     setProgress(item, 0);
-    showResult(item, true, "上传中…");
+    showResult(item, true, window.archiveText("上传中…"));
     var form = new FormData();
     form.append("customer_no", item.customer.value.trim());
     form.append("record_type", item.type.value);
@@ -145,7 +145,7 @@
     xhr.onerror = function () {
       item.state = "failed";
       item.customer.disabled = item.type.disabled = item.date.disabled = false;
-      showResult(item, false, "网络错误，上传未完成，请重试");
+      showResult(item, false, window.archiveText("网络错误，上传未完成，请重试"));
       done();
     };
     xhr.send(form);
@@ -154,7 +154,8 @@
   function report() {
     var ok = items.filter(function (i) { return i.state === "done"; }).length;
     var failed = items.filter(function (i) { return i.state === "failed"; }).length;
-    summary.textContent = "已上传 " + ok + " 个" + (failed ? "，失败 " + failed + " 个（可修改后再次上传）" : "");
+    summary.textContent = failed ? window.archiveText("已上传 %(ok)s 个，失败 %(failed)s 个（可修改后再次上传）", { ok: ok, failed: failed })
+                                  : window.archiveText("已上传 %(ok)s 个", { ok: ok });
   }
 
   start.addEventListener("click", function () {

@@ -2,7 +2,9 @@
 (function () {
   var table = document.getElementById("files");
   if (!table) return;
+  // looked up when written (app.js, which translates them, is deferred)
   var labels = { queued: "排队", processing: "处理中", done: "完成", failed: "失败" };
+  function label(status) { return labels[status] ? window.archiveText(labels[status]) : status; }
   function pending() {
     return table.querySelector(".text-status.queued, .text-status.processing") !== null;
   }
@@ -16,18 +18,18 @@
           var cell = table.querySelector('tr[data-file-id="' + f.id + '"] .text-status');
           if (!cell) return;
           cell.className = "text-status " + f.text_status;
-          var text = labels[f.text_status] || f.text_status;
+          var text = label(f.text_status);
           if (f.text_status === "processing" && f.page_count) {
             text += " " + f.pages_done + "/" + f.page_count;
             cell.innerHTML = "";
             var bar = document.createElement("progress");
             bar.className = "pages"; bar.max = f.page_count; bar.value = f.pages_done;
-            cell.appendChild(document.createTextNode(labels.processing + " "));
+            cell.appendChild(document.createTextNode(label("processing") + " "));
             cell.appendChild(bar);
             cell.appendChild(document.createTextNode(" " + f.pages_done + "/" + f.page_count));
           } else {
             // The stored error starts with its code ("timeout: …"); people read the Chinese part.
-            cell.textContent = text + (f.text_error ? "：" + f.text_error.replace(/^[a-z_]+: /, "") : "");
+            cell.textContent = f.text_error ? window.archiveText("%(v)s：%(r)s", { v: text, r: f.text_error.replace(/^[a-z_]+: /, "") }) : text;
           }
           if (f.retry_note) {
             var note = document.createElement("div");

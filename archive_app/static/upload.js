@@ -24,21 +24,21 @@
     xhr.upload.onprogress = function (e) {
       if (e.lengthComputable) {
         bar.value = Math.round((e.loaded / e.total) * 100);
-        text.textContent = "已上传 " + bar.value + "%";
+        text.textContent = window.archiveText("已上传 %(pct)s%%", { pct: bar.value });
       }
     };
     xhr.onload = function () {
       var data = {};
       try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
       if (xhr.status === 201 && data.url) {
-        text.textContent = "上传完成：" + data.archival_code;
+        text.textContent = window.archiveText("上传完成：%(code)s", { code: data.archival_code });
         window.location.href = data.url;
         return;
       }
       button.disabled = false;
-      var msg = (data.error && data.error.message) || ("上传失败（HTTP " + xhr.status + "）");
+      var msg = (data.error && data.error.message) || window.archiveText("上传失败（HTTP %(status)s）", { status: xhr.status });
       if (data.error && data.error.details && data.error.details.duplicates) {
-        msg += "：" + data.error.details.duplicates.map(function (d) { return d.file + " → " + d.archival_code; }).join("；");
+        msg = window.archiveText("%(message)s：%(codes)s", { message: msg, codes: data.error.details.duplicates.map(function (d) { return d.file + " → " + d.archival_code; }).join(window.archiveText("；")) });
       }
       err.textContent = msg;
       err.hidden = false;
@@ -46,7 +46,7 @@
     };
     xhr.onerror = function () {
       button.disabled = false;
-      err.textContent = "网络错误，上传未完成，请重试";
+      err.textContent = window.archiveText("网络错误，上传未完成，请重试");
       err.hidden = false;
     };
     xhr.send(new FormData(form));

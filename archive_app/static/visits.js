@@ -17,7 +17,7 @@
     var input = copy.querySelector("input");
     input.value = "";
     input.required = false;
-    copy.firstChild.textContent = "第" + (fields.length + 1) + "次 ";
+    copy.firstChild.textContent = window.archiveText("第%(index)s次", { index: fields.length + 1 }) + " ";
     box.insertBefore(copy, button);
   });
 })();
