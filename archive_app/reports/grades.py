@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from archive_app.accounts.models import User
 from archive_app.intake.models import Customer
 from archive_app.reports.periods import Period, as_date, fold_weeks, monday, week_label
-from archive_app.reports.scoping import NOBODY, in_department, report_scope, scoped, user_names
+from archive_app.reports.scoping import NOBODY, carried, in_department, report_scope, user_names
 from archive_app.reports.tables import Chart, Report, Series, Table
 from archive_app.visits.choices import GRADE_ORDER
 from archive_app.visits.models import GradeChange
@@ -60,8 +60,8 @@ def weekly_grade_counts(session: Session, period: Period, department_id: int | N
     # Per day and grade in SQL (the changed_on index in order, no date function per row), per week here.
     day = GradeChange.changed_on
     for column, sign in ((GradeChange.to_grade, 1), (GradeChange.from_grade, -1)):
-        stmt = scoped(select(day, column, func.count()).select_from(GradeChange), department_id,
-                      GradeChange.customer_id).where(GradeChange.changed_on >= period.start, column.is_not(None)) \
+        stmt = carried(select(day, column, func.count()).select_from(GradeChange), department_id,
+                       GradeChange.department_id).where(GradeChange.changed_on >= period.start, column.is_not(None)) \
             .group_by(day, column)
         for d, grade, n in session.execute(stmt):
             moves[monday(as_date(d))][grade] += sign * n
@@ -82,24 +82,24 @@ def weekly_grades(session: Session, actor: User, period: Period, *, today: date)
     """The weekly grade report: counts by grade per week, downgrades per week and each one with its reason,
     and today's counts per consultant."""
     department_id, scope_name = report_scope(session, actor, "report.sales")
-    scope = in_department(Customer.department_id, department_id)
     by_consultant = grades_per_consultant(session, department_id)
     counts = weekly_grade_counts(session, period, department_id,
                                  now={g: sum(c[g] for c in by_consultant.values()) for g in GRADES})
-    down = (scoped(select(GradeChange.changed_on, func.count()).select_from(GradeChange), department_id,
-                   GradeChange.customer_id)
+    down = (carried(select(GradeChange.changed_on, func.count()).select_from(GradeChange), department_id,
+                    GradeChange.department_id)
             .where(GradeChange.changed_on >= period.start, GradeChange.changed_on <= period.end, _is_downgrade())
             .group_by(GradeChange.changed_on))
     down_per_week = {w: n for w, (n,) in fold_weeks(session.execute(down)).items()}
     week_rows = [[w.isoformat(), *(counts[w][g] for g in GRADES), sum(counts[w].values()), int(down_per_week.get(w, 0))]
                  for w in period.weeks]
 
-    listed = session.execute(
+    listed = session.execute(carried(
         select(GradeChange.changed_on, Customer.customer_no, Customer.name, GradeChange.from_grade,
                GradeChange.to_grade, GradeChange.reason, User.display_name)
         .select_from(GradeChange).join(Customer, Customer.id == GradeChange.customer_id)
         .join(User, User.id == GradeChange.changed_by_id)
-        .where(GradeChange.changed_on >= period.start, GradeChange.changed_on <= period.end, _is_downgrade(), scope)
+        .where(GradeChange.changed_on >= period.start, GradeChange.changed_on <= period.end, _is_downgrade()),
+        department_id, GradeChange.department_id)
         .order_by(GradeChange.changed_on.desc(), GradeChange.id.desc()).limit(DOWNGRADE_ROWS)).all()
     total_down = sum(down_per_week.values())
     down_rows = [[as_date(d).isoformat(), no or "", name, f, t, reason, by] for d, no, name, f, t, reason, by in listed]
