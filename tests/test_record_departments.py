@@ -218,3 +218,40 @@ def test_grade_changes_and_follow_ups_carry_their_customers_department_and_follo
         db.session.commit()
         assert _carried_out_of_step() == []
     assert _head_sales(app, client) == before
+
+
+def test_migration_0023_gives_the_grade_changes_and_follow_ups_of_before_their_customers_department(
+        tmp_path, sqlite_template):
+    """Grade changes and follow-ups made before the column get their customer's department when 0023 adds it."""
+    from flask_migrate import downgrade, upgrade
+
+    from archive_app import create_app
+
+    shutil.copy(sqlite_template, tmp_path / "old.db")
+    app = create_app({"SECRET_KEY": "s", "AUDIT_KEY": "k", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
+                      "DATA_DIR": str(tmp_path), "STORAGE_BACKEND": "fs", "STORAGE_DIR": str(tmp_path / "blobs")})
+    migrations = app.extensions["migrate"].directory
+    create_users(app)
+    try:
+        with app.app_context():
+            owners = {"甲方": "销售一部", "乙方": "销售二部", "丙方": "销售一部"}
+            ids = {}
+            for name, department in owners.items():
+                c = make_customer(name=name, department=department)
+                set_grade(db.session, acting("archivist"), c, "B", now=NOW, changed_on=TODAY)
+                db.session.add(FollowUp(customer_id=c.id, department_id=None, due_on=TODAY))
+                ids[name] = c.id
+            db.session.commit()
+            db.session.remove()
+            downgrade(directory=migrations, revision="0022")
+            with db.engine.connect() as conn:
+                for table in ("grade_changes", "follow_ups"):
+                    assert "department_id" not in {c["name"] for c in sa.inspect(conn).get_columns(table)}
+            upgrade(directory=migrations)
+            want = {ids[name]: _department(department) for name, department in owners.items()}
+            for model in (GradeChange, FollowUp):
+                assert dict(db.session.execute(select(model.customer_id, model.department_id)).all()) == want
+            assert _carried_out_of_step() == []
+    finally:
+        with app.app_context():
+            db.engine.dispose()
