@@ -125,7 +125,8 @@ def generate(n: int, seed: int, records_per: int, creator: int, depts: list[int]
         for grade, day in chain:
             ids["grade"] += 1
             down = before is not None and GRADES.index(grade) > GRADES.index(before)
-            rows["grades"].append({"id": ids["grade"], "customer_id": cid, "from_grade": before, "to_grade": grade,
+            rows["grades"].append({"id": ids["grade"], "customer_id": cid, "department_id": dept,
+                                   "from_grade": before, "to_grade": grade,
                                    "changed_on": day, "changed_at": datetime.combine(day, datetime.min.time(), UTC),
                                    "changed_by_id": consultant, "reason": rng.choice(REASONS) if down else "",
                                    "card_id": card if before is None else None})
@@ -135,7 +136,8 @@ def generate(n: int, seed: int, records_per: int, creator: int, depts: list[int]
             ids["follow"] += 1
             open_ = rng.random() < 0.1 or due > TODAY
             done = None if open_ else due + timedelta(days=rng.randint(-1, 6))
-            rows["follows"].append({"id": ids["follow"], "customer_id": cid, "assignee_id": consultant, "due_on": due,
+            rows["follows"].append({"id": ids["follow"], "customer_id": cid, "department_id": dept,
+                                    "assignee_id": consultant, "due_on": due,
                                     "done_on": done if done is None or done <= TODAY else TODAY,
                                     "way": None if open_ else "phone", "result": "" if open_ else "已联系",
                                     "done_by_id": None if open_ else consultant, "card_id": None,

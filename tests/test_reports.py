@@ -61,7 +61,8 @@ def world(app, users):
             db.session.add(card)
             if name in ("甲一", "乙一"):
                 c.deal_closed_on = date(2026, 11, 20)
-            db.session.add(FollowUp(customer_id=c.id, assignee_id=c.consultant_id, due_on=date(2026, 11, 25)))
+            db.session.add(FollowUp(customer_id=c.id, department_id=c.department_id, assignee_id=c.consultant_id,
+                                    due_on=date(2026, 11, 25)))
             ids[name] = c.id
         db.session.commit()
     return ids

@@ -22,7 +22,7 @@ from archive_app.i18n import _
 from archive_app.intake.models import Record
 from archive_app.reports import grades, records, sales
 from archive_app.reports.periods import Period, monday, period_for
-from archive_app.reports.scoping import report_scope, scoped
+from archive_app.reports.scoping import carried, report_scope
 from archive_app.reports.tables import Chart, Series
 from archive_app.retention.models import DisposalBatch
 from archive_app.visits import follow_ups
@@ -112,7 +112,7 @@ def _sales_figures(session: Session, user: User, today: date) -> tuple[Section, 
     this_week = week_rows[-1]
     grade_counts = grades.weekly_grade_counts(session, Period(period.weeks[-1], period.end), department_id)[monday(today)]
     overdue = int(session.scalar(
-        scoped(select(func.count()).select_from(FollowUp), department_id, FollowUp.customer_id)
+        carried(select(func.count()).select_from(FollowUp), department_id, FollowUp.department_id)
         .where(FollowUp.done_on.is_(None), FollowUp.due_on < today)) or 0)
     link = {"slug": sales.SLUG}
     tiles = [Tile(_("本周来访"), int(this_week[1]), "reports.show", link),

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from archive_app.accounts.models import User
 from archive_app.i18n import _, _l
 from archive_app.reports.periods import Period, fold_weeks, week_label
-from archive_app.reports.scoping import NOBODY, report_scope, scoped, user_names
+from archive_app.reports.scoping import NOBODY, carried, report_scope, user_names
 from archive_app.reports.tables import Chart, Report, Series, Table
 from archive_app.visits.models import FollowUp
 
@@ -29,7 +29,7 @@ def due_and_overdue(session: Session, actor: User, period: Period, *, today: dat
     those due and those made (on time or late)."""
     department_id, scope_name = report_scope(session, actor, "report.sales")
     def counted(*columns):
-        return scoped(select(*columns).select_from(FollowUp), department_id, FollowUp.customer_id)
+        return carried(select(*columns).select_from(FollowUp), department_id, FollowUp.department_id)
 
     open_ = FollowUp.done_on.is_(None)
     soon = today + timedelta(days=SOON_DAYS)

@@ -50,6 +50,15 @@ def scoped(stmt: Select, department_id: int | None, customer_id: ColumnElement) 
     return stmt.where(customer_id.in_(department_customers(department_id)))
 
 
+def carried(stmt: Select, department_id: int | None, department_column: ColumnElement) -> Select:
+    """``stmt`` limited to the rows carrying ``department_id`` in their own department column (records,
+    grade changes, follow-ups: intake.record_departments keeps it their customer's); unchanged for the
+    whole company. One range of an index that begins with the department, no customer looked up."""
+    if department_id is None:
+        return stmt
+    return stmt.where(department_column == department_id)
+
+
 def user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     """Display names of the users ``ids`` (one query), for the per-consultant rows."""
     wanted = sorted({i for i in ids if i is not None})

@@ -18,6 +18,7 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import ValidationFailed
 from archive_app.i18n import _
+from archive_app.intake import record_departments
 from archive_app.intake.models import Customer
 from archive_app.visits.choices import FOLLOW_UP_WAYS
 from archive_app.visits.grades import parse_day
@@ -50,7 +51,8 @@ def schedule_first(session: Session, customer: Customer, card: VisitorCard, sett
     first = card.first_visit_on
     if first is None:
         return None
-    follow = FollowUp(customer_id=customer.id, assignee_id=card.consultant_id or customer.consultant_id,
+    follow = FollowUp(customer_id=customer.id, department_id=record_departments.department_of(customer),
+                      assignee_id=card.consultant_id or customer.consultant_id,
                       due_on=add_days(first, settings.first_days), card_id=card.id)
     session.add(follow)
     session.flush()
@@ -92,13 +94,15 @@ def record_follow_up(session: Session, actor: User, customer_id: int, data: dict
         raise ValidationFailed(_("下次回访日期不能早于本次回访日期"), code="next_due_before_done")
     follow = _open(session, customer.id)
     if follow is None:
-        follow = FollowUp(customer_id=customer.id, assignee_id=actor.id)
+        follow = FollowUp(customer_id=customer.id, department_id=record_departments.department_of(customer),
+                          assignee_id=actor.id)
         session.add(follow)
     follow.done_on, follow.way, follow.result, follow.done_by_id = done_on, way, result, actor.id
     session.flush()
     following = None
     if next_due is not None:
-        following = FollowUp(customer_id=customer.id, assignee_id=follow.assignee_id or actor.id, due_on=next_due)
+        following = FollowUp(customer_id=customer.id, department_id=record_departments.department_of(customer),
+                             assignee_id=follow.assignee_id or actor.id, due_on=next_due)
         session.add(following)
         session.flush()
     contact = _later_contact(customer, done_on)

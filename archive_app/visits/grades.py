@@ -17,6 +17,7 @@ from archive_app.accounts.models import User
 from archive_app.audit import log as audit
 from archive_app.errors import Conflict, ValidationFailed
 from archive_app.i18n import _
+from archive_app.intake import record_departments
 from archive_app.intake.customers import parse_date
 from archive_app.intake.models import Customer
 from archive_app.visits.choices import GRADE_ORDER
@@ -63,7 +64,8 @@ def set_grade(session: Session, actor: User, customer: Customer, to_grade: Any, 
     # The row is already updated; setting the attribute too keeps the loaded object right and lets the
     # index feed see the customer changed (its records carry the grade in the search index).
     customer.grade = grade
-    change = GradeChange(customer_id=customer.id, from_grade=before, to_grade=grade, changed_on=changed_on,
+    change = GradeChange(customer_id=customer.id, department_id=record_departments.department_of(customer),
+                         from_grade=before, to_grade=grade, changed_on=changed_on,
                          changed_at=now, changed_by_id=actor.id, reason=reason,
                          card_id=card.id if card is not None else None)
     session.add(change)

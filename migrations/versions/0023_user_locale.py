@@ -14,11 +14,11 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE on both databases (SQLite has dropped columns since 3.35): a batch rebuild of
+# ``users`` would drop the table, which the other tables' foreign keys refuse once it has rows.
 def upgrade():
-    with op.batch_alter_table('users') as batch_op:
-        batch_op.add_column(sa.Column('locale', sa.String(length=16), nullable=True))
+    op.add_column('users', sa.Column('locale', sa.String(length=16), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table('users') as batch_op:
-        batch_op.drop_column('locale')
+    op.drop_column('users', 'locale')
