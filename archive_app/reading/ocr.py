@@ -22,6 +22,7 @@ Why not ``RapidOCR()(image)`` as is:
 """
 from __future__ import annotations
 
+import copy
 import ctypes
 import importlib.util
 import os
@@ -147,7 +148,13 @@ def build_engine(det: str = DET_MODEL, rec: str = REC_MODEL, threads: int | None
     threads = threads or _threads or os.cpu_count() or 1
     rec_parallel = max(1, rec_parallel or threads)
     _map_big_blocks()
-    ocr = _rapidocr(det, rec, threads)
+    # With rec_parallel > 1 every session runs on one thread and the work of a page is split into
+    # pieces read side by side (detection bands, recognition batches): one onnxruntime call splitting
+    # its work over two threads spent ~25-60 % more CPU on a recognition batch and ~35 % more on a
+    # dense A4 page's detection (1.9 CPU-s on two threads, 1.4 on one), the threads waiting on each
+    # other inside every layer. One session serves the threads (a second would hold a second copy of
+    # the weights, ~45 MB for the recogniser).
+    ocr = _rapidocr(det, rec, threads if rec_parallel == 1 else 1)
     detector = ocr._load_det_model()
     # PaddleOCR normalises the detector's input with ImageNet's mean and deviation; RapidOCR's default
     # (0.5, 0.5) made the PP-OCRv6 detector miss the one line of hugemono.pdf (a 35,000 px page) at
@@ -159,14 +166,8 @@ def build_engine(det: str = DET_MODEL, rec: str = REC_MODEL, threads: int | None
     # multiples of 32.
     detector.limit_type, detector.limit_side_len = "max", DET_RETRY_SIDE
     name = f"det {det} + rec {rec}"
-    if rec_parallel == 1:
-        return Engine(name, detector, ocr._load_cls_model(), ocr._load_rec_model())
-    # One onnxruntime call splitting a batch over two threads spent ~25-60 % more CPU than one thread
-    # for the same batch (the threads wait on each other inside every layer); whole batches side by
-    # side, one thread each, keep both cores busy without that cost. One session serves them all
-    # (a second would hold a second copy of the weights, ~45 MB).
-    return Engine(name, detector, ocr._load_cls_model(), _rapidocr(det, rec, 1)._load_rec_model(),
-                  pool=ThreadPoolExecutor(rec_parallel, thread_name_prefix="ocr-rec"))
+    pool = None if rec_parallel == 1 else ThreadPoolExecutor(rec_parallel, thread_name_prefix="ocr")
+    return Engine(name, detector, ocr._load_cls_model(), ocr._load_rec_model(), pool=pool)
 
 
 def _rapidocr(det: str, rec: str, threads: int):
@@ -311,20 +312,29 @@ def _detect_bands(engine: Engine, img: np.ndarray) -> np.ndarray:
         return _detector_boxes(engine, img)
     step = rows - DET_BAND_OVERLAP
     starts = list(range(0, h - rows, step)) + [h - rows]
-    found = []
-    for k, y0 in enumerate(starts):
+
+    def band(k: int) -> np.ndarray:
+        y0 = starts[k]
         lo = (y0 + starts[k - 1] + rows) / 2 if k else -np.inf
         hi = (starts[k + 1] + y0 + rows) / 2 if k + 1 < len(starts) else np.inf
-        boxes = _detector_boxes(engine, img[y0:y0 + rows])
+        # A shallow copy per band: the detector keeps its pre-processor on self during a call.
+        boxes = _detector_boxes(engine, img[y0:y0 + rows], copy.copy(engine.det))
         if len(boxes):
             boxes[:, :, 1] += y0
             centre = boxes[:, :, 1].mean(axis=1)
-            found.append(boxes[(centre >= lo) & (centre < hi)])
+            boxes = boxes[(centre >= lo) & (centre < hi)]
+        return boxes
+
+    if engine.pool is None:
+        found = [band(k) for k in range(len(starts))]
+    else:
+        # Bands side by side, one thread each (see ``build_engine``).
+        found = list(engine.pool.map(band, range(len(starts))))
     return np.concatenate(found) if found else np.zeros((0, 4, 2), np.float32)
 
 
-def _detector_boxes(engine: Engine, img: np.ndarray) -> np.ndarray:
-    boxes = engine.det(np.ascontiguousarray(img)).boxes
+def _detector_boxes(engine: Engine, img: np.ndarray, det: Any = None) -> np.ndarray:
+    boxes = (det or engine.det)(np.ascontiguousarray(img)).boxes
     if boxes is None or len(boxes) == 0:
         return np.zeros((0, 4, 2), np.float32)
     return np.asarray(boxes, dtype=np.float32).copy()
