@@ -41,6 +41,9 @@ RUN pip install -e .
 # The CJK font printed PDFs embed: Noto Sans CJK SC converted to TrueType (archive_app/printing/font_build.py),
 # under /usr/local/share/archive/fonts, where the app looks by default.
 RUN python -m archive_app.printing.font_build
+# The OCR recogniser with int8 matrix products (archive_app/reading/model_build.py), from the model the
+# rapidocr wheel carries, under /usr/local/share/archive/models, where OCR looks by default.
+RUN python -m archive_app.reading.model_build
 
 USER archive
 

@@ -54,6 +54,7 @@ def extract_one(file_id: int) -> str:
     from archive_app.reading import extraction_job, ocr
 
     ocr.set_threads(wiring.setting("OCR_THREADS"))
+    ocr.set_rec_model(wiring.setting("OCR_REC_MODEL"))
     status = extraction_job.extract_file(db.session, wiring.get_store(), file_id, wiring.setting("UPLOAD_TMP_DIR"),
                                          timeout=wiring.setting("JOB_TIMEOUT"), clock=wiring.now,
                                          lease_seconds=int(wiring.setting("JOB_LEASE_SECONDS")))

@@ -4,6 +4,8 @@ Run from the project's virtualenv:
 
     python bench/ocr.py                      # the chosen engine, each page 3 times (median)
     python bench/ocr.py --engine all         # compare model pairings (needs rapidocr_onnxruntime for v4)
+    python bench/ocr.py --engine v6,v6-float # int8 recogniser (scripts/install-ocr-model.sh) vs float
+    python bench/ocr.py --rec-model PATH     # the int8 recogniser from PATH (ARCHIVE_OCR_REC_MODEL)
     python bench/ocr.py --threads 1          # onnxruntime threads per call (default: every core)
     python bench/ocr.py --det-side 2000      # detection resolution (long side, px)
     python bench/ocr.py --det-min-side 736   # short side small images are detected at (RapidOCR's own)
@@ -57,7 +59,9 @@ SHARED = ROOT.parent / "shared"
 TESTDATA = SHARED / "testdata"
 
 ENGINES = {
-    "v6": ("v6-small-det", "v6-small-rec"),
+    # v6: the recogniser pages are read with (int8 when built, see archive_app/reading/model_build.py).
+    "v6": ("v6-small-det", ""),
+    "v6-float": ("v6-small-det", "v6-small-rec"),
     "v4": ("v4-mobile-det", "v4-mobile-rec"),
     "v4det+v6rec": ("v4-mobile-det", "v6-small-rec"),
     "v6det+v4rec": ("v6-small-det", "v4-mobile-rec"),
@@ -145,7 +149,7 @@ def run(label: str, engine: ocr.Engine, pages: list, repeat: int, direct: bool) 
                                "EngineConfig.onnxruntime.intra_op_num_threads": THREADS,
                                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
                                "Det.model_path": str(ocr.model_path(ENGINES_USED[0])),
-                               "Rec.model_path": str(ocr.model_path(ENGINES_USED[1])),
+                               "Rec.model_path": str(ocr.model_path(ENGINES_USED[1] or ocr.rec_model())),
                                "Cls.model_path": str(ocr.model_path(ocr.CLS_MODEL))})
     for kind, name, path, truth, cjk in pages:
         mime = "image/jpeg" if str(path).endswith(".jpg") else "image/png"
@@ -191,7 +195,9 @@ ENGINES_USED: tuple[str, str] = ENGINES["v6"]
 def main() -> int:
     global THREADS, ENGINES_USED
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--engine", default="v6", choices=[*ENGINES, "all"], help="model pairing (default: the chosen one)")
+    ap.add_argument("--engine", default="v6",
+                    help=f"model pairing(s), comma-separated: {', '.join(ENGINES)}, or all (default: the chosen one)")
+    ap.add_argument("--rec-model", default="", help="the int8 recogniser's file (default: where it is built)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per page; the median counts")
     ap.add_argument("--threads", type=int, default=0, help="onnxruntime threads per call (0: every core)")
     ap.add_argument("--rec-parallel", type=int, default=0,
@@ -208,6 +214,7 @@ def main() -> int:
     ocr.DET_MAX_SIDE = args.det_side
     ocr.SMALL_SIDE = args.upscale
     ocr.DET_MIN_SIDE = args.det_min_side
+    ocr.set_rec_model(args.rec_model)
     print(f"{os.cpu_count()} cores, onnxruntime threads {THREADS}, detection long side {args.det_side} px, "
           f"upscale below {args.upscale or 'never'}; load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory() as tmp:
@@ -220,10 +227,11 @@ def main() -> int:
                 src.save(path)
                 src = path
             pages.append((kind, name, src, truth, cjk))
-        for label in (list(ENGINES) if args.engine == "all" else [args.engine]):
+        for label in (list(ENGINES) if args.engine == "all" else args.engine.split(",")):
             ENGINES_USED = ENGINES[label]
             try:
-                engine = ocr.build_engine(*ENGINES[label], threads=THREADS, rec_parallel=args.rec_parallel or None)
+                engine = ocr.build_engine(ENGINES_USED[0], ENGINES_USED[1] or None, threads=THREADS,
+                                          rec_parallel=args.rec_parallel or None)
             except Exception as exc:  # v4 models absent once rapidocr_onnxruntime is uninstalled
                 print(f"\n== {label}: not available ({exc})")
                 continue

@@ -47,10 +47,13 @@ MODELS = {
     "v4-mobile-rec": ("rapidocr_onnxruntime", "ch_PP-OCRv4_rec_infer.onnx"),
     "cls": ("rapidocr", "ch_ppocr_mobile_v2.0_cls_mobile.onnx"),
 }
-MODEL_VERSIONS = {"v6-small-det": "PP-OCRv6", "v6-small-rec": "PP-OCRv6",
+# The recogniser with int8 matrix products, built at install time from v6-small-rec (see
+# ``reading.model_build``); read with when built, else v6-small-rec (same text, ~12 % more CPU).
+REC_INT8 = "v6-small-rec-int8"
+MODEL_VERSIONS = {"v6-small-det": "PP-OCRv6", "v6-small-rec": "PP-OCRv6", REC_INT8: "PP-OCRv6",
                   "v4-mobile-det": "PP-OCRv4", "v4-mobile-rec": "PP-OCRv4", "cls": "PP-OCRv4"}
 DET_MODEL = "v6-small-det"
-REC_MODEL = "v6-small-rec"
+REC_MODEL = "v6-small-rec"  # the float model; ``rec_model()`` says which one is read with
 CLS_MODEL = "cls"
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
@@ -128,7 +131,14 @@ class Engine:
 
 
 def model_path(model: str) -> Path:
-    """The ONNX file of ``model`` (a key of MODELS), from the installed wheel: never downloaded."""
+    """The ONNX file of ``model`` (a key of MODELS, or REC_INT8), from the installed wheel or built
+    at install time: never downloaded."""
+    if model == REC_INT8:
+        path = _int8_path()
+        if not path.is_file():
+            raise ExtractionError(OCR_FAILED, detail=f"OCR model {model}: {path} missing "
+                                  "(scripts/install-ocr-model.sh builds it)")
+        return path
     package, filename = MODELS[model]
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
@@ -139,16 +149,39 @@ def model_path(model: str) -> Path:
     return path
 
 
-def build_engine(det: str = DET_MODEL, rec: str = REC_MODEL, threads: int | None = None,
+def _int8_path() -> Path:
+    from archive_app.reading.model_build import default_model_path
+
+    return Path(_rec_model_file) if _rec_model_file else default_model_path()
+
+
+def rec_model() -> str:
+    """The recogniser pages are read with: REC_INT8 when it is set (``set_rec_model``) or built where
+    ``scripts/install-ocr-model.sh`` puts it, else the float REC_MODEL."""
+    return REC_INT8 if _rec_model_file or _int8_path().is_file() else REC_MODEL
+
+
+def build_engine(det: str = DET_MODEL, rec: str | None = None, threads: int | None = None,
                  rec_parallel: int | None = None) -> Engine:
-    """A new engine with the given detection and recognition models and onnxruntime threads per call
-    (default: the threads set by ``set_threads``, else every core). Recognition reads
-    ``rec_parallel`` batches at once, one thread each (default: as many as ``threads``)."""
+    """A new engine with the given detection and recognition models (recognition default:
+    ``rec_model()``) and onnxruntime threads per call (default: the threads set by ``set_threads``,
+    else every core). Recognition reads ``rec_parallel`` batches at once, one thread each (default:
+    as many as ``threads``)."""
+    rec = rec or rec_model()
     threads = threads or _threads or os.cpu_count() or 1
     rec_parallel = max(1, rec_parallel or threads)
     _map_big_blocks()
-    ocr = _rapidocr(det, rec, threads)
-    detector = ocr._load_det_model()
+    # Recognition: with rec_parallel > 1 its session runs on one thread and a page's batches of lines
+    # are read side by side: one onnxruntime call splitting a batch over two threads spent ~25-60 %
+    # more CPU than one thread for the same batch (the threads wait on each other inside every
+    # layer). One session serves the threads (a second would hold a second copy of the weights).
+    ocr = _rapidocr(det, rec, threads if rec_parallel == 1 else 1, arena=True)
+    detector = _rapidocr(det, rec, threads, arena=False)._load_det_model()
+    # Detection runs one band at a time on ``threads`` threads (bands side by side, one thread each,
+    # took as little CPU but raised a worker's peak by ~60 MB, over 500 MB), without a memory arena
+    # (a few big runs per page, whose peak an arena would only raise) and with threads that sleep
+    # rather than spin while they wait for each other: dense A4 page 1.9 -> 1.55 CPU-s.
+    detector.session.session = _det_session(model_path(det), threads)
     # PaddleOCR normalises the detector's input with ImageNet's mean and deviation; RapidOCR's default
     # (0.5, 0.5) made the PP-OCRv6 detector miss the one line of hugemono.pdf (a 35,000 px page) at
     # every size, and changes nothing on the other bench pages (same accuracy or +0.001).
@@ -159,17 +192,49 @@ def build_engine(det: str = DET_MODEL, rec: str = REC_MODEL, threads: int | None
     # multiples of 32.
     detector.limit_type, detector.limit_side_len = "max", DET_RETRY_SIDE
     name = f"det {det} + rec {rec}"
-    if rec_parallel == 1:
-        return Engine(name, detector, ocr._load_cls_model(), ocr._load_rec_model())
-    # One onnxruntime call splitting a batch over two threads spent ~25-60 % more CPU than one thread
-    # for the same batch (the threads wait on each other inside every layer); whole batches side by
-    # side, one thread each, keep both cores busy without that cost. One session serves them all
-    # (a second would hold a second copy of the weights, ~45 MB).
-    return Engine(name, detector, ocr._load_cls_model(), _rapidocr(det, rec, 1)._load_rec_model(),
-                  pool=ThreadPoolExecutor(rec_parallel, thread_name_prefix="ocr-rec"))
+    pool = None if rec_parallel == 1 else ThreadPoolExecutor(rec_parallel, thread_name_prefix="ocr")
+    engine = Engine(name, detector, ocr._load_cls_model(), ocr._load_rec_model(), pool=pool)
+    for component in (engine.cls, engine.rec):
+        component.session.session = _ShrinkingSession(component.session.session)
+    return engine
 
 
-def _rapidocr(det: str, rec: str, threads: int):
+def _det_session(path: Path, threads: int) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 4
+    options.enable_cpu_mem_arena = False
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class _ShrinkingSession:
+    """An onnxruntime session whose memory arena is given back at the end of every run.
+
+    With the arena a run's tensors reuse the memory of the run's earlier layers: recognition took
+    ~17 % less CPU than with plain malloc/free per tensor (RapidOCR's default, arena off; ~25 % with
+    the int8 recogniser) at the same peak. Kept between runs the arena would hold every page's peak (a process read
+    the bench's A4 pages at 736 MB); shrunk after each run (``memory.enable_memory_arena_shrinkage``)
+    the process stays where it was without it."""
+
+    def __init__(self, session: Any) -> None:
+        import onnxruntime
+
+        self._session = session
+        self._options = onnxruntime.RunOptions()
+        self._options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+    def run(self, output_names: Any, input_feed: dict, run_options: Any = None) -> Any:
+        return self._session.run(output_names, input_feed, run_options or self._options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+def _rapidocr(det: str, rec: str, threads: int, arena: bool):
     from rapidocr import OCRVersion, RapidOCR
 
     # Every model path is given, so RapidOCR never reaches for its download URLs (model_root_dir is
@@ -180,6 +245,8 @@ def _rapidocr(det: str, rec: str, threads: int):
         "Global.model_root_dir": "/nonexistent/rapidocr-models",
         "EngineConfig.onnxruntime.intra_op_num_threads": threads,
         "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        # See ``_ShrinkingSession``.
+        "EngineConfig.onnxruntime.enable_cpu_mem_arena": arena,
         "Det.model_path": str(model_path(det)),
         "Det.ocr_version": OCRVersion(MODEL_VERSIONS[det]),
         "Cls.model_path": str(model_path(CLS_MODEL)),
@@ -193,6 +260,15 @@ def _rapidocr(det: str, rec: str, threads: int):
 _engine: Engine | None = None
 _engine_lock = threading.Lock()
 _threads = 0
+_rec_model_file = ""
+
+
+def set_rec_model(path: str) -> None:
+    """The int8 recogniser's file for the process-wide engine (empty: where
+    ``scripts/install-ocr-model.sh`` builds it, the float model if it is not there). Takes effect
+    for an engine not yet created; workers call it before their first page."""
+    global _rec_model_file
+    _rec_model_file = path or ""
 
 
 def set_threads(threads: int) -> None:
