@@ -14,7 +14,7 @@ How it maps the Whoosh design onto PostgreSQL's own machinery (no extension need
   document stores the prefixes (``q``, ``k``).
 * A score asks each matching row whether it holds some keys (boosts, which field a number is
   in): those questions go to ``skeys`` (migration 0022), the same keys but the text's bigrams as
-  a jsonb object kept uncompressed in the row, where each is a binary search (``fkeys @> ..``
+  a jsonb object, read once per matching row, where each is a binary search (``fkeys @> ..``
   compares with every key of the array: ~35 µs a row for ten boosts).
 * The exact substring check is ``strpos`` on the ``runs`` column (the Han/digit runs joined by
   ``|``, as Whoosh's ``all_runs``).
@@ -539,12 +539,13 @@ class PostgresSearchIndex:
             q = Boosted(q, plan.boost)
         cond, score = params.compile(q)
         order = "sort_date DESC, record_id" if by_date else "score DESC, record_id"
-        # the score is computed below the window (OFFSET 0 keeps the subquery apart): the
+        # the score is computed below the window (OFFSET 0 keeps each subquery apart): the
         # WindowAgg then holds (record_id, sort_date, score) per match, not whole rows, which
         # spilled to temporary files at a few thousand matches
         sql = (f"SELECT record_id, score, count(*) OVER () AS total FROM ("
                f"SELECT record_id, sort_date, {'0.0' if by_date else score} AS score "
-               f"FROM {RECORDS_TABLE} WHERE {perm} AND {cond} OFFSET 0) m ORDER BY {order} "
+               f"FROM {_matches(RECORDS_TABLE, f'{perm} AND {cond}', by_date)} d OFFSET 0) m "
+               f"ORDER BY {order} "
                f"LIMIT {params.add(per_page)} OFFSET {params.add((page - 1) * per_page)}")
         with self._tx() as conn:
             rows = conn.execute(sa.text(sql), params.values).all()
@@ -584,11 +585,21 @@ class PostgresSearchIndex:
         if plan.boost is not None:
             q = Boosted(q, plan.boost)
         cond, score = params.compile(q)
-        sql = (f"SELECT customer_id, {score} AS score FROM {CUSTOMERS_TABLE} "
-               f"WHERE {perm} AND {cond} ORDER BY score DESC, customer_id "
-               f"LIMIT {params.add(int(limit))}")
+        sql = (f"SELECT customer_id, {score} AS score "
+               f"FROM {_matches(CUSTOMERS_TABLE, f'{perm} AND {cond}', False, 'customer_id')} m "
+               f"ORDER BY score DESC, customer_id LIMIT {params.add(int(limit))}")
         with self._tx() as conn:
             return [int(r.customer_id) for r in conn.execute(sa.text(sql), params.values)]
+
+
+def _matches(table: str, where: str, by_date: bool, key: str = "record_id") -> str:
+    """The rows of ``table`` meeting ``where`` as a subquery (kept apart by OFFSET 0) whose
+    ``skeys`` is read once: ``'{}' || skeys`` hands back the value decompressed (or fetched from
+    the TOAST table), and every question of the score above is then a binary search in memory.
+    Asked of the column itself, each question decompressed it again."""
+    skeys = "skeys" if by_date else "('{}'::jsonb || skeys) AS skeys"
+    cols = f"{key}, sort_date, keys, fkeys, runs, {skeys}"
+    return f"(SELECT {cols} FROM {table} WHERE {where} OFFSET 0)"
 
 
 class PostgresBulkWriter:
