@@ -215,9 +215,10 @@ def _index_bytes(app) -> bytes:
     if app.config["SEARCH_BACKEND"] == "postgres":
         with db.engine.connect() as conn:
             rows = conn.exec_driver_sql(
-                "SELECT array_to_string(keys, ' ') || array_to_string(fkeys, ' ') || runs || name || title "
-                "|| content FROM search_records UNION ALL SELECT array_to_string(keys, ' ') "
-                "|| array_to_string(fkeys, ' ') || runs || name FROM search_customers").scalars()
+                "SELECT array_to_string(keys, ' ') || array_to_string(fkeys, ' ') || skeys::text || runs "
+                "|| name || title || content FROM search_records UNION ALL SELECT "
+                "array_to_string(keys, ' ') || array_to_string(fkeys, ' ') || skeys::text || runs || name "
+                "FROM search_customers").scalars()
             return "".join(rows).encode()
     path = Path(app.config["INDEX_DIR"])
     return b"".join(p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file())
