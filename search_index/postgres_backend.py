@@ -13,7 +13,7 @@ How it maps the Whoosh design onto PostgreSQL's own machinery (no extension need
   ``keys @> ARRAY[bigrams]``. Whoosh's two prefix queries (pinyin, 客户号) become exact keys: the
   document stores the prefixes (``q``, ``k``).
 * A score asks each matching row whether it holds some keys (boosts, which field a number is
-  in): those questions go to ``skeys`` (migration 0022), the same keys but the text's bigrams as
+  in): those questions go to ``skeys`` (migration 0025), the same keys but the text's bigrams as
   a jsonb object, read once per matching row, where each is a binary search (``fkeys @> ..``
   compares with every key of the array: ~35 µs a row for ten boosts).
 * The exact substring check is ``strpos`` on the ``runs`` column (the Han/digit runs joined by
@@ -134,7 +134,7 @@ SCORE_MARKS = (frozenset(FIELD_MARKS.values()) | frozenset(PREFIX_MARKS.values()
 
 
 def score_keys(keys: list[str], fkeys: list[str]) -> str:
-    """The ``skeys`` column (migration 0022) as JSON text: an object whose names are the row's
+    """The ``skeys`` column (migration 0025) as JSON text: an object whose names are the row's
     keys of :data:`SCORE_MARKS`. A score's questions ("does this row hold X") are asked of it:
     a jsonb object's names are sorted, so each is a binary search, where ``fkeys @> ARRAY[X]``
     compares X with every key of the array."""

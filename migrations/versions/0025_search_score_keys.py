@@ -1,7 +1,7 @@
 """search on PostgreSQL: ``skeys``, the keys a score asks about, as a jsonb object
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-02 15:30:00
 
 Why: a search's score asks each matching row several "does this row hold key X" questions (name
@@ -27,8 +27,8 @@ Number 0022 taken while 0021 may be in flight elsewhere: re-chain onto the head 
 """
 from alembic import op
 
-revision = '0022'
-down_revision = '0021'
+revision = '0025'
+down_revision = '0024'
 branch_labels = None
 depends_on = None
 
