@@ -264,7 +264,9 @@ def test_huge_page_renders_within_budget(tmp_path):
     path = write(tmp_path, "huge.pdf", pdfs.huge_scan_pdf())
     t0 = time.monotonic()
     (p,) = extract(str(path), PDF)
-    assert time.monotonic() - t0 < 30
+    # A bound against a runaway (rendered at full size it takes minutes, or all memory), not a speed
+    # target: ~10 s here when idle, 42 s once under a load of 15 on 2 cores.
+    assert time.monotonic() - t0 < 120
     assert p.width * p.height <= 40_000_000
     assert pdfs.HUGE_SCAN_TEXT in p.text, p.text
 
