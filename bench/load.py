@@ -175,6 +175,18 @@ def wait_extracted(base: str, token: str, record_ids: list[int], timeout: float)
             time.sleep(0.5)
 
 
+def make_users(env: dict, n: int) -> tuple[str, list[str]]:
+    """The loading archivist (with an API token) and ``n`` staff accounts; returns (token, usernames)."""
+    run_archive(env, "create-user", "loader", "--role", "archivist", "--password", STAFF_PASSWORD,
+                "--department", DEPARTMENT, "--display-name", "压测管理员")
+    token = run_archive(env, "create-token", "loader").strip().splitlines()[-1]
+    usernames = [f"staff{i:02d}" for i in range(n)]
+    for u in usernames:
+        run_archive(env, "create-user", u, "--role", "staff", "--password", STAFF_PASSWORD,
+                    "--department", DEPARTMENT, "--display-name", f"业务员{u[-2:]}")
+    return token, usernames
+
+
 def sign_in(base: str, username: str) -> requests.Session:
     """A browser-like session signed in through the form."""
     s = requests.Session()
@@ -348,13 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"temp dir: {tmp}; {os.cpu_count()} CPU(s)")
         t0 = time.monotonic()
         run_archive(env, "init")
-        run_archive(env, "create-user", "loader", "--role", "archivist", "--password", STAFF_PASSWORD,
-                    "--department", DEPARTMENT, "--display-name", "压测管理员")
-        token = run_archive(env, "create-token", "loader").strip().splitlines()[-1]
-        usernames = [f"staff{i:02d}" for i in range(args.users)]
-        for u in usernames:
-            run_archive(env, "create-user", u, "--role", "staff", "--password", STAFF_PASSWORD,
-                        "--department", DEPARTMENT, "--display-name", f"业务员{u[-2:]}")
+        token, usernames = make_users(env, args.users)
         print(f"init + {args.users + 1} users: {time.monotonic() - t0:.1f} s")
 
         port = free_port()
@@ -455,13 +461,7 @@ def two_nodes(args: argparse.Namespace) -> int:
         print(f"temp dir: {tmp}; {os.cpu_count()} CPU(s); load average {os.getloadavg()}")
         t0 = time.monotonic()
         run_archive(env, "db", "upgrade")
-        run_archive(env, "create-user", "loader", "--role", "archivist", "--password", STAFF_PASSWORD,
-                    "--department", DEPARTMENT, "--display-name", "压测管理员")
-        token = run_archive(env, "create-token", "loader").strip().splitlines()[-1]
-        usernames = [f"staff{i:02d}" for i in range(args.users)]
-        for u in usernames:
-            run_archive(env, "create-user", u, "--role", "staff", "--password", STAFF_PASSWORD,
-                        "--department", DEPARTMENT, "--display-name", f"业务员{u[-2:]}")
+        token, usernames = make_users(env, args.users)
         print(f"database + {args.users + 1} users: {time.monotonic() - t0:.1f} s")
 
         bases = []

@@ -96,17 +96,22 @@ def test_a_record_carries_its_customers_department_and_follows_a_move(app, clien
     assert _head_report(client) == again == (3, 2, {"queued": 3})
 
 
-def test_migration_0022_gives_the_records_of_before_their_customers_department(tmp_path, sqlite_template):
-    """Records made before the column get their customer's department when the migration adds it."""
-    from flask_migrate import downgrade, upgrade
-
+def _migrated_copy(tmp_path, sqlite_template):
+    """An app on a copy of the migrated SQLite template, with the role users; and its migrations folder."""
     from archive_app import create_app
 
     shutil.copy(sqlite_template, tmp_path / "old.db")
     app = create_app({"SECRET_KEY": "s", "AUDIT_KEY": "k", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
                       "DATA_DIR": str(tmp_path), "STORAGE_BACKEND": "fs", "STORAGE_DIR": str(tmp_path / "blobs")})
-    migrations = app.extensions["migrate"].directory
     create_users(app)
+    return app, app.extensions["migrate"].directory
+
+
+def test_migration_0022_gives_the_records_of_before_their_customers_department(tmp_path, sqlite_template):
+    """Records made before the column get their customer's department when the migration adds it."""
+    from flask_migrate import downgrade, upgrade
+
+    app, migrations = _migrated_copy(tmp_path, sqlite_template)
     try:
         with app.app_context():
             owners = {"甲方": "销售一部", "乙方": "销售二部", "丙方": "销售一部"}
@@ -225,13 +230,7 @@ def test_migration_0024_gives_the_grade_changes_and_follow_ups_of_before_their_c
     """Grade changes and follow-ups made before the column get their customer's department when 0024 adds it."""
     from flask_migrate import downgrade, upgrade
 
-    from archive_app import create_app
-
-    shutil.copy(sqlite_template, tmp_path / "old.db")
-    app = create_app({"SECRET_KEY": "s", "AUDIT_KEY": "k", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
-                      "DATA_DIR": str(tmp_path), "STORAGE_BACKEND": "fs", "STORAGE_DIR": str(tmp_path / "blobs")})
-    migrations = app.extensions["migrate"].directory
-    create_users(app)
+    app, migrations = _migrated_copy(tmp_path, sqlite_template)
     try:
         with app.app_context():
             owners = {"甲方": "销售一部", "乙方": "销售二部", "丙方": "销售一部"}
