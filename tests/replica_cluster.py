@@ -23,7 +23,21 @@ from typing import Iterator
 import pytest
 import sqlalchemy as sa
 
-PG_BIN = Path(os.environ.get("ARCHIVE_TEST_PG_BIN", "/usr/local/bin"))
+
+
+def _server_bin() -> Path:
+    """Where initdb and pg_ctl are: ARCHIVE_TEST_PG_BIN, else beside an initdb on the PATH, else Debian's
+    newest /usr/lib/postgresql/<version>/bin (the postgresql package keeps them off the PATH)."""
+    if os.environ.get("ARCHIVE_TEST_PG_BIN"):
+        return Path(os.environ["ARCHIVE_TEST_PG_BIN"])
+    on_path = shutil.which("initdb")
+    if on_path:
+        return Path(on_path).parent
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return debian[-1].parent if debian else Path("/usr/local/bin")
+
+
+PG_BIN = _server_bin()
 PG_BASEBACKUP = os.environ.get("ARCHIVE_TEST_PG_BASEBACKUP", shutil.which("pg_basebackup") or "/usr/bin/pg_basebackup")
 OS_USER = os.environ.get("ARCHIVE_TEST_PG_OS_USER", "postgres")
 
