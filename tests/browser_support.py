@@ -211,6 +211,12 @@ def open_menu_entry(page, group: str, label: str, *, tap: bool = False) -> None:
     getattr(page.locator("nav .menu-items").get_by_role("link", name=label), press)()
 
 
+def page_width(page) -> tuple[int, int]:
+    """(the document's width, the window's) in CSS px: a page fits when the first is not the larger."""
+    width, window = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    return width, window
+
+
 def log_in(page, username: str, password: str) -> None:
     """Sign in through the login form and land on the dashboard (工作台)."""
     from playwright.sync_api import expect

@@ -24,7 +24,6 @@ import pytest
 import sqlalchemy as sa
 
 
-
 def _server_bin() -> Path:
     """Where initdb and pg_ctl are: ARCHIVE_TEST_PG_BIN, else beside an initdb on the PATH, else Debian's
     newest /usr/lib/postgresql/<version>/bin (the postgresql package keeps them off the PATH)."""

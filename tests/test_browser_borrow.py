@@ -36,6 +36,7 @@ from tests.browser_support import (  # noqa: F401
     log_in,
     new_context,
     open_menu_entry,
+    page_width,
 )
 
 pytestmark = pytest.mark.browser
@@ -154,7 +155,7 @@ def _approve_on_phone(page, person: Person, request_no: str, card_status: str, e
     # One message, the decision said once (not "已批准 JY-…（已批准）").
     expect(page.locator(".flash.success")).to_have_text(expected_flash.format(request_no))
     expect(page.locator("ol.hits > li").filter(has_text=request_no)).to_have_count(0)
-    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    widths = page_width(page)
     assert widths[0] <= widths[1], f"queue page scrolls sideways on a phone after approving: {widths}"
 
 

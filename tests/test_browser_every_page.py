@@ -21,7 +21,7 @@ from sqlalchemy import update
 from archive_app import create_app
 from archive_app.accounts.models import User
 from archive_app.extensions import db
-from tests.browser_support import PHONE, browser, new_context, require_chromium, running_archive  # noqa: F401
+from tests.browser_support import PHONE, browser, log_in, new_context, page_width, require_chromium, running_archive  # noqa: F401
 from tests.conftest import PASSWORD, _cleanup
 from tests.test_route_walk import ROUTES, _build, _methods, _url
 
@@ -77,7 +77,7 @@ def walked(tmp_path_factory) -> Iterator[tuple]:
 
 def _problems(page, url: str) -> list[str]:
     found = []
-    width, window = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    width, window = page_width(page)
     if width > window:
         found.append(f"{width} px wide in a {window} px window")
     squeezed = page.evaluate(SQUEEZED_CELLS)
@@ -102,11 +102,7 @@ def test_every_page_fits_a_desktop_and_a_phone(walked, browser, tmp_path: Path) 
             context = new_context(browser, server.url, **options)
             page = context.new_page()
             try:
-                page.goto("/login")
-                page.locator("input[name=username]").fill(role)
-                page.locator("input[name=password]").fill(PASSWORD)
-                page.locator("form button[type=submit]").first.click()
-                page.wait_for_url(lambda u: "/login" not in u)
+                log_in(page, role, PASSWORD)
                 for url in urls:
                     answer = page.goto(url)
                     assert answer is not None and answer.status == 200, f"{role} {url}: {answer and answer.status}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 # The fixtures are imported so pytest finds them here (browser_support is not a conftest).
-from tests.browser_support import ADMIN_PASSWORD, PHONE, archive_server, browser, log_in, new_context  # noqa: F401
+from tests.browser_support import ADMIN_PASSWORD, PHONE, archive_server, browser, log_in, new_context, page_width  # noqa: F401
 from tests.generated import pdfs
 
 pytestmark = pytest.mark.browser
@@ -40,7 +40,7 @@ def _drafts_by_a_clerk(archive_server, browser, n: int) -> None:
 
 
 def _fits(page) -> None:
-    wide = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    wide = page_width(page)
     assert wide[0] <= wide[1], f"{page.url} is {wide[0]} px wide in a {wide[1]} px window"
 
 
