@@ -13,9 +13,12 @@ How it maps the Whoosh design onto PostgreSQL's own machinery (no extension need
   ``keys @> ARRAY[bigrams]``. Whoosh's two prefix queries (pinyin, 客户号) become exact keys: the
   document stores the prefixes (``q``, ``k``).
 * A score asks each matching row whether it holds some keys (boosts, which field a number is
-  in): those questions go to ``skeys`` (migration 0025), the same keys but the text's bigrams as
-  a jsonb object, read once per matching row, where each is a binary search (``fkeys @> ..``
-  compares with every key of the array: ~35 µs a row for ten boosts).
+  in). For a few thousand matches those questions go to ``skeys`` (migration 0025), the same
+  keys but the text's bigrams as a jsonb object, read once per matching row, where each is a
+  binary search (``fkeys @> ..`` compares with every key of the array: ~35 µs a row for ten
+  boosts). For more matches each question is asked once of the GIN index, as a set of ids
+  joined to the matches (:func:`_scored`); the rows are narrow (migration 0026: keys and texts
+  stored apart), so visiting tens of thousands of matches reads few pages.
 * The exact substring check is ``strpos`` on the ``runs`` column (the Han/digit runs joined by
   ``|``, as Whoosh's ``all_runs``).
 * The query is the one :func:`planning.plan_text` makes for Whoosh, compiled to one SQL condition
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 
 import sqlalchemy as sa
@@ -76,6 +80,9 @@ CHECKPOINT = "reindex_checkpoint"
 NEEDS_REBUILD = "needs_rebuild"
 #: Rows per INSERT statement (a statement holds at most 65,535 parameters).
 ROWS_PER_STATEMENT = 500
+#: Up to this many matches, each match's score is computed from its own keys (``skeys``, read
+#: once per row); above it, from the sets of ids of each question (see :func:`_scored`).
+ROW_SCORED_MATCHES = 2000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,6 +193,8 @@ class _Params:
     def __init__(self):
         self.values: dict[str, object] = {}
         self.scoring = False
+        #: Membership mode (:meth:`members`): the SQL condition of each atom asked so far.
+        self.atoms: list[str] | None = None
 
     def add(self, value: object) -> str:
         name = f"p{len(self.values)}"
@@ -207,6 +216,34 @@ class _Params:
             fn = "jsonb_exists_all" if op == "@>" else "jsonb_exists_any"
             return f"{fn}(skeys, CAST({self.add(keys)} AS text[]))"
         return f"{col} {op} CAST({self.add(keys)} AS text[])"
+
+    def atom(self, build: Callable[[], str]) -> str:
+        """A leaf of the plan (``build`` gives its SQL condition for the GIN indexes): that SQL
+        itself, or in membership mode a reference to the atom's bit of the row (:meth:`members`)."""
+        if self.atoms is None:
+            return build()
+        self.atoms, saved = None, self.atoms
+        try:
+            sql = build()
+        finally:
+            self.atoms = saved
+        self.atoms.append(sql)
+        return f"m.b{len(self.atoms) - 1}"
+
+    def members(self, q: wq.Query) -> tuple[str, list[str]]:
+        """(score, atoms) of ``q`` with every leaf's question asked by membership: the score is
+        an expression of ``m.b<j>``, true where the row is among those of atom ``j``, each atom
+        an SQL condition answered by the GIN indexes (with a leaf's exact check, read only for
+        the rows the index gives). Only the atoms the score refers to are returned (by number;
+        the others are empty strings): the rest were conditions of required parts."""
+        self.atoms = []
+        try:
+            _, score = compile_query(q, self)
+            atoms = self.atoms
+        finally:
+            self.atoms = None
+        used = set(int(j) for j in re.findall(r"\bm\.b(\d+)\b", score))
+        return score, [a if j in used else "" for j, a in enumerate(atoms)]
 
     def compile(self, q: wq.Query) -> tuple[str, str]:
         """(condition, score) of ``q``: the condition for the WHERE clause (GIN lookups), the
@@ -235,12 +272,16 @@ def compile_query(q: wq.Query, params: _Params) -> tuple[str, str]:
         mark = FIELD_MARKS.get(q.fieldname)
         if mark is None:
             return "FALSE", "0.0"
-        cond = [params.keys([mark + b.decode("utf-8") for b in q.bigram_terms()])]
-        if q.exact:
-            cond += _checks([t for t in q.texts if len(t) > 2], params)
-        return "(" + " AND ".join(cond) + ")", _num(q.boost)
+        def substring() -> str:
+            cond = [params.keys([mark + b.decode("utf-8") for b in q.bigram_terms()])]
+            if q.exact:
+                cond += _checks([t for t in q.texts if len(t) > 2], params)
+            return "(" + " AND ".join(cond) + ")"
+        return params.atom(substring), _num(q.boost)
     if isinstance(q, Verified):
         cond, score = compile_query(q.required, params)
+        if params.atoms is not None:  # a Verified is outermost: its condition is the WHERE's
+            return "TRUE", score
         checks = _checks(list(dict.fromkeys(q.texts)), params)
         return "(" + " AND ".join([cond] + checks) + ")", score
     if isinstance(q, Boosted):
@@ -249,18 +290,18 @@ def compile_query(q: wq.Query, params: _Params) -> tuple[str, str]:
                  for c, s in (compile_query(b, params) for b in q.boosts)]
         return cond, "(" + " + ".join([score] + extra) + ")"
     if isinstance(q, CachedFilter):
-        conds = [_filter(f, params) for f in q.qs]
-        return "(" + " AND ".join(conds) + ")", _num(len(q.qs))
+        return (params.atom(lambda: "(" + " AND ".join(_filter(f, params) for f in q.qs) + ")"),
+                _num(len(q.qs)))
     if type(q) is wq.Term:
         mark = FIELD_MARKS.get(q.fieldname)
         if mark is None:
             return "FALSE", "0.0"
-        return params.keys([mark + str(q.text)]), _num(q.boost)
+        return params.atom(lambda: params.keys([mark + str(q.text)])), _num(q.boost)
     if type(q) is wq.Prefix:
         mark = PREFIX_MARKS.get(q.fieldname)
         if mark is None:
             return "FALSE", "0.0"
-        return params.keys([mark + str(q.text)]), _num(q.boost)
+        return params.atom(lambda: params.keys([mark + str(q.text)])), _num(q.boost)
     if type(q) is wq.And:
         if not q.subqueries:
             return "FALSE", "0.0"
@@ -318,7 +359,7 @@ def _any_of(nodes: list[wq.Query], parts: list[tuple[str, str]], params: _Params
     conds = [c for k, (c, _) in zip(keys, parts, strict=True) if k is None]
     single = [k for k in keys if k is not None]
     if single:
-        conds.insert(0, params.keys(single, op="&&"))
+        conds.insert(0, params.atom(lambda: params.keys(single, op="&&")))
     return "(" + " OR ".join(conds) + ")"
 
 
@@ -378,19 +419,23 @@ class PostgresSearchIndex:
     needs_rebuild = False
 
     def __init__(self, connect: Callable[[], sa.Connection] | None = None,
-                 commit: Callable[[], None] | None = None, engine: sa.Engine | None = None):
+                 commit: Callable[[], None] | None = None, engine: sa.Engine | None = None,
+                 row_scored_matches: int = ROW_SCORED_MATCHES):
         self._connect = connect
         self._commit = commit
         self._engine = engine
+        #: Up to this many matches a search scores each match from its own keys, above it by
+        #: sets (:func:`_scored`); the answers are the same either way.
+        self.row_scored_matches = int(row_scored_matches)
 
     @classmethod
-    def on_engine(cls, engine: sa.Engine) -> "PostgresSearchIndex":
+    def on_engine(cls, engine: sa.Engine, row_scored_matches: int = ROW_SCORED_MATCHES) -> "PostgresSearchIndex":
         """An index over its own connections: one transaction per call, committed."""
-        return cls(engine=engine)
+        return cls(engine=engine, row_scored_matches=row_scored_matches)
 
     def on(self, conn: sa.Connection) -> "PostgresSearchIndex":
         """This index on the given connection (the flush that changed the rows writes so)."""
-        return PostgresSearchIndex(connect=lambda: conn)
+        return PostgresSearchIndex(connect=lambda: conn, row_scored_matches=self.row_scored_matches)
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sa.Connection]:
@@ -531,23 +576,26 @@ class PostgresSearchIndex:
         parts = [q for q in (filter_query(req), plan.query) if q is not None]
         if any(q is wq.NullQuery for q in parts):
             return result
-        q = wq.And(parts) if len(parts) > 1 else (parts[0] if parts else wq.Every())
-        if plan.verify:
-            q = Verified(q, plan.verify)
+        core = wq.And(parts) if len(parts) > 1 else (parts[0] if parts else wq.Every())
+        q = Verified(core, plan.verify) if plan.verify else core
         by_date = req.sort == "date"
-        if plan.boost is not None and not by_date:
-            q = Boosted(q, plan.boost)
-        cond, score = params.compile(q)
-        order = "sort_date DESC, record_id" if by_date else "score DESC, record_id"
-        # the score is computed below the window (OFFSET 0 keeps each subquery apart): the
-        # WindowAgg then holds (record_id, sort_date, score) per match, not whole rows, which
-        # spilled to temporary files at a few thousand matches
-        sql = (f"SELECT record_id, score, count(*) OVER () AS total FROM ("
-               f"SELECT record_id, sort_date, {'0.0' if by_date else score} AS score "
-               f"FROM {_matches(RECORDS_TABLE, f'{perm} AND {cond}', by_date)} d OFFSET 0) m "
-               f"ORDER BY {order} "
-               f"LIMIT {params.add(per_page)} OFFSET {params.add((page - 1) * per_page)}")
-        with self._tx() as conn, _no_seqscan(conn):
+        # the exact check apart: the score's sets are taken among the rows the filters allow
+        # (a Verified scores as what it verifies)
+        core_cond, _ = compile_query(core, params)
+        filters = filter_query(req)
+        among = perm if filters is None else f"{perm} AND {compile_query(filters, params)[0]}"
+        cond = " AND ".join([core_cond] + _checks(list(dict.fromkeys(plan.verify)), params))
+        limit = f"LIMIT {params.add(per_page)} OFFSET {params.add((page - 1) * per_page)}"
+        if by_date:
+            sql = (f"SELECT record_id, 0.0 AS score, count(*) OVER () AS total FROM ("
+                   f"SELECT record_id, sort_date FROM {RECORDS_TABLE} WHERE {perm} AND {cond} "
+                   f"OFFSET 0) d ORDER BY sort_date DESC, record_id {limit}")
+        else:
+            scored = Boosted(core, plan.boost) if plan.boost is not None else core
+            _, row_score = params.compile(scored)
+            sql = _scored(f"{perm} AND {cond}", among, row_score, *params.members(scored), limit,
+                          self.row_scored_matches)
+        with self._tx() as conn, _search_settings(conn):
             rows = conn.execute(sa.text(sql), params.values).all()
             if rows:
                 result.total = int(rows[0].total)
@@ -592,19 +640,71 @@ class PostgresSearchIndex:
             return [int(r.customer_id) for r in conn.execute(sa.text(sql), params.values)]
 
 
+def _scored(where: str, among: str, row_score: str, member_score: str, atoms: list[str],
+            limit: str, row_scored: int = ROW_SCORED_MATCHES) -> str:
+    """The statement of one page of matches by score, and their total.
+
+    The matches' ids (``c``) come from the GIN indexes (and the exact check's column, where the
+    plan has one) without reading a row's keys. Then their scores, one of two ways, chosen when
+    the statement runs by the number of matches (PostgreSQL runs only the branch whose one-time
+    filter holds):
+
+    * up to ``row_scored`` matches (:data:`ROW_SCORED_MATCHES`), each match's questions ("does the row hold this
+      key", "is it in the name") are asked of its own ``skeys`` (~10-35 µs a row: its keys are
+      stored apart from the narrow row, migration 0026);
+    * above it, each question is asked once, as the set of ids the GIN index gives for it among
+      the rows the filters allow (``m``: one bit per question and row), joined to the matches
+      by id: the 44,000 matches of a 档号 prefix at 1,000,000 records took 2 s row by row."""
+    many = f"(SELECT n FROM n) > {int(row_scored)}"
+    head = (f"WITH c AS MATERIALIZED (SELECT record_id FROM {RECORDS_TABLE} WHERE {where}), "
+            f"n AS MATERIALIZED (SELECT count(*) AS n FROM c)")
+    by_row = (f"SELECT record_id, {row_score} AS score FROM (SELECT r.record_id, r.keys, r.fkeys, r.runs, "
+              f"('{{}}'::jsonb || r.skeys) AS skeys FROM c JOIN {RECORDS_TABLE} r "
+              f"ON r.record_id = c.record_id WHERE NOT {many} OFFSET 0) d")
+    used = [j for j, a in enumerate(atoms) if a]
+    if not used:
+        by_set = f"SELECT record_id, {member_score} AS score FROM c WHERE {many}"
+    else:
+        sets = " UNION ALL ".join(
+            f"SELECT record_id, {j} AS j FROM {RECORDS_TABLE} WHERE {many} AND {among} AND {atoms[j]}"
+            for j in used)
+        bits = ", ".join(f"bool_or(j = {j}) AS b{j}" for j in used)
+        head += f", m AS (SELECT record_id, {bits} FROM ({sets}) a GROUP BY record_id)"
+        by_set = (f"SELECT c.record_id, {member_score} AS score FROM c "
+                  f"LEFT JOIN m ON m.record_id = c.record_id WHERE {many}")
+    return (f"{head} SELECT record_id, score, (SELECT n FROM n) AS total FROM "
+            f"({by_row} UNION ALL {by_set}) s ORDER BY score DESC, record_id {limit}")
+
+
+#: Planner settings of a search statement (see :func:`_search_settings`).
+SEARCH_SETTINGS = {
+    # Its cost model does not count the decompression of ``keys`` per row that a sequential
+    # scan's ``keys @> ..`` filter does: for a common word (45,000 of 100,000 rows) it chose the
+    # scan after a VACUUM, 2.7 s instead of 0.3 s for the GIN index's bitmap. Every search
+    # condition has an index to use.
+    "enable_seqscan": "off",
+    # Starting parallel workers costs more than a search's bitmap scans gain from them (a 档号
+    # lookup of one row took 25-40 ms with two workers, 5-10 without).
+    "max_parallel_workers_per_gather": "0",
+    # A bitmap of tens of thousands of matches stays exact (one bit per row, no re-check of
+    # the keys of every row of a page), and the grouping of the score's sets stays in memory.
+    "work_mem": "64MB",
+}
+
+
 @contextlib.contextmanager
-def _no_seqscan(conn: sa.Connection) -> Iterator[None]:
-    """The planner told not to read the whole table (for this transaction, then set back: the
-    connection may be the app's, whose transaction goes on). Its cost model does not count the
-    decompression of ``keys`` per row that a sequential scan's ``keys @> ..`` filter does: for a
-    common word (45,000 of 100,000 rows) it chose the scan after a VACUUM, 2.7 s instead of
-    0.3 s for the GIN index's bitmap. Every search condition has an index to use."""
-    prev = conn.execute(sa.text("SELECT current_setting('enable_seqscan'), "
-                                "set_config('enable_seqscan', 'off', true)")).scalar()
+def _search_settings(conn: sa.Connection) -> Iterator[None]:
+    """:data:`SEARCH_SETTINGS` for this transaction, then set back: the connection may be the
+    app's, whose transaction goes on."""
+    names = sorted(SEARCH_SETTINGS)
+    prev = conn.execute(sa.text("SELECT " + ", ".join(
+        f"current_setting('{n}'), set_config('{n}', :{n}, true)" for n in names)),
+        SEARCH_SETTINGS).one()
     try:
         yield
     finally:
-        conn.execute(sa.text("SELECT set_config('enable_seqscan', :v, true)"), {"v": prev})
+        conn.execute(sa.text("SELECT " + ", ".join(f"set_config('{n}', :{n}, true)" for n in names)),
+                     {n: prev[2 * k] for k, n in enumerate(names)})
 
 
 def _matches(table: str, where: str, by_date: bool, key: str = "record_id") -> str:
