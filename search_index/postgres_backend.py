@@ -258,7 +258,14 @@ class _Params:
 
 
 def _num(x: float) -> str:
-    return repr(float(x))
+    # float8, not numeric (a bare 6.0): a score sums these for every match, and numeric
+    # arithmetic cost several times float8's there
+    return f"{float(x)!r}::float8"
+
+
+def _value(sql: str) -> float:
+    """The number a constant score of :func:`_num` stands for (ValueError: not a constant)."""
+    return float(sql.removesuffix("::float8"))
 
 
 def compile_query(q: wq.Query, params: _Params) -> tuple[str, str]:
@@ -322,7 +329,7 @@ def compile_query(q: wq.Query, params: _Params) -> tuple[str, str]:
         if all(_is_number(s) for _, s in parts):
             # constant scores: the first part that holds, best first, is the best; the parts
             # after it (a number printed in the long text) are never looked at
-            ordered = sorted(parts, key=lambda p: -float(p[1]))
+            ordered = sorted(parts, key=lambda p: -_value(p[1]))
             return cond, "CASE " + " ".join(f"WHEN {c} THEN {s}" for c, s in ordered) + " END"
         # GREATEST skips NULLs: the best of the parts that hold
         return cond, "GREATEST(" + ", ".join(f"CASE WHEN {c} THEN {s} END" for c, s in parts) + ")"
@@ -337,7 +344,7 @@ def compile_query(q: wq.Query, params: _Params) -> tuple[str, str]:
 
 def _is_number(sql: str) -> bool:
     try:
-        float(sql)
+        _value(sql)
     except ValueError:
         return False
     return True
@@ -592,7 +599,7 @@ class PostgresSearchIndex:
                    f"OFFSET 0) d ORDER BY sort_date DESC, record_id {limit}")
         elif plan.boost is None and not plan.verify and _any_of_leaves(plan.query):
             parts = plan.query.qs if isinstance(plan.query, Best) else plan.query.subqueries
-            base = 0.0 if filters is None else float(compile_query(filters, params)[1])
+            base = 0.0 if filters is None else _value(compile_query(filters, params)[1])
             sql = _scored_union(among, [compile_query(p, params) for p in parts],
                                 "max" if isinstance(plan.query, Best) else "sum", base, limit)
         else:
