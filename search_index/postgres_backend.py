@@ -661,9 +661,9 @@ def _scored(where: str, among: str, row_score: str, member_score: str, atoms: li
     the statement runs by the number of matches (PostgreSQL runs only the branch whose one-time
     filter holds):
 
-    * up to ``row_scored`` matches (:data:`ROW_SCORED_MATCHES`), each match's questions ("does the row hold this
-      key", "is it in the name") are asked of its own ``skeys`` (~10-35 µs a row: its keys are
-      stored apart from the narrow row, migration 0026);
+    * up to ``row_scored`` matches (:data:`ROW_SCORED_MATCHES`), each match's questions ("does
+      the row hold this key", "is it in the name") are asked of its own ``skeys`` (~10 µs a
+      row: its keys are stored apart from the narrow row, migration 0026);
     * above it, each question is asked once, as the set of ids the GIN index gives for it among
       the rows the filters allow (``m``: one bit per question and row), joined to the matches
       by id: the 44,000 matches of a 档号 prefix at 1,000,000 records took 2 s row by row."""
