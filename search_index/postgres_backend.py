@@ -249,12 +249,15 @@ class _Params:
         """(condition, score) of ``q``: the condition for the WHERE clause (GIN lookups), the
         score with its questions asked of ``skeys`` (see :func:`compile_query`)."""
         cond, _ = compile_query(q, self)
+        return cond, self.row_score(q)
+
+    def row_score(self, q: wq.Query) -> str:
+        """The score of ``q`` with its questions asked of a matching row's ``skeys``."""
         self.scoring = True
         try:
-            _, score = compile_query(q, self)
+            return compile_query(q, self)[1]
         finally:
             self.scoring = False
-        return cond, score
 
 
 def _num(x: float) -> str:
@@ -287,8 +290,6 @@ def compile_query(q: wq.Query, params: _Params) -> tuple[str, str]:
         return params.atom(substring), _num(q.boost)
     if isinstance(q, Verified):
         cond, score = compile_query(q.required, params)
-        if params.atoms is not None:  # a Verified is outermost: its condition is the WHERE's
-            return "TRUE", score
         checks = _checks(list(dict.fromkeys(q.texts)), params)
         return "(" + " AND ".join([cond] + checks) + ")", score
     if isinstance(q, Boosted):
@@ -590,23 +591,21 @@ class PostgresSearchIndex:
         # (a Verified scores as what it verifies)
         core_cond, _ = compile_query(core, params)
         filters = filter_query(req)
-        among = perm if filters is None else f"{perm} AND {compile_query(filters, params)[0]}"
+        filter_cond, filter_score = compile_query(filters, params) if filters is not None else ("", "0.0")
+        among = f"{perm} AND {filter_cond}" if filters is not None else perm
         cond = " AND ".join([core_cond] + _checks(list(dict.fromkeys(plan.verify)), params))
         limit = f"LIMIT {params.add(per_page)} OFFSET {params.add((page - 1) * per_page)}"
         if by_date:
             sql = (f"SELECT record_id, 0.0 AS score, count(*) OVER () AS total FROM ("
                    f"SELECT record_id, sort_date FROM {RECORDS_TABLE} WHERE {perm} AND {cond} "
                    f"OFFSET 0) d ORDER BY sort_date DESC, record_id {limit}")
-        elif plan.boost is None and not plan.verify and _any_of_leaves(plan.query):
-            parts = plan.query.qs if isinstance(plan.query, Best) else plan.query.subqueries
-            base = 0.0 if filters is None else _value(compile_query(filters, params)[1])
-            sql = _scored_union(among, [compile_query(p, params) for p in parts],
-                                "max" if isinstance(plan.query, Best) else "sum", base, limit)
+        elif plan.boost is None and not plan.verify and (union := _union_parts(plan.query)):
+            sql = _scored_union(among, [compile_query(p, params) for p in union],
+                                "max" if isinstance(plan.query, Best) else "sum", _value(filter_score), limit)
         else:
             scored = Boosted(core, plan.boost) if plan.boost is not None else core
-            _, row_score = params.compile(scored)
-            sql = _scored(f"{perm} AND {cond}", among, row_score, *params.members(scored), limit,
-                          self.row_scored_matches)
+            sql = _scored(f"{perm} AND {cond}", among, params.row_score(scored), *params.members(scored),
+                          limit, self.row_scored_matches)
         with self._tx() as conn, _search_settings(conn):
             rows = conn.execute(sa.text(sql), params.values).all()
             if rows:
@@ -646,7 +645,7 @@ class PostgresSearchIndex:
             q = Boosted(q, plan.boost)
         cond, score = params.compile(q)
         sql = (f"SELECT customer_id, {score} AS score "
-               f"FROM {_matches(CUSTOMERS_TABLE, f'{perm} AND {cond}', False, 'customer_id')} m "
+               f"FROM {_matches(CUSTOMERS_TABLE, f'{perm} AND {cond}', 'customer_id')} m "
                f"ORDER BY score DESC, customer_id LIMIT {params.add(int(limit))}")
         with self._tx() as conn:
             return [int(r.customer_id) for r in conn.execute(sa.text(sql), params.values)]
@@ -671,15 +670,12 @@ def _scored(where: str, among: str, row_score: str, member_score: str, atoms: li
     # c holds the wide columns as the row's pointers to them (read only by the row branch)
     head = (f"WITH c AS MATERIALIZED (SELECT record_id, keys, fkeys, runs, skeys FROM {RECORDS_TABLE} "
             f"WHERE {where}), n AS MATERIALIZED (SELECT count(*) AS n FROM c)")
-    by_row = (f"SELECT record_id, {row_score} AS score FROM (SELECT record_id, keys, fkeys, runs, "
-              f"('{{}}'::jsonb || skeys) AS skeys FROM c WHERE NOT {many} OFFSET 0) d")
+    by_row = f"SELECT record_id, {row_score} AS score FROM {_matches('c', f'NOT {many}')} d"
     used = [j for j, a in enumerate(atoms) if a]
     if not used:
         by_set = f"SELECT record_id, {member_score} AS score FROM c WHERE {many}"
     else:
-        sets = " UNION ALL ".join(
-            f"SELECT record_id, {j} AS j FROM {RECORDS_TABLE} WHERE {many} AND {among} AND {atoms[j]}"
-            for j in used)
+        sets = _id_sets(f"{many} AND {among}", [(atoms[j], str(j)) for j in used], "j")
         bits = ", ".join(f"bool_or(j = {j}) AS b{j}" for j in used)
         head += f", m AS (SELECT record_id, {bits} FROM ({sets}) a GROUP BY record_id)"
         by_set = (f"SELECT c.record_id, {member_score} AS score FROM c "
@@ -688,21 +684,30 @@ def _scored(where: str, among: str, row_score: str, member_score: str, atoms: li
             f"({by_row} UNION ALL {by_set}) s ORDER BY score DESC, record_id {limit}")
 
 
-def _any_of_leaves(q: wq.Query | None) -> bool:
-    """Whether ``q`` is a Best or an Or of leaves, each of which one GIN condition answers
-    (a number's kinds, a pinyin key and a word): its matches are the union of its parts' sets."""
+def _id_sets(among: str, parts: list[tuple[str, str]], label: str) -> str:
+    """The ids each part's condition (``parts``: condition, value) gives among ``among``, each
+    id with its part's value as ``label``, one GIN lookup per part."""
+    return " UNION ALL ".join(f"SELECT record_id, {value} AS {label} FROM {RECORDS_TABLE} "
+                              f"WHERE {among} AND {cond}" for cond, value in parts)
+
+
+def _union_parts(q: wq.Query | None) -> list[wq.Query] | None:
+    """The parts of ``q`` if it is a Best or an Or of leaves, each of which one GIN condition
+    answers (a number's kinds, a pinyin key and a word): its matches are the union of its
+    parts' sets. None for any other query."""
     parts = q.qs if isinstance(q, Best) else q.subqueries if type(q) is wq.Or else None
-    return bool(parts) and all(isinstance(p, Substring) or _single_key(p) is not None for p in parts)
+    if parts and all(isinstance(p, Substring) or _single_key(p) is not None for p in parts):
+        return list(parts)
+    return None
 
 
 def _scored_union(among: str, parts: list[tuple[str, str]], agg: str, base: float, limit: str) -> str:
     """The statement of one page by score, and the total, of a query whose matches are the
-    union of the sets of its parts (:func:`_any_of_leaves`; ``parts``: each one's GIN condition
+    union of the sets of its parts (:func:`_union_parts`; ``parts``: each one's GIN condition
     and constant score): each part's set read once, among the rows the filters allow, grouped
     by id; a row scores ``base`` plus the best (Best: ``max``) or the sum (Or: ``sum``) of the
     parts holding it."""
-    sets = " UNION ALL ".join(f"SELECT record_id, {score} AS s FROM {RECORDS_TABLE} WHERE {among} AND {cond}"
-                              for cond, score in parts)
+    sets = _id_sets(among, parts, "s")
     return (f"SELECT record_id, score, count(*) OVER () AS total FROM ("
             f"SELECT record_id, {_num(base)} + {agg}(s) AS score FROM ({sets}) a GROUP BY record_id) m "
             f"ORDER BY score DESC, record_id {limit}")
@@ -739,14 +744,14 @@ def _search_settings(conn: sa.Connection) -> Iterator[None]:
                      {n: prev[2 * k] for k, n in enumerate(names)})
 
 
-def _matches(table: str, where: str, by_date: bool, key: str = "record_id") -> str:
-    """The rows of ``table`` meeting ``where`` as a subquery (kept apart by OFFSET 0) whose
-    ``skeys`` is read once: ``'{}' || skeys`` hands back the value decompressed (or fetched from
-    the TOAST table), and every question of the score above is then a binary search in memory.
-    Asked of the column itself, each question decompressed it again."""
-    skeys = "skeys" if by_date else "('{}'::jsonb || skeys) AS skeys"
-    cols = f"{key}, sort_date, keys, fkeys, runs, {skeys}"
-    return f"(SELECT {cols} FROM {table} WHERE {where} OFFSET 0)"
+def _matches(source: str, where: str, key: str = "record_id") -> str:
+    """The rows of ``source`` (a table, or the matches ``c``) meeting ``where`` as a subquery
+    (kept apart by OFFSET 0) whose ``skeys`` is read once: ``'{}' || skeys`` hands back the
+    value decompressed (or fetched from the TOAST table), and every question of the score above
+    is then a binary search in memory. Asked of the column itself, each question decompressed
+    it again."""
+    return (f"(SELECT {key}, keys, fkeys, runs, ('{{}}'::jsonb || skeys) AS skeys "
+            f"FROM {source} WHERE {where} OFFSET 0)")
 
 
 class PostgresBulkWriter:
