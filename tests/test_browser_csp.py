@@ -329,7 +329,9 @@ def test_a_user_switches_between_the_three_languages(browser, archive_server) ->
             open_menu_entry(page, group, entry)
             expect(page).to_have_url(re.compile(r"/$"))  # 客户档案 is the home page
             expect(page.locator("h1")).to_contain_text(entry)
-            # the scripts' texts come with the page (app.js's archiveText; 简体中文 pages carry none)
+            # the scripts' texts come with the page (app.js's archiveText; 简体中文 pages carry none);
+            # app.js is deferred, so the heading can be on screen before the function exists
+            page.wait_for_function("() => typeof window.archiveText === 'function'")
             written = page.evaluate("() => window.archiveText('已上传 %(ok)s 个', {ok: 3})")
             assert written == {"en": "3 uploaded", "zh_Hant": "已上傳 3 個", "zh_Hans": "已上传 3 个"}[code]
             if code == "en":
