@@ -1,0 +1,69 @@
+"""The PostgreSQL search tables compress their wide values with lz4 (migration 0027): rows written
+before the migration are written again by it, and new rows get lz4 from the columns' setting."""
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+
+from archive_app import create_app
+from archive_app.commands import upgrade_database
+from archive_app.extensions import db
+from search_index import Access, SearchRequest
+from search_index.postgres_backend import PostgresSearchIndex
+
+from ..conftest import PG_BASE_URL, _with_db
+from .conftest import blank_doc
+
+WIDE = ("keys", "skeys", "runs", "content")
+# long enough that every wide value is compressed (a short one is stored as it is)
+TEXT = "买受人应当按照本合同约定的时间和方式支付房款，出卖人应当按期交付房屋。" * 40
+
+
+def _methods(engine: sa.Engine) -> set[str | None]:
+    with engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT " + ", ".join(f"pg_column_compression({c})" for c in WIDE)
+                                   + " FROM search_records").all()
+    return {m for r in row for m in r}
+
+
+def test_migration_0027_compresses_the_search_rows_with_lz4():
+    from flask_migrate import downgrade, upgrade
+
+    name = f"archive_test_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_BASE_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = _with_db(PG_BASE_URL, name)
+    app = create_app({"SECRET_KEY": "t", "AUDIT_KEY": "t", "SQLALCHEMY_DATABASE_URI": url, "DATA_DIR": "/tmp",
+                      "STORAGE_BACKEND": "fs", "STORAGE_DIR": "/tmp/archive-test-unused"})
+    engine = sa.create_engine(url)
+    try:
+        with app.app_context():
+            upgrade_database()
+            migrations = app.extensions["migrate"].directory
+            downgrade(directory=migrations, revision="0026")
+            db.engine.dispose()
+            PostgresSearchIndex.on_engine(engine).add_or_update([blank_doc(1, TEXT), blank_doc(2, TEXT[:30])])
+            assert _methods(engine) == {"pglz", None}  # pglz leaves a short value as it is
+            upgrade(directory=migrations)
+            db.engine.dispose()
+        assert _methods(engine) == {"lz4", None}
+        ix = PostgresSearchIndex.on_engine(engine)
+        ix.add_or_update([blank_doc(3, TEXT[5:])])
+        with engine.connect() as conn:
+            new = conn.exec_driver_sql("SELECT " + ", ".join(f"pg_column_compression({c})" for c in WIDE)
+                                       + " FROM search_records WHERE record_id = 3").one()
+        assert set(new) == {"lz4"}
+        # the GIN indexes were built again: the rows are found by their keys and exact text
+        found = ix.search(SearchRequest(text="出卖人应当按期交付"), Access(max_secrecy=3, department_ids=None))
+        assert sorted(h.record_id for h in found.hits) == [1, 3]
+        with engine.connect() as conn:
+            gin = set(conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'search_records' "
+                                           "AND indexdef LIKE '%gin%'").scalars())
+        assert gin == {"ix_search_records_keys", "ix_search_records_fkeys"}
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
