@@ -1,5 +1,6 @@
-"""The PostgreSQL search tables compress their wide values with lz4 (migration 0027): rows written
-before the migration are written again by it, and new rows get lz4 from the columns' setting."""
+"""The PostgreSQL search tables as migrated: wide values compressed with lz4 (migration 0027: rows
+written before it are written again, new rows get lz4 from the columns' setting), and the filters'
+index carrying the permission columns (0028)."""
 from __future__ import annotations
 
 import uuid
@@ -67,3 +68,15 @@ def test_migration_0027_compresses_the_search_rows_with_lz4():
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+def test_the_record_type_and_year_index_carries_the_permission_columns(pg_url):
+    """A search by record type and years reads only the rows its user may see (migration 0028)."""
+    engine = sa.create_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            defs = set(conn.exec_driver_sql("SELECT indexdef FROM pg_indexes WHERE tablename = 'search_records' "
+                                            "AND indexdef LIKE '%record_type%'").scalars())
+    finally:
+        engine.dispose()
+    assert {d.split(" USING ")[1] for d in defs} == {"btree (record_type, year, dept, secrecy)"}
