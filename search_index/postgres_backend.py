@@ -98,18 +98,19 @@ def _uni_terms(short: list[str]) -> set[str]:
 
 def key_arrays(k: DocKeys) -> tuple[list[str], list[str]]:
     """Every key of a document, marked by field (see :data:`FIELD_MARKS`): (the text's keys --
-    bigrams and words of the combined text, numbers printed in it -- , every other key).
+    bigrams and words of the combined text -- , every other key).
 
     Two arrays because PostgreSQL reads a whole array value for each ``@>`` on it: the text's
     array is long (a scanned contract: thousands of keys, stored compressed), the other a few
-    dozen keys, and the scores of a match (name and title boosts, which field a number is in)
-    are mostly asked of the short one."""
+    dozen keys. The numbers and codes printed in the text (``t``) are in the short one, with
+    the fields' numbers (``n``, ``c``): a number searched with a name (``唐 2238``) is then one
+    GIN search of one array (migration 0027), where across the two arrays PostgreSQL found the
+    name's rows and read each one's long array for the number."""
     text: set[str] = set()
     a = analyse(k.joined)
     text.update("a" + g for g in a.grams)
     text.update("a" + w for w in a.words)
-    text.update("t" + key for key in k.text_codes)
-    out: set[str] = set()
+    out: set[str] = {"t" + key for key in k.text_codes}
     for mark, value in zip(SHORT_MARKS, k.short, strict=True):
         if value:
             f = analyse(value)
@@ -129,7 +130,7 @@ def key_arrays(k: DocKeys) -> tuple[list[str], list[str]]:
 
 
 #: The column holding each mark's keys (see :func:`key_arrays`).
-TEXT_MARKS = ("a", "t")
+TEXT_MARKS = ("a",)
 
 
 def column_of(key: str) -> str:

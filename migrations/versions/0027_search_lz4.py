@@ -1,4 +1,4 @@
-"""search on PostgreSQL: the wide columns compressed with lz4
+"""search on PostgreSQL: the wide columns compressed with lz4; the codes printed in the text in the short key array
 
 Revision ID: 0027
 Revises: 0026
@@ -14,14 +14,20 @@ up on values that do not shrink by a quarter. With lz4 at 100,000 records (paire
 65 ms, all queries p95 70 -> 52 ms; the tables 1,128 -> 1,037 MiB (``skeys`` 1.7 -> 0.7 kB a
 row; the key arrays ~10 % larger).
 
+The numbers and codes printed in the text (``t`` keys) move from the text's long array (``keys``)
+to the short one (``fkeys``), beside the fields' numbers: a number searched with a name (``唐
+2238``) or alone is then answered by one GIN search of one array. Across the two arrays,
+PostgreSQL took the name's rows from one index and read each one's long array for the number (at
+100,000 records 775 rows read for 5 matches).
+
 A column's compression applies to values written after it is set. Existing rows are written
-again here (each wide value made anew, so it is compressed with lz4): the GIN indexes dropped
+again here (each wide value made anew, so it is compressed with lz4; the ``t`` keys moved): the GIN indexes dropped
 around that UPDATE (every row changes) and built again, then the table rewritten in key order
 (CLUSTER, as 0026) to leave no old row versions behind, then ANALYZE. That holds the tables locked
 for the time it takes (at 100,000 records a few minutes); ``archive reindex`` does the same.
 
 A server built without lz4 (``compression method lz4 not supported``) keeps pglz: the ALTER is
-tried in a savepoint and the rows are left as they are.
+tried in a savepoint (the rows are still written again, for the ``t`` keys).
 """
 import sqlalchemy as sa
 from alembic import op
@@ -31,11 +37,15 @@ down_revision = '0026'
 branch_labels = None
 depends_on = None
 
+#: The ``t`` keys of an array column.
+_CODES_IN = "ARRAY(SELECT x FROM unnest({col}) x WHERE left(x, 1) = 't')"
+_NOT_CODES_IN = "ARRAY(SELECT x FROM unnest({col}) x WHERE left(x, 1) <> 't')"
 #: Per table: its primary key, GIN indexes, and wide columns with the expression that makes
-#: each value anew (a value copied as it is keeps its compression).
+#: each value anew (a value copied as it is keeps its compression); customers have no ``t`` keys.
 _TABLES = {
     "search_records": ("pk_search_records", ("keys", "fkeys"), {
-        "keys": "keys || '{}'::text[]", "fkeys": "fkeys || '{}'::text[]", "skeys": "skeys || '{}'::jsonb",
+        "keys": _NOT_CODES_IN.format(col="keys"),
+        "fkeys": "fkeys || " + _CODES_IN.format(col="keys"), "skeys": "skeys || '{}'::jsonb",
         "runs": "runs || ''", "name": "name || ''", "title": "title || ''", "content": "content || ''"}),
     "search_customers": ("pk_search_customers", ("keys", "fkeys"), {
         "keys": "keys || '{}'::text[]", "fkeys": "fkeys || '{}'::text[]", "skeys": "skeys || '{}'::jsonb",
@@ -53,28 +63,36 @@ def _set_compression(bind, table: str, columns, method: str) -> bool:
     return True
 
 
+def _rewrite(bind, table: str, pk: str, gin, values: dict[str, str]) -> None:
+    """Every row of ``table`` written again with ``values``, the GIN indexes built anew, the
+    table compacted in key order."""
+    if not bind.exec_driver_sql(f"SELECT EXISTS (SELECT 1 FROM {table})").scalar():
+        return
+    for col in gin:
+        op.execute(f"DROP INDEX IF EXISTS ix_{table}_{col}")
+    op.execute(f"UPDATE {table} SET " + ", ".join(f"{c} = {e}" for c, e in values.items()))
+    op.execute(f"CLUSTER {table} USING {pk}")
+    op.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    for col in gin:
+        op.execute(f"CREATE INDEX ix_{table}_{col} ON {table} USING gin ({col}) WITH (fastupdate = off)")
+    op.execute(f"ANALYZE {table}")
+
+
 def upgrade():
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
     for table, (pk, gin, remake) in _TABLES.items():
-        if not _set_compression(bind, table, remake, "lz4"):
-            continue
-        if not bind.exec_driver_sql(f"SELECT EXISTS (SELECT 1 FROM {table})").scalar():
-            continue
-        for col in gin:
-            op.execute(f"DROP INDEX IF EXISTS ix_{table}_{col}")
-        op.execute(f"UPDATE {table} SET " + ", ".join(f"{c} = {e}" for c, e in remake.items()))
-        op.execute(f"CLUSTER {table} USING {pk}")
-        op.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        for col in gin:
-            op.execute(f"CREATE INDEX ix_{table}_{col} ON {table} USING gin ({col}) WITH (fastupdate = off)")
-        op.execute(f"ANALYZE {table}")
+        _set_compression(bind, table, remake, "lz4")  # else pglz stays
+        _rewrite(bind, table, pk, gin, remake)
 
 
 def downgrade():
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    for table, (_, _, remake) in _TABLES.items():
+    for table, (pk, gin, remake) in _TABLES.items():
         _set_compression(bind, table, remake, "pglz")
+    pk, gin, _ = _TABLES["search_records"]
+    _rewrite(bind, "search_records", pk, gin, {
+        "keys": "keys || " + _CODES_IN.format(col="fkeys"), "fkeys": _NOT_CODES_IN.format(col="fkeys")})

@@ -17,6 +17,9 @@ from ..conftest import PG_BASE_URL, _with_db
 from .conftest import blank_doc
 
 WIDE = ("keys", "skeys", "runs", "content")
+CODE = "合同编号 HT-2024-0012。"
+T_KEYS = "ARRAY(SELECT x FROM unnest({col}) x WHERE left(x, 1) = 't')"
+OTHER_KEYS = "ARRAY(SELECT x FROM unnest({col}) x WHERE left(x, 1) <> 't')"
 # long enough that every wide value is compressed (a short one is stored as it is)
 TEXT = "买受人应当按照本合同约定的时间和方式支付房款，出卖人应当按期交付房屋。" * 40
 
@@ -45,11 +48,19 @@ def test_migration_0027_compresses_the_search_rows_with_lz4():
             migrations = app.extensions["migrate"].directory
             downgrade(directory=migrations, revision="0026")
             db.engine.dispose()
-            PostgresSearchIndex.on_engine(engine).add_or_update([blank_doc(1, TEXT), blank_doc(2, TEXT[:30])])
+            PostgresSearchIndex.on_engine(engine).add_or_update(
+                [blank_doc(1, TEXT + CODE, customer_name="唐明"), blank_doc(2, TEXT[:30])])
+            with engine.begin() as conn:  # the layout before: the codes printed in the text in ``keys``
+                conn.exec_driver_sql(f"UPDATE search_records SET keys = keys || {T_KEYS.format(col='fkeys')}, "
+                                     f"fkeys = {OTHER_KEYS.format(col='fkeys')}")
             assert _methods(engine) == {"pglz", None}  # pglz leaves a short value as it is
             upgrade(directory=migrations)
             db.engine.dispose()
         assert _methods(engine) == {"lz4", None}
+        with engine.connect() as conn:
+            moved = conn.exec_driver_sql(f"SELECT {T_KEYS.format(col='keys')}, {T_KEYS.format(col='fkeys')} "
+                                         "FROM search_records WHERE record_id = 1").one()
+        assert moved[0] == [] and "t0012" in moved[1]
         ix = PostgresSearchIndex.on_engine(engine)
         ix.add_or_update([blank_doc(3, TEXT[5:])])
         with engine.connect() as conn:
@@ -57,8 +68,11 @@ def test_migration_0027_compresses_the_search_rows_with_lz4():
                                        + " FROM search_records WHERE record_id = 3").one()
         assert set(new) == {"lz4"}
         # the GIN indexes were built again: the rows are found by their keys and exact text
-        found = ix.search(SearchRequest(text="出卖人应当按期交付"), Access(max_secrecy=3, department_ids=None))
+        everyone = Access(max_secrecy=3, department_ids=None)
+        found = ix.search(SearchRequest(text="出卖人应当按期交付"), everyone)
         assert sorted(h.record_id for h in found.hits) == [1, 3]
+        for code in ("HT-2024-0012", "0012", "唐 0012"):
+            assert [h.record_id for h in ix.search(SearchRequest(text=code), everyone).hits] == [1], code
         with engine.connect() as conn:
             gin = set(conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'search_records' "
                                            "AND indexdef LIKE '%gin%'").scalars())
