@@ -423,3 +423,57 @@ def test_small_images_are_not_enlarged():
     scales its own copy, and the recogniser reads each line at 48 px whatever the page size."""
     assert work_scale(300, 60) == 1.0 and work_scale(900, 600) == 1.0
     assert work_scale(8000, 6000) == 0.5
+
+
+# ---------------------------------------------------------------- recognition overlapped with detection
+
+
+@pytest.fixture(scope="module")
+def dense_a4() -> tuple[Image.Image, str]:
+    return documents.dense_chinese_a4()
+
+
+def test_long_lines_are_read_while_later_bands_are_detected(dense_a4):
+    """A 300 dpi A4 page is detected in bands; its full-width lines (each a batch of its own) are
+    handed to the recogniser band by band, cropped exactly as after detection."""
+    from archive_app.reading import ocr
+
+    engine = get_engine()
+    assert engine.pool is not None and engine.det_single is not None
+    bgr = ocr.to_rgb_array(dense_a4[0])[:, :, ::-1].copy()
+    with engine.lock:
+        overlap = ocr._Overlap(engine, bgr)
+        try:
+            boxes = ocr._detect(engine, bgr, overlap)
+            overlap.detected()
+            assert overlap.valid and len(overlap.crops) == len(boxes) == 40
+            assert len(overlap.read) == 40  # every line of this page is read alone
+            for crop, box in zip(overlap.crops, boxes):
+                assert (crop == ocr._crop(bgr, box)).all()
+            early = [overlap.read[k].result() for k in range(len(boxes))]
+        finally:
+            overlap.close()
+        assert engine.det.session.session is not engine.det_single  # the two-thread session is back
+        assert early == list(zip(*ocr._recognise(engine, overlap.crops)))
+
+
+def test_overlapped_and_sequential_reading_give_the_same_page(dense_a4, monkeypatch):
+    from archive_app.reading import ocr
+
+    img, truth = dense_a4
+    on = ocr_image(img)
+    monkeypatch.setattr(ocr, "OVERLAP", False)
+    off = ocr_image(img)
+    assert on == off
+    assert accuracy(truth, on.text, drop_space=True) >= 0.99
+
+
+def test_turned_big_page_drops_what_was_read_early(dense_a4):
+    """Detected lying on its side, the page's early reading is dropped and the page read upright."""
+    img, truth = dense_a4
+    res = ocr_image(gi.rotated(img, 90))
+    assert res.rotation == 90
+    assert accuracy(truth, res.text, drop_space=True) >= 0.99, res.text
+    upside = ocr_image(gi.rotated(img, 180))
+    assert upside.rotation == 180
+    assert accuracy(truth, upside.text, drop_space=True) >= 0.99, upside.text
