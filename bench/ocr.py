@@ -10,7 +10,6 @@ Run from the project's virtualenv:
     python bench/ocr.py --det-side 2000      # detection resolution (long side, px)
     python bench/ocr.py --det-min-side 736   # short side small images are detected at (RapidOCR's own)
     python bench/ocr.py --rec-parallel 1     # recognition one batch at a time, on every thread
-    python bench/ocr.py --no-overlap         # a big page's lines recognised only after its detection
     python bench/ocr.py --upscale 1500       # enlarge images whose long side is below this (old behaviour)
 
 Pages (real ones from ../shared, generated ones from tests/generated/documents.py):
@@ -204,8 +203,6 @@ def main() -> int:
     ap.add_argument("--rec-parallel", type=int, default=0,
                     help="recognition batches read at once, one thread each (0: as many as threads; 1: one "
                          "batch at a time on all threads)")
-    ap.add_argument("--no-overlap", action="store_true",
-                    help="recognise a big page's lines only once it is detected (ocr.OVERLAP off)")
     ap.add_argument("--det-side", type=int, default=ocr.DET_MAX_SIDE, help="long side the detector sees")
     ap.add_argument("--det-min-side", type=int, default=ocr.DET_MIN_SIDE,
                     help="short side the detector's copy of a small image is enlarged to (0: never)")
@@ -218,7 +215,6 @@ def main() -> int:
     ocr.SMALL_SIDE = args.upscale
     ocr.DET_MIN_SIDE = args.det_min_side
     ocr.set_rec_model(args.rec_model)
-    ocr.OVERLAP = not args.no_overlap
     print(f"{os.cpu_count()} cores, onnxruntime threads {THREADS}, detection long side {args.det_side} px, "
           f"upscale below {args.upscale or 'never'}; load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,8 +26,7 @@ import ctypes
 import importlib.util
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_all
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,9 +89,6 @@ VERTICAL_SHARE = 0.6
 MIN_BOXES_FOR_ROTATION = 3
 # Lines the orientation classifier looks at first (the longest); the rest only if these say upside down.
 CLS_SAMPLE = 8
-# Recognise a big page's long lines while its later bands are detected (``_Overlap``; engines
-# with ``pool``). Off: detection, then recognition (the same text, bench/ocr.py --no-overlap).
-OVERLAP = True
 
 
 @dataclass(frozen=True)
@@ -127,9 +123,6 @@ class Engine:
     # ``rec`` (a one-thread onnxruntime session: runs may overlap, and the recogniser keeps no state
     # between calls). None: one batch at a time, ``rec`` using ``threads`` cores.
     pool: ThreadPoolExecutor | None = None
-    # A one-thread detection session (with ``pool``): a big page's later bands are detected on one
-    # core while the other recognises the lines of the bands before (see ``_Overlap``).
-    det_single: Any = None
 
     @property
     def charset(self) -> set[str]:
@@ -200,8 +193,7 @@ def build_engine(det: str = DET_MODEL, rec: str | None = None, threads: int | No
     detector.limit_type, detector.limit_side_len = "max", DET_RETRY_SIDE
     name = f"det {det} + rec {rec}"
     pool = None if rec_parallel == 1 else ThreadPoolExecutor(rec_parallel, thread_name_prefix="ocr")
-    engine = Engine(name, detector, ocr._load_cls_model(), ocr._load_rec_model(), pool=pool,
-                    det_single=None if pool is None else _det_session(model_path(det), 1))
+    engine = Engine(name, detector, ocr._load_cls_model(), ocr._load_rec_model(), pool=pool)
     for component in (engine.cls, engine.rec):
         component.session.session = _ShrinkingSession(component.session.session)
     return engine
@@ -346,22 +338,19 @@ def work_scale(w: int, h: int) -> float:
     return 1.0
 
 
-def _detect(engine: Engine, bgr: np.ndarray, overlap: _Overlap | None = None) -> np.ndarray:
+def _detect(engine: Engine, bgr: np.ndarray) -> np.ndarray:
     """Text boxes (N x 4 x 2, float32) in ``bgr`` coordinates, detected on a copy <= DET_MAX_SIDE
-    (again on one <= DET_RETRY_SIDE when the first finds no line of DET_MIN_LINE_PX). ``overlap``
-    is given each band's final boxes as they are found (and dropped if the page is detected again)."""
+    (again on one <= DET_RETRY_SIDE when the first finds no line of DET_MIN_LINE_PX)."""
     h, w = bgr.shape[:2]
-    boxes = _detect_at(engine, bgr, DET_MAX_SIDE, overlap)
+    boxes = _detect_at(engine, bgr, DET_MAX_SIDE)
     scale = min(1.0, DET_MAX_SIDE / max(h, w))
     if scale < 1.0 and DET_RETRY_SIDE > DET_MAX_SIDE and (
             len(boxes) == 0 or max(_box_dims(b)[1] for b in boxes) * scale < DET_MIN_LINE_PX):
-        if overlap is not None:
-            overlap.drop()
         boxes = _detect_at(engine, bgr, DET_RETRY_SIDE)
     return boxes
 
 
-def _detect_at(engine: Engine, bgr: np.ndarray, side: int, overlap: _Overlap | None = None) -> np.ndarray:
+def _detect_at(engine: Engine, bgr: np.ndarray, side: int) -> np.ndarray:
     h, w = bgr.shape[:2]
     s = min(1.0, side / max(h, w))
     # A flat strip is one line: its height is the line's, and it is padded below, not enlarged.
@@ -376,15 +365,9 @@ def _detect_at(engine: Engine, bgr: np.ndarray, side: int, overlap: _Overlap | N
         new_h = max(int(sw / WIDTH_HEIGHT_RATIO), MIN_HEIGHT) * 2
         pad = int(abs(new_h - sh) / 2)
         small = cv2.copyMakeBorder(small, pad, pad, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-    on_band = None if overlap is None else (lambda kept: overlap.add(_to_page(kept.copy(), pad, s, w, h)))
-    boxes = _detect_bands(engine, small, on_band)
+    boxes = _detect_bands(engine, small)
     if len(boxes) == 0:
         return boxes
-    return _to_page(boxes, pad, s, w, h)
-
-
-def _to_page(boxes: np.ndarray, pad: int, s: float, w: int, h: int) -> np.ndarray:
-    """Boxes of the detector's copy (padded by ``pad`` rows, scaled by ``s``) in the page's pixels, in place."""
     boxes[:, :, 1] -= pad
     boxes /= s
     boxes[:, :, 0] = np.clip(boxes[:, :, 0], 0, w - 1)
@@ -392,16 +375,12 @@ def _to_page(boxes: np.ndarray, pad: int, s: float, w: int, h: int) -> np.ndarra
     return boxes
 
 
-def _detect_bands(engine: Engine, img: np.ndarray, on_band: Any = None) -> np.ndarray:
+def _detect_bands(engine: Engine, img: np.ndarray) -> np.ndarray:
     """Text boxes of ``img`` (the detector's copy), read in overlapping horizontal bands of at most
     DET_BAND_PIXELS pixels: the detector's activations grow with its input (~400 MB for an A4 page's
     905 x 1,280 copy, most of a worker's peak memory), a band's are a third of that. Each band keeps
     the boxes whose centre lies in its half of the overlaps, so a line is kept once, whole as long
-    as it is no taller than DET_BAND_OVERLAP.
-
-    ``on_band``, if given, is called with each band's kept boxes (final once the band is read), and
-    the bands after the first are then detected on the engine's one-thread session: the other core
-    recognises the lines already found (``_Overlap``)."""
+    as it is no taller than DET_BAND_OVERLAP."""
     h, w = img.shape[:2]
     rows = max(DET_BAND_MIN_ROWS, DET_BAND_PIXELS // max(w, 1) // 32 * 32)
     if h <= rows + DET_BAND_OVERLAP:
@@ -409,23 +388,14 @@ def _detect_bands(engine: Engine, img: np.ndarray, on_band: Any = None) -> np.nd
     step = rows - DET_BAND_OVERLAP
     starts = list(range(0, h - rows, step)) + [h - rows]
     found = []
-    session = engine.det.session.session
-    try:
-        for k, y0 in enumerate(starts):
-            lo = (y0 + starts[k - 1] + rows) / 2 if k else -np.inf
-            hi = (starts[k + 1] + y0 + rows) / 2 if k + 1 < len(starts) else np.inf
-            if k == 1 and on_band is not None and engine.det_single is not None:
-                engine.det.session.session = engine.det_single
-            boxes = _detector_boxes(engine, img[y0:y0 + rows])
-            if len(boxes):
-                boxes[:, :, 1] += y0
-                centre = boxes[:, :, 1].mean(axis=1)
-                kept = boxes[(centre >= lo) & (centre < hi)]
-                found.append(kept)
-                if on_band is not None and len(kept):
-                    on_band(kept)
-    finally:
-        engine.det.session.session = session
+    for k, y0 in enumerate(starts):
+        lo = (y0 + starts[k - 1] + rows) / 2 if k else -np.inf
+        hi = (starts[k + 1] + y0 + rows) / 2 if k + 1 < len(starts) else np.inf
+        boxes = _detector_boxes(engine, img[y0:y0 + rows])
+        if len(boxes):
+            boxes[:, :, 1] += y0
+            centre = boxes[:, :, 1].mean(axis=1)
+            found.append(boxes[(centre >= lo) & (centre < hi)])
     return np.concatenate(found) if found else np.zeros((0, 4, 2), np.float32)
 
 
@@ -567,14 +537,13 @@ def _upside_down(engine: Engine, boxes: np.ndarray, crops: list[np.ndarray]) -> 
     return total > 0 and flipped / total > 0.5
 
 
-def _recognise(engine: Engine, crops: list[np.ndarray],
-               read: dict[int, Future] | None = None) -> tuple[list[str], list[float]]:
+def _recognise(engine: Engine, crops: list[np.ndarray]) -> tuple[list[str], list[float]]:
     """Text and score of each crop, in batches of at most REC_BATCH_WIDTH (see there), read by the
-    engine's recognisers side by side. ``read``: crops already being read alone (``_Overlap``),
-    as futures of (text, score)."""
-    read = read or {}
+    engine's recognisers side by side."""
+    from rapidocr.ch_ppocr_rec.typings import TextRecInput
+
     width = [48 * c.shape[1] / max(1, c.shape[0]) for c in crops]
-    order = sorted((k for k in range(len(crops)) if k not in read), key=lambda k: width[k])
+    order = sorted(range(len(crops)), key=lambda k: width[k])
     batches: list[list[int]] = []
     k = 0
     while k < len(order):
@@ -587,81 +556,16 @@ def _recognise(engine: Engine, crops: list[np.ndarray],
     txts: list[str] = [""] * len(crops)
     scores: list[float] = [0.0] * len(crops)
     if engine.pool is None or len(batches) == 1:
-        results = [_read_batch(engine, [crops[j] for j in b]) for b in batches]
+        results = [engine.rec(TextRecInput(img=[crops[j] for j in b], return_word_box=False)) for b in batches]
     else:
         # Widest batches first, so the last one to finish is a short one.
         batches.reverse()
-        results = list(engine.pool.map(lambda b: _read_batch(engine, [crops[j] for j in b]), batches))
+        results = list(engine.pool.map(
+            lambda b: engine.rec(TextRecInput(img=[crops[j] for j in b], return_word_box=False)), batches))
     for batch, res in zip(batches, results):
         for j, t, sc in zip(batch, res.txts, res.scores):
             txts[j], scores[j] = t, float(sc)
-    for j, future in read.items():
-        txts[j], scores[j] = future.result()
     return txts, scores
-
-
-def _read_batch(engine: Engine, crops: list[np.ndarray]) -> Any:
-    from rapidocr.ch_ppocr_rec.typings import TextRecInput
-
-    return engine.rec(TextRecInput(img=crops, return_word_box=False))
-
-
-def _alone(crop: np.ndarray) -> bool:
-    """Whether ``_recognise`` reads this crop in a batch of its own: wider than half REC_BATCH_WIDTH
-    (at 48 px high), so no other line fits beside it (and the batching of the others is the same
-    without it: it sorts last)."""
-    return REC_BATCH_MAX == 1 or 2 * max(48 * crop.shape[1] / max(1, crop.shape[0]), 320) > REC_BATCH_WIDTH
-
-
-class _Overlap:
-    """Recognition of a big page's long lines while the detector reads the page's later bands.
-
-    Recognition is ~75 % of an A4 page's CPU and runs on both cores, detection (~22 %) on both cores
-    one band after the other; overlapped, the first band is detected on both cores, the later ones on
-    one (onnxruntime's threads waiting on each other no longer cost: 1.9 -> 1.4 CPU-s when bands
-    were read side by side) while the other core reads the lines of the bands already detected, one
-    line at a time (a second recogniser's activations beside a band's would raise the peak memory).
-    Only lines read alone by ``_recognise`` anyway are read early (``_alone``): their input, hence
-    their text and score, is the same as without the overlap. The result is only taken when the
-    page turns out upright and detected once (``_ocr_image``); otherwise it is dropped (``drop``)."""
-
-    def __init__(self, engine: Engine, bgr: np.ndarray) -> None:
-        self.engine, self.bgr = engine, bgr
-        self.crops: list[np.ndarray] = []  # of every box handed over, in detection order
-        self.read: dict[int, Future] = {}
-        self.valid = True
-        self._gate = threading.Semaphore(1)
-
-    def add(self, boxes: np.ndarray) -> None:
-        """Crop the final boxes of one band (page pixels) and start reading the long ones."""
-        if not self.valid:
-            return
-        for b in boxes:
-            crop = _crop(self.bgr, b)
-            if _alone(crop):
-                self.read[len(self.crops)] = self.engine.pool.submit(self._read_one, crop)
-            self.crops.append(crop)
-
-    def _read_one(self, crop: np.ndarray) -> tuple[str, float]:
-        with self._gate:
-            res = _read_batch(self.engine, [crop])
-        return res.txts[0], float(res.scores[0])
-
-    def detected(self) -> None:
-        """Detection is over: two lines at a time from now on."""
-        self._gate.release()
-
-    def drop(self) -> None:
-        """Forget what was read (the page is detected again, turned or upside down)."""
-        self.valid = False
-        self.close()
-        self.crops, self.read = [], {}
-
-    def close(self) -> None:
-        """Cancel the lines not started and wait for the others (the engine is free after this)."""
-        for future in self.read.values():
-            future.cancel()
-        wait_all(self.read.values())
 
 
 def _give_back_memory() -> None:
@@ -710,41 +614,22 @@ def _ocr_image(img: Image.Image, engine: Engine | None) -> OcrPage:
             return OcrPage(text="", lines=[], mean_confidence=0.0, rotation=0)
         s = work_scale(w0, h0)
         bgr = np.ascontiguousarray(_resize(rgb, s)[:, :, ::-1])
-        del rgb  # an A4 page at 300 dpi: 26 MB held through the whole page otherwise
         engine = engine or get_engine()
         with engine.lock:
-            overlap = _Overlap(engine, bgr) if OVERLAP and engine.pool is not None else None
-            try:
-                rotation = 0
-                boxes = _detect(engine, bgr, overlap)
-                if overlap is not None:
-                    overlap.detected()
-                if _mostly_vertical(boxes):
-                    if overlap is not None:  # most likely turned: its lines read upright again
-                        overlap.drop()
-                    turned = np.ascontiguousarray(np.rot90(bgr, k=-1))  # 90 degrees clockwise
-                    boxes2 = _detect(engine, turned)
-                    if len(boxes2) and not _mostly_vertical(boxes2):
-                        bgr, boxes, rotation = turned, boxes2, 90
-                if len(boxes) == 0:
-                    return OcrPage(text="", lines=[], mean_confidence=0.0, rotation=rotation)
-                early = overlap is not None and overlap.valid and len(overlap.crops) > 0
-                if early:
-                    # The same boxes in the same order, cropped the same way.
-                    assert len(overlap.crops) == len(boxes)
-                    crops = overlap.crops
-                else:
-                    crops = [_crop(bgr, b) for b in boxes]
-                upside_down = _upside_down(engine, boxes, crops)
-                if upside_down:
-                    if overlap is not None:
-                        overlap.drop()
-                    early = False
-                    crops = [np.ascontiguousarray(c[::-1, ::-1]) for c in crops]
-                txts, scores = _recognise(engine, crops, overlap.read if early else None)
-            finally:
-                if overlap is not None:
-                    overlap.close()
+            rotation = 0
+            boxes = _detect(engine, bgr)
+            if _mostly_vertical(boxes):
+                turned = np.ascontiguousarray(np.rot90(bgr, k=-1))  # 90 degrees clockwise
+                boxes2 = _detect(engine, turned)
+                if len(boxes2) and not _mostly_vertical(boxes2):
+                    bgr, boxes, rotation = turned, boxes2, 90
+            if len(boxes) == 0:
+                return OcrPage(text="", lines=[], mean_confidence=0.0, rotation=rotation)
+            crops = [_crop(bgr, b) for b in boxes]
+            upside_down = _upside_down(engine, boxes, crops)
+            if upside_down:
+                crops = [np.ascontiguousarray(c[::-1, ::-1]) for c in crops]
+            txts, scores = _recognise(engine, crops)
     except ExtractionError:
         raise
     except Exception as exc:  # onnxruntime / cv2 errors
