@@ -7,11 +7,13 @@ disagrees with the database and needs nothing on a node's disk.
 
 How it maps the Whoosh design onto PostgreSQL's own machinery (no extension needed):
 
-* Every key the Whoosh fields hold goes into ONE ``text[]`` column, each key marked by its field
-  (:data:`FIELD_MARKS`: ``a`` + a bigram of the combined text, ``n`` + a phone/ID key, ``c`` + a
-  档号/客户号 key, ...), under one GIN index; a term is ``keys @> ARRAY[key]``, a phrase's bigrams
-  ``keys @> ARRAY[bigrams]``. Whoosh's two prefix queries (pinyin, 客户号) become exact keys: the
-  document stores the prefixes (``q``, ``k``).
+* Every key the Whoosh fields hold goes into a ``text[]`` column under a GIN index, each key
+  marked by its field (:data:`FIELD_MARKS`: ``a`` + a bigram of the combined text, ``n`` + a
+  phone/ID key, ``c`` + a 档号/客户号 key, ...): the text's bigrams and words in ``keys``, every
+  other key in ``fkeys`` (:func:`key_arrays`); a term is ``fkeys @> ARRAY[key]``, a phrase's
+  bigrams ``keys @> ARRAY[bigrams]``. Whoosh's two prefix queries (pinyin, 客户号) become exact
+  keys: the document stores the prefixes (``q``, ``k``). The wide values are stored apart from
+  the row and compressed with lz4 (migrations 0026, 0027).
 * A score asks each matching row whether it holds some keys (boosts, which field a number is
   in). For a few thousand matches those questions go to ``skeys`` (migration 0025), the same
   keys but the text's bigrams as a jsonb object, read once per matching row, where each is a
