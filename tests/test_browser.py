@@ -63,6 +63,8 @@ def test_login_create_upload_download(page, live_server: str, tmp_path: Path) ->
     # Upload the contract; upload.js posts with XHR and then navigates to the record page.
     page.get_by_role("link", name="上传档案").click()
     expect(page).to_have_url(re.compile(r"/customers/\d+/upload$"))
+    # upload.js is deferred: it sets the part on a type change once the document is parsed
+    page.wait_for_load_state("domcontentloaded")
     page.locator("select[name=record_type]").select_option("购房合同")
     expect(page.locator("select[name=part]")).to_have_value("3")
     page.locator("input[type=file][name=files]").set_input_files(str(sample_pdf))
