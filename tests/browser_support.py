@@ -204,6 +204,9 @@ def open_menu_entry(page, group: str, label: str, *, tap: bool = False) -> None:
     """Open ``label`` from the header's ``group`` menu the way a person does: on a phone first
     「菜单」, then the group's title, then the page."""
     press = "tap" if tap else "click"
+    # The stylesheet decides whether 「菜单」 shows; before it has loaded the button looks visible
+    # on a desktop window too, and then hides while the click waits for it.
+    page.wait_for_load_state("load")
     button = page.locator("[data-menu-toggle]")
     if button.is_visible():
         getattr(button, press)()

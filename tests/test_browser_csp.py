@@ -255,6 +255,8 @@ def test_an_archivist_imports_a_register_and_enters_a_card_beside_its_scan(brows
         page.get_by_role("link", name="孙浏览").click()
         expect(page.locator("section.facts")).to_contain_text("13911112222")
         page.get_by_role("link", name="上传档案").click()
+        expect(page).to_have_url(re.compile(r"/customers/\d+/upload$"))
+        page.wait_for_load_state("load")  # upload.js is deferred: its listeners come with the parse
         page.locator("select[name=record_type]").select_option("温馨卡")
         page.locator("input[type=file][name=files]").set_input_files(str(scan))
         page.get_by_role("button", name="上传").click()
