@@ -85,6 +85,10 @@ ROWS_PER_STATEMENT = 500
 #: Up to this many matches, each match's score is computed from its own keys (``skeys``, read
 #: once per row); above it, from the sets of ids of each question (see :func:`_scored`).
 ROW_SCORED_MATCHES = 500
+#: Above it, a score question whose set of ids is larger than this many times the matches is
+#: asked of each match's keys (see :func:`_scored`): reading a row of a set costs ~1 µs, asking
+#: one match's ``skeys`` ~5-10 µs.
+SET_FACTOR = 8
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,6 +202,8 @@ class _Params:
         self.scoring = False
         #: Membership mode (:meth:`members`): the SQL condition of each atom asked so far.
         self.atoms: list[str] | None = None
+        #: ... and each one's condition asked of one row.
+        self.row_atoms: list[str] = []
 
     def add(self, value: object) -> str:
         name = f"p{len(self.values)}"
@@ -228,25 +234,33 @@ class _Params:
         self.atoms, saved = None, self.atoms
         try:
             sql = build()
+            # the same question asked of one matching row (skeys), for an atom whose set is
+            # too large to read (see _scored)
+            self.scoring = True
+            row_sql = build()
         finally:
             self.atoms = saved
+            self.scoring = False
         self.atoms.append(sql)
+        self.row_atoms.append(row_sql)
         return f"m.b{len(self.atoms) - 1}"
 
-    def members(self, q: wq.Query) -> tuple[str, list[str]]:
-        """(score, atoms) of ``q`` with every leaf's question asked by membership: the score is
-        an expression of ``m.b<j>``, true where the row is among those of atom ``j``, each atom
-        an SQL condition answered by the GIN indexes (with a leaf's exact check, read only for
-        the rows the index gives). Only the atoms the score refers to are returned (by number;
-        the others are empty strings): the rest were conditions of required parts."""
-        self.atoms = []
+    def members(self, q: wq.Query) -> tuple[str, list[str], list[str]]:
+        """(score, atoms, row atoms) of ``q`` with every leaf's question asked by membership:
+        the score is an expression of ``m.b<j>``, true where the row is among those of atom
+        ``j``, each atom an SQL condition answered by the GIN indexes (with a leaf's exact check,
+        read only for the rows the index gives), each row atom the same condition asked of one
+        row's ``skeys``. Only the atoms the score refers to are returned (by number; the others
+        are empty strings): the rest were conditions of required parts."""
+        self.atoms, self.row_atoms = [], []
         try:
             _, score = compile_query(q, self)
-            atoms = self.atoms
+            atoms, row_atoms = self.atoms, self.row_atoms
         finally:
-            self.atoms = None
+            self.atoms, self.row_atoms = None, []
         used = set(int(j) for j in re.findall(r"\bm\.b(\d+)\b", score))
-        return score, [a if j in used else "" for j, a in enumerate(atoms)]
+        return (score, [a if j in used else "" for j, a in enumerate(atoms)],
+                [a if j in used else "" for j, a in enumerate(row_atoms)])
 
     def compile(self, q: wq.Query) -> tuple[str, str]:
         """(condition, score) of ``q``: the condition for the WHERE clause (GIN lookups), the
@@ -431,22 +445,26 @@ class PostgresSearchIndex:
 
     def __init__(self, connect: Callable[[], sa.Connection] | None = None,
                  commit: Callable[[], None] | None = None, engine: sa.Engine | None = None,
-                 row_scored_matches: int = ROW_SCORED_MATCHES):
+                 row_scored_matches: int = ROW_SCORED_MATCHES, set_factor: int = SET_FACTOR):
         self._connect = connect
         self._commit = commit
         self._engine = engine
         #: Up to this many matches a search scores each match from its own keys, above it by
-        #: sets (:func:`_scored`); the answers are the same either way.
+        #: sets, each set read up to ``set_factor`` times the matches (:func:`_scored`); the
+        #: answers are the same either way.
         self.row_scored_matches = int(row_scored_matches)
+        self.set_factor = int(set_factor)
 
     @classmethod
-    def on_engine(cls, engine: sa.Engine, row_scored_matches: int = ROW_SCORED_MATCHES) -> "PostgresSearchIndex":
+    def on_engine(cls, engine: sa.Engine, row_scored_matches: int = ROW_SCORED_MATCHES,
+                  set_factor: int = SET_FACTOR) -> "PostgresSearchIndex":
         """An index over its own connections: one transaction per call, committed."""
-        return cls(engine=engine, row_scored_matches=row_scored_matches)
+        return cls(engine=engine, row_scored_matches=row_scored_matches, set_factor=set_factor)
 
     def on(self, conn: sa.Connection) -> "PostgresSearchIndex":
         """This index on the given connection (the flush that changed the rows writes so)."""
-        return PostgresSearchIndex(connect=lambda: conn, row_scored_matches=self.row_scored_matches)
+        return PostgresSearchIndex(connect=lambda: conn, row_scored_matches=self.row_scored_matches,
+                                   set_factor=self.set_factor)
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sa.Connection]:
@@ -608,7 +626,7 @@ class PostgresSearchIndex:
         else:
             scored = Boosted(core, plan.boost) if plan.boost is not None else core
             sql = _scored(f"{perm} AND {cond}", among, params.row_score(scored), *params.members(scored),
-                          limit, self.row_scored_matches)
+                          limit, self.row_scored_matches, self.set_factor)
         with self._tx() as conn, _search_settings(conn):
             rows = conn.execute(sa.text(sql), params.values).all()
             if rows:
@@ -655,7 +673,8 @@ class PostgresSearchIndex:
 
 
 def _scored(where: str, among: str, row_score: str, member_score: str, atoms: list[str],
-            limit: str, row_scored: int = ROW_SCORED_MATCHES) -> str:
+            row_atoms: list[str], limit: str, row_scored: int = ROW_SCORED_MATCHES,
+            set_factor: int = SET_FACTOR) -> str:
     """The statement of one page of matches by score, and their total.
 
     The matches' ids (``c``) come from the GIN indexes (and the exact check's column, where the
@@ -668,7 +687,11 @@ def _scored(where: str, among: str, row_score: str, member_score: str, atoms: li
       row: its keys are stored apart from the narrow row, migration 0026);
     * above it, each question is asked once, as the set of ids the GIN index gives for it among
       the rows the filters allow (``m``: one bit per question and row), joined to the matches
-      by id: the 44,000 matches of a 档号 prefix at 1,000,000 records took 2 s row by row."""
+      by id: the 44,000 matches of a 档号 prefix at 1,000,000 records took 2 s row by row.
+      A question whose set is more than ``set_factor`` times the matches (``星河湾`` in the
+      project field: every record of the project, for the thousand records of one of its
+      buildings) is asked of each match's ``skeys`` instead: its set is read only up to that
+      size (``s<j>``), and ``g<j>`` says it was cut there."""
     many = f"(SELECT n FROM n) > {int(row_scored)}"
     # c holds the wide columns as the row's pointers to them (read only by the row branch)
     head = (f"WITH c AS MATERIALIZED (SELECT record_id, keys, fkeys, runs, skeys FROM {RECORDS_TABLE} "
@@ -678,10 +701,20 @@ def _scored(where: str, among: str, row_score: str, member_score: str, atoms: li
     if not used:
         by_set = f"SELECT record_id, {member_score} AS score FROM c WHERE {many}"
     else:
-        sets = _id_sets(f"{many} AND {among}", [(atoms[j], str(j)) for j in used], "j")
+        cap = f"(SELECT {int(set_factor)} * n FROM n)"
+        for j in used:
+            head += (f", s{j} AS MATERIALIZED (SELECT record_id FROM {RECORDS_TABLE} "
+                     f"WHERE {many} AND {among} AND {atoms[j]} LIMIT {cap} + 1)"
+                     f", g{j} AS MATERIALIZED (SELECT count(*) > {cap} AS cut FROM s{j})")
+        sets = " UNION ALL ".join(f"SELECT record_id, {j} AS j FROM s{j} WHERE NOT (SELECT cut FROM g{j})"
+                                  for j in used)
         bits = ", ".join(f"bool_or(j = {j}) AS b{j}" for j in used)
         head += f", m AS (SELECT record_id, {bits} FROM ({sets}) a GROUP BY record_id)"
-        by_set = (f"SELECT c.record_id, {member_score} AS score FROM c "
+        # a cut set's question goes to the row; CASE reads the row only when the set was cut
+        score = re.sub(r"\bm\.b(\d+)\b", lambda g: (
+            f"(CASE WHEN (SELECT cut FROM g{g[1]}) THEN {row_atoms[int(g[1])]} "
+            f"ELSE coalesce(m.b{g[1]}, false) END)"), member_score)
+        by_set = (f"SELECT c.record_id, {score} AS score FROM c "
                   f"LEFT JOIN m ON m.record_id = c.record_id WHERE {many}")
     return (f"{head} SELECT record_id, score, (SELECT n FROM n) AS total FROM "
             f"({by_row} UNION ALL {by_set}) s ORDER BY score DESC, record_id {limit}")
