@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator
 import sqlalchemy as sa
 from whoosh import query as wq
 
-from .analysis import FIELD_SEPARATOR, normalise, run_chars, run_text
+from .analysis import FIELD_SEPARATOR, PREFIX_MARK, normalise, run_chars, run_text
 from .documents import CustomerDoc, DocKeys, IndexDoc, document_keys, filter_key, sort_timestamp
 from .planning import Best, Boosted, CachedFilter, Substring, Verified, filter_query, plan_text
 from .requests import Access, Hit, SearchRequest, SearchResult
@@ -76,7 +76,7 @@ INT_FILTERS = {"part", "secrecy", "customer_id"}
 
 RECORD_COLUMNS = ("record_id", "customer_id", "keys", "fkeys", "skeys", "runs", "name", "title", "content",
                   "record_type", "part", "year", "grade", "secrecy", "dept", "project_key",
-                  "status", "sort_date")
+                  "status", "sort_date", "code_prefix", "code_cuts")
 CUSTOMER_COLUMNS = ("customer_id", "keys", "fkeys", "skeys", "runs", "name", "dept", "sort_date")
 CHECKPOINT = "reindex_checkpoint"
 NEEDS_REBUILD = "needs_rebuild"
@@ -157,10 +157,23 @@ def score_keys(keys: list[str], fkeys: list[str]) -> str:
     return json.dumps(held, ensure_ascii=False, separators=(",", ":"))
 
 
+def code_columns(codes: Iterable[str]) -> tuple[str | None, list[int]]:
+    """(``code_prefix``, ``code_cuts``) of a record (migration 0029): its longest 档号 prefix key
+    (:func:`analysis.archival_code_keys`, without the ``^``) and the lengths of all of them. A
+    record holds a prefix key ``^X`` exactly when ``code_prefix`` starts with X and X's length is
+    one of the cuts: a btree range over the column finds the records of a prefix and carries
+    their permission columns, so a prefix of 80,000 records is read from the index alone."""
+    prefixes = sorted((c[1:] for c in codes if c.startswith(PREFIX_MARK)), key=len)
+    if not prefixes or any(not prefixes[-1].startswith(p) for p in prefixes):
+        return None, []  # no 档号 (or not one chain of prefixes): found by its fkeys
+    return prefixes[-1], [len(p) for p in prefixes]
+
+
 def record_row(doc: IndexDoc) -> dict:
     """The ``search_records`` row of a record."""
     k = document_keys(doc)
     keys, fkeys = key_arrays(k)
+    code_prefix, code_cuts = code_columns(k.codes)
     return {
         "record_id": int(doc.record_id), "customer_id": int(doc.customer_id), "keys": keys,
         "fkeys": fkeys, "skeys": score_keys(keys, fkeys),
@@ -170,7 +183,7 @@ def record_row(doc: IndexDoc) -> dict:
         "grade": filter_key(doc.grade), "secrecy": int(doc.secrecy),
         "dept": None if doc.department_id is None else int(doc.department_id),
         "project_key": filter_key(doc.project), "status": filter_key(doc.status),
-        "sort_date": sort_timestamp(doc),
+        "sort_date": sort_timestamp(doc), "code_prefix": code_prefix, "code_cuts": code_cuts,
     }
 
 
@@ -204,6 +217,8 @@ class _Params:
         self.atoms: list[str] | None = None
         #: ... and each one's condition asked of one row.
         self.row_atoms: list[str] = []
+        #: The table has the 档号 prefix columns (records: migration 0029; customers have none).
+        self.code_columns = True
 
     def add(self, value: object) -> str:
         name = f"p{len(self.values)}"
@@ -218,6 +233,15 @@ class _Params:
             by_col.setdefault(col, []).append(k)
         joiner = " AND " if op == "@>" else " OR "
         return "(" + joiner.join(self._test(col, op, ks) for col, ks in sorted(by_col.items())) + ")"
+
+    def code_prefix(self, prefix: str, key: str) -> str:
+        """The records holding the 档号 prefix key ``^prefix``: from the btree over
+        ``code_prefix`` (see :func:`code_columns`); asked of one row, from its ``skeys``."""
+        if self.scoring or not self.code_columns:
+            return self.keys([key])
+        # a range, not LIKE: the bound is a parameter, and the column's collation is "C" (bytes)
+        return (f"(code_prefix >= {self.add(prefix)} AND code_prefix < {self.add(prefix + chr(0x10FFFF))} "
+                f"AND CAST({self.add(len(prefix))} AS smallint) = ANY(code_cuts))")
 
     def _test(self, col: str, op: str, keys: list[str]) -> str:
         if col == "skeys":
@@ -321,6 +345,8 @@ def compile_query(q: wq.Query, params: _Params) -> tuple[str, str]:
         mark = FIELD_MARKS.get(q.fieldname)
         if mark is None:
             return "FALSE", "0.0"
+        if _code_prefix(q) is not None:
+            return params.atom(lambda: params.code_prefix(_code_prefix(q), mark + str(q.text))), _num(q.boost)
         return params.atom(lambda: params.keys([mark + str(q.text)])), _num(q.boost)
     if type(q) is wq.Prefix:
         mark = PREFIX_MARKS.get(q.fieldname)
@@ -368,8 +394,18 @@ def _is_number(sql: str) -> bool:
     return True
 
 
+def _code_prefix(q: wq.Query) -> str | None:
+    """The 档号 prefix a Term node asks for (``code:^00012026``), without its mark; else None."""
+    if type(q) is wq.Term and q.fieldname == "code" and str(q.text).startswith(PREFIX_MARK):
+        return str(q.text)[1:]
+    return None
+
+
 def _single_key(q: wq.Query) -> str | None:
-    """The one key a Term or Prefix node stands for (None: another node)."""
+    """The one key a Term or Prefix node stands for (None: another node, or a 档号 prefix,
+    which is looked up in its own index: :func:`code_columns`)."""
+    if _code_prefix(q) is not None:
+        return None
     if type(q) is wq.Term and q.fieldname in FIELD_MARKS:
         return FIELD_MARKS[q.fieldname] + str(q.text)
     if type(q) is wq.Prefix and q.fieldname in PREFIX_MARKS:
@@ -656,6 +692,7 @@ class PostgresSearchIndex:
         if plan.query is None or plan.query is wq.NullQuery:
             return []
         params = _Params()
+        params.code_columns = False
         perm = customer_permission(access, params)
         if perm == "FALSE":
             return []
@@ -732,7 +769,8 @@ def _union_parts(q: wq.Query | None) -> list[wq.Query] | None:
     answers (a number's kinds, a pinyin key and a word): its matches are the union of its
     parts' sets. None for any other query."""
     parts = q.qs if isinstance(q, Best) else q.subqueries if type(q) is wq.Or else None
-    if parts and all(isinstance(p, Substring) or _single_key(p) is not None for p in parts):
+    if parts and all(isinstance(p, Substring) or _single_key(p) is not None or _code_prefix(p) is not None
+                     for p in parts):
         return list(parts)
     return None
 
@@ -901,6 +939,9 @@ def _upsert(conn: sa.Connection, table: str, columns: tuple[str, ...], rows: lis
                 elif c == "skeys":
                     params[f"{c}_{i}"] = row[c]
                     names.append(f"CAST(:{c}_{i} AS jsonb)")
+                elif c == "code_cuts":
+                    params[f"{c}_{i}"] = " ".join(str(n) for n in row[c])
+                    names.append(f"CAST(string_to_array(:{c}_{i}, ' ') AS smallint[])")
                 else:
                     params[f"{c}_{i}"] = row[c]
                     names.append(f":{c}_{i}")
