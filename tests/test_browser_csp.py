@@ -86,6 +86,8 @@ def test_a_visitor_card_is_entered_under_the_policy(browser, live_server: str) -
         page.locator("input[name=department]").fill("销售一部")
         page.get_by_role("button", name="保存").click()
         page.get_by_role("link", name="登记温馨卡").click()
+        expect(page.locator("input[name=visit_dates]").first).to_be_visible()
+        page.wait_for_load_state("load")  # visits.js is deferred: its listener comes with the parse
         page.get_by_role("button", name="增加到访日期").click()
         dates = page.locator("input[name=visit_dates]")
         expect(dates).to_have_count(4)
