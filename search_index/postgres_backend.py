@@ -86,9 +86,9 @@ ROWS_PER_STATEMENT = 500
 #: once per row); above it, from the sets of ids of each question (see :func:`_scored`).
 ROW_SCORED_MATCHES = 500
 #: Above it, a score question whose set of ids is larger than this many times the matches is
-#: asked of each match's keys (see :func:`_scored`): reading a row of a set costs ~1 µs, asking
-#: one match's ``skeys`` ~5-10 µs.
-SET_FACTOR = 8
+#: asked of each match's keys (see :func:`_scored`): at 1,000,000 records reading a row of a set
+#: cost ~1.5 µs, asking one match's ``skeys`` one question ~6 µs.
+SET_FACTOR = 4
 
 
 # ---------------------------------------------------------------------------------------------
