@@ -749,8 +749,12 @@ def _scored(where: str, among: str, row_score: str, member_score: str, atoms: li
     else:
         cap = f"(SELECT {int(set_factor)} * n FROM n)"
         for j in used:
-            head += (f", s{j} AS MATERIALIZED (SELECT record_id FROM {RECORDS_TABLE} "
-                     f"WHERE {many} AND {among} AND {atoms[j]} LIMIT {cap} + 1)"
+            # the scan kept apart (OFFSET 0) and joined to n: a LIMIT over a lone subquery is
+            # passed down to its planning, which then took the (type, year) btree in its order
+            # to find the first rows soon and tested every row of the type's years against the
+            # atom (55 ms at 1,000,000 records, for a set the two indexes' bitmaps gave in ~1 ms)
+            head += (f", s{j} AS MATERIALIZED (SELECT x.record_id FROM (SELECT record_id FROM {RECORDS_TABLE} "
+                     f"WHERE {many} AND {among} AND {atoms[j]} OFFSET 0) x CROSS JOIN n LIMIT {cap} + 1)"
                      f", g{j} AS MATERIALIZED (SELECT count(*) > {cap} AS cut FROM s{j})")
         sets = " UNION ALL ".join(f"SELECT record_id, {j} AS j FROM s{j} WHERE NOT (SELECT cut FROM g{j})"
                                   for j in used)
