@@ -164,9 +164,10 @@ def code_columns(codes: Iterable[str]) -> tuple[str | None, list[int]]:
     one of the cuts: a btree range over the column finds the records of a prefix and carries
     their permission columns, so a prefix of 80,000 records is read from the index alone."""
     prefixes = sorted((c[1:] for c in codes if c.startswith(PREFIX_MARK)), key=len)
-    if not prefixes or any(not prefixes[-1].startswith(p) for p in prefixes):
-        return None, []  # no 档号 (or not one chain of prefixes): found by its fkeys
-    return prefixes[-1], [len(p) for p in prefixes]
+    if not prefixes:
+        return None, []  # no 档号
+    # a record has one 档号, so its prefix keys are one chain, each a prefix of the longest
+    return prefixes[-1], [len(p) for p in prefixes if prefixes[-1].startswith(p)]
 
 
 def record_row(doc: IndexDoc) -> dict:
