@@ -346,9 +346,10 @@ def compile_query(q: wq.Query, params: _Params) -> tuple[str, str]:
         mark = FIELD_MARKS.get(q.fieldname)
         if mark is None:
             return "FALSE", "0.0"
-        if _code_prefix(q) is not None:
-            return params.atom(lambda: params.code_prefix(_code_prefix(q), mark + str(q.text))), _num(q.boost)
-        return params.atom(lambda: params.keys([mark + str(q.text)])), _num(q.boost)
+        key, prefix = mark + str(q.text), _code_prefix(q)
+        if prefix is not None:
+            return params.atom(lambda: params.code_prefix(prefix, key)), _num(q.boost)
+        return params.atom(lambda: params.keys([key])), _num(q.boost)
     if type(q) is wq.Prefix:
         mark = PREFIX_MARKS.get(q.fieldname)
         if mark is None:

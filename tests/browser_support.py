@@ -12,6 +12,7 @@ absent the tests fail, never skip.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -212,6 +213,17 @@ def open_menu_entry(page, group: str, label: str, *, tap: bool = False) -> None:
         getattr(button, press)()
     getattr(page.locator("nav details.menu > summary", has_text=group), press)()
     getattr(page.locator("nav .menu-items").get_by_role("link", name=label), press)()
+
+
+def follow_link(page, name: str, url: str) -> None:
+    """Click the link ``name`` and wait until the page at ``url`` (a regex) has loaded: its
+    scripts are deferred, so a control they drive (the type's 部分, 增加到访日期, an XHR upload)
+    does nothing until then."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name=name).click()
+    expect(page).to_have_url(re.compile(url))
+    page.wait_for_load_state("load")
 
 
 def page_width(page) -> tuple[int, int]:

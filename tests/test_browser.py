@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 # The fixtures are imported so pytest finds them here (browser_support is not a conftest).
-from tests.browser_support import ADMIN_PASSWORD, archive_server, browser, live_server, new_context, open_menu_entry  # noqa: F401
+from tests.browser_support import (  # noqa: F401
+    ADMIN_PASSWORD,
+    archive_server,
+    browser,
+    follow_link,
+    live_server,
+    new_context,
+    open_menu_entry,
+)
 from tests.generated import pdfs
 
 pytestmark = pytest.mark.browser
@@ -61,10 +69,7 @@ def test_login_create_upload_download(page, live_server: str, tmp_path: Path) ->
         expect(page.locator("section.part h2").nth(part - 1)).to_contain_text(f"第{part}部分")
 
     # Upload the contract; upload.js posts with XHR and then navigates to the record page.
-    page.get_by_role("link", name="上传档案").click()
-    expect(page).to_have_url(re.compile(r"/customers/\d+/upload$"))
-    # upload.js is deferred: it sets the part on a type change once the document is parsed
-    page.wait_for_load_state("domcontentloaded")
+    follow_link(page, "上传档案", r"/customers/\d+/upload$")
     page.locator("select[name=record_type]").select_option("购房合同")
     expect(page.locator("select[name=part]")).to_have_value("3")
     page.locator("input[type=file][name=files]").set_input_files(str(sample_pdf))

@@ -32,6 +32,7 @@ from tests.browser_support import (  # noqa: F401
     ArchiveServer,
     archive_server,
     browser,
+    follow_link,
     live_server,
     log_in,
     new_context,
@@ -221,9 +222,7 @@ def test_request_two_approvals_watermarked_view_then_window_closes(
     expect(admin).to_have_url(re.compile(r"/customers/\d+$"))
     customer_url = admin.url
 
-    admin.get_by_role("link", name="上传档案").click()
-    expect(admin).to_have_url(re.compile(r"/customers/\d+/upload$"))
-    admin.wait_for_load_state("load")  # upload.js is deferred: its listeners come with the parse
+    follow_link(admin, "上传档案", r"/customers/\d+/upload$")
     admin.locator("select[name=record_type]").select_option("购房合同")
     admin.locator("select[name=secrecy]").select_option("2")  # 秘密: the general manager must approve too
     admin.locator("input[type=file][name=files]").set_input_files(str(_contract_pdf(tmp_path / "contract.pdf")))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 # The fixtures are imported so pytest finds them here (browser_support is not a conftest).
-from tests.browser_support import ADMIN_PASSWORD, archive_server, browser, live_server, log_in, new_context  # noqa: F401
+from tests.browser_support import ADMIN_PASSWORD, archive_server, browser, follow_link, live_server, log_in, new_context  # noqa: F401
 from tests.generated import pdfs
 from tests.generated.registers import CUSTOMER_HEADERS, to_csv
 from tests.helpers import make_pdf
@@ -85,9 +85,7 @@ def test_a_visitor_card_is_entered_under_the_policy(browser, live_server: str) -
         page.locator("input[name=name]").fill("卡片客户")
         page.locator("input[name=department]").fill("销售一部")
         page.get_by_role("button", name="保存").click()
-        page.get_by_role("link", name="登记温馨卡").click()
-        expect(page.locator("input[name=visit_dates]").first).to_be_visible()
-        page.wait_for_load_state("load")  # visits.js is deferred: its listener comes with the parse
+        follow_link(page, "登记温馨卡", r"/customers/\d+/cards/new$")
         page.get_by_role("button", name="增加到访日期").click()
         dates = page.locator("input[name=visit_dates]")
         expect(dates).to_have_count(4)
@@ -256,9 +254,7 @@ def test_an_archivist_imports_a_register_and_enters_a_card_beside_its_scan(brows
         page.goto("/?q=孙浏览")
         page.get_by_role("link", name="孙浏览").click()
         expect(page.locator("section.facts")).to_contain_text("13911112222")
-        page.get_by_role("link", name="上传档案").click()
-        expect(page).to_have_url(re.compile(r"/customers/\d+/upload$"))
-        page.wait_for_load_state("load")  # upload.js is deferred: its listeners come with the parse
+        follow_link(page, "上传档案", r"/customers/\d+/upload$")
         page.locator("select[name=record_type]").select_option("温馨卡")
         page.locator("input[type=file][name=files]").set_input_files(str(scan))
         page.get_by_role("button", name="上传").click()
