@@ -19,6 +19,9 @@ Why not ``RapidOCR()(image)`` as is:
   through a 180 degree turn) so the text reads top to bottom.
 * Lines are recognised in batches capped by width (memory, see ``REC_BATCH_WIDTH``) and the reading
   order (columns, forms) and the reflow of wrapped Chinese sentences are ours.
+* Lines of Chinese are read squeezed to the width they need (``_read_lines``): RapidOCR stretches
+  every line to 48 px high, where a Chinese character is twice as wide as the recogniser needs; lines
+  holding digits or Latin letters are read again as they are.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import ctypes
 import importlib.util
 import os
 import threading
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +93,24 @@ VERTICAL_SHARE = 0.6
 MIN_BOXES_FOR_ROTATION = 3
 # Lines the orientation classifier looks at first (the longest); the rest only if these say upside down.
 CLS_SAMPLE = 8
+# Lines are read squeezed horizontally where it is safe (see ``_read_lines``): the recogniser's time
+# grows with a strip's width, and on its 48 px high strip a Chinese character of a 10 pt A4 page is
+# ~47 px wide, twice what it needs. Measured (bench/ocr.py pages and the quality suite's, lines
+# with digits read again unsqueezed): every Chinese page read as well at 0.45 of its width (~21 px a
+# character; dense A4 at 0.4 lost a character). Latin print needs ~12 px a character: linn.png (16.5
+# px) read 0.980 as unsqueezed at 0.73, 0.968 at 0.6, 0.668 at 0.5. Digits need more: runs with
+# repeats (13800138000, 1,280,000) lose characters first (bench/ocr.py's contract page, unsqueezed
+# 1.000: 1 line of 40 wrong at 0.75, 15 at 0.5), so a line whose reading holds a digit is read again
+# unsqueezed.
+REC_SAMPLE = 4
+REC_PX_WIDE = 21.0
+REC_MIN_SQUEEZE = 0.4
+# Lines of one page differ in box height, hence in width on the 48 px strip, by up to ~20 % for the
+# same print (dense A4: 0.45-0.55 of their width needed): only a line needing more than this many
+# times the width it was read at is read again.
+REC_NEED_SLACK = 1.3
+# A squeezed line read less surely than this is read again unsqueezed; the surer reading is kept.
+REC_RETRY_SCORE = 0.9
 
 
 @dataclass(frozen=True)
@@ -537,10 +559,89 @@ def _upside_down(engine: Engine, boxes: np.ndarray, crops: list[np.ndarray]) -> 
     return total > 0 and flipped / total > 0.5
 
 
+def _read_lines(engine: Engine, crops: list[np.ndarray]) -> tuple[list[str], list[float]]:
+    """Text and score of each line crop. The REC_SAMPLE longest lines are read as they are; when
+    they say it pays (``squeeze_for``), the rest are read squeezed, and those whose reading holds a
+    digit, is unsure or needed more width (``width_needed``) are read again as they are (the surer
+    reading is kept)."""
+    width = [48 * c.shape[1] / max(1, c.shape[0]) for c in crops]
+    order = sorted(range(len(crops)), key=lambda k: -width[k])
+    sample, rest = order[:REC_SAMPLE], order[REC_SAMPLE:]
+    txts: list[str] = [""] * len(crops)
+    scores: list[float] = [0.0] * len(crops)
+
+    def read(ids: list[int], squeeze: float) -> None:
+        got = _recognise(engine, [_squeeze(crops[k], squeeze) for k in ids])
+        for k, t, sc in zip(ids, *got):
+            if sc > scores[k] or not txts[k]:
+                txts[k], scores[k] = t, sc
+
+    read(sample, 1.0)
+    squeeze = squeeze_for([(txts[k], width[k], scores[k]) for k in sample]) if rest else 1.0
+    read(rest, squeeze)
+    if squeeze < 1.0:
+        again = [k for k in rest if not _safe_squeezed(txts[k], width[k], scores[k], squeeze)]
+        if again:
+            read(again, 1.0)
+    return txts, scores
+
+
+def _wide(c: str) -> bool:
+    return unicodedata.east_asian_width(c) in "WF"
+
+
+def width_needed(text: str) -> float:
+    """Pixels a reading of Chinese characters (and punctuation, spaces) needs on the recogniser's
+    48 px high strip to be as good as unsqueezed: REC_PX_WIDE a wide character, half that a narrow one."""
+    wide = sum(1 for c in text if _wide(c))
+    return REC_PX_WIDE * (wide + (len(text) - wide) / 2)
+
+
+def _needs_full_width(text: str) -> bool:
+    """Whether a reading holds digits or Latin (narrow) letters: those lines are read unsqueezed."""
+    return any(c.isdigit() or (c.isalpha() and not _wide(c)) for c in text)
+
+
+def _safe_squeezed(text: str, width: float, score: float, squeeze: float) -> bool:
+    """Whether a line read at ``squeeze`` (``width``: its unsqueezed px) can keep that reading: it is
+    sure, holds no digit or Latin letter, and needed no more than REC_NEED_SLACK times the width it had."""
+    return (score >= REC_RETRY_SCORE and not _needs_full_width(text)
+            and width_needed(text) <= REC_NEED_SLACK * squeeze * width)
+
+
+def squeeze_for(sample: list[tuple[str, float, float]]) -> float:
+    """The squeeze the lines of a page are first read at (1.0: as they are), from its sample lines'
+    (text, width in px on the unsqueezed 48 px strip, score): the median of what the lines of Chinese
+    read surely need (``width_needed``), no less than REC_MIN_SQUEEZE. Lines holding digits or Latin
+    letters are read again unsqueezed, so squeezing pays only when fewer of them than 1 - squeeze are
+    expected (the sample's share)."""
+    if not sample:
+        return 1.0
+    needs = [width_needed(text) / width for text, width, score in sample
+             if score >= REC_RETRY_SCORE and len(text) >= 4 and not _needs_full_width(text)]
+    if not needs:
+        return 1.0
+    squeeze = min(1.0, max(REC_MIN_SQUEEZE, float(np.median(needs))))
+    again = sum(1 for text, _, _ in sample if _needs_full_width(text)) / len(sample)
+    return squeeze if squeeze + again < 1.0 else 1.0
+
+
+def _squeeze(crop: np.ndarray, factor: float) -> np.ndarray:
+    """``crop`` narrowed to ``factor`` of its width (lines only: a crop not twice as wide as high, a
+    character or two, is left as it is)."""
+    h, w = crop.shape[:2]
+    if factor >= 1.0 or w < 2 * h:
+        return crop
+    return np.ascontiguousarray(cv2.resize(crop, (max(1, round(w * factor)), h), interpolation=cv2.INTER_AREA))
+
+
 def _recognise(engine: Engine, crops: list[np.ndarray]) -> tuple[list[str], list[float]]:
     """Text and score of each crop, in batches of at most REC_BATCH_WIDTH (see there), read by the
     engine's recognisers side by side."""
     from rapidocr.ch_ppocr_rec.typings import TextRecInput
+
+    if not crops:
+        return [], []
 
     width = [48 * c.shape[1] / max(1, c.shape[0]) for c in crops]
     order = sorted(range(len(crops)), key=lambda k: width[k])
@@ -630,7 +731,7 @@ def _ocr_image(img: Image.Image, engine: Engine | None) -> OcrPage:
             upside_down = _upside_down(engine, boxes, crops)
             if upside_down:
                 crops = [np.ascontiguousarray(c[::-1, ::-1]) for c in crops]
-            txts, scores = _recognise(engine, crops)
+            txts, scores = _read_lines(engine, crops)
     except ExtractionError:
         raise
     except Exception as exc:  # onnxruntime / cv2 errors

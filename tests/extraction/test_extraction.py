@@ -423,3 +423,54 @@ def test_small_images_are_not_enlarged():
     scales its own copy, and the recogniser reads each line at 48 px whatever the page size."""
     assert work_scale(300, 60) == 1.0 and work_scale(900, 600) == 1.0
     assert work_scale(8000, 6000) == 0.5
+
+
+# ---------------------------------------------------------------- squeezed reading
+
+def _chinese(k: int) -> str:
+    return "".join(texts.record_sentences(3, seed=k))[:26]
+
+
+def test_lines_of_chinese_are_read_squeezed_and_lines_with_numbers_as_they_are():
+    """A page of Chinese lines is read squeezed past its longest lines; the lines that turn out to hold
+    numbers with repeated digits (which squeezing drops first) are read again unsqueezed."""
+    numbers = ["13800138000", "1,280,000元", "No.0011001", "440300199001011122"]
+    lines = [_chinese(k) for k in range(8)]
+    for k, number in enumerate(numbers):
+        lines.insert(3 + 3 * k, _chinese(20 + k)[:12] + number)
+    img = documents._page(lines, (1240, 1754), 30, margin=80)
+    text = ocr_image(img).text.replace(" ", "")
+    for number in numbers:
+        assert number in text, (number, text)
+    assert char_accuracy("\n".join(lines), text, drop_space=True) >= 0.99
+
+
+def test_squeeze_follows_the_sample_lines():
+    from archive_app.reading.ocr import REC_MIN_SQUEEZE, squeeze_for, width_needed
+
+    chinese = "客户档案的内容包括认购书和付款凭证以及购房合同原件"  # 25 characters, ~47 px each unsqueezed
+    sample = [(chinese, 47.0 * len(chinese), 0.99)] * 4
+    squeeze = squeeze_for(sample)
+    assert REC_MIN_SQUEEZE <= squeeze < 0.5
+    assert squeeze == pytest.approx(width_needed(chinese) / (47.0 * len(chinese)))
+    # lines with digits or Latin words are read again unsqueezed: when the sample says most lines
+    # hold them, reading twice would cost more than reading once
+    assert squeeze_for(sample[:1] + [("合同编号HT-2024-0012", 900.0, 0.99)] * 3) == 1.0
+    assert squeeze_for(sample[:3] + [("合同编号HT-2024-0012", 900.0, 0.99)]) == squeeze
+    assert squeeze_for([("The LinnSequencer is a composition tool", 620.0, 0.99)] * 4) == 1.0
+    # unsure readings say nothing; a page of short lines is read as it is
+    assert squeeze_for([(chinese, 47.0 * len(chinese), 0.5)] * 4) == 1.0
+    assert squeeze_for([]) == 1.0
+
+
+def test_a_squeezed_reading_is_kept_only_for_sure_chinese_that_had_room():
+    from archive_app.reading.ocr import _safe_squeezed
+
+    chinese = "客户档案的内容包括认购书和付款凭证以及购房合同原件"
+    width = 47.0 * len(chinese)
+    assert _safe_squeezed(chinese, width, 0.99, 0.45)
+    assert not _safe_squeezed(chinese, width, 0.8, 0.45)  # unsure
+    assert not _safe_squeezed(chinese, width / 2, 0.99, 0.45)  # smaller print than the page's
+    assert not _safe_squeezed("联系电话13800138000", width, 0.99, 0.45)
+    assert not _safe_squeezed("户型LOFT公寓", width, 0.99, 0.45)
+    assert _safe_squeezed("购房合同，认购书。", width, 0.99, 0.45)  # punctuation is no Latin

@@ -62,6 +62,36 @@ def dense_chinese_a4(n_lines: int = 40, seed: int = 2026) -> tuple[Image.Image, 
     return _page(lines, A4_300DPI, 42, margin=200, spacing=0.75), "\n".join(lines)
 
 
+def contract_a4(n_lines: int = 40, seed: int = 2027) -> tuple[Image.Image, str]:
+    """A dense A4 contract page at 300 dpi (42 px glyphs, as ``dense_chinese_a4``) whose every line
+    carries numbers: amounts, phone and ID numbers, dates, contract and receipt codes, many with
+    repeated digits (``1,280,000``, ``13800138000``), the characters a squeezed reading loses first."""
+    rng = random.Random(seed)
+    sentences = texts.record_sentences(4 * n_lines, seed)
+
+    def number() -> str:
+        kind = rng.randrange(6)
+        if kind == 0:
+            return f"{rng.randint(1, 9)},{rng.choice(['000', '280', '500', '006'])},{rng.choice(['000', '100', '550'])}元"
+        if kind == 1:
+            return "1" + rng.choice(["38", "39", "88", "58"]) + "".join(rng.choice("0018") for _ in range(8))
+        if kind == 2:
+            return f"{rng.randint(2000, 2029)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        if kind == 3:
+            return f"HT-{rng.randint(2018, 2026)}-{rng.randint(0, 9999):04d}"
+        if kind == 4:
+            return "No." + "".join(rng.choice("00112") for _ in range(7))
+        return "4403" + "".join(rng.choice("0019") for _ in range(13)) + rng.choice("0123456789X")
+
+    lines = []
+    for k in range(n_lines):
+        line = ""
+        while len(line) < 30:
+            line += sentences[(k * 4 + len(line)) % len(sentences)][:rng.randint(3, 8)] + number()
+        lines.append(line[:38])
+    return _page(lines, A4_300DPI, 42, margin=200, spacing=0.75), "\n".join(lines)
+
+
 def paragraph_page(text: str, per_line: int, glyph: int = 36, face: str = "SC",
                    size: tuple[int, int] = (1240, 1754)) -> tuple[Image.Image, str]:
     """``text`` wrapped at ``per_line`` characters on an A4 page at 150 dpi."""
