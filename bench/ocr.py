@@ -22,7 +22,8 @@ Pages (real ones from ../shared, generated ones from tests/generated/documents.p
 * noisy photographed lines: CnOCR's chn-00199980.jpg and chn-00199985.jpg (real); generated ones.
 * receipts: a generated travel receipt, photographed (turned, grey, grain, JPEG).
 * A4 pages: OCRmyPDF's linn.png (real English scan, 300 dpi, 2550 x 3300, linn.txt is its truth); a
-  generated dense Chinese A4 page at 300 dpi (40 lines, 1,800 characters).
+  generated dense Chinese A4 page at 300 dpi (40 lines, 1,800 characters); a generated contract page
+  of the same print whose every line carries numbers (amounts, phones, IDs, codes, repeated digits).
 
 Each page is written to a file and read with ``archive_app.reading.extract`` (loading, conversion,
 detection, orientation, recognition, reading order, reflow); the figure is the median of
@@ -104,6 +105,8 @@ def cases() -> list[tuple[str, str, object, str, bool]]:
                 (TESTDATA / "ocrmypdf/linn.txt").read_text(encoding="utf-8"), False))
     img, truth = documents.dense_chinese_a4()
     out.append(("A4 page", "dense Chinese A4 300 dpi (gen)", img, truth, True))
+    img, truth = documents.contract_a4()
+    out.append(("A4 page", "contract A4, numbers a line (gen)", img, truth, True))
     return out
 
 
