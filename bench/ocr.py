@@ -11,6 +11,7 @@ Run from the project's virtualenv:
     python bench/ocr.py --det-min-side 736   # short side small images are detected at (RapidOCR's own)
     python bench/ocr.py --rec-parallel 1     # recognition one batch at a time, on every thread
     python bench/ocr.py --upscale 1500       # enlarge images whose long side is below this (old behaviour)
+    python bench/ocr.py --pdf-pages 30       # also a scanned contract of 30 A4 pages, as one PDF
 
 Pages (real ones from ../shared, generated ones from tests/generated/documents.py):
 
@@ -191,6 +192,26 @@ def run(label: str, engine: ocr.Engine, pages: list, repeat: int, direct: bool) 
     return {r["kind"]: r for r in rows}
 
 
+def scanned_pdf(n: int, folder: Path) -> None:
+    """Read a scan of an ``n``-page contract (image-only PDF, A4 at 300 dpi: dense Chinese pages, every
+    third one the contract page with numbers on each line) through the pipeline, as a worker reads an
+    upload, and print its seconds in all and a page, and its accuracy."""
+    from tests.generated import pdfs
+
+    pages, truths = [], []
+    for k in range(n):
+        img, truth = documents.contract_a4(seed=k) if k % 3 == 2 else documents.dense_chinese_a4(seed=k)
+        pages.append(img)
+        truths.append(truth)
+    path = folder / f"contract-{n}-pages.pdf"
+    path.write_bytes(pdfs.image_pdf(pages, dpi=300))
+    del pages
+    wall, cpu, result = timed(1, lambda: extract(str(path), "application/pdf"))
+    acc = statistics.mean(accuracy(t, p.text, True) for t, p in zip(truths, result))
+    print(f"\nscanned PDF of {n} A4 pages ({path.stat().st_size / 1e6:.1f} MB): {wall:.1f} s "
+          f"({wall / n:.2f} s a page, {cpu:.1f} CPU-s), mean accuracy {acc:.3f} over {len(result)} pages")
+
+
 THREADS = 0
 ENGINES_USED: tuple[str, str] = ENGINES["v6"]
 
@@ -212,6 +233,8 @@ def main() -> int:
     ap.add_argument("--upscale", type=int, default=0, help="enlarge images below this long side (0: never)")
     ap.add_argument("--direct", action="store_true", help="also time the engine alone (pipeline overhead)")
     ap.add_argument("--only", default="", help="only pages whose kind or name contains this")
+    ap.add_argument("--pdf-pages", type=int, default=0,
+                    help="also read a scanned PDF of this many A4 pages at 300 dpi (0: not)")
     args = ap.parse_args()
     THREADS = args.threads or os.cpu_count() or 1
     ocr.DET_MAX_SIDE = args.det_side
@@ -239,6 +262,8 @@ def main() -> int:
                 print(f"\n== {label}: not available ({exc})")
                 continue
             run(label, engine, pages, args.repeat, args.direct)
+            if args.pdf_pages:
+                scanned_pdf(args.pdf_pages, Path(tmp))
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     return 0
 
