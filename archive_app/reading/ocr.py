@@ -95,13 +95,13 @@ MIN_BOXES_FOR_ROTATION = 3
 CLS_SAMPLE = 8
 # Lines are read squeezed horizontally where it is safe (see ``_read_lines``): the recogniser's time
 # grows with a strip's width, and on its 48 px high strip a Chinese character of a 10 pt A4 page is
-# ~47 px wide, twice what it needs. Measured (bench/ocr.py pages and the quality suite's, lines
-# with digits read again unsqueezed): every Chinese page read as well at 0.45 of its width (~21 px a
-# character; dense A4 at 0.4 lost a character). Latin print needs ~12 px a character: linn.png (16.5
-# px) read 0.980 as unsqueezed at 0.73, 0.968 at 0.6, 0.668 at 0.5. Digits need more: runs with
-# repeats (13800138000, 1,280,000) lose characters first (bench/ocr.py's contract page, unsqueezed
-# 1.000: 1 line of 40 wrong at 0.75, 15 at 0.5), so a line whose reading holds a digit is read again
-# unsqueezed.
+# ~47 px wide, twice what it needs. Measured on the pages of bench/ocr.py and of the quality suite:
+# every Chinese page read as well at 0.45 of its width, ~21 px a character (dense A4 at 0.4 lost a
+# character). Latin print and digits need more, and a share of it that differs by font: linn.png's
+# English read 0.980 as unsqueezed at 0.73, 0.968 at 0.6, 0.668 at 0.5; digit runs with repeats
+# (13800138000, 1,280,000) lose characters first (bench/ocr.py's contract page, 1.000 unsqueezed: 1
+# line of 40 wrong at 0.75, 15 at 0.5). So a line whose reading holds a digit or a Latin letter is
+# read again unsqueezed.
 REC_SAMPLE = 4
 REC_PX_WIDE = 21.0
 REC_MIN_SQUEEZE = 0.4
@@ -109,7 +109,7 @@ REC_MIN_SQUEEZE = 0.4
 # same print (dense A4: 0.45-0.55 of their width needed): only a line needing more than this many
 # times the width it was read at is read again.
 REC_NEED_SLACK = 1.3
-# A squeezed line read less surely than this is read again unsqueezed; the surer reading is kept.
+# A squeezed line read less surely than this is read again unsqueezed.
 REC_RETRY_SCORE = 0.9
 
 
@@ -562,8 +562,8 @@ def _upside_down(engine: Engine, boxes: np.ndarray, crops: list[np.ndarray]) -> 
 def _read_lines(engine: Engine, crops: list[np.ndarray]) -> tuple[list[str], list[float]]:
     """Text and score of each line crop. The REC_SAMPLE longest lines are read as they are; when
     they say it pays (``squeeze_for``), the rest are read squeezed, and those whose reading holds a
-    digit, is unsure or needed more width (``width_needed``) are read again as they are (the surer
-    reading is kept)."""
+    digit or a Latin letter, is unsure or needed more width (``width_needed``) are read again as they
+    are, that reading replacing the squeezed one (a dropped digit can come with a high score)."""
     width = [48 * c.shape[1] / max(1, c.shape[0]) for c in crops]
     order = sorted(range(len(crops)), key=lambda k: -width[k])
     sample, rest = order[:REC_SAMPLE], order[REC_SAMPLE:]
@@ -573,8 +573,7 @@ def _read_lines(engine: Engine, crops: list[np.ndarray]) -> tuple[list[str], lis
     def read(ids: list[int], squeeze: float) -> None:
         got = _recognise(engine, [_squeeze(crops[k], squeeze) for k in ids])
         for k, t, sc in zip(ids, *got):
-            if sc > scores[k] or not txts[k]:
-                txts[k], scores[k] = t, sc
+            txts[k], scores[k] = t, sc
 
     read(sample, 1.0)
     squeeze = squeeze_for([(txts[k], width[k], scores[k]) for k in sample]) if rest else 1.0
