@@ -15,7 +15,6 @@ test: it exits 0 unless the setup fails.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import signal
 import subprocess
@@ -29,15 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
-from archive_app import create_app  # noqa: E402
-from archive_app.commands import upgrade_database  # noqa: E402
 from archive_app.extensions import db  # noqa: E402
 from archive_app.intake.models import FilePage, RecordFile  # noqa: E402
 from tests.generated import images as gi  # noqa: E402
 from tests.generated import pdfs  # noqa: E402
-from tests.helpers import worker_env  # noqa: E402
-
-PASSWORD = "bench-lease-Passw0rd"
+from tests.helpers import embedded_archive, new_customer, upload, worker_env  # noqa: E402
 
 
 def main() -> None:
@@ -48,22 +43,10 @@ def main() -> None:
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-lease-"))
-    app = create_app({"SECRET_KEY": "bench", "AUDIT_KEY": "bench", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "DATA_DIR": str(tmp), "JOB_LEASE_SECONDS": args.lease, "JOB_SWEEP_SECONDS": args.sweep})
-    with app.app_context():
-        upgrade_database()
-        from archive_app.accounts import users
-
-        users.create_user(db.session, username="archivist", password=PASSWORD, role="archivist",
-                          display_name="档案员", department="档案室")
-        db.session.commit()
-    client = app.test_client()
-    assert client.post("/login", data={"username": "archivist", "password": PASSWORD}).status_code == 302
-    customer = client.post("/api/v1/customers", json={"name": "贝思远", "phones": "13912345678",
-                                                      "business_type": "购房", "department": "销售一部"}).json
+    app, client = embedded_archive(str(tmp), JOB_LEASE_SECONDS=args.lease, JOB_SWEEP_SECONDS=args.sweep)
+    customer = new_customer(client, name="贝思远")
     pdf = pdfs.image_pdf([gi.render_lines([f"第{k}页 合同条款 {k}{k}{k}号"], 48) for k in range(1, args.pages + 1)])
-    rec = client.post(f"/api/v1/customers/{customer['id']}/records", content_type="multipart/form-data",
-                      data={"record_type": "购房合同", "secrecy": "1", "files": [(io.BytesIO(pdf), "c.pdf")]}).json
+    rec = upload(client, customer["id"], [(pdf, "c.pdf")]).json
     fid = rec["files"][0]["id"]
 
     def state():

@@ -16,7 +16,6 @@ seconds, the pages stored and whether the searchable copy was made. The issue's 
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import subprocess
 import sys
@@ -29,14 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from archive_app import create_app  # noqa: E402
-from archive_app.commands import upgrade_database  # noqa: E402
 from archive_app.extensions import db  # noqa: E402
 from archive_app.intake.models import FilePage, RecordFile  # noqa: E402
 from tests.generated import documents, pdfs  # noqa: E402
-from tests.helpers import worker_env  # noqa: E402
-
-PASSWORD = "bench-worker-Passw0rd"
+from tests.helpers import embedded_archive, new_customer, upload, worker_env  # noqa: E402
 
 
 def rss_kb(pid: int) -> dict[int, int]:
@@ -60,25 +55,13 @@ def main() -> None:
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-worker-"))
-    app = create_app({"SECRET_KEY": "bench", "AUDIT_KEY": "bench", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "DATA_DIR": str(tmp)})
-    with app.app_context():
-        upgrade_database()
-        from archive_app.accounts import users
-
-        users.create_user(db.session, username="archivist", password=PASSWORD, role="archivist",
-                          display_name="档案员", department="档案室")
-        db.session.commit()
-    client = app.test_client()
-    assert client.post("/login", data={"username": "archivist", "password": PASSWORD}).status_code == 302
-    customer = client.post("/api/v1/customers", json={"name": "贝思远", "phones": "13912345678",
-                                                      "business_type": "购房", "department": "销售一部"}).json
+    app, client = embedded_archive(str(tmp))
+    customer = new_customer(client, name="贝思远")
     pages = [(documents.contract_a4(seed=k) if k % 3 == 2 else documents.dense_chinese_a4(seed=k))[0]
              for k in range(args.pages)]
     pdf = pdfs.image_pdf(pages, dpi=300)
     del pages
-    rec = client.post(f"/api/v1/customers/{customer['id']}/records", content_type="multipart/form-data",
-                      data={"record_type": "购房合同", "secrecy": "1", "files": [(io.BytesIO(pdf), "c.pdf")]}).json
+    rec = upload(client, customer["id"], [(pdf, "c.pdf")]).json
     fid = rec["files"][0]["id"]
 
     env = worker_env(app)

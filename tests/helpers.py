@@ -108,3 +108,24 @@ def worker_env(app, **extra: str) -> dict[str, str]:
         env[s.env] = str(value)
     env.update(extra)
     return env
+
+
+def embedded_archive(data_dir: str, **config: Any):
+    """An app on the embedded default in ``data_dir`` (SQLite, file store, SQLite queue; migrated)
+    with an archivist signed in on its test client: ``(app, client)``. For the benches that drive a
+    real worker (bench/lease_recovery.py, bench/worker_memory.py)."""
+    from archive_app import create_app
+    from archive_app.accounts import users
+    from archive_app.commands import upgrade_database
+    from archive_app.extensions import db
+
+    app = create_app({"SECRET_KEY": "bench", "AUDIT_KEY": "bench", "TESTING": True, "WTF_CSRF_ENABLED": False,
+                      "DATA_DIR": data_dir} | config)
+    with app.app_context():
+        upgrade_database()
+        users.create_user(db.session, username="archivist", password=PASSWORD, role="archivist",
+                          display_name="档案员", department="档案室")
+        db.session.commit()
+    client = app.test_client()
+    login(client, "archivist")
+    return app, client

@@ -617,13 +617,13 @@ def squeeze_for(sample: list[tuple[str, float, float]]) -> float:
     expected (the sample's share)."""
     if not sample:
         return 1.0
-    needs = [width_needed(text) / width for text, width, score in sample
-             if score >= REC_RETRY_SCORE and len(text) >= 4 and not _needs_full_width(text)]
+    full = [_needs_full_width(text) for text, _, _ in sample]
+    needs = [width_needed(text) / width for (text, width, score), f in zip(sample, full)
+             if score >= REC_RETRY_SCORE and len(text) >= 4 and not f]
     if not needs:
         return 1.0
     squeeze = min(1.0, max(REC_MIN_SQUEEZE, float(np.median(needs))))
-    again = sum(1 for text, _, _ in sample if _needs_full_width(text)) / len(sample)
-    return squeeze if squeeze + again < 1.0 else 1.0
+    return squeeze if squeeze + sum(full) / len(sample) < 1.0 else 1.0
 
 
 def _squeeze(crop: np.ndarray, factor: float) -> np.ndarray:

@@ -132,53 +132,48 @@ def _check_images(path: str, i: int) -> None:
         # From an open file, which pypdf reads where it needs to: given a path it reads the whole file
         # into memory, for every page (a 34 MB scan held ~35 MB more a page until the garbage
         # collector's next full pass: a worker reading a 30-page scan peaked at 734 MB).
-        fh = open(path, "rb")
-    except OSError:
-        return
-    try:
-        reader = pypdf.PdfReader(fh, strict=False)
-        page = reader.pages[i]
-        stack = [(page.get("/Resources"), 0)]
-        seen: set[int] = set()
-        while stack:
-            res, depth = stack.pop()
-            if res is None or depth > 8:
-                continue
-            res = res.get_object()
-            xobjs = res.get("/XObject") if hasattr(res, "get") else None
-            if xobjs is None:
-                continue
-            for ref in xobjs.get_object().values():
-                key = getattr(ref, "idnum", None)
-                if key is not None:
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                x = ref.get_object()
-                if not hasattr(x, "get"):
+        with open(path, "rb") as fh:
+            reader = pypdf.PdfReader(fh, strict=False)
+            page = reader.pages[i]
+            stack = [(page.get("/Resources"), 0)]
+            seen: set[int] = set()
+            while stack:
+                res, depth = stack.pop()
+                if res is None or depth > 8:
                     continue
-                sub = x.get("/Subtype")
-                if sub == "/Image":
-                    w, h = int(x.get("/Width", 0) or 0), int(x.get("/Height", 0) or 0)
-                    bpc = int(x.get("/BitsPerComponent", 8) or 8)
-                    nbytes = w * h * max(bpc, 1) * 4 / 8  # at most 4 components
-                    if x.get("/ImageMask"):
-                        nbytes = w * h / 8
-                    if nbytes > MAX_IMAGE_BYTES:
-                        raise ExtractionError(
-                            TOO_LARGE_TO_RENDER,
-                            _("第 %(value)s 页含有尺寸过大的图像（%(w)s×%(h)s 像素），为防止耗尽服务器资源已拒绝处理。", value=i + 1, w=w, h=h),
-                            detail=f"image {w}x{h} bpc={bpc}",
-                        )
-                elif sub == "/Form":
-                    stack.append((x.get("/Resources"), depth + 1))
+                res = res.get_object()
+                xobjs = res.get("/XObject") if hasattr(res, "get") else None
+                if xobjs is None:
+                    continue
+                for ref in xobjs.get_object().values():
+                    key = getattr(ref, "idnum", None)
+                    if key is not None:
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                    x = ref.get_object()
+                    if not hasattr(x, "get"):
+                        continue
+                    sub = x.get("/Subtype")
+                    if sub == "/Image":
+                        w, h = int(x.get("/Width", 0) or 0), int(x.get("/Height", 0) or 0)
+                        bpc = int(x.get("/BitsPerComponent", 8) or 8)
+                        nbytes = w * h * max(bpc, 1) * 4 / 8  # at most 4 components
+                        if x.get("/ImageMask"):
+                            nbytes = w * h / 8
+                        if nbytes > MAX_IMAGE_BYTES:
+                            raise ExtractionError(
+                                TOO_LARGE_TO_RENDER,
+                                _("第 %(value)s 页含有尺寸过大的图像（%(w)s×%(h)s 像素），为防止耗尽服务器资源已拒绝处理。", value=i + 1, w=w, h=h),
+                                detail=f"image {w}x{h} bpc={bpc}",
+                            )
+                    elif sub == "/Form":
+                        stack.append((x.get("/Resources"), depth + 1))
     except ExtractionError:
         raise
     except (PyPdfError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError, OSError):
         # pypdf cannot read what pdfium could: leave the judgement to pdfium and the pixel budget.
         return
-    finally:
-        fh.close()
 
 
 def render_dpi(width_pt: float, height_pt: float, dpi: float, max_pixels: int = MAX_RENDER_PIXELS) -> float:
