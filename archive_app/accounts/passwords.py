@@ -9,8 +9,6 @@ from __future__ import annotations
 import secrets
 import string
 
-from zxcvbn import zxcvbn
-
 from archive_app.errors import ValidationFailed
 from archive_app.i18n import _
 
@@ -24,6 +22,13 @@ MIN_SCORE = 2
 _MIN_NAME_IN_PASSWORD = 3
 _GENERATED_ALPHABET = string.ascii_letters + string.digits
 _GENERATED_LENGTH = 16
+
+
+def _score(password: str, user_inputs: list[str]) -> int:
+    # Imported here: its word lists take ~13 MB, which every worker process would carry for nothing.
+    from zxcvbn import zxcvbn
+
+    return zxcvbn(password, user_inputs=user_inputs)["score"]
 
 
 def _weak(message: str) -> ValidationFailed:
@@ -40,8 +45,7 @@ def check_new_password(password: str, username: str) -> None:
     folded = password.casefold()
     if name and (folded == name or (len(name) >= _MIN_NAME_IN_PASSWORD and name in folded)):
         raise _weak(_("密码不能是用户名，也不能包含用户名"))
-    estimate = zxcvbn(password[:_ESTIMATE_CHARS], user_inputs=[name] if name else [])
-    if estimate["score"] < MIN_SCORE:
+    if _score(password[:_ESTIMATE_CHARS], [name] if name else []) < MIN_SCORE:
         raise _weak(_("密码太常见或太容易猜到（如常用密码、连续数字、键盘顺序、重复字符），请换一个"))
 
 
@@ -50,5 +54,5 @@ def generate_password() -> str:
     while True:
         candidate = "".join(secrets.choice(_GENERATED_ALPHABET) for _ in range(_GENERATED_LENGTH))
         # Random 16 characters virtually always pass; the loop only guards the freak case.
-        if zxcvbn(candidate)["score"] >= 4:
+        if _score(candidate, []) >= 4:
             return candidate

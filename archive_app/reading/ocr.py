@@ -702,20 +702,32 @@ def _map_big_blocks() -> None:
 def ocr_image(img: Image.Image, engine: Engine | None = None) -> OcrPage:
     """Read the text of one page image. Raises ExtractionError(ocr_failed) if the engine fails."""
     try:
-        return _ocr_image(img, engine)
+        rgb = to_rgb_array(img)
+        # In place where numpy allows (an A4 page at 300 dpi is 26 MB a copy).
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR, dst=rgb if rgb.flags.writeable else None)
+        del rgb
+    except Exception as exc:  # PIL / cv2 errors
+        raise ExtractionError(OCR_FAILED, detail=f"{type(exc).__name__}: {exc}") from exc
+    return ocr_bgr(bgr, engine)
+
+
+def ocr_bgr(page: np.ndarray, engine: Engine | None = None) -> OcrPage:
+    """Read the text of one page given as an H x W x 3 uint8 BGR array (pdfium's and OpenCV's order;
+    ``pdf.render_bgr``), which is read, not changed. Raises ExtractionError(ocr_failed) if the
+    engine fails."""
+    try:
+        return _ocr_bgr(page, engine)
     finally:
         _give_back_memory()
 
 
-def _ocr_image(img: Image.Image, engine: Engine | None) -> OcrPage:
+def _ocr_bgr(page: np.ndarray, engine: Engine | None) -> OcrPage:
     try:
-        rgb = to_rgb_array(img)
-        h0, w0 = rgb.shape[:2]
-        if int(rgb.max()) - int(rgb.min()) < 16:  # blank page (one flat colour): nothing to read
+        h0, w0 = page.shape[:2]
+        if int(page.max()) - int(page.min()) < 16:  # blank page (one flat colour): nothing to read
             return OcrPage(text="", lines=[], mean_confidence=0.0, rotation=0)
         s = work_scale(w0, h0)
-        bgr = np.ascontiguousarray(_resize(rgb, s)[:, :, ::-1])
-        del rgb  # an A4 page at 300 dpi: 26 MB held through the whole page otherwise
+        bgr = np.ascontiguousarray(_resize(page, s))
         engine = engine or get_engine()
         with engine.lock:
             rotation = 0

@@ -16,9 +16,13 @@ ExtractionError.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
@@ -187,6 +191,23 @@ def render_dpi(width_pt: float, height_pt: float, dpi: float, max_pixels: int = 
 def render_page(d: PdfDoc, i: int, dpi: float = DEFAULT_DPI, *, max_pixels: int = MAX_RENDER_PIXELS,
                 grayscale: bool = False, min_dpi: float = MIN_DPI) -> Image.Image:
     """Render page ``i`` (0-based, /Rotate applied) as an RGB (or L) PIL image within ``max_pixels``."""
+    with _rendered(d, i, dpi, max_pixels=max_pixels, grayscale=grayscale, min_dpi=min_dpi) as bitmap:
+        img = bitmap.to_pil()
+        img.load()
+        return img.copy()
+
+
+def render_bgr(d: PdfDoc, i: int, dpi: float = DEFAULT_DPI, *, max_pixels: int = MAX_RENDER_PIXELS) -> np.ndarray:
+    """Render page ``i`` like ``render_page``, as an H x W x 3 uint8 BGR array, pdfium's own order: what
+    OCR reads, with one copy of the page in memory instead of three (an A4 page at 300 dpi is 26 MB)."""
+    with _rendered(d, i, dpi, max_pixels=max_pixels) as bitmap:
+        return np.array(bitmap.to_numpy()[:, :, :3], dtype=np.uint8, order="C")
+
+
+@contextlib.contextmanager
+def _rendered(d: PdfDoc, i: int, dpi: float, *, max_pixels: int, grayscale: bool = False,
+              min_dpi: float = MIN_DPI) -> Iterator[Any]:
+    """pdfium's bitmap of page ``i`` at ``dpi`` (lowered to ``max_pixels``), closed on leaving."""
     page = _page(d, i)
     try:
         w, h = page.get_size()
@@ -201,9 +222,7 @@ def render_page(d: PdfDoc, i: int, dpi: float = DEFAULT_DPI, *, max_pixels: int 
         _check_images(d.path, i)
         bitmap = page.render(scale=dpi / 72, grayscale=grayscale)
         try:
-            img = bitmap.to_pil()
-            img.load()
-            return img.copy()
+            yield bitmap
         finally:
             bitmap.close()
     except ExtractionError:

@@ -26,7 +26,7 @@ from archive_app.reading.errors import (
     UNSUPPORTED_TYPE,
     ExtractionError,
 )
-from archive_app.reading.ocr import ocr_image
+from archive_app.reading.ocr import OcrPage, ocr_bgr, ocr_image
 from archive_app.reading.text import clean_ocr_text
 
 PDF_MIMES = {"application/pdf", "application/x-pdf"}
@@ -179,8 +179,10 @@ def _image_frame(path: str, page_no: int, draft_side: int | None = None) -> Imag
 
 
 def _ocr_page(img: Image.Image, page_no: int) -> PageText:
-    res = ocr_image(img)
-    w, h = img.size
+    return _read_page(ocr_image(img), *img.size, page_no)
+
+
+def _read_page(res: OcrPage, w: int, h: int, page_no: int) -> PageText:
     if res.rotation in (90, 270):
         w, h = h, w
     if not res.text:
@@ -240,11 +242,8 @@ def thin_layer(text: str, image_share: float) -> bool:
 def _pdf_page(doc, i: int) -> PageText:
     text = meaningful_text(pdfmod.page_text(doc, i))
     if not text or thin_layer(text, pdfmod.image_share(doc, i)):
-        img = pdfmod.render_page(doc, i, OCR_DPI)
-        try:
-            page = _ocr_page(img, i + 1)
-        finally:
-            img.close()
+        bgr = pdfmod.render_bgr(doc, i, OCR_DPI)
+        page = _read_page(ocr_bgr(bgr), bgr.shape[1], bgr.shape[0], i + 1)
         if not text:
             return page
         # Both readings are kept for the index: the image's text and the layer's (a watermark, a

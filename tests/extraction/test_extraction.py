@@ -497,3 +497,22 @@ def test_checking_a_page_s_images_does_not_read_the_whole_file(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < size / 2, (peak, size)
+
+
+def test_pdf_pages_are_read_from_one_bgr_copy(tmp_path):
+    """OCR reads a PDF page from pdfium's rendering as one BGR array (``render_bgr``): the same pixels as
+    ``render_page``'s RGB image, in OpenCV's order, without the PIL image and its converted copies."""
+    import numpy as np
+
+    from archive_app.reading import pdf as pdfmod
+
+    page = Image.new("RGB", (300, 200), (255, 255, 255))
+    page.paste((200, 30, 10), (20, 20, 120, 90))  # a red patch: the channel order shows
+    path = tmp_path / "one.pdf"
+    path.write_bytes(pdfs.image_pdf([page], dpi=100))
+    with pdfmod.open_pdf(str(path)) as doc:
+        bgr = pdfmod.render_bgr(doc, 0, 100)
+        rgb = np.asarray(pdfmod.render_page(doc, 0, 100))
+    assert bgr.dtype == np.uint8 and bgr.shape == rgb.shape and bgr.flags.c_contiguous
+    assert np.array_equal(bgr[:, :, ::-1], rgb)
+    assert bgr[50, 60, 2] > 150 > bgr[50, 60, 0]  # red lives in the last channel
