@@ -211,10 +211,16 @@ def iter_pages(path: str, mime: str, *, skip: Container[int] = ()) -> Iterator[t
     kind = file_kind(mime)
     try:
         if kind == "pdf":
-            with pdfmod.open_pdf(path) as doc:
-                total = len(doc)
-                for i in range(total):
-                    yield i + 1, total, None if i + 1 in skip else _pdf_page(doc, i)
+            total = pdfmod.page_count(path)
+            for i in range(total):
+                if i + 1 in skip:
+                    yield i + 1, total, None
+                    continue
+                # Opened anew for each page: an open document keeps the image data of every page it has
+                # rendered (a 300 dpi scan: ~1.1 MB a page, the whole file by its last page).
+                with pdfmod.open_pdf(path) as doc:
+                    page = _pdf_page(doc, i)
+                yield i + 1, total, page
         else:
             total, frames = _image_frames(path)
             try:

@@ -266,7 +266,9 @@ def _pdf_copy(path: str, pages: Mapping[int, PageLines], writer: Any) -> None:
     """The original PDF with a text-only page laid over each OCR'd page (nothing re-rendered)."""
     from pypdf import PdfReader, Transformation
 
-    writer.clone_document_from_reader(PdfReader(path))
+    # From an open file: given a path, pypdf first reads the whole file into memory.
+    with open(path, "rb") as fh:
+        writer.clone_document_from_reader(PdfReader(fh))
     placed = []
     for page_no, page in enumerate(writer.pages, start=1):
         if page_no not in pages:
