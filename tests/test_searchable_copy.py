@@ -98,6 +98,70 @@ def test_pdf_copy_lays_the_text_over_the_original_pages_turned_ones_too(tmp_path
         assert CHINESE in page.extract_text() and "HT-2024-0012" in page.extract_text()
 
 
+def _scan_pdf(pages: list[Image.Image], *, xref_stream: bool) -> bytes:
+    """A scan saved as PDF; with ``xref_stream`` its last cross-reference section is a stream, as pypdf's
+    own incremental updates and most PDF 1.5+ producers write."""
+    src = io.BytesIO()
+    pages[0].save(src, format="PDF", resolution=200, save_all=True, append_images=pages[1:])
+    if not xref_stream:
+        return src.getvalue()
+    writer = PdfWriter(PdfReader(io.BytesIO(src.getvalue())), incremental=True)
+    writer.add_metadata({"/Title": "scan"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_pdf_copy_is_the_original_s_bytes_with_an_update_after_them(tmp_path):
+    """The copy appends to the original (an incremental update) instead of rewriting it: its bytes start
+    with the original's, every page renders pixel for pixel as before, and the text is over it, whether
+    the original ends in a cross-reference table or stream."""
+    scans = [gi.render_lines([CHINESE, LATIN], 40), gi.render_lines(["第二页 Page two"], 40)]
+    for xref_stream in (False, True):
+        original = _scan_pdf(scans, xref_stream=xref_stream)
+        assert (b"/XRef" in original[-2000:]) is xref_stream
+        path = tmp_path / f"scan-{xref_stream}.pdf"
+        path.write_bytes(original)
+        lines = {1: _lines_of(scans[0], [CHINESE, LATIN], 40), 2: _lines_of(scans[1], ["第二页 Page two"], 40)}
+        out = io.BytesIO()
+        sc.make_copy(str(path), "application/pdf", lines, out)
+        copy = out.getvalue()
+        assert copy.startswith(original) and len(copy) - len(original) < len(original)
+        before, after = pdfium.PdfDocument(original), pdfium.PdfDocument(copy)
+        assert len(after) == 2
+        for k in range(2):
+            old, new = before[k].render(scale=0.5).to_pil(), after[k].render(scale=0.5).to_pil()
+            assert ImageChops.difference(old, new).getbbox() is None  # the text is invisible
+        texts = [after[k].get_textpage().get_text_bounded() for k in range(2)]
+        assert CHINESE in texts[0] and "HT-2024-0012" in texts[0] and "第二页" in texts[1], texts
+        assert PdfReader(io.BytesIO(copy), strict=True).trailer["/Root"]["/Metadata"] is not None
+
+
+def test_pdf_copy_does_not_read_the_scans_images(tmp_path):
+    """The update reads the pages' dictionaries, not their images: a scan with four times the pages
+    costs the copy next to nothing more (pypdf's writer read every image: ~3x the file in RSS)."""
+    import os
+    import tracemalloc
+
+    lines = sc.PageLines(1200, 1200, 0, (("噪声页 Noise", ((10, 10), (600, 10), (600, 60), (10, 60))),))
+    peaks, sizes = [], []
+    for n in (2, 8):
+        noise = [Image.frombytes("L", (1200, 1200), os.urandom(1_440_000)) for _ in range(n)]
+        path = tmp_path / f"noise-{n}.pdf"
+        path.write_bytes(_scan_pdf(noise, xref_stream=False))
+        sizes.append(path.stat().st_size)
+        sc.make_copy(str(path), "application/pdf", {1: lines}, io.BytesIO())  # the font loaded, outside the measurement
+        tracemalloc.start()
+        try:
+            with open(os.devnull, "wb") as out:
+                sc.make_copy(str(path), "application/pdf", {k: lines for k in range(1, n + 1)}, out)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert sizes[1] - sizes[0] > 4_000_000
+    assert peaks[1] - peaks[0] < (sizes[1] - sizes[0]) / 10, (peaks, sizes)
+
+
 def test_copy_is_pdf_a_like_with_the_font_embedded_once_for_all_pages(tmp_path):
     from .test_printing import pdffonts
 

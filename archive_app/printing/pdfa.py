@@ -86,6 +86,26 @@ def make_archival(writer: Any, *, title: str, created: datetime, author: str = C
     ``seed`` stands for the content (e.g. a digest of the inputs): with ``created`` it makes the ID.
     Dates are written in UTC+8-style local offsets exactly as ``created`` carries them.
     """
+    entries, ids = add_archival(writer.root_object, writer._add_object, title=title, created=created, author=author,
+                                subject=subject, seed=seed)
+    writer.add_metadata(entries)
+    info = writer._info
+    if info is not None:
+        for key in NOT_IN_XMP:
+            if key in info:
+                del info[key]
+    writer._ID = ids
+
+
+# PDF/A forbids document information keys XMP does not mirror; reportlab writes these, pypdf may keep them.
+NOT_IN_XMP = ("/Trapped", "/Keywords")
+
+
+def add_archival(root: Any, add: Any, *, title: str, created: datetime, author: str = CREATOR, subject: str = "",
+                 seed: bytes = b"") -> tuple[dict[str, str], Any]:
+    """Put the XMP metadata and the sRGB output intent into the catalog ``root`` (a pypdf dictionary),
+    each new object added to the document by ``add`` (object -> its reference). Returns the document
+    information entries the file must carry (XMP mirrors them) and its /ID array."""
     from pypdf.generic import (
         ArrayObject,
         ByteStringObject,
@@ -97,12 +117,10 @@ def make_archival(writer: Any, *, title: str, created: datetime, author: str = C
     )
 
     digest = hashlib.sha256(seed + created.isoformat().encode()).digest()
-    doc_id = _uuid(digest)
-    root = writer.root_object
     meta = DecodedStreamObject()
-    meta.set_data(xmp_packet(title=title, author=author, subject=subject, created=created, doc_id=doc_id))
+    meta.set_data(xmp_packet(title=title, author=author, subject=subject, created=created, doc_id=_uuid(digest)))
     meta.update({NameObject("/Type"): NameObject("/Metadata"), NameObject("/Subtype"): NameObject("/XML")})
-    root[NameObject("/Metadata")] = writer._add_object(meta)
+    root[NameObject("/Metadata")] = add(meta)
 
     icc = DecodedStreamObject()
     icc.set_data(srgb_profile())
@@ -112,21 +130,15 @@ def make_archival(writer: Any, *, title: str, created: datetime, author: str = C
         NameObject("/S"): NameObject("/GTS_PDFA1"),
         NameObject("/OutputConditionIdentifier"): TextStringObject("sRGB IEC61966-2.1"),
         NameObject("/Info"): TextStringObject("sRGB IEC61966-2.1"),
-        NameObject("/DestOutputProfile"): writer._add_object(icc),
+        NameObject("/DestOutputProfile"): add(icc),
     })
-    root[NameObject("/OutputIntents")] = ArrayObject([writer._add_object(intent)])
+    root[NameObject("/OutputIntents")] = ArrayObject([add(intent)])
 
     stamp = pdf_date(created)
-    writer.add_metadata({"/Title": title, "/Author": author, "/Subject": subject, "/Creator": CREATOR,
-                         "/Producer": PRODUCER, "/CreationDate": stamp, "/ModDate": stamp})
-    # PDF/A forbids keys XMP does not mirror; reportlab writes /Trapped and /Keywords, pypdf may keep them.
-    info = writer._info
-    if info is not None:
-        for key in ("/Trapped", "/Keywords"):
-            if key in info:
-                del info[key]
+    entries = {"/Title": title, "/Author": author, "/Subject": subject, "/Creator": CREATOR,
+               "/Producer": PRODUCER, "/CreationDate": stamp, "/ModDate": stamp}
     first = ByteStringObject(digest[:16])
-    writer._ID = ArrayObject([first, first])
+    return entries, ArrayObject([first, first])
 
 
 def archival_bytes(pdf: bytes, **kwargs: Any) -> bytes:

@@ -33,6 +33,15 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from PIL import Image, ImageOps, ImageSequence
+from pypdf.generic import (
+    ArrayObject,
+    DecodedStreamObject,
+    DictionaryObject,
+    FloatObject,
+    IndirectObject,
+    NameObject,
+    create_string_object,
+)
 
 from archive_app.i18n import _l
 from archive_app.printing import pdfa
@@ -262,28 +271,95 @@ def _image_copy(path: str, pages: Mapping[int, PageLines], out: BinaryIO) -> Non
     c.save()
 
 
-def _pdf_copy(path: str, pages: Mapping[int, PageLines], writer: Any) -> None:
-    """The original PDF with a text-only page laid over each OCR'd page (nothing re-rendered)."""
-    from pypdf import PdfReader, Transformation
+def _pdf_copy(path: str, pages: Mapping[int, PageLines], out: BinaryIO, now: datetime | None) -> None:
+    """The original PDF, its bytes unchanged, with an incremental update (``pdf_update``) that lays a
+    text-only form over each OCR'd page and makes the file PDF/A-like: nothing is re-rendered, and
+    memory does not grow with the file (a scan's images are never read)."""
+    from pypdf import PdfReader
 
-    # From an open file: given a path, pypdf first reads the whole file into memory.
+    from archive_app.reading.pdf_update import PdfUpdate
+
     with open(path, "rb") as fh:
-        writer.clone_document_from_reader(PdfReader(fh))
-    placed = []
-    for page_no, page in enumerate(writer.pages, start=1):
-        if page_no not in pages:
-            continue
-        if page.rotation % 360:
-            # The lines were read on the page as shown (turned); turn its content instead, so the
-            # text page is laid over it without a turn of its own.
-            page.transfer_rotation_to_content()
-        box = page.cropbox  # what pdfium rendered for OCR
-        placed.append((page, pages[page_no], box))
-    if not placed:
-        return
-    overlays = PdfReader(io.BytesIO(text_pages([(lines, float(b.width), float(b.height)) for _, lines, b in placed])))
-    for (page, _, box), overlay in zip(placed, overlays.pages):
-        page.merge_transformed_page(overlay, Transformation().translate(float(box.left), float(box.bottom)))
+        reader = PdfReader(fh)
+        update = PdfUpdate(reader)
+        placed = []
+        for page_no, page in enumerate(reader.pages, start=1):
+            if page_no in pages:
+                box = page.cropbox  # what pdfium rendered for OCR, before the page's turn
+                turn = page.rotation % 360
+                shown = (float(box.height), float(box.width)) if turn in (90, 270) else (float(box.width), float(box.height))
+                placed.append((page, pages[page_no], box, turn, shown))
+        if placed:
+            overlays = PdfReader(io.BytesIO(text_pages([(lines, *shown) for _, lines, _, _, shown in placed])))
+            begin = update.add(_content(b"q\n"))
+            for (page, _, box, turn, shown), overlay in zip(placed, overlays.pages):
+                _lay_over(update, page, overlay, begin, box, turn, shown)
+        root = _raw_copy(reader.trailer["/Root"])
+        entries, ids = pdfa.add_archival(root, update.add, title=str(TITLE), subject=str(TITLE),
+                                         created=now or datetime.now(UTC), seed=_seed(pages))
+        update.replace(reader.trailer.raw_get("/Root"), root)
+        original_info = reader.trailer.get("/Info")
+        info = _raw_copy(original_info) if original_info is not None else DictionaryObject()
+        for key in pdfa.NOT_IN_XMP:
+            info.pop(key, None)
+        info.update({NameObject(k): create_string_object(v) for k, v in entries.items()})
+        update.write(fh, out, {"/Root": reader.trailer.raw_get("/Root"), "/Info": update.add(info), "/ID": ids})
+
+
+def _lay_over(update: Any, page: Any, overlay: Any, begin: Any, box: Any, turn: int, shown: tuple[float, float]) -> None:
+    """Replace ``page`` in the update by itself plus the ``overlay`` page drawn over it as a form, placed
+    on the page as it is shown (its /Rotate kept: the lines were read on the turned rendering)."""
+    form = _content(_page_data(overlay))
+    form.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
+                 NameObject("/BBox"): ArrayObject([FloatObject(0), FloatObject(0), FloatObject(shown[0]), FloatObject(shown[1])]),
+                 NameObject("/Resources"): update.copy_in(overlay.raw_get("/Resources"))})
+    form_ref = update.add(form)
+    resources = _raw_copy(page["/Resources"]) if "/Resources" in page else DictionaryObject()
+    xobjects = _raw_copy(resources["/XObject"]) if "/XObject" in resources else DictionaryObject()
+    name, k = NameObject("/OCRText"), 1
+    while name in xobjects:
+        name, k = NameObject(f"/OCRText{k}"), k + 1
+    xobjects[name] = form_ref
+    resources[NameObject("/XObject")] = xobjects
+    x0, y0, w, h = float(box.left), float(box.bottom), float(box.width), float(box.height)
+    # The form's space is the page as shown; the matrix takes it back to the page's own space.
+    matrix = {0: (1, 0, 0, 1, x0, y0), 90: (0, 1, -1, 0, x0 + w, y0), 180: (-1, 0, 0, -1, x0 + w, y0 + h),
+              270: (0, -1, 1, 0, x0, y0 + h)}[turn]
+    end = update.add(_content(("\nQ\nq " + " ".join(f"{v:g}" for v in matrix) + f" cm {name} Do Q\n").encode()))
+    contents = page.raw_get("/Contents") if "/Contents" in page else None
+    if isinstance(contents, IndirectObject) and isinstance(contents.get_object(), ArrayObject):
+        contents = contents.get_object()
+    original = list(contents) if isinstance(contents, ArrayObject) else [contents] if contents is not None else []
+    new = _raw_copy(page)
+    new[NameObject("/Contents")] = ArrayObject([begin, *original, end])
+    new[NameObject("/Resources")] = resources
+    update.replace(page.indirect_reference, new)
+
+
+def _page_data(page: Any) -> bytes:
+    """A page's content, decoded, as one stream's data."""
+    contents = page.get("/Contents")
+    if contents is None:
+        return b""
+    parts = contents if isinstance(contents, ArrayObject) else [contents]
+    return b"\n".join(part.get_object().get_data() for part in parts)
+
+
+def _content(data: bytes) -> Any:
+    stream = DecodedStreamObject()
+    stream.set_data(data)
+    return stream.flate_encode() if len(data) > 64 else stream
+
+
+def _raw_copy(obj: Any) -> Any:
+    """A new dictionary with ``obj``'s entries as stored (references stay references, so nothing they
+    point to is read)."""
+    obj = obj.get_object()
+    return DictionaryObject({k: obj.raw_get(k) for k in obj})
+
+
+def _seed(pages: Mapping[int, PageLines]) -> bytes:
+    return "\n".join(t for p in pages.values() for t, _ in p.lines).encode()
 
 
 def make_copy(path: str, mime: str, pages: Mapping[int, PageLines], out: BinaryIO, *,
@@ -296,23 +372,17 @@ def make_copy(path: str, mime: str, pages: Mapping[int, PageLines], out: BinaryI
     """
     from pypdf import PdfReader, PdfWriter
 
-    writer = PdfWriter()
     if file_kind(mime) == "pdf":
-        _pdf_copy(path, pages, writer)
-    else:
-        with tempfile.TemporaryFile() as drawn:
-            _image_copy(path, pages, drawn)
-            drawn.seek(0)
-            writer.clone_document_from_reader(PdfReader(drawn))
-            _finish(writer, pages, now, out)
+        _pdf_copy(path, pages, out, now)
         return
-    _finish(writer, pages, now, out)
-
-
-def _finish(writer: Any, pages: Mapping[int, PageLines], now: datetime | None, out: BinaryIO) -> None:
-    seed = "\n".join(t for p in pages.values() for t, _ in p.lines).encode()
-    pdfa.make_archival(writer, title=str(TITLE), subject=str(TITLE), created=now or datetime.now(UTC), seed=seed)
-    writer.write(out)
+    writer = PdfWriter()
+    with tempfile.TemporaryFile() as drawn:
+        _image_copy(path, pages, drawn)
+        drawn.seek(0)
+        writer.clone_document_from_reader(PdfReader(drawn))
+        pdfa.make_archival(writer, title=str(TITLE), subject=str(TITLE), created=now or datetime.now(UTC),
+                           seed=_seed(pages))
+        writer.write(out)
 
 
 def store_copy(store: BlobStore, path: str, mime: str, object_key: str, workdir: str | None = None, *,
