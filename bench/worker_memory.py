@@ -4,6 +4,7 @@ Run from the project's virtualenv:
 
     python bench/worker_memory.py              # a 30-page scan (A4, 300 dpi), one worker
     python bench/worker_memory.py --pages 10
+    python bench/worker_memory.py --timeline 3   # also the peak of every 3 seconds: what grows, when
 
 It sets up a throw-away embedded default (SQLite, file store, SQLite queue), uploads an image-only PDF
 of --pages A4 pages at 300 dpi (dense Chinese pages, every third one a contract page with numbers on
@@ -52,6 +53,8 @@ def rss_kb(pid: int) -> dict[int, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pages", type=int, default=30)
+    ap.add_argument("--timeline", type=float, default=0.0, metavar="SECONDS",
+                    help="also print the worker's peak RSS in every window of this many seconds")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-worker-"))
@@ -70,10 +73,13 @@ def main() -> None:
         started = time.monotonic()
         worker = subprocess.Popen([str(Path(sys.executable).with_name("archive")), "worker", "--workers", "1",
                                    "--drain"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        peak, each = 0, {}
+        peak, each, windows = 0, {}, {}
         while worker.poll() is None:
             now = rss_kb(worker.pid)
             peak = max(peak, sum(now.values()))
+            if args.timeline > 0:
+                window = int((time.monotonic() - started) // args.timeline)
+                windows[window] = max(windows.get(window, 0), sum(now.values()))
             for pid, kb in now.items():
                 each[pid] = max(each.get(pid, 0), kb)
             time.sleep(0.05)
@@ -88,6 +94,9 @@ def main() -> None:
     print(f"peak RSS: {peak / 1024:.0f} MB the worker with its children; each process's own peak: "
           + ", ".join(f"{'worker' if pid == worker.pid else 'child'} {kb / 1024:.0f} MB" for pid, kb in each.items())
           + " (target <= 500 MB a worker process)")
+    if windows:
+        print(f"peak RSS (MB) of each {args.timeline:g} s: " + " ".join(
+            f"{k * args.timeline:g}s:{kb / 1024:.0f}" for k, kb in sorted(windows.items())))
     print(f"file {status}, {stored} of {args.pages} pages stored, searchable copy: {'yes' if copy else 'no'}")
     print(f"(data dir {tmp}; worker log {tmp / 'worker.log'})")
 
