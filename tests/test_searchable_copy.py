@@ -272,3 +272,17 @@ def test_a_page_s_own_lines_make_its_copy_page_and_pages_without_lines_get_none(
     got = sc.page_lines_of("/nonexistent.png", "image/png", page)
     assert got == sc.PageLines(800, 400, 90, ((CHINESE, ((10.0, 20.0), (300.0, 20.0), (300.0, 60.0), (10.0, 60.0))),))
     assert sc.page_lines_of("/nonexistent.pdf", "application/pdf", SimpleNamespace(source="text")) is None
+
+
+def test_an_update_numbers_its_objects_after_every_object_of_a_damaged_original():
+    """A damaged file whose trailer /Size counts too few objects: the update's new objects still get
+    numbers of their own, so none of the original's is shadowed."""
+    from pypdf.generic import NameObject, NumberObject
+
+    from archive_app.reading.pdf_update import PdfUpdate
+
+    original = _scan_pdf([gi.render_lines([CHINESE], 40)], xref_stream=False)
+    reader = PdfReader(io.BytesIO(original))
+    highest = max(n for numbers in reader.xref.values() for n in numbers)
+    reader.trailer[NameObject("/Size")] = NumberObject(2)
+    assert PdfUpdate(reader).add(NumberObject(1)).idnum == highest + 1

@@ -36,7 +36,11 @@ class PdfUpdate:
         if reader.is_encrypted:
             raise ValueError("an encrypted PDF cannot be updated")
         self.reader = reader
-        self._next_id = int(reader.trailer["/Size"])
+        # New objects are numbered after every number in use: a damaged file's /Size can be too small,
+        # and an object it does not count would be replaced by a new one of the same number.
+        known = [int(reader.trailer.get("/Size", 0)) - 1, *reader.xref_objStm]
+        known += [idnum for numbers in reader.xref.values() for idnum in numbers]
+        self._next_id = max(known) + 1
         self._objects: dict[int, tuple[int, PdfObject]] = {}
         self._copied: dict[tuple[int, int], IndirectObject] = {}
 
