@@ -76,10 +76,11 @@ def main() -> None:
         peak, each, windows = 0, {}, {}
         while worker.poll() is None:
             now = rss_kb(worker.pid)
-            peak = max(peak, sum(now.values()))
+            total = sum(now.values())
+            peak = max(peak, total)
             if args.timeline > 0:
                 window = int((time.monotonic() - started) // args.timeline)
-                windows[window] = max(windows.get(window, 0), sum(now.values()))
+                windows[window] = max(windows.get(window, 0), total)
             for pid, kb in now.items():
                 each[pid] = max(each.get(pid, 0), kb)
             time.sleep(0.05)

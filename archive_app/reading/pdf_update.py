@@ -35,7 +35,6 @@ class PdfUpdate:
     def __init__(self, reader: PdfReader) -> None:
         if reader.is_encrypted:
             raise ValueError("an encrypted PDF cannot be updated")
-        self.reader = reader
         # New objects are numbered after every number in use: a damaged file's /Size can be too small,
         # and an object it does not count would be replaced by a new one of the same number.
         known = [int(reader.trailer.get("/Size", 0)) - 1, *reader.xref_objStm]
@@ -46,9 +45,13 @@ class PdfUpdate:
 
     def add(self, obj: PdfObject) -> IndirectObject:
         """A new object of the update; its reference."""
+        ref = self._new_ref()
+        self._objects[ref.idnum] = (0, obj)
+        return ref
+
+    def _new_ref(self) -> IndirectObject:
         ref = IndirectObject(self._next_id, 0, None)
         self._next_id += 1
-        self._objects[ref.idnum] = (0, obj)
         return ref
 
     def replace(self, ref: IndirectObject, obj: PdfObject) -> None:
@@ -61,8 +64,8 @@ class PdfUpdate:
         if isinstance(obj, IndirectObject):
             key = (id(obj.pdf), obj.idnum)
             if key not in self._copied:
-                self._copied[key] = ref = IndirectObject(self._next_id, 0, None)
-                self._next_id += 1
+                # Numbered before its content is copied, so a reference back to it (a cycle) finds it.
+                self._copied[key] = ref = self._new_ref()
                 self._objects[ref.idnum] = (0, self.copy_in(obj.get_object()))
             return self._copied[key]
         if isinstance(obj, StreamObject):

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from PIL import Image, ImageOps, ImageSequence
+from pypdf import PdfReader, PdfWriter
 from pypdf.generic import (
     ArrayObject,
     DecodedStreamObject,
@@ -46,6 +47,7 @@ from pypdf.generic import (
 from archive_app.i18n import _l
 from archive_app.printing import pdfa
 from archive_app.printing.fonts import cjk_font
+from archive_app.reading.pdf_update import PdfUpdate
 from archive_app.reading.pipeline import file_kind
 from storage import BlobStore
 
@@ -275,10 +277,6 @@ def _pdf_copy(path: str, pages: Mapping[int, PageLines], out: BinaryIO, now: dat
     """The original PDF, its bytes unchanged, with an incremental update (``pdf_update``) that lays a
     text-only form over each OCR'd page and makes the file PDF/A-like: nothing is re-rendered, and
     memory does not grow with the file (a scan's images are never read)."""
-    from pypdf import PdfReader
-
-    from archive_app.reading.pdf_update import PdfUpdate
-
     with open(path, "rb") as fh:
         reader = PdfReader(fh)
         update = PdfUpdate(reader)
@@ -294,16 +292,17 @@ def _pdf_copy(path: str, pages: Mapping[int, PageLines], out: BinaryIO, now: dat
             begin = update.add(_content(b"q\n"))
             for (page, _, box, turn, shown), overlay in zip(placed, overlays.pages):
                 _lay_over(update, page, overlay, begin, box, turn, shown)
-        root = _raw_copy(reader.trailer["/Root"])
+        root_ref = reader.trailer.raw_get("/Root")
+        root = _raw_copy(root_ref)
         entries, ids = pdfa.add_archival(root, update.add, title=str(TITLE), subject=str(TITLE),
                                          created=now or datetime.now(UTC), seed=_seed(pages))
-        update.replace(reader.trailer.raw_get("/Root"), root)
+        update.replace(root_ref, root)
         original_info = reader.trailer.get("/Info")
         info = _raw_copy(original_info) if original_info is not None else DictionaryObject()
         for key in pdfa.NOT_IN_XMP:
             info.pop(key, None)
         info.update({NameObject(k): create_string_object(v) for k, v in entries.items()})
-        update.write(fh, out, {"/Root": reader.trailer.raw_get("/Root"), "/Info": update.add(info), "/ID": ids})
+        update.write(fh, out, {"/Root": root_ref, "/Info": update.add(info), "/ID": ids})
 
 
 def _lay_over(update: Any, page: Any, overlay: Any, begin: Any, box: Any, turn: int, shown: tuple[float, float]) -> None:
@@ -370,8 +369,6 @@ def make_copy(path: str, mime: str, pages: Mapping[int, PageLines], out: BinaryI
 
     Either way the copy gets the PDF/A-2b metadata, output intent and ID, dated ``now``.
     """
-    from pypdf import PdfReader, PdfWriter
-
     if file_kind(mime) == "pdf":
         _pdf_copy(path, pages, out, now)
         return
